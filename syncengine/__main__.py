@@ -1,0 +1,7 @@
+"""``python -m syncengine`` runs the command line."""
+
+from __future__ import annotations
+
+from syncengine.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""Read-only views of an error group, as templates, rules and sync decisions see it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from syncengine.domain.reports import Frame
+
+__all__ = ["AttributeValue", "GroupSnapshot", "GroupState"]
+
+
+class GroupState(StrEnum):
+    """The engine-side state of an error group."""
+
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    MUTED = "muted"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AttributeValue:
+    """One value of one attribute of a group, with how often and when it was last seen."""
+
+    value: str
+    count: int
+    last_seen: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GroupSnapshot:
+    """Everything about a group that a template or a rule may read.
+
+    ``attributes`` maps an attribute name to its values, highest count first
+    (ties: most recently seen first, then lexically smallest) — the order
+    ``$attribute`` expansion relies on.
+    """
+
+    id: int
+    project: str
+    fingerprint: str
+    state: GroupState
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    classifier: str = ""
+    message: str = ""
+    first_version: str | None = None
+    last_version: str | None = None
+    assignee: str | None = None
+    regression_count: int = 0
+    attributes: dict[str, tuple[AttributeValue, ...]] = field(default_factory=dict)
+    frames: tuple[Frame, ...] = ()
+    url: str = ""
+
+    def top_value(self, name: str) -> str | None:
+        """The highest-count value of attribute ``name``, or None when the group has none."""
+        values = self.attributes.get(name)
+        return values[0].value if values else None

@@ -1,0 +1,126 @@
+"""The one exception tree of syncengine.
+
+Every error the package raises on purpose derives from :class:`SyncEngineError`.
+Foreign errors (httpx, SQLAlchemy, pydantic) are translated once, at the adapter
+edge, with ``raise ... from exc``::
+
+    SyncEngineError
+    ├── ConfigError                 the configuration cannot be used (names file and key)
+    ├── StoreError                  the database failed or is not in the expected shape
+    │   ├── MigrationRequired       the schema is behind the code: run `syncengine db upgrade`
+    │   └── NotFound                a row that was asked for by id or key does not exist
+    ├── IngestError                 a crash report or request body cannot be accepted
+    │   ├── AuthError               missing or wrong submission token
+    │   └── BadReport               the body or one report is malformed (says what to fix)
+    ├── TemplateError               a configured template or placeholder is unusable
+    └── JiraError                   anything that went wrong talking to Jira
+        ├── JiraTransientError      worth retrying later (429, 502-504, timeouts, connection)
+        └── JiraPermanentError      retrying will not help until someone fixes something
+                                    (401, 403, 404, 400, 410); ``fix`` says what to do
+
+Jira errors carry ``transient`` so the outbox can decide between a retry and a
+dead item without knowing the subclasses (see ``syncengine.jira.errors``).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "BadReport",
+    "ConfigError",
+    "IngestError",
+    "JiraError",
+    "JiraPermanentError",
+    "JiraTransientError",
+    "MigrationRequired",
+    "NotFound",
+    "StoreError",
+    "SyncEngineError",
+    "TemplateError",
+]
+
+
+class SyncEngineError(Exception):
+    """Root of every error syncengine raises on purpose."""
+
+
+class ConfigError(SyncEngineError):
+    """The configuration cannot be used.
+
+    ``problems`` holds one line per problem, each naming the file (or environment
+    variable) and the key, and what to change.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class StoreError(SyncEngineError):
+    """The database failed or is not in the shape the code expects."""
+
+
+class MigrationRequired(StoreError):
+    """The database schema is older than the code."""
+
+
+class NotFound(StoreError):
+    """A row asked for by id or key does not exist."""
+
+
+class IngestError(SyncEngineError):
+    """A crash report or a request body cannot be accepted."""
+
+    status_code = 400
+
+
+class AuthError(IngestError):
+    """The submission token is missing or wrong."""
+
+    status_code = 401
+
+
+class BadReport(IngestError):
+    """The body, or one report in it, is malformed; the message says what to fix."""
+
+
+class TemplateError(SyncEngineError):
+    """A configured template or placeholder cannot be used."""
+
+
+class JiraError(SyncEngineError):
+    """Something went wrong talking to Jira.
+
+    ``status`` is the HTTP status when Jira answered, ``fix`` a sentence telling
+    the operator what to do, ``transient`` whether a later retry may succeed and
+    ``retry_after`` the seconds Jira asked us to wait, when it said.
+    """
+
+    transient: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        fix: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        self.status = status
+        self.fix = fix
+        self.retry_after = retry_after
+        super().__init__(message)
+
+    def user_message(self) -> str:
+        """The message and the fix, as shown on a group or by ``doctor``."""
+        return f"{self} — {self.fix}" if self.fix else str(self)
+
+
+class JiraTransientError(JiraError):
+    """Jira is slow, overloaded or unreachable; retrying later may succeed."""
+
+    transient = True
+
+
+class JiraPermanentError(JiraError):
+    """Jira refused the request; it will keep refusing until someone fixes something."""

@@ -1,0 +1,449 @@
+"""Configuration: engine settings and per-project settings, built once and passed down.
+
+Values come from a TOML file (``--config PATH``, else ``SYNCENGINE_CONFIG``, else
+``config/syncengine.toml``) and are overridden by ``SYNCENGINE_*`` environment
+variables, nested with ``__`` (``SYNCENGINE_PROJECTS__DEMO__JIRA__URL``).
+
+Secrets are :class:`~pydantic.SecretStr`. None is ever required in the TOML: each
+secret ``x`` may instead be named by ``x_env`` (an environment variable to read)
+or ``x_file`` (a file whose content, stripped, is the secret).
+
+:func:`load_settings` raises :class:`~syncengine.errors.ConfigError` with one line
+per problem, each naming the file (or environment variable) and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from syncengine.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "AttributeFilter",
+    "IngestSettings",
+    "JiraSettings",
+    "ProjectSettings",
+    "RuleSettings",
+    "Settings",
+    "SupportSettings",
+    "SyncSettings",
+    "UserSettings",
+    "WebSettings",
+    "load_settings",
+    "mask_secret",
+    "resolve_config_path",
+]
+
+DEFAULT_CONFIG_PATH = Path("config/syncengine.toml")
+ENV_PREFIX = "SYNCENGINE_"
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def mask_secret(value: str | SecretStr | None) -> str:
+    """Show enough of a secret to recognise it, never enough to use it."""
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if not raw:
+        return "(unset)"
+    if len(raw) < 12:
+        return "*" * 8
+    return f"{raw[:4]}…{raw[-2:]} ({len(raw)} chars)"
+
+
+def _check_slug(slug: str) -> str:
+    if not _SLUG.match(slug):
+        raise ValueError(f"project slug {slug!r} must be lower-case letters, digits, '-' or '_'")
+    return slug
+
+
+Slug = Annotated[str, AfterValidator(_check_slug)]
+
+
+class _Section(BaseModel):
+    """A configuration section: unknown keys are errors, secrets may come from env or files.
+
+    Subclasses list their secret fields in ``_secrets``; for each such field ``x``
+    the keys ``x_env`` and ``x_file`` are declared beside it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    _secrets: ClassVar[tuple[str, ...]] = ()
+
+    @field_validator("*")
+    @classmethod
+    def _secret_source_exists(cls, value: Any, info: ValidationInfo) -> Any:
+        # Checked per field, so a missing variable is reported beside every other problem.
+        name = info.field_name or ""
+        if value is None or not name.endswith(("_env", "_file")):
+            return value
+        if info.data.get("generate_token"):
+            return value
+        secret = name.rsplit("_", 1)[0]
+        _read_secret(
+            secret,
+            value if name.endswith("_env") else None,
+            value if name.endswith("_file") else None,
+        )
+        return value
+
+    @model_validator(mode="after")
+    def _resolve_secrets(self) -> _Section:
+        for name in self._secrets:
+            if getattr(self, name) is not None:
+                continue
+            env_name: str | None = getattr(self, f"{name}_env")
+            file_path: Path | None = getattr(self, f"{name}_file")
+            value = _read_secret(name, env_name, file_path)
+            if value is not None:
+                object.__setattr__(self, name, SecretStr(value))
+        return self
+
+
+def _read_secret(name: str, env_name: str | None, file_path: Path | None) -> str | None:
+    if env_name:
+        value = os.environ.get(env_name)
+        if value is None:
+            raise ValueError(
+                f"{name}_env: environment variable {env_name} is not set; "
+                f"set it, or give {name}_file instead"
+            )
+        return value.strip()
+    if file_path is not None:
+        try:
+            return file_path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"{name}_file: cannot read {file_path}: {exc.strerror}") from exc
+    return None
+
+
+class IngestSettings(_Section):
+    """Limits and batching of the crash-report intake."""
+
+    max_request_bytes: int = Field(20 * 1024 * 1024, gt=0)
+    max_report_bytes: int = Field(1024 * 1024, gt=0)
+    max_attributes: int = Field(256, gt=0)
+    max_key_length: int = Field(128, gt=0)
+    max_value_length: int = Field(1024, gt=0)
+    samples_first: int = Field(1, ge=0)
+    samples_newest: int = Field(5, ge=0)
+    batch_max_reports: int = Field(5000, gt=0)
+    batch_max_delay_ms: int = Field(50, ge=0)
+
+
+class JiraSettings(_Section):
+    """How one project reaches Jira and what its tickets look like."""
+
+    _secrets = ("api_token", "webhook_secret")
+
+    url: str = ""
+    deployment: Literal["auto", "cloud", "datacenter"] = "auto"
+    api_version: Literal[2, 3] = 2
+    auth: Literal["basic", "bearer"] = "basic"
+    user: str = ""
+    api_token: SecretStr | None = None
+    api_token_env: str | None = None
+    api_token_file: Path | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_secret_env: str | None = None
+    webhook_secret_file: Path | None = None
+    project_key: str = "CRASH"
+    issue_type: str = "Bug"
+    summary: str = "$classifier: $message"
+    labels: tuple[str, ...] = ("syncengine",)
+    description_template: str = "jira/description.j2"
+    description_field: str = "description"
+    labels_field: str = "labels"
+    custom_fields: dict[str, str] = Field(default_factory=dict)
+    description_attributes: tuple[str, ...] = ("version", "hostname", "os")
+    missing_attribute: Literal["empty", "keep"] = "empty"
+    user_map: dict[str, str] = Field(default_factory=dict)
+    timeout_seconds: float = Field(30.0, gt=0)
+    max_concurrency: int = Field(4, gt=0)
+    requests_per_second: float = Field(10.0, gt=0)
+    max_retries: int = Field(5, ge=0)
+
+    @property
+    def simulated(self) -> bool:
+        """True when no Jira URL is configured and the bundled simulator stands in."""
+        return not self.url
+
+
+class AttributeFilter(_Section):
+    """One ordered condition a group's report must meet for a ticket to be due."""
+
+    attribute: str
+    op: Literal[
+        "equals", "not_equals", "regex", "version_gt", "version_ge", "version_lt", "version_le"
+    ] = "equals"
+    value: str
+
+
+class RuleSettings(_Section):
+    """When a group is due a Jira ticket."""
+
+    enabled: bool = True
+    min_occurrences: int = Field(1, gt=0)
+    window_minutes: int | None = Field(None, gt=0)
+    filters: tuple[AttributeFilter, ...] = ()
+    never_states: tuple[Literal["open", "in_progress", "resolved", "muted"], ...] = ("muted",)
+
+
+class SyncSettings(_Section):
+    """How group state, assignee and fix versions travel between the engine and Jira."""
+
+    mode: Literal["off", "one_way", "two_way"] = "two_way"
+    conflict_policy: Literal["jira_wins", "engine_wins", "newest_wins"] = "jira_wins"
+    poll_interval_seconds: int = Field(60, gt=0)
+    webhook_silence_seconds: int = Field(900, gt=0)
+    state_statuses: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    state_transitions: dict[str, str] = Field(default_factory=dict)
+    resolution_on_done: str = "Done"
+    muted_resolutions: tuple[str, ...] = ("Won't Do", "Duplicate")
+    fix_versions: bool = True
+    fix_version_pattern: str = r"(\d+(?:\.\d+)*(?:[-+.]?[0-9A-Za-z.]+)?)"
+    version_scheme: Literal["semver", "pep440", "calendar", "loose"] = "loose"
+    resolve_rule: Literal["version_ge", "version_gt"] = "version_ge"
+    regression_action: Literal["reopen", "new_issue"] = "reopen"
+    new_issue_after_days: int | None = Field(None, gt=0)
+
+    @field_validator("fix_version_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+
+class SupportSettings(_Section):
+    """The support-request portal of a project (the API portal's Jira integration)."""
+
+    enabled: bool = False
+    issue_type: str = "Task"
+    labels: tuple[str, ...] = ("Bug", "Enhancement", "Question")
+    categories: tuple[str, ...] = ("Payment", "Customer", "Other Request")
+    api_products: tuple[str, ...] = ()
+    category_field: str = ""
+    api_product_field: str = ""
+    endpoint_field: str = ""
+    max_attachment_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    attachment_types: tuple[str, ...] = (
+        "image/png",
+        "image/jpeg",
+        "text/plain",
+        "application/pdf",
+        "application/zip",
+        "application/json",
+    )
+
+
+class ProjectSettings(_Section):
+    """One project: its submission tokens, its Jira integration, rules and sync options."""
+
+    _secrets = ()
+
+    name: str = ""
+    generate_token: bool = False
+    submission_tokens: tuple[SecretStr, ...] = ()
+    submission_token_env: str | None = None
+    submission_token_file: Path | None = None
+    version_attribute: str = "version"
+    integration_active: bool = True
+    jira: JiraSettings = Field(default_factory=JiraSettings)
+    rules: RuleSettings = Field(default_factory=RuleSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    support: SupportSettings = Field(default_factory=SupportSettings)
+
+    @model_validator(mode="after")
+    def _read_token(self) -> ProjectSettings:
+        try:
+            value = _read_secret(
+                "submission_token", self.submission_token_env, self.submission_token_file
+            )
+        except ValueError:
+            value = None  # only reachable with generate_token: the field check passed it
+        if value:
+            object.__setattr__(
+                self, "submission_tokens", (*self.submission_tokens, SecretStr(value))
+            )
+        return self
+
+
+class UserSettings(_Section):
+    """A person who signs in to the dashboard."""
+
+    password_hash: str
+    role: Literal["admin", "portal"] = "portal"
+    email: str = ""
+
+
+class WebSettings(_Section):
+    """The dashboard: sign-in and sessions."""
+
+    _secrets = ("session_secret",)
+
+    session_secret: SecretStr | None = None
+    session_secret_env: str | None = None
+    session_secret_file: Path | None = None
+    session_max_age_seconds: int = Field(8 * 3600, gt=0)
+    users: dict[str, UserSettings] = Field(default_factory=dict)
+
+
+class Settings(BaseSettings):
+    """Everything the engine is configured with, built once by :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        case_sensitive=False,
+        extra="forbid",
+        frozen=True,
+    )
+    _secrets: ClassVar[tuple[str, ...]] = ("admin_token",)
+
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    public_url: str = ""
+    data_dir: Path = Path("data")
+    templates_dir: Path | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_json: bool = False
+    auto_migrate: bool = True
+    admin_token: SecretStr | None = None
+    admin_token_env: str | None = None
+    admin_token_file: Path | None = None
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    projects: dict[Slug, ProjectSettings] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init keyword arguments; the environment wins over it.
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _admin_token(self) -> Settings:
+        if self.admin_token is None:
+            value = _read_secret("admin_token", self.admin_token_env, self.admin_token_file)
+            if value is not None:
+                object.__setattr__(self, "admin_token", SecretStr(value))
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database URL, or a SQLite file under the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'syncengine.db').as_posix()}"
+
+    @property
+    def effective_public_url(self) -> str:
+        """Where users and Jira reach this engine, for links in tickets."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def resolve_config_path(
+    explicit: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Path:
+    """``--config`` wins, then ``SYNCENGINE_CONFIG``, then ``config/syncengine.toml``."""
+    env = os.environ if environ is None else environ
+    if explicit:
+        return Path(explicit)
+    if env.get("SYNCENGINE_CONFIG"):
+        return Path(env["SYNCENGINE_CONFIG"])
+    return DEFAULT_CONFIG_PATH
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read the TOML file, apply the environment, validate; raise ConfigError on any problem."""
+    config_path = resolve_config_path(path)
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            [f"{config_path}: file not found; pass --config PATH or set SYNCENGINE_CONFIG"]
+        ) from exc
+    except OSError as exc:
+        raise ConfigError([f"{config_path}: cannot read: {exc.strerror}"]) from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{config_path}: not valid TOML: {exc}"]) from exc
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, config_path)) from exc
+
+
+def _describe(exc: ValidationError, config_path: Path) -> list[str]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = [str(part) for part in error["loc"]]
+        message = error["msg"].removeprefix("Value error, ")
+        # A section-level check names its own key first ("api_token_env: ...").
+        head, sep, rest = message.partition(": ")
+        if sep and re.fullmatch(r"[a-z_]+", head):
+            if not loc or loc[-1] != head:
+                loc.append(head)
+            message = rest
+        if error["type"] == "extra_forbidden":
+            message = "unknown key; config/reference.toml lists every key there is"
+        key = ".".join(loc) or "(top level)"
+        env_name = ENV_PREFIX + "__".join(loc).upper()
+        source = f"environment variable {env_name}" if env_name in os.environ else str(config_path)
+        problems.append(f"{source}: {key}: {message}")
+    return problems
+
+
+def _dump_for_display(value: Any) -> Any:
+    """Settings as plain data with every secret masked (for ``config check``)."""
+    if isinstance(value, SecretStr):
+        return mask_secret(value)
+    if isinstance(value, BaseModel):
+        return {name: _dump_for_display(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, dict):
+        return {str(k): _dump_for_display(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_dump_for_display(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def display_settings(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, secrets masked."""
+    shown: dict[str, Any] = _dump_for_display(settings)
+    shown["database_url"] = _mask_url(settings.database_url)
+    shown["effective_database_url"] = _mask_url(settings.effective_database_url)
+    return shown
+
+
+def _mask_url(url: str) -> str:
+    return re.sub(r"://([^:/@]+):([^@]+)@", r"://\1:***@", url)

@@ -1,0 +1,155 @@
+"""Projects and their submission tokens (kept only as SHA-256 digests)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from syncengine.store.database import Database
+from syncengine.store.tables import AuditLog, Project, SubmissionToken
+
+__all__ = ["ProjectRecord", "ProjectRepository", "generate_token", "token_digest"]
+
+
+def token_digest(token: str) -> str:
+    """The stored form of a submission token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def generate_token() -> str:
+    """A new random submission token (URL-safe, 256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProjectRecord:
+    """A project as the rest of the engine sees it."""
+
+    id: int
+    slug: str
+    name: str
+    integration_active: bool
+
+
+def _record(row: Project) -> ProjectRecord:
+    return ProjectRecord(
+        id=row.id, slug=row.slug, name=row.name, integration_active=row.integration_active
+    )
+
+
+class ProjectRepository:
+    """Reads and writes projects and their tokens."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def ensure(
+        self, slug: str, *, name: str, integration_active: bool, now: datetime
+    ) -> ProjectRecord:
+        """Create the project on first sight; an existing one keeps its run-time switch."""
+        async with self._db.session() as session:
+            row = await session.scalar(select(Project).where(Project.slug == slug))
+            if row is None:
+                row = Project(
+                    slug=slug,
+                    name=name or slug,
+                    integration_active=integration_active,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(row)
+                await session.flush()
+            elif name and row.name != name:
+                row.name = name
+                row.updated_at = now
+            return _record(row)
+
+    async def get(self, slug: str) -> ProjectRecord | None:
+        """The project with this slug, if any."""
+        async with self._db.session() as session:
+            row = await session.scalar(select(Project).where(Project.slug == slug))
+            return None if row is None else _record(row)
+
+    async def all(self) -> list[ProjectRecord]:
+        """Every project, by slug."""
+        async with self._db.session() as session:
+            rows = await session.scalars(select(Project).order_by(Project.slug))
+            return [_record(row) for row in rows]
+
+    async def set_tokens(
+        self, project_id: int, tokens: list[str], *, source: str, now: datetime
+    ) -> None:
+        """Make ``tokens`` the project's tokens from ``source`` (others sources stay)."""
+        digests = {token_digest(t): t for t in tokens}
+        async with self._db.session() as session:
+            rows = (
+                await session.scalars(
+                    select(SubmissionToken).where(
+                        SubmissionToken.project_id == project_id, SubmissionToken.source == source
+                    )
+                )
+            ).all()
+            for row in rows:
+                if row.token_sha256 not in digests:
+                    await session.delete(row)
+            known = {row.token_sha256 for row in rows}
+            for digest, token in digests.items():
+                if digest not in known:
+                    session.add(
+                        SubmissionToken(
+                            project_id=project_id,
+                            token_sha256=digest,
+                            source=source,
+                            hint=token[:4],
+                            created_at=now,
+                        )
+                    )
+
+    async def token_count(self, project_id: int, *, source: str | None = None) -> int:
+        """How many tokens the project has (from one source, or all)."""
+        query = select(SubmissionToken.id).where(SubmissionToken.project_id == project_id)
+        if source is not None:
+            query = query.where(SubmissionToken.source == source)
+        async with self._db.session() as session:
+            return len((await session.scalars(query)).all())
+
+    async def authenticate(self, slug: str, token: str) -> ProjectRecord | None:
+        """The project when ``token`` is one of its submission tokens, else None."""
+        digest = token_digest(token)
+        async with self._db.session() as session:
+            row = await session.execute(
+                select(Project, SubmissionToken.token_sha256)
+                .join(SubmissionToken, SubmissionToken.project_id == Project.id)
+                .where(Project.slug == slug, SubmissionToken.token_sha256 == digest)
+            )
+            found = row.first()
+        if found is None or not hmac.compare_digest(found[1], digest):
+            return None
+        return _record(found[0])
+
+    async def set_active(
+        self, slug: str, active: bool, *, actor: str, now: datetime
+    ) -> ProjectRecord | None:
+        """Switch the integration Active/Passive and write it to the audit log."""
+        async with self._db.session() as session:
+            row = await session.scalar(select(Project).where(Project.slug == slug))
+            if row is None:
+                return None
+            before = row.integration_active
+            row.integration_active = active
+            row.updated_at = now
+            session.add(
+                AuditLog(
+                    project_id=row.id,
+                    actor=actor,
+                    action="integration.activate" if active else "integration.deactivate",
+                    detail={"before": before, "after": active},
+                    created_at=now,
+                )
+            )
+            return _record(row)

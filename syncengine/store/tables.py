@@ -1,0 +1,324 @@
+"""SQLAlchemy 2.x tables of the store (the data model of DESIGN.md).
+
+Rows never leave the ``store`` package: repositories turn them into domain values.
+Times are stored as UTC and always come back timezone-aware (:class:`UTCDateTime`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Attachment",
+    "AttributeCount",
+    "AuditLog",
+    "Base",
+    "Comment",
+    "ErrorGroup",
+    "IssueLink",
+    "OutboxItem",
+    "Project",
+    "Sample",
+    "SubmissionToken",
+    "SupportRequest",
+    "SyncCursor",
+    "UTCDateTime",
+    "WebhookDelivery",
+]
+
+# Constraint names are spelled out so migrations can alter them on both backends.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC that always comes back timezone-aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the shared naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Project(Base):
+    """A project: crash reports, groups, an integration and its Active/Passive switch."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    integration_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SubmissionToken(Base):
+    """A project's submission token, stored only as its SHA-256 digest."""
+
+    __tablename__ = "submission_tokens"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(32), default="config")
+    hint: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime]
+
+
+class ErrorGroup(Base):
+    """All reports of one project that share one fingerprint."""
+
+    __tablename__ = "error_groups"
+    __table_args__ = (
+        UniqueConstraint("project_id", "fingerprint"),
+        Index("ix_error_groups_project_last_seen", "project_id", "last_seen"),
+        Index("ix_error_groups_project_state", "project_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    assignee: Mapped[str | None] = mapped_column(String(320))
+    classifier: Mapped[str] = mapped_column(String(512), default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    first_version: Mapped[str | None] = mapped_column(String(128))
+    last_version: Mapped[str | None] = mapped_column(String(128))
+    resolve_rule: Mapped[dict[str, Any] | None]
+    resolved_at: Mapped[datetime | None]
+    regression_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_regression_at: Mapped[datetime | None]
+    last_sync_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class AttributeCount(Base):
+    """How often one attribute value was seen in one group: the source of ``$attribute``."""
+
+    __tablename__ = "attribute_counts"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("error_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    attribute: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_seen: Mapped[datetime]
+
+
+class Sample(Base):
+    """A raw report kept for the description: the first ones and the newest ones."""
+
+    __tablename__ = "samples"
+    __table_args__ = (Index("ix_samples_group_kind", "group_id", "kind", "received_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("error_groups.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))  # "first" or "newest"
+    received_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]]
+
+
+class IssueLink(Base):
+    """A group's Jira issue, by id and key, with the last synced snapshot (the merge base)."""
+
+    __tablename__ = "issue_links"
+    __table_args__ = (UniqueConstraint("project_id", "jira_issue_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("error_groups.id", ondelete="CASCADE"), unique=True
+    )
+    jira_issue_id: Mapped[str] = mapped_column(String(32))
+    jira_issue_key: Mapped[str] = mapped_column(String(64), index=True)
+    snapshot_state: Mapped[str | None] = mapped_column(String(16))
+    snapshot_status: Mapped[str | None] = mapped_column(String(128))
+    snapshot_assignee: Mapped[str | None] = mapped_column(String(320))
+    snapshot_fix_versions: Mapped[dict[str, Any] | None]
+    jira_updated_at: Mapped[datetime | None]
+    synced_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class OutboxItem(Base):
+    """One Jira action owed, durable until it succeeds or an operator drops it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_state_next_attempt", "state", "next_attempt_at"),
+        Index("ix_outbox_project_state", "project_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("error_groups.id", ondelete="CASCADE"))
+    support_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("support_requests.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SyncCursor(Base):
+    """A project's JQL watermark and when Jira last spoke to us."""
+
+    __tablename__ = "sync_cursors"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    watermark: Mapped[datetime | None]
+    last_poll_at: Mapped[datetime | None]
+    last_webhook_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookDelivery(Base):
+    """A webhook delivery already handled (Jira retries deliveries for ~30 minutes)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("project_id", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    delivery_id: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class SupportRequest(Base):
+    """A support request filed through the portal."""
+
+    __tablename__ = "support_requests"
+    __table_args__ = (Index("ix_support_requests_project_reporter", "project_id", "reporter"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    reporter: Mapped[str] = mapped_column(String(320))
+    label: Mapped[str] = mapped_column(String(128))
+    summary: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(128), default="")
+    api_product: Mapped[str] = mapped_column(String(200), default="")
+    endpoint: Mapped[str] = mapped_column(String(500), default="")
+    jira_issue_id: Mapped[str | None] = mapped_column(String(32))
+    jira_issue_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    jira_status: Mapped[str | None] = mapped_column(String(128))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Attachment(Base):
+    """A file attached to a support request (or a group), kept until Jira has it."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    support_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("support_requests.id", ondelete="CASCADE"), index=True
+    )
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("error_groups.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    jira_attachment_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
+class Comment(Base):
+    """A comment on a linked Jira issue, pulled back for the portal and the dashboard."""
+
+    __tablename__ = "comments"
+    __table_args__ = (
+        UniqueConstraint("support_request_id", "jira_comment_id"),
+        UniqueConstraint("group_id", "jira_comment_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    support_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("support_requests.id", ondelete="CASCADE")
+    )
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("error_groups.id", ondelete="CASCADE"))
+    jira_comment_id: Mapped[str | None] = mapped_column(String(32))
+    author: Mapped[str] = mapped_column(String(320), default="")
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AuditLog(Base):
+    """Who changed what, when: integration switches, conflicts, manual actions."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_group_created", "group_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("error_groups.id", ondelete="CASCADE"))
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]

@@ -1,0 +1,41 @@
+"""The real server process: starts on the default shape, answers health, stops cleanly."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.conftest import Server
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_serve_default_config_answers_health(tmp_path: Path, serve: type[Server]) -> None:
+    config = tmp_path / "syncengine.toml"
+    shutil.copy(REPO / "config" / "syncengine.toml", config)
+    text = config.read_text().replace('data_dir = "data"', f'data_dir = "{tmp_path}/data"')
+    config.write_text(text)
+    server = serve(config, {"SYNCENGINE_DEMO_TOKEN": "demo-token-for-the-e2e-test"})
+    server.wait_ready()
+    assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{server.url}/readyz").status_code == 200
+    assert server.stop() == 0
+    log = server.log.read_text()
+    assert "demo-token-for-the-e2e-test" not in log
+    assert "project demo: submission token demo…st" in log
+    assert (tmp_path / "data" / "syncengine.db").exists()
+
+
+def test_broken_config_exits_before_binding(tmp_path: Path, serve: type[Server]) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("port = 'nope'\n")
+    server = serve(config)
+    assert server.proc.wait(timeout=30) == 2
+    assert "config error:" in server.log.read_text()
+    try:
+        httpx.get(f"{server.url}/healthz", timeout=1)
+        raise AssertionError("something answered on the port")
+    except httpx.TransportError:
+        pass

@@ -1,0 +1,80 @@
+"""The command line: config check, db upgrade, and the served app's health."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from syncengine.bootstrap import bootstrap, prepare_projects
+from syncengine.cli import main
+from syncengine.settings import load_settings
+from syncengine.web import create_app
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(f'data_dir = "{tmp_path}/data"\n' + text, encoding="utf-8")
+    return path
+
+
+def test_config_check_reports_every_problem_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path,
+        'colour = "blue"\nport = "x"\n[projects.p]\nsubmission_token_env = "UNSET_VAR_FOR_TEST"\n',
+    )
+    assert main(["--config", str(path), "config", "check"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3
+    assert all(line.startswith(f"config error: {path}: ") for line in lines)
+    assert any("colour: unknown key" in line for line in lines)
+    assert any("projects.p.submission_token_env" in line for line in lines)
+
+
+def test_config_check_prints_masked_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("T", "a-long-submission-token")
+    path = write(tmp_path, '[projects.p]\nsubmission_token_env = "T"\n')
+    assert main(["--config", str(path), "config", "check"]) == 0
+    out = capsys.readouterr().out
+    assert "configuration OK" in out
+    assert "a-long-submission-token" not in out
+    assert "a-lo…en" in out
+
+
+def test_db_upgrade(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "")
+    assert main(["--config", str(path), "db", "upgrade"]) == 0
+    assert "database at revision" in capsys.readouterr().out
+    assert (tmp_path / "data" / "syncengine.db").exists()
+
+
+async def test_app_health_and_generated_token(tmp_path: Path) -> None:
+    path = write(tmp_path, "[projects.demo]\ngenerate_token = true\n")
+    settings = load_settings(path)
+    container = await bootstrap(settings)
+    lines: list[str] = []
+    try:
+        await prepare_projects(container, lines.append)
+        await prepare_projects(container, lines.append)
+        app = create_app(settings, container=container)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.get("/healthz")).json() == {"status": "ok"}
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200, ready.text
+    finally:
+        await container.aclose()
+    generated = [line for line in lines if "generated submission token" in line]
+    assert len(generated) == 1, lines
+    token = generated[0].split("token ")[1].split(" ")[0]
+    assert "first start" in lines[1]
+    container = await bootstrap(settings)
+    try:
+        assert await container.projects.authenticate("demo", token) is not None
+    finally:
+        await container.aclose()
