@@ -1,0 +1,1 @@
+"""Sync: the outbox worker, Jira pushes and pulls, webhooks, regressions."""

@@ -1,0 +1,273 @@
+"""The outbox on every backend: ordered claims, leases, passive projects, settling."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from syncengine.domain.backoff import BackoffPolicy
+from syncengine.errors import JiraPermanentError, JiraTransientError
+from syncengine.store.database import Database
+from syncengine.store.outbox import OutboxRepository, OutboxWork, State
+from syncengine.store.projects import ProjectRepository
+from syncengine.store.tables import AuditLog, ErrorGroup
+from syncengine.sync.worker import OutboxWorker
+
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=60)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def _project(db: Database, slug: str = "shop", active: bool = True) -> int:
+    record = await ProjectRepository(db).ensure(slug, name="", integration_active=active, now=T0)
+    return record.id
+
+
+async def _group(db: Database, project_id: int, fingerprint: str) -> int:
+    async with db.session() as session:
+        row = ErrorGroup(
+            project_id=project_id,
+            fingerprint=fingerprint,
+            first_seen=T0,
+            last_seen=T0,
+            updated_at=T0,
+        )
+        session.add(row)
+        await session.flush()
+        return row.id
+
+
+async def _add(
+    db: Database, project_id: int, kind: str, *, group_id: int | None = None, now: datetime = T0
+) -> int:
+    async with db.session() as session:
+        row = OutboxRepository.add(
+            session,
+            project_id=project_id,
+            kind=kind,
+            payload={"k": kind},
+            group_id=group_id,
+            now=now,
+        )
+        await session.flush()
+        return row.id
+
+
+async def test_items_of_one_group_run_in_order(db: Database) -> None:
+    outbox = OutboxRepository(db)
+    pid = await _project(db)
+    g1, g2 = await _group(db, pid, "a"), await _group(db, pid, "b")
+    create1 = await _add(db, pid, "create", group_id=g1)
+    transition1 = await _add(db, pid, "transition", group_id=g1)
+    create2 = await _add(db, pid, "create", group_id=g2)
+    claimed = await outbox.claim("w1", now=T0, lease=LEASE)
+    assert [c.id for c in claimed] == [create1, create2]
+    # The transition waits until the create is done, even for another worker.
+    assert await outbox.claim("w2", now=T0, lease=LEASE) == []
+    assert await outbox.complete(create1, "w1", now=T0)
+    assert [c.id for c in await outbox.claim("w2", now=T0, lease=LEASE)] == [transition1]
+
+
+async def test_dead_item_blocks_later_items_of_its_group(db: Database) -> None:
+    outbox = OutboxRepository(db)
+    pid = await _project(db)
+    g = await _group(db, pid, "a")
+    first = await _add(db, pid, "create", group_id=g)
+    await _add(db, pid, "comment", group_id=g)
+    await outbox.claim("w", now=T0, lease=LEASE)
+    assert await outbox.kill(first, "w", error="400 from Jira", now=T0)
+    assert await outbox.claim("w", now=T0, lease=LEASE) == []
+    assert [i.id for i in await outbox.list(states=(State.DEAD,))] == [first]
+    assert await outbox.requeue(first, actor="ops", now=T0)
+    assert [c.id for c in await outbox.claim("w", now=T0, lease=LEASE)] == [first]
+
+
+async def test_passive_project_is_not_claimed_until_active(db: Database) -> None:
+    outbox = OutboxRepository(db)
+    projects = ProjectRepository(db)
+    pid = await _project(db, active=False)
+    ids = [await _add(db, pid, "create") for _ in range(3)]
+    assert await outbox.claim("w", now=T0, lease=LEASE) == []
+    await projects.set_active("shop", True, actor="ops", now=T0)
+    assert [c.id for c in await outbox.claim("w", now=T0, lease=LEASE)] == ids
+
+
+async def test_expired_lease_is_taken_over_and_old_holder_cannot_settle(db: Database) -> None:
+    outbox = OutboxRepository(db)
+    pid = await _project(db)
+    item = await _add(db, pid, "create")
+    assert len(await outbox.claim("dead-worker", now=T0, lease=LEASE)) == 1
+    assert await outbox.claim("w2", now=T0 + timedelta(seconds=30), lease=LEASE) == []
+    later = T0 + timedelta(seconds=61)
+    taken = await outbox.claim("w2", now=later, lease=LEASE)
+    assert [(t.id, t.attempts) for t in taken] == [(item, 2)]
+    assert not await outbox.complete(item, "dead-worker", now=later)
+    assert await outbox.complete(item, "w2", now=later)
+    done = await outbox.get(item)
+    assert done is not None
+    assert done.state == State.DONE
+
+
+async def test_release_and_drop(db: Database) -> None:
+    outbox = OutboxRepository(db)
+    pid = await _project(db)
+    item = await _add(db, pid, "create")
+    await outbox.claim("w", now=T0, lease=LEASE)
+    assert await outbox.release("w", now=T0) == 1
+    released = await outbox.get(item)
+    assert released is not None
+    assert (released.state, released.attempts) == (State.PENDING, 0)
+    assert await outbox.drop(item, actor="ops@example.com", now=T0)
+    async with db.session() as session:
+        audit = (await session.scalars(select(AuditLog))).all()
+    assert [(a.actor, a.action) for a in audit] == [("ops@example.com", "outbox.drop")]
+    assert await outbox.claim("w", now=T0, lease=LEASE) == []
+
+
+async def test_not_yet_due_items_wait(db: Database) -> None:
+    outbox = OutboxRepository(db)
+    pid = await _project(db)
+    await _add(db, pid, "create", now=T0 + timedelta(minutes=5))
+    assert await outbox.claim("w", now=T0, lease=LEASE) == []
+    assert await outbox.next_due() == T0 + timedelta(minutes=5)
+    assert (await outbox.depth())[State.PENDING][0] == 1
+
+
+@pytest.mark.postgres
+async def test_concurrent_claims_never_share_an_item(postgres_url: str) -> None:
+    from tests.conftest import _truncate_postgres
+
+    _truncate_postgres(postgres_url)
+    databases = [Database(postgres_url) for _ in range(4)]
+    try:
+        pid = await _project(databases[0])
+        for _ in range(200):
+            await _add(databases[0], pid, "create")
+        claims = await asyncio.gather(
+            *(
+                OutboxRepository(d).claim(f"w{i}", now=T0, lease=LEASE, limit=80)
+                for i, d in enumerate(databases)
+            )
+        )
+        ids = [c.id for batch in claims for c in batch]
+        assert len(ids) == len(set(ids)) == 200
+    finally:
+        for d in databases:
+            await d.aclose()
+
+
+async def test_worker_retries_transient_kills_permanent_and_survives_bugs(db: Database) -> None:
+    outbox = OutboxRepository(db)
+    clock = Clock()
+    pid = await _project(db)
+    flaky = await _add(db, pid, "flaky")
+    broken = await _add(db, pid, "broken")
+    buggy = await _add(db, pid, "buggy")
+    unknown = await _add(db, pid, "unknown-kind")
+    calls: dict[str, int] = {}
+    outcomes: list[tuple[int, str | None]] = []
+
+    async def flaky_handler(work: OutboxWork) -> None:
+        calls["flaky"] = calls.get("flaky", 0) + 1
+        if calls["flaky"] < 3:
+            raise JiraTransientError("503 from Jira", status=503, retry_after=30)
+
+    async def broken_handler(work: OutboxWork) -> None:
+        raise JiraPermanentError("401 from Jira", status=401, fix="create a new API token")
+
+    async def buggy_handler(work: OutboxWork) -> None:
+        calls["buggy"] = calls.get("buggy", 0) + 1
+        if calls["buggy"] == 1:
+            raise RuntimeError("boom")
+
+    async def hook(work: OutboxWork, error: str | None) -> None:
+        outcomes.append((work.id, error))
+
+    worker = OutboxWorker(
+        outbox,
+        {"flaky": flaky_handler, "broken": broken_handler, "buggy": buggy_handler},
+        worker_id="w",
+        clock=clock,
+        rng=random.Random(1),
+        on_outcome=hook,
+        policy=BackoffPolicy(base_seconds=1, max_seconds=10, max_attempts=5),
+    )
+    await worker.drain()
+    states = {i: (await outbox.get(i)) for i in (flaky, broken, buggy, unknown)}
+    assert states[broken] is not None
+    assert states[broken].state == State.DEAD
+    assert states[broken].last_error == "401 from Jira — create a new API token"
+    assert states[unknown] is not None
+    assert states[unknown].state == State.DEAD
+    assert states[flaky] is not None
+    assert states[flaky].state == State.PENDING
+    # Retry-After of 30 s is a floor on the backoff.
+    assert states[flaky].next_attempt_at >= T0 + timedelta(seconds=30)
+    for _ in range(5):
+        clock.now += timedelta(minutes=1)
+        await worker.drain()
+    final = {i: (await outbox.get(i)) for i in (flaky, buggy)}
+    assert all(w is not None and w.state == State.DONE for w in final.values())
+    assert calls == {"flaky": 3, "buggy": 2}
+    assert (flaky, None) in outcomes
+    assert (broken, "401 from Jira — create a new API token") in outcomes
+
+
+async def test_worker_gives_up_after_max_attempts(db: Database) -> None:
+    outbox = OutboxRepository(db)
+    clock = Clock()
+    pid = await _project(db)
+    item = await _add(db, pid, "always-503")
+
+    async def handler(work: OutboxWork) -> None:
+        raise JiraTransientError("503 from Jira", status=503)
+
+    worker = OutboxWorker(
+        outbox,
+        {"always-503": handler},
+        worker_id="w",
+        clock=clock,
+        rng=random.Random(2),
+        policy=BackoffPolicy(base_seconds=1, max_seconds=2, max_attempts=3),
+    )
+    for _ in range(5):
+        await worker.drain()
+        clock.now += timedelta(seconds=5)
+    work = await outbox.get(item)
+    assert work is not None
+    assert (work.state, work.attempts) == (State.DEAD, 3)
+
+
+async def test_run_wakes_on_new_work_and_releases_on_stop(db: Database) -> None:
+    outbox = OutboxRepository(db)
+    pid = await _project(db)
+    done = asyncio.Event()
+
+    async def handler(work: OutboxWork) -> None:
+        done.set()
+
+    worker = OutboxWorker(
+        outbox,
+        {"create": handler},
+        worker_id="w",
+        clock=lambda: datetime.now(UTC),
+        poll_interval=30,
+    )
+    task = asyncio.create_task(worker.run())
+    await asyncio.sleep(0.05)
+    await _add(db, pid, "create", now=datetime.now(UTC))
+    worker.wake()
+    await asyncio.wait_for(done.wait(), timeout=5)
+    worker.stop()
+    await asyncio.wait_for(task, timeout=5)
