@@ -5,14 +5,21 @@ The CLI, the web app's lifespan and the tests all build the engine here.
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from syncengine.metrics import Metrics
+from syncengine.scheduler import BackgroundRuntime, PeriodicJob
 from syncengine.settings import Settings, mask_secret
 from syncengine.store.database import Database
 from syncengine.store.migrate import current_revision, head_revision, upgrade_async
+from syncengine.store.outbox import OutboxRepository
 from syncengine.store.projects import ProjectRepository, generate_token
+from syncengine.sync.worker import Handler, OutboxWorker
 
 __all__ = ["Container", "bootstrap", "prepare_projects", "utcnow"]
 
@@ -29,11 +36,27 @@ class Container:
     settings: Settings
     db: Database
     projects: ProjectRepository
+    outbox: OutboxRepository
+    metrics: Metrics
+    worker: OutboxWorker
+    # Outbox handlers by item kind (shared with the worker) and periodic jobs: filled in
+    # by the parts that own them.
+    handlers: dict[str, Handler]
     clock: Callable[[], datetime] = utcnow
     started_at: datetime = field(default_factory=utcnow)
+    jobs: list[PeriodicJob] = field(default_factory=list)
+    runtime: BackgroundRuntime | None = None
+
+    def start_background(self) -> None:
+        """Run the outbox worker and the periodic jobs in this process."""
+        self.runtime = BackgroundRuntime(self.db, self.worker, self.jobs)
+        self.runtime.start()
 
     async def aclose(self) -> None:
-        """Release every resource the container holds."""
+        """Stop background work (releasing claims), then close the database."""
+        if self.runtime is not None:
+            await self.runtime.stop()
+            self.runtime = None
         await self.db.aclose()
 
 
@@ -48,7 +71,20 @@ async def bootstrap(
     if migrate if migrate is not None else settings.auto_migrate:
         await upgrade_async(url)
     db = Database(url)
-    return Container(settings=settings, db=db, projects=ProjectRepository(db), clock=clock)
+    outbox = OutboxRepository(db)
+    worker_id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+    handlers: dict[str, Handler] = {}
+    worker = OutboxWorker(outbox, handlers, worker_id=worker_id, clock=clock)
+    return Container(
+        settings=settings,
+        db=db,
+        projects=ProjectRepository(db),
+        outbox=outbox,
+        metrics=Metrics(),
+        worker=worker,
+        handlers=handlers,
+        clock=clock,
+    )
 
 
 async def schema_is_current(container: Container) -> bool:

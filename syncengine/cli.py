@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -39,8 +41,7 @@ def _secrets_of(settings: Settings) -> list[str]:
     return found
 
 
-def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the API (and, once it exists, the scheduler) in this process."""
+def _run(settings: Settings, *, api: bool, background: bool, host: str, port: int) -> int:
     from syncengine.bootstrap import bootstrap, prepare_projects
     from syncengine.logs import configure_logging
     from syncengine.web import create_app
@@ -49,21 +50,99 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(
         settings.log_level, json_lines=settings.log_json, secrets=_secrets_of(settings)
     )
-    host = args.host or settings.host
-    port = args.port if args.port is not None else settings.port
 
     async def run() -> None:
         container = await bootstrap(settings)
         try:
             await prepare_projects(container, _echo)
-            app = create_app(settings, container=container)
-            _echo(f"syncengine listening on http://{host}:{port}")
-            await serve_app(app, host=host, port=port)
+            if api:
+                app = create_app(settings, container=container, background=background)
+                _echo(f"syncengine listening on http://{host}:{port}")
+                await serve_app(app, host=host, port=port)
+            else:
+                await _run_background_only(container)
         finally:
             await container.aclose()
 
     asyncio.run(run())
     return EXIT_OK
+
+
+async def _run_background_only(container: Any) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    container.start_background()
+    _echo("syncengine worker running (outbox and periodic jobs); stop with SIGTERM")
+    await stop.wait()
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the API, the outbox worker and the periodic jobs in this process."""
+    return _run(
+        settings,
+        api=True,
+        background=True,
+        host=args.host or settings.host,
+        port=args.port if args.port is not None else settings.port,
+    )
+
+
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the API only (no outbox worker, no periodic jobs)."""
+    return _run(
+        settings,
+        api=True,
+        background=False,
+        host=args.host or settings.host,
+        port=args.port if args.port is not None else settings.port,
+    )
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the outbox worker and the periodic jobs without the API."""
+    return _run(settings, api=False, background=True, host="", port=0)
+
+
+def cmd_integration(args: argparse.Namespace, settings: Settings) -> int:
+    """Show or switch the Active/Passive state of project integrations."""
+    from syncengine.bootstrap import bootstrap, prepare_projects
+
+    async def run() -> int:
+        container = await bootstrap(settings)
+        try:
+            await prepare_projects(container, lambda _line: None)
+            projects = await container.projects.all()
+            if args.project:
+                projects = [p for p in projects if p.slug == args.project]
+                if not projects:
+                    known = ", ".join(settings.projects) or "none"
+                    print(
+                        f"error: no project {args.project!r} (configured: {known})", file=sys.stderr
+                    )
+                    return EXIT_FAILED
+            if args.action in ("activate", "deactivate"):
+                active = args.action == "activate"
+                actor = f"cli:{os.environ.get('USER', 'unknown')}"
+                for project in projects:
+                    await container.projects.set_active(
+                        project.slug, active, actor=actor, now=container.clock()
+                    )
+                projects = [
+                    p
+                    for p in await container.projects.all()
+                    if p in projects or p.slug in {q.slug for q in projects}
+                ]
+            for project in projects:
+                pending = await container.outbox.list(project_id=project.id)
+                state = "active" if project.integration_active else "passive"
+                _echo(f"{project.slug}: {state} ({len(pending)} outbox item(s) waiting)")
+            return EXIT_OK
+        finally:
+            await container.aclose()
+
+    return asyncio.run(run())
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -94,10 +173,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the API and the scheduler")
-    serve.add_argument("--host", help="listen address (overrides the config)")
-    serve.add_argument("--port", type=int, help="listen port (overrides the config)")
-    serve.set_defaults(handler=cmd_serve)
+    for name, handler, text in (
+        ("serve", cmd_serve, "run the API, the outbox worker and the periodic jobs"),
+        ("api", cmd_api, "run the API only"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--host", help="listen address (overrides the config)")
+        sub.add_argument("--port", type=int, help="listen port (overrides the config)")
+        sub.set_defaults(handler=handler)
+    commands.add_parser(
+        "worker", help="run the outbox worker and periodic jobs, no API"
+    ).set_defaults(handler=cmd_worker)
+
+    integration = commands.add_parser(
+        "integration", help="show or switch a project's Jira integration (Active/Passive)"
+    )
+    integration.add_argument("action", choices=["status", "activate", "deactivate"])
+    integration.add_argument("project", nargs="?", help="project slug (default: all)")
+    integration.set_defaults(handler=cmd_integration)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(
         dest="db_command", required=True, metavar="ACTION"

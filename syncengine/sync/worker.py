@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from syncengine.domain.backoff import BackoffPolicy, GiveUp, next_attempt
@@ -38,7 +38,7 @@ class OutboxWorker:
     def __init__(
         self,
         outbox: OutboxRepository,
-        handlers: Mapping[str, Handler],
+        handlers: dict[str, Handler],
         *,
         worker_id: str,
         clock: Callable[[], datetime],
@@ -51,7 +51,7 @@ class OutboxWorker:
         on_outcome: OutcomeHook = _no_hook,
     ) -> None:
         self.outbox = outbox
-        self.handlers = dict(handlers)
+        self.handlers = handlers  # shared: parts register their handlers after construction
         self.worker_id = worker_id
         self.clock = clock
         self.policy = policy or BackoffPolicy()

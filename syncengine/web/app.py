@@ -15,19 +15,31 @@ from syncengine.web import health
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings, *, container: Container | None = None) -> FastAPI:
-    """The web app for ``settings``; with ``container`` given, the caller owns its lifetime."""
+def create_app(
+    settings: Settings, *, container: Container | None = None, background: bool = False
+) -> FastAPI:
+    """The web app for ``settings``.
+
+    With ``container`` given, the caller owns its lifetime. With ``background``, the
+    lifespan also runs the outbox worker and the periodic jobs in this process.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if container is not None:
-            yield
-            return
-        app.state.container = await bootstrap(settings)
+        owned = container is None
+        if owned:
+            app.state.container = await bootstrap(settings)
+        running: Container = app.state.container
+        if background:
+            running.start_background()
         try:
             yield
         finally:
-            await app.state.container.aclose()
+            if owned:
+                await running.aclose()
+            elif background and running.runtime is not None:
+                await running.runtime.stop()
+                running.runtime = None
 
     app = FastAPI(title="syncengine", version=__version__, lifespan=lifespan)
     if container is not None:

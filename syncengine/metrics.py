@@ -1,0 +1,73 @@
+"""Prometheus metrics of one process, in a registry of its own (not the global one)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["Metrics"]
+
+
+class Metrics:
+    """The counters, gauges and histograms syncengine exports at ``GET /metrics``."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.reports_ingested = Counter(
+            "syncengine_reports_ingested", "Crash reports accepted", ["project"], registry=r
+        )
+        self.reports_rejected = Counter(
+            "syncengine_reports_rejected",
+            "Crash reports refused, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.groups = Gauge("syncengine_groups", "Error groups, by state", ["state"], registry=r)
+        self.outbox_depth = Gauge(
+            "syncengine_outbox_items", "Unfinished outbox items, by state", ["state"], registry=r
+        )
+        self.outbox_oldest_age = Gauge(
+            "syncengine_outbox_oldest_age_seconds",
+            "Age of the oldest unfinished outbox item",
+            ["state"],
+            registry=r,
+        )
+        self.jira_calls = Counter(
+            "syncengine_jira_calls",
+            "Jira REST calls, by operation and status",
+            ["operation", "status"],
+            registry=r,
+        )
+        self.jira_latency = Histogram(
+            "syncengine_jira_call_seconds",
+            "Jira REST call latency",
+            ["operation"],
+            registry=r,
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.jira_retries = Counter(
+            "syncengine_jira_retries", "Jira calls retried after a transient error", registry=r
+        )
+        self.sync_lag = Gauge(
+            "syncengine_sync_lag_seconds",
+            "Time since the last successful Jira pull",
+            ["project"],
+            registry=r,
+        )
+        self.regressions = Counter(
+            "syncengine_regressions", "Groups reopened by a regression", ["project"], registry=r
+        )
+
+    def set_outbox(self, depth: dict[str, tuple[int, datetime | None]], now: datetime) -> None:
+        """Refresh the outbox gauges from :meth:`OutboxRepository.depth`."""
+        for state in ("pending", "running", "dead"):
+            count, oldest = depth.get(state, (0, None))
+            self.outbox_depth.labels(state).set(count)
+            age = (now - oldest).total_seconds() if oldest is not None else 0.0
+            self.outbox_oldest_age.labels(state).set(max(age, 0.0))
+
+    def render(self) -> bytes:
+        """The exposition text."""
+        return generate_latest(self.registry)

@@ -1,0 +1,99 @@
+"""Background runtime: singleton jobs, the SQLite process lock, metrics, integration switch."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+
+from syncengine.bootstrap import bootstrap, prepare_projects
+from syncengine.cli import main
+from syncengine.errors import StoreError
+from syncengine.scheduler import PeriodicJob, ProcessLock, advisory_lock
+from syncengine.settings import load_settings
+from syncengine.store.database import Database
+from syncengine.web import create_app
+
+
+def config(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        f'data_dir = "{tmp_path}/data"\n[projects.shop]\nsubmission_tokens = ["tok-1234567890"]\n'
+        + extra,
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_sqlite_process_lock_refuses_a_second_holder(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/x.db"
+    first, second = ProcessLock(url), ProcessLock(url)
+    first.acquire()
+    with pytest.raises(StoreError, match="syncengine api"):
+        second.acquire()
+    first.release()
+    second.acquire()
+    second.release()
+
+
+@pytest.mark.postgres
+async def test_advisory_lock_is_held_by_one_process_at_a_time(postgres_url: str) -> None:
+    a, b = Database(postgres_url), Database(postgres_url)
+    try:
+        async with advisory_lock(a, "job.x") as held_a, advisory_lock(b, "job.x") as held_b:
+            assert (held_a, held_b) == (True, False)
+        async with advisory_lock(b, "job.x") as held_b:
+            assert held_b
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
+async def test_background_runtime_runs_jobs_and_stops(tmp_path: Path) -> None:
+    settings = load_settings(config(tmp_path))
+    container = await bootstrap(settings)
+    ran = asyncio.Event()
+
+    async def job() -> None:
+        ran.set()
+
+    container.jobs.append(PeriodicJob(name="tick", seconds=0.05, func=job))
+    try:
+        container.start_background()
+        await asyncio.wait_for(ran.wait(), timeout=5)
+    finally:
+        await container.aclose()
+    assert container.runtime is None
+
+
+async def test_readyz_reports_integrations_and_metrics_render(tmp_path: Path) -> None:
+    settings = load_settings(config(tmp_path))
+    container = await bootstrap(settings)
+    try:
+        await prepare_projects(container, lambda _line: None)
+        await container.projects.set_active("shop", False, actor="t", now=container.clock())
+        transport = httpx.ASGITransport(app=create_app(settings, container=container))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            ready = (await client.get("/readyz")).json()
+            assert ready["checks"]["integrations"]["shop"]["status"] == "passive"
+            metrics = await client.get("/metrics")
+            assert metrics.status_code == 200
+            assert 'syncengine_outbox_items{state="pending"} 0.0' in metrics.text
+    finally:
+        await container.aclose()
+
+
+def test_integration_command_switches_and_audits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = str(config(tmp_path))
+    assert main(["--config", path, "integration", "deactivate", "shop"]) == 0
+    assert "shop: passive" in capsys.readouterr().out
+    assert main(["--config", path, "integration", "status"]) == 0
+    assert "shop: passive (0 outbox item(s) waiting)" in capsys.readouterr().out
+    assert main(["--config", path, "integration", "activate"]) == 0
+    assert "shop: active" in capsys.readouterr().out
+    assert main(["--config", path, "integration", "status", "nope"]) == 1
+    assert "no project 'nope'" in capsys.readouterr().err
