@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-__all__ = ["RedactingFilter", "configure_logging"]
+__all__ = ["RedactingFilter", "configure_logging", "request_id"]
+
+# The id of the HTTP request being handled, put on every log record made while it runs.
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 _SECRETISH = re.compile(
     r"(?i)(authorization:\s*(?:basic|bearer)\s+|token=|sentry_key=|password=|secret=)[^\s&,\"']+"
@@ -31,6 +35,13 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.redact(record.getMessage())
         record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            # Tracebacks are formatted later; redact them now so no secret slips through.
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        current = request_id.get()
+        if current is not None and not hasattr(record, "request_id"):
+            record.request_id = current
         return True
 
 
@@ -45,9 +56,16 @@ class _JsonFormatter(logging.Formatter):
         for key in ("request_id", "project", "group_id", "outbox_id"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc"] = record.exc_text
         return json.dumps(entry)
+
+
+class _PlainFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        rid = getattr(record, "request_id", None)
+        return f"{line} [request {rid}]" if rid else line
 
 
 def configure_logging(level: str, *, json_lines: bool, secrets: Iterable[str] = ()) -> None:
@@ -57,7 +75,7 @@ def configure_logging(level: str, *, json_lines: bool, secrets: Iterable[str] = 
     handler.setFormatter(
         _JsonFormatter()
         if json_lines
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        else _PlainFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

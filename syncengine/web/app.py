@@ -11,6 +11,7 @@ from syncengine import __version__
 from syncengine.bootstrap import Container, bootstrap
 from syncengine.settings import Settings
 from syncengine.web import health
+from syncengine.web.requests import RequestIdMiddleware
 
 __all__ = ["create_app"]
 
@@ -45,5 +46,6 @@ def create_app(
     if container is not None:
         # Set at once: test transports may not run the lifespan.
         app.state.container = container
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     return app

@@ -97,3 +97,17 @@ def test_integration_command_switches_and_audits(
     assert "shop: active" in capsys.readouterr().out
     assert main(["--config", path, "integration", "status", "nope"]) == 1
     assert "no project 'nope'" in capsys.readouterr().err
+
+
+async def test_request_id_is_echoed_or_made(tmp_path: Path) -> None:
+    settings = load_settings(config(tmp_path))
+    container = await bootstrap(settings)
+    try:
+        transport = httpx.ASGITransport(app=create_app(settings, container=container))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            given = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+            assert given.headers["x-request-id"] == "abc-123"
+            made = await client.get("/healthz", headers={"X-Request-ID": "<script>"})
+            assert len(made.headers["x-request-id"]) == 16
+    finally:
+        await container.aclose()
