@@ -19,8 +19,9 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from syncengine.store.audit import AuditRepository
 from syncengine.store.database import Database
-from syncengine.store.tables import AuditLog, OutboxItem, Project
+from syncengine.store.tables import OutboxItem, Project
 
 __all__ = ["OutboxRepository", "OutboxWork", "State"]
 
@@ -262,15 +263,14 @@ class OutboxRepository:
             for key, value in values.items():
                 setattr(row, key, value)
             row.updated_at = now
-            session.add(
-                AuditLog(
-                    project_id=row.project_id,
-                    group_id=row.group_id,
-                    actor=actor,
-                    action=action,
-                    detail=detail,
-                    created_at=now,
-                )
+            AuditRepository.add(
+                session,
+                project_id=row.project_id,
+                group_id=row.group_id,
+                actor=actor,
+                action=action,
+                detail=detail,
+                now=now,
             )
             return True
 

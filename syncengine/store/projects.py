@@ -10,8 +10,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from syncengine.store.audit import AuditRepository
 from syncengine.store.database import Database
-from syncengine.store.tables import AuditLog, Project, SubmissionToken
+from syncengine.store.tables import Project, SubmissionToken
 
 __all__ = ["ProjectRecord", "ProjectRepository", "generate_token", "token_digest"]
 
@@ -143,13 +144,12 @@ class ProjectRepository:
             before = row.integration_active
             row.integration_active = active
             row.updated_at = now
-            session.add(
-                AuditLog(
-                    project_id=row.id,
-                    actor=actor,
-                    action="integration.activate" if active else "integration.deactivate",
-                    detail={"before": before, "after": active},
-                    created_at=now,
-                )
+            AuditRepository.add(
+                session,
+                project_id=row.id,
+                actor=actor,
+                action="integration.activate" if active else "integration.deactivate",
+                detail={"before": before, "after": active},
+                now=now,
             )
             return _record(row)

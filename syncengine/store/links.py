@@ -1,0 +1,164 @@
+"""Issue links: a group's Jira issue (by id AND key) and the last synced snapshot.
+
+The snapshot is the base of the three-way merge: a Jira value equal to it is our
+own echo. Links are found by issue id, never only by key (keys change when an
+issue moves to another project).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from syncengine.store.database import Database
+from syncengine.store.tables import IssueLink
+
+__all__ = ["IssueLinkRepository", "LinkRecord", "Snapshot"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Snapshot:
+    """What both sides agreed on at the last sync."""
+
+    state: str | None = None
+    status: str | None = None
+    assignee: str | None = None
+    fix_versions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LinkRecord:
+    """A group's link to its Jira issue."""
+
+    id: int
+    project_id: int
+    group_id: int
+    issue_id: str
+    issue_key: str
+    snapshot: Snapshot
+    jira_updated_at: datetime | None
+    synced_at: datetime | None
+    created_at: datetime
+
+
+def _record(row: IssueLink) -> LinkRecord:
+    versions = (row.snapshot_fix_versions or {}).get("names", [])
+    return LinkRecord(
+        id=row.id,
+        project_id=row.project_id,
+        group_id=row.group_id,
+        issue_id=row.jira_issue_id,
+        issue_key=row.jira_issue_key,
+        snapshot=Snapshot(
+            state=row.snapshot_state,
+            status=row.snapshot_status,
+            assignee=row.snapshot_assignee,
+            fix_versions=tuple(versions),
+        ),
+        jira_updated_at=row.jira_updated_at,
+        synced_at=row.synced_at,
+        created_at=row.created_at,
+    )
+
+
+class IssueLinkRepository:
+    """Reads and writes issue links."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def link(
+        self,
+        *,
+        project_id: int,
+        group_id: int,
+        issue_id: str,
+        issue_key: str,
+        snapshot: Snapshot,
+        now: datetime,
+        jira_updated_at: datetime | None = None,
+    ) -> LinkRecord:
+        """Link a group to an issue; an existing link of the group is returned unchanged.
+
+        Linking is idempotent so a create retried after a lost answer converges on
+        the one issue Jira has.
+        """
+        try:
+            async with self._db.session() as session:
+                row = IssueLink(
+                    project_id=project_id,
+                    group_id=group_id,
+                    jira_issue_id=issue_id,
+                    jira_issue_key=issue_key,
+                    snapshot_state=snapshot.state,
+                    snapshot_status=snapshot.status,
+                    snapshot_assignee=snapshot.assignee,
+                    snapshot_fix_versions={"names": list(snapshot.fix_versions)},
+                    jira_updated_at=jira_updated_at,
+                    synced_at=now,
+                    created_at=now,
+                )
+                session.add(row)
+                await session.flush()
+                return _record(row)
+        except IntegrityError:
+            existing = await self.for_group(group_id)
+            if existing is None:
+                raise
+            return existing
+
+    async def for_group(self, group_id: int) -> LinkRecord | None:
+        """The group's link, if it has one."""
+        async with self._db.session() as session:
+            row = await session.scalar(select(IssueLink).where(IssueLink.group_id == group_id))
+            return None if row is None else _record(row)
+
+    async def for_issue(self, project_id: int, issue_id: str) -> LinkRecord | None:
+        """The link of the issue with this id in this project, if any."""
+        async with self._db.session() as session:
+            row = await session.scalar(
+                select(IssueLink).where(
+                    IssueLink.project_id == project_id, IssueLink.jira_issue_id == issue_id
+                )
+            )
+            return None if row is None else _record(row)
+
+    async def for_project(self, project_id: int) -> list[LinkRecord]:
+        """Every link of a project."""
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(IssueLink).where(IssueLink.project_id == project_id).order_by(IssueLink.id)
+            )
+            return [_record(row) for row in rows]
+
+    async def save_snapshot(
+        self,
+        link_id: int,
+        snapshot: Snapshot,
+        *,
+        now: datetime,
+        issue_key: str | None = None,
+        jira_updated_at: datetime | None = None,
+    ) -> None:
+        """Record what both sides now agree on (and the key, when the issue moved)."""
+        async with self._db.session() as session:
+            row = await session.get(IssueLink, link_id)
+            if row is None:
+                return
+            row.snapshot_state = snapshot.state
+            row.snapshot_status = snapshot.status
+            row.snapshot_assignee = snapshot.assignee
+            row.snapshot_fix_versions = {"names": list(snapshot.fix_versions)}
+            row.synced_at = now
+            if issue_key is not None:
+                row.jira_issue_key = issue_key
+            if jira_updated_at is not None:
+                row.jira_updated_at = jira_updated_at
+
+    async def unlink(self, link_id: int) -> None:
+        """Forget a link (the issue was deleted in Jira); the group stays."""
+        async with self._db.session() as session:
+            await session.execute(delete(IssueLink).where(IssueLink.id == link_id))
