@@ -8,20 +8,27 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from syncengine.domain.webhooks import JiraEvent
 from syncengine.metrics import Metrics
 from syncengine.scheduler import BackgroundRuntime, PeriodicJob
 from syncengine.settings import Settings, mask_secret
+from syncengine.store.audit import AuditRepository
+from syncengine.store.cursors import CursorRepository
 from syncengine.store.database import Database
+from syncengine.store.links import IssueLinkRepository
 from syncengine.store.migrate import current_revision, head_revision, upgrade_async
 from syncengine.store.outbox import OutboxRepository
 from syncengine.store.projects import ProjectRepository, generate_token
 from syncengine.sync.worker import Handler, OutboxWorker
 
-__all__ = ["Container", "bootstrap", "prepare_projects", "utcnow"]
+__all__ = ["Container", "EventHandler", "bootstrap", "prepare_projects", "utcnow"]
+
+# Takes a verified, first-seen Jira event for a project (by slug).
+EventHandler = Callable[[str, JiraEvent], Awaitable[None]]
 
 
 def utcnow() -> datetime:
@@ -37,6 +44,9 @@ class Container:
     db: Database
     projects: ProjectRepository
     outbox: OutboxRepository
+    links: IssueLinkRepository
+    cursors: CursorRepository
+    audit: AuditRepository
     metrics: Metrics
     worker: OutboxWorker
     # Outbox handlers by item kind (shared with the worker) and periodic jobs: filled in
@@ -45,6 +55,7 @@ class Container:
     clock: Callable[[], datetime] = utcnow
     started_at: datetime = field(default_factory=utcnow)
     jobs: list[PeriodicJob] = field(default_factory=list)
+    event_handlers: list[EventHandler] = field(default_factory=list)
     runtime: BackgroundRuntime | None = None
 
     def start_background(self) -> None:
@@ -80,6 +91,9 @@ async def bootstrap(
         db=db,
         projects=ProjectRepository(db),
         outbox=outbox,
+        links=IssueLinkRepository(db),
+        cursors=CursorRepository(db),
+        audit=AuditRepository(db),
         metrics=Metrics(),
         worker=worker,
         handlers=handlers,

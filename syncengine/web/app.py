@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from syncengine import __version__
 from syncengine.bootstrap import Container, bootstrap
 from syncengine.settings import Settings
-from syncengine.web import health
+from syncengine.web import health, webhooks
 from syncengine.web.requests import RequestIdMiddleware
 
 __all__ = ["create_app"]
@@ -48,4 +48,5 @@ def create_app(
         app.state.container = container
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
+    app.include_router(webhooks.router)
     return app

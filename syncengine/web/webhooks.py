@@ -1,0 +1,85 @@
+"""The Jira webhook receiver: verified, idempotent, and quick to answer.
+
+A delivery is accepted when ``X-Hub-Signature`` signs the raw body with the
+project's webhook secret, or, where Jira cannot sign (some Data Center set-ups),
+when the URL carries ``?token=<secret>``. Anything else gets 401 and changes
+nothing. Jira redelivers for about 30 minutes, so each delivery is handled once:
+by ``X-Atlassian-Webhook-Identifier``, else by issue id and changelog id.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from syncengine.domain.webhooks import PayloadError, delivery_key, parse_webhook, verify_signature
+from syncengine.web.deps import ContainerDep
+from syncengine.web.problems import problem
+
+__all__ = ["MAX_WEBHOOK_BYTES", "router"]
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["jira webhooks"])
+MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
+
+
+def _refusal(project: str, secret: bytes, body: bytes, request: Request) -> JSONResponse | None:
+    """The answer to an oversized or unauthentic delivery, or None to go on."""
+    if len(body) > MAX_WEBHOOK_BYTES:
+        return problem(
+            413, "Payload Too Large", f"webhook bodies are limited to {MAX_WEBHOOK_BYTES} bytes"
+        )
+    header = request.headers.get("x-hub-signature")
+    url_token = request.query_params.get("token")
+    if header is not None or url_token is None:
+        why = verify_signature(secret, body, header)
+    else:
+        why = None if hmac.compare_digest(url_token.encode(), secret) else "wrong token in the URL"
+    if why is None:
+        return None
+    log.warning("webhook for %s refused: %s", project, why)
+    return problem(401, "Unauthorized", f"webhook refused: {why}")
+
+
+@router.post("/api/v1/jira/webhooks/{project}", response_model=None)
+async def receive(project: str, request: Request, container: ContainerDep) -> JSONResponse:
+    """Take one Jira webhook delivery for ``project``."""
+    config = container.settings.projects.get(project)
+    secret = config.jira.webhook_secret if config is not None else None
+    record = await container.projects.get(project)
+    if secret is None or record is None:
+        # Same answer whether the project is unknown or unconfigured: no probing.
+        return problem(
+            401,
+            "Unauthorized",
+            "webhook deliveries for this URL are not accepted; "
+            "set projects.<slug>.jira.webhook_secret and register the webhook with it",
+        )
+    body = await request.body()
+    refusal = _refusal(project, secret.get_secret_value().encode(), body, request)
+    if refusal is not None:
+        return refusal
+    try:
+        event = parse_webhook(json.loads(body))
+    except (ValueError, PayloadError) as exc:
+        return problem(400, "Bad Request", f"not a Jira issue event: {exc}")
+    now = container.clock()
+    delivery = delivery_key(event, request.headers.get("x-atlassian-webhook-identifier"))
+    await container.cursors.update(record.id, last_webhook_at=now)
+    if not await container.cursors.first_delivery(record.id, delivery, now=now):
+        return JSONResponse({"status": "duplicate", "delivery": delivery})
+    try:
+        for handler in container.event_handlers:
+            await handler(project, event)
+    except Exception:
+        # Forget the delivery so Jira's retry (it retries 5xx) is handled, not dropped.
+        await container.cursors.forget_delivery(record.id, delivery)
+        log.exception("webhook delivery %s for %s failed", delivery, project)
+        return problem(
+            500, "Internal Server Error", "the delivery could not be applied; Jira will retry it"
+        )
+    return JSONResponse({"status": "ok", "delivery": delivery})

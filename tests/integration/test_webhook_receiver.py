@@ -1,0 +1,161 @@
+"""The webhook receiver: signatures, URL tokens, duplicates, failures Jira retries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from syncengine.bootstrap import Container, bootstrap, prepare_projects
+from syncengine.domain.webhooks import JiraEvent, sign
+from syncengine.settings import load_settings
+from syncengine.web import create_app
+
+HOOKS = (
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "jira"
+    / "fixtures"
+    / "mattermost-plugin-jira"
+    / "webhooks"
+)
+SECRET = "hook-secret-0123456789"
+URL = "/api/v1/jira/webhooks/shop"
+
+
+@pytest.fixture
+async def app_container(tmp_path: Path) -> AsyncIterator[Container]:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        f'data_dir = "{tmp_path}/data"\n[projects.shop]\n[projects.shop.jira]\n'
+        f'webhook_secret = "{SECRET}"\n[projects.quiet]\n',
+        encoding="utf-8",
+    )
+    container = await bootstrap(load_settings(path))
+    await prepare_projects(container, lambda _line: None)
+    yield container
+    await container.aclose()
+
+
+def client(container: Container) -> httpx.AsyncClient:
+    app = create_app(container.settings, container=container)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+
+def body(name: str = "webhook-issue-updated-resolved.json") -> bytes:
+    return (HOOKS / name).read_bytes()
+
+
+async def test_signed_delivery_is_handled_once(app_container: Container) -> None:
+    seen: list[tuple[str, JiraEvent]] = []
+
+    async def handler(project: str, event: JiraEvent) -> None:
+        seen.append((project, event))
+
+    app_container.event_handlers.append(handler)
+    payload = body()
+    headers = {
+        "X-Hub-Signature": sign(SECRET.encode(), payload),
+        "X-Atlassian-Webhook-Identifier": "delivery-1",
+    }
+    async with client(app_container) as http:
+        first = await http.post(URL, content=payload, headers=headers)
+        retry = await http.post(
+            URL, content=payload, headers={**headers, "X-Atlassian-Webhook-Retry": "1"}
+        )
+    assert first.json()["status"] == "ok"
+    assert retry.json()["status"] == "duplicate"
+    assert [(p, e.issue_key) for p, e in seen] == [("shop", "TES-41")]
+    project = await app_container.projects.get("shop")
+    assert project is not None
+    cursor = await app_container.cursors.get(project.id)
+    assert cursor.last_webhook_at is not None
+
+
+async def test_without_identifier_dedupes_on_issue_and_changelog(app_container: Container) -> None:
+    payload = body()
+    headers = {"X-Hub-Signature": sign(SECRET.encode(), payload)}
+    async with client(app_container) as http:
+        assert (await http.post(URL, content=payload, headers=headers)).json()["status"] == "ok"
+        again = await http.post(URL, content=payload, headers=headers)
+    assert again.json() == {"status": "duplicate", "delivery": "10040:jira:issue_updated:10228"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "query"),
+    [
+        ({}, ""),
+        ({"X-Hub-Signature": "sha256=" + "0" * 64}, ""),
+        ({"X-Hub-Signature": sign(b"other-secret", body())}, ""),
+        ({}, "?token=wrong"),
+    ],
+    ids=["unsigned", "bad-digest", "other-secret", "bad-url-token"],
+)
+async def test_unauthentic_deliveries_get_401_and_change_nothing(
+    app_container: Container, headers: dict[str, str], query: str
+) -> None:
+    called: list[JiraEvent] = []
+
+    async def handler(project: str, event: JiraEvent) -> None:
+        called.append(event)
+
+    app_container.event_handlers.append(handler)
+    async with client(app_container) as http:
+        answer = await http.post(URL + query, content=body(), headers=headers)
+    assert answer.status_code == 401
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert SECRET not in answer.text
+    assert called == []
+    project = await app_container.projects.get("shop")
+    assert project is not None
+    assert await app_container.cursors.seen(project.id) == []
+
+
+async def test_url_token_is_accepted_where_jira_cannot_sign(app_container: Container) -> None:
+    async with client(app_container) as http:
+        answer = await http.post(f"{URL}?token={SECRET}", content=body())
+    assert answer.json()["status"] == "ok"
+
+
+async def test_unconfigured_and_unknown_projects_look_the_same(app_container: Container) -> None:
+    async with client(app_container) as http:
+        quiet = await http.post("/api/v1/jira/webhooks/quiet", content=body())
+        unknown = await http.post("/api/v1/jira/webhooks/nope", content=body())
+    assert quiet.status_code == unknown.status_code == 401
+    assert quiet.json()["detail"] == unknown.json()["detail"]
+
+
+async def test_failed_handling_is_forgotten_so_jira_retry_works(app_container: Container) -> None:
+    attempts: list[int] = []
+
+    async def flaky(project: str, event: JiraEvent) -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("database hiccup")
+
+    app_container.event_handlers.append(flaky)
+    payload = body()
+    headers = {
+        "X-Hub-Signature": sign(SECRET.encode(), payload),
+        "X-Atlassian-Webhook-Identifier": "d-2",
+    }
+    async with client(app_container) as http:
+        failed = await http.post(URL, content=payload, headers=headers)
+        retried = await http.post(URL, content=payload, headers=headers)
+    assert failed.status_code == 500
+    assert retried.json()["status"] == "ok"
+    assert len(attempts) == 2
+
+
+async def test_bad_json_is_a_400(app_container: Container) -> None:
+    payload = b"{not json"
+    async with client(app_container) as http:
+        answer = await http.post(
+            URL, content=payload, headers={"X-Hub-Signature": sign(SECRET.encode(), payload)}
+        )
+    assert answer.status_code == 400
+    assert "not a Jira issue event" in answer.json()["detail"]
+    assert json.loads(answer.text)["status"] == 400
