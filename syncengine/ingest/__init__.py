@@ -1,0 +1,1 @@
+"""Crash-report intake: wire formats turned into reports, and the batching writer."""
