@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +16,8 @@ from syncengine.domain.webhooks import (
     sign,
     verify_signature,
 )
+from tests.paths import JIRA_FIXTURES as SHARED
 
-SHARED = Path(__file__).resolve().parents[4] / "shared" / "jira" / "fixtures"
 HOOKS = SHARED / "mattermost-plugin-jira" / "webhooks"
 
 
