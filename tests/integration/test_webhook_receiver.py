@@ -13,15 +13,9 @@ from syncengine.bootstrap import Container, bootstrap, prepare_projects
 from syncengine.domain.webhooks import JiraEvent, sign
 from syncengine.settings import load_settings
 from syncengine.web import create_app
+from tests.paths import JIRA_FIXTURES
 
-HOOKS = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "jira"
-    / "fixtures"
-    / "mattermost-plugin-jira"
-    / "webhooks"
-)
+HOOKS = JIRA_FIXTURES / "mattermost-plugin-jira" / "webhooks"
 SECRET = "hook-secret-0123456789"
 URL = "/api/v1/jira/webhooks/shop"
 
