@@ -44,6 +44,7 @@ __all__ = [
     "expand",
     "expand_list",
     "format_time",
+    "lookup",
     "parse",
     "placeholder_names",
     "template_problems",

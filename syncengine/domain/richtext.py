@@ -38,6 +38,7 @@ __all__ = [
     "Table",
     "clean_text",
     "parse_markup",
+    "plain_text",
     "safe_href",
 ]
 
@@ -342,3 +343,25 @@ def parse_markup(markup: str) -> Document:
     reader = _Reader()
     reader.feed(markup)
     return reader.finish()
+
+
+def _plain_inline(content: tuple[Inline, ...]) -> str:
+    return "".join("\n" if isinstance(item, Break) else item.text for item in content)
+
+
+def plain_text(document: Document) -> str:
+    """``document`` as plain text, for a field that shows text as it is."""
+    parts = []
+    for block in document.blocks:
+        if isinstance(block, Heading | Paragraph):
+            parts.append(_plain_inline(block.content))
+        elif isinstance(block, CodeBlock):
+            parts.append(block.text)
+        elif isinstance(block, BulletList):
+            parts.append("\n".join(f"- {_plain_inline(item)}" for item in block.items))
+        elif isinstance(block, Table):
+            rows = (" | ".join(_plain_inline(c.content) for c in row) for row in block.rows)
+            parts.append("\n".join(rows))
+        else:
+            parts.append("----")
+    return "\n\n".join(parts)
