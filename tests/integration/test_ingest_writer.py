@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 
 from syncengine.domain.reports import CrashReport
 from syncengine.errors import BadReport, StoreBusy, StoreError, StoreRejected
