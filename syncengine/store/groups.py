@@ -29,12 +29,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from syncengine.domain.groups import GroupSnapshot, GroupState
 from syncengine.domain.reports import CrashReport
-from syncengine.errors import StoreError
+from syncengine.errors import StoreBusy, StoreError, StoreRejected
 from syncengine.store import group_queries
 from syncengine.store.batch_fold import BatchFold, GroupFold, sample_payload
 from syncengine.store.database import Database
@@ -144,7 +144,7 @@ class GroupRepository:
                 await self._upsert_counts(conn, groups, name_ids)
                 await self._upsert_samples(conn, groups)
         except SQLAlchemyError as exc:
-            raise StoreError(f"storing a batch of {batch.reports} reports failed: {exc}") from exc
+            raise _translate(exc, f"storing a batch of {batch.reports} reports failed") from exc
         results: list[list[Assigned]] = []
         cache: dict[int, Assigned] = {}
         for members in batch.members:
@@ -293,3 +293,15 @@ class GroupRepository:
         self, group_id: int, kind: str, slot: int, report: CrashReport
     ) -> tuple[Any, ...]:
         return (group_id, kind, slot, self._time(report.timestamp), sample_payload(report))
+
+
+def _translate(exc: SQLAlchemyError, what: str) -> StoreError:
+    """The StoreError for a driver error: busy (retry), rejected (the data), or plain."""
+    # The driver's own message names the constraint or the lock; the SQL is left out.
+    cause = getattr(exc, "orig", None) or exc
+    message = f"{what}: {type(cause).__name__}: {cause}"
+    if isinstance(exc, IntegrityError | DataError):
+        return StoreRejected(message)
+    if isinstance(exc, OperationalError):
+        return StoreBusy(message)
+    return StoreError(message)
