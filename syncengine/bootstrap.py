@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from syncengine.ingest.sink import InMemorySink, ReportSink
 from syncengine.settings import Settings, mask_secret
 from syncengine.store.database import Database
 from syncengine.store.migrate import current_revision, head_revision, upgrade_async
@@ -31,6 +32,7 @@ class Container:
     projects: ProjectRepository
     clock: Callable[[], datetime] = utcnow
     started_at: datetime = field(default_factory=utcnow)
+    ingest: ReportSink = field(default_factory=InMemorySink)
 
     async def aclose(self) -> None:
         """Release every resource the container holds."""
