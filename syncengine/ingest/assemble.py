@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -49,7 +49,9 @@ class Parsed:
         if isinstance(outcome, ReportInvalid):
             self.problems.append(outcome.at(index))
         else:
-            self.reports.append(outcome)
+            self.reports.append(
+                outcome if outcome.index == index else replace(outcome, index=index)
+            )
 
     @property
     def truncated(self) -> int:

@@ -144,10 +144,9 @@ def _outcome(
     index: int, item: Any, ctx: ReportContext, size: int | None
 ) -> ParsedReport | ReportInvalid:
     try:
-        parsed = native_report(item, ctx, size)
+        return native_report(item, ctx, size)
     except ReportInvalid as exc:
         return exc
-    return ParsedReport(index=index, report=parsed.report, truncated=parsed.truncated)
 
 
 def _parse_lines(body: bytes, ctx: ReportContext) -> Parsed:
