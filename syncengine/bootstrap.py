@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from syncengine.domain.webhooks import JiraEvent
+from syncengine.ingest.sink import InMemorySink, ReportSink
 from syncengine.metrics import Metrics
 from syncengine.scheduler import BackgroundRuntime, PeriodicJob
 from syncengine.settings import Settings, mask_secret
@@ -54,6 +55,7 @@ class Container:
     handlers: dict[str, Handler]
     clock: Callable[[], datetime] = utcnow
     started_at: datetime = field(default_factory=utcnow)
+    ingest: ReportSink = field(default_factory=InMemorySink)
     jobs: list[PeriodicJob] = field(default_factory=list)
     event_handlers: list[EventHandler] = field(default_factory=list)
     runtime: BackgroundRuntime | None = None

@@ -19,8 +19,10 @@ Default components (when the client sent no fingerprint):
    ``in_app`` unknown counts as in-app unless its file lies in a third-party or
    runtime location (``site-packages``, ``node_modules``, ``<frozen …>``…). When no
    frame is in-app, the top frames of the whole stack are used instead.
-3. Only when no frame gave a component: ``message:<normalised message>``, the
-   message with numbers, hex strings, UUIDs, e-mail and IP addresses replaced by
+3. ``message:<normalised message>`` when no frame gave a component, or when
+   the report has no classifier (a logged message, not an exception: two
+   messages sent from one place are two problems). The message is normalised:
+   numbers, hex strings, UUIDs, e-mail and IP addresses replaced by
    placeholders, whitespace collapsed, cut at 512 characters.
 4. A report with none of these gets the single component ``empty``.
 
@@ -141,7 +143,7 @@ def default_components(report: CrashReport) -> list[str]:
         components.append(f"type:{classifier}")
     frames = _frame_components(report.frames)
     components += frames
-    if not frames:
+    if not frames or not classifier:
         message = normalise_message(report.message)
         if message:
             components.append(f"message:{message}")

@@ -11,6 +11,7 @@ from syncengine import __version__
 from syncengine.bootstrap import Container, bootstrap
 from syncengine.settings import Settings
 from syncengine.web import health, webhooks
+from syncengine.web import ingest as ingest_routes
 from syncengine.web.requests import RequestIdMiddleware
 
 __all__ = ["create_app"]
@@ -49,4 +50,5 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(webhooks.router)
+    app.include_router(ingest_routes.router)
     return app

@@ -69,17 +69,23 @@ def test_module_wins_over_file_and_in_app_flag_is_honoured() -> None:
         Frame(function="f", module="app.core", filename="app/core.py", in_app=True),
         Frame(function="g", module="vendor.lib", filename="app/vendored.py", in_app=False),
     )
-    assert default_components(report(frames=frames)) == ["frame:app.core:f"]
+    assert default_components(report(classifier="E", frames=frames)) == [
+        "type:E",
+        "frame:app.core:f",
+    ]
 
 
 def test_only_library_frames_are_used_when_nothing_is_in_app() -> None:
     frames = (Frame(function="get", filename="/x/site-packages/requests/api.py"),)
-    assert default_components(report(frames=frames)) == ["frame:api.py:get"]
+    assert default_components(report(classifier="E", frames=frames)) == [
+        "type:E",
+        "frame:api.py:get",
+    ]
 
 
 def test_top_frames_are_bounded() -> None:
     frames = tuple(Frame(function=f"f{i}", filename="a.py") for i in range(20))
-    assert len(default_components(report(frames=frames))) == 5
+    assert len(default_components(report(classifier="E", frames=frames))) == 6
 
 
 def test_generated_names_and_addresses_are_noise() -> None:
@@ -115,6 +121,14 @@ def test_messages_group_when_there_are_no_frames() -> None:
 
 def test_type_and_message_without_frames() -> None:
     assert default_components(report(classifier="E", message="x 1")) == ["type:E", "message:x <n>"]
+
+
+def test_messages_from_one_place_are_told_apart_by_text() -> None:
+    frames = (Frame(function="log_problem", filename="app/log.py"),)
+    a = report(message="disk full", frames=frames)
+    b = report(message="quota exceeded", frames=frames)
+    assert default_components(a) == ["frame:log.py:log_problem", "message:disk full"]
+    assert default_fingerprint(a) != default_fingerprint(b)
 
 
 def test_nothing_at_all_is_one_group() -> None:
