@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import httpx
 from pydantic import SecretStr
 
 from syncengine.errors import ConfigError
+from syncengine.jira.client import JiraClient
 from syncengine.jira.config import JiraConfig, parse_base_url
-from syncengine.settings import JiraSettings
+from syncengine.settings import JiraSettings, Settings
 
-__all__ = ["jira_config"]
+__all__ = ["JiraClients", "SimulatedJira", "jira_config"]
 
 
 def jira_config(settings: JiraSettings, *, key: str = "jira") -> JiraConfig:
@@ -47,3 +51,66 @@ def jira_config(settings: JiraSettings, *, key: str = "jira") -> JiraConfig:
         )
     except ConfigError as exc:
         raise ConfigError([p.replace("jira.", f"{key}.", 1) for p in exc.problems]) from exc
+
+
+class JiraClients:
+    """One Jira client per project, built on first use and closed together.
+
+    ``transport`` (for tests: ``httpx.ASGITransport`` to a simulator) reaches every
+    site; ``simulator`` serves the projects that configure no Jira URL.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        simulator: SimulatedJira | None = None,
+    ) -> None:
+        self._settings = settings
+        self._transport = transport
+        self.simulator = simulator
+        self._clients: dict[str, JiraClient] = {}
+
+    def for_project(self, slug: str) -> JiraClient:
+        """The client of project ``slug``.
+
+        Raises:
+            ConfigError: the project's Jira section cannot be used (says what to fix).
+        """
+        client = self._clients.get(slug)
+        if client is not None:
+            return client
+        project = self._settings.projects.get(slug)
+        if project is None:
+            raise ConfigError([f"projects.{slug}: no such project in the configuration"])
+        transport = self._transport
+        if project.jira.simulated:
+            if self.simulator is None:
+                raise ConfigError(
+                    [
+                        f"projects.{slug}.jira.url: not set, and no Jira simulator runs here; "
+                        "set the Jira URL"
+                    ]
+                )
+            config = self.simulator.config
+            transport = self.simulator.transport
+        else:
+            config = jira_config(project.jira, key=f"projects.{slug}.jira")
+        client = JiraClient.open(config, transport=transport)
+        self._clients[slug] = client
+        return client
+
+    async def aclose(self) -> None:
+        """Close every client."""
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimulatedJira:
+    """A Jira stand-in reached in-process: its client config and transport."""
+
+    config: JiraConfig
+    transport: httpx.AsyncBaseTransport

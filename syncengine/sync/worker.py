@@ -19,11 +19,13 @@ from syncengine.domain.backoff import BackoffPolicy, GiveUp, next_attempt
 from syncengine.errors import JiraError, SyncEngineError
 from syncengine.store.outbox import OutboxRepository, OutboxWork
 
-__all__ = ["Handler", "OutboxWorker", "OutcomeHook"]
+__all__ = ["BatchHandler", "Handler", "OutboxWorker", "OutcomeHook"]
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[OutboxWork], Awaitable[None]]
+# Runs several items of one kind at once (bulk create); returns each item's error or None.
+BatchHandler = Callable[[list[OutboxWork]], Awaitable[dict[int, BaseException | None]]]
 # Called after every attempt with the error a user should see, or None on success.
 OutcomeHook = Callable[[OutboxWork, str | None], Awaitable[None]]
 
@@ -49,9 +51,11 @@ class OutboxWorker:
         concurrency: int = 4,
         poll_interval: float = 1.0,
         on_outcome: OutcomeHook = _no_hook,
+        batch_handlers: dict[str, BatchHandler] | None = None,
     ) -> None:
         self.outbox = outbox
         self.handlers = handlers  # shared: parts register their handlers after construction
+        self.batch_handlers = batch_handlers if batch_handlers is not None else {}
         self.worker_id = worker_id
         self.clock = clock
         self.policy = policy or BackoffPolicy()
@@ -73,8 +77,17 @@ class OutboxWorker:
         items = await self.outbox.claim(
             self.worker_id, now=self.clock(), lease=self.lease, limit=self.batch_size
         )
-        if items:
-            await asyncio.gather(*(self._run_item(item) for item in items))
+        batches: dict[str, list[OutboxWork]] = {}
+        singles: list[OutboxWork] = []
+        for item in items:
+            if item.kind in self.batch_handlers:
+                batches.setdefault(item.kind, []).append(item)
+            else:
+                singles.append(item)
+        await asyncio.gather(
+            *(self._run_item(item) for item in singles),
+            *(self._run_batch(kind, batch) for kind, batch in batches.items()),
+        )
         return len(items)
 
     async def drain(self, *, max_rounds: int = 1000) -> int:
@@ -124,17 +137,33 @@ class OutboxWorker:
                 return
             try:
                 await handler(item)
-            except JiraError as exc:
-                await self._failed(item, exc.user_message(), exc.transient, exc.retry_after)
-            except SyncEngineError as exc:
-                await self._failed(item, str(exc), transient=False, retry_after=None)
-            except Exception as exc:
-                # A bug must not lose work: keep the item, retry with backoff, log loudly.
-                log.exception("outbox item %s (%s) failed unexpectedly", item.id, item.kind)
-                await self._failed(item, f"internal error: {type(exc).__name__}", True, None)
+            except Exception as exc:  # settled below; nothing escapes the worker
+                await self._settle(item, exc)
             else:
-                await self.outbox.complete(item.id, self.worker_id, now=self.clock())
-                await self.on_outcome(item, None)
+                await self._settle(item, None)
+
+    async def _run_batch(self, kind: str, items: list[OutboxWork]) -> None:
+        async with self._slots:
+            try:
+                outcomes = await self.batch_handlers[kind](items)
+            except Exception as exc:  # the whole batch failed the same way
+                outcomes = dict.fromkeys((item.id for item in items), exc)
+            for item in items:
+                missing = RuntimeError(f"batch handler for {kind!r} gave no outcome")
+                await self._settle(item, outcomes.get(item.id, missing))
+
+    async def _settle(self, item: OutboxWork, error: BaseException | None) -> None:
+        if error is None:
+            await self.outbox.complete(item.id, self.worker_id, now=self.clock())
+            await self.on_outcome(item, None)
+        elif isinstance(error, JiraError):
+            await self._failed(item, error.user_message(), error.transient, error.retry_after)
+        elif isinstance(error, SyncEngineError):
+            await self._failed(item, str(error), transient=False, retry_after=None)
+        else:
+            # A bug must not lose work: keep the item, retry with backoff, log loudly.
+            log.error("outbox item %s (%s) failed unexpectedly", item.id, item.kind, exc_info=error)
+            await self._failed(item, f"internal error: {type(error).__name__}", True, None)
 
     async def _failed(
         self, item: OutboxWork, error: str, transient: bool, retry_after: float | None

@@ -1,0 +1,329 @@
+"""Ticket creation: exactly one Jira issue per group, even when Jira loses answers.
+
+Every issue carries its group's identity twice: a label ``syncengine-<key>`` (JQL
+finds it) and the issue property ``syncengine`` (``{"group": key, ...}``), set
+atomically with the create. An outbox item on its first attempt creates; on any
+later attempt the outcome of an earlier one is unknown (a lost answer, a crashed
+worker), so the identity is searched for first and a found issue is linked
+instead of creating a second. Creates of many groups go through bulk create, 50
+issues a call, and retried batches search all their identities in one JQL query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from syncengine.domain.createmeta import CreateMeta
+from syncengine.domain.createmeta import FieldMeta as DomainFieldMeta
+from syncengine.domain.description import DescriptionRenderer
+from syncengine.domain.fields import BuiltFields, TicketTemplate, build_fields, identity_label
+from syncengine.domain.groups import GroupSnapshot
+from syncengine.errors import JiraPermanentError, NotFound
+from syncengine.jira.bodies import NewIssue
+from syncengine.jira.client import JiraClient
+from syncengine.jira.errors import JiraBadRequest
+from syncengine.jira.models import FieldMeta, JiraIssue
+from syncengine.settings import JiraSettings, Settings
+from syncengine.store.groups import GroupRepository
+from syncengine.store.links import IssueLinkRepository, LinkRecord, Snapshot
+from syncengine.store.outbox import OutboxWork
+from syncengine.store.projects import ProjectRepository
+
+__all__ = [
+    "CREATE",
+    "IDENTITY_PROPERTY",
+    "TicketService",
+    "group_key",
+    "ticket_template",
+]
+
+log = logging.getLogger(__name__)
+
+CREATE = "ticket.create"
+IDENTITY_PROPERTY = "syncengine"
+_LOOKUP_FIELDS = ("status", "assignee", "fixVersions", "labels", "updated", "resolution")
+
+
+def group_key(project_slug: str, fingerprint: str) -> str:
+    """A group's identity in Jira: stable across database rebuilds, short enough for a label."""
+    digest = hashlib.sha256(f"{project_slug}\x00{fingerprint}".encode()).hexdigest()
+    return digest[:16]
+
+
+def ticket_template(jira: JiraSettings, *, api_version: int) -> TicketTemplate:
+    """The domain's ticket template from a project's Jira settings."""
+    return TicketTemplate(
+        project_key=jira.project_key,
+        issue_type=jira.issue_type,
+        summary=jira.summary,
+        labels=jira.labels,
+        description_template=jira.description_template,
+        description_field=jira.description_field,
+        labels_field=jira.labels_field,
+        custom_fields=dict(jira.custom_fields),
+        description_attributes=jira.description_attributes,
+        missing_attribute=jira.missing_attribute,
+        api_version=3 if api_version == 3 else 2,
+        user_map=dict(jira.user_map),
+    )
+
+
+def _domain_field(meta: FieldMeta) -> DomainFieldMeta:
+    # The client parses createmeta pages into its own values; the domain builds from these.
+    system = meta.field_id if not meta.field_id.startswith("customfield_") else None
+    return DomainFieldMeta(
+        id=meta.field_id,
+        name=meta.name,
+        required=meta.required,
+        has_default=meta.has_default_value,
+        type=meta.schema_type or "string",
+        items=meta.items or None,
+        system=system,
+        custom=meta.custom or None,
+        allowed_values=meta.allowed_values or None,
+        operations=meta.operations,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Site:
+    """What creating issues in one project needs, fetched once per process."""
+
+    client: JiraClient
+    template: TicketTemplate
+    createmeta: CreateMeta | None
+    cloud: bool
+
+
+def _snapshot_of(group: GroupSnapshot, issue: JiraIssue | None = None) -> Snapshot:
+    status = issue.status.name if issue is not None and issue.status is not None else None
+    versions = issue.fix_versions if issue is not None else ()
+    return Snapshot(
+        state=str(group.state), status=status, assignee=group.assignee, fix_versions=versions
+    )
+
+
+class TicketService:
+    """Runs ``ticket.create`` outbox items (one at a time, or in bulk)."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        projects: ProjectRepository,
+        groups: GroupRepository,
+        links: IssueLinkRepository,
+        clients: Callable[[str], JiraClient],
+        renderer: DescriptionRenderer,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._settings = settings
+        self._projects = projects
+        self._groups = groups
+        self._links = links
+        self._clients = clients
+        self._renderer = renderer
+        self._clock = clock
+        self._sites: dict[str, _Site] = {}
+        self._slugs: dict[int, str] = {}
+
+    def forget_createmeta(self) -> None:
+        """Drop cached create screens (Jira admins change them; a job refreshes)."""
+        self._sites.clear()
+
+    async def _slug(self, project_id: int) -> str:
+        if project_id not in self._slugs:
+            for project in await self._projects.all():
+                self._slugs[project.id] = project.slug
+        return self._slugs[project_id]
+
+    async def _site(self, slug: str) -> _Site:
+        site = self._sites.get(slug)
+        if site is not None:
+            return site
+        jira = self._settings.projects[slug].jira
+        client = self._clients(slug)
+        template = ticket_template(jira, api_version=client.config.api_version)
+        cloud = (await client.flavour()) == "cloud"
+        createmeta = None
+        types = await client.createmeta_issue_types(jira.project_key)
+        chosen = next((t for t in types if t.name.casefold() == jira.issue_type.casefold()), None)
+        if chosen is None:
+            names = ", ".join(sorted(t.name for t in types)) or "none"
+            raise JiraPermanentError(
+                f"issue type {jira.issue_type!r} is not valid for project {jira.project_key}",
+                fix=f"set projects.{slug}.jira.issue_type to one of: {names}",
+            )
+        fields = await client.createmeta_fields(jira.project_key, chosen.id)
+        createmeta = CreateMeta(
+            project_key=jira.project_key,
+            issue_type=chosen.name,
+            issue_type_id=chosen.id,
+            fields=tuple(_domain_field(f) for f in fields),
+        )
+        site = _Site(client=client, template=template, createmeta=createmeta, cloud=cloud)
+        self._sites[slug] = site
+        return site
+
+    def _build(self, site: _Site, group: GroupSnapshot, slug: str) -> NewIssue:
+        key = group_key(slug, group.fingerprint)
+        built: BuiltFields = build_fields(
+            site.template,
+            group,
+            renderer=self._renderer,
+            createmeta=site.createmeta,
+            cloud=site.cloud,
+            identity=identity_label(key),
+        )
+        if built.blocked:
+            problems = "; ".join(
+                f"{p.field}: {p.message} ({p.fix})" for p in built.problems if p.blocking
+            )
+            raise JiraPermanentError(
+                f"the ticket for group {group.id} cannot be created: {problems}",
+                fix=f"fix projects.{slug}.jira (run `syncengine doctor --project {slug}`)",
+            )
+        identity: dict[str, Any] = {"group": key, "project": slug, "group_id": group.id}
+        return NewIssue(fields=built.fields, properties={IDENTITY_PROPERTY: identity})
+
+    async def _find_existing(
+        self, site: _Site, slug: str, groups: Sequence[GroupSnapshot]
+    ) -> dict[int, JiraIssue]:
+        """Issues Jira already has for ``groups`` (by identity label), by group id."""
+        by_label = {identity_label(group_key(slug, g.fingerprint)): g.id for g in groups}
+        labels = ", ".join(f'"{label}"' for label in by_label)
+        jql = f"project = {site.template.project_key} AND labels in ({labels})"
+        found: dict[int, JiraIssue] = {}
+        async for issue in site.client.search(jql, fields=_LOOKUP_FIELDS):
+            for label in issue.labels:
+                group_id = by_label.get(label)
+                if group_id is not None and group_id not in found:
+                    found[group_id] = issue
+        return found
+
+    async def _link(
+        self,
+        project_id: int,
+        group: GroupSnapshot,
+        issue_id: str,
+        key: str,
+        issue: JiraIssue | None = None,
+    ) -> LinkRecord:
+        return await self._links.link(
+            project_id=project_id,
+            group_id=group.id,
+            issue_id=issue_id,
+            issue_key=key,
+            snapshot=_snapshot_of(group, issue),
+            now=self._clock(),
+            jira_updated_at=issue.updated if issue is not None else None,
+        )
+
+    async def create(self, work: OutboxWork) -> None:
+        """Create (or find and link) the issue of one group."""
+        outcome = await self.create_many([work])
+        error = outcome[work.id]
+        if error is not None:
+            raise error
+
+    async def create_many(self, works: list[OutboxWork]) -> dict[int, BaseException | None]:
+        """Create the issues of several groups, bulk per project; each item's outcome."""
+        outcomes: dict[int, BaseException | None] = {}
+        by_project: dict[int, list[OutboxWork]] = {}
+        for work in works:
+            by_project.setdefault(work.project_id, []).append(work)
+        for project_id, items in by_project.items():
+            try:
+                outcomes.update(await self._create_in_project(project_id, items))
+            except Exception as exc:  # the project's whole batch shares the failure
+                outcomes.update(dict.fromkeys((w.id for w in items), exc))
+        return outcomes
+
+    async def _create_in_project(
+        self, project_id: int, works: list[OutboxWork]
+    ) -> dict[int, BaseException | None]:
+        slug = await self._slug(project_id)
+        outcomes: dict[int, BaseException | None] = {}
+        pending: list[tuple[OutboxWork, GroupSnapshot]] = []
+        for work in works:
+            if work.group_id is None:
+                outcomes[work.id] = JiraPermanentError(f"outbox item {work.id} names no group")
+                continue
+            if await self._links.for_group(work.group_id) is not None:
+                outcomes[work.id] = None  # already linked: nothing owed
+                continue
+            try:
+                pending.append((work, await self._groups.snapshot(work.group_id, top=10)))
+            except NotFound:
+                outcomes[work.id] = None  # the group is gone; nothing to create
+        if not pending:
+            return outcomes
+        site = await self._site(slug)
+        retried = [group for work, group in pending if work.attempts > 1]
+        if retried:
+            found = await self._find_existing(site, slug, retried)
+            still: list[tuple[OutboxWork, GroupSnapshot]] = []
+            for work, group in pending:
+                issue = found.get(group.id)
+                if issue is None:
+                    still.append((work, group))
+                    continue
+                log.info(
+                    "group %s already has %s (an earlier create's answer was lost)",
+                    group.id,
+                    issue.key,
+                )
+                await self._link(project_id, group, issue.id, issue.key, issue)
+                outcomes[work.id] = None
+            pending = still
+        built: list[tuple[OutboxWork, GroupSnapshot, NewIssue]] = []
+        for work, group in pending:
+            try:
+                built.append((work, group, self._build(site, group, slug)))
+            except JiraPermanentError as exc:
+                outcomes[work.id] = exc
+        if len(built) == 1:
+            work, group, new = built[0]
+            created = await site.client.create_issue(new.fields, properties=new.properties)
+            await self._link(project_id, group, created.id, created.key)
+            outcomes[work.id] = None
+        elif built:
+            outcomes.update(await self._bulk(site, project_id, built))
+        return outcomes
+
+    async def _bulk(
+        self,
+        site: _Site,
+        project_id: int,
+        built: list[tuple[OutboxWork, GroupSnapshot, NewIssue]],
+    ) -> dict[int, BaseException | None]:
+        outcomes: dict[int, BaseException | None] = {}
+        result = await site.client.bulk_create([issue for _, _, issue in built])
+        failures = {f.index: f for f in result.failed}
+        for index, (work, group, _) in enumerate(built):
+            created = result.created.get(index)
+            if created is not None:
+                await self._link(project_id, group, created.id, created.key)
+                outcomes[work.id] = None
+                continue
+            failure = failures.get(index)
+            if failure is None:
+                outcomes[work.id] = JiraBadRequest(
+                    f"Jira's bulk create answer says nothing of group {group.id}", status=400
+                )
+                continue
+            detail = "; ".join(
+                [*failure.messages, *(f"{k}: {v}" for k, v in failure.field_errors.items())]
+            )
+            outcomes[work.id] = JiraBadRequest(
+                f"Jira refused the ticket for group {group.id}: {detail or 'no reason given'}",
+                status=failure.status,
+                fix="fix the fields it names in the project's jira settings "
+                "(`syncengine doctor` checks them)",
+            )
+        return outcomes
