@@ -8,7 +8,9 @@ edge, with ``raise ... from exc``::
     ├── ConfigError                 the configuration cannot be used (names file and key)
     ├── StoreError                  the database failed or is not in the expected shape
     │   ├── MigrationRequired       the schema is behind the code: run `syncengine db upgrade`
-    │   └── NotFound                a row that was asked for by id or key does not exist
+    │   ├── NotFound                a row that was asked for by id or key does not exist
+    │   ├── StoreBusy               a passing failure (deadlock, lock timeout, lost connection)
+    │   └── StoreRejected           the data broke a constraint; retrying it will not help
     ├── IngestError                 a crash report or request body cannot be accepted
     │   ├── AuthError               missing or wrong submission token
     │   └── BadReport               the body or one report is malformed (says what to fix)
@@ -34,7 +36,9 @@ __all__ = [
     "JiraTransientError",
     "MigrationRequired",
     "NotFound",
+    "StoreBusy",
     "StoreError",
+    "StoreRejected",
     "SyncEngineError",
     "TemplateError",
 ]
@@ -66,6 +70,14 @@ class MigrationRequired(StoreError):
 
 class NotFound(StoreError):
     """A row asked for by id or key does not exist."""
+
+
+class StoreBusy(StoreError):
+    """The database failed for a passing reason; the same work may succeed when retried."""
+
+
+class StoreRejected(StoreError):
+    """The database refused the data itself (a constraint, a value out of range)."""
 
 
 class IngestError(SyncEngineError):

@@ -6,7 +6,7 @@ Times are stored as UTC and always come back timezone-aware (:class:`UTCDateTime
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -30,9 +30,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Attachment",
     "AttributeCount",
+    "AttributeName",
     "AuditLog",
     "Base",
     "Comment",
+    "EpochMillis",
     "ErrorGroup",
     "IssueLink",
     "OutboxItem",
@@ -43,6 +45,8 @@ __all__ = [
     "SyncCursor",
     "UTCDateTime",
     "WebhookDelivery",
+    "from_epoch_ms",
+    "to_epoch_ms",
 ]
 
 # Constraint names are spelled out so migrations can alter them on both backends.
@@ -56,6 +60,9 @@ NAMING = {
 
 # BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -140,29 +147,82 @@ class ErrorGroup(Base):
     updated_at: Mapped[datetime]
 
 
+class EpochMillis(TypeDecorator[datetime]):
+    """A UTC timestamp stored as integer milliseconds since the epoch.
+
+    Used where rows are many and small (attribute counts): an integer keeps the
+    row, and so the pages a batch dirties, about half the size of a text timestamp.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC time")
+        return to_epoch_ms(value)
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else from_epoch_ms(value)
+
+
+def to_epoch_ms(value: datetime) -> int:
+    """Milliseconds since the epoch of an aware datetime."""
+    return (value - _EPOCH) // _MILLISECOND
+
+
+def from_epoch_ms(value: int) -> datetime:
+    """The aware UTC datetime of milliseconds since the epoch."""
+    return _EPOCH + value * _MILLISECOND
+
+
+class AttributeName(Base):
+    """An attribute name, interned: count rows carry its small integer id, not the text."""
+
+    __tablename__ = "attribute_names"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+
+
 class AttributeCount(Base):
-    """How often one attribute value was seen in one group: the source of ``$attribute``."""
+    """How often one attribute value was seen in one group: the source of ``$attribute``.
+
+    A ``WITHOUT ROWID`` table on SQLite: the rows live in their primary-key B-tree,
+    so an upsert dirties one tree instead of a table and an index.
+    """
 
     __tablename__ = "attribute_counts"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     group_id: Mapped[int] = mapped_column(
         ForeignKey("error_groups.id", ondelete="CASCADE"), primary_key=True
     )
-    attribute: Mapped[str] = mapped_column(String(128), primary_key=True)
+    attribute_id: Mapped[int] = mapped_column(
+        ForeignKey("attribute_names.id", ondelete="CASCADE"), primary_key=True
+    )
     value: Mapped[str] = mapped_column(String(1024), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
-    last_seen: Mapped[datetime]
+    last_seen: Mapped[datetime] = mapped_column(EpochMillis)
 
 
 class Sample(Base):
-    """A raw report kept for the description: the first ones and the newest ones."""
+    """A raw report kept for the description: the first ones and the newest ones.
+
+    ``slot`` numbers the kept reports of one kind: ``first`` samples take slots
+    0..N-1 once; ``newest`` samples form a ring of M slots, each new report
+    overwriting the oldest, so a group never holds more than N + M samples.
+    """
 
     __tablename__ = "samples"
-    __table_args__ = (Index("ix_samples_group_kind", "group_id", "kind", "received_at"),)
+    __table_args__ = (UniqueConstraint("group_id", "kind", "slot"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("error_groups.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(8))  # "first" or "newest"
+    slot: Mapped[int] = mapped_column(Integer)
     received_at: Mapped[datetime]
     payload: Mapped[dict[str, Any]]
 

@@ -1,0 +1,165 @@
+"""Pre-aggregation of a batch of reports into one change per group and per count row.
+
+A batch of thousands of reports touches far fewer rows: one per group and one
+per (group, attribute, value). Folding it in memory first means each row is
+written once per transaction (PostgreSQL refuses a multi-row upsert that touches
+one key twice) and the pages a commit dirties are as few as they can be.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from syncengine.domain.reports import CrashReport, Frame
+from syncengine.store.tables import to_epoch_ms
+
+__all__ = ["BatchFold", "GroupFold", "frames_from_payload", "sample_payload"]
+
+
+@dataclass(slots=True, eq=False)
+class GroupFold:
+    """Everything one batch adds to one group; the last three fields are set once written."""
+
+    project_id: int
+    fingerprint: str
+    first: CrashReport
+    count: int = 0
+    first_seen: datetime = field(init=False)
+    last_seen: datetime = field(init=False)
+    first_version: str | None = None
+    last_version: str | None = None
+    first_version_at: datetime | None = None
+    last_version_at: datetime | None = None
+    head: list[CrashReport] = field(default_factory=list)
+    tail: deque[tuple[int, CrashReport]] = field(default_factory=deque)
+    # (attribute name, value) -> [count, last seen in epoch ms]
+    attributes: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    group_id: int = 0
+    stored_count: int = 0
+    new: bool = False
+
+    def __post_init__(self) -> None:
+        self.first_seen = self.first.timestamp
+        self.last_seen = self.first.timestamp
+
+
+class BatchFold:
+    """Reports of many submissions, folded per (project, fingerprint).
+
+    ``members[i][j]`` is the :class:`GroupFold` of report ``j`` of submission ``i``.
+    Raises ValueError for a report without a fingerprint (the ingest path derives
+    one before it submits).
+    """
+
+    def __init__(self, *, samples_first: int, samples_newest: int) -> None:
+        self.samples_first = samples_first
+        self.samples_newest = samples_newest
+        self.groups: dict[tuple[int, str], GroupFold] = {}
+        self.members: list[list[GroupFold]] = []
+        self.reports = 0
+
+    def add(self, project_id: int, reports: Sequence[CrashReport]) -> None:
+        """Fold one submission's reports in."""
+        groups = self.groups
+        first_n = self.samples_first
+        newest_m = self.samples_newest
+        members: list[GroupFold] = []
+        for report in reports:
+            fingerprint = report.fingerprint
+            if fingerprint is None:
+                raise ValueError("a report reached the store without a fingerprint")
+            key = (project_id, fingerprint)
+            group = groups.get(key)
+            if group is None:
+                group = GroupFold(project_id=project_id, fingerprint=fingerprint, first=report)
+                group.tail = deque(maxlen=newest_m)
+                groups[key] = group
+            _fold_report(group, report, first_n, newest_m)
+            members.append(group)
+        self.members.append(members)
+        self.reports += len(reports)
+
+    def sorted_groups(self) -> list[GroupFold]:
+        """The groups in key order: concurrent writers lock rows in one order, so never deadlock."""
+        return [self.groups[key] for key in sorted(self.groups)]
+
+
+def _fold_report(group: GroupFold, report: CrashReport, first_n: int, newest_m: int) -> None:
+    index = group.count
+    group.count = index + 1
+    ts = report.timestamp
+    # Plain comparisons, not min()/max(): this runs once per report.
+    if ts < group.first_seen:  # noqa: PLR1730 - see above
+        group.first_seen = ts
+    if ts > group.last_seen:  # noqa: PLR1730 - see above
+        group.last_seen = ts
+    version = report.version
+    if version is not None:
+        if group.first_version_at is None or ts < group.first_version_at:
+            group.first_version, group.first_version_at = version, ts
+        if group.last_version_at is None or ts >= group.last_version_at:
+            group.last_version, group.last_version_at = version, ts
+    if index < first_n:
+        group.head.append(report)
+    if newest_m:
+        group.tail.append((index, report))
+    if report.attributes:
+        ms = to_epoch_ms(ts)
+        attributes = group.attributes
+        for pair in report.attributes.items():
+            entry = attributes.get(pair)
+            if entry is None:
+                attributes[pair] = [1, ms]
+            else:
+                entry[0] += 1
+                if ms > entry[1]:  # noqa: PLR1730 - once per attribute of every report
+                    entry[1] = ms
+
+
+def sample_payload(report: CrashReport) -> str:
+    """A report as the JSON text a sample row keeps."""
+    data: dict[str, Any] = {
+        "timestamp": report.timestamp.isoformat(),
+        "classifier": report.classifier,
+        "message": report.message,
+        "version": report.version,
+        "attributes": report.attributes,
+        "frames": [
+            {
+                "function": f.function,
+                "module": f.module,
+                "filename": f.filename,
+                "line": f.line,
+                "in_app": f.in_app,
+            }
+            for f in report.frames
+        ],
+    }
+    if report.raw is not None:
+        data["raw"] = report.raw
+    return json.dumps(data, separators=(",", ":"), default=str)
+
+
+def frames_from_payload(payload: dict[str, Any]) -> tuple[Frame, ...]:
+    """The frames a sample payload holds (unknown keys ignored, bad entries skipped)."""
+    frames = []
+    for item in payload.get("frames") or ():
+        if not isinstance(item, dict):
+            continue
+        line = item.get("line")
+        in_app = item.get("in_app")
+        frames.append(
+            Frame(
+                function=str(item.get("function") or ""),
+                module=str(item.get("module") or ""),
+                filename=str(item.get("filename") or ""),
+                line=line if isinstance(line, int) else None,
+                in_app=in_app if isinstance(in_app, bool) else None,
+            )
+        )
+    return tuple(frames)

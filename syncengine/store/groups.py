@@ -1,0 +1,307 @@
+"""Error groups: folding batches of crash reports in, one transaction per batch.
+
+The write path is shaped by what a commit costs, which is the pages it dirties:
+
+- a batch is pre-aggregated (:mod:`syncengine.store.batch_fold`), so each group
+  row and each (group, attribute, value) count row is written once per batch;
+- count rows are compact: an interned attribute id, the value, the count and an
+  integer timestamp, in a ``WITHOUT ROWID`` table on SQLite;
+- attribute names are interned in their own short transaction and cached in
+  the process (a name, once committed, never changes id);
+- samples sit in fixed slots (the first N, and a ring of the newest M), so
+  keeping "the newest" overwrites a row instead of inserting and pruning.
+
+First and last seen are the earliest and latest report timestamps; first and
+last version are the versions of the earliest and latest reports that carried
+one, as far as a batch can tell (a batch reaching back before the group's first
+report brings the version of its own earliest versioned report).
+
+Every statement is an ``INSERT ... ON CONFLICT DO UPDATE`` adding the batch's
+counts to what is stored (``count = count + excluded.count``), the same SQL on
+SQLite and PostgreSQL, with rows sorted by key so concurrent batches lock rows
+in one order: no lost counts, one group per fingerprint, no deadlocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from syncengine.domain.groups import GroupSnapshot, GroupState
+from syncengine.domain.reports import CrashReport
+from syncengine.errors import StoreBusy, StoreError, StoreRejected
+from syncengine.store import group_queries
+from syncengine.store.batch_fold import BatchFold, GroupFold, sample_payload
+from syncengine.store.database import Database
+
+__all__ = ["FIELD_LIMITS", "Assigned", "GroupPage", "GroupRepository"]
+
+# The longest text each stored field takes (the column sizes of store/tables.py).
+FIELD_LIMITS = {
+    "fingerprint": 128,
+    "classifier": 512,
+    "version": 128,
+    "attribute name": 128,
+    "attribute value": 1024,
+}
+
+_CHUNK = 500  # rows per multi-row INSERT ... RETURNING (12 parameters each)
+_NAMES_CACHE_MAX = 100_000
+
+_GROUP_COLUMNS = (
+    "project_id, fingerprint, state, classifier, message, count, first_seen, last_seen,"
+    " first_version, last_version, regression_count, updated_at"
+)
+_GROUP_UPSERT_TAIL = """
+ON CONFLICT (project_id, fingerprint) DO UPDATE SET
+  count = error_groups.count + excluded.count,
+  first_version = CASE
+    WHEN excluded.first_seen < error_groups.first_seen AND excluded.first_version IS NOT NULL
+    THEN excluded.first_version ELSE COALESCE(error_groups.first_version, excluded.first_version)
+  END,
+  last_version = CASE
+    WHEN excluded.last_seen >= error_groups.last_seen AND excluded.last_version IS NOT NULL
+    THEN excluded.last_version ELSE COALESCE(error_groups.last_version, excluded.last_version)
+  END,
+  first_seen = CASE WHEN excluded.first_seen < error_groups.first_seen
+    THEN excluded.first_seen ELSE error_groups.first_seen END,
+  last_seen = CASE WHEN excluded.last_seen > error_groups.last_seen
+    THEN excluded.last_seen ELSE error_groups.last_seen END,
+  updated_at = excluded.updated_at
+RETURNING id, project_id, fingerprint, count"""
+
+_COUNT_UPSERT = """
+INSERT INTO attribute_counts (group_id, attribute_id, value, count, last_seen)
+VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (group_id, attribute_id, value) DO UPDATE SET
+  count = attribute_counts.count + excluded.count,
+  last_seen = CASE WHEN excluded.last_seen > attribute_counts.last_seen
+    THEN excluded.last_seen ELSE attribute_counts.last_seen END"""
+
+_SAMPLE_UPSERT = """
+INSERT INTO samples (group_id, kind, slot, received_at, payload) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (group_id, kind, slot) DO UPDATE SET
+  received_at = excluded.received_at, payload = excluded.payload"""
+
+_NAME_INSERT = "INSERT INTO attribute_names (name) VALUES (?) ON CONFLICT (name) DO NOTHING"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Assigned:
+    """The group one report was folded into, and whether the report's batch created it."""
+
+    group_id: int
+    new_group: bool
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GroupPage:
+    """One page of a project's groups, newest first; ``next_cursor`` is None on the last."""
+
+    groups: list[GroupSnapshot]
+    next_cursor: str | None
+
+
+class GroupRepository:
+    """Writes batches of reports into groups, and reads groups back as domain values.
+
+    ``samples_first``/``samples_newest`` bound the samples kept per group.
+    Every method raises :class:`StoreError` when the database fails.
+    """
+
+    def __init__(self, db: Database, *, samples_first: int = 1, samples_newest: int = 5) -> None:
+        self._db = db
+        self._samples_first = samples_first
+        self._samples_newest = samples_newest
+        self._postgres = db.is_postgres
+        self._names: dict[str, int] = {}
+
+    async def fold(
+        self, submissions: Sequence[tuple[int, Sequence[CrashReport]]], *, now: datetime
+    ) -> list[list[Assigned]]:
+        """Fold every report of ``submissions`` ((project id, reports) pairs) in one transaction.
+
+        Returns, per submission and per report in order, the report's group and
+        whether this batch created it. Nothing is stored unless everything is.
+        Raises StoreError (nothing stored) or ValueError for a report without a
+        fingerprint.
+        """
+        batch = BatchFold(samples_first=self._samples_first, samples_newest=self._samples_newest)
+        for project_id, reports in submissions:
+            batch.add(project_id, reports)
+        if not batch.groups:
+            return [[] for _ in submissions]
+        groups = batch.sorted_groups()
+        try:
+            name_ids = await self._intern_names(groups)
+            async with self._db.connect() as conn:
+                await self._upsert_groups(conn, groups, now)
+                await self._upsert_counts(conn, groups, name_ids)
+                await self._upsert_samples(conn, groups)
+        except SQLAlchemyError as exc:
+            raise _translate(exc, f"storing a batch of {batch.reports} reports failed") from exc
+        results: list[list[Assigned]] = []
+        cache: dict[int, Assigned] = {}
+        for members in batch.members:
+            row = []
+            for group in members:
+                assigned = cache.get(id(group))
+                if assigned is None:
+                    assigned = Assigned(group_id=group.group_id, new_group=group.new)
+                    cache[id(group)] = assigned
+                row.append(assigned)
+            results.append(row)
+        return results
+
+    async def snapshot(self, group_id: int, *, top: int | None = None) -> GroupSnapshot:
+        """The group as templates and rules see it; ``top`` limits the values per attribute.
+
+        Raises NotFound when there is no such group, StoreError when the database fails.
+        """
+        try:
+            async with self._db.connect() as conn:
+                return await group_queries.load_snapshot(conn, group_id, top=top)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"reading group {group_id} failed: {exc}") from exc
+
+    async def page(
+        self,
+        project_id: int,
+        *,
+        state: GroupState | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> GroupPage:
+        """A page of the project's groups, most recently seen first (keyset pagination).
+
+        Raises ValueError for a cursor this method did not hand out, StoreError
+        when the database fails.
+        """
+        after = group_queries.decode_cursor(cursor) if cursor else None
+        try:
+            async with self._db.connect() as conn:
+                groups = await group_queries.load_page(
+                    conn, project_id, state=state, limit=limit + 1, after=after
+                )
+        except SQLAlchemyError as exc:
+            raise StoreError(f"listing groups failed: {exc}") from exc
+        if len(groups) <= limit:
+            return GroupPage(groups=groups, next_cursor=None)
+        groups = groups[:limit]
+        return GroupPage(groups=groups, next_cursor=group_queries.encode_cursor(groups[-1]))
+
+    def _sql(self, sql: str) -> str:
+        # One SQL text for both backends: psycopg takes %s where sqlite3 takes ?.
+        return sql.replace("?", "%s") if self._postgres else sql
+
+    def _time(self, value: datetime) -> Any:
+        # Raw driver calls skip SQLAlchemy's type processing (a large share of the
+        # time on the hot path), so store times exactly as UTCDateTime does.
+        if self._postgres:
+            return value.astimezone(UTC)
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    async def _intern_names(self, groups: Iterable[GroupFold]) -> dict[str, int]:
+        names = self._names
+        missing = sorted({name for g in groups for name, _ in g.attributes if name not in names})
+        if not missing:
+            return names
+        found: dict[str, int] = {}
+        # Its own transaction: ids cached here must be committed ones, even when the
+        # batch that needed them rolls back.
+        async with self._db.connect() as conn:
+            await conn.exec_driver_sql(self._sql(_NAME_INSERT), [(n,) for n in missing])
+            for start in range(0, len(missing), _CHUNK):
+                chunk = missing[start : start + _CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                sql = f"SELECT name, id FROM attribute_names WHERE name IN ({marks})"  # noqa: S608 - only placeholders are formatted in
+                result = await conn.exec_driver_sql(self._sql(sql), tuple(chunk))
+                found.update((str(name), int(id_)) for name, id_ in map(tuple, result.all()))
+        if len(names) + len(found) > _NAMES_CACHE_MAX:
+            names.clear()  # bounded memory against clients that put ids in attribute names
+        names.update(found)
+        if len(found) < len(missing):
+            raise StoreError("attribute names vanished while being interned")
+        return names
+
+    async def _upsert_groups(
+        self, conn: AsyncConnection, groups: list[GroupFold], now: datetime
+    ) -> None:
+        updated_at = self._time(now)
+        state = GroupState.OPEN.value
+        by_key = {(g.project_id, g.fingerprint): g for g in groups}
+        for start in range(0, len(groups), _CHUNK):
+            chunk = groups[start : start + _CHUNK]
+            params: list[Any] = []
+            for g in chunk:
+                params += (
+                    g.project_id,
+                    g.fingerprint,
+                    state,
+                    g.first.classifier,
+                    g.first.message,
+                    g.count,
+                    self._time(g.first_seen),
+                    self._time(g.last_seen),
+                    g.first_version,
+                    g.last_version,
+                    0,
+                    updated_at,
+                )
+            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+            sql = f"INSERT INTO error_groups ({_GROUP_COLUMNS}) VALUES {values}{_GROUP_UPSERT_TAIL}"  # noqa: S608 - only placeholders are formatted in
+            result = await conn.exec_driver_sql(self._sql(sql), tuple(params))
+            for group_id, project_id, fingerprint, count in map(tuple, result.all()):
+                group = by_key[(int(project_id), str(fingerprint))]
+                group.group_id = int(group_id)
+                group.stored_count = int(count)
+                # The stored count is ours alone only when no earlier report existed.
+                group.new = group.stored_count == group.count
+
+    async def _upsert_counts(
+        self, conn: AsyncConnection, groups: list[GroupFold], name_ids: dict[str, int]
+    ) -> None:
+        rows = []
+        for g in groups:
+            group_id = g.group_id
+            for (name, value), (count, last_ms) in g.attributes.items():
+                rows.append((group_id, name_ids[name], value, count, last_ms))
+        if rows:
+            rows.sort()
+            await conn.exec_driver_sql(self._sql(_COUNT_UPSERT), rows)
+
+    async def _upsert_samples(self, conn: AsyncConnection, groups: list[GroupFold]) -> None:
+        first_n, newest_m = self._samples_first, self._samples_newest
+        rows = []
+        for g in groups:
+            before = g.stored_count - g.count  # reports the group held before this batch
+            for i, report in enumerate(g.head):
+                if before + i < first_n:
+                    rows.append(self._sample_row(g.group_id, "first", before + i, report))
+            for index, report in g.tail:
+                slot = (before + index) % newest_m
+                rows.append(self._sample_row(g.group_id, "newest", slot, report))
+        if rows:
+            await conn.exec_driver_sql(self._sql(_SAMPLE_UPSERT), rows)
+
+    def _sample_row(
+        self, group_id: int, kind: str, slot: int, report: CrashReport
+    ) -> tuple[Any, ...]:
+        return (group_id, kind, slot, self._time(report.timestamp), sample_payload(report))
+
+
+def _translate(exc: SQLAlchemyError, what: str) -> StoreError:
+    """The StoreError for a driver error: busy (retry), rejected (the data), or plain."""
+    # The driver's own message names the constraint or the lock; the SQL is left out.
+    cause = getattr(exc, "orig", None) or exc
+    message = f"{what}: {type(cause).__name__}: {cause}"
+    if isinstance(exc, IntegrityError | DataError):
+        return StoreRejected(message)
+    if isinstance(exc, OperationalError):
+        return StoreBusy(message)
+    return StoreError(message)

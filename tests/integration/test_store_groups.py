@@ -1,0 +1,219 @@
+"""Folding batches of reports into groups, and reading them back, on every backend."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from syncengine.domain.groups import GroupState
+from syncengine.domain.reports import CrashReport, Frame
+from syncengine.errors import NotFound
+from syncengine.store.database import Database
+from syncengine.store.groups import GroupRepository
+from syncengine.store.projects import ProjectRepository
+from syncengine.store.tables import AttributeCount, ErrorGroup, Sample
+
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def report(
+    fingerprint: str,
+    minute: int = 0,
+    *,
+    version: str | None = None,
+    classifier: str = "ValueError",
+    message: str = "boom",
+    **attributes: str,
+) -> CrashReport:
+    return CrashReport(
+        project="shop",
+        timestamp=T0 + timedelta(minutes=minute),
+        fingerprint=fingerprint,
+        classifier=classifier,
+        message=message,
+        version=version,
+        attributes=attributes,
+        frames=(Frame(function=f"f{minute}", module="app.core", line=minute),),
+    )
+
+
+async def project_id(db: Database, slug: str = "shop") -> int:
+    record = await ProjectRepository(db).ensure(slug, name="", integration_active=True, now=T0)
+    return record.id
+
+
+async def test_fold_counts_first_last_and_versions(db: Database) -> None:
+    pid = await project_id(db)
+    repo = GroupRepository(db)
+    first = await repo.fold(
+        [
+            (
+                pid,
+                [
+                    report("a", 5, version="1.1", classifier="KeyError", message="first"),
+                    report("a", 1, version="1.0", classifier="Other", message="second"),
+                    report("b", 2),
+                ],
+            )
+        ],
+        now=T0,
+    )
+    [[a1, a2, b1]] = first
+    assert a1 == a2
+    assert a1.new_group
+    assert b1.new_group
+    assert a1.group_id != b1.group_id
+    second = await repo.fold(
+        [(pid, [report("a", 9, version="2.0"), report("a", 0, version="0.9")])], now=T0
+    )
+    assert [x.group_id for x in second[0]] == [a1.group_id] * 2
+    assert not any(x.new_group for x in second[0])
+
+    snap = await repo.snapshot(a1.group_id)
+    assert snap.count == 4
+    assert snap.project == "shop"
+    assert snap.fingerprint == "a"
+    assert snap.state is GroupState.OPEN
+    assert snap.first_seen == T0
+    assert snap.last_seen == T0 + timedelta(minutes=9)
+    assert (snap.first_version, snap.last_version) == ("0.9", "2.0")
+    # Classifier and message come from the group's first report, and stay.
+    assert (snap.classifier, snap.message) == ("KeyError", "first")
+    assert (await repo.snapshot(b1.group_id)).count == 1
+
+
+async def test_attribute_counts_are_ranked(db: Database) -> None:
+    pid = await project_id(db)
+    repo = GroupRepository(db)
+    reports = [
+        report("a", 1, os="linux", host="h1"),
+        report("a", 2, os="linux", host="h2"),
+        report("a", 3, os="mac", host="h3"),
+        report("a", 4, os="win", host="h2"),
+        report("a", 0, os="bsd"),
+    ]
+    [[first, *_]] = await repo.fold([(pid, reports[:2])], now=T0)
+    await repo.fold([(pid, reports[2:])], now=T0)
+    snap = await repo.snapshot(first.group_id)
+    os_values = [(v.value, v.count) for v in snap.attributes["os"]]
+    # linux twice; then mac/win/bsd once each: most recent first (win at 4, mac at 3, bsd at 0).
+    assert os_values == [("linux", 2), ("win", 1), ("mac", 1), ("bsd", 1)]
+    assert snap.attributes["os"][0].last_seen == T0 + timedelta(minutes=2)
+    assert [(v.value, v.count) for v in snap.attributes["host"]] == [
+        ("h2", 2),
+        ("h3", 1),
+        ("h1", 1),
+    ]
+    assert snap.top_value("os") == "linux"
+    top = await repo.snapshot(first.group_id, top=1)
+    assert {k: [v.value for v in vs] for k, vs in top.attributes.items()} == {
+        "os": ["linux"],
+        "host": ["h2"],
+    }
+
+
+async def test_ties_on_count_and_time_go_to_the_smallest_value(db: Database) -> None:
+    pid = await project_id(db)
+    repo = GroupRepository(db)
+    [[hit, *_]] = await repo.fold(
+        [(pid, [report("a", 1, k="b"), report("a", 1, k="a"), report("a", 1, k="B")])], now=T0
+    )
+    snap = await repo.snapshot(hit.group_id)
+    assert [v.value for v in snap.attributes["k"]] == ["B", "a", "b"]
+
+
+async def test_samples_keep_the_first_and_the_newest(db: Database) -> None:
+    pid = await project_id(db)
+    repo = GroupRepository(db, samples_first=2, samples_newest=3)
+    gid = 0
+    for start in range(0, 20, 4):  # five batches of four reports
+        batch = [report("a", minute) for minute in range(start, start + 4)]
+        [[hit, *_]] = await repo.fold([(pid, batch)], now=T0)
+        gid = hit.group_id
+    async with db.session() as session:
+        rows = (
+            await session.execute(
+                select(Sample.kind, Sample.received_at).where(Sample.group_id == gid)
+            )
+        ).all()
+    minutes = {
+        kind: sorted(int((at - T0).total_seconds() // 60) for k, at in rows if k == kind)
+        for kind in ("first", "newest")
+    }
+    assert minutes == {"first": [0, 1], "newest": [17, 18, 19]}
+    snap = await repo.snapshot(gid)
+    assert snap.frames == (Frame(function="f19", module="app.core", line=19),)
+
+
+async def test_no_samples_when_configured_off(db: Database) -> None:
+    pid = await project_id(db)
+    repo = GroupRepository(db, samples_first=0, samples_newest=0)
+    await repo.fold([(pid, [report("a", 1), report("a", 2)])], now=T0)
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Sample)) == 0
+
+
+async def test_projects_keep_their_own_groups(db: Database) -> None:
+    shop, blog = await project_id(db, "shop"), await project_id(db, "blog")
+    repo = GroupRepository(db)
+    [[s], [b]] = await repo.fold([(shop, [report("a")]), (blog, [report("a")])], now=T0)
+    assert s.group_id != b.group_id
+    assert s.new_group
+    assert b.new_group
+    assert (await repo.snapshot(b.group_id)).project == "blog"
+
+
+async def test_many_groups_and_values_in_one_batch(db: Database) -> None:
+    pid = await project_id(db)
+    repo = GroupRepository(db)
+    # More rows than one multi-row statement takes, and reports repeating in the batch.
+    reports = [
+        report(f"fp{i % 1200}", i % 60, version=f"1.{i % 7}", os=f"os{i % 5}", n=str(i % 3))
+        for i in range(3000)
+    ]
+    [hits] = await repo.fold([(pid, reports)], now=T0)
+    assert len({h.group_id for h in hits}) == 1200
+    assert all(h.new_group for h in hits)
+    async with db.session() as session:
+        assert await session.scalar(select(func.sum(ErrorGroup.count))) == 3000
+        total = await session.scalar(
+            select(func.sum(AttributeCount.count)).where(
+                AttributeCount.group_id == hits[0].group_id
+            )
+        )
+    # fp0 took reports 0, 1200, 2400: three reports, two attributes each.
+    assert total == 6
+
+
+async def test_empty_batches_and_unknown_groups(db: Database) -> None:
+    pid = await project_id(db)
+    repo = GroupRepository(db)
+    assert await repo.fold([(pid, [])], now=T0) == [[]]
+    with pytest.raises(NotFound):
+        await repo.snapshot(12345)
+
+
+async def test_pages_newest_first_with_cursor_and_state(db: Database) -> None:
+    pid = await project_id(db)
+    repo = GroupRepository(db)
+    [hits] = await repo.fold([(pid, [report(f"g{i}", i) for i in range(7)])], now=T0)
+    async with db.session() as session:
+        row = await session.get(ErrorGroup, hits[3].group_id)
+        assert row is not None
+        row.state = GroupState.MUTED.value
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await repo.page(pid, limit=3, cursor=cursor)
+        seen += [g.fingerprint for g in page.groups]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == [f"g{i}" for i in range(6, -1, -1)]
+    muted = await repo.page(pid, state=GroupState.MUTED)
+    assert [g.fingerprint for g in muted.groups] == ["g3"]
+    assert muted.next_cursor is None
+    with pytest.raises(ValueError, match="cursor"):
+        await repo.page(pid, cursor="bm9wZQ")
