@@ -9,9 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from syncengine.ingest.sink import InMemorySink, ReportSink
+from syncengine.ingest.sink import ReportSink
+from syncengine.ingest.writer import BatchWriter
 from syncengine.settings import Settings, mask_secret
 from syncengine.store.database import Database
+from syncengine.store.groups import GroupRepository
 from syncengine.store.migrate import current_revision, head_revision, upgrade_async
 from syncengine.store.projects import ProjectRepository, generate_token
 
@@ -30,13 +32,16 @@ class Container:
     settings: Settings
     db: Database
     projects: ProjectRepository
+    ingest: ReportSink
     clock: Callable[[], datetime] = utcnow
     started_at: datetime = field(default_factory=utcnow)
-    ingest: ReportSink = field(default_factory=InMemorySink)
 
     async def aclose(self) -> None:
-        """Release every resource the container holds."""
-        await self.db.aclose()
+        """Release every resource the container holds (accepted reports are written first)."""
+        try:
+            await self.ingest.aclose()
+        finally:
+            await self.db.aclose()
 
 
 async def bootstrap(
@@ -50,7 +55,15 @@ async def bootstrap(
     if migrate if migrate is not None else settings.auto_migrate:
         await upgrade_async(url)
     db = Database(url)
-    return Container(settings=settings, db=db, projects=ProjectRepository(db), clock=clock)
+    groups = GroupRepository(
+        db,
+        samples_first=settings.ingest.samples_first,
+        samples_newest=settings.ingest.samples_newest,
+    )
+    writer = BatchWriter.from_settings(groups, settings.ingest, clock=clock)
+    return Container(
+        settings=settings, db=db, projects=ProjectRepository(db), ingest=writer, clock=clock
+    )
 
 
 async def schema_is_current(container: Container) -> bool:

@@ -41,6 +41,10 @@ class ReportSink(Protocol):
         """
         ...
 
+    async def aclose(self) -> None:
+        """Store everything already accepted, then stop taking reports."""
+        ...
+
 
 @dataclass(kw_only=True)
 class StoredGroup:
@@ -87,6 +91,9 @@ class InMemorySink:
             group.reports.append(report)
             accepted.append(Accepted(group_id=group.id, new_group=new))
         return accepted
+
+    async def aclose(self) -> None:
+        """Nothing to flush: every report is folded when submitted."""
 
     def group(self, group_id: int) -> StoredGroup:
         """The group with this id; raises KeyError when there is none."""
