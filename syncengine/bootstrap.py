@@ -5,28 +5,50 @@ The CLI, the web app's lifespan and the tests all build the engine here.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
+import httpx
+from pydantic import SecretStr
+
+from syncengine.domain.description import DescriptionRenderer
 from syncengine.domain.webhooks import JiraEvent
-from syncengine.ingest.sink import InMemorySink, ReportSink
+from syncengine.ingest.sink import ReportSink
+from syncengine.ingest.writer import BatchWriter
+from syncengine.jira.config import JiraConfig
+from syncengine.jira_wiring import JiraClients, SimulatedJira
 from syncengine.metrics import Metrics
 from syncengine.scheduler import BackgroundRuntime, PeriodicJob
 from syncengine.settings import Settings, mask_secret
 from syncengine.store.audit import AuditRepository
 from syncengine.store.cursors import CursorRepository
 from syncengine.store.database import Database
+from syncengine.store.groups import GroupRepository
 from syncengine.store.links import IssueLinkRepository
 from syncengine.store.migrate import current_revision, head_revision, upgrade_async
 from syncengine.store.outbox import OutboxRepository
 from syncengine.store.projects import ProjectRepository, generate_token
+from syncengine.sync.tickets import CREATE, TicketService
 from syncengine.sync.worker import Handler, OutboxWorker
+from syncengine.templating import load_template_sources
 
-__all__ = ["Container", "EventHandler", "bootstrap", "prepare_projects", "utcnow"]
+if TYPE_CHECKING:
+    from syncengine.jira.simulator import Simulator
+
+__all__ = [
+    "Container",
+    "EventHandler",
+    "bootstrap",
+    "prepare_projects",
+    "schema_is_current",
+    "utcnow",
+]
 
 # Takes a verified, first-seen Jira event for a project (by slug).
 EventHandler = Callable[[str, JiraEvent], Awaitable[None]]
@@ -44,21 +66,25 @@ class Container:
     settings: Settings
     db: Database
     projects: ProjectRepository
+    groups: GroupRepository
+    ingest: ReportSink
     outbox: OutboxRepository
     links: IssueLinkRepository
     cursors: CursorRepository
     audit: AuditRepository
     metrics: Metrics
+    jira: JiraClients
+    tickets: TicketService
     worker: OutboxWorker
     # Outbox handlers by item kind (shared with the worker) and periodic jobs: filled in
     # by the parts that own them.
     handlers: dict[str, Handler]
     clock: Callable[[], datetime] = utcnow
     started_at: datetime = field(default_factory=utcnow)
-    ingest: ReportSink = field(default_factory=InMemorySink)
     jobs: list[PeriodicJob] = field(default_factory=list)
     event_handlers: list[EventHandler] = field(default_factory=list)
     runtime: BackgroundRuntime | None = None
+    simulator: Simulator | None = None
 
     def start_background(self) -> None:
         """Run the outbox worker and the periodic jobs in this process."""
@@ -66,11 +92,30 @@ class Container:
         self.runtime.start()
 
     async def aclose(self) -> None:
-        """Stop background work (releasing claims), then close the database."""
-        if self.runtime is not None:
-            await self.runtime.stop()
-            self.runtime = None
-        await self.db.aclose()
+        """Stop background work (releasing claims), write accepted reports, close pools."""
+        try:
+            if self.runtime is not None:
+                await self.runtime.stop()
+                self.runtime = None
+            await self.ingest.aclose()
+            await self.jira.aclose()
+        finally:
+            await self.db.aclose()
+
+
+def bundled_simulator() -> tuple[Simulator, SimulatedJira]:
+    """The seeded, in-process Jira that stands in when a project has no Jira URL."""
+    from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN, create_simulator
+
+    simulator = create_simulator("cloud", seed=True)
+    config = JiraConfig(
+        site="http://jira.local",
+        deployment="cloud",
+        user=DEFAULT_LOGIN,
+        token=SecretStr(DEFAULT_TOKEN),
+        backoff_base_seconds=0.05,
+    )
+    return simulator, SimulatedJira(config=config, transport=simulator.transport)
 
 
 async def bootstrap(
@@ -78,35 +123,74 @@ async def bootstrap(
     *,
     migrate: bool | None = None,
     clock: Callable[[], datetime] = utcnow,
+    jira_transport: httpx.AsyncBaseTransport | None = None,
+    simulator: tuple[Simulator, SimulatedJira] | None = None,
 ) -> Container:
-    """Build the engine from ``settings``; upgrade the schema when asked or configured."""
+    """Build the engine from ``settings``; upgrade the schema when asked or configured.
+
+    ``jira_transport`` routes every Jira call (tests); ``simulator`` is the Jira that
+    serves projects without a Jira URL (default: a bundled in-process one, built
+    only when such a project exists).
+    """
     url = settings.effective_database_url
     if migrate if migrate is not None else settings.auto_migrate:
         await upgrade_async(url)
+    if simulator is None and any(p.jira.simulated for p in settings.projects.values()):
+        simulator = bundled_simulator()
     db = Database(url)
+    groups = GroupRepository(
+        db,
+        samples_first=settings.ingest.samples_first,
+        samples_newest=settings.ingest.samples_newest,
+    )
+    projects = ProjectRepository(db)
+    links = IssueLinkRepository(db)
     outbox = OutboxRepository(db)
+    jira = JiraClients(
+        settings,
+        transport=jira_transport,
+        simulator=simulator[1] if simulator is not None else None,
+    )
+    tickets = TicketService(
+        settings=settings,
+        projects=projects,
+        groups=groups,
+        links=links,
+        clients=jira.for_project,
+        renderer=DescriptionRenderer(load_template_sources(settings.templates_dir)),
+        clock=clock,
+    )
+    handlers: dict[str, Handler] = {CREATE: tickets.create}
     worker_id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-    handlers: dict[str, Handler] = {}
-    worker = OutboxWorker(outbox, handlers, worker_id=worker_id, clock=clock)
+    worker = OutboxWorker(
+        outbox,
+        handlers,
+        worker_id=worker_id,
+        clock=clock,
+        batch_handlers={CREATE: tickets.create_many},
+    )
     return Container(
         settings=settings,
         db=db,
-        projects=ProjectRepository(db),
+        projects=projects,
+        groups=groups,
+        ingest=BatchWriter.from_settings(groups, settings.ingest, clock=clock),
         outbox=outbox,
-        links=IssueLinkRepository(db),
+        links=links,
         cursors=CursorRepository(db),
         audit=AuditRepository(db),
         metrics=Metrics(),
+        jira=jira,
+        tickets=tickets,
         worker=worker,
         handlers=handlers,
         clock=clock,
+        simulator=simulator[0] if simulator is not None else None,
     )
 
 
 async def schema_is_current(container: Container) -> bool:
     """True when the database is at the newest migration the code knows."""
-    import asyncio
-
     current = await asyncio.to_thread(current_revision, container.settings.effective_database_url)
     return current == head_revision()
 

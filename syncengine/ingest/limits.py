@@ -16,6 +16,7 @@ from typing import Any
 
 from syncengine.ingest.problems import FieldError, ReportInvalid
 from syncengine.settings import IngestSettings
+from syncengine.store.groups import FIELD_LIMITS
 
 __all__ = [
     "CLASSIFIER_LIMIT",
@@ -30,8 +31,8 @@ __all__ = [
 ]
 
 MARKER = "…[truncated]"
-CLASSIFIER_LIMIT = 512  # error_groups.classifier
-VERSION_LIMIT = 128  # error_groups.first_version / last_version
+CLASSIFIER_LIMIT = FIELD_LIMITS["classifier"]
+VERSION_LIMIT = FIELD_LIMITS["version"]
 _MAX_ERRORS = 20  # per report: enough to fix a batch, short enough to read
 _FUTURE_SLACK = timedelta(minutes=1)
 
@@ -48,13 +49,13 @@ class IngestLimits:
 
     @classmethod
     def from_settings(cls, settings: IngestSettings) -> IngestLimits:
-        """The limits configured in ``settings``."""
+        """The configured limits; names and values never longer than the store keeps."""
         return cls(
             max_request_bytes=settings.max_request_bytes,
             max_report_bytes=settings.max_report_bytes,
             max_attributes=settings.max_attributes,
-            max_key_length=settings.max_key_length,
-            max_value_length=settings.max_value_length,
+            max_key_length=min(settings.max_key_length, FIELD_LIMITS["attribute name"]),
+            max_value_length=min(settings.max_value_length, FIELD_LIMITS["attribute value"]),
         )
 
 

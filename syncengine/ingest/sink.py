@@ -26,7 +26,7 @@ class Accepted:
     """What became of one accepted report: its group and whether that group is new."""
 
     group_id: int
-    new_group: bool
+    new_group: bool  # the group did not exist before this submission
 
 
 class ReportSink(Protocol):
@@ -39,6 +39,10 @@ class ReportSink(Protocol):
         :class:`~syncengine.errors.StoreError` when it could not be stored (then
         none of ``reports`` is stored).
         """
+        ...
+
+    async def aclose(self) -> None:
+        """Store everything already accepted, then stop taking reports."""
         ...
 
 
@@ -73,20 +77,24 @@ class InMemorySink:
         """Fold ``reports`` into groups; never fails."""
         self.submissions += 1
         accepted: list[Accepted] = []
+        created: set[int] = set()
         for report in reports:
             fingerprint = report.fingerprint or default_fingerprint(report)
             key = (project_id, fingerprint)
             group = self.groups.get(key)
-            new = group is None
             if group is None:
                 group = StoredGroup(
                     id=len(self.groups) + 1, project_id=project_id, fingerprint=fingerprint
                 )
                 self.groups[key] = group
+                created.add(group.id)
             group.count += 1
             group.reports.append(report)
-            accepted.append(Accepted(group_id=group.id, new_group=new))
+            accepted.append(Accepted(group_id=group.id, new_group=group.id in created))
         return accepted
+
+    async def aclose(self) -> None:
+        """Nothing to flush: every report is folded when submitted."""
 
     def group(self, group_id: int) -> StoredGroup:
         """The group with this id; raises KeyError when there is none."""

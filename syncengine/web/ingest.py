@@ -101,13 +101,13 @@ async def _parse(body: bytes, parse: Callable[[bytes], Any]) -> Any:
 
 def _nothing_good(parsed: Parsed) -> RequestProblem:
     statuses = {p.status for p in parsed.problems}
-    status = statuses.pop() if len(statuses) == 1 else 422
+    kinds = {p.kind for p in parsed.problems}
     count = len(parsed.problems)
     return RequestProblem(
         f"none of the {count} report(s) could be accepted: see errors for what to fix in each",
-        kind=parsed.problems[0].kind if status != 422 else "invalid-reports",
+        kind=kinds.pop() if len(kinds) == 1 else "invalid-reports",
         title="No report accepted",
-        status=status,
+        status=statuses.pop() if len(statuses) == 1 else 422,
         items=parsed.problems,
     )
 

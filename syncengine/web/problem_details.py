@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from syncengine.errors import IngestError, StoreError
+from syncengine.errors import IngestError, StoreError, StoreRejected
 from syncengine.ingest.problems import PROBLEM_TYPE_PREFIX, ItemProblem, RequestProblem
 
 __all__ = ["item_errors", "problem_response", "store_unavailable"]
@@ -63,7 +63,18 @@ def problem_response(exc: IngestError) -> JSONResponse:
 
 
 def store_unavailable(exc: StoreError) -> JSONResponse:
-    """503 when the store could not take the reports: nothing was stored, retry later."""
+    """503 when the store could not take the reports: nothing was stored, retry later.
+
+    422 instead when the store refused the data itself (retrying will not help).
+    """
+    if isinstance(exc, StoreRejected):
+        body = _document(
+            kind="report-rejected-by-store",
+            title="Reports not stored",
+            status=422,
+            detail=f"the store refused the reports ({exc}); none was stored: fix them first",
+        )
+        return JSONResponse(body, status_code=422, media_type=PROBLEM_JSON)
     body = _document(
         kind="store-unavailable",
         title="Reports not stored",
