@@ -175,7 +175,10 @@ def unbounded_rule(resolved_at: datetime) -> ResolveRule:
 def evaluate(
     rule: ResolveRule, facts: ReportFacts, *, default_scheme: VersionScheme | str
 ) -> RuleEvaluation:
-    """Whether ``facts`` break ``rule``: the first invariant (in order) that holds, if any."""
+    """Whether ``facts`` break ``rule``: the first invariant (in order) that holds, if any.
+
+    Raise ``ValueError`` when the report's timestamp is naive (it must be aware UTC).
+    """
     scheme = VersionScheme(default_scheme)
     problems: list[str] = []
     for invariant in rule.any_of:

@@ -42,7 +42,7 @@ from syncengine.domain.versions import (
     VersionScheme,
     parse_version,
 )
-from syncengine.errors import SyncEngineError
+from syncengine.errors import ConfigError
 
 __all__ = [
     "AttributeFilter",
@@ -101,12 +101,11 @@ class TicketRules:
     version_scheme: VersionScheme = VersionScheme.LOOSE
 
 
-class InvalidTicketRules(SyncEngineError):
-    """Ticket rules cannot be used; ``problems`` has one line per problem."""
+class InvalidTicketRules(ConfigError):
+    """Ticket rules cannot be used; ``problems`` has one line per problem (a ConfigError)."""
 
     def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = list(problems)
-        super().__init__("invalid ticket rules: " + "; ".join(self.problems))
+        super().__init__([f"invalid ticket rule: {problem}" for problem in problems])
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
