@@ -115,7 +115,7 @@ def bundled_simulator() -> tuple[Simulator, SimulatedJira]:
         token=SecretStr(DEFAULT_TOKEN),
         backoff_base_seconds=0.05,
     )
-    return simulator, SimulatedJira(config=config, transport=simulator.transport)
+    return simulator, SimulatedJira(config=config, transport=simulator.transport())
 
 
 async def bootstrap(
@@ -125,12 +125,14 @@ async def bootstrap(
     clock: Callable[[], datetime] = utcnow,
     jira_transport: httpx.AsyncBaseTransport | None = None,
     simulator: tuple[Simulator, SimulatedJira] | None = None,
+    ingest: ReportSink | None = None,
 ) -> Container:
     """Build the engine from ``settings``; upgrade the schema when asked or configured.
 
     ``jira_transport`` routes every Jira call (tests); ``simulator`` is the Jira that
     serves projects without a Jira URL (default: a bundled in-process one, built
-    only when such a project exists).
+    only when such a project exists); ``ingest`` replaces the batching writer
+    (tests use the in-memory sink).
     """
     url = settings.effective_database_url
     if migrate if migrate is not None else settings.auto_migrate:
@@ -174,7 +176,7 @@ async def bootstrap(
         db=db,
         projects=projects,
         groups=groups,
-        ingest=BatchWriter.from_settings(groups, settings.ingest, clock=clock),
+        ingest=ingest or BatchWriter.from_settings(groups, settings.ingest, clock=clock),
         outbox=outbox,
         links=links,
         cursors=CursorRepository(db),

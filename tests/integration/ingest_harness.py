@@ -12,13 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from syncengine.bootstrap import Container
+from syncengine.bootstrap import Container, bootstrap
 from syncengine.domain.reports import CrashReport
 from syncengine.errors import StoreError
 from syncengine.ingest.sink import Accepted, InMemorySink
 from syncengine.settings import Settings
-from syncengine.store.database import Database
-from syncengine.store.projects import ProjectRepository
 from syncengine.web import create_app
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -32,6 +30,9 @@ class BrokenSink:
     async def submit(self, project_id: int, reports: Sequence[CrashReport]) -> list[Accepted]:
         raise StoreError("database unreachable: OperationalError")
 
+    async def aclose(self) -> None:
+        return None
+
 
 @dataclass(kw_only=True)
 class Harness:
@@ -44,27 +45,33 @@ class Harness:
         return sorted(self.sink.groups.values(), key=lambda g: g.id)
 
 
-def settings(**ingest: Any) -> Settings:
+def settings(database_url: str = "", **ingest: Any) -> Settings:
     return Settings(
         data_dir=Path("/nonexistent"),
+        database_url=database_url,
         ingest=ingest,
-        projects={"shop": {"version_attribute": "app.version"}, "other": {}},
+        projects={
+            "shop": {"version_attribute": "app.version", "jira": {"url": "https://jira.invalid"}},
+            "other": {"jira": {"url": "https://jira.invalid"}},
+        },
     )
 
 
 async def make_harness(tmp_path: Path, template: Path, **ingest: Any) -> Harness:
     path = tmp_path / "store.db"
     shutil.copyfile(template, path)
-    db = Database(f"sqlite+aiosqlite:///{path}")
-    projects = ProjectRepository(db)
+    sink = InMemorySink()
+    container = await bootstrap(
+        settings(f"sqlite+aiosqlite:///{path}", **ingest),
+        migrate=False,
+        clock=lambda: NOW,
+        ingest=sink,
+    )
+    projects = container.projects
     shop = await projects.ensure("shop", name="Shop", integration_active=True, now=NOW)
     other = await projects.ensure("other", name="Other", integration_active=True, now=NOW)
     await projects.set_tokens(shop.id, [SHOP_TOKEN], source="config", now=NOW)
     await projects.set_tokens(other.id, [OTHER_TOKEN], source="config", now=NOW)
-    sink = InMemorySink()
-    container = Container(
-        settings=settings(**ingest), db=db, projects=projects, clock=lambda: NOW, ingest=sink
-    )
     app = create_app(container.settings, container=container)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
     return Harness(client=client, sink=sink, container=container, shop_id=shop.id)
@@ -77,4 +84,4 @@ async def harness(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Harnes
         yield h
     finally:
         await h.client.aclose()
-        await h.container.db.aclose()
+        await h.container.aclose()

@@ -14,11 +14,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from syncengine.bootstrap import Container
-from syncengine.ingest.writer import BatchWriter
-from syncengine.store.database import Database
+from syncengine.bootstrap import bootstrap
 from syncengine.store.groups import GroupRepository
-from syncengine.store.projects import ProjectRepository
 from syncengine.web import create_app
 from tests.integration.ingest_harness import NOW, SHOP_TOKEN, settings
 from tests.unit.test_backtrace_format import BOUNDARY, REPORT, multipart
@@ -36,21 +33,21 @@ class Served:
 
 
 @pytest.fixture
-async def served(db: Database) -> AsyncIterator[Served]:
-    projects = ProjectRepository(db)
-    shop = await projects.ensure("shop", name="Shop", integration_active=True, now=NOW)
-    await projects.set_tokens(shop.id, [SHOP_TOKEN], source="config", now=NOW)
-    groups = GroupRepository(db)
-    writer = BatchWriter(groups, clock=lambda: NOW, max_delay=0.005)
-    container = Container(
-        settings=settings(), db=db, projects=projects, ingest=writer, clock=lambda: NOW
+async def served(database_url: str) -> AsyncIterator[Served]:
+    container = await bootstrap(
+        settings(database_url, batch_max_delay_ms=5), migrate=False, clock=lambda: NOW
     )
+    shop = await container.projects.ensure("shop", name="Shop", integration_active=True, now=NOW)
+    await container.projects.set_tokens(shop.id, [SHOP_TOKEN], source="config", now=NOW)
     app = create_app(container.settings, container=container)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as client:
-        yield Served(client=client, groups=groups, shop_id=shop.id)
-    await writer.aclose()
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test"
+        ) as client:
+            yield Served(client=client, groups=container.groups, shop_id=shop.id)
+    finally:
+        await container.aclose()
+        assert container.db.checked_out() == 0
 
 
 async def test_a_batch_lands_in_groups_with_counts_and_bad_items_stay_out(served: Served) -> None:
