@@ -34,6 +34,7 @@ from syncengine.store.links import IssueLinkRepository
 from syncengine.store.migrate import current_revision, head_revision, upgrade_async
 from syncengine.store.outbox import OutboxRepository
 from syncengine.store.projects import ProjectRepository, generate_token
+from syncengine.sync.changes import GroupChanges
 from syncengine.sync.tickets import CREATE, TicketService
 from syncengine.sync.worker import Handler, OutboxWorker
 from syncengine.templating import load_template_sources
@@ -75,6 +76,7 @@ class Container:
     metrics: Metrics
     jira: JiraClients
     tickets: TicketService
+    changes: GroupChanges
     worker: OutboxWorker
     # Outbox handlers by item kind (shared with the worker) and periodic jobs: filled in
     # by the parts that own them.
@@ -184,6 +186,7 @@ async def bootstrap(
         metrics=Metrics(),
         jira=jira,
         tickets=tickets,
+        changes=GroupChanges(db, settings, clock=clock, wake=worker.wake),
         worker=worker,
         handlers=handlers,
         clock=clock,

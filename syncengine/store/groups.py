@@ -24,7 +24,7 @@ in one order: no lost counts, one group per fingerprint, no deadlocks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +39,11 @@ from syncengine.store import group_queries
 from syncengine.store.batch_fold import BatchFold, GroupFold, sample_payload
 from syncengine.store.database import Database
 
-__all__ = ["FIELD_LIMITS", "Assigned", "GroupPage", "GroupRepository"]
+__all__ = ["FIELD_LIMITS", "Assigned", "FoldHook", "GroupPage", "GroupRepository"]
+
+# Called with the fold's connection (inside its transaction), the folded groups
+# (``group_id``, ``stored_count`` and ``new`` set) and the time.
+FoldHook = Callable[[AsyncConnection, list[GroupFold], datetime], Awaitable[None]]
 
 # The longest text each stored field takes (the column sizes of store/tables.py).
 FIELD_LIMITS = {
@@ -116,6 +120,9 @@ class GroupRepository:
 
     def __init__(self, db: Database, *, samples_first: int = 1, samples_newest: int = 5) -> None:
         self._db = db
+        # Run inside each fold's transaction, in order, after the groups are written
+        # (regressions, then ticket rules): their writes commit with the reports.
+        self.hooks: list[FoldHook] = []
         self._samples_first = samples_first
         self._samples_newest = samples_newest
         self._postgres = db.is_postgres
@@ -143,6 +150,8 @@ class GroupRepository:
                 await self._upsert_groups(conn, groups, now)
                 await self._upsert_counts(conn, groups, name_ids)
                 await self._upsert_samples(conn, groups)
+                for hook in self.hooks:
+                    await hook(conn, groups, now)
         except SQLAlchemyError as exc:
             raise _translate(exc, f"storing a batch of {batch.reports} reports failed") from exc
         results: list[list[Assigned]] = []

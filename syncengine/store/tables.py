@@ -139,7 +139,7 @@ class ErrorGroup(Base):
     last_seen: Mapped[datetime]
     first_version: Mapped[str | None] = mapped_column(String(128))
     last_version: Mapped[str | None] = mapped_column(String(128))
-    resolve_rule: Mapped[dict[str, Any] | None]
+    resolve_rule: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     resolved_at: Mapped[datetime | None]
     regression_count: Mapped[int] = mapped_column(Integer, default=0)
     last_regression_at: Mapped[datetime | None]
