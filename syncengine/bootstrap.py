@@ -35,6 +35,7 @@ from syncengine.store.migrate import current_revision, head_revision, upgrade_as
 from syncengine.store.outbox import OutboxRepository
 from syncengine.store.projects import ProjectRepository, generate_token
 from syncengine.sync.changes import GroupChanges
+from syncengine.sync.planner import TicketPlanner
 from syncengine.sync.tickets import CREATE, TicketService
 from syncengine.sync.worker import Handler, OutboxWorker
 from syncengine.templating import load_template_sources
@@ -173,6 +174,9 @@ async def bootstrap(
         clock=clock,
         batch_handlers={CREATE: tickets.create_many},
     )
+    planner = TicketPlanner(settings, wake=worker.wake)
+    groups.hooks.append(planner)
+    groups.after_commit.append(planner.after_commit)
     return Container(
         settings=settings,
         db=db,

@@ -123,6 +123,8 @@ class GroupRepository:
         # Run inside each fold's transaction, in order, after the groups are written
         # (regressions, then ticket rules): their writes commit with the reports.
         self.hooks: list[FoldHook] = []
+        # Run after each fold's transaction commits (e.g. wake the outbox worker).
+        self.after_commit: list[Callable[[], None]] = []
         self._samples_first = samples_first
         self._samples_newest = samples_newest
         self._postgres = db.is_postgres
@@ -154,6 +156,8 @@ class GroupRepository:
                     await hook(conn, groups, now)
         except SQLAlchemyError as exc:
             raise _translate(exc, f"storing a batch of {batch.reports} reports failed") from exc
+        for callback in self.after_commit:
+            callback()
         results: list[list[Assigned]] = []
         cache: dict[int, Assigned] = {}
         for members in batch.members:

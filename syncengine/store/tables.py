@@ -36,6 +36,7 @@ __all__ = [
     "Comment",
     "EpochMillis",
     "ErrorGroup",
+    "GroupMinuteCount",
     "IssueLink",
     "OutboxItem",
     "Project",
@@ -382,3 +383,17 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+
+
+class GroupMinuteCount(Base):
+    """Occurrences of a group per arrival minute, kept only for projects whose ticket
+    rules count within a time window (``rules.window_minutes``), and pruned past it."""
+
+    __tablename__ = "group_minute_counts"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("error_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # epoch minutes
+    count: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -193,6 +193,17 @@ def _item(  # noqa: PLR0917 - mirrors the changelog item's shape
     )
 
 
+def _entity_properties(raw: Any) -> dict[str, Any]:
+    """The ``properties`` of a create body (``[{"key", "value"}]``); Jira's 400 when malformed."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, list) or not all(
+        isinstance(p, dict) and isinstance(p.get("key"), str) and "value" in p for p in raw
+    ):
+        raise bad_request("properties must be a list of objects with 'key' and 'value'")
+    return {p["key"]: p["value"] for p in raw}
+
+
 def create_issue(state: SimState, user: User, body: Any, *, api_version: int) -> Issue:
     """Create an issue from a create-issue body; Jira's 400/403 when it cannot."""
     if not isinstance(body, dict) or not isinstance(body.get("fields"), dict):
@@ -207,6 +218,7 @@ def create_issue(state: SimState, user: User, body: Any, *, api_version: int) ->
     number = project.next_number
     project.next_number += 1
     reporter = values.pop("reporter", None) or user.account_id
+    properties = _entity_properties(body.get("properties"))
     issue = Issue(
         id=state.new_id(),
         key=f"{project.key}-{number}",
@@ -218,6 +230,7 @@ def create_issue(state: SimState, user: User, body: Any, *, api_version: int) ->
         creator=user.account_id,
         created=now,
         updated=now,
+        properties=properties,
     )
     state.issues[issue.id] = issue
     items = _change_items(state, {}, values)

@@ -1,0 +1,207 @@
+"""Ticket rules at ingest: queue ``ticket.create`` for groups that became due.
+
+:class:`TicketPlanner` is a fold hook: it runs inside the ingest transaction, so
+a group's reports and the outbox item its ticket needs commit together — a crash
+can lose neither. A group is due at most once: a group already linked, or with
+a create already queued, is never queued again (on PostgreSQL the group rows are
+locked by the fold's upsert, so concurrent batches see each other's items).
+
+Filters look at the reports of the batch the planner can see (the first, the
+oldest and the newest of the batch for each group): a ticket is due when one of
+them passes every filter. Windowed rules count arrivals per minute in
+``group_minute_counts``, kept only for projects that use a window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from syncengine.domain.groups import GroupState
+from syncengine.domain.reports import CrashReport
+from syncengine.domain.rules import (
+    AttributeFilter,
+    FilterOp,
+    InvalidTicketRules,
+    TicketDue,
+    TicketRules,
+    ticket_due,
+    validate_rules,
+)
+from syncengine.domain.versions import VersionScheme
+from syncengine.settings import ProjectSettings, Settings
+from syncengine.store.batch_fold import GroupFold
+from syncengine.store.outbox import State
+from syncengine.store.tables import ErrorGroup, GroupMinuteCount, IssueLink, OutboxItem, Project
+from syncengine.sync.tickets import CREATE
+
+__all__ = ["TicketPlanner", "ticket_rules"]
+
+
+def ticket_rules(project: ProjectSettings) -> TicketRules:
+    """The domain's ticket rules from a project's settings."""
+    return TicketRules(
+        enabled=project.rules.enabled,
+        min_occurrences=project.rules.min_occurrences,
+        window_minutes=project.rules.window_minutes,
+        filters=tuple(
+            AttributeFilter(attribute=f.attribute, op=FilterOp(f.op), value=f.value)
+            for f in project.rules.filters
+        ),
+        never_states=tuple(GroupState(s) for s in project.rules.never_states),
+        version_scheme=VersionScheme(project.sync.version_scheme),
+    )
+
+
+def _reports(group: GroupFold) -> Iterable[CrashReport]:
+    yield group.first
+    yield from group.head
+    yield from (report for _, report in group.tail)
+
+
+def _epoch_minute(moment: datetime) -> int:
+    return int(moment.timestamp() // 60)
+
+
+class TicketPlanner:
+    """Decides, per folded group, whether its ticket is now due, and queues it."""
+
+    def __init__(self, settings: Settings, *, wake: Callable[[], None] = lambda: None) -> None:
+        self._rules: dict[str, TicketRules] = {}
+        problems: list[str] = []
+        for slug, project in settings.projects.items():
+            rules = ticket_rules(project)
+            problems += [f"projects.{slug}.rules.{p}" for p in validate_rules(rules)]
+            self._rules[slug] = rules
+        if problems:
+            raise InvalidTicketRules(problems)
+        self._slugs: dict[int, str] = {}
+        self._wake = wake
+        self._queued = False
+
+    def after_commit(self) -> None:
+        """Wake the outbox worker when the committed batch queued tickets."""
+        if self._queued:
+            self._queued = False
+            self._wake()
+
+    async def __call__(self, conn: AsyncConnection, groups: list[GroupFold], now: datetime) -> None:
+        by_slug: dict[str, list[GroupFold]] = {}
+        for group in groups:
+            slug = await self._slug(conn, group.project_id)
+            rules = self._rules.get(slug)
+            if rules is not None and rules.enabled:
+                by_slug.setdefault(slug, []).append(group)
+        if not by_slug:
+            return
+        candidates = [g for batch in by_slug.values() for g in batch]
+        ids = [g.group_id for g in candidates]
+        states = dict(
+            (
+                await conn.execute(
+                    select(ErrorGroup.id, ErrorGroup.state).where(ErrorGroup.id.in_(ids))
+                )
+            ).all()
+        )
+        taken = await self._taken(conn, ids)
+        rows: list[dict[str, Any]] = []
+        for slug, batch in by_slug.items():
+            rules = self._rules[slug]
+            windowed = await self._window_counts(conn, rules, batch, now)
+            for group in batch:
+                if group.group_id in taken:
+                    continue
+                reason = self._due(rules, group, states, windowed)
+                if reason is not None:
+                    rows.append(
+                        {
+                            "project_id": group.project_id,
+                            "group_id": group.group_id,
+                            "support_request_id": None,
+                            "kind": CREATE,
+                            "payload": {"reason": reason},
+                            "state": State.PENDING,
+                            "attempts": 0,
+                            "next_attempt_at": now,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                    )
+        if rows:
+            await conn.execute(insert(OutboxItem), rows)
+            self._queued = True
+
+    @staticmethod
+    async def _taken(conn: AsyncConnection, ids: list[int]) -> set[int]:
+        """Groups that are linked or have a create queued already."""
+        linked = select(IssueLink.group_id).where(IssueLink.group_id.in_(ids))
+        queued = select(OutboxItem.group_id).where(
+            OutboxItem.group_id.in_(ids),
+            OutboxItem.kind == CREATE,
+            OutboxItem.state.in_(State.UNFINISHED),
+        )
+        found: set[int] = set()
+        for query in (linked, queued):
+            found.update(gid for gid in (await conn.execute(query)).scalars() if gid is not None)
+        return found
+
+    @staticmethod
+    def _due(
+        rules: TicketRules, group: GroupFold, states: dict[int, str], windowed: dict[int, int]
+    ) -> str | None:
+        state = GroupState(states.get(group.group_id, GroupState.OPEN))
+        for report in _reports(group):
+            decision = ticket_due(
+                rules,
+                state=state,
+                has_ticket=False,
+                count=group.stored_count,
+                count_in_window=windowed.get(group.group_id),
+                attributes=report.attributes,
+            )
+            if isinstance(decision, TicketDue):
+                return decision.reason
+        return None
+
+    async def _slug(self, conn: AsyncConnection, project_id: int) -> str:
+        if project_id not in self._slugs:
+            rows = await conn.execute(select(Project.id, Project.slug))
+            self._slugs.update(dict(rows.all()))
+        return self._slugs.get(project_id, "")
+
+    @staticmethod
+    async def _window_counts(
+        conn: AsyncConnection, rules: TicketRules, batch: list[GroupFold], now: datetime
+    ) -> dict[int, int]:
+        if rules.window_minutes is None:
+            return {}
+        minute = _epoch_minute(now)
+        dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        statement = dialect_insert(GroupMinuteCount)
+        rows = sorted(
+            ({"group_id": g.group_id, "minute": minute, "count": g.count} for g in batch),
+            key=lambda r: r["group_id"],  # one lock order for concurrent batches
+        )
+        await conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["group_id", "minute"],
+                set_={"count": GroupMinuteCount.count + statement.excluded.count},
+            ),
+            rows,
+        )
+        since = _epoch_minute(now - timedelta(minutes=rules.window_minutes)) + 1
+        sums = await conn.execute(
+            select(GroupMinuteCount.group_id, func.sum(GroupMinuteCount.count))
+            .where(
+                GroupMinuteCount.group_id.in_([g.group_id for g in batch]),
+                GroupMinuteCount.minute >= since,
+            )
+            .group_by(GroupMinuteCount.group_id)
+        )
+        return {gid: int(total) for gid, total in sums}

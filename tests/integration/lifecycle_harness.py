@@ -1,0 +1,93 @@
+"""An engine wired to a seeded, in-process Jira simulator, for lifecycle tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from syncengine.bootstrap import Container, bootstrap
+from syncengine.domain.reports import CrashReport, Frame
+from syncengine.ingest.sink import Accepted
+from syncengine.jira.config import JiraConfig
+from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN, Simulator, create_simulator
+from syncengine.jira_wiring import SimulatedJira
+from syncengine.settings import Settings
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A clock tests move by hand."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def project_settings(**overrides: Any) -> dict[str, Any]:
+    jira: dict[str, Any] = {
+        "project_key": "CRASH",
+        "custom_fields": {"customfield_10050": "Major"},
+        "summary": "$classifier in $version",
+    }
+    jira.update(overrides.pop("jira", {}))
+    return {"jira": jira, **overrides}
+
+
+async def engine(
+    database_url: str, clock: Clock, simulator: Simulator | None = None, **project: Any
+) -> tuple[Container, Simulator]:
+    sim = simulator or create_simulator("cloud", seed=True)
+    config = JiraConfig(
+        site="http://jira.local",
+        deployment="cloud",
+        user=DEFAULT_LOGIN,
+        token=SecretStr(DEFAULT_TOKEN),
+        backoff_base_seconds=0.01,
+        max_retry_delay_seconds=0.05,
+        timeout_seconds=5,
+    )
+    settings = Settings(
+        database_url=database_url,
+        data_dir=Path("/nonexistent"),
+        ingest={"batch_max_delay_ms": 1},
+        projects={"shop": project_settings(**project)},
+    )
+    container = await bootstrap(
+        settings,
+        migrate=False,
+        clock=clock,
+        simulator=(sim, SimulatedJira(config=config, transport=sim.transport())),
+    )
+    await container.projects.ensure("shop", name="Shop", integration_active=True, now=clock())
+    return container, sim
+
+
+def crash(
+    fingerprint: str, *, version: str = "2.3.0", when: datetime = NOW, **attributes: str
+) -> CrashReport:
+    return CrashReport(
+        project="shop",
+        timestamp=when,
+        fingerprint=fingerprint,
+        classifier="KeyError",
+        message=f"boom {fingerprint}",
+        frames=(Frame(function="charge", module="billing", filename="billing.py", line=12),),
+        attributes={"version": version, "hostname": "web-1", **attributes},
+        version=version,
+    )
+
+
+async def ingest(container: Container, reports: Sequence[CrashReport]) -> list[Accepted]:
+    project = await container.projects.get("shop")
+    assert project is not None
+    return await container.ingest.submit(project.id, reports)

@@ -1,0 +1,146 @@
+"""Ticket lifecycle end to end: rules at ingest, the outbox, exactly one Jira issue per group."""
+
+from __future__ import annotations
+
+import pytest
+
+from syncengine.domain.groups import GroupState
+from syncengine.store.outbox import State
+from syncengine.sync.tickets import CREATE
+from tests.integration.lifecycle_harness import Clock, crash, engine, ingest
+
+
+async def test_new_group_gets_one_ticket_with_identity(database_url: str) -> None:
+    clock = Clock()
+    container, sim = await engine(database_url, clock)
+    try:
+        accepted = await ingest(container, [crash("fp-1"), crash("fp-1", version="2.3.1")])
+        group_id = accepted[0].group_id
+        await ingest(container, [crash("fp-1")])  # still due only once
+        items = await container.outbox.list()
+        assert [(i.kind, i.group_id) for i in items] == [(CREATE, group_id)]
+        await container.worker.drain()
+        issues = sim.issues("CRASH")
+        assert len(issues) == 1
+        link = await container.links.for_group(group_id)
+        assert link is not None
+        issue = sim.issue(link.issue_key)
+        assert issue.id == link.issue_id
+        labels = issue.fields["labels"]
+        assert "syncengine" in labels
+        assert any(label.startswith("syncengine-") and label != "syncengine" for label in labels)
+        assert issue.properties["syncengine"]["group_id"] == group_id
+        assert issue.fields["summary"] == "KeyError in 2.3.0"
+        assert issue.fields["customfield_10050"] == "10101"  # the option "Major", by id
+        assert await container.outbox.list() == []
+    finally:
+        await container.aclose()
+
+
+async def test_backlog_goes_through_bulk_create(database_url: str) -> None:
+    clock = Clock()
+    container, sim = await engine(database_url, clock)
+    try:
+        await ingest(container, [crash(f"fp-{n}") for n in range(120)])
+        await container.worker.drain()
+        assert len(sim.issues("CRASH")) == 120
+        bulk = sim.calls("POST /issue/bulk")
+        single = sim.calls("POST /issue")
+        assert bulk >= 3, (bulk, single)
+        assert single == 0
+    finally:
+        await container.aclose()
+
+
+async def test_lost_answer_is_found_by_identity_not_created_twice(database_url: str) -> None:
+    clock = Clock()
+    container, sim = await engine(database_url, clock)
+    try:
+        sim.add_fault(kind="commit_then_fail", route="POST /issue", drop=True, remaining=1)
+        accepted = await ingest(container, [crash("fp-lost")])
+        await container.worker.drain()
+        assert len(sim.issues("CRASH")) == 1  # created, answer lost
+        assert await container.links.for_group(accepted[0].group_id) is None
+        for _ in range(10):
+            clock.advance(120)
+            await container.worker.drain()
+        assert len(sim.issues("CRASH")) == 1
+        link = await container.links.for_group(accepted[0].group_id)
+        assert link is not None
+        assert link.issue_key == sim.issues("CRASH")[0].key
+    finally:
+        await container.aclose()
+
+
+async def test_threshold_and_filters_hold_tickets_back(database_url: str) -> None:
+    clock = Clock()
+    container, _ = await engine(
+        database_url,
+        clock,
+        rules={
+            "min_occurrences": 3,
+            "filters": [{"attribute": "environment", "op": "equals", "value": "production"}],
+        },
+    )
+    try:
+        await ingest(container, [crash("a", environment="staging") for _ in range(5)])
+        await ingest(container, [crash("b", environment="production")])
+        assert await container.outbox.list() == []
+        await ingest(container, [crash("b", environment="production") for _ in range(2)])
+        items = await container.outbox.list()
+        assert len(items) == 1
+        assert items[0].payload["reason"].startswith("3 occurrences")
+    finally:
+        await container.aclose()
+
+
+async def test_window_counts_only_recent_occurrences(database_url: str) -> None:
+    clock = Clock()
+    container, _ = await engine(
+        database_url, clock, rules={"min_occurrences": 3, "window_minutes": 10}
+    )
+    try:
+        await ingest(container, [crash("w"), crash("w")])
+        clock.advance(11 * 60)
+        await ingest(container, [crash("w")])
+        assert await container.outbox.list() == []  # 1 in the window, 3 in all
+        await ingest(container, [crash("w"), crash("w")])
+        assert len(await container.outbox.list()) == 1
+    finally:
+        await container.aclose()
+
+
+async def test_muted_groups_and_passive_projects(database_url: str) -> None:
+    clock = Clock()
+    container, sim = await engine(database_url, clock, rules={"min_occurrences": 2})
+    try:
+        accepted = await ingest(container, [crash("m")])
+        await container.changes.set_state(accepted[0].group_id, GroupState.MUTED, actor="t")
+        await ingest(container, [crash("m"), crash("m")])
+        assert await container.outbox.list() == []
+        await container.projects.set_active("shop", False, actor="t", now=clock())
+        await ingest(container, [crash("p"), crash("p")])
+        await container.worker.drain()
+        assert sim.issues("CRASH") == []
+        assert [i.state for i in await container.outbox.list()] == [State.PENDING]
+        await container.projects.set_active("shop", True, actor="t", now=clock())
+        await container.worker.drain()
+        assert len(sim.issues("CRASH")) == 1
+    finally:
+        await container.aclose()
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_permanent_jira_errors_are_dead_with_the_fix(database_url: str, status: int) -> None:
+    clock = Clock()
+    container, sim = await engine(database_url, clock)
+    try:
+        sim.add_fault(kind="error", status=status, route="POST /issue")
+        await ingest(container, [crash("x")])
+        await container.worker.drain()
+        [item] = await container.outbox.list(states=(State.DEAD,))
+        assert item.last_error
+        assert str(status) in item.last_error or "permission" in item.last_error.lower()
+        assert sim.issues("CRASH") == []
+    finally:
+        await container.aclose()
