@@ -174,6 +174,8 @@ async def bootstrap(
         clock=clock,
         batch_handlers={CREATE: tickets.create_many},
     )
+    changes = GroupChanges(db, settings, clock=clock, wake=worker.wake)
+    worker.on_outcome = changes.record_outcome
     planner = TicketPlanner(settings, wake=worker.wake)
     groups.hooks.append(planner)
     groups.after_commit.append(planner.after_commit)
@@ -190,7 +192,7 @@ async def bootstrap(
         metrics=Metrics(),
         jira=jira,
         tickets=tickets,
-        changes=GroupChanges(db, settings, clock=clock, wake=worker.wake),
+        changes=changes,
         worker=worker,
         handlers=handlers,
         clock=clock,

@@ -64,6 +64,7 @@ class GroupSnapshot:
     last_version: str | None = None
     assignee: str | None = None
     regression_count: int = 0
+    last_sync_error: str | None = None
     attributes: dict[str, tuple[AttributeValue, ...]] = field(default_factory=dict)
     frames: tuple[Frame, ...] = ()
     url: str = ""

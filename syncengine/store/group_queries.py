@@ -32,6 +32,7 @@ _GROUP_COLUMNS = (
     ErrorGroup.last_version,
     ErrorGroup.assignee,
     ErrorGroup.regression_count,
+    ErrorGroup.last_sync_error,
 )
 
 
@@ -51,6 +52,7 @@ def _snapshot(row: Any, **extra: Any) -> GroupSnapshot:
         last_version=m["last_version"],
         assignee=m["assignee"],
         regression_count=m["regression_count"],
+        last_sync_error=m["last_sync_error"],
         **extra,
     )
 

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from syncengine.domain.groups import GroupState
 from syncengine.errors import NotFound
 from syncengine.settings import Settings
 from syncengine.store.audit import AuditRepository
 from syncengine.store.database import Database
-from syncengine.store.outbox import OutboxRepository
+from syncengine.store.outbox import OutboxRepository, OutboxWork
 from syncengine.store.tables import ErrorGroup, IssueLink, Project
 
 __all__ = ["PUSH", "ChangeResult", "GroupChanges"]
@@ -93,6 +93,17 @@ class GroupChanges:
             return before, row.assignee
 
         return await self._change(group_id, "assignee", apply, actor=actor, now=self._clock())
+
+    async def record_outcome(self, work: OutboxWork, error: str | None) -> None:
+        """Show the last Jira error of a group's outbox work on the group (cleared on success)."""
+        if work.group_id is None:
+            return
+        async with self._db.session() as session:
+            await session.execute(
+                update(ErrorGroup)
+                .where(ErrorGroup.id == work.group_id)
+                .values(last_sync_error=error[:2000] if error else None)
+            )
 
     async def _change(
         self,

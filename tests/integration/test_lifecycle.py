@@ -142,5 +142,8 @@ async def test_permanent_jira_errors_are_dead_with_the_fix(database_url: str, st
         assert item.last_error
         assert str(status) in item.last_error or "permission" in item.last_error.lower()
         assert sim.issues("CRASH") == []
+        assert item.group_id is not None
+        group = await container.groups.snapshot(item.group_id)
+        assert group.last_sync_error == item.last_error
     finally:
         await container.aclose()
