@@ -18,19 +18,42 @@ Each :class:`~syncengine.domain.fields.FieldProblem` names the field and the fix
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from syncengine.domain.coercion import CoercionError, coerce
 from syncengine.domain.createmeta import CreateMeta, FieldMeta
-from syncengine.domain.description import DescriptionRenderer
+from syncengine.domain.description import DescriptionRenderer, description_data
 from syncengine.domain.fields import (
     FieldProblem,
     TicketTemplate,
     build_fields,
     resolve_field,
 )
-from syncengine.domain.groups import GroupSnapshot
+from syncengine.domain.groups import AttributeValue, GroupSnapshot, GroupState
 from syncengine.domain.placeholders import Placeholder, Text, parse, template_problems
+from syncengine.domain.reports import Frame
+from syncengine.errors import TemplateError
 
-__all__ = ["check_config"]
+__all__ = ["EXAMPLE_GROUP", "check_config"]
+
+_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+# Renders the description template when no real group is at hand (doctor before any crash).
+EXAMPLE_GROUP = GroupSnapshot(
+    id=0,
+    project="example",
+    fingerprint="0" * 32,
+    state=GroupState.OPEN,
+    count=3,
+    first_seen=_EPOCH,
+    last_seen=_EPOCH,
+    classifier="Example",
+    message="an example crash, to check the description template",
+    first_version="1.0.0",
+    last_version="1.0.1",
+    attributes={"version": (AttributeValue(value="1.0.1", count=2, last_seen=_EPOCH),)},
+    frames=(Frame(function="main", filename="main.c", line=1),),
+    url="https://example.invalid/groups/0",
+)
 
 _SET_BY_ENGINE = {"project", "issuetype", "summary"}
 _FILLABLE_SCALARS = {
@@ -117,11 +140,14 @@ def check_config(
 ) -> list[FieldProblem]:
     """Every problem of ``template`` against ``createmeta``, as one list (empty when fine).
 
-    With ``sample`` and ``renderer``, the fields are also built for that group,
-    which checks templated values and renders the description template.
+    With ``renderer``, the description template is rendered (for ``sample``, or
+    an example group); with ``sample`` too, the fields are built for that group,
+    which checks templated values as well.
     """
     problems: list[FieldProblem] = []
-    for key, value in [("summary", template.summary), *template.custom_fields.items()]:
+    templates = [("summary", template.summary), *template.custom_fields.items()]
+    templates += [(template.labels_field, label) for label in template.labels]
+    for key, value in templates:
         problems.extend(
             FieldProblem(field=key, message=message, fix="correct the placeholder syntax")
             for message in template_problems(value)
@@ -178,6 +204,20 @@ def check_config(
                 )
             )
 
+    if renderer is not None and sample is None:
+        try:
+            renderer.render(
+                template.description_template,
+                description_data(EXAMPLE_GROUP, template.description_attributes),
+            )
+        except TemplateError as exc:
+            problems.append(
+                FieldProblem(
+                    field=template.description_field,
+                    message=str(exc),
+                    fix="fix the template in templates_dir, or remove it to use the default",
+                )
+            )
     if sample is not None and renderer is not None:
         built = build_fields(
             template, sample, renderer=renderer, createmeta=createmeta, cloud=cloud

@@ -99,6 +99,11 @@ def test_user_template_replaces_the_default() -> None:
         ("{% if %}", "line 1"),
         ("<div>{{ message }}</div>", "<div> is not supported"),
         ('{% include "nowhere.j2" %}', "not found"),
+        ("{{ 1 / 0 }}", "ZeroDivisionError"),
+        ("{{ 'x' * 10000000 }}", "not allowed"),
+        ("{{ [1] * 10000000 }}", "not allowed"),
+        ("{{ 2 ** 100000 }}", "too large"),
+        ("{{ range(10000000)|list }}", "description template"),
     ],
 )
 def test_template_errors_are_template_errors(template: str, message: str) -> None:

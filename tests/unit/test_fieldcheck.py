@@ -122,3 +122,24 @@ def test_every_recorded_screen_is_checked_without_error(path) -> None:  # type: 
                 if raw.get("required") and not raw.get("hasDefaultValue")
             } - {"project", "issuetype", "summary", "description"}
             assert {p.field for p in problems if p.blocking} == required
+
+
+def test_a_broken_description_template_is_reported_without_a_sample() -> None:
+    broken = DescriptionRenderer(
+        TemplateSources(default=bundled_templates(), user={"jira/description.j2": "<blink>"})
+    )
+    (problem,) = check_config(
+        TicketTemplate(project_key="KT"), screen(), cloud=True, renderer=broken
+    )
+    assert problem.field == "description"
+    assert "<blink> is not supported" in problem.message
+    assert (
+        check_config(TicketTemplate(project_key="KT"), screen(), cloud=True, renderer=RENDERER)
+        == []
+    )
+
+
+def test_label_templates_are_syntax_checked() -> None:
+    template = TicketTemplate(project_key="KT", labels=("ok", "${bad"))
+    (problem,) = check_config(template, screen(), cloud=True)
+    assert problem.field == "labels"

@@ -9,7 +9,13 @@ import pytest
 from syncengine.domain.adf import adf_problems
 from syncengine.domain.createmeta import CreateMeta, parse_createmeta
 from syncengine.domain.description import DescriptionRenderer, TemplateSources
-from syncengine.domain.fields import BuiltFields, TicketTemplate, build_fields, identity_label
+from syncengine.domain.fields import (
+    BuiltFields,
+    TicketTemplate,
+    build_fields,
+    identity_label,
+    text_body,
+)
 from syncengine.templating import bundled_templates
 from tests.unit.samples import JIRA_CLI, MATTERMOST, group, load, value
 from tests.unit.wiki_reader import read_text
@@ -204,3 +210,16 @@ def test_identity_label_is_a_valid_label(key: str) -> None:
     label = identity_label(key)
     assert " " not in label
     assert label.startswith("syncengine-")
+
+
+def test_comment_bodies_in_both_forms() -> None:
+    text = "Regressed in *2.5.0* [see|http://x]\n\nh1. second"
+    wiki = text_body(text, api_version=2)
+    assert isinstance(wiki, str)
+    first, second = wiki.split("\n\n")
+    assert read_text(first) == "Regressed in *2.5.0* [see|http://x]"
+    assert read_text(second, line_start=True) == "h1. second"
+    adf = text_body(text, api_version=3)
+    assert adf_problems(adf) == []
+    assert isinstance(adf, dict)
+    assert adf["content"][0]["content"][0]["text"] == "Regressed in *2.5.0* [see|http://x]"
