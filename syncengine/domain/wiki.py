@@ -7,7 +7,7 @@ Every piece of text is escaped so that it renders as itself and nothing else:
 - characters the backslash cannot protect become numeric character references:
   ``\\`` (a backslash followed by markup would escape it), ``(`` and ``)``
   (emoticons such as ``(y)``), ``@`` (mentions), ``:`` and ``;`` where they
-  would start a URL scheme (``http://``) or an emoticon (``:)``), a ``.`` after
+  would start a link (``http://``, ``mailto:``) or an emoticon (``:)``), a ``.`` after
   ``h1`` to ``h6``/``bq`` at the start of a line (headings, quotes), and ``&`` where
   it would start a reference itself;
 - a line break inside text becomes ``\\\\`` (Jira's forced break), so text
@@ -43,9 +43,9 @@ NOFORMAT_GUARD = "\u200b"
 
 _BACKSLASHED = frozenset("*_?-+^~|{}[]!#%")
 _ENTITY = {"\\": "&#92;", "(": "&#40;", ")": "&#41;", "@": "&#64;"}
-_EMOTICON = re.compile(r"[:;](?=[()PpDd|/\\])|:(?=//)")
+_EMOTICON = re.compile(r"[:;](?=[()PpDd|/\\])|:(?=//)|(?<=mailto):", re.IGNORECASE)
 _AMPERSAND = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
-_LINE_START = re.compile(r"^(h[1-6]|bq)\.", re.IGNORECASE)
+_LINE_START = re.compile(r"^\s*(h[1-6]|bq)\.", re.IGNORECASE)
 _NOFORMAT = re.compile(r"\{(?=\u200b*noformat)", re.IGNORECASE)
 
 

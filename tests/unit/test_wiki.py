@@ -29,6 +29,8 @@ ATTACKS = [
     "|a|b| ||h||",
     "!https://evil.example/pixel.png!",
     "h1. Heading",
+    "  h3. indented heading",
+    "write to mailto:someone or MAILTO:x",
     "bq. quote",
     "# one\n* two\n- three\n----",
     "https://evil.example/path mailto:a@b.example",

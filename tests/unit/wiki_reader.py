@@ -22,7 +22,7 @@ class RawMarkup(AssertionError):
 
 def read_text(markup: str, *, line_start: bool = False) -> str:
     """The text ``markup`` (one escaped run) shows in Jira."""
-    if line_start and re.match(r"(?i)(h[1-6]|bq)\.", markup):
+    if line_start and re.match(r"(?i)\s*(h[1-6]|bq)\.", markup):
         raise RawMarkup(f"starts with a heading or quote: {markup[:10]!r}")
     out = []
     index = 0
@@ -41,7 +41,10 @@ def read_text(markup: str, *, line_start: bool = False) -> str:
             raise RawMarkup(f"raw character reference at {index}: {markup[index : index + 8]!r}")
         elif char in RAW_FORBIDDEN:
             raise RawMarkup(f"raw {char!r} at {index} in {markup!r}")
-        elif char in ":;" and re.match(r"[:;][()PpDd|/\\]|://", markup[index:]):
+        elif char in ":;" and (
+            re.match(r"[:;][()PpDd|/\\]|://", markup[index:])
+            or markup[:index].lower().endswith("mailto")
+        ):
             raise RawMarkup(f"emoticon or URL at {index}: {markup[index : index + 4]!r}")
         else:
             out.append(char)
