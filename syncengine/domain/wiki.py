@@ -2,7 +2,7 @@
 
 Every piece of text is escaped so that it renders as itself and nothing else:
 
-- the markup characters ``* _ ? - + ^ ~ | { } [ ] ! # %`` get a backslash
+- the markup characters ``* _ ? - + ^ ~ | { } [ ] ! #`` get a backslash
   (Jira's escape);
 - characters the backslash cannot protect become numeric character references:
   ``\\`` (a backslash followed by markup would escape it), ``(`` and ``)``
@@ -41,7 +41,7 @@ __all__ = ["NOFORMAT_GUARD", "escape_text", "guard_noformat", "render_wiki"]
 
 NOFORMAT_GUARD = "\u200b"
 
-_BACKSLASHED = frozenset("*_?-+^~|{}[]!#%")
+_BACKSLASHED = frozenset("*_?-+^~|{}[]!#")
 _ENTITY = {"\\": "&#92;", "(": "&#40;", ")": "&#41;", "@": "&#64;"}
 _EMOTICON = re.compile(r"[:;](?=[()PpDd|/\\])|:(?=//)|(?<=mailto):", re.IGNORECASE)
 _AMPERSAND = re.compile(r"&(?=#?[A-Za-z0-9]+;)")

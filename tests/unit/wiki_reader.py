@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-BACKSLASHED = set("*_?-+^~|{}[]!#%")
+BACKSLASHED = set("*_?-+^~|{}[]!#")
 RAW_FORBIDDEN = BACKSLASHED | set("()@\\\n\r")
 _REFERENCE = re.compile(r"&#(\d+);|&amp;")
 _NOFORMAT_CLOSE = re.compile(r"\{noformat\}", re.IGNORECASE)
