@@ -13,7 +13,8 @@ configured project and issue type, it lists in ONE list every
   the value a sample group gives), and every field type syncengine cannot fill;
 - template with broken placeholder syntax.
 
-Each :class:`~syncengine.domain.fields.FieldProblem` names the field and the fix.
+Each :class:`~syncengine.domain.fields.FieldProblem` names the field (its id once
+resolved, with its name in the message; else the key as configured) and the fix.
 """
 
 from __future__ import annotations
@@ -104,10 +105,10 @@ def _configured(template: TicketTemplate) -> dict[str, str]:
     return fields
 
 
-def _check_value(meta: FieldMeta, key: str, value: str, cloud: bool) -> FieldProblem | None:
+def _check_value(meta: FieldMeta, value: str, cloud: bool) -> FieldProblem | None:
     if not _fillable(meta):
         return FieldProblem(
-            field=key,
+            field=meta.id,
             message=f"({meta.name}) has type {meta.kind}, which syncengine cannot fill",
             fix="remove it from custom_fields; set it in Jira (a default value or automation)",
             blocking=meta.required and not meta.has_default,
@@ -122,7 +123,7 @@ def _check_value(meta: FieldMeta, key: str, value: str, cloud: bool) -> FieldPro
         coerce(meta, items, cloud=cloud)
     except CoercionError as exc:
         return FieldProblem(
-            field=key,
+            field=meta.id,
             message=f"({meta.name}, {meta.kind}): {exc}",
             fix=exc.fix,
             blocking=meta.required and not meta.has_default,
@@ -180,12 +181,12 @@ def check_config(
             continue
         filled.add(meta.id)
         if key in template.custom_fields:
-            if problem := _check_value(meta, key, value, cloud):
+            if problem := _check_value(meta, value, cloud):
                 problems.append(problem)
             elif meta.required and not meta.has_default and _may_be_empty(value):
                 problems.append(
                     FieldProblem(
-                        field=key,
+                        field=meta.id,
                         message=f"({meta.name}) is required but {value!r} can expand to nothing",
                         fix="give the placeholders defaults, like ${hostname:-unknown}",
                         blocking=True,

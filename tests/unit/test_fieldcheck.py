@@ -46,18 +46,18 @@ def test_every_problem_in_one_list() -> None:
     assert set(by_field) == {
         "summary",
         "Tags",
-        "MJK - Radio Buttons",
+        "customfield_10073",
         "Nope",
         "attachment",
-        "MJK - Number Field",
+        "customfield_10072",
         "customfield_10011",
     }
     assert "no matching '}'" in by_field["summary"].message
     assert "not on the create screen of KT / Epic" in by_field["Tags"].message
     assert "Labels (labels)" in by_field["Tags"].fix
-    assert "use one of '1', '2'" in by_field["MJK - Radio Buttons"].fix
+    assert "use one of '1', '2'" in by_field["customfield_10073"].fix
     assert "cannot fill" in by_field["attachment"].message
-    assert "not a number" in by_field["MJK - Number Field"].message
+    assert "not a number" in by_field["customfield_10072"].message
     assert by_field["customfield_10011"].blocking
     assert "Epic Name" in by_field["customfield_10011"].message
     assert all(p.fix for p in problems)
