@@ -140,3 +140,40 @@ def test_any_cell_values_keep_the_table_shape(values: list[str]) -> None:
     assert len(merged) == len(values)
     for cell, text in zip(merged, values, strict=True):
         assert read_text(cell).strip() == clean_text(text).strip()
+
+
+def test_marked_text_uses_references_so_markers_cannot_close_early() -> None:
+    paragraph = Paragraph(
+        content=(
+            Span(text="a*b}", strong=True),
+            Span(text=" "),
+            Span(text="x}}", code=True),
+            Span(text=" "),
+            Span(text="t|e]xt", href="https://e.example"),
+        )
+    )
+    wiki = render_wiki(Document(blocks=(paragraph,)))
+    assert wiki == "*a&#42;b&#125;* {{x&#125;&#125;}} [t&#124;e&#93;xt|https://e.example]"
+
+
+@given(st.text(min_size=1, max_size=40), st.sampled_from(["strong", "em", "code", "href"]))
+def test_any_marked_text_round_trips_between_its_markers(text: str, mark: str) -> None:
+    text = text.replace("\n", " ").replace("\r", " ")  # one line: markers wrap each line
+    options = {mark: "https://e.example" if mark == "href" else True}
+    span = Span(text=text, **options)  # type: ignore[arg-type]
+    wiki = render_wiki(Document(blocks=(Paragraph(content=(span,)),)))
+    opening, closing = {"strong": ("*", "*"), "em": ("_", "_"), "code": ("{{", "}}")}.get(
+        mark, ("[", "|https://e.example]")
+    )
+    inner = wiki.strip(" ")
+    if escape_text(text).strip(" "):  # markers wrap any visible text
+        assert inner.startswith(opening)
+        assert inner.endswith(closing)
+        inner = inner[len(opening) : -len(closing)]
+    assert read_text(inner).strip(" ") == clean_text(text).strip(" ")
+    assert not set(inner) & set("*_{}[]|")
+
+
+def test_markers_wrap_each_line_of_a_marked_span() -> None:
+    paragraph = Paragraph(content=(Span(text="a\n\nb ", strong=True),))
+    assert render_wiki(Document(blocks=(paragraph,))) == "*a*\\\\ \\\\ *b* "

@@ -42,7 +42,7 @@ def read_text(markup: str, *, line_start: bool = False) -> str:
         elif char in RAW_FORBIDDEN:
             raise RawMarkup(f"raw {char!r} at {index} in {markup!r}")
         elif char in ":;" and (
-            re.match(r"[:;][()PpDd|/\\]|://", markup[index:])
+            re.match(r"[:;][()PpDd]|://", markup[index:])
             or markup[:index].lower().endswith("mailto")
         ):
             raise RawMarkup(f"emoticon or URL at {index}: {markup[index : index + 4]!r}")
