@@ -270,7 +270,8 @@ def build_fields(
 
     builder.description(renderer)
 
-    labels = [item for t in template.labels for item in expand_list(t, group)]
+    missing = template.missing_attribute
+    labels = [item for t in template.labels for item in expand_list(t, group, missing=missing)]
     if identity:
         labels.append(identity)
     if labels:

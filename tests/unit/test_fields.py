@@ -223,3 +223,10 @@ def test_comment_bodies_in_both_forms() -> None:
     assert adf_problems(adf) == []
     assert isinstance(adf, dict)
     assert adf["content"][0]["content"][0]["text"] == "Regressed in *2.5.0* [see|http://x]"
+
+
+def test_missing_keep_applies_to_labels_too() -> None:
+    template = TicketTemplate(
+        project_key="C", labels=("$nope", "${gone:-x}"), missing_attribute="keep"
+    )
+    assert build(template).fields["labels"] == ["$nope", "x"]
