@@ -48,14 +48,14 @@ def _text_nodes(text: str, marks: list[Node]) -> list[Node]:
     return nodes
 
 
-def _inline(content: tuple[Span | Break, ...]) -> list[Node]:
+def _inline(content: tuple[Span | Break, ...], *, code: bool = True) -> list[Node]:
     nodes: list[Node] = []
     for item in content:
         if isinstance(item, Break):
             nodes.append({"type": "hardBreak"})
             continue
         marks: list[Node] = []
-        if item.code:
+        if item.code and code:  # headings hold no code marks: the text stays plain there
             marks.append({"type": "code"})
         else:
             # ADF allows a code mark beside a link only; bold/italic give way to code.
@@ -78,7 +78,7 @@ def _block(block: object) -> Node:
         return {
             "type": "heading",
             "attrs": {"level": block.level},
-            "content": _inline(block.content),
+            "content": _inline(block.content, code=False),
         }
     if isinstance(block, Paragraph):
         return _paragraph(block.content)

@@ -20,7 +20,14 @@ from typing import Any
 
 from syncengine.errors import TemplateError
 
-__all__ = ["CreateMeta", "CreateMetaError", "FieldMeta", "parse_createmeta", "parse_field_pages"]
+__all__ = [
+    "CreateMeta",
+    "CreateMetaError",
+    "FieldMeta",
+    "find_issue_type",
+    "parse_createmeta",
+    "parse_field_pages",
+]
 
 
 class CreateMetaError(TemplateError):
@@ -171,4 +178,28 @@ def parse_field_pages(
         issue_type=issue_type,
         issue_type_id=issue_type_id,
         fields=tuple(found.values()),
+    )
+
+
+def find_issue_type(pages: Iterable[Mapping[str, Any]], wanted: str) -> tuple[str, str]:
+    """``(id, name)`` of issue type ``wanted`` (name, any case, or id) in the pages of
+    ``/issue/createmeta/{project}/issuetypes`` (``issueTypes`` on Cloud, ``values`` on DC).
+
+    Raises :class:`CreateMetaError` listing the available types when it is missing.
+    """
+    seen: list[Mapping[str, Any]] = []
+    for page in pages:
+        types = page.get("issueTypes", page.get("values"))
+        if not isinstance(types, list):
+            raise CreateMetaError(
+                "createmeta issue-type page has neither 'issueTypes' nor 'values'"
+            )
+        seen.extend(t for t in types if isinstance(t, Mapping))
+    for issue_type in seen:
+        if _matches(issue_type, wanted):
+            return str(issue_type.get("id")), str(issue_type.get("name"))
+    names = ", ".join(sorted(str(t.get("name")) for t in seen)) or "none"
+    raise CreateMetaError(
+        f"issue type {wanted!r} is not available (available: {names}); "
+        "set issue_type to one of them"
     )

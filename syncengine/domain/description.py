@@ -23,9 +23,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import jinja2
 import markupsafe
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from syncengine.domain.groups import GroupSnapshot, rank_values
@@ -163,6 +165,25 @@ def _time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+MAX_REPEAT = 100_000
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with "*" and "**" bounded so a template cannot eat the memory."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > 1_000:
+            raise SecurityError(f"exponent {right} is too large for a template")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                size = len(seq) if isinstance(seq, str | list | tuple) else 1
+                if isinstance(times, int) and size * times > MAX_REPEAT:
+                    raise SecurityError("repeating a sequence that often is not allowed")
+        return super().call_binop(context, operator, left, right)
+
+
 class DescriptionRenderer:
     """Renders description templates from :class:`TemplateSources` in a sandbox."""
 
@@ -175,7 +196,7 @@ class DescriptionRenderer:
                 default,
             ]
         )
-        self._env = ImmutableSandboxedEnvironment(
+        self._env = _Sandbox(
             loader=loader,
             autoescape=True,
             undefined=jinja2.StrictUndefined,
@@ -206,6 +227,10 @@ class DescriptionRenderer:
             ) from exc
         except jinja2.TemplateError as exc:  # undefined names, sandbox violations
             raise TemplateError(f"description template {name!r}: {exc}") from exc
+        except Exception as exc:  # a template can raise what its expressions raise (1/0, …)
+            raise TemplateError(
+                f"description template {name!r}: {type(exc).__name__}: {exc}"
+            ) from exc
         try:
             return parse_markup(markup)
         except TemplateError as exc:

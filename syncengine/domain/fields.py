@@ -44,7 +44,9 @@ __all__ = [
     "TicketTemplate",
     "build_fields",
     "identity_label",
+    "render_body",
     "resolve_field",
+    "text_body",
 ]
 
 # Fields every Jira site has; a configured id among them needs no createmeta to be used.
@@ -137,10 +139,22 @@ def _not_found(key: str, createmeta: CreateMeta | None, *, what: str) -> FieldPr
     )
 
 
-def _rich(document: Document, api_version: int) -> Any:
+def render_body(document: Document, *, api_version: int) -> str | dict[str, Any]:
+    """A rich-text field's value: ADF on REST v3, wiki markup on v2, shortened to fit Jira."""
     if api_version == 3:
         return render_adf(fit(document, lambda d: len(json.dumps(render_adf(d)))))
     return render_wiki(fit(document, lambda d: len(render_wiki(d))))
+
+
+def text_body(text: str, *, api_version: int) -> str | dict[str, Any]:
+    """Plain ``text`` (a comment) as a rich-text value: ADF on v3, escaped wiki on v2.
+
+    Blank lines separate paragraphs; nothing in ``text`` becomes markup.
+    """
+    if api_version == 3:
+        return text_document(text)
+    paragraphs = [p.strip("\n") for p in text.replace("\r\n", "\n").split("\n\n")]
+    return "\n\n".join(escape_text(p, line_start=True) for p in paragraphs if p.strip("\n"))
 
 
 class _Builder:
@@ -203,7 +217,7 @@ class _Builder:
         if meta is None:
             self.problems.append(_not_found(key, self.createmeta, what="the description field"))
         elif meta.is_rich_text:
-            self.fields[meta.id] = _rich(document, self.template.api_version)
+            self.fields[meta.id] = render_body(document, api_version=self.template.api_version)
         else:
             self.put(key, meta, plain_text(document) or None)
 
@@ -256,7 +270,8 @@ def build_fields(
 
     builder.description(renderer)
 
-    labels = [item for t in template.labels for item in expand_list(t, group)]
+    missing = template.missing_attribute
+    labels = [item for t in template.labels for item in expand_list(t, group, missing=missing)]
     if identity:
         labels.append(identity)
     if labels:

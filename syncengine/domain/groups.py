@@ -46,9 +46,9 @@ def rank_values(values: Iterable[AttributeValue]) -> tuple[AttributeValue, ...]:
 class GroupSnapshot:
     """Everything about a group that a template or a rule may read.
 
-    ``attributes`` maps an attribute name to its values, highest count first
-    (ties: most recently seen first, then lexically smallest) — the order
-    ``$attribute`` expansion relies on.
+    ``attributes`` maps an attribute name to its values, best first as
+    :func:`rank_values` orders them (the store builds snapshots that way);
+    ``$attribute`` expansion and the description rank again, so any order is safe.
     """
 
     id: int

@@ -19,7 +19,6 @@ collapses as in HTML (``br`` breaks a line); ``pre`` keeps it. Links keep only
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 
@@ -42,16 +41,15 @@ __all__ = [
     "safe_href",
 ]
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+# Control characters Jira rejects, and lone surrogates (not encodable as UTF-8 JSON).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
 _SPACE = re.compile(r"[ \t\n\r\f]+")
 
 
 def clean_text(text: str) -> str:
     """``text`` with line ends made ``\\n`` and control characters Jira rejects removed."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub("", text)
-    # Lone surrogates cannot be encoded as UTF-8 JSON; drop them rather than fail.
-    return "".join(c for c in text if unicodedata.category(c) != "Cs")
+    return _CONTROL.sub("", text)
 
 
 def safe_href(href: str) -> str | None:
@@ -149,6 +147,10 @@ _ALLOWED = (
 )
 
 
+def _marks(span: Span) -> tuple[bool, bool, bool, str | None]:
+    return span.strong, span.em, span.code, span.href
+
+
 def _tidy(content: list[Inline]) -> tuple[Inline, ...]:
     """Collapse whitespace as HTML does, trim around breaks and edges, merge equal runs."""
     out: list[Inline] = []
@@ -168,7 +170,7 @@ def _tidy(content: list[Inline]) -> tuple[Inline, ...]:
         if not text:
             continue
         previous = out[-1] if out else None
-        if isinstance(previous, Span) and replace(previous, text="") == replace(item, text=""):
+        if isinstance(previous, Span) and _marks(previous) == _marks(item):
             out[-1] = replace(previous, text=previous.text + text)
         else:
             out.append(replace(item, text=text))
@@ -284,7 +286,7 @@ class _Reader(HTMLParser):
             if text:
                 self.blocks.append(CodeBlock(text=text, language=self.pre_language))
             self.pre = None
-        elif tag in _INLINE_MARKS and tag in _INLINE_MARKS and self.marks:
+        elif tag in _INLINE_MARKS and self.marks:
             self.marks.pop()
         elif tag == "a" and self.href:
             self.href.pop()

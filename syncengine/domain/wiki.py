@@ -2,12 +2,12 @@
 
 Every piece of text is escaped so that it renders as itself and nothing else:
 
-- the markup characters ``* _ ? - + ^ ~ | { } [ ] ! # %`` get a backslash
+- the markup characters ``* _ ? - + ^ ~ | { } [ ] ! #`` get a backslash
   (Jira's escape);
 - characters the backslash cannot protect become numeric character references:
   ``\\`` (a backslash followed by markup would escape it), ``(`` and ``)``
   (emoticons such as ``(y)``), ``@`` (mentions), ``:`` and ``;`` where they
-  would start a URL scheme (``http://``) or an emoticon (``:)``), a ``.`` after
+  would start a link (``http://``, ``mailto:``) or an emoticon (``:)``), a ``.`` after
   ``h1`` to ``h6``/``bq`` at the start of a line (headings, quotes), and ``&`` where
   it would start a reference itself;
 - a line break inside text becomes ``\\\\`` (Jira's forced break), so text
@@ -41,19 +41,23 @@ __all__ = ["NOFORMAT_GUARD", "escape_text", "guard_noformat", "render_wiki"]
 
 NOFORMAT_GUARD = "\u200b"
 
-_BACKSLASHED = frozenset("*_?-+^~|{}[]!#%")
+_BACKSLASHED = frozenset("*_?-+^~|{}[]!#")
 _ENTITY = {"\\": "&#92;", "(": "&#40;", ")": "&#41;", "@": "&#64;"}
-_EMOTICON = re.compile(r"[:;](?=[()PpDd|/\\])|:(?=//)")
+# Jira's emoticons :) :( :P :D ;) and its bare links (scheme://, mailto:).
+_EMOTICON = re.compile(r"[:;](?=[()PpDd])|:(?=//)|(?<=mailto):", re.IGNORECASE)
 _AMPERSAND = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
-_LINE_START = re.compile(r"^(h[1-6]|bq)\.", re.IGNORECASE)
+_LINE_START = re.compile(r"^\s*(h[1-6]|bq)\.", re.IGNORECASE)
 _NOFORMAT = re.compile(r"\{(?=\u200b*noformat)", re.IGNORECASE)
 
 
-def escape_text(text: str, *, line_start: bool = False) -> str:
+def escape_text(text: str, *, line_start: bool = False, references: bool = False) -> str:
     """``text`` as wiki markup that renders exactly as ``text`` (line breaks as ``\\\\``).
 
     ``line_start`` says the text begins a source line, where ``h1.`` and
-    ``bq.`` have a meaning.
+    ``bq.`` have a meaning. ``references`` writes the markup characters as
+    character references instead of backslash escapes: inside ``*bold*``,
+    ``{{code}}`` or ``[link text|…]`` Jira looks for the closing marker before
+    it honours escapes, so no raw marker character may appear there at all.
     """
     text = clean_text(text)
     as_reference = {m.start() for m in _EMOTICON.finditer(text)}
@@ -65,7 +69,7 @@ def escape_text(text: str, *, line_start: bool = False) -> str:
         if index in as_reference:
             out.append("&amp;" if char == "&" else f"&#{ord(char)};")
         elif char in _BACKSLASHED:
-            out.append("\\" + char)
+            out.append(f"&#{ord(char)};" if references else "\\" + char)
         elif char in _ENTITY:
             out.append(_ENTITY[char])
         elif char == "\n":
@@ -93,22 +97,31 @@ def _wrap(text: str, opening: str, closing: str) -> str:
     return f"{lead}{opening}{core}{closing}{trail}"
 
 
+def _span(span: Span, *, line_start: bool) -> str:
+    marked = span.code or span.strong or span.em or span.href is not None
+    pieces = []
+    # Markers wrap each line on its own: a forced break never sits inside *…*.
+    for number, line in enumerate(clean_text(span.text).split("\n")):
+        text = escape_text(line, line_start=line_start and number == 0, references=marked)
+        if span.code:
+            text = _wrap(text, "{{", "}}")
+        if span.strong:
+            text = _wrap(text, "*", "*")
+        if span.em:
+            text = _wrap(text, "_", "_")
+        if span.href and text.strip(" "):
+            text = f"[{text}|{_escape_url(span.href)}]"
+        pieces.append(text)
+    return "\\\\ ".join(pieces)
+
+
 def _inline(content: tuple[Span | Break, ...], *, line_start: bool) -> str:
     out: list[str] = []
     for item in content:
         if isinstance(item, Break):
             out.append("\\\\ ")
-            continue
-        text = escape_text(item.text, line_start=line_start and not out)
-        if item.code:
-            text = _wrap(text, "{{", "}}")
-        if item.strong:
-            text = _wrap(text, "*", "*")
-        if item.em:
-            text = _wrap(text, "_", "_")
-        if item.href:
-            text = f"[{text}|{_escape_url(item.href)}]"
-        out.append(text)
+        else:
+            out.append(_span(item, line_start=line_start and not out))
     return "".join(out)
 
 
