@@ -9,8 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from syncengine.ingest.writer import BatchWriter
 from syncengine.settings import Settings, mask_secret
 from syncengine.store.database import Database
+from syncengine.store.groups import GroupRepository
 from syncengine.store.migrate import current_revision, head_revision, upgrade_async
 from syncengine.store.projects import ProjectRepository, generate_token
 
@@ -29,12 +31,17 @@ class Container:
     settings: Settings
     db: Database
     projects: ProjectRepository
+    groups: GroupRepository
+    ingest: BatchWriter
     clock: Callable[[], datetime] = utcnow
     started_at: datetime = field(default_factory=utcnow)
 
     async def aclose(self) -> None:
-        """Release every resource the container holds."""
-        await self.db.aclose()
+        """Release every resource the container holds (accepted reports are written first)."""
+        try:
+            await self.ingest.aclose()
+        finally:
+            await self.db.aclose()
 
 
 async def bootstrap(
@@ -48,7 +55,21 @@ async def bootstrap(
     if migrate if migrate is not None else settings.auto_migrate:
         await upgrade_async(url)
     db = Database(url)
-    return Container(settings=settings, db=db, projects=ProjectRepository(db), clock=clock)
+    groups = GroupRepository(
+        db,
+        samples_first=settings.ingest.samples_first,
+        samples_newest=settings.ingest.samples_newest,
+    )
+    ingest = BatchWriter.from_settings(groups, settings.ingest, clock=clock)
+    ingest.start()
+    return Container(
+        settings=settings,
+        db=db,
+        projects=ProjectRepository(db),
+        groups=groups,
+        ingest=ingest,
+        clock=clock,
+    )
 
 
 async def schema_is_current(container: Container) -> bool:

@@ -11,6 +11,7 @@ from syncengine import __version__
 from syncengine.bootstrap import Container, bootstrap
 from syncengine.settings import Settings
 from syncengine.web import health
+from syncengine.web.groups import router as groups_router
 
 __all__ = ["create_app"]
 
@@ -34,4 +35,5 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         # Set at once: test transports may not run the lifespan.
         app.state.container = container
     app.include_router(health.router)
+    app.include_router(groups_router)
     return app
