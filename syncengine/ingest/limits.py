@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from syncengine.ingest.problems import FieldError, ReportInvalid
-from syncengine.settings import IngestSettings
+from syncengine.settings import IngestSettings, Settings
 from syncengine.store.groups import FIELD_LIMITS
 
 __all__ = [
@@ -67,6 +67,17 @@ class ReportContext:
     now: datetime
     limits: IngestLimits = field(default_factory=IngestLimits)
     version_attribute: str = "version"
+
+    @classmethod
+    def for_project(cls, settings: Settings, project: str, now: datetime) -> ReportContext:
+        """The context of ``project`` as ``settings`` configure it, at ``now``."""
+        configured = settings.projects.get(project)
+        return cls(
+            project=project,
+            now=now,
+            limits=IngestLimits.from_settings(settings.ingest),
+            version_attribute=configured.version_attribute if configured else "version",
+        )
 
 
 class Truncations:

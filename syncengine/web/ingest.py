@@ -83,14 +83,7 @@ async def _project_for(
 
 
 def _context(container: Container, project: ProjectRecord) -> ReportContext:
-    settings = container.settings
-    configured = settings.projects.get(project.slug)
-    return ReportContext(
-        project=project.slug,
-        now=container.clock(),
-        limits=IngestLimits.from_settings(settings.ingest),
-        version_attribute=configured.version_attribute if configured else "version",
-    )
+    return ReportContext.for_project(container.settings, project.slug, container.clock())
 
 
 async def _parse(body: bytes, parse: Callable[[bytes], Any]) -> Any:
