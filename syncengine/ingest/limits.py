@@ -125,15 +125,18 @@ def clean_attributes(
     """``raw`` (a JSON object) as attributes within ``limits``; cuts are counted in ``cuts``.
 
     Raises :class:`ReportInvalid` when ``raw`` is not an object, has too many
-    attributes, an empty name, or an object or array as a value.
+    attributes, an empty name, or an object or array as a value. ``where`` prefixes
+    the field paths of the errors (empty: the names are top-level fields).
     """
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
-        raise ReportInvalid.one(where, f"must be a JSON object of name → value, not {_kind(raw)}")
+        raise ReportInvalid.one(
+            where or "attributes", f"must be a JSON object of name → value, not {_kind(raw)}"
+        )
     if len(raw) > limits.max_attributes:
         raise ReportInvalid.one(
-            where,
+            where or "tags",
             f"has {len(raw)} attributes; at most {limits.max_attributes} are accepted: "
             "send fewer (or raise ingest.max_attributes)",
             kind="too-many-attributes",
@@ -147,14 +150,14 @@ def clean_attributes(
         except TypeError:
             errors.append(
                 FieldError(
-                    field=f"{where}.{key[:64]}",
+                    field=f"{where}.{key[:64]}" if where else key[:64],
                     problem=f"is {_kind(value)}; attribute values must be strings, "
                     "numbers or booleans: flatten it (e.g. 'parent.child') or send it as a string",
                 )
             )
             continue
         if not key.strip():
-            errors.append(FieldError(field=where, problem="an attribute name is empty"))
+            errors.append(FieldError(field=where or key, problem="an attribute name is empty"))
             continue
         if text is not None:
             cleaned[cuts.cut(key, limits.max_key_length)] = cuts.cut(text, limits.max_value_length)
