@@ -143,8 +143,12 @@ def clean_attributes(
         )
     errors: list[FieldError] = []
     cleaned: dict[str, str] = {}
+    max_key, max_value = limits.max_key_length, limits.max_value_length
     for name, value in raw.items():
         key = str(name)
+        if type(value) is str and len(value) <= max_value and len(key) <= max_key and key.strip():
+            cleaned[key] = value  # the common case, without the checks below
+            continue
         try:
             text = attribute_value(value)
         except TypeError:
