@@ -32,6 +32,7 @@ class Container:
     settings: Settings
     db: Database
     projects: ProjectRepository
+    groups: GroupRepository
     ingest: ReportSink
     clock: Callable[[], datetime] = utcnow
     started_at: datetime = field(default_factory=utcnow)
@@ -60,9 +61,15 @@ async def bootstrap(
         samples_first=settings.ingest.samples_first,
         samples_newest=settings.ingest.samples_newest,
     )
-    writer = BatchWriter.from_settings(groups, settings.ingest, clock=clock)
+    ingest = BatchWriter.from_settings(groups, settings.ingest, clock=clock)
+    ingest.start()
     return Container(
-        settings=settings, db=db, projects=ProjectRepository(db), ingest=writer, clock=clock
+        settings=settings,
+        db=db,
+        projects=ProjectRepository(db),
+        groups=groups,
+        ingest=ingest,
+        clock=clock,
     )
 
 

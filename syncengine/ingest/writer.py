@@ -24,14 +24,15 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from syncengine.domain.reports import CrashReport
 from syncengine.errors import BadReport, StoreBusy, StoreError, StoreRejected
 from syncengine.ingest.sink import Accepted
 from syncengine.settings import IngestSettings
-from syncengine.store.groups import FIELD_LIMITS, Assigned, GroupRepository
+from syncengine.store.batch_fold import Assigned, BatchFold
+from syncengine.store.groups import FIELD_LIMITS, GroupRepository
 
 __all__ = ["BatchWriter", "WriterStats"]
 
@@ -55,13 +56,21 @@ class _Submission:
     project_id: int
     reports: Sequence[CrashReport]
     future: asyncio.Future[list[Accepted]]
-    arrived: float
+
+
+@dataclass(eq=False, slots=True)
+class _Batch:
+    fold: BatchFold
+    opened: float
+    submissions: list[_Submission] = field(default_factory=list)
 
 
 class BatchWriter:
     """A :class:`~syncengine.ingest.sink.ReportSink` writing through a :class:`GroupRepository`.
 
-    ``clock`` gives the aware UTC time stamped on updated groups.
+    Submissions are folded into the open batch as they arrive, so that work
+    overlaps the database writing the previous batch. ``clock`` gives the aware
+    UTC time stamped on updated groups.
     """
 
     def __init__(
@@ -78,8 +87,8 @@ class BatchWriter:
         self._max_reports = max_reports
         self._max_delay = max_delay
         self._max_pending = max_pending_reports or 4 * max_reports
-        self._pending: deque[_Submission] = deque()
-        self._pending_reports = 0
+        self._open: _Batch | None = None
+        self._ready: deque[_Batch] = deque()
         self._queued_reports = 0  # waiting or being written: what backpressure bounds
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
@@ -129,10 +138,16 @@ class BatchWriter:
             raise StoreError("the ingest writer is shutting down; retry against a running server")
         self.start()
         loop = asyncio.get_running_loop()
-        submission = _Submission(project_id, reports, loop.create_future(), loop.time())
-        self._pending.append(submission)
-        self._pending_reports += len(reports)
+        batch = self._open
+        if batch is None:
+            batch = self._open = _Batch(self._repository.new_batch(), loop.time())
+        submission = _Submission(project_id, reports, loop.create_future())
+        batch.fold.add(project_id, reports)  # cannot fail: _check saw every fingerprint
+        batch.submissions.append(submission)
         self._queued_reports += len(reports)
+        if batch.fold.reports >= self._max_reports:
+            self._ready.append(batch)
+            self._open = None
         self._wake.set()
         # Shielded: a submitter that goes away does not un-write its reports.
         return await asyncio.shield(submission.future)
@@ -149,15 +164,14 @@ class BatchWriter:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            if not self._pending:
+            if not self._ready and self._open is None:
                 if self._closing:
                     return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            deadline = self._pending[0].arrived + self._max_delay
-            while self._pending_reports < self._max_reports and not self._closing:
-                remaining = deadline - loop.time()
+            while not self._ready and self._open is not None and not self._closing:
+                remaining = self._open.opened + self._max_delay - loop.time()
                 if remaining <= 0:
                     break
                 self._wake.clear()
@@ -165,65 +179,81 @@ class BatchWriter:
                     await asyncio.wait_for(self._wake.wait(), remaining)
                 except TimeoutError:
                     break
-            batch = self._take()
+            if self._ready:
+                batch = self._ready.popleft()
+            else:
+                assert self._open is not None
+                batch, self._open = self._open, None
             try:
                 await self._write(batch)
             except Exception as exc:  # a bug must not stop the writer and strand every submitter
                 log.exception("ingest writer failed on a batch")
-                _fail(batch, StoreError(f"storing the batch failed: {exc}"))
+                _fail(batch.submissions, StoreError(f"storing the batch failed: {exc}"))
             finally:
-                self._queued_reports -= sum(len(s.reports) for s in batch)
+                self._queued_reports -= batch.fold.reports
                 self._room.set()
 
-    def _take(self) -> list[_Submission]:
-        batch: list[_Submission] = []
-        size = 0
-        pending = self._pending
-        while pending and (not batch or size + len(pending[0].reports) <= self._max_reports):
-            submission = pending.popleft()
-            batch.append(submission)
-            size += len(submission.reports)
-        self._pending_reports -= size
-        return batch
-
-    async def _write(self, batch: list[_Submission]) -> None:
+    async def _write(self, batch: _Batch) -> None:
         attempt = 0
         while True:
             try:
-                results = await self._repository.fold(
-                    [(s.project_id, s.reports) for s in batch], now=self._clock()
-                )
-            except StoreError as exc:
-                if isinstance(exc, StoreRejected) and len(batch) > 1:
-                    # Split so only the submissions that cause the failure see it.
-                    self.stats.retries += 1
-                    middle = len(batch) // 2
-                    await self._write(batch[:middle])
-                    await self._write(batch[middle:])
+                results = await self._repository.write(batch.fold, now=self._clock())
+            except StoreRejected as exc:
+                if len(batch.submissions) == 1:
+                    self._failed(batch, exc)
                     return
-                if isinstance(exc, StoreBusy) and attempt < len(_RETRY_DELAYS):
-                    self.stats.retries += 1
-                    await asyncio.sleep(_RETRY_DELAYS[attempt])
-                    attempt += 1
-                    continue
-                log.warning("a batch of %d submissions failed: %s", len(batch), exc)
-                self.stats.failed_batches += 1
-                _fail(batch, exc)
+                # Split so only the submissions that cause the failure see it.
+                self.stats.retries += 1
+                middle = len(batch.submissions) // 2
+                for half in (batch.submissions[:middle], batch.submissions[middle:]):
+                    await self._write(self._refold(half))
+                return
+            except StoreBusy as exc:
+                if attempt == len(_RETRY_DELAYS):
+                    self._failed(batch, exc)
+                    return
+                self.stats.retries += 1
+                await asyncio.sleep(_RETRY_DELAYS[attempt])
+                attempt += 1
+                continue
+            except StoreError as exc:
+                self._failed(batch, exc)
                 return
             break
         self.stats.batches += 1
-        for submission, assigned in zip(batch, results, strict=True):
-            self.stats.reports += len(assigned)
+        self.stats.reports += batch.fold.reports
+        accepted: dict[int, Accepted] = {}
+        for submission, assigned in zip(batch.submissions, results, strict=True):
             if not submission.future.done():
-                submission.future.set_result(_accepted(assigned))
+                submission.future.set_result(_accepted(assigned, accepted))
+
+    def _refold(self, submissions: list[_Submission]) -> _Batch:
+        fold = self._repository.new_batch()
+        for submission in submissions:
+            fold.add(submission.project_id, submission.reports)
+        return _Batch(fold, 0.0, submissions)
+
+    def _failed(self, batch: _Batch, exc: StoreError) -> None:
+        log.warning("a batch of %d submissions failed: %s", len(batch.submissions), exc)
+        self.stats.failed_batches += 1
+        _fail(batch.submissions, exc)
 
 
-def _accepted(assigned: list[Assigned]) -> list[Accepted]:
-    return [Accepted(group_id=a.group_id, new_group=a.new_group) for a in assigned]
+def _accepted(assigned: list[Assigned], cache: dict[int, Accepted]) -> list[Accepted]:
+    out = []
+    for item in assigned:
+        # One Accepted per group, shared by its reports (thousands per batch).
+        value = cache.get(item.group_id)
+        if value is None:
+            value = cache[item.group_id] = Accepted(
+                group_id=item.group_id, new_group=item.new_group
+            )
+        out.append(value)
+    return out
 
 
-def _fail(batch: list[_Submission], exc: StoreError) -> None:
-    for submission in batch:
+def _fail(submissions: list[_Submission], exc: StoreError) -> None:
+    for submission in submissions:
         if not submission.future.done():
             submission.future.set_exception(exc)
 

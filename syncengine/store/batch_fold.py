@@ -18,7 +18,15 @@ from typing import Any
 from syncengine.domain.reports import CrashReport, Frame
 from syncengine.store.tables import to_epoch_ms
 
-__all__ = ["BatchFold", "GroupFold", "frames_from_payload", "sample_payload"]
+__all__ = ["Assigned", "BatchFold", "GroupFold", "frames_from_payload", "sample_payload"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Assigned:
+    """The group one report was folded into, and whether the report's batch created it."""
+
+    group_id: int
+    new_group: bool
 
 
 @dataclass(slots=True, eq=False)
@@ -42,10 +50,17 @@ class GroupFold:
     group_id: int = 0
     stored_count: int = 0
     new: bool = False
+    _assigned: Assigned | None = None
 
     def __post_init__(self) -> None:
         self.first_seen = self.first.timestamp
         self.last_seen = self.first.timestamp
+
+    def assigned(self) -> Assigned:
+        """Where the group's reports landed (one shared value per group)."""
+        if self._assigned is None:
+            self._assigned = Assigned(group_id=self.group_id, new_group=self.new)
+        return self._assigned
 
 
 class BatchFold:

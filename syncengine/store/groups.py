@@ -36,7 +36,7 @@ from syncengine.domain.groups import GroupSnapshot, GroupState
 from syncengine.domain.reports import CrashReport
 from syncengine.errors import StoreBusy, StoreError, StoreRejected
 from syncengine.store import group_queries
-from syncengine.store.batch_fold import BatchFold, GroupFold, sample_payload
+from syncengine.store.batch_fold import Assigned, BatchFold, GroupFold, sample_payload
 from syncengine.store.database import Database
 
 __all__ = ["FIELD_LIMITS", "Assigned", "GroupPage", "GroupRepository"]
@@ -92,14 +92,6 @@ _NAME_INSERT = "INSERT INTO attribute_names (name) VALUES (?) ON CONFLICT (name)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Assigned:
-    """The group one report was folded into, and whether the report's batch created it."""
-
-    group_id: int
-    new_group: bool
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
 class GroupPage:
     """One page of a project's groups, newest first; ``next_cursor`` is None on the last."""
 
@@ -121,6 +113,10 @@ class GroupRepository:
         self._postgres = db.is_postgres
         self._names: dict[str, int] = {}
 
+    def new_batch(self) -> BatchFold:
+        """An empty batch to :meth:`BatchFold.add` submissions to, then :meth:`write`."""
+        return BatchFold(samples_first=self._samples_first, samples_newest=self._samples_newest)
+
     async def fold(
         self, submissions: Sequence[tuple[int, Sequence[CrashReport]]], *, now: datetime
     ) -> list[list[Assigned]]:
@@ -131,11 +127,19 @@ class GroupRepository:
         Raises StoreError (nothing stored) or ValueError for a report without a
         fingerprint.
         """
-        batch = BatchFold(samples_first=self._samples_first, samples_newest=self._samples_newest)
+        batch = self.new_batch()
         for project_id, reports in submissions:
             batch.add(project_id, reports)
+        return await self.write(batch, now=now)
+
+    async def write(self, batch: BatchFold, *, now: datetime) -> list[list[Assigned]]:
+        """Write a batch folded in memory in one transaction; results as :meth:`fold` gives them.
+
+        Raises StoreBusy (a passing failure: retry), StoreRejected (the data broke
+        a constraint) or StoreError; nothing of the batch is stored then.
+        """
         if not batch.groups:
-            return [[] for _ in submissions]
+            return [[] for _ in batch.members]
         groups = batch.sorted_groups()
         try:
             name_ids = await self._intern_names(groups)
@@ -146,16 +150,8 @@ class GroupRepository:
         except SQLAlchemyError as exc:
             raise _translate(exc, f"storing a batch of {batch.reports} reports failed") from exc
         results: list[list[Assigned]] = []
-        cache: dict[int, Assigned] = {}
         for members in batch.members:
-            row = []
-            for group in members:
-                assigned = cache.get(id(group))
-                if assigned is None:
-                    assigned = Assigned(group_id=group.group_id, new_group=group.new)
-                    cache[id(group)] = assigned
-                row.append(assigned)
-            results.append(row)
+            results.append([group.assigned() for group in members])
         return results
 
     async def snapshot(self, group_id: int, *, top: int | None = None) -> GroupSnapshot:

@@ -12,6 +12,7 @@ from syncengine.bootstrap import Container, bootstrap
 from syncengine.settings import Settings
 from syncengine.web import health
 from syncengine.web import ingest as ingest_routes
+from syncengine.web.groups import router as groups_router
 
 __all__ = ["create_app"]
 
@@ -35,5 +36,6 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         # Set at once: test transports may not run the lifespan.
         app.state.container = container
     app.include_router(health.router)
+    app.include_router(groups_router)
     app.include_router(ingest_routes.router)
     return app

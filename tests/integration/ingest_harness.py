@@ -18,6 +18,7 @@ from syncengine.errors import StoreError
 from syncengine.ingest.sink import Accepted, InMemorySink
 from syncengine.settings import Settings
 from syncengine.store.database import Database
+from syncengine.store.groups import GroupRepository
 from syncengine.store.projects import ProjectRepository
 from syncengine.web import create_app
 
@@ -63,7 +64,12 @@ async def make_harness(tmp_path: Path, template: Path, **ingest: Any) -> Harness
     await projects.set_tokens(other.id, [OTHER_TOKEN], source="config", now=NOW)
     sink = InMemorySink()
     container = Container(
-        settings=settings(**ingest), db=db, projects=projects, clock=lambda: NOW, ingest=sink
+        settings=settings(**ingest),
+        db=db,
+        projects=projects,
+        groups=GroupRepository(db),
+        clock=lambda: NOW,
+        ingest=sink,
     )
     app = create_app(container.settings, container=container)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")

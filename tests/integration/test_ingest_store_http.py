@@ -43,7 +43,12 @@ async def served(db: Database) -> AsyncIterator[Served]:
     groups = GroupRepository(db)
     writer = BatchWriter(groups, clock=lambda: NOW, max_delay=0.005)
     container = Container(
-        settings=settings(), db=db, projects=projects, ingest=writer, clock=lambda: NOW
+        settings=settings(),
+        db=db,
+        projects=projects,
+        groups=groups,
+        ingest=writer,
+        clock=lambda: NOW,
     )
     app = create_app(container.settings, container=container)
     async with httpx.AsyncClient(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,8 +12,9 @@ from sqlalchemy import event, select
 from syncengine.domain.reports import CrashReport
 from syncengine.errors import BadReport, StoreBusy, StoreError, StoreRejected
 from syncengine.ingest.writer import BatchWriter
+from syncengine.store.batch_fold import Assigned, BatchFold
 from syncengine.store.database import Database
-from syncengine.store.groups import Assigned, GroupRepository
+from syncengine.store.groups import GroupRepository
 from syncengine.store.projects import ProjectRepository
 from syncengine.store.tables import ErrorGroup
 
@@ -134,14 +134,12 @@ class FlakyRepository(GroupRepository):
         self.failures = failures
         self.gate: asyncio.Event | None = None
 
-    async def fold(
-        self, submissions: Sequence[tuple[int, Sequence[CrashReport]]], *, now: datetime
-    ) -> list[list[Assigned]]:
+    async def write(self, batch: BatchFold, *, now: datetime) -> list[list[Assigned]]:
         if self.gate is not None:
             await self.gate.wait()
         if self.failures:
             raise self.failures.pop(0)
-        return await super().fold(submissions, now=now)
+        return await super().write(batch, now=now)
 
 
 async def test_a_failed_batch_fails_its_submitters_and_the_next_batch_succeeds(

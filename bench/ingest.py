@@ -1,0 +1,271 @@
+"""Ingest throughput: the engine's write path against a plain sqlite3 reference, same run.
+
+    .venv/bin/python bench/ingest.py [--reports N] [--mix uniform|zipf|both]
+
+Synthetic reports over 10,000 fingerprints, 10 attributes of 5 values each, on
+SQLite files in a temporary folder. Two mixes: uniform over fingerprints (the
+worst case: every batch touches most groups) and Zipf-like (s = 1.1: a few
+groups take most reports, as in real crash traffic).
+
+- **engine**: 40 concurrent submitters post 500-report submissions to a
+  ``BatchWriter`` over ``GroupRepository`` on the migrated schema, as the HTTP
+  endpoints do; it keeps samples (first 1, newest 5) as well as counts.
+- **reference**: the same reports, pre-aggregated per batch of 10,000, written
+  with ``sqlite3`` ``executemany`` upserts of group and attribute-count rows in
+  one transaction per batch, on the foundation's schema (text attribute keys).
+
+Both include generating the reports (its own rate is printed too). The writer's
+memory is the process RSS after 100,000 reports and at the end of the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import itertools
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from syncengine.domain.reports import CrashReport, Frame
+from syncengine.ingest.writer import BatchWriter
+from syncengine.store.database import Database
+from syncengine.store.groups import GroupRepository
+from syncengine.store.migrate import upgrade
+from syncengine.store.projects import ProjectRepository
+
+FINGERPRINTS = 10_000
+ATTRIBUTES = 10
+VALUES = 5
+T0 = datetime(2026, 11, 23, tzinfo=UTC)
+FRAMES = (
+    Frame(function="handle", module="app.views", filename="views.py", line=10, in_app=True),
+    Frame(function="dispatch", module="app.core", filename="core.py", line=20, in_app=True),
+)
+
+
+def rss_mib() -> float:
+    """The process's resident set size, in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Reports:
+    """A deterministic stream of synthetic reports (the same for engine and reference)."""
+
+    def __init__(self, mix: str, seed: int = 7) -> None:
+        self.rng = random.Random(seed)
+        self.mix = mix
+        self.fingerprints = [f"fp-{i:05d}-{'x' * 24}" for i in range(FINGERPRINTS)]
+        weights = [1 / (k**1.1) for k in range(1, FINGERPRINTS + 1)]
+        self.cumulative = list(itertools.accumulate(weights))
+        pool = []
+        for _ in range(4096):
+            values = [self.rng.randrange(VALUES) for _ in range(ATTRIBUTES)]
+            attributes = {f"attr{a}": f"value-{a}-{v}" for a, v in enumerate(values)}
+            pool.append((attributes, f"1.{values[0]}.0"))
+        self.pool = pool
+
+    def _fingerprint(self) -> str:
+        if self.mix == "uniform":
+            return self.fingerprints[self.rng.randrange(FINGERPRINTS)]
+        point = self.rng.random() * self.cumulative[-1]
+        return self.fingerprints[bisect.bisect_left(self.cumulative, point)]
+
+    def take(self, start: int, n: int) -> list[CrashReport]:
+        out = []
+        for i in range(start, start + n):
+            attributes, version = self.pool[self.rng.randrange(4096)]
+            out.append(
+                CrashReport(
+                    project="bench",
+                    timestamp=T0 + timedelta(milliseconds=i),
+                    fingerprint=self._fingerprint(),
+                    classifier="ValueError",
+                    message="invalid literal",
+                    frames=FRAMES,
+                    attributes=attributes,
+                    version=version,
+                )
+            )
+        return out
+
+    def chunks(self, total: int, size: int) -> Iterator[list[CrashReport]]:
+        for start in range(0, total, size):
+            yield self.take(start, min(size, total - start))
+
+
+async def run_engine(
+    folder: Path, mix: str, total: int, batch: int, samples: tuple[int, int]
+) -> tuple[float, float, float]:
+    """Reports per second through BatchWriter, RSS at 100 k and at the end (MiB)."""
+    url = f"sqlite+aiosqlite:///{folder / f'engine-{mix}.db'}"
+    upgrade(url)
+    db = Database(url)
+    now = datetime.now(UTC)
+    project = await ProjectRepository(db).ensure("bench", name="", integration_active=True, now=now)
+    writer = BatchWriter(
+        GroupRepository(db, samples_first=samples[0], samples_newest=samples[1]),
+        clock=lambda: now,
+        max_reports=batch,
+        max_delay=0.05,
+    )
+    stream = Reports(mix)
+    chunks = stream.chunks(total, 500)
+    done = 0
+    rss_100k = 0.0
+
+    async def submitter() -> None:
+        nonlocal done, rss_100k
+        for chunk in chunks:
+            await writer.submit(project.id, chunk)
+            done += len(chunk)
+            if not rss_100k and done >= 100_000:
+                rss_100k = rss_mib()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(submitter() for _ in range(40)))
+    await writer.aclose()
+    elapsed = time.perf_counter() - started
+    rss_end = rss_mib()
+    await db.aclose()
+    print(
+        f"  engine:    {total / elapsed:>9,.0f} reports/s  ({writer.stats.batches} batches, "
+        f"{total / max(writer.stats.batches, 1):,.0f} reports each)"
+    )
+    return total / elapsed, rss_100k, rss_end
+
+
+def _ts(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def run_reference(folder: Path, mix: str, total: int, batch: int) -> float:
+    """Reports per second through plain sqlite3, on the foundation's schema (revision 0001)."""
+    path = folder / f"reference-{mix}.db"
+    upgrade(f"sqlite:///{path}", "0001")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    now = _ts(datetime.now(UTC))
+    conn.execute(
+        "INSERT INTO projects (slug, name, integration_active, created_at, updated_at)"
+        " VALUES ('bench', '', 1, ?, ?)",
+        (now, now),
+    )
+    project_id = conn.execute("SELECT id FROM projects").fetchone()[0]
+    group_sql = """
+        INSERT INTO error_groups (project_id, fingerprint, state, classifier, message, count,
+            first_seen, last_seen, first_version, last_version, regression_count, updated_at)
+        VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, 0, ?)
+        ON CONFLICT (project_id, fingerprint) DO UPDATE SET
+            count = error_groups.count + excluded.count,
+            first_seen = min(error_groups.first_seen, excluded.first_seen),
+            last_seen = max(error_groups.last_seen, excluded.last_seen),
+            last_version = excluded.last_version, updated_at = excluded.updated_at"""
+    count_sql = """
+        INSERT INTO attribute_counts (group_id, attribute, value, count, last_seen)
+        SELECT (SELECT id FROM error_groups WHERE project_id = ? AND fingerprint = ?), ?, ?, ?, ?
+        WHERE true
+        ON CONFLICT (group_id, attribute, value) DO UPDATE SET
+            count = attribute_counts.count + excluded.count,
+            last_seen = max(attribute_counts.last_seen, excluded.last_seen)"""
+    stream = Reports(mix)
+    started = time.perf_counter()
+    for chunk in stream.chunks(total, batch):
+        groups: dict[str, list[object]] = {}
+        counts: dict[tuple[str, str, str], list[object]] = {}
+        for report in chunk:
+            fp = report.fingerprint
+            assert fp is not None
+            ts = _ts(report.timestamp)
+            group = groups.get(fp)
+            if group is None:
+                groups[fp] = [report.classifier, report.message, 1, ts, ts, report.version]
+            else:
+                group[2] += 1  # type: ignore[operator]
+                group[4] = ts
+                group[5] = report.version
+            for name, value in report.attributes.items():
+                key = (fp, name, value)
+                entry = counts.get(key)
+                if entry is None:
+                    counts[key] = [1, ts]
+                else:
+                    entry[0] += 1  # type: ignore[operator]
+                    entry[1] = ts
+        conn.execute("BEGIN")
+        conn.executemany(
+            group_sql,
+            [
+                (project_id, fp, c, m, n, first, last, v, v, now)
+                for fp, (c, m, n, first, last, v) in groups.items()
+            ],
+        )
+        conn.executemany(
+            count_sql,
+            [(project_id, fp, name, value, n, ts) for (fp, name, value), (n, ts) in counts.items()],
+        )
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    print(f"  reference: {total / elapsed:>9,.0f} reports/s  (batches of {batch:,})")
+    return total / elapsed
+
+
+def generation_rate(total: int) -> float:
+    stream = Reports("uniform")
+    started = time.perf_counter()
+    for _ in stream.chunks(total, 10_000):
+        pass
+    return total / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=int, default=200_000, help="reports per run")
+    parser.add_argument("--mix", choices=["uniform", "zipf", "both"], default="both")
+    parser.add_argument("--batch", type=int, default=10_000, help="reference batch size")
+    parser.add_argument("--engine-batch", type=int, default=10_000, help="BatchWriter max_reports")
+    parser.add_argument(
+        "--samples", default="1,5", help="samples kept per group: first,newest (default 1,5)"
+    )
+    args = parser.parse_args()
+    first, newest = (int(x) for x in args.samples.split(","))
+    mixes = ["uniform", "zipf"] if args.mix == "both" else [args.mix]
+    print(
+        f"{args.reports:,} reports, {FINGERPRINTS:,} fingerprints, "
+        f"{ATTRIBUTES} attributes x {VALUES} values; SQLite {sqlite3.sqlite_version}"
+    )
+    print(f"generating reports alone: {generation_rate(min(args.reports, 100_000)):,.0f}/s")
+    with tempfile.TemporaryDirectory(prefix="syncengine-bench-") as tmp:
+        folder = Path(tmp)
+        for mix in mixes:
+            print(f"{mix}:")
+            engine, rss_100k, rss_end = asyncio.run(
+                run_engine(folder, mix, args.reports, args.engine_batch, (first, newest))
+            )
+            reference = run_reference(folder, mix, args.reports, args.batch)
+            verdict = "ok" if engine >= 0.5 * reference else "BELOW the 50 % target"
+            print(f"  ratio:     {engine / reference:9.2f}  ({verdict})")
+            if rss_100k:
+                change = (rss_end - rss_100k) / rss_100k * 100
+                print(
+                    f"  memory:    RSS {rss_100k:.1f} MiB at 100,000 reports, "
+                    f"{rss_end:.1f} MiB at {args.reports:,} ({change:+.1f} %)"
+                )
+
+
+if __name__ == "__main__":
+    main()
