@@ -40,6 +40,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from functools import lru_cache
 
 from syncengine.domain.reports import CrashReport, Frame
 
@@ -93,11 +94,14 @@ def normalise_message(message: str) -> str:
     return _SPACE.sub(" ", text).strip()[:MESSAGE_LIMIT]
 
 
+# Names repeat across reports (the same functions crash again and again): cache them.
+@lru_cache(maxsize=65536)
 def _base_name(path: str) -> str:
     path = path.split("?", 1)[0].split("#", 1)[0]
     return re.split(r"[/\\]", path.rstrip("/\\"))[-1]
 
 
+@lru_cache(maxsize=65536)
 def _clean_name(name: str) -> str:
     name = name.strip()
     if name in _ANONYMOUS:
@@ -109,10 +113,15 @@ def _clean_name(name: str) -> str:
     return _HEX_ADDRESS.sub("", name).strip()
 
 
+@lru_cache(maxsize=65536)
+def _third_party(where: str) -> bool:
+    return _THIRD_PARTY.search(where) is not None
+
+
 def _is_in_app(frame: Frame) -> bool:
     if frame.in_app is not None:
         return frame.in_app
-    return not _THIRD_PARTY.search(frame.filename or frame.module)
+    return not _third_party(frame.filename or frame.module)
 
 
 def _frame_component(frame: Frame) -> str | None:

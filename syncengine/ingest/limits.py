@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from syncengine.ingest.problems import FieldError, ReportInvalid
-from syncengine.settings import IngestSettings
+from syncengine.settings import IngestSettings, Settings
 from syncengine.store.groups import FIELD_LIMITS
 
 __all__ = [
@@ -68,6 +68,17 @@ class ReportContext:
     limits: IngestLimits = field(default_factory=IngestLimits)
     version_attribute: str = "version"
 
+    @classmethod
+    def for_project(cls, settings: Settings, project: str, now: datetime) -> ReportContext:
+        """The context of ``project`` as ``settings`` configure it, at ``now``."""
+        configured = settings.projects.get(project)
+        return cls(
+            project=project,
+            now=now,
+            limits=IngestLimits.from_settings(settings.ingest),
+            version_attribute=configured.version_attribute if configured else "version",
+        )
+
 
 class Truncations:
     """Counts the names and values cut to fit, for one report."""
@@ -114,36 +125,43 @@ def clean_attributes(
     """``raw`` (a JSON object) as attributes within ``limits``; cuts are counted in ``cuts``.
 
     Raises :class:`ReportInvalid` when ``raw`` is not an object, has too many
-    attributes, an empty name, or an object or array as a value.
+    attributes, an empty name, or an object or array as a value. ``where`` prefixes
+    the field paths of the errors (empty: the names are top-level fields).
     """
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
-        raise ReportInvalid.one(where, f"must be a JSON object of name → value, not {_kind(raw)}")
+        raise ReportInvalid.one(
+            where or "attributes", f"must be a JSON object of name → value, not {_kind(raw)}"
+        )
     if len(raw) > limits.max_attributes:
         raise ReportInvalid.one(
-            where,
+            where or "tags",
             f"has {len(raw)} attributes; at most {limits.max_attributes} are accepted: "
             "send fewer (or raise ingest.max_attributes)",
             kind="too-many-attributes",
         )
     errors: list[FieldError] = []
     cleaned: dict[str, str] = {}
+    max_key, max_value = limits.max_key_length, limits.max_value_length
     for name, value in raw.items():
         key = str(name)
+        if type(value) is str and len(value) <= max_value and len(key) <= max_key and key.strip():
+            cleaned[key] = value  # the common case, without the checks below
+            continue
         try:
             text = attribute_value(value)
         except TypeError:
             errors.append(
                 FieldError(
-                    field=f"{where}.{key[:64]}",
+                    field=f"{where}.{key[:64]}" if where else key[:64],
                     problem=f"is {_kind(value)}; attribute values must be strings, "
                     "numbers or booleans: flatten it (e.g. 'parent.child') or send it as a string",
                 )
             )
             continue
         if not key.strip():
-            errors.append(FieldError(field=where, problem="an attribute name is empty"))
+            errors.append(FieldError(field=where or key, problem="an attribute name is empty"))
             continue
         if text is not None:
             cleaned[cuts.cut(key, limits.max_key_length)] = cuts.cut(text, limits.max_value_length)

@@ -109,8 +109,10 @@ def _frames(model: NativeReport) -> list[Frame]:
     return frames
 
 
-def native_report(item: Any, ctx: ReportContext, size: int | None = None) -> ParsedReport:
-    """One native report (a decoded JSON value) as a :class:`ParsedReport` with index 0.
+def native_report(
+    item: Any, ctx: ReportContext, size: int | None = None, *, index: int = 0
+) -> ParsedReport:
+    """One native report (a decoded JSON value) as item ``index`` of a request.
 
     Raises :class:`ReportInvalid` saying which fields are wrong.
     """
@@ -137,14 +139,14 @@ def native_report(item: Any, ctx: ReportContext, size: int | None = None) -> Par
         fingerprint=entries,
         raw=item,
     )
-    return ParsedReport(index=0, report=report, truncated=cuts.count)
+    return ParsedReport(index=index, report=report, truncated=cuts.count)
 
 
 def _outcome(
     index: int, item: Any, ctx: ReportContext, size: int | None
 ) -> ParsedReport | ReportInvalid:
     try:
-        return native_report(item, ctx, size)
+        return native_report(item, ctx, size, index=index)
     except ReportInvalid as exc:
         return exc
 

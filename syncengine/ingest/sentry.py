@@ -113,20 +113,30 @@ def _message(event: Mapping[str, Any]) -> tuple[str, str]:
     return "", ""
 
 
-def _attributes(event: Mapping[str, Any], raised: Mapping[str, Any] | None) -> dict[str, Any]:
-    found: dict[str, Any] = {}
+def _attributes(
+    event: Mapping[str, Any],
+    raised: Mapping[str, Any] | None,
+    ctx: ReportContext,
+    cuts: Truncations,
+) -> dict[str, str]:
     tags = event.get("tags")
     if isinstance(tags, list):  # the old protocol sends [[key, value], ...]
         tags = {str(p[0]): p[1] for p in tags if isinstance(p, list | tuple) and len(p) == 2}
     if tags is not None and not isinstance(tags, Mapping):
         raise ReportInvalid.one("tags", "must be an object of tag → value")
-    found.update(tags or {})
-    for key in _FIELDS_AS_ATTRIBUTES:
-        if event.get(key) is not None:
-            found[key] = event[key]
+    fields = {key: event[key] for key in _FIELDS_AS_ATTRIBUTES if event.get(key) is not None}
     mechanism = raised.get("mechanism") if raised is not None else None
     if isinstance(mechanism, Mapping) and isinstance(mechanism.get("handled"), bool):
-        found["handled"] = mechanism["handled"]
+        fields["handled"] = mechanism["handled"]
+    found = clean_attributes(tags, ctx.limits, cuts, where="tags")
+    found.update(clean_attributes(fields, ctx.limits, cuts, where=""))
+    if len(found) > ctx.limits.max_attributes:
+        raise ReportInvalid.one(
+            "tags",
+            f"with release, environment and the like the event has {len(found)} attributes; "
+            f"at most {ctx.limits.max_attributes} are accepted: send fewer tags",
+            kind="too-many-attributes",
+        )
     return found
 
 
@@ -161,7 +171,7 @@ def event_report(event: Any, ctx: ReportContext, size: int | None = None) -> Par
     if raised is not None and raised.get("value") is not None:
         shown = template = str(raised["value"])
     cuts = Truncations()
-    attributes = clean_attributes(_attributes(event, raised), ctx.limits, cuts)
+    attributes = _attributes(event, raised, ctx, cuts)
     release = attributes.get("release")
     report = assemble(
         ctx,

@@ -14,7 +14,6 @@ that the project in the URL is not the token's (404).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from syncengine.bootstrap import Container
 from syncengine.errors import IngestError, StoreError
 from syncengine.ingest.assemble import Parsed
 from syncengine.ingest.backtrace import parse_backtrace
-from syncengine.ingest.bodies import BodyReader, too_large
+from syncengine.ingest.bodies import BodyReader, decode_json, too_large
 from syncengine.ingest.limits import IngestLimits, ReportContext
 from syncengine.ingest.native import parse_native
 from syncengine.ingest.problems import (
@@ -83,14 +82,7 @@ async def _project_for(
 
 
 def _context(container: Container, project: ProjectRecord) -> ReportContext:
-    settings = container.settings
-    configured = settings.projects.get(project.slug)
-    return ReportContext(
-        project=project.slug,
-        now=container.clock(),
-        limits=IngestLimits.from_settings(settings.ingest),
-        version_attribute=configured.version_attribute if configured else "version",
-    )
+    return ReportContext.for_project(container.settings, project.slug, container.clock())
 
 
 async def _parse(body: bytes, parse: Callable[[bytes], Any]) -> Any:
@@ -233,15 +225,11 @@ async def _sentry(
         if envelope and key is None:
             # The key may be in the envelope's own "dsn" header: read it first.
             body = await read_body(request, limits)
-            headers: dict[str, Any] = {}
-            if body.strip():
-                first = body.split(b"\n", 1)[0]
-                try:
-                    loaded = json.loads(first)
-                    headers = loaded if isinstance(loaded, dict) else {}
-                except ValueError:
-                    headers = {}
-            key = _sentry_key(request, headers)
+            try:
+                loaded = decode_json(body.split(b"\n", 1)[0])
+            except ValueError:
+                loaded = None  # the envelope parser says what is wrong, after auth
+            key = _sentry_key(request, loaded if isinstance(loaded, dict) else None)
             record = await _project_for(container, key, project_id)
         else:
             record = await _project_for(container, key, project_id)

@@ -174,6 +174,10 @@ def test_bad_event_fields() -> None:
     assert parsed.problems[0].errors[0].field == "tags"
     parsed = parse_sentry_store(json.dumps({"fingerprint": [{"a": 1}]}).encode(), CTX)
     assert parsed.problems[0].errors[0].field == "fingerprint"
+    parsed = parse_sentry_store(json.dumps({"tags": {"os": {"n": 1}}}).encode(), CTX)
+    assert parsed.problems[0].errors[0].field == "tags.os"
+    parsed = parse_sentry_store(json.dumps({"release": {"v": 1}}).encode(), CTX)
+    assert parsed.problems[0].errors[0].field == "release"
 
 
 @pytest.mark.parametrize(
