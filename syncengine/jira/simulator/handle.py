@@ -208,10 +208,12 @@ class Simulator:
         secret: str | None = None,
         events: tuple[str, ...] | None = None,
         name: str = "webhook",
+        jql: str | None = None,
     ) -> Webhook:
+        """Register a webhook (all events and issues by default); ValueError when invalid."""
         if events is None:
-            return self.webhooks.register(url, name=name, secret=secret)
-        return self.webhooks.register(url, name=name, secret=secret, events=events)
+            return self.webhooks.register(url, name=name, secret=secret, jql=jql)
+        return self.webhooks.register(url, name=name, secret=secret, events=events, jql=jql)
 
     async def deliver_pending(self) -> int:
         """Attempt every webhook delivery due now (manual mode); returns how many."""

@@ -26,6 +26,7 @@ from syncengine.jira.simulator.faults import FaultRule
 from syncengine.jira.simulator.limits import Throttle
 from syncengine.jira.simulator.metering import NO_ANSWER
 from syncengine.jira.simulator.model import Issue, User
+from syncengine.jira.simulator.state import SimState
 
 if TYPE_CHECKING:
     from syncengine.jira.simulator.handle import Simulator
@@ -113,7 +114,7 @@ class Ctx:
     request: Request
 
     @property
-    def state(self) -> Any:
+    def state(self) -> SimState:
         return self.sim.state
 
     def param(self, name: str) -> str:

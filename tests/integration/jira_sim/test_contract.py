@@ -14,6 +14,9 @@ Narrow workarounds for known spec defects (openapi/jira-dc-10.3-COMPATIBILITY-no
   ``fields.additionalProperties`` is relaxed;
 - DC's ``EntityPropertyBean.value`` is declared a string, though an issue property
   is any JSON value (its own example is a JSON object serialized): ``value`` is relaxed.
+- Cloud's ``ChangeDetails`` declares ``from``/``to``/``fromString``/``toString`` as
+  strings, but Jira sends null for an empty side (as every recorded webhook does):
+  those four accept null.
 OpenAPI's ``nullable: true`` is translated to JSON Schema's ``null`` type.
 """
 
@@ -51,6 +54,10 @@ def _nullable(node: Any) -> Any:
 
 def _spec(name: str, dc: bool) -> dict[str, Any]:
     spec = _nullable(json.loads((VENDOR / name).read_text()))
+    if not dc:
+        change = spec["components"]["schemas"]["ChangeDetails"]["properties"]
+        for side in ("from", "fromString", "to", "toString"):
+            change[side]["type"] = ["string", "null"]
     if dc:
         schemas = spec["components"]["schemas"]
         schemas["IssueBean"]["properties"]["fields"]["additionalProperties"] = {}
@@ -216,6 +223,8 @@ async def exercise(
         "GET /issue/{issueIdOrKey}/remotelink": f"/issue/{key}/remotelink",
     }
     if cloud:
+        await client.put(f"{api}/issue/{key}", json={"fields": {"summary": "Renamed"}})
+        reads["GET /issue/{issueIdOrKey}/changelog"] = f"/issue/{key}/changelog"
         reads["GET /project/search"] = "/project/search"
         reads["GET /search/jql"] = "/search/jql?jql=project%20%3D%20CRASH&fields=*all"
         await call(

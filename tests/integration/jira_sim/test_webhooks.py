@@ -242,3 +242,38 @@ async def test_payload_shape_matches_recorded_jira_payloads(
             k for i in ours["changelog"]["items"] for k in i
         }
     assert [i["field"] for i in resolved["changelog"]["items"]] == ["resolution", "status"]
+
+
+async def test_jql_filter_limits_which_issues_are_sent(
+    sim: Simulator, inbox: Inbox, client: httpx.AsyncClient
+) -> None:
+    sim.register_webhook(URL, jql="project = SUP")
+    await create(client)
+    sup = {
+        "project": {"key": "SUP"},
+        "issuetype": {"name": "Task"},
+        "customfield_10050": None,
+        "customfield_10070": {"value": "Question"},
+    }
+    await create(client, **sup)
+    await sim.deliver_pending()
+    assert [p["issue"]["key"] for p in _payloads(inbox)] == ["SUP-1"]
+    with pytest.raises(ValueError, match="JQL"):
+        sim.register_webhook(URL, jql="nonsense ~~ x")
+
+
+async def test_changelog_ids_match_the_issue_history(
+    sim: Simulator, inbox: Inbox, client: httpx.AsyncClient
+) -> None:
+    sim.register_webhook(URL)
+    key = (await create(client))["key"]
+    await client.put(f"/rest/api/2/issue/{key}", json={"fields": {"summary": "Renamed"}})
+    await sim.deliver_pending()
+    update = _payloads(inbox)[1]
+    history = (await client.get(f"/rest/api/3/issue/{key}/changelog")).json()
+    assert history["total"] == 1  # creation is not a history entry
+    (entry,) = history["values"]
+    assert entry["id"] == update["changelog"]["id"]
+    assert entry["items"] == update["changelog"]["items"]
+    expanded = (await client.get(f"/rest/api/2/issue/{key}", params={"expand": "changelog"})).json()
+    assert expanded["changelog"]["histories"][0]["id"] == entry["id"]

@@ -30,10 +30,12 @@ CLOUD_OPS = [
     ("GET", "/issue/{issueIdOrKey}/properties/{propertyKey}"),
     ("GET", "/issue/{issueIdOrKey}/remotelink"), ("POST", "/issue/{issueIdOrKey}/remotelink"),
     ("GET", "/search/jql"), ("POST", "/search/jql"), ("POST", "/search/approximate-count"),
+    ("GET", "/issue/{issueIdOrKey}/changelog"),
 ]
 DC_OPS = [
     op for op in CLOUD_OPS
-    if op[1] not in ("/search/jql", "/search/approximate-count", "/project/search")
+    if op[1] not in ("/search/jql", "/search/approximate-count", "/project/search",
+                     "/issue/{issueIdOrKey}/changelog")
 ] + [("GET", "/search"), ("POST", "/search")]
 
 

@@ -20,7 +20,7 @@ PROPERTY_MAX_CHARS = 32768
 
 
 def _issue(ctx: Ctx) -> Issue:
-    return ctx.state.issue(ctx.param("issueIdOrKey"), ctx.user)  # type: ignore[no-any-return]
+    return ctx.state.issue(ctx.param("issueIdOrKey"), ctx.user)
 
 
 async def add_attachments(ctx: Ctx) -> Response:
