@@ -111,3 +111,15 @@ def test_user_without_token_is_a_config_error(start: type[SimProcess]) -> None:
     sim = start("--user", "someone@example.com")
     assert sim.proc.wait(timeout=30) == 2
     assert "give --user and --token together" in sim.log.read_text()
+
+
+def test_hang_fault_times_the_client_out_and_lets_the_server_stop(start: type[SimProcess]) -> None:
+    sim = start()
+    sim.wait_ready()
+    rule = {"kind": "timeout", "route": "GET /myself", "seconds": 120}
+    assert httpx.post(f"{sim.url}/_sim/faults", json=rule).status_code == 201
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.get(f"{sim.url}/rest/api/2/myself", auth=AUTH, timeout=0.5)
+    started = time.monotonic()
+    assert sim.stop() == 0
+    assert time.monotonic() - started < 10  # the hung request let go when its caller left

@@ -205,7 +205,7 @@ class Api:
         try:
             if rest and version not in allowed:
                 return error_response(self._no_version(version))
-            await self._faults_before(operation, method, path)
+            await self._faults_before(request, operation, method, path)
             user = self._authenticate(request, anonymous)
             throttle = self.sim.limiter.check_burst(operation, method)
             if throttle is not None:
@@ -220,17 +220,27 @@ class Api:
                 return error_response(self._fault_error(rule))
         return response
 
-    async def _faults_before(self, operation: str, method: str, path: str) -> None:
+    async def _faults_before(
+        self, request: Request, operation: str, method: str, path: str
+    ) -> None:
         rules = self.sim.faults.pick(("latency", "timeout", "error"), operation, method, path)
         for rule in rules:
             if rule.kind == "latency":
                 await asyncio.sleep(rule.seconds)
         for rule in rules:
             if rule.kind == "timeout":
-                await asyncio.sleep(rule.seconds or self.sim.hang_seconds)
+                await self._hang(request, rule.seconds or self.sim.hang_seconds)
                 raise JiraHttpError(504, "Gateway Timeout", media_type="text/plain")
             if rule.kind == "error":
                 raise self._fault_error(rule)
+
+    async def _hang(self, request: Request, seconds: float) -> None:
+        """Wait ``seconds``, or until the caller hangs up (so a stopping server is not held)."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            await asyncio.sleep(min(left, 0.25))
+            if await request.is_disconnected():
+                return
 
     def _no_version(self, version: int) -> JiraHttpError:
         message = f"REST API version {version} is not available on this Jira."
