@@ -11,8 +11,16 @@ from typing import Any
 
 from syncengine.jira.simulator.errors import JiraHttpError, bad_request, field_errors
 from syncengine.jira.simulator.fields import FieldProblem, changelog_strings, parse_value
-from syncengine.jira.simulator.model import FieldDef, Issue, IssueType, Permission, Project, User
-from syncengine.jira.simulator.state import ChangeItem, IssueEvent, SimState
+from syncengine.jira.simulator.model import (
+    ChangeItem,
+    FieldDef,
+    Issue,
+    IssueType,
+    Permission,
+    Project,
+    User,
+)
+from syncengine.jira.simulator.state import IssueEvent, SimState
 
 __all__ = ["apply_changes", "create_issue", "edit_issue", "not_on_screen", "resolve_issuetype"]
 

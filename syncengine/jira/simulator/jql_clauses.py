@@ -90,12 +90,13 @@ def build_clause(  # noqa: PLR0911, PLR0912 - one branch per supported JQL field
         raise _unsupported(field, op)
     if lowered == "project":
         _project_ids(state, values)
-
-        def in_project(i: Issue, v: str | None) -> bool:
-            p = state.project_by_id(i.project_id)
-            return v is not None and (v.upper() in (p.key, p.id) or v == p.name)
-
-        return _membership(op, in_project, values)
+        wanted_ids = {
+            p.id
+            for p in state.projects.values()
+            for v in values
+            if v is not None and (v.upper() in (p.key, p.id) or v == p.name)
+        }
+        return _membership(op, lambda i, _v: i.project_id in wanted_ids, [None])
     if lowered in ("key", "issuekey"):
         for v in values:
             if v is not None and state.find_issue(v) is None:

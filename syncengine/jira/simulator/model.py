@@ -14,8 +14,10 @@ from typing import Any
 
 __all__ = [
     "Attachment",
+    "ChangeItem",
     "Comment",
     "FieldDef",
+    "History",
     "Issue",
     "IssueType",
     "Option",
@@ -214,6 +216,29 @@ class RemoteLink:
     body: dict[str, Any]
 
 
+@dataclass(frozen=True, kw_only=True)
+class ChangeItem:
+    """One ``changelog.items[]`` entry (webhooks and issue history)."""
+
+    field: str
+    fieldtype: str
+    field_id: str
+    from_: str | None
+    from_string: str | None
+    to: str | None
+    to_string: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class History:
+    """One recorded change of an issue: who, when, which items."""
+
+    id: str
+    author: str
+    created: datetime
+    items: tuple[ChangeItem, ...]
+
+
 @dataclass(kw_only=True)
 class Issue:
     """An issue. ``fields`` holds the stored values of settable fields by id."""
@@ -235,4 +260,5 @@ class Issue:
     properties: dict[str, Any] = field(default_factory=dict)
     remote_links: list[RemoteLink] = field(default_factory=list)
     previous_keys: list[str] = field(default_factory=list)
+    history: list[History] = field(default_factory=list)
     writes: int = 0

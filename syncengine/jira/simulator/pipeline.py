@@ -24,7 +24,9 @@ from starlette.types import Receive, Scope, Send
 from syncengine.jira.simulator.errors import ConnectionDropped, JiraHttpError, bad_request
 from syncengine.jira.simulator.faults import FaultRule
 from syncengine.jira.simulator.limits import Throttle
+from syncengine.jira.simulator.metering import NO_ANSWER
 from syncengine.jira.simulator.model import Issue, User
+from syncengine.jira.simulator.state import SimState
 
 if TYPE_CHECKING:
     from syncengine.jira.simulator.handle import Simulator
@@ -112,7 +114,7 @@ class Ctx:
     request: Request
 
     @property
-    def state(self) -> Any:
+    def state(self) -> SimState:
         return self.sim.state
 
     def param(self, name: str) -> str:
@@ -181,10 +183,10 @@ class Api:
                 response = await self._serve(
                     request, method, operation, handler, allowed, anonymous, rest
                 )
-                status = response.status_code
+                status = 0 if isinstance(response, _DroppedResponse) else response.status_code
                 return response
             finally:
-                self.sim.counter.record(operation, status if status else 499)
+                self.sim.counter.record(operation, status or NO_ANSWER)
 
         return Route(full, endpoint, methods=[method], name=operation)
 
@@ -203,7 +205,7 @@ class Api:
         try:
             if rest and version not in allowed:
                 return error_response(self._no_version(version))
-            await self._faults_before(operation, method, path)
+            await self._faults_before(request, operation, method, path)
             user = self._authenticate(request, anonymous)
             throttle = self.sim.limiter.check_burst(operation, method)
             if throttle is not None:
@@ -218,17 +220,27 @@ class Api:
                 return error_response(self._fault_error(rule))
         return response
 
-    async def _faults_before(self, operation: str, method: str, path: str) -> None:
+    async def _faults_before(
+        self, request: Request, operation: str, method: str, path: str
+    ) -> None:
         rules = self.sim.faults.pick(("latency", "timeout", "error"), operation, method, path)
         for rule in rules:
             if rule.kind == "latency":
                 await asyncio.sleep(rule.seconds)
         for rule in rules:
             if rule.kind == "timeout":
-                await asyncio.sleep(rule.seconds or self.sim.hang_seconds)
+                await self._hang(request, rule.seconds or self.sim.hang_seconds)
                 raise JiraHttpError(504, "Gateway Timeout", media_type="text/plain")
             if rule.kind == "error":
                 raise self._fault_error(rule)
+
+    async def _hang(self, request: Request, seconds: float) -> None:
+        """Wait ``seconds``, or until the caller hangs up (so a stopping server is not held)."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            await asyncio.sleep(min(left, 0.25))
+            if await request.is_disconnected():
+                return
 
     def _no_version(self, version: int) -> JiraHttpError:
         message = f"REST API version {version} is not available on this Jira."

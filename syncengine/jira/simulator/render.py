@@ -13,7 +13,9 @@ from typing import Any
 from syncengine.jira.simulator import adf
 from syncengine.jira.simulator.model import (
     Attachment,
+    ChangeItem,
     Comment,
+    History,
     Issue,
     IssueType,
     Priority,
@@ -29,7 +31,9 @@ from syncengine.jira.simulator.state import SimState
 __all__ = [
     "attachment",
     "category",
+    "change_item",
     "comment",
+    "history",
     "issue",
     "issuetype",
     "jira_time",
@@ -190,6 +194,28 @@ def project(
     return body
 
 
+def change_item(state: SimState, item: ChangeItem) -> dict[str, Any]:
+    """A changelog item; ``fieldId`` exists on Cloud only."""
+    shown: dict[str, Any] = {"field": item.field, "fieldtype": item.fieldtype}
+    if state.flavour == "cloud":
+        shown["fieldId"] = item.field_id
+    return shown | {
+        "from": item.from_,
+        "fromString": item.from_string,
+        "to": item.to,
+        "toString": item.to_string,
+    }
+
+
+def history(state: SimState, entry: History, version: int) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "author": user(state, state.users[entry.author], version),
+        "created": jira_time(entry.created),
+        "items": [change_item(state, i) for i in entry.items],
+    }
+
+
 def comment(state: SimState, issue_id: str, com: Comment, version: int) -> dict[str, Any]:
     body = com.body
     if version >= 3 and isinstance(body, str):
@@ -275,6 +301,7 @@ def issue(
     *,
     fields: set[str] | None = None,
     properties: Iterable[str] = (),
+    expand: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The issue bean; ``fields`` limits which fields are shown (None = all)."""
     from syncengine.jira.simulator.fields import render_value
@@ -295,6 +322,14 @@ def issue(
                 state, definition, it.fields.get(field_id), api_version=version
             )
         body["fields"] = {k: v for k, v in values.items() if shown is None or k in shown}
+    if "changelog" in set(expand):
+        histories = [history(state, h, version) for h in it.history]
+        body["changelog"] = {
+            "startAt": 0,
+            "maxResults": len(histories),
+            "total": len(histories),
+            "histories": histories,
+        }
     wanted_props = {k: v for k, v in it.properties.items() if k in set(properties)}
     if wanted_props:
         body["properties"] = wanted_props

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from syncengine.jira.simulator.clock import Clock
 from syncengine.jira.simulator.errors import ISSUE_NOT_FOUND, JiraHttpError, not_found
 from syncengine.jira.simulator.model import (
+    ChangeItem,
     FieldDef,
+    History,
     Issue,
     IssueType,
     Permission,
@@ -45,19 +47,6 @@ def digest(token: str) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ChangeItem:
-    """One ``changelog.items[]`` entry of a webhook."""
-
-    field: str
-    fieldtype: str
-    field_id: str
-    from_: str | None
-    from_string: str | None
-    to: str | None
-    to_string: str | None
-
-
-@dataclass(frozen=True, kw_only=True)
 class IssueEvent:
     """Something happened to an issue; webhooks turn it into a delivery."""
 
@@ -67,6 +56,7 @@ class IssueEvent:
     user: User
     changelog: tuple[ChangeItem, ...] = ()
     comment_id: str | None = None
+    changelog_id: str | None = None
 
 
 @dataclass(kw_only=True)
@@ -95,6 +85,16 @@ class SimState:
         return str(self.next_id)
 
     def emit(self, event: IssueEvent) -> None:
+        """Record an update's changelog in the issue's history, then tell every listener."""
+        if event.changelog and event.webhook_event == "jira:issue_updated":
+            history = History(
+                id=self.new_id(),
+                author=event.user.account_id,
+                created=self.clock.now(),
+                items=event.changelog,
+            )
+            event.issue.history.append(history)
+            event = replace(event, changelog_id=history.id)
         for listener in self.listeners:
             listener(event)
 

@@ -15,6 +15,7 @@ import hmac
 import itertools
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -22,6 +23,9 @@ import httpx
 
 from syncengine.jira.simulator import render
 from syncengine.jira.simulator.clock import Clock
+from syncengine.jira.simulator.errors import JiraHttpError
+from syncengine.jira.simulator.jql import parse as parse_jql
+from syncengine.jira.simulator.model import Issue
 from syncengine.jira.simulator.state import IssueEvent, SimState
 
 __all__ = ["Delivery", "Webhook", "WebhookDispatcher", "sign"]
@@ -43,6 +47,11 @@ class Webhook:
     events: tuple[str, ...] = EVENTS
     secret: str | None = None
     enabled: bool = True
+    jql: str | None = None
+    matches: Callable[[Issue], bool] = lambda _issue: True
+
+    def wants(self, event: IssueEvent) -> bool:
+        return self.enabled and event.webhook_event in self.events and self.matches(event.issue)
 
     def to_json(self, base_url: str) -> dict[str, Any]:
         """As Jira lists it (the secret is never shown)."""
@@ -51,6 +60,7 @@ class Webhook:
             "name": self.name,
             "url": self.url,
             "events": list(self.events),
+            "filters": {"issue-related-events-section": self.jql or ""},
             "enabled": self.enabled,
         }
 
@@ -107,14 +117,24 @@ class WebhookDispatcher:
         name: str = "webhook",
         events: tuple[str, ...] = EVENTS,
         secret: str | None = None,
+        jql: str | None = None,
     ) -> Webhook:
-        """Register ``url`` for ``events``; ValueError for an unknown event or a bad URL."""
+        """Register ``url`` for ``events`` on issues matching ``jql`` (all when None).
+
+        Raises ValueError for an unknown event, a bad URL or JQL Jira would reject.
+        """
         if not url.startswith(("http://", "https://")):
             raise ValueError("a webhook URL must start with http:// or https://")
         unknown = set(events) - set(EVENTS)
         if unknown:
             raise ValueError(f"unknown webhook events {sorted(unknown)}; known: {list(EVENTS)}")
         hook = Webhook(id=next(self._ids), name=name, url=url, events=tuple(events), secret=secret)
+        if jql:
+            try:
+                query = parse_jql(self._state, jql)
+            except JiraHttpError as error:
+                raise ValueError(f"invalid webhook JQL filter: {error.body}") from None
+            hook.jql, hook.matches = jql, query.predicate
         self.webhooks[hook.id] = hook
         return hook
 
@@ -148,25 +168,13 @@ class WebhookDispatcher:
             payload["comment"] = render.comment(state, event.issue.id, comment, 2)
         if event.webhook_event != "jira:issue_deleted":
             payload["changelog"] = {
-                "id": state.new_id(),
-                "items": [self._item(i) for i in event.changelog],
+                "id": event.changelog_id or state.new_id(),
+                "items": [render.change_item(state, i) for i in event.changelog],
             }
         return payload
 
-    def _item(self, item: Any) -> dict[str, Any]:
-        shown: dict[str, Any] = {"field": item.field, "fieldtype": item.fieldtype}
-        if self._state.flavour == "cloud":
-            shown["fieldId"] = item.field_id
-        shown |= {
-            "from": item.from_,
-            "fromString": item.from_string,
-            "to": item.to,
-            "toString": item.to_string,
-        }
-        return shown
-
     def _on_event(self, event: IssueEvent) -> None:
-        hooks = [h for h in self.webhooks.values() if h.enabled and event.webhook_event in h.events]
+        hooks = [h for h in self.webhooks.values() if h.wants(event)]
         if not hooks:
             return
         body = json.dumps(self._payload(event)).encode()

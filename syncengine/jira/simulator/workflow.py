@@ -8,8 +8,8 @@ from typing import Any
 from syncengine.jira.simulator import adf
 from syncengine.jira.simulator.errors import JiraHttpError, bad_request, field_errors
 from syncengine.jira.simulator.issues import not_on_screen, resolve_issuetype
-from syncengine.jira.simulator.model import Comment, Issue, Permission, Transition, User
-from syncengine.jira.simulator.state import ChangeItem, IssueEvent, SimState
+from syncengine.jira.simulator.model import ChangeItem, Comment, Issue, Permission, Transition, User
+from syncengine.jira.simulator.state import IssueEvent, SimState
 
 __all__ = [
     "add_comment",

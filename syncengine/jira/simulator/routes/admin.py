@@ -52,6 +52,7 @@ def _webhook_routes(api: Api) -> list[Route]:
                 name=str(body.get("name", "webhook")),
                 secret=body.get("secret"),
                 events=tuple(body["events"]) if body.get("events") else None,
+                jql=(body.get("filters") or {}).get("issue-related-events-section") or None,
             )
         except ValueError as exc:
             raise JiraHttpError(400, {"errorMessages": [str(exc)], "errors": {}}) from None
@@ -161,6 +162,7 @@ def _sim_routes(sim: Simulator) -> list[Route]:
                 secret=data.get("secret"),
                 events=events,
                 name=str(data.get("name", "webhook")),
+                jql=data.get("jql"),
             )
             return JSONResponse(
                 {"id": hook.id, **hook.to_json(sim.state.base_url)}, status_code=201

@@ -25,7 +25,7 @@ def _created(ctx: Ctx, issue: Issue) -> dict[str, Any]:
 
 
 def _issue(ctx: Ctx) -> Issue:
-    return ctx.state.issue(ctx.param("issueIdOrKey"), ctx.user)  # type: ignore[no-any-return]
+    return ctx.state.issue(ctx.param("issueIdOrKey"), ctx.user)
 
 
 async def create(ctx: Ctx) -> Response:
@@ -72,8 +72,28 @@ async def get_issue(ctx: Ctx) -> Response:
         ctx.state, fields_param.split(",") if fields_param else None, "*all"
     )
     properties = (ctx.query("properties") or "").split(",")
+    expand = (ctx.query("expand") or "").split(",")
+    body = render.issue(
+        ctx.state, issue, ctx.version, fields=wanted, properties=properties, expand=expand
+    )
+    return json_response(body)
+
+
+async def changelog(ctx: Ctx) -> Response:
+    issue = _issue(ctx)
+    start, size = ctx.int_query("startAt", 0), min(ctx.int_query("maxResults", 100), 100)
+    values = [render.history(ctx.state, h, ctx.version) for h in issue.history]
+    chunk = values[start : start + size]
+    base = f"{ctx.state.base_url}/rest/api/{ctx.version}/issue/{issue.key}/changelog"
     return json_response(
-        render.issue(ctx.state, issue, ctx.version, fields=wanted, properties=properties)
+        {
+            "self": f"{base}?startAt={start}&maxResults={size}",
+            "maxResults": size,
+            "startAt": start,
+            "total": len(values),
+            "isLast": start + len(chunk) >= len(values),
+            "values": chunk,
+        }
     )
 
 
@@ -203,4 +223,9 @@ def routes(api: Api) -> list[Route]:
         api.route("GET", "/issue/{issueIdOrKey}/comment", comments),
         api.route("POST", "/issue/{issueIdOrKey}/comment", add_comment),
         api.route("GET", "/issue/{issueIdOrKey}/comment/{id}", get_comment),
+        *(
+            [api.route("GET", "/issue/{issueIdOrKey}/changelog", changelog)]
+            if api.sim.flavour == "cloud"
+            else []
+        ),
     ]

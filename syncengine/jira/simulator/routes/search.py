@@ -59,12 +59,8 @@ def _int(raw: Any, name: str, default: int) -> int:
 
 def _visible(ctx: Ctx, query: jql.Query) -> list[Issue]:
     state = ctx.state
-    issues = [
-        i
-        for i in state.issues.values()
-        if state.can(ctx.user, state.project_by_id(i.project_id), Permission.BROWSE)
-    ]
-    return query.run(issues)
+    browsable = {p.id for p in state.projects.values() if state.can(ctx.user, p, Permission.BROWSE)}
+    return query.run([i for i in state.issues.values() if i.project_id in browsable])
 
 
 def _token(text: str, offset: int) -> str:
