@@ -181,6 +181,22 @@ def _from_html(text: str) -> str:
     return _short(unescape(_TAG.sub(" ", text)))
 
 
+def _from_error_list(errors: list[Any]) -> list[str]:
+    messages: list[str] = []
+    for entry in errors:
+        if isinstance(entry, dict) and isinstance(entry.get("elementErrors"), dict):
+            # Bulk create: one entry per refused element, numbered from 0.
+            inner = _from_json(entry["elementErrors"])
+            number = entry.get("failedElementNumber", "?")
+            messages.extend(f"issue {number}: {m}" for m in inner.all_messages())
+        elif isinstance(entry, dict) and isinstance(entry.get("message"), str):
+            # Atlassian's other error shape: [{"context", "message", "exceptionName"}].
+            messages.append(_short(entry["message"]))
+        elif isinstance(entry, str):
+            messages.append(_short(entry))
+    return messages
+
+
 def _from_json(data: Any) -> ErrorBody:
     if isinstance(data, str):
         return ErrorBody(messages=(_short(data),) if data.strip() else ())
@@ -202,12 +218,7 @@ def _from_json(data: Any) -> ErrorBody:
     if isinstance(errors, dict):
         field_errors = {str(k): _short(_text_of(v)) for k, v in errors.items()}
     elif isinstance(errors, list):
-        # Bulk create: one entry per refused element, numbered from 0.
-        for entry in errors:
-            if isinstance(entry, dict) and isinstance(entry.get("elementErrors"), dict):
-                inner = _from_json(entry["elementErrors"])
-                number = entry.get("failedElementNumber", "?")
-                messages.extend(f"issue {number}: {m}" for m in inner.all_messages())
+        messages.extend(_from_error_list(errors))
     return ErrorBody(messages=tuple(messages), field_errors=field_errors)
 
 
