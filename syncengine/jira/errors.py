@@ -9,6 +9,7 @@ empty bodies. The tree below hangs under :mod:`syncengine.errors`::
     ├── JiraRateLimited        429: Jira asked us to slow down (``retry_after``)
     ├── JiraUnavailable        5xx, timeouts, connection failures
     └── JiraOutcomeUnknown     a create/comment/transition may or may not have happened
+        └── JiraBulkOutcomeUnknown  a bulk create chunk was lost; ``partial`` has the rest
     JiraPermanentError
     ├── JiraAuthError          401: the token or user was rejected
     ├── JiraPermissionError    403: the user lacks a permission
@@ -30,12 +31,14 @@ from html import unescape
 from typing import Any
 
 from syncengine.errors import JiraError, JiraPermanentError, JiraTransientError
+from syncengine.jira.models import BulkCreateResult
 
 __all__ = [
     "TOKEN_URL_CLOUD",
     "ErrorBody",
     "JiraAuthError",
     "JiraBadRequest",
+    "JiraBulkOutcomeUnknown",
     "JiraError",
     "JiraGone",
     "JiraInvalidIssueType",
@@ -104,6 +107,21 @@ class JiraOutcomeUnknown(JiraTransientError):
     Do not blindly retry: look the object up by its identity (label or issue
     property) first, and retry only when it is absent.
     """
+
+
+class JiraBulkOutcomeUnknown(JiraOutcomeUnknown):
+    """A chunk of a bulk create was sent and its answer lost.
+
+    ``partial`` holds what the earlier chunks created or refused; ``unknown`` the
+    input indices whose outcome is unknown (search for them before resending).
+    """
+
+    def __init__(
+        self, message: str, *, partial: BulkCreateResult, unknown: range, fix: str = ""
+    ) -> None:
+        super().__init__(message, fix=fix)
+        self.partial = partial
+        self.unknown = unknown
 
 
 class JiraAuthError(JiraPermanentError):

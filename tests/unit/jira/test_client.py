@@ -12,6 +12,7 @@ import respx
 
 from syncengine.jira import NewIssue
 from syncengine.jira.errors import (
+    JiraBulkOutcomeUnknown,
     JiraError,
     JiraNotFound,
     JiraOutcomeUnknown,
@@ -230,6 +231,21 @@ async def test_bulk_create_chunks_by_50_and_maps_failures_to_input_indices(
     assert result.failed[0].field_errors == {"summary": "too lucky"}
     assert set(result.created) == set(range(120)) - failed
     assert result.created[51].key == "C-51"
+
+
+async def test_bulk_create_lost_chunk_reports_what_is_known(
+    client_factory: ClientFactory, respx_mock: respx.MockRouter
+) -> None:
+    ok = {"issues": [{"id": str(n), "key": f"C-{n}"} for n in range(50)], "errors": []}
+    route = respx_mock.post(f"{API3}/issue/bulk").mock(
+        side_effect=[httpx.Response(201, json=ok), httpx.ReadTimeout("lost")]
+    )
+    issues = [NewIssue(fields={"project": {"key": "C"}, "summary": str(n)}) for n in range(70)]
+    with pytest.raises(JiraBulkOutcomeUnknown) as caught:
+        await client_factory().bulk_create(issues)
+    assert route.call_count == 2
+    assert sorted(caught.value.partial.created) == list(range(50))
+    assert caught.value.unknown == range(50, 70)
 
 
 async def test_bulk_create_all_failed_is_a_result_not_an_exception(
