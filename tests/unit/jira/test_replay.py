@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from syncengine.jira import parsing
+from syncengine.jira import parsing, site_parsing
 from syncengine.jira.errors import (
     JiraAuthError,
     JiraBadRequest,
@@ -93,7 +93,7 @@ def test_go_jira_transition_fields() -> None:
 
 
 def test_single_status_category() -> None:
-    (category,) = parsing.parse_status_categories([load_json("go-jira/status_category.json")])
+    (category,) = site_parsing.parse_status_categories([load_json("go-jira/status_category.json")])
     assert category.key
     assert category.id is not None
 
