@@ -388,6 +388,14 @@ def error_from_response(  # noqa: PLR0911 one return per status family reads bes
     """
     body = parse_error_body(status, headers, text, content_type)
     said = body.summary()
+    if 300 <= status < 400:
+        location = {k.lower(): v for k, v in headers.items()}.get("location", "elsewhere")
+        return JiraRequestRejected(
+            f"Jira redirected the request to {context.operation} ({status}) to {location}",
+            status=status,
+            fix="set jira.url to the address Jira lives at (https, final host name); a redirect "
+            "to a login page means an SSO proxy stands in front of the REST API",
+        )
     if status == 400:
         return _bad_request(context, body)
     if status == 401:

@@ -22,6 +22,7 @@ from syncengine.jira.config import JiraConfig
 from syncengine.jira.errors import (
     JiraError,
     JiraOutcomeUnknown,
+    JiraPermanentError,
     JiraUnavailable,
     JiraUnexpectedResponse,
     RequestContext,
@@ -164,6 +165,11 @@ class JiraSession:
                         method, url, params=params, json=json, files=files, headers=headers
                     )
                     await response.aread()
+            except httpx.UnsupportedProtocol as exc:
+                raise JiraPermanentError(
+                    f"cannot reach Jira at {self.config.site}: {exc}",
+                    fix="jira.url must start with https:// (or http://)",
+                ) from exc
             except httpx.TransportError as exc:
                 error, decision = self._transport_failure(
                     exc, method=method, path=path, attempt=attempt, idempotent=safe, context=context

@@ -696,3 +696,16 @@ async def test_dates_keep_their_offset(
     assert issue.updated == datetime(
         2020, 12, 3, 14, 5, 20, 974000, tzinfo=timezone(timedelta(hours=-5))
     )
+
+
+async def test_a_redirect_is_explained_not_followed(
+    client_factory: ClientFactory, respx_mock: respx.MockRouter
+) -> None:
+    route = respx_mock.get(f"{API3}/myself").mock(
+        return_value=httpx.Response(302, headers={"Location": "https://sso.example/login"})
+    )
+    with pytest.raises(JiraPermanentError) as caught:
+        await client_factory().myself()
+    assert route.call_count == 1
+    assert "https://sso.example/login" in str(caught.value)
+    assert "SSO proxy" in caught.value.user_message()
