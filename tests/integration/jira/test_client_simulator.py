@@ -281,3 +281,18 @@ async def test_webhook_registration_where_allowed(clock: ManualClock) -> None:
     finally:
         await on_cloud.aclose()
         await on_dc.aclose()
+
+
+async def test_search_with_fields_pages_by_100_and_ids_only_in_one_page(
+    client: JiraClient, sim: Simulator
+) -> None:
+    await client.bulk_create([NewIssue(fields=_bug(f"m{n}", "many")) for n in range(150)])
+    await client.flavour()  # serverInfo, asked once
+    before = sim.calls()
+    full = [i async for i in client.search("labels = sg-many", fields=["summary"], page_size=500)]
+    full_calls = sim.calls() - before
+    keys = [i.key async for i in client.search("labels = sg-many", fields=["key"], page_size=500)]
+    assert len(full) == len(keys) == 150
+    if sim.flavour == "cloud":
+        assert full_calls == 2  # at most 100 issues a page with fields
+        assert sim.calls() - before - full_calls == 1

@@ -709,3 +709,13 @@ async def test_a_redirect_is_explained_not_followed(
     assert route.call_count == 1
     assert "https://sso.example/login" in str(caught.value)
     assert "SSO proxy" in caught.value.user_message()
+
+
+def test_page_sizes_follow_jira_limits() -> None:
+    from syncengine.jira.search import SearchRequest
+
+    assert SearchRequest(jql="x", page_size=500).body("cloud", None)["maxResults"] == 100
+    ids = SearchRequest(jql="x", fields=("id", "key"), page_size=9000).body("cloud", "t")
+    assert (ids["maxResults"], ids["nextPageToken"]) == (5000, "t")
+    dc = SearchRequest(jql="x", page_size=5000).body("datacenter", "200")
+    assert (dc["maxResults"], dc["startAt"]) == (1000, 200)
