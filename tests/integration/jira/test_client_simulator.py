@@ -18,6 +18,7 @@ from syncengine.jira.errors import (
     JiraOutcomeUnknown,
     JiraPermissionError,
 )
+from syncengine.jira.jql import quote
 from syncengine.jira.simulator import (
     DEFAULT_LOGIN,
     DEFAULT_TOKEN,
@@ -217,7 +218,7 @@ async def test_lost_create_answer_is_outcome_unknown_and_found_by_identity(
     with pytest.raises(JiraOutcomeUnknown):
         await client.create_issue(_bug("lost", "lost1"), properties={IDENTITY: {"group": "lost1"}})
     assert len(sim.issues("CRASH")) == 1, "the client did not send the create twice"
-    found = [i async for i in client.search("labels = sg-lost1", fields=["summary"])]
+    found = [i async for i in client.search(f"labels = {quote('sg-lost1')}", fields=["summary"])]
     assert [i.summary for i in found] == ["lost"]
 
 
@@ -296,3 +297,15 @@ async def test_search_with_fields_pages_by_100_and_ids_only_in_one_page(
     if sim.flavour == "cloud":
         assert full_calls == 2  # at most 100 issues a page with fields
         assert sim.calls() - before - full_calls == 1
+
+
+async def test_the_per_issue_write_limit_is_waited_out(
+    client: JiraClient, sim: Simulator, clock: ManualClock
+) -> None:
+    created = await client.create_issue(_bug("hot", "hot"))
+    started = clock.monotonic()
+    for n in range(30):
+        await client.edit_issue(created.key, fields={"summary": f"hot {n}"})
+    assert sim.calls("PUT /issue/{issueIdOrKey}", 429) >= 1
+    assert clock.monotonic() > started  # the client slept as Jira asked
+    assert (await client.get_issue(created.key)).summary == "hot 29"
