@@ -61,6 +61,7 @@ class JiraClient(JiraSiteClient):
             JiraOutcomeUnknown: the request was sent and the answer lost; search for the
                 issue's identity before creating it again.
             JiraBadRequest: Jira refused fields (``field_errors``); JiraInvalidIssueType.
+            ValueError: an ADF document in ``fields`` with REST v2 (nothing is sent).
         """
         body = issue_body(
             self.config.api_version, fields=fields, update=update, properties=properties
@@ -198,6 +199,7 @@ class JiraClient(JiraSiteClient):
 
         Raises:
             JiraOutcomeUnknown: the answer was lost; list the comments before re-posting.
+            ValueError: an ADF document with REST v2 (nothing is sent).
         """
         ctx = self.session.context(f"comment on {issue}", issue=issue, permission="Add Comments")
         payload = {"body": rich_text(body, self.config.api_version, what="comment")}
