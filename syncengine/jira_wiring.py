@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
@@ -10,9 +13,10 @@ from pydantic import SecretStr
 from syncengine.errors import ConfigError
 from syncengine.jira.client import JiraClient
 from syncengine.jira.config import JiraConfig, parse_base_url
+from syncengine.jira.retry import SiteLimiters
 from syncengine.settings import JiraSettings, Settings
 
-__all__ = ["JiraClients", "SimulatedJira", "jira_config"]
+__all__ = ["JiraClients", "SimulatedJira", "jira_config", "new_site_limiters", "open_jira_client"]
 
 
 def jira_config(settings: JiraSettings, *, key: str = "jira") -> JiraConfig:
@@ -53,10 +57,47 @@ def jira_config(settings: JiraSettings, *, key: str = "jira") -> JiraConfig:
         raise ConfigError([p.replace("jira.", f"{key}.", 1) for p in exc.problems]) from exc
 
 
-class JiraClients:
-    """One Jira client per project, built on first use and closed together.
+def new_site_limiters() -> SiteLimiters:
+    """One registry per process: every client of a site shares its concurrency and rate."""
+    return SiteLimiters(clock=time.monotonic, sleep=asyncio.sleep)
 
-    ``transport`` (for tests: ``httpx.ASGITransport`` to a simulator) reaches every
+
+def open_jira_client(
+    settings: JiraSettings,
+    *,
+    limiters: SiteLimiters,
+    key: str = "jira",
+    **session_options: Any,
+) -> JiraClient:
+    """A :class:`JiraClient` for one project, sharing its site's limits with other projects.
+
+    ``session_options`` go to :class:`~syncengine.jira.session.JiraSession`
+    (``transport=`` to reach the simulator in-process).
+
+    Raises:
+        ConfigError: as :func:`jira_config`.
+    """
+    config = jira_config(settings, key=key)
+    limiter = limiters.for_site(
+        config.site,
+        max_concurrency=config.max_concurrency,
+        requests_per_second=config.requests_per_second,
+    )
+    return JiraClient.open(config, limiter=limiter, **session_options)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimulatedJira:
+    """A Jira stand-in reached in-process: its client config and transport."""
+
+    config: JiraConfig
+    transport: httpx.AsyncBaseTransport
+
+
+class JiraClients:
+    """One Jira client per project, built on first use, sharing per-site limits.
+
+    ``transport`` (tests: an in-process transport to a simulator) reaches every
     site; ``simulator`` serves the projects that configure no Jira URL.
     """
 
@@ -70,6 +111,7 @@ class JiraClients:
         self._settings = settings
         self._transport = transport
         self.simulator = simulator
+        self._limiters = new_site_limiters()
         self._clients: dict[str, JiraClient] = {}
 
     def for_project(self, slug: str) -> JiraClient:
@@ -84,20 +126,17 @@ class JiraClients:
         project = self._settings.projects.get(slug)
         if project is None:
             raise ConfigError([f"projects.{slug}: no such project in the configuration"])
-        transport = self._transport
-        if project.jira.simulated:
-            if self.simulator is None:
-                raise ConfigError(
-                    [
-                        f"projects.{slug}.jira.url: not set, and no Jira simulator runs here; "
-                        "set the Jira URL"
-                    ]
-                )
-            config = self.simulator.config
-            transport = self.simulator.transport
+        key = f"projects.{slug}.jira"
+        if not project.jira.simulated:
+            client = open_jira_client(
+                project.jira, limiters=self._limiters, key=key, transport=self._transport
+            )
+        elif self.simulator is not None:
+            client = JiraClient.open(self.simulator.config, transport=self.simulator.transport)
         else:
-            config = jira_config(project.jira, key=f"projects.{slug}.jira")
-        client = JiraClient.open(config, transport=transport)
+            raise ConfigError(
+                [f"{key}.url: not set, and no Jira simulator runs here; set the Jira URL"]
+            )
         self._clients[slug] = client
         return client
 
@@ -106,11 +145,3 @@ class JiraClients:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
-
-
-@dataclass(frozen=True, kw_only=True)
-class SimulatedJira:
-    """A Jira stand-in reached in-process: its client config and transport."""
-
-    config: JiraConfig
-    transport: httpx.AsyncBaseTransport
