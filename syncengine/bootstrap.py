@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import httpx
 from pydantic import SecretStr
 
-from syncengine.domain.description import DescriptionRenderer
 from syncengine.domain.webhooks import JiraEvent
 from syncengine.ingest.sink import ReportSink
 from syncengine.ingest.writer import BatchWriter
@@ -38,7 +37,7 @@ from syncengine.sync.changes import GroupChanges
 from syncengine.sync.planner import TicketPlanner
 from syncengine.sync.tickets import CREATE, TicketService
 from syncengine.sync.worker import Handler, OutboxWorker
-from syncengine.templating import load_template_sources
+from syncengine.wiring import description_renderer, ticket_rules, ticket_template
 
 if TYPE_CHECKING:
     from syncengine.jira.simulator import Simulator
@@ -157,12 +156,12 @@ async def bootstrap(
         simulator=simulator[1] if simulator is not None else None,
     )
     tickets = TicketService(
-        settings=settings,
+        templates={slug: ticket_template(p.jira) for slug, p in settings.projects.items()},
         projects=projects,
         groups=groups,
         links=links,
         clients=jira.for_project,
-        renderer=DescriptionRenderer(load_template_sources(settings.templates_dir)),
+        renderer=description_renderer(settings),
         clock=clock,
     )
     handlers: dict[str, Handler] = {CREATE: tickets.create}
@@ -176,7 +175,9 @@ async def bootstrap(
     )
     changes = GroupChanges(db, settings, clock=clock, wake=worker.wake)
     worker.on_outcome = changes.record_outcome
-    planner = TicketPlanner(settings, wake=worker.wake)
+    planner = TicketPlanner(
+        {slug: ticket_rules(p) for slug, p in settings.projects.items()}, wake=worker.wake
+    )
     groups.hooks.append(planner)
     groups.after_commit.append(planner.after_commit)
     return Container(

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from syncengine.domain.description import DescriptionRenderer
 from syncengine.domain.fields import TicketTemplate
-from syncengine.settings import JiraSettings, Settings
+from syncengine.domain.groups import GroupState
+from syncengine.domain.rules import AttributeFilter, FilterOp, TicketRules
+from syncengine.domain.versions import VersionScheme
+from syncengine.settings import JiraSettings, ProjectSettings, Settings
 from syncengine.templating import load_template_sources
 
-__all__ = ["description_renderer", "ticket_template"]
+__all__ = ["description_renderer", "ticket_rules", "ticket_template"]
 
 
 def ticket_template(jira: JiraSettings) -> TicketTemplate:
@@ -35,3 +38,18 @@ def description_renderer(settings: Settings) -> DescriptionRenderer:
     when ``templates_dir`` is set but unreadable.
     """
     return DescriptionRenderer(load_template_sources(settings.templates_dir))
+
+
+def ticket_rules(project: ProjectSettings) -> TicketRules:
+    """The domain's ticket rules from a project's settings."""
+    return TicketRules(
+        enabled=project.rules.enabled,
+        min_occurrences=project.rules.min_occurrences,
+        window_minutes=project.rules.window_minutes,
+        filters=tuple(
+            AttributeFilter(attribute=f.attribute, op=FilterOp(f.op), value=f.value)
+            for f in project.rules.filters
+        ),
+        never_states=tuple(GroupState(s) for s in project.rules.never_states),
+        version_scheme=VersionScheme(project.sync.version_scheme),
+    )

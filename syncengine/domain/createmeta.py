@@ -24,6 +24,7 @@ __all__ = [
     "CreateMeta",
     "CreateMetaError",
     "FieldMeta",
+    "field_meta",
     "find_issue_type",
     "parse_createmeta",
     "parse_field_pages",
@@ -83,7 +84,8 @@ class CreateMeta:
         return None
 
 
-def _field(field_id: str, raw: Mapping[str, Any]) -> FieldMeta:
+def field_meta(field_id: str, raw: Mapping[str, Any]) -> FieldMeta:
+    """One field of a create screen from its createmeta entry."""
     schema = raw.get("schema") if isinstance(raw.get("schema"), Mapping) else {}
     assert isinstance(schema, Mapping)
     allowed = raw.get("allowedValues")
@@ -143,7 +145,7 @@ def parse_createmeta(data: Mapping[str, Any], *, project_key: str, issue_type: s
         issue_type=str(chosen.get("name") or issue_type),
         issue_type_id=str(chosen.get("id") or ""),
         fields=tuple(
-            _field(str(raw.get("fieldId") or key), raw)
+            field_meta(str(raw.get("fieldId") or key), raw)
             for key, raw in raw_fields.items()
             if isinstance(raw, Mapping)
         ),
@@ -172,7 +174,7 @@ def parse_field_pages(
         for raw in raw_fields:
             if isinstance(raw, Mapping) and (raw.get("fieldId") or raw.get("key")):
                 field_id = str(raw.get("fieldId") or raw.get("key"))
-                found[field_id] = _field(field_id, raw)
+                found[field_id] = field_meta(field_id, raw)
     return CreateMeta(
         project_key=project_key,
         issue_type=issue_type,

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from syncengine.domain.createmeta import FieldMeta
 from syncengine.jira.client import JiraClient
 from syncengine.jira.errors import JiraAuthError, JiraError
-from syncengine.jira.models import FieldMeta
 
 __all__ = ["ALWAYS_SET", "Check", "diagnose"]
 
@@ -110,11 +110,11 @@ async def _project_checks(
 
 
 def _screen_check(metas: Collection[FieldMeta], provided: set[str], flavour: str) -> Check:
-    on_screen = {f.field_id for f in metas}
+    on_screen = {f.id for f in metas}
     missing = [
-        f"{f.field_id} ({f.name})"
+        f"{f.id} ({f.name})"
         for f in metas
-        if f.required and not f.has_default_value and f.field_id not in provided | ALWAYS_SET
+        if f.required and not f.has_default and f.id not in provided | ALWAYS_SET
     ]
     absent = sorted(provided - on_screen)
     problems = []

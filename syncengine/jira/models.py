@@ -11,7 +11,6 @@ __all__ = [
     "BulkCreateFailure",
     "BulkCreateResult",
     "CreatedIssue",
-    "FieldMeta",
     "IssueTypeMeta",
     "JiraAttachment",
     "JiraComment",
@@ -110,21 +109,6 @@ class JiraProject:
     key: str
     name: str
     issue_types: tuple[IssueTypeMeta, ...] = ()
-
-
-@dataclass(frozen=True, kw_only=True)
-class FieldMeta:
-    """One field on a create screen (createmeta)."""
-
-    field_id: str
-    name: str
-    required: bool
-    schema_type: str = ""
-    items: str = ""
-    custom: str = ""
-    has_default_value: bool = False
-    allowed_values: tuple[Mapping[str, Any], ...] = ()
-    operations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

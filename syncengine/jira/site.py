@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
 
+from syncengine.domain.createmeta import FieldMeta
 from syncengine.jira import endpoints as ep
 from syncengine.jira import parsing, site_parsing
 from syncengine.jira.config import JiraConfig
 from syncengine.jira.errors import JiraPermanentError
 from syncengine.jira.models import (
-    FieldMeta,
     Flavour,
     IssueTypeMeta,
     JiraProject,

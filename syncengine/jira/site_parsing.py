@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from syncengine.domain.createmeta import FieldMeta, field_meta
 from syncengine.jira.models import (
-    FieldMeta,
     IssueTypeMeta,
     JiraProject,
     JiraStatus,
@@ -88,20 +88,7 @@ def parse_createmeta_fields(data: Any) -> tuple[tuple[FieldMeta, ...], bool]:
     metas = []
     for item in values:
         entry = as_object(item, "a createmeta field")
-        schema = entry.get("schema") or {}
-        metas.append(
-            FieldMeta(
-                field_id=str(entry.get("fieldId") or entry.get("key", "")),
-                name=str(entry.get("name", "")),
-                required=bool(entry.get("required")),
-                schema_type=str(schema.get("type", "")),
-                items=str(schema.get("items", "")),
-                custom=str(schema.get("custom", "")),
-                has_default_value=bool(entry.get("hasDefaultValue")),
-                allowed_values=tuple(entry.get("allowedValues") or ()),
-                operations=tuple(str(o) for o in entry.get("operations") or ()),
-            )
-        )
+        metas.append(field_meta(str(entry.get("fieldId") or entry.get("key", "")), entry))
     return tuple(metas), _is_last(body, len(values))
 
 

@@ -14,7 +14,7 @@ them passes every filter. Windowed rules count arrivals per minute in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,37 +26,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from syncengine.domain.groups import GroupState
 from syncengine.domain.reports import CrashReport
 from syncengine.domain.rules import (
-    AttributeFilter,
-    FilterOp,
     InvalidTicketRules,
     TicketDue,
     TicketRules,
     ticket_due,
     validate_rules,
 )
-from syncengine.domain.versions import VersionScheme
-from syncengine.settings import ProjectSettings, Settings
 from syncengine.store.batch_fold import GroupFold
 from syncengine.store.outbox import State
 from syncengine.store.tables import ErrorGroup, GroupMinuteCount, IssueLink, OutboxItem, Project
 from syncengine.sync.tickets import CREATE
 
-__all__ = ["TicketPlanner", "ticket_rules"]
-
-
-def ticket_rules(project: ProjectSettings) -> TicketRules:
-    """The domain's ticket rules from a project's settings."""
-    return TicketRules(
-        enabled=project.rules.enabled,
-        min_occurrences=project.rules.min_occurrences,
-        window_minutes=project.rules.window_minutes,
-        filters=tuple(
-            AttributeFilter(attribute=f.attribute, op=FilterOp(f.op), value=f.value)
-            for f in project.rules.filters
-        ),
-        never_states=tuple(GroupState(s) for s in project.rules.never_states),
-        version_scheme=VersionScheme(project.sync.version_scheme),
-    )
+__all__ = ["TicketPlanner"]
 
 
 def _reports(group: GroupFold) -> Iterable[CrashReport]:
@@ -72,13 +53,16 @@ def _epoch_minute(moment: datetime) -> int:
 class TicketPlanner:
     """Decides, per folded group, whether its ticket is now due, and queues it."""
 
-    def __init__(self, settings: Settings, *, wake: Callable[[], None] = lambda: None) -> None:
-        self._rules: dict[str, TicketRules] = {}
-        problems: list[str] = []
-        for slug, project in settings.projects.items():
-            rules = ticket_rules(project)
-            problems += [f"projects.{slug}.rules.{p}" for p in validate_rules(rules)]
-            self._rules[slug] = rules
+    def __init__(
+        self, rules: Mapping[str, TicketRules], *, wake: Callable[[], None] = lambda: None
+    ) -> None:
+        """``rules`` by project slug. Raise InvalidTicketRules naming every bad rule."""
+        self._rules = dict(rules)
+        problems = [
+            f"projects.{slug}.rules.{problem}"
+            for slug, project_rules in self._rules.items()
+            for problem in validate_rules(project_rules)
+        ]
         if problems:
             raise InvalidTicketRules(problems)
         self._slugs: dict[int, str] = {}

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from syncengine.domain.createmeta import CreateMeta
-from syncengine.domain.createmeta import FieldMeta as DomainFieldMeta
 from syncengine.domain.description import DescriptionRenderer
 from syncengine.domain.fields import BuiltFields, TicketTemplate, build_fields, identity_label
 from syncengine.domain.groups import GroupSnapshot
@@ -27,8 +26,7 @@ from syncengine.errors import JiraPermanentError, NotFound
 from syncengine.jira.bodies import NewIssue
 from syncengine.jira.client import JiraClient
 from syncengine.jira.errors import JiraBadRequest
-from syncengine.jira.models import FieldMeta, JiraIssue
-from syncengine.settings import JiraSettings, Settings
+from syncengine.jira.models import JiraIssue
 from syncengine.store.groups import GroupRepository
 from syncengine.store.links import IssueLinkRepository, LinkRecord, Snapshot
 from syncengine.store.outbox import OutboxWork
@@ -39,7 +37,6 @@ __all__ = [
     "IDENTITY_PROPERTY",
     "TicketService",
     "group_key",
-    "ticket_template",
 ]
 
 log = logging.getLogger(__name__)
@@ -53,41 +50,6 @@ def group_key(project_slug: str, fingerprint: str) -> str:
     """A group's identity in Jira: stable across database rebuilds, short enough for a label."""
     digest = hashlib.sha256(f"{project_slug}\x00{fingerprint}".encode()).hexdigest()
     return digest[:16]
-
-
-def ticket_template(jira: JiraSettings, *, api_version: int) -> TicketTemplate:
-    """The domain's ticket template from a project's Jira settings."""
-    return TicketTemplate(
-        project_key=jira.project_key,
-        issue_type=jira.issue_type,
-        summary=jira.summary,
-        labels=jira.labels,
-        description_template=jira.description_template,
-        description_field=jira.description_field,
-        labels_field=jira.labels_field,
-        custom_fields=dict(jira.custom_fields),
-        description_attributes=jira.description_attributes,
-        missing_attribute=jira.missing_attribute,
-        api_version=3 if api_version == 3 else 2,
-        user_map=dict(jira.user_map),
-    )
-
-
-def _domain_field(meta: FieldMeta) -> DomainFieldMeta:
-    # The client parses createmeta pages into its own values; the domain builds from these.
-    system = meta.field_id if not meta.field_id.startswith("customfield_") else None
-    return DomainFieldMeta(
-        id=meta.field_id,
-        name=meta.name,
-        required=meta.required,
-        has_default=meta.has_default_value,
-        type=meta.schema_type or "string",
-        items=meta.items or None,
-        system=system,
-        custom=meta.custom or None,
-        allowed_values=meta.allowed_values or None,
-        operations=meta.operations,
-    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,7 +76,7 @@ class TicketService:
     def __init__(
         self,
         *,
-        settings: Settings,
+        templates: Mapping[str, TicketTemplate],
         projects: ProjectRepository,
         groups: GroupRepository,
         links: IssueLinkRepository,
@@ -122,7 +84,7 @@ class TicketService:
         renderer: DescriptionRenderer,
         clock: Callable[[], datetime],
     ) -> None:
-        self._settings = settings
+        self._templates = dict(templates)
         self._projects = projects
         self._groups = groups
         self._links = links
@@ -146,25 +108,26 @@ class TicketService:
         site = self._sites.get(slug)
         if site is not None:
             return site
-        jira = self._settings.projects[slug].jira
         client = self._clients(slug)
-        template = ticket_template(jira, api_version=client.config.api_version)
+        # The URL may name the REST version; the client's config is what is spoken.
+        template = replace(self._templates[slug], api_version=client.config.api_version)
         cloud = (await client.flavour()) == "cloud"
         createmeta = None
-        types = await client.createmeta_issue_types(jira.project_key)
-        chosen = next((t for t in types if t.name.casefold() == jira.issue_type.casefold()), None)
+        key, wanted = template.project_key, template.issue_type
+        types = await client.createmeta_issue_types(key)
+        chosen = next((t for t in types if t.name.casefold() == wanted.casefold()), None)
         if chosen is None:
             names = ", ".join(sorted(t.name for t in types)) or "none"
             raise JiraPermanentError(
-                f"issue type {jira.issue_type!r} is not valid for project {jira.project_key}",
+                f"issue type {wanted!r} is not valid for project {key}",
                 fix=f"set projects.{slug}.jira.issue_type to one of: {names}",
             )
-        fields = await client.createmeta_fields(jira.project_key, chosen.id)
+        fields = await client.createmeta_fields(key, chosen.id)
         createmeta = CreateMeta(
-            project_key=jira.project_key,
+            project_key=key,
             issue_type=chosen.name,
             issue_type_id=chosen.id,
-            fields=tuple(_domain_field(f) for f in fields),
+            fields=fields,
         )
         site = _Site(client=client, template=template, createmeta=createmeta, cloud=cloud)
         self._sites[slug] = site

@@ -333,7 +333,7 @@ async def test_recorded_answers_parse_into_values(
     assert out["project"].key == "ABDERA"
     assert out["project"].issue_types
     assert [t.name for t in out["createmeta_types"]][:2] == ["Epic", "Task"]
-    assert [f.field_id for f in out["createmeta_fields"] if f.required] == [
+    assert [f.id for f in out["createmeta_fields"] if f.required] == [
         "summary",
         "customfield_10050",
     ]
