@@ -107,6 +107,8 @@ async def edit(ctx: Ctx) -> Response:
         if isinstance(op, dict) and "add" in op:
             parsed = workflow.parse_comment_body(op["add"], ctx.version)
             workflow.add_comment(ctx.state, ctx.user, issue, parsed, api_version=ctx.version)
+    if ctx.query("returnIssue") == "true" and ctx.state.flavour == "cloud":
+        return json_response(render.issue(ctx.state, issue, ctx.version))
     return Response(status_code=204)
 
 
