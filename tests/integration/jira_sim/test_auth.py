@@ -99,3 +99,37 @@ async def test_permissions_and_tokens_through_the_admin_endpoint(
         "revoked": True
     }
     assert (await client.get("/rest/api/2/myself")).status_code == 401
+
+
+async def test_transition_assign_attach_permissions(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    key = (await create(client))["key"]
+    for permission in (Permission.TRANSITION, Permission.ASSIGN, Permission.ATTACH):
+        sim.revoke_permission("bot@example.com", "CRASH", permission)
+    moved = await client.post(
+        f"/rest/api/2/issue/{key}/transitions", json={"transition": {"id": "11"}}
+    )
+    assert moved.status_code == 403
+    assert moved.json()["errorMessages"] == [
+        "You do not have permission to transition issues in this project."
+    ]
+    listed = (await client.get(f"/rest/api/2/issue/{key}/transitions")).json()
+    assert listed["transitions"] == []
+    alice = sim.user("alice@example.com").account_id
+    assert (
+        await client.put(f"/rest/api/2/issue/{key}/assignee", json={"accountId": alice})
+    ).status_code == 403
+    files = {"file": ("a.txt", b"x", "text/plain")}
+    attach = await client.post(
+        f"/rest/api/2/issue/{key}/attachments",
+        files=files,
+        headers={"X-Atlassian-Token": "no-check"},
+    )
+    assert attach.status_code == 403
+    issue = sim.issue(key)
+    assert (
+        sim.state.statuses[issue.status_id].name,
+        issue.fields.get("assignee"),
+        issue.attachments,
+    ) == ("To Do", None, [])
