@@ -50,9 +50,10 @@ def create_simulator(
     Center (v2, usernames, ``/search``; also served under ``/jira``). With
     ``seed`` the CRASH and SUP projects exist and ``login``/``token`` is the bot's
     credential. ``limits`` defaults to Cloud's published rate limits on Cloud and to
-    none on Data Center (page and bulk caps apply to both). ``clock`` defaults to the wall clock; pass a ManualClock to move
-    time in tests. ``webhook_mode="manual"`` queues deliveries until
-    ``await sim.deliver_pending()``. The ASGI app is ``sim.app``.
+    none on Data Center (page and bulk caps apply to both). ``clock`` defaults to
+    the wall clock; pass a ManualClock to move time in tests.
+    ``webhook_mode="manual"`` queues deliveries until ``await sim.deliver_pending()``.
+    The ASGI app is ``sim.app``.
 
     Raises ValueError for an unknown flavour.
     """
