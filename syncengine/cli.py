@@ -187,7 +187,13 @@ def cmd_jira_sim(args: argparse.Namespace) -> int:
         sim.add_user(name=login.split("@")[0], email=login, token=token, admin=True)
     shown = f"{token[:4]}…{token[-2:]}" if len(token) > 8 else "…"
     _echo(f"Jira simulator ({args.flavour}) listening on {base_url}")
-    _echo(f"user {login}, token {shown}" + ("" if args.no_seed else "; projects CRASH, SUP"))
+    if args.no_seed and not args.user:
+        _echo("empty site: no projects and no users (add users with POST /_sim/users)")
+    else:
+        who = sim.user(login)
+        shown_login = who.email if args.flavour == "cloud" else who.name
+        seeded = "" if args.no_seed else "; projects CRASH, SUP"
+        _echo(f"user {shown_login}, token {shown}{seeded}")
     # serve_app only hands the app to uvicorn: any ASGI app is served the same way.
     asyncio.run(serve_app(cast(FastAPI, sim.app), host=args.host, port=args.port))
     return EXIT_OK

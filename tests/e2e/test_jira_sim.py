@@ -123,3 +123,11 @@ def test_hang_fault_times_the_client_out_and_lets_the_server_stop(start: type[Si
     started = time.monotonic()
     assert sim.stop() == 0
     assert time.monotonic() - started < 10  # the hung request let go when its caller left
+
+
+def test_empty_site_starts_and_says_so(start: type[SimProcess]) -> None:
+    sim = start("--no-seed")
+    sim.wait_ready()
+    assert httpx.get(f"{sim.url}/rest/api/2/myself", auth=AUTH).status_code == 401
+    assert sim.stop() == 0
+    assert "empty site" in sim.log.read_text()

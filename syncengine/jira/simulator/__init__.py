@@ -2,7 +2,20 @@
 
 Use :func:`create_simulator` to build one; ``sim.app`` is the ASGI app and the
 returned :class:`Simulator` is the handle tests use to inspect state and inject
-faults. ``syncengine jira-sim`` serves a seeded one.
+faults (``sim.client()`` / ``sim.transport()`` reach it in-process, failing like a
+socket would). ``syncengine jira-sim`` serves a seeded one.
+
+Outside the process the same controls are HTTP endpoints (not Jira's, not counted):
+
+- ``GET|DELETE /_sim/counters``: calls per operation and status / reset them
+- ``GET|POST|DELETE /_sim/faults``, ``DELETE /_sim/faults/{id}``: fault rules
+  (a :class:`FaultRule` as JSON; ``{"seed": n}`` re-seeds the generator)
+- ``POST /_sim/tokens/revoke`` ``{"token"}``; ``POST /_sim/permissions``
+  ``{"user", "project", "permission", "allowed"}``; ``POST /_sim/users``
+- ``GET|POST /_sim/webhooks`` ``{"url", "secret", "events", "jql"}``,
+  ``POST /_sim/webhooks/deliver``
+- ``POST /_sim/issues/{key}/move`` ``{"project"}``, ``DELETE /_sim/issues/{key}``
+- ``POST /_sim/clock/advance`` ``{"seconds"}`` (ManualClock only)
 """
 
 from __future__ import annotations

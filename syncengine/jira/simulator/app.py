@@ -49,9 +49,11 @@ def create_simulator(
     ``flavour`` picks Cloud (REST v2 + v3, accountIds, ``/search/jql``) or Data
     Center (v2, usernames, ``/search``; also served under ``/jira``). With
     ``seed`` the CRASH and SUP projects exist and ``login``/``token`` is the bot's
-    credential. ``clock`` defaults to the wall clock; pass a ManualClock to move
-    time in tests. ``webhook_mode="manual"`` queues deliveries until
-    ``await sim.deliver_pending()``. The ASGI app is ``sim.app``.
+    credential. ``limits`` defaults to Cloud's published rate limits on Cloud and to
+    none on Data Center (page and bulk caps apply to both). ``clock`` defaults to
+    the wall clock; pass a ManualClock to move time in tests.
+    ``webhook_mode="manual"`` queues deliveries until ``await sim.deliver_pending()``.
+    The ASGI app is ``sim.app``.
 
     Raises ValueError for an unknown flavour.
     """
@@ -64,7 +66,8 @@ def create_simulator(
     sim = Simulator(
         state=state,
         clock=real_clock,
-        limits=limits or LimitsConfig(),
+        # Data Center has no rate limiting until an administrator turns it on.
+        limits=limits or LimitsConfig(enabled=flavour == "cloud"),
         seed=fault_seed,
         webhook_transport=webhook_transport,
         webhook_mode=webhook_mode,

@@ -241,7 +241,7 @@ def create_issue(state: SimState, user: User, body: Any, *, api_version: int) ->
         properties=properties,
     )
     state.issues[issue.id] = issue
-    items = _change_items(state, {}, values)
+    items = _change_items(state, {}, {**values, "reporter": reporter})
     status = state.statuses[issue.status_id]
     items.append(_item("Status", "jira", "status", None, None, status.id, status.name))
     state.emit(

@@ -264,6 +264,12 @@ class _Parser:
             )
         if tok.kind == "word" and tok.text.upper() in ("EMPTY", "NULL"):
             return None
+        following = self.peek()
+        if tok.kind == "word" and following is not None and following.text == "(":
+            raise _error(
+                f"Error in the JQL Query: the Jira simulator does not support JQL functions "
+                f"such as '{tok.text}()'; use literal values."
+            )
         return tok.text
 
     def clause(self) -> Predicate:

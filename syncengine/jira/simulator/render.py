@@ -71,6 +71,23 @@ _NOT_NAVIGABLE = ("comment", "attachment")
 _EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
 
 
+_SYSTEM = frozenset(
+    {
+        "issuetype",
+        "project",
+        "status",
+        "created",
+        "updated",
+        "reporter",
+        "creator",
+        "resolution",
+        "resolutiondate",
+        "comment",
+        "attachment",
+    }
+)
+
+
 def jira_time(moment: datetime) -> str:
     """``2019-02-15T19:15:40.470+0000``."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
@@ -248,32 +265,36 @@ def attachment(state: SimState, att: Attachment, version: int) -> dict[str, Any]
     }
 
 
-def _system_fields(state: SimState, it: Issue, version: int) -> dict[str, Any]:
-    proj = state.project_by_id(it.project_id)
+def _system_fields(
+    state: SimState, it: Issue, version: int, shown: set[str] | None
+) -> dict[str, Any]:
+    """The system fields in ``shown`` (all when None), each rendered only when asked for."""
 
     def who(account: str | None) -> dict[str, Any] | None:
         return user(state, state.users[account], version) if account else None
 
-    res = state.resolutions.get(it.resolution_id or "")
-    comments = [comment(state, it.id, c, version) for c in it.comments]
-    return {
-        "issuetype": issuetype(state, state.issue_types[it.issuetype_id], version),
-        "project": project(state, proj, version),
-        "status": status(state, state.statuses[it.status_id], version),
-        "created": jira_time(it.created),
-        "updated": jira_time(it.updated),
-        "reporter": who(it.reporter),
-        "creator": who(it.creator),
-        "resolution": resolution(state, res, version) if res else None,
-        "resolutiondate": jira_time(it.resolution_date) if it.resolution_date else None,
-        "comment": {
-            "comments": comments,
-            "maxResults": len(comments),
-            "total": len(comments),
-            "startAt": 0,
-        },
-        "attachment": [attachment(state, a, version) for a in it.attachments],
+    def comments() -> dict[str, Any]:
+        listed = [comment(state, it.id, c, version) for c in it.comments]
+        return {"comments": listed, "maxResults": len(listed), "total": len(listed), "startAt": 0}
+
+    def resolved() -> dict[str, Any] | None:
+        res = state.resolutions.get(it.resolution_id or "")
+        return resolution(state, res, version) if res else None
+
+    makers: dict[str, Any] = {
+        "issuetype": lambda: issuetype(state, state.issue_types[it.issuetype_id], version),
+        "project": lambda: project(state, state.project_by_id(it.project_id), version),
+        "status": lambda: status(state, state.statuses[it.status_id], version),
+        "created": lambda: jira_time(it.created),
+        "updated": lambda: jira_time(it.updated),
+        "reporter": lambda: who(it.reporter),
+        "creator": lambda: who(it.creator),
+        "resolution": resolved,
+        "resolutiondate": lambda: jira_time(it.resolution_date) if it.resolution_date else None,
+        "comment": comments,
+        "attachment": lambda: [attachment(state, a, version) for a in it.attachments],
     }
+    return {k: make() for k, make in makers.items() if shown is None or k in shown}
 
 
 def wanted_fields(state: SimState, spec: Iterable[str] | None, default: str) -> set[str] | None:
@@ -314,9 +335,13 @@ def issue(
     }
     shown = set(fields) - {"id", "key"} if fields is not None else None
     if shown is None or shown:
-        values = _system_fields(state, it, version)
+        values = _system_fields(state, it, version, shown)
         for field_id, definition in state.fields.items():
-            if field_id in values:
+            if (
+                field_id in values
+                or field_id in _SYSTEM
+                or (shown is not None and field_id not in shown)
+            ):
                 continue
             values[field_id] = render_value(
                 state, definition, it.fields.get(field_id), api_version=version

@@ -137,12 +137,18 @@ class SimState:
         return hit
 
     def authenticate(self, login: str | None, token: str) -> User | None:
-        """The active user whose token this is (and whose e-mail/username is ``login``)."""
+        """The active user whose token this is, or None.
+
+        With Basic auth ``login`` must be the user's e-mail on Cloud (Cloud refuses
+        usernames with API tokens) and the username on Data Center; a Bearer PAT
+        (``login`` None) identifies the user by itself.
+        """
         wanted = digest(token)
         for user in self.users.values():
             if wanted not in user.token_digests or not user.active:
                 continue
-            if login is None or login in (user.email, user.name):
+            expected = user.email if self.flavour == "cloud" else user.name
+            if login is None or login == expected:
                 return user
         return None
 

@@ -45,7 +45,7 @@ class Webhook:
     name: str
     url: str
     events: tuple[str, ...] = EVENTS
-    secret: str | None = None
+    secret: str | None = field(default=None, repr=False)
     enabled: bool = True
     jql: str | None = None
     matches: Callable[[Issue], bool] = lambda _issue: True

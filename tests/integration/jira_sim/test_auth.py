@@ -30,8 +30,15 @@ async def test_dc_401_is_error_messages_shaped(dc_sim: Simulator) -> None:
 async def test_login_must_match_the_tokens_owner(sim: Simulator) -> None:
     async with sim.client(login="alice@example.com", token=DEFAULT_TOKEN) as c:
         assert (await c.get("/rest/api/2/myself")).status_code == 401
-    async with sim.client(login="bot", token=DEFAULT_TOKEN) as c:  # the username works too
-        assert (await c.get("/rest/api/2/myself")).json()["emailAddress"] == "bot@example.com"
+    async with sim.client(login="bot", token=DEFAULT_TOKEN) as c:  # Cloud wants the e-mail
+        assert (await c.get("/rest/api/2/myself")).status_code == 401
+
+
+async def test_dc_basic_auth_takes_the_username(dc_sim: Simulator) -> None:
+    async with dc_sim.client(login="bot@example.com", token=DEFAULT_TOKEN) as c:
+        assert (await c.get("/rest/api/2/myself")).status_code == 401
+    async with dc_sim.client(login="bot", token=DEFAULT_TOKEN) as c:
+        assert (await c.get("/rest/api/2/myself")).json()["name"] == "bot"
 
 
 async def test_bearer_pat_and_anonymous_server_info(sim: Simulator) -> None:
@@ -92,3 +99,37 @@ async def test_permissions_and_tokens_through_the_admin_endpoint(
         "revoked": True
     }
     assert (await client.get("/rest/api/2/myself")).status_code == 401
+
+
+async def test_transition_assign_attach_permissions(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    key = (await create(client))["key"]
+    for permission in (Permission.TRANSITION, Permission.ASSIGN, Permission.ATTACH):
+        sim.revoke_permission("bot@example.com", "CRASH", permission)
+    moved = await client.post(
+        f"/rest/api/2/issue/{key}/transitions", json={"transition": {"id": "11"}}
+    )
+    assert moved.status_code == 403
+    assert moved.json()["errorMessages"] == [
+        "You do not have permission to transition issues in this project."
+    ]
+    listed = (await client.get(f"/rest/api/2/issue/{key}/transitions")).json()
+    assert listed["transitions"] == []
+    alice = sim.user("alice@example.com").account_id
+    assert (
+        await client.put(f"/rest/api/2/issue/{key}/assignee", json={"accountId": alice})
+    ).status_code == 403
+    files = {"file": ("a.txt", b"x", "text/plain")}
+    attach = await client.post(
+        f"/rest/api/2/issue/{key}/attachments",
+        files=files,
+        headers={"X-Atlassian-Token": "no-check"},
+    )
+    assert attach.status_code == 403
+    issue = sim.issue(key)
+    assert (
+        sim.state.statuses[issue.status_id].name,
+        issue.fields.get("assignee"),
+        issue.attachments,
+    ) == ("To Do", None, [])

@@ -246,7 +246,8 @@ async def exercise(
         )
     for operation, path in reads.items():
         await call(operation, "GET", path)
-    async with sim.client(login="admin@example.com", token="sim-admin-token") as admin:
+    admin_login = "admin@example.com" if cloud else "admin"
+    async with sim.client(login=admin_login, token="sim-admin-token") as admin:
         answer = await admin.post(
             f"{api}/version", json={"name": f"3.0.{version}", "projectId": 10000}
         )

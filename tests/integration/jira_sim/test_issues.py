@@ -137,6 +137,13 @@ async def test_edit_changes_fields_and_updated(
     assert issue.fields["summary"] == "Renamed"
     assert issue.fields["labels"] == ["b"]
     assert (issue.updated - before).total_seconds() == 90
+    returned = await client.put(
+        f"/rest/api/3/issue/{created['key']}",
+        params={"returnIssue": "true"},
+        json={"fields": {"summary": "Again"}},
+    )
+    assert returned.status_code == 200
+    assert returned.json()["fields"]["summary"] == "Again"
     answer = await client.put(
         f"/rest/api/2/issue/{created['key']}", json={"fields": {"customfield_10050": None}}
     )
@@ -248,6 +255,12 @@ async def test_properties_and_remote_links(sim: Simulator, client: httpx.AsyncCl
     )
     assert missing.json()["errors"] == {"title": "'title' is required."}
     assert len(sim.issue(key).remote_links) == 1
+    links = f"/rest/api/2/issue/{key}/remotelink"
+    assert (await client.delete(links, params={"globalId": "syncengine:g-2"})).status_code == 204
+    assert (await client.delete(links, params={"globalId": "syncengine:g-2"})).status_code == 404
+    assert sim.issue(key).remote_links == []
+    assert (await client.delete(url)).status_code == 204
+    assert (await client.get(f"/rest/api/2/issue/{key}/properties")).json() == {"keys": []}
 
 
 async def test_bulk_create_partial_success_and_limits(

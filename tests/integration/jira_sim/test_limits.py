@@ -99,3 +99,21 @@ async def test_limits_can_be_switched_off(clock: ManualClock) -> None:
     async with sim.client(login="bot@example.com", token="sim-api-token") as c:
         statuses = {(await c.get("/rest/api/2/myself")).status_code for _ in range(150)}
     assert statuses == {200}
+
+
+async def test_dc_has_no_rate_limit_by_default_but_can_enable_one(clock: ManualClock) -> None:
+    plain = create_simulator("datacenter", clock=clock)
+    async with plain.client(login="bot", token="sim-api-token") as c:
+        assert {(await c.get("/rest/api/2/myself")).status_code for _ in range(120)} == {200}
+    limited = create_simulator(
+        "datacenter",
+        clock=clock,
+        limits=LimitsConfig(burst_per_second={"GET": 5}, html_429_ratio=1.0),
+    )
+    async with limited.client(login="bot", token="sim-api-token") as c:
+        for _ in range(5):
+            await c.get("/rest/api/2/myself")
+        refused = await c.get("/rest/api/2/myself")
+    assert refused.status_code == 429
+    assert refused.headers["X-RateLimit-FillRate"] == "5"
+    assert "HTTP Status 429" in refused.text

@@ -86,6 +86,10 @@ async def test_jql_subset(client: httpx.AsyncClient, jql: str, keys: list[str]) 
             "Error in the JQL Query: Expecting ')' to close the group.",
         ),
         (
+            "updated >= startOfDay()",
+            "Error in the JQL Query: the Jira simulator does not support JQL functions",
+        ),
+        (
             "labels > a",
             "Error in the JQL Query: the operator '>' is not supported by the field 'labels'.",
         ),

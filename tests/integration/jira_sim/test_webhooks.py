@@ -277,3 +277,9 @@ async def test_changelog_ids_match_the_issue_history(
     assert entry["items"] == update["changelog"]["items"]
     expanded = (await client.get(f"/rest/api/2/issue/{key}", params={"expand": "changelog"})).json()
     assert expanded["changelog"]["histories"][0]["id"] == entry["id"]
+
+
+def test_a_webhook_secret_never_shows(sim: Simulator) -> None:
+    hook = sim.register_webhook(URL, secret="do-not-print-me")
+    assert "do-not-print-me" not in repr(hook)
+    assert "do-not-print-me" not in json.dumps(hook.to_json(sim.state.base_url))

@@ -24,6 +24,11 @@ def _created(ctx: Ctx, issue: Issue) -> dict[str, Any]:
     }
 
 
+def _permit(ctx: Ctx, issue: Issue, permission: Permission, what: str) -> None:
+    """Jira checks the permission before the write counts against the issue's limit."""
+    ctx.state.require(ctx.user, ctx.state.project_by_id(issue.project_id), permission, what)
+
+
 def _issue(ctx: Ctx) -> Issue:
     return ctx.state.issue(ctx.param("issueIdOrKey"), ctx.user)
 
@@ -100,6 +105,7 @@ async def changelog(ctx: Ctx) -> Response:
 async def edit(ctx: Ctx) -> Response:
     issue = _issue(ctx)
     body = await ctx.json()
+    _permit(ctx, issue, Permission.EDIT, "edit issues")
     ctx.write_to(issue)
     edit_issue(ctx.state, ctx.user, issue, body, api_version=ctx.version)
     comments = (body.get("update") or {}).get("comment") if isinstance(body, dict) else None
@@ -107,6 +113,8 @@ async def edit(ctx: Ctx) -> Response:
         if isinstance(op, dict) and "add" in op:
             parsed = workflow.parse_comment_body(op["add"], ctx.version)
             workflow.add_comment(ctx.state, ctx.user, issue, parsed, api_version=ctx.version)
+    if ctx.query("returnIssue") == "true" and ctx.state.flavour == "cloud":
+        return json_response(render.issue(ctx.state, issue, ctx.version))
     return Response(status_code=204)
 
 
@@ -119,6 +127,7 @@ async def delete(ctx: Ctx) -> Response:
 async def assign(ctx: Ctx) -> Response:
     issue = _issue(ctx)
     body = await ctx.json()
+    _permit(ctx, issue, Permission.ASSIGN, "assign issues")
     ctx.write_to(issue)
     workflow.assign_issue(ctx.state, ctx.user, issue, body)
     return Response(status_code=204)
@@ -165,6 +174,7 @@ async def transitions(ctx: Ctx) -> Response:
 async def do_transition(ctx: Ctx) -> Response:
     issue = _issue(ctx)
     body = await ctx.json()
+    _permit(ctx, issue, Permission.TRANSITION, "transition issues")
     ctx.write_to(issue)
     workflow.transition_issue(ctx.state, ctx.user, issue, body, api_version=ctx.version)
     return Response(status_code=204)
@@ -191,6 +201,7 @@ async def add_comment(ctx: Ctx) -> Response:
     issue = _issue(ctx)
     body = await ctx.json()
     parsed = workflow.parse_comment_body(body, ctx.version)
+    _permit(ctx, issue, Permission.COMMENT, "add comments")
     ctx.write_to(issue)
     comment = workflow.add_comment(ctx.state, ctx.user, issue, parsed, api_version=ctx.version)
     return json_response(render.comment(ctx.state, issue.id, comment, ctx.version), 201)

@@ -36,7 +36,8 @@ async def _params(ctx: Ctx) -> dict[str, Any]:
     params: dict[str, Any] = dict(ctx.request.query_params)
     for name in ("fields", "properties", "expand"):
         if name in params:
-            params[name] = [v for v in ctx.request.query_params.getlist(name) for v in v.split(",")]
+            given = ctx.request.query_params.getlist(name)
+            params[name] = [item for value in given for item in value.split(",")]
     return params
 
 
