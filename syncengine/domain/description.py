@@ -13,13 +13,15 @@ result is parsed into a :class:`~syncengine.domain.richtext.Document` that
 becomes wiki markup (v2) or ADF (v3). Attribute values are data; they are never
 parsed as template code or markup.
 
-The template sees one variable per field of :class:`DescriptionData`, and the
-filters ``nl2br`` (line breaks of a value kept as ``<br>``) and ``time``
-(``2026-11-23 11:29:24 UTC``).
+Values cannot be let through unescaped: the ``safe`` filter does not exist here
+and ``{% autoescape %}`` is refused. The template sees one variable per field of
+:class:`DescriptionData`, and the filters ``nl2br`` (line breaks of a value kept
+as ``<br>``) and ``time`` (``2026-11-23 11:29:24 UTC``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -168,10 +170,25 @@ def _time(value: datetime) -> str:
 MAX_REPEAT = 100_000
 
 
+_AUTOESCAPE_TAG = re.compile(r"\{%[-+]?\s*autoescape\b")
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, with "*" and "**" bounded so a template cannot eat the memory."""
+    """The immutable sandbox, with escaping that cannot be turned off and bounded "*"/"**".
+
+    Values must stay text: the ``safe`` filter is removed and ``{% autoescape %}``
+    is refused, so a template cannot pass a value through as markup.
+    """
 
     intercepted_binops = frozenset({"*", "**"})
+
+    def preprocess(self, source: str, name: str | None = None, filename: str | None = None) -> str:
+        if match := _AUTOESCAPE_TAG.search(source):
+            line = source.count("\n", 0, match.start()) + 1
+            raise jinja2.TemplateSyntaxError(
+                "{% autoescape %} is not allowed: values are always escaped", line, name
+            )
+        return super().preprocess(source, name, filename)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(right, int) and abs(right) > 1_000:
@@ -203,6 +220,7 @@ class DescriptionRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        del self._env.filters["safe"]
         self._env.filters["nl2br"] = _nl2br
         self._env.filters["time"] = _time
 

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from syncengine.domain.adf import adf_problems
 from syncengine.domain.description import DEFAULT_TEMPLATE, description_data
-from syncengine.domain.fields import TicketTemplate
+from syncengine.domain.fields import TicketTemplate, build_fields
 from syncengine.domain.wiki import render_wiki
 from syncengine.errors import ConfigError
-from syncengine.settings import JiraSettings, Settings
+from syncengine.settings import JiraSettings, Settings, load_settings
 from syncengine.templating import bundled_templates, load_template_sources
 from syncengine.wiring import description_renderer, ticket_template
 from tests.unit.samples import group
@@ -73,3 +74,21 @@ def test_ticket_template_from_settings() -> None:
         user_map={"a@example.com": "acc"},
     )
     assert ticket_template(JiraSettings()) == TicketTemplate(project_key="CRASH")
+
+
+def test_the_shipped_configuration_builds_valid_tickets() -> None:
+    repo = Path(__file__).resolve().parent.parent.parent
+    settings = load_settings(repo / "config" / "syncengine.toml")
+    renderer = description_renderer(settings)
+    for project in settings.projects.values():
+        template = ticket_template(project.jira)
+        built = build_fields(template, group(), renderer=renderer, cloud=True)
+        assert built.problems == ()
+        assert built.fields["summary"] == "SIGSEGV: invalid read of size 8 at 0x0000000000000010"
+        adf = build_fields(
+            ticket_template(project.jira.model_copy(update={"api_version": 3})),
+            group(),
+            renderer=renderer,
+            cloud=True,
+        ).fields["description"]
+        assert adf_problems(adf) == []
