@@ -56,6 +56,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         container = await bootstrap(settings)
         try:
             await prepare_projects(container, _echo)
+            for record in await container.projects.all():
+                _echo(f"project {record.slug}: id {record.id} (the project number in a Sentry DSN)")
             app = create_app(settings, container=container)
             _echo(f"syncengine listening on http://{host}:{port}")
             await serve_app(app, host=host, port=port)

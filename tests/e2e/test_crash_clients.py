@@ -40,6 +40,7 @@ def engine(tmp_path: Path, serve: type[Server]) -> Iterator[Server]:
     config.write_text(CONFIG.format(data=tmp_path / "data"), encoding="utf-8")
     server = serve(config, {"E2E_SHOP_TOKEN": TOKEN})
     server.wait_ready()
+    assert "project shop: id 1 (the project number in a Sentry DSN)" in server.log.read_text()
     yield server
     assert server.stop() == 0
     assert TOKEN not in server.log.read_text()
