@@ -12,11 +12,14 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from syncengine.domain.fingerprint import custom_fingerprint, default_fingerprint
 from syncengine.domain.groups import GroupSnapshot
+from syncengine.domain.reports import CrashReport
 from syncengine.store.database import Database
 from syncengine.store.groups import GroupRepository
 from syncengine.store.projects import ProjectRepository
@@ -83,6 +86,16 @@ def read_groups(tmp_path: Path, expected: int, timeout: float = 15.0) -> list[Gr
         if len(groups) >= expected or time.monotonic() > deadline:
             return groups
         time.sleep(0.2)
+
+
+def rebuilt(group: GroupSnapshot) -> CrashReport:
+    """A report with what grouping reads (type, frames), from a group's sample."""
+    return CrashReport(
+        project="shop",
+        timestamp=datetime.now(UTC),
+        classifier=group.classifier,
+        frames=group.frames,
+    )
 
 
 def by_classifier(groups: list[GroupSnapshot]) -> dict[str, GroupSnapshot]:
@@ -160,6 +173,11 @@ def test_sentry_sdk_handled_chained_message_and_unhandled(tmp_path: Path, engine
     assert handled.top_value("server_name") == "e2e-host"
     assert handled.top_value("handled") == "true"
     assert {v.value for v in handled.attributes["release"]} == {"shop@1.0.0", "shop@1.0.1"}
+    # the custom fingerprint ["{{ default }}", "payments"] was honoured, over the raised exception
+    assert [f.function for f in handled.frames[:2]] == ["checkout", "<module>"]
+    as_sent = rebuilt(handled)
+    assert handled.fingerprint == custom_fingerprint(["{{ default }}", "payments"], as_sent)
+    assert handled.fingerprint != default_fingerprint(as_sent)
 
     message = groups["cache cold for tenant 42"]
     assert message.count == 2
@@ -170,6 +188,8 @@ def test_sentry_sdk_handled_chained_message_and_unhandled(tmp_path: Path, engine
     assert unhandled.message == "the reactor is on fire"
     assert unhandled.top_value("handled") == "false"
     assert unhandled.top_value("level") == "error"
+    assert unhandled.frames[0].function == "explode"
+    assert unhandled.fingerprint == default_fingerprint(rebuilt(unhandled))
     assert len({g.fingerprint for g in groups.values()}) == 4
 
     logged = groups["job alpha failed"]  # the logging integration: grouped by its template
