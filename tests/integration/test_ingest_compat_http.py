@@ -56,6 +56,11 @@ async def test_backtrace_refusals(harness: Harness, url: str, status: int) -> No
     assert harness.groups() == []
 
 
+async def test_backtrace_missing_token_says_where_it_goes(harness: Harness) -> None:
+    response = await harness.client.post("/post?format=json", json=REPORT)
+    assert "/post?format=json&token=<token>" in response.json()["detail"]
+
+
 async def test_backtrace_bad_report_is_4xx(harness: Harness) -> None:
     response = await harness.client.post(
         f"/post?token={SHOP_TOKEN}&format=json", json=dict(REPORT, attributes={"o": {}})
@@ -127,6 +132,7 @@ async def test_sentry_refusals(harness: Harness) -> None:
     body = event_envelope(CHAINED)
     missing = await harness.client.post("/api/shop/envelope/", content=body)
     assert missing.status_code == 401
+    assert "X-Sentry-Auth" in missing.json()["detail"]
     wrong = await harness.client.post(
         "/api/shop/envelope/", content=body, headers=sentry_headers("wrong")
     )
