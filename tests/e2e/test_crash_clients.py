@@ -113,6 +113,7 @@ SENTRY_APP = """
         release=release,
         environment="staging",
         server_name="e2e-host",
+        shutdown_timeout=20,  # a loaded CI machine may need more than the default 2 s
     )
     sentry_sdk.set_tag("region", "eu")
 
@@ -205,10 +206,12 @@ BACKTRACE_APP = """
     base = f"http://127.0.0.1:{port}"
     if form == "path":
         bt.initialize(endpoint=f"{base}/my-universe/{TOKEN}/json", token=None,
-                      attributes={"app.version": version, "team": "payments", "shards": 3})
+                      attributes={"app.version": version, "team": "payments", "shards": 3},
+                      timeout=20, exit_timeout=20)
     else:
         bt.initialize(endpoint=base, token="{TOKEN}",
-                      attributes={"app.version": version, "team": "payments", "shards": 3})
+                      attributes={"app.version": version, "team": "payments", "shards": 3},
+                      timeout=20, exit_timeout=20)
 
 
     def divide(a, b):
