@@ -88,6 +88,19 @@ INSERT INTO samples (group_id, kind, slot, received_at, payload) VALUES (?, ?, ?
 ON CONFLICT (group_id, kind, slot) DO UPDATE SET
   received_at = excluded.received_at, payload = excluded.payload"""
 
+# PostgreSQL takes the same upserts as one statement over arrays (one row per array
+# element, in array order): executemany would cost a server round of parse/bind/execute
+# per row, about ten times slower for the ~90,000 count rows of a uniform batch.
+_COUNT_UPSERT_PG = _COUNT_UPSERT.replace(
+    "VALUES (?, ?, ?, ?, ?)",
+    "SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::varchar[], ?::bigint[], ?::bigint[])",
+)
+_SAMPLE_UPSERT_PG = _SAMPLE_UPSERT.replace(
+    "VALUES (?, ?, ?, ?, ?)",
+    "SELECT g, k, s, r, p::json FROM unnest("
+    "?::bigint[], ?::varchar[], ?::integer[], ?::timestamptz[], ?::text[]) AS t(g, k, s, r, p)",
+)
+
 _NAME_INSERT = "INSERT INTO attribute_names (name) VALUES (?) ON CONFLICT (name) DO NOTHING"
 
 
@@ -267,9 +280,8 @@ class GroupRepository:
             group_id = g.group_id
             for (name, value), (count, last_ms) in g.attributes.items():
                 rows.append((group_id, name_ids[name], value, count, last_ms))
-        if rows:
-            rows.sort()
-            await conn.exec_driver_sql(self._sql(_COUNT_UPSERT), rows)
+        rows.sort()
+        await self._upsert_rows(conn, _COUNT_UPSERT, _COUNT_UPSERT_PG, rows)
 
     async def _upsert_samples(self, conn: AsyncConnection, groups: list[GroupFold]) -> None:
         first_n, newest_m = self._samples_first, self._samples_newest
@@ -282,8 +294,18 @@ class GroupRepository:
             for index, report in g.tail:
                 slot = (before + index) % newest_m
                 rows.append(self._sample_row(g.group_id, "newest", slot, report))
-        if rows:
-            await conn.exec_driver_sql(self._sql(_SAMPLE_UPSERT), rows)
+        await self._upsert_rows(conn, _SAMPLE_UPSERT, _SAMPLE_UPSERT_PG, rows)
+
+    async def _upsert_rows(
+        self, conn: AsyncConnection, sql: str, postgres_sql: str, rows: list[tuple[Any, ...]]
+    ) -> None:
+        if not rows:
+            return
+        if self._postgres:
+            columns = tuple(list(column) for column in zip(*rows, strict=True))
+            await conn.exec_driver_sql(self._sql(postgres_sql), columns)
+        else:
+            await conn.exec_driver_sql(sql, rows)
 
     def _sample_row(
         self, group_id: int, kind: str, slot: int, report: CrashReport
