@@ -55,6 +55,8 @@ def _run(settings: Settings, *, api: bool, background: bool, host: str, port: in
         container = await bootstrap(settings)
         try:
             await prepare_projects(container, _echo)
+            for record in await container.projects.all():
+                _echo(f"project {record.slug}: id {record.id} (the project number in a Sentry DSN)")
             if api:
                 app = create_app(settings, container=container, background=background)
                 _echo(f"syncengine listening on http://{host}:{port}")

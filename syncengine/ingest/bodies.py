@@ -104,9 +104,15 @@ class BodyReader:
             elif name == "deflate":
                 self._stages.append(_Inflater("deflate"))
             else:
+                hint = (
+                    " (sentry-sdk picks br when the brotli module is installed: pass "
+                    '_experiments={"transport_compression_algo": "gzip"} to sentry_sdk.init)'
+                    if name == "br"
+                    else ""
+                )
                 raise RequestProblem(
                     f"Content-Encoding {name!r} is not supported: send gzip, deflate or "
-                    "an uncompressed body",
+                    f"an uncompressed body{hint}",
                     kind="unsupported-content-encoding",
                     title="Unsupported Content-Encoding",
                     status=415,

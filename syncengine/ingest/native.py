@@ -180,7 +180,10 @@ def parse_native(body: bytes, content_type: str | None, ctx: ReportContext) -> P
         try:
             document = decode_json(body)
         except ValueError as exc:
-            raise invalid_json(str(exc)) from exc
+            hint = ""
+            if "Extra data" in str(exc):
+                hint = " (one report per line? send Content-Type: application/x-ndjson)"
+            raise invalid_json(f"{exc}{hint}") from exc
         parsed = Parsed()
         if isinstance(document, list):
             # Measuring each item costs a dump; only a body over the limit can hold a big one.

@@ -61,15 +61,26 @@ async def read_body(request: Request, limits: IngestLimits) -> bytes:
     return reader.finish()
 
 
+_NATIVE_AUTH = (
+    "send 'Authorization: Bearer <token>', 'X-Syncengine-Token: <token>' or '?token=<token>'"
+)
+_BACKTRACE_AUTH = "put it in the URL: /post?format=json&token=<token> or /<universe>/<token>/json"
+_SENTRY_AUTH = (
+    "send 'X-Sentry-Auth: Sentry sentry_key=<token>' or '?sentry_key=<token>' "
+    "(the DSN's public key is the submission token)"
+)
+
+
 async def _project_for(
-    container: Container, token: str | None, named: str | None = None
+    container: Container, token: str | None, named: str | None = None, *, how: str = _NATIVE_AUTH
 ) -> ProjectRecord:
-    """The project ``token`` belongs to; ``named`` (slug or numeric id) must be that project."""
+    """The project ``token`` belongs to; ``named`` (slug or numeric id) must be that project.
+
+    Raises TokenMissing (401, ``how`` says how to send one), TokenRejected (403)
+    or ProjectNotFound (404).
+    """
     if not token:
-        raise TokenMissing(
-            "no submission token: send 'Authorization: Bearer <token>', "
-            "'X-Syncengine-Token: <token>' or '?token=<token>'"
-        )
+        raise TokenMissing(f"no submission token: {how}")
     project = await container.projects.by_token(token)
     if project is None:
         raise TokenRejected("the submission token is not accepted: check it against the project")
@@ -166,7 +177,7 @@ async def post_reports(project: str, request: Request, container: ContainerDep) 
 
 async def _backtrace(request: Request, container: Container, token: str | None) -> JSONResponse:
     try:
-        record = await _project_for(container, token)
+        record = await _project_for(container, token, how=_BACKTRACE_AUTH)
         fmt = request.query_params.get("format", "json")
         if fmt != "json":
             raise RequestProblem(
@@ -230,9 +241,9 @@ async def _sentry(
             except ValueError:
                 loaded = None  # the envelope parser says what is wrong, after auth
             key = _sentry_key(request, loaded if isinstance(loaded, dict) else None)
-            record = await _project_for(container, key, project_id)
+            record = await _project_for(container, key, project_id, how=_SENTRY_AUTH)
         else:
-            record = await _project_for(container, key, project_id)
+            record = await _project_for(container, key, project_id, how=_SENTRY_AUTH)
             body = await read_body(request, limits)
         ctx = _context(container, record)
         event_id: Any = None

@@ -12,11 +12,14 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from syncengine.domain.fingerprint import custom_fingerprint, default_fingerprint
 from syncengine.domain.groups import GroupSnapshot
+from syncengine.domain.reports import CrashReport
 from syncengine.store.database import Database
 from syncengine.store.groups import GroupRepository
 from syncengine.store.projects import ProjectRepository
@@ -40,6 +43,7 @@ def engine(tmp_path: Path, serve: type[Server]) -> Iterator[Server]:
     config.write_text(CONFIG.format(data=tmp_path / "data"), encoding="utf-8")
     server = serve(config, {"E2E_SHOP_TOKEN": TOKEN})
     server.wait_ready()
+    assert "project shop: id 1 (the project number in a Sentry DSN)" in server.log.read_text()
     yield server
     assert server.stop() == 0
     assert TOKEN not in server.log.read_text()
@@ -84,6 +88,16 @@ def read_groups(tmp_path: Path, expected: int, timeout: float = 15.0) -> list[Gr
         time.sleep(0.2)
 
 
+def rebuilt(group: GroupSnapshot) -> CrashReport:
+    """A report with what grouping reads (type, frames), from a group's sample."""
+    return CrashReport(
+        project="shop",
+        timestamp=datetime.now(UTC),
+        classifier=group.classifier,
+        frames=group.frames,
+    )
+
+
 def by_classifier(groups: list[GroupSnapshot]) -> dict[str, GroupSnapshot]:
     return {g.classifier or g.message.replace("beta", "alpha"): g for g in groups}
 
@@ -99,6 +113,7 @@ SENTRY_APP = """
         release=release,
         environment="staging",
         server_name="e2e-host",
+        shutdown_timeout=20,  # a loaded CI machine may need more than the default 2 s
     )
     sentry_sdk.set_tag("region", "eu")
 
@@ -159,6 +174,11 @@ def test_sentry_sdk_handled_chained_message_and_unhandled(tmp_path: Path, engine
     assert handled.top_value("server_name") == "e2e-host"
     assert handled.top_value("handled") == "true"
     assert {v.value for v in handled.attributes["release"]} == {"shop@1.0.0", "shop@1.0.1"}
+    # the custom fingerprint ["{{ default }}", "payments"] was honoured, over the raised exception
+    assert [f.function for f in handled.frames[:2]] == ["checkout", "<module>"]
+    as_sent = rebuilt(handled)
+    assert handled.fingerprint == custom_fingerprint(["{{ default }}", "payments"], as_sent)
+    assert handled.fingerprint != default_fingerprint(as_sent)
 
     message = groups["cache cold for tenant 42"]
     assert message.count == 2
@@ -169,6 +189,8 @@ def test_sentry_sdk_handled_chained_message_and_unhandled(tmp_path: Path, engine
     assert unhandled.message == "the reactor is on fire"
     assert unhandled.top_value("handled") == "false"
     assert unhandled.top_value("level") == "error"
+    assert unhandled.frames[0].function == "explode"
+    assert unhandled.fingerprint == default_fingerprint(rebuilt(unhandled))
     assert len({g.fingerprint for g in groups.values()}) == 4
 
     logged = groups["job alpha failed"]  # the logging integration: grouped by its template
@@ -184,10 +206,12 @@ BACKTRACE_APP = """
     base = f"http://127.0.0.1:{port}"
     if form == "path":
         bt.initialize(endpoint=f"{base}/my-universe/{TOKEN}/json", token=None,
-                      attributes={"app.version": version, "team": "payments", "shards": 3})
+                      attributes={"app.version": version, "team": "payments", "shards": 3},
+                      timeout=20, exit_timeout=20)
     else:
         bt.initialize(endpoint=base, token="{TOKEN}",
-                      attributes={"app.version": version, "team": "payments", "shards": 3})
+                      attributes={"app.version": version, "team": "payments", "shards": 3},
+                      timeout=20, exit_timeout=20)
 
 
     def divide(a, b):

@@ -1,9 +1,12 @@
-"""A served app with two projects and an in-memory sink, for the intake's HTTP tests."""
+"""A served app with two projects and the real batching writer, for the intake's HTTP tests.
+
+Runs on SQLite and PostgreSQL (the ``db`` fixture); groups are read back from the store.
+"""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,9 +16,10 @@ import httpx
 import pytest
 
 from syncengine.bootstrap import Container, bootstrap
+from syncengine.domain.groups import GroupSnapshot
 from syncengine.domain.reports import CrashReport
 from syncengine.errors import StoreError
-from syncengine.ingest.sink import Accepted, InMemorySink
+from syncengine.ingest.sink import Accepted
 from syncengine.settings import Settings
 from syncengine.web import create_app
 
@@ -31,25 +35,30 @@ class BrokenSink:
         raise StoreError("database unreachable: OperationalError")
 
     async def aclose(self) -> None:
-        return None
+        """Nothing to close."""
 
 
 @dataclass(kw_only=True)
 class Harness:
     client: httpx.AsyncClient
-    sink: InMemorySink
     container: Container
     shop_id: int
+    other_id: int
 
-    def groups(self) -> list[Any]:
-        return sorted(self.sink.groups.values(), key=lambda g: g.id)
+    async def groups(self) -> list[GroupSnapshot]:
+        """Every group of both projects, with attributes, by id."""
+        found = []
+        for project_id in (self.shop_id, self.other_id):
+            page = await self.container.groups.page(project_id, limit=100)
+            found += [await self.container.groups.snapshot(g.id) for g in page.groups]
+        return sorted(found, key=lambda g: g.id)
 
 
 def settings(database_url: str = "", **ingest: Any) -> Settings:
     return Settings(
         data_dir=Path("/nonexistent"),
         database_url=database_url,
-        ingest=ingest,
+        ingest={"batch_max_delay_ms": 2, **ingest},
         projects={
             "shop": {"version_attribute": "app.version", "jira": {"url": "https://jira.invalid"}},
             "other": {"jira": {"url": "https://jira.invalid"}},
@@ -57,31 +66,26 @@ def settings(database_url: str = "", **ingest: Any) -> Settings:
     )
 
 
-async def make_harness(tmp_path: Path, template: Path, **ingest: Any) -> Harness:
-    path = tmp_path / "store.db"
-    shutil.copyfile(template, path)
-    sink = InMemorySink()
-    container = await bootstrap(
-        settings(f"sqlite+aiosqlite:///{path}", **ingest),
-        migrate=False,
-        clock=lambda: NOW,
-        ingest=sink,
-    )
+@asynccontextmanager
+async def serve_harness(database_url: str, **ingest: Any) -> AsyncIterator[Harness]:
+    """The app on ``database_url`` with ``ingest`` settings; the writer is drained on exit."""
+    container = await bootstrap(settings(database_url, **ingest), migrate=False, clock=lambda: NOW)
     projects = container.projects
     shop = await projects.ensure("shop", name="Shop", integration_active=True, now=NOW)
     other = await projects.ensure("other", name="Other", integration_active=True, now=NOW)
     await projects.set_tokens(shop.id, [SHOP_TOKEN], source="config", now=NOW)
     await projects.set_tokens(other.id, [OTHER_TOKEN], source="config", now=NOW)
     app = create_app(container.settings, container=container)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
-    return Harness(client=client, sink=sink, container=container, shop_id=shop.id)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield Harness(client=client, container=container, shop_id=shop.id, other_id=other.id)
+    finally:
+        await container.aclose()
+        assert container.db.checked_out() == 0
 
 
 @pytest.fixture
-async def harness(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Harness]:
-    h = await make_harness(tmp_path, sqlite_template)
-    try:
+async def harness(database_url: str) -> AsyncIterator[Harness]:
+    async with serve_harness(database_url) as h:
         yield h
-    finally:
-        await h.client.aclose()
-        await h.container.aclose()

@@ -8,49 +8,18 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
-import httpx
-import pytest
-
-from syncengine.bootstrap import bootstrap
-from syncengine.store.groups import GroupRepository
-from syncengine.web import create_app
-from tests.integration.ingest_harness import NOW, SHOP_TOKEN, settings
+from tests.integration.ingest_harness import SHOP_TOKEN, Harness, harness
 from tests.unit.test_backtrace_format import BOUNDARY, REPORT, multipart
 from tests.unit.test_sentry_format import CHAINED, envelope
+
+__all__ = ["harness"]  # the fixture, imported for pytest
 
 AUTH = {"Authorization": f"Bearer {SHOP_TOKEN}"}
 URL = "/api/v1/projects/shop/reports"
 
 
-@dataclass(kw_only=True)
-class Served:
-    client: httpx.AsyncClient
-    groups: GroupRepository
-    shop_id: int
-
-
-@pytest.fixture
-async def served(database_url: str) -> AsyncIterator[Served]:
-    container = await bootstrap(
-        settings(database_url, batch_max_delay_ms=5), migrate=False, clock=lambda: NOW
-    )
-    shop = await container.projects.ensure("shop", name="Shop", integration_active=True, now=NOW)
-    await container.projects.set_tokens(shop.id, [SHOP_TOKEN], source="config", now=NOW)
-    app = create_app(container.settings, container=container)
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://test"
-        ) as client:
-            yield Served(client=client, groups=container.groups, shop_id=shop.id)
-    finally:
-        await container.aclose()
-        assert container.db.checked_out() == 0
-
-
-async def test_a_batch_lands_in_groups_with_counts_and_bad_items_stay_out(served: Served) -> None:
+async def test_a_batch_lands_in_groups_with_counts_and_bad_items_stay_out(harness: Harness) -> None:
     crash = {
         "classifier": "TimeoutError",
         "frames": [{"function": "charge", "file": "pay.py"}],
@@ -62,7 +31,7 @@ async def test_a_batch_lands_in_groups_with_counts_and_bad_items_stay_out(served
         dict(crash, attributes={"host": {"bad": 1}}),
         {"message": "disk full"},
     ]
-    response = await served.client.post(URL, json=batch, headers=AUTH)
+    response = await harness.client.post(URL, json=batch, headers=AUTH)
     assert response.status_code == 202
     body = response.json()
     assert [(r["index"], r["new_group"]) for r in body["reports"]] == [
@@ -71,22 +40,22 @@ async def test_a_batch_lands_in_groups_with_counts_and_bad_items_stay_out(served
         (3, True),
     ]
     assert [e["index"] for e in body["errors"]] == [2]
-    group = await served.groups.snapshot(body["reports"][0]["group_id"])
+    group = await harness.container.groups.snapshot(body["reports"][0]["group_id"])
     assert group.count == 2
     assert group.classifier == "TimeoutError"
     assert (group.first_version, group.last_version) == ("1.0", "1.1")
     assert {v.value: v.count for v in group.attributes["host"]} == {"web-1": 1, "web-2": 1}
-    page = await served.groups.page(served.shop_id)
+    page = await harness.container.groups.page(harness.shop_id)
     assert sorted(g.count for g in page.groups) == [1, 2]
 
 
-async def test_concurrent_posters_lose_no_count(served: Served) -> None:
+async def test_concurrent_posters_lose_no_count(harness: Harness) -> None:
     lines = b"\n".join(
         json.dumps({"callstack": ["f"], "message": str(i)}).encode() for i in range(25)
     )
 
     async def post() -> int:
-        response = await served.client.post(
+        response = await harness.client.post(
             URL,
             content=gzip.compress(lines),
             headers={**AUTH, "Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"},
@@ -96,29 +65,29 @@ async def test_concurrent_posters_lose_no_count(served: Served) -> None:
 
     ids = await asyncio.gather(*(post() for _ in range(8)))
     assert len(set(ids)) == 1
-    assert (await served.groups.snapshot(ids[0])).count == 8 * 25
+    assert (await harness.container.groups.snapshot(ids[0])).count == 8 * 25
 
 
-async def test_sentry_and_backtrace_land_in_groups(served: Served) -> None:
+async def test_sentry_and_backtrace_land_in_groups(harness: Harness) -> None:
     event = json.dumps(CHAINED).encode()
-    sentry = await served.client.post(
+    sentry = await harness.client.post(
         "/api/shop/envelope/",
         content=envelope(({"type": "event", "length": len(event)}, event)),
         headers={"X-Sentry-Auth": f"Sentry sentry_key={SHOP_TOKEN},sentry_version=7"},
     )
     assert sentry.status_code == 200
-    backtrace = await served.client.post(
+    backtrace = await harness.client.post(
         f"/post?token={SHOP_TOKEN}&format=json",
         content=multipart(REPORT),
         headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
     )
     assert backtrace.json()["response"] == "ok"
-    page = await served.groups.page(served.shop_id)
+    page = await harness.container.groups.page(harness.shop_id)
     by_class = {g.classifier: g for g in page.groups}
-    sentry_group = await served.groups.snapshot(by_class["CheckoutFailed"].id)
+    sentry_group = await harness.container.groups.snapshot(by_class["CheckoutFailed"].id)
     assert sentry_group.top_value("environment") == "production"
     assert sentry_group.top_value("region") == "eu"
     assert sentry_group.last_version == "shop@2.0.1"
-    backtrace_group = await served.groups.snapshot(by_class["ZeroDivisionError"].id)
+    backtrace_group = await harness.container.groups.snapshot(by_class["ZeroDivisionError"].id)
     assert backtrace_group.top_value("process.id") == "4242"
     assert backtrace_group.message == "division by zero"

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from syncengine.domain.fingerprint import (
     assign_fingerprint,
     custom_fingerprint,
@@ -149,3 +152,29 @@ def test_assign_sets_the_fingerprint() -> None:
     assert assign_fingerprint(CRASH).fingerprint == default_fingerprint(CRASH)
     assert assign_fingerprint(CRASH, ["a"]).fingerprint == custom_fingerprint(["a"], CRASH)
     assert assign_fingerprint(CRASH, []).fingerprint == default_fingerprint(CRASH)
+
+
+names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(names, names), min_size=1, max_size=8),
+    st.lists(st.integers(1, 10_000), min_size=8, max_size=8),
+    st.sampled_from(["/srv/app-1.0", "/opt/app-2.3.1/src", "C:\\build\\77", ""]),
+)
+def test_lines_and_directories_never_change_the_group(
+    stack: list[tuple[str, str]], lines: list[int], root: str
+) -> None:
+    base = report(
+        classifier="E",
+        frames=tuple(Frame(function=f, filename=f"{m}.py") for f, m in stack),
+    )
+    moved = report(
+        classifier="E",
+        frames=tuple(
+            Frame(function=f, filename=f"{root}/{m}.py", line=line)
+            for (f, m), line in zip(stack, lines, strict=False)
+        ),
+    )
+    assert default_fingerprint(base) == default_fingerprint(moved)

@@ -129,6 +129,7 @@ def test_one_report_over_the_size_limit() -> None:
         (b"\xff\xfe\xfa", "application/json", 400, "not UTF-8"),
         (b"[" * 100_000, "application/json", 400, "nested too deeply"),
         (b"{}", "text/plain", 415, "application/x-ndjson"),
+        (b'{"message":"a"}\n{"message":"b"}', "application/json", 400, "x-ndjson"),
         (b"[]", "application/json", 400, "holds no report"),
         (b"\n\n", "application/x-ndjson", 400, "holds no report"),
     ],
