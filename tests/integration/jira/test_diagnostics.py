@@ -19,7 +19,8 @@ def _client(flavour: str, clock: ManualClock, **options: object) -> tuple[JiraCl
         "site": SITE,
         "deployment": "auto",
         "api_version": 3 if flavour == "cloud" else 2,
-        "user": DEFAULT_LOGIN,
+        # Data Center logs in by username, as real Jira DC does; Cloud by e-mail.
+        "user": DEFAULT_LOGIN if flavour == "cloud" else DEFAULT_LOGIN.split("@")[0],
         "token": SecretStr(DEFAULT_TOKEN),
         "max_retries": 0,
     }
