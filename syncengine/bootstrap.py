@@ -5,14 +5,26 @@ The CLI, the web app's lifespan and the tests all build the engine here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from syncengine.settings import Settings, mask_secret
 from syncengine.store.database import Database
 from syncengine.store.migrate import current_revision, head_revision, upgrade_async
+from syncengine.store.outbox import OutboxRepository
 from syncengine.store.projects import ProjectRepository, generate_token
+from syncengine.store.support import CREATE_KIND, SupportRepository
+from syncengine.support.create import SupportCreateHandler
+from syncengine.support.jira_port import SupportJira
+from syncengine.support.pullback import SupportPuller
+from syncengine.support.service import SupportService
+from syncengine.support.targets import SupportTargets
+from syncengine.sync.worker import OutboxWorker
 
 __all__ = ["Container", "bootstrap", "prepare_projects", "utcnow"]
 
@@ -29,11 +41,52 @@ class Container:
     settings: Settings
     db: Database
     projects: ProjectRepository
+    outbox: OutboxRepository
+    worker: OutboxWorker
+    support: SupportService
+    support_puller: SupportPuller
     clock: Callable[[], datetime] = utcnow
     started_at: datetime = field(default_factory=utcnow)
+    _background: list[asyncio.Task[None]] = field(default_factory=list)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def wake_worker(self) -> None:
+        """New outbox work was written (or a project turned Active): run it now."""
+        self.worker.wake()
+
+    def start_background(self) -> None:
+        """Start the outbox worker and the support pull-back (``serve`` does this)."""
+        if self._background:
+            return
+        self._stopping.clear()
+        self._background = [
+            asyncio.create_task(self.worker.run(), name="outbox-worker"),
+            asyncio.create_task(
+                self.support_puller.run(self._support_poll_interval, self._stopping),
+                name="support-pullback",
+            ),
+        ]
+
+    def _support_poll_interval(self) -> float:
+        intervals = [
+            p.sync.poll_interval_seconds
+            for p in self.settings.projects.values()
+            if p.support.enabled
+        ]
+        return float(min(intervals, default=60))
+
+    async def stop_background(self) -> None:
+        """Stop the background work, letting items in hand finish."""
+        self.worker.stop()
+        self._stopping.set()
+        tasks, self._background = self._background, []
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=30)
 
     async def aclose(self) -> None:
         """Release every resource the container holds."""
+        await self.stop_background()
         await self.db.aclose()
 
 
@@ -42,13 +95,51 @@ async def bootstrap(
     *,
     migrate: bool | None = None,
     clock: Callable[[], datetime] = utcnow,
+    support_jira: Mapping[str, SupportJira] | None = None,
 ) -> Container:
-    """Build the engine from ``settings``; upgrade the schema when asked or configured."""
+    """Build the engine from ``settings``; upgrade the schema when asked or configured.
+
+    ``support_jira`` gives each project's Jira for support requests (tests pass
+    the simulator's); by default it is built from the projects' Jira settings.
+    """
     url = settings.effective_database_url
     if migrate if migrate is not None else settings.auto_migrate:
         await upgrade_async(url)
     db = Database(url)
-    return Container(settings=settings, db=db, projects=ProjectRepository(db), clock=clock)
+    projects = ProjectRepository(db)
+    outbox = OutboxRepository(db)
+    requests = SupportRepository(db)
+    targets = SupportTargets(settings, support_jira if support_jira is not None else {})
+    worker = OutboxWorker(
+        outbox,
+        {
+            CREATE_KIND: SupportCreateHandler(
+                requests=requests, projects=projects, targets=targets, clock=clock
+            )
+        },
+        worker_id=f"{socket.gethostname()}:{os.getpid()}",
+        clock=clock,
+    )
+    support = SupportService(
+        settings=settings, projects=projects, requests=requests, clock=clock, wake=worker.wake
+    )
+    puller = SupportPuller(
+        requests=requests,
+        projects=projects,
+        targets=targets,
+        slugs=support.enabled_slugs,
+        clock=clock,
+    )
+    return Container(
+        settings=settings,
+        db=db,
+        projects=projects,
+        outbox=outbox,
+        worker=worker,
+        support=support,
+        support_puller=puller,
+        clock=clock,
+    )
 
 
 async def schema_is_current(container: Container) -> bool:

@@ -11,6 +11,7 @@ from syncengine import __version__
 from syncengine.bootstrap import Container, bootstrap
 from syncengine.settings import Settings
 from syncengine.web import health
+from syncengine.web.pages import install_pages
 
 __all__ = ["create_app"]
 
@@ -21,9 +22,14 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if container is not None:
-            yield
+            container.start_background()
+            try:
+                yield
+            finally:
+                await container.stop_background()
             return
         app.state.container = await bootstrap(settings)
+        app.state.container.start_background()
         try:
             yield
         finally:
@@ -34,4 +40,5 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         # Set at once: test transports may not run the lifespan.
         app.state.container = container
     app.include_router(health.router)
+    install_pages(app, settings)
     return app
