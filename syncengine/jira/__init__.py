@@ -1,0 +1,64 @@
+"""The Jira REST client (Cloud and Data Center, REST v2 and v3).
+
+Start at :class:`JiraClient`; errors are in :mod:`syncengine.jira.errors`.
+"""
+
+from __future__ import annotations
+
+from syncengine.jira.bodies import NewIssue, RichText, text_to_adf
+from syncengine.jira.client import JiraClient
+from syncengine.jira.config import JiraConfig, parse_base_url
+from syncengine.jira.models import (
+    BulkCreateFailure,
+    BulkCreateResult,
+    CreatedIssue,
+    FieldMeta,
+    IssueTypeMeta,
+    JiraAttachment,
+    JiraComment,
+    JiraIssue,
+    JiraProject,
+    JiraStatus,
+    JiraTransition,
+    JiraUser,
+    JiraVersion,
+    RemoteLink,
+    SearchPage,
+    ServerInfo,
+    StatusCategory,
+    WebhookRegistration,
+)
+from syncengine.jira.retry import RetryDecision, RetryPolicy, SiteLimiter, SiteLimiters
+from syncengine.jira.session import JiraSession
+
+__all__ = [
+    "BulkCreateFailure",
+    "BulkCreateResult",
+    "CreatedIssue",
+    "FieldMeta",
+    "IssueTypeMeta",
+    "JiraAttachment",
+    "JiraClient",
+    "JiraComment",
+    "JiraConfig",
+    "JiraIssue",
+    "JiraProject",
+    "JiraSession",
+    "JiraStatus",
+    "JiraTransition",
+    "JiraUser",
+    "JiraVersion",
+    "NewIssue",
+    "RemoteLink",
+    "RetryDecision",
+    "RetryPolicy",
+    "RichText",
+    "SearchPage",
+    "ServerInfo",
+    "SiteLimiter",
+    "SiteLimiters",
+    "StatusCategory",
+    "WebhookRegistration",
+    "parse_base_url",
+    "text_to_adf",
+]

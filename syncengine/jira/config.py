@@ -1,0 +1,147 @@
+"""How the client reaches one Jira site: a frozen value built once by the wiring.
+
+``jira/`` does not read settings; ``syncengine.jira_wiring`` builds a
+:class:`JiraConfig` from ``settings.JiraSettings`` and hands it down.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+
+from syncengine.errors import ConfigError
+
+__all__ = ["ApiVersion", "AuthScheme", "BaseUrl", "Deployment", "JiraConfig", "parse_base_url"]
+
+Deployment = Literal["auto", "cloud", "datacenter"]
+AuthScheme = Literal["basic", "bearer"]
+ApiVersion = Literal[2, 3]
+
+# Optional context path (e.g. /jira), then optionally /rest/api/<2|3>, then an optional slash.
+_PATH = re.compile(r"^(?P<context>(?:/[^/]+)*?)(?:/rest/api/(?P<version>[23]))?/?$")
+_EXPECTED = (
+    "the site (https://your-site.atlassian.net) or the REST URL ending in /rest/api/2/ "
+    "(also /jira/rest/api/2/ under a context path, or /rest/api/3/ on Cloud)"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaseUrl:
+    """A Jira base URL taken apart: where the site lives and which REST version it named."""
+
+    site: str
+    """``scheme://host[:port][/context]`` without a trailing slash."""
+    version: ApiVersion | None
+    """The version named by the URL (``/rest/api/3``), or None for a bare site."""
+
+
+def parse_base_url(url: str, *, key: str = "jira.url") -> BaseUrl:
+    """Split a configured Jira URL into its site and the REST version it names.
+
+    Accepted: ``https://x.atlassian.net``, ``https://x/rest/api/2/``,
+    ``https://x/jira/rest/api/2/`` and the same with ``/rest/api/3/``.
+    A path that is not a REST root is accepted only when it ends in ``/rest/api/N``.
+
+    Raises:
+        ConfigError: naming ``key`` and the form that is expected.
+    """
+    raw = url.strip()
+    parts = urlsplit(raw)
+    problem = ""
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        problem = "is not an http(s) URL"
+    elif parts.username or parts.password:
+        # Never echo the URL here: it holds a credential.
+        raise ConfigError(
+            [
+                f"{key}: the URL contains a user name or password; put the user in jira.user "
+                f"and the token in jira.api_token, and give {_EXPECTED}"
+            ]
+        )
+    elif parts.query or parts.fragment:
+        problem = "has a query or fragment"
+    match = _PATH.match(parts.path) if not problem else None
+    if not problem and match is None:
+        problem = "has a path that is not a Jira REST root"
+    if match is not None and match["context"] and match["version"] is None:
+        problem = f"has the path {parts.path!r} but does not end in /rest/api/2/"
+    if problem or match is None:
+        raise ConfigError([f"{key}: {raw!r} {problem}; expected {_EXPECTED}"])
+    site = f"{parts.scheme}://{parts.netloc}{match['context']}"
+    version: ApiVersion | None = None
+    if match["version"] == "2":
+        version = 2
+    elif match["version"] == "3":
+        version = 3
+    return BaseUrl(site=site, version=version)
+
+
+@dataclass(frozen=True, kw_only=True)
+class JiraConfig:
+    """Everything the client needs to talk to one Jira site.
+
+    ``token`` is a :class:`~pydantic.SecretStr`: its ``repr`` and ``str`` are
+    masked, so the config can be logged or shown without leaking it.
+    """
+
+    site: str
+    deployment: Deployment = "auto"
+    api_version: ApiVersion = 2
+    auth: AuthScheme = "basic"
+    user: str = ""
+    token: SecretStr = field(default_factory=lambda: SecretStr(""))
+    timeout_seconds: float = 30.0
+    max_concurrency: int = 4
+    requests_per_second: float = 10.0
+    max_retries: int = 5
+    max_retry_delay_seconds: float = 60.0
+    backoff_base_seconds: float = 0.5
+    user_agent: str = "syncengine"
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        if self.site.endswith("/") or "/rest/api" in self.site:
+            problems.append(f"jira site {self.site!r}: give the site root (see parse_base_url)")
+        if self.deployment == "datacenter" and self.api_version == 3:
+            problems.append("jira.api_version: Data Center only has REST v2; set api_version = 2")
+        if self.auth == "basic" and not self.user:
+            problems.append("jira.user: basic auth needs the e-mail (Cloud) or username (DC)")
+        if self.timeout_seconds <= 0 or self.requests_per_second <= 0:
+            problems.append("jira.timeout_seconds and requests_per_second must be above 0")
+        if self.max_concurrency < 1 or self.max_retries < 0:
+            problems.append("jira.max_concurrency must be >= 1 and max_retries >= 0")
+        if problems:
+            raise ConfigError(problems)
+
+    @staticmethod
+    def choose_version(
+        base: BaseUrl, explicit: ApiVersion | None, *, key: str = "jira.url"
+    ) -> ApiVersion:
+        """The REST version to use: the URL's ``/rest/api/N``, else ``explicit``, else 2.
+
+        Raises:
+            ConfigError: the URL names another version than an explicit setting.
+        """
+        if explicit is not None and base.version is not None and explicit != base.version:
+            raise ConfigError(
+                [
+                    f"{key}: the URL names REST v{base.version} but api_version is "
+                    f"{explicit}; make them agree"
+                ]
+            )
+        return base.version or explicit or 2
+
+    @property
+    def api_root(self) -> str:
+        """``<site>/rest/api/<version>`` — the root every platform path hangs from."""
+        return f"{self.site}/rest/api/{self.api_version}"
+
+    @property
+    def host_looks_cloud(self) -> bool:
+        """True for ``*.atlassian.net`` hosts (a hint only; serverInfo decides)."""
+        host = urlsplit(self.site).hostname or ""
+        return host.endswith((".atlassian.net", ".jira.com"))

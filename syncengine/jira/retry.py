@@ -1,0 +1,233 @@
+"""When to retry a Jira request, how long to wait, and how fast to go.
+
+Decisions are values (:class:`RetryDecision`); the session performs them. Time
+is injected (``clock``, ``sleep``, ``random``) so tests run instantly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Literal
+
+__all__ = [
+    "Clock",
+    "RetryDecision",
+    "RetryPolicy",
+    "SiteLimiter",
+    "SiteLimiters",
+    "Sleep",
+    "TokenBucket",
+    "retry_after_seconds",
+]
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+
+# Statuses a repeat of the same request may cure.
+_RETRY_ANY_METHOD = {429, 503}  # Jira refused before doing anything
+_RETRY_IDEMPOTENT = {500, 502, 504}  # the work may have been done: only repeat safe requests
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: datetime) -> float | None:
+    """Seconds Jira asked us to wait: ``Retry-After`` (seconds or HTTP date), else
+    ``X-RateLimit-Reset`` (ISO timestamp). None when neither is usable.
+
+    ``now`` is the aware current time, used to turn dates into delays.
+    """
+    lowered = {k.lower(): v.strip() for k, v in headers.items()}
+    value = lowered.get("retry-after")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            when = None
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return max(0.0, (when - now).total_seconds())
+    reset = lowered.get("x-ratelimit-reset")
+    if reset:
+        try:
+            when = datetime.fromisoformat(reset.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - now).total_seconds())
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryDecision:
+    """Whether to send the request again, after how many seconds, and why."""
+
+    action: Literal["retry", "give_up", "outcome_unknown"]
+    delay: float = 0.0
+    reason: str = ""
+
+    @property
+    def retry(self) -> bool:
+        """True when the request should be sent again after ``delay``."""
+        return self.action == "retry"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    """Bounded exponential backoff with full jitter; Jira's own wait wins when given.
+
+    ``attempt`` counts the failed tries so far, starting at 1.
+    """
+
+    max_retries: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 60.0
+
+    def backoff(self, attempt: int, random: Callable[[], float]) -> float:
+        """Full jitter: uniform in [0, min(max_delay, base * 2**(attempt-1)))."""
+        ceiling = min(self.max_delay, self.base_delay * (2.0 ** max(0, attempt - 1)))
+        return random() * ceiling
+
+    def for_status(
+        self,
+        status: int,
+        *,
+        attempt: int,
+        idempotent: bool,
+        retry_after: float | None,
+        random: Callable[[], float],
+    ) -> RetryDecision:
+        """The decision for an HTTP answer with ``status``."""
+        if status not in _RETRY_ANY_METHOD | _RETRY_IDEMPOTENT:
+            return RetryDecision(action="give_up", reason=f"{status} is not transient")
+        if status in _RETRY_IDEMPOTENT and not idempotent:
+            return RetryDecision(
+                action="outcome_unknown", reason=f"{status} after a non-idempotent request"
+            )
+        if attempt > self.max_retries:
+            return RetryDecision(action="give_up", reason=f"{self.max_retries} retries used")
+        if retry_after is not None:
+            if retry_after > self.max_delay:
+                # Waiting this long inside one call would hold a worker; let the
+                # caller reschedule with the error's retry_after instead.
+                return RetryDecision(action="give_up", reason=f"Jira asked for {retry_after:g}s")
+            return RetryDecision(action="retry", delay=retry_after, reason="Retry-After")
+        return RetryDecision(
+            action="retry", delay=self.backoff(attempt, random), reason=f"{status} backoff"
+        )
+
+    def for_transport_error(
+        self,
+        *,
+        attempt: int,
+        idempotent: bool,
+        request_sent: bool,
+        random: Callable[[], float],
+    ) -> RetryDecision:
+        """The decision after a timeout or connection failure.
+
+        A request that may have reached Jira is repeated only when idempotent.
+        """
+        if request_sent and not idempotent:
+            return RetryDecision(
+                action="outcome_unknown", reason="sent, answer lost, not idempotent"
+            )
+        if attempt > self.max_retries:
+            return RetryDecision(action="give_up", reason=f"{self.max_retries} retries used")
+        return RetryDecision(
+            action="retry", delay=self.backoff(attempt, random), reason="transport error"
+        )
+
+
+@dataclass(kw_only=True)
+class TokenBucket:
+    """``rate`` requests a second on average, bursts up to ``capacity``."""
+
+    rate: float
+    capacity: float
+    clock: Clock
+    sleep: Sleep
+    _tokens: float = field(init=False)
+    _updated: float = field(init=False)
+    _lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self._tokens = self.capacity
+        self._updated = self.clock()
+
+    def _refill(self) -> None:
+        now = self.clock()
+        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+
+    async def acquire(self) -> float:
+        """Take one token, sleeping until one is there; return the seconds waited."""
+        waited = 0.0
+        async with self._lock:
+            self._refill()
+            while self._tokens < 1.0:
+                delay = (1.0 - self._tokens) / self.rate
+                await self.sleep(delay)
+                waited += delay
+                self._refill()
+                if self._tokens < 1.0 and self.clock() == self._updated:
+                    # A clock that did not move (a fake in tests): credit the sleep.
+                    self._tokens += delay * self.rate
+            self._tokens -= 1.0
+        return waited
+
+
+@dataclass(kw_only=True)
+class SiteLimiter:
+    """The concurrency limit and the token bucket of one Jira site."""
+
+    max_concurrency: int
+    bucket: TokenBucket
+    semaphore: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.semaphore = asyncio.Semaphore(self.max_concurrency)
+
+    @classmethod
+    def build(
+        cls, *, max_concurrency: int, requests_per_second: float, clock: Clock, sleep: Sleep
+    ) -> SiteLimiter:
+        """A limiter allowing bursts of up to one second's worth of requests."""
+        bucket = TokenBucket(
+            rate=requests_per_second,
+            capacity=max(1.0, requests_per_second),
+            clock=clock,
+            sleep=sleep,
+        )
+        return cls(max_concurrency=max_concurrency, bucket=bucket)
+
+
+@dataclass(kw_only=True)
+class SiteLimiters:
+    """One :class:`SiteLimiter` per site, shared by every client of that site."""
+
+    clock: Clock
+    sleep: Sleep
+    _by_site: dict[str, SiteLimiter] = field(default_factory=dict)
+
+    def for_site(
+        self, site: str, *, max_concurrency: int, requests_per_second: float
+    ) -> SiteLimiter:
+        """The limiter of ``site``, created with these limits the first time it is asked for."""
+        limiter = self._by_site.get(site)
+        if limiter is None:
+            limiter = SiteLimiter.build(
+                max_concurrency=max_concurrency,
+                requests_per_second=requests_per_second,
+                clock=self.clock,
+                sleep=self.sleep,
+            )
+            self._by_site[site] = limiter
+        return limiter

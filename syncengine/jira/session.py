@@ -1,0 +1,266 @@
+"""The one place the client meets HTTP: auth, limits, retries and error translation.
+
+httpx errors and Jira's error answers are translated here, once, into the tree of
+:mod:`syncengine.jira.errors`. The token is sent as a header and never appears in
+a log line or an error: any text quoted from Jira has it removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random as random_module
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import httpx
+
+from syncengine.jira.config import JiraConfig
+from syncengine.jira.errors import (
+    JiraError,
+    JiraOutcomeUnknown,
+    JiraUnavailable,
+    JiraUnexpectedResponse,
+    RequestContext,
+    error_from_response,
+)
+from syncengine.jira.retry import (
+    Clock,
+    RetryDecision,
+    RetryPolicy,
+    SiteLimiter,
+    Sleep,
+    retry_after_seconds,
+)
+
+__all__ = ["JiraSession", "Root"]
+
+logger = logging.getLogger("syncengine.jira")
+
+Root = Literal["api", "site"]
+_IDEMPOTENT_METHODS = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
+# Raised before a byte of the request left: always safe to send again.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class JiraSession:
+    """Sends requests to one Jira site and returns successful answers.
+
+    ``transport`` is the seam for tests (``httpx.ASGITransport`` to the simulator,
+    ``respx``); ``sleep``, ``clock``, ``now`` and ``random`` make waiting testable.
+    """
+
+    def __init__(
+        self,
+        config: JiraConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        limiter: SiteLimiter | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
+        now: Callable[[], datetime] = _utcnow,
+        random: Callable[[], float] = random_module.random,
+    ) -> None:
+        self.config = config
+        self.policy = RetryPolicy(
+            max_retries=config.max_retries,
+            base_delay=config.backoff_base_seconds,
+            max_delay=config.max_retry_delay_seconds,
+        )
+        self.limiter = limiter or SiteLimiter.build(
+            max_concurrency=config.max_concurrency,
+            requests_per_second=config.requests_per_second,
+            clock=clock,
+            sleep=sleep,
+        )
+        self._sleep = sleep
+        self._clock = clock
+        self._now = now
+        self._random = random
+        self._secret = config.token.get_secret_value()
+        self.requests_sent = 0
+        auth: httpx.Auth | None = None
+        headers = {"Accept": "application/json", "User-Agent": config.user_agent}
+        if config.auth == "basic":
+            auth = httpx.BasicAuth(config.user, self._secret)
+        else:
+            headers["Authorization"] = f"Bearer {self._secret}"
+        self._http = httpx.AsyncClient(
+            auth=auth,
+            headers=headers,
+            timeout=config.timeout_seconds,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        """Close the connections."""
+        await self._http.aclose()
+
+    def redact(self, text: str) -> str:
+        """``text`` with the token removed."""
+        return text.replace(self._secret, "***") if len(self._secret) >= 4 else text
+
+    def context(self, operation: str, **kwargs: Any) -> RequestContext:
+        """A :class:`RequestContext` naming this session's user."""
+        return RequestContext(
+            operation=operation,
+            user=self.config.user,
+            bearer=self.config.auth == "bearer",
+            **kwargs,
+        )
+
+    def url(self, path: str, root: Root = "api") -> str:
+        """The absolute URL of ``path`` under the API root or the site root."""
+        return (self.config.api_root if root == "api" else self.config.site) + path
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        context: RequestContext,
+        root: Root = "api",
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        ok_statuses: frozenset[int] = frozenset(),
+    ) -> httpx.Response:
+        """Send a request, retrying what may be retried; return the successful answer.
+
+        ``idempotent`` defaults from the method; a POST that Jira treats as an upsert
+        may pass True. Statuses in ``ok_statuses`` are returned, not raised.
+
+        Raises:
+            JiraError: a subclass from :mod:`syncengine.jira.errors`;
+                :class:`JiraOutcomeUnknown` when a non-idempotent request was sent
+                and its answer lost.
+        """
+        safe = idempotent if idempotent is not None else method.upper() in _IDEMPOTENT_METHODS
+        url = self.url(path, root)
+        attempt = 0
+        while True:
+            attempt += 1
+            started = self._clock()
+            try:
+                async with self.limiter.semaphore:
+                    await self.limiter.bucket.acquire()
+                    self.requests_sent += 1
+                    response = await self._http.request(
+                        method, url, params=params, json=json, files=files, headers=headers
+                    )
+                    await response.aread()
+            except httpx.TransportError as exc:
+                error, decision = self._transport_failure(
+                    exc, method=method, path=path, attempt=attempt, idempotent=safe, context=context
+                )
+            else:
+                elapsed_ms = (self._clock() - started) * 1000
+                logger.debug(
+                    "jira %s %s -> %s in %.0f ms (attempt %d)",
+                    method, path, response.status_code, elapsed_ms, attempt,
+                )  # fmt: skip
+                if response.is_success or response.status_code in ok_statuses:
+                    return response
+                error, decision = self._status_failure(
+                    response, path=path, attempt=attempt, idempotent=safe, context=context
+                )
+            if decision.action == "outcome_unknown":
+                raise JiraOutcomeUnknown(
+                    f"the outcome of the request to {context.operation} is unknown: {error}",
+                    status=error.status,
+                    fix="look the object up (identity label or property) before sending it again",
+                ) from error
+            if not decision.retry:
+                raise error
+            logger.warning(
+                "jira %s %s: %s; retrying in %.2fs (retry %d of %d)",
+                method, path, error, decision.delay, attempt, self.policy.max_retries,
+            )  # fmt: skip
+            await self._sleep(decision.delay)
+
+    def _status_failure(
+        self,
+        response: httpx.Response,
+        *,
+        path: str,
+        attempt: int,
+        idempotent: bool,
+        context: RequestContext,
+    ) -> tuple[JiraError, RetryDecision]:
+        retry_after = retry_after_seconds(response.headers, self._now())
+        error = error_from_response(
+            response.status_code,
+            response.headers,
+            self.redact(response.text),
+            context=context,
+            path=path,
+            retry_after=retry_after,
+            content_type=response.headers.get("content-type", ""),
+        )
+        decision = self.policy.for_status(
+            response.status_code,
+            attempt=attempt,
+            idempotent=idempotent,
+            retry_after=retry_after,
+            random=self._random,
+        )
+        return error, decision
+
+    def _transport_failure(
+        self,
+        exc: httpx.TransportError,
+        *,
+        method: str,
+        path: str,
+        attempt: int,
+        idempotent: bool,
+        context: RequestContext,
+    ) -> tuple[JiraError, RetryDecision]:
+        sent = not isinstance(exc, _NOT_SENT)
+        kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+        logger.info("jira %s %s %s: %s", method, path, kind, type(exc).__name__)
+        error = JiraUnavailable(
+            f"the request to {context.operation} {kind} ({type(exc).__name__}: "
+            f"{self.redact(str(exc)) or 'no detail'})",
+            fix="check that Jira is reachable from this host; the work is kept and retried",
+        )
+        error.__cause__ = exc
+        decision = self.policy.for_transport_error(
+            attempt=attempt, idempotent=idempotent, request_sent=sent, random=self._random
+        )
+        return error, decision
+
+    async def json(
+        self,
+        method: str,
+        path: str,
+        *,
+        context: RequestContext,
+        **kwargs: Any,
+    ) -> Any:
+        """:meth:`request`, then the answer's JSON (None for an empty answer).
+
+        Raises:
+            JiraUnexpectedResponse: the answer is not JSON (an SSO page, a proxy).
+        """
+        response = await self.request(method, path, context=context, **kwargs)
+        if response.status_code == 204 or not response.content.strip():
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            kind = response.headers.get("content-type", "unknown content")
+            raise JiraUnexpectedResponse(
+                f"Jira answered {context.operation} with {kind}, not JSON",
+                status=response.status_code,
+                fix="check jira.url points at Jira itself, not a login or proxy page",
+            ) from exc

@@ -1,0 +1,213 @@
+"""The site-level half of the Jira client: server info, projects, metadata, users, webhooks.
+
+:class:`~syncengine.jira.client.JiraClient` adds the issue calls on top; use that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from syncengine.jira import endpoints as ep
+from syncengine.jira import parsing
+from syncengine.jira.config import JiraConfig
+from syncengine.jira.errors import JiraPermanentError
+from syncengine.jira.models import (
+    FieldMeta,
+    Flavour,
+    IssueTypeMeta,
+    JiraProject,
+    JiraStatus,
+    JiraUser,
+    JiraVersion,
+    ServerInfo,
+    StatusCategory,
+    WebhookRegistration,
+)
+from syncengine.jira.session import JiraSession
+from syncengine.jira.webhooks import register_webhook
+
+__all__ = ["JiraSiteClient"]
+
+_PAGE = 50
+
+
+class JiraSiteClient:
+    """Calls about the site rather than one issue. Methods map one-to-one onto REST calls."""
+
+    def __init__(self, session: JiraSession) -> None:
+        self.session = session
+        self.config: JiraConfig = session.config
+        self._server_info: ServerInfo | None = None
+
+    @classmethod
+    def open(cls, config: JiraConfig, **session_options: Any) -> Self:
+        """A client with its own :class:`JiraSession` (options go to the session)."""
+        return cls(JiraSession(config, **session_options))
+
+    async def aclose(self) -> None:
+        """Close the connections."""
+        await self.session.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def _get(self, path: str, operation: str, **kwargs: Any) -> Any:
+        context = self.session.context(operation, **kwargs.pop("ctx", {}))
+        return await self.session.json("GET", path, context=context, **kwargs)
+
+    # -- the site ---------------------------------------------------------------------------
+
+    async def server_info(self) -> ServerInfo:
+        """``GET /rest/api/2/serverInfo`` (v2 exists on every Jira), cached after the first call."""
+        if self._server_info is None:
+            data = await self._get(
+                "/rest/api/2" + ep.SERVER_INFO, "read the server info", root="site"
+            )
+            self._server_info = parsing.parse_server_info(data)
+        return self._server_info
+
+    async def flavour(self) -> Flavour:
+        """``cloud`` or ``datacenter``: the configured deployment, else what serverInfo says.
+
+        Raises:
+            JiraPermanentError: REST v3 is configured against Data Center.
+        """
+        if self.config.deployment != "auto":
+            return self.config.deployment
+        flavour = (await self.server_info()).flavour
+        if flavour == "datacenter" and self.config.api_version == 3:
+            raise JiraPermanentError(
+                "this Jira is Data Center, which has no REST v3",
+                fix="set jira.api_version = 2 (or a URL ending in /rest/api/2/)",
+            )
+        return flavour
+
+    async def myself(self) -> JiraUser:
+        """``GET /myself``: the user the token belongs to (``doctor``'s credential check)."""
+        return parsing.parse_user(await self._get(ep.MYSELF, "read the current user"))
+
+    async def project(self, project_key: str) -> JiraProject:
+        """``GET /project/{key}``, with its issue types."""
+        ctx = {"project_key": project_key, "permission": "Browse Projects"}
+        data = await self._get(
+            ep.path(ep.PROJECT, project=project_key), f"read project {project_key}", ctx=ctx
+        )
+        return parsing.parse_project(data)
+
+    async def issue_types_for_project(self, project_key: str) -> tuple[IssueTypeMeta, ...]:
+        """The project's issue types: ``GET /issuetype/project`` on Cloud, the project on DC."""
+        project = await self.project(project_key)
+        if await self.flavour() == "datacenter":
+            return project.issue_types
+        ctx = {"project_key": project_key, "permission": "Browse Projects"}
+        data = await self._get(
+            ep.ISSUE_TYPES_FOR_PROJECT,
+            f"list the issue types of {project_key}",
+            params={"projectId": project.id},
+            ctx=ctx,
+        )
+        return parsing.parse_issue_types(data)
+
+    async def createmeta_issue_types(self, project_key: str) -> tuple[IssueTypeMeta, ...]:
+        """``GET /issue/createmeta/{project}/issuetypes``, every page: the creatable types."""
+        ctx = {"project_key": project_key, "permission": "Create Issues"}
+        url = ep.path(ep.CREATEMETA_ISSUE_TYPES, project=project_key)
+        found: list[IssueTypeMeta] = []
+        while True:
+            data = await self._get(
+                url,
+                f"read the create metadata of {project_key}",
+                params={"startAt": len(found), "maxResults": _PAGE},
+                ctx=ctx,
+            )
+            page, last = parsing.parse_createmeta_issue_types(data)
+            found.extend(page)
+            if last or not page:
+                return tuple(found)
+
+    async def createmeta_fields(
+        self, project_key: str, issue_type_id: str
+    ) -> tuple[FieldMeta, ...]:
+        """``GET /issue/createmeta/{project}/issuetypes/{id}``, every page: the create screen."""
+        ctx = {"project_key": project_key, "permission": "Create Issues"}
+        url = ep.path(ep.CREATEMETA_FIELDS, project=project_key, issue_type_id=issue_type_id)
+        found: list[FieldMeta] = []
+        while True:
+            data = await self._get(
+                url,
+                f"read the create screen of {project_key} issue type {issue_type_id}",
+                params={"startAt": len(found), "maxResults": _PAGE},
+                ctx=ctx,
+            )
+            page, last = parsing.parse_createmeta_fields(data)
+            found.extend(page)
+            if last or not page:
+                return tuple(found)
+
+    async def project_versions(self, project_key: str) -> tuple[JiraVersion, ...]:
+        """``GET /project/{key}/versions``."""
+        data = await self._get(
+            ep.path(ep.PROJECT_VERSIONS, project=project_key),
+            f"list the versions of {project_key}",
+            ctx={"project_key": project_key, "permission": "Browse Projects"},
+        )
+        return parsing.parse_versions(data)
+
+    async def statuses(self) -> tuple[JiraStatus, ...]:
+        """``GET /status``: every status, with its category."""
+        return parsing.parse_statuses(await self._get(ep.STATUSES, "list the statuses"))
+
+    async def project_statuses(self, project_key: str) -> dict[str, tuple[JiraStatus, ...]]:
+        """``GET /project/{key}/statuses``: issue type name → its workflow's statuses."""
+        data = await self._get(
+            ep.path(ep.PROJECT_STATUSES, project=project_key),
+            f"list the statuses of {project_key}",
+            ctx={"project_key": project_key, "permission": "Browse Projects"},
+        )
+        return parsing.parse_project_statuses(data)
+
+    async def status_categories(self) -> tuple[StatusCategory, ...]:
+        """``GET /statuscategory``."""
+        data = await self._get(ep.STATUS_CATEGORIES, "list the status categories")
+        return parsing.parse_status_categories(data)
+
+    async def search_users(self, query: str, *, max_results: int = 50) -> tuple[JiraUser, ...]:
+        """``GET /user/search``: by e-mail or name (``query`` on Cloud, ``username`` on DC)."""
+        key = "query" if await self.flavour() == "cloud" else "username"
+        data = await self._get(
+            ep.USER_SEARCH, "search users", params={key: query, "maxResults": max_results}
+        )
+        return parsing.parse_users(data)
+
+    async def search_assignable_users(
+        self, project_key: str, query: str, *, max_results: int = 50
+    ) -> tuple[JiraUser, ...]:
+        """``GET /user/assignable/search``: users who may be assigned issues of the project."""
+        key = "query" if await self.flavour() == "cloud" else "username"
+        data = await self._get(
+            ep.USER_ASSIGNABLE_SEARCH,
+            f"search assignable users of {project_key}",
+            params={"project": project_key, key: query, "maxResults": max_results},
+            ctx={"project_key": project_key, "permission": "Browse Users"},
+        )
+        return parsing.parse_users(data)
+
+    async def register_webhook(
+        self, url: str, *, events: Sequence[str], jql: str | None = None, name: str = "syncengine"
+    ) -> WebhookRegistration:
+        """Register a webhook (Cloud ``/webhook``; DC ``/rest/webhooks/1.0/webhook``).
+
+        Raises:
+            JiraPermissionError: Cloud lets only Connect/OAuth apps do this, DC only admins;
+                the fix says how to register it by hand.
+        """
+        return await register_webhook(
+            self.session, await self.flavour(), url, events=events, jql=jql, name=name
+        )

@@ -1,0 +1,49 @@
+"""Settings → Jira client configuration (``jira/`` never reads settings itself)."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from syncengine.errors import ConfigError
+from syncengine.jira.config import JiraConfig, parse_base_url
+from syncengine.settings import JiraSettings
+
+__all__ = ["jira_config"]
+
+
+def jira_config(settings: JiraSettings, *, key: str = "jira") -> JiraConfig:
+    """The :class:`JiraConfig` for one project's ``[... .jira]`` section.
+
+    ``key`` is the section's name in the config file, used in error messages
+    (e.g. ``projects.crash.jira``). The URL's ``/rest/api/N`` sets the REST version
+    unless ``api_version`` is set explicitly, in which case they must agree.
+
+    Raises:
+        ConfigError: no URL (the simulator stands in then: check ``settings.simulated``
+            first), a URL in an unaccepted form, or inconsistent options.
+    """
+    if settings.simulated:
+        raise ConfigError([f"{key}.url: not set; give the Jira site URL"])
+    base = parse_base_url(settings.url, key=f"{key}.url")
+    explicit = settings.api_version if "api_version" in settings.model_fields_set else None
+    version = JiraConfig.choose_version(base, explicit, key=f"{key}.url")
+    token = settings.api_token or SecretStr("")
+    if not token.get_secret_value():
+        raise ConfigError(
+            [f"{key}.api_token: not set; give api_token, api_token_env or api_token_file"]
+        )
+    try:
+        return JiraConfig(
+            site=base.site,
+            deployment=settings.deployment,
+            api_version=version,
+            auth=settings.auth,
+            user=settings.user,
+            token=token,
+            timeout_seconds=settings.timeout_seconds,
+            max_concurrency=settings.max_concurrency,
+            requests_per_second=settings.requests_per_second,
+            max_retries=settings.max_retries,
+        )
+    except ConfigError as exc:
+        raise ConfigError([p.replace("jira.", f"{key}.", 1) for p in exc.problems]) from exc
