@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -20,6 +20,7 @@ from syncengine.store.outbox import OutboxRepository
 from syncengine.store.projects import ProjectRepository, generate_token
 from syncengine.store.support import CREATE_KIND, SupportRepository
 from syncengine.support.create import SupportCreateHandler
+from syncengine.support.jira_adapter import ClientSupportJira
 from syncengine.support.jira_port import SupportJira
 from syncengine.support.pullback import SupportPuller
 from syncengine.support.service import SupportService
@@ -47,6 +48,7 @@ class Container:
     support_puller: SupportPuller
     clock: Callable[[], datetime] = utcnow
     started_at: datetime = field(default_factory=utcnow)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _background: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -87,6 +89,8 @@ class Container:
     async def aclose(self) -> None:
         """Release every resource the container holds."""
         await self.stop_background()
+        for close in self.closers:
+            await close()
         await self.db.aclose()
 
 
@@ -109,7 +113,10 @@ async def bootstrap(
     projects = ProjectRepository(db)
     outbox = OutboxRepository(db)
     requests = SupportRepository(db)
-    targets = SupportTargets(settings, support_jira if support_jira is not None else {})
+    closers: list[Callable[[], Awaitable[None]]] = []
+    if support_jira is None:
+        support_jira = _support_clients(settings, closers)
+    targets = SupportTargets(settings, support_jira)
     worker = OutboxWorker(
         outbox,
         {
@@ -139,7 +146,25 @@ async def bootstrap(
         support=support,
         support_puller=puller,
         clock=clock,
+        closers=closers,
     )
+
+
+def _support_clients(
+    settings: Settings, closers: list[Callable[[], Awaitable[None]]]
+) -> dict[str, SupportJira]:
+    """A Jira client for each project that takes support requests and names a Jira site."""
+    from syncengine.jira import JiraClient
+    from syncengine.jira_wiring import jira_config
+
+    clients: dict[str, SupportJira] = {}
+    for slug, project in settings.projects.items():
+        if not project.support.enabled or project.jira.simulated:
+            continue
+        client = JiraClient.open(jira_config(project.jira, key=f"projects.{slug}.jira"))
+        closers.append(client.aclose)
+        clients[slug] = ClientSupportJira(client)
+    return clients
 
 
 async def schema_is_current(container: Container) -> bool:

@@ -32,6 +32,7 @@ class FakeSupportJira:
         self.project_key = project_key
         self.issues: dict[str, FakeIssue] = {}
         self.calls: list[str] = []
+        self.properties: list[dict[str, Any]] = []
         self.fail: dict[str, list[JiraError]] = {}
         # A create that succeeds in Jira but whose answer is lost (timeout after commit).
         self.lose_next_create_answer = False
@@ -48,8 +49,11 @@ class FakeSupportJira:
                 return item
         raise JiraPermanentError(f"404 from Jira: issue {issue} does not exist", status=404)
 
-    async def create_issue(self, fields: Mapping[str, Any]) -> IssueRef:
+    async def create_issue(
+        self, fields: Mapping[str, Any], *, properties: Mapping[str, Any]
+    ) -> IssueRef:
         self._maybe_fail("create_issue")
+        self.properties.append(dict(properties))
         number = len(self.issues) + 1
         issue = FakeIssue(
             id=str(10000 + number), key=f"{self.project_key}-{number}", fields=dict(fields)

@@ -22,7 +22,10 @@ from syncengine.support.fields import build_fields
 from syncengine.support.jira_port import IssueRef
 from syncengine.support.targets import SupportTarget, TargetLookup
 
-__all__ = ["SupportCreateHandler"]
+__all__ = ["IDENTITY_PROPERTY", "SupportCreateHandler"]
+
+# The issue property that, with the identity label, names the request an issue was made for.
+IDENTITY_PROPERTY = "syncengine.support"
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +86,10 @@ class SupportCreateHandler:
                 log.info("support request %s: adopting %s found by label", request.id, issue.key)
                 await self._link(request, issue)
                 return issue
-        issue = await target.jira.create_issue(build_fields(request, target.fields))
+        issue = await target.jira.create_issue(
+            build_fields(request, target.fields),
+            properties={IDENTITY_PROPERTY: {"support_request_id": request.id}},
+        )
         await self._link(request, issue)
         return issue
 

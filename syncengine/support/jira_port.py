@@ -38,8 +38,10 @@ class JiraComment:
 class SupportJira(Protocol):
     """What the support portal asks of one Jira site."""
 
-    async def create_issue(self, fields: Mapping[str, Any]) -> IssueRef:
-        """Create an issue with these ``fields`` (the body's ``fields`` object)."""
+    async def create_issue(
+        self, fields: Mapping[str, Any], *, properties: Mapping[str, Any]
+    ) -> IssueRef:
+        """Create an issue with ``fields`` and the entity ``properties`` set with it."""
 
     async def add_attachment(
         self, issue: str, *, filename: str, content: bytes, content_type: str
