@@ -84,6 +84,28 @@ def cmd_config_check(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_user_hash_password(args: argparse.Namespace) -> int:
+    """Print the argon2 hash of a password read from stdin (piped) or typed twice (getpass)."""
+    import getpass
+
+    from syncengine.web.passwords import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("error: the two passwords differ; nothing was hashed", file=sys.stderr)
+            return EXIT_FAILED
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("error: empty password; type one, or pipe it on stdin", file=sys.stderr)
+        return EXIT_FAILED
+    if len(password) < 12:
+        print("warning: passwords under 12 characters are easy to guess", file=sys.stderr)
+    _echo(hash_password(password))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every command."""
     parser = argparse.ArgumentParser(
@@ -112,12 +134,22 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_parser("check", help="validate and print the effective settings").set_defaults(
         handler=cmd_config_check
     )
+    user = commands.add_parser("user", help="dashboard users").add_subparsers(
+        dest="user_command", required=True, metavar="ACTION"
+    )
+    user.add_parser(
+        "hash-password",
+        help="hash a password for [web.users.<name>] password_hash (reads stdin or asks)",
+    ).set_defaults(plain_handler=cmd_user_hash_password)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``syncengine`` console script."""
     args = build_parser().parse_args(argv)
+    plain: Callable[[argparse.Namespace], int] | None = getattr(args, "plain_handler", None)
+    if plain is not None:
+        return plain(args)  # needs no configuration (made before the config exists)
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:

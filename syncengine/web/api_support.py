@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -218,7 +218,7 @@ async def create_support_request(
     reporter: Annotated[
         str, Form(description="Who asks (admin token only; sessions file as themselves)")
     ] = "",
-    attachments: Annotated[list[UploadFile] | None, Form()] = None,
+    attachments: Annotated[list[UploadFile] | None, File()] = None,
 ) -> SupportRequestDetail:
     """File a request (multipart form); it is stored at once and sent to Jira when Active."""
     if reporter and not user.is_admin:

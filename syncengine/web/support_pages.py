@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from syncengine.errors import InvalidInput
@@ -113,7 +113,7 @@ async def create_request(
     category: Annotated[str, Form()] = "",
     api_product: Annotated[str, Form()] = "",
     endpoint: Annotated[str, Form()] = "",
-    attachments: Annotated[list[UploadFile] | None, Form()] = None,
+    attachments: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
     """File the request; on a problem, show the form again with each field's message."""
     form = RequestForm(
