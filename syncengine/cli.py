@@ -106,6 +106,33 @@ def cmd_user_hash_password(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_jira_sim(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve a simulated Jira site (seeded with CRASH and SUP unless --no-seed)."""
+    from typing import cast
+
+    from fastapi import FastAPI
+
+    from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN, create_simulator
+    from syncengine.web.server import serve_app
+
+    if bool(args.user) != bool(args.token):
+        raise ConfigError(["jira-sim: give --user and --token together"])
+    login, token = args.user or DEFAULT_LOGIN, args.token or DEFAULT_TOKEN
+    base_url = f"http://{args.host}:{args.port}"
+    sim = create_simulator(
+        args.flavour, seed=not args.no_seed, login=login, token=token, base_url=base_url
+    )
+    if args.no_seed and args.user:
+        sim.add_user(name=login.split("@")[0], email=login, token=token, admin=True)
+    shown = f"{token[:4]}…{token[-2:]}" if len(token) > 8 else "…"
+    _echo(f"Jira simulator ({args.flavour}) listening on {base_url}")
+    if not args.no_seed:
+        _echo(f"projects CRASH, SUP; user {login}, token {shown}")
+    # serve_app only hands the app to uvicorn: any ASGI app is served the same way.
+    asyncio.run(serve_app(cast(FastAPI, sim.app), host=args.host, port=args.port))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every command."""
     parser = argparse.ArgumentParser(
@@ -127,6 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
     up = db.add_parser("upgrade", help="apply migrations")
     up.add_argument("revision", nargs="?", default="head")
     up.set_defaults(handler=cmd_db_upgrade)
+
+    sim = commands.add_parser("jira-sim", help="serve a simulated Jira for tests and demos")
+    sim.add_argument("--port", type=int, required=True, help="listen port")
+    sim.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    sim.add_argument("--flavour", choices=["cloud", "datacenter"], default="cloud")
+    sim.add_argument("--no-seed", action="store_true", help="start empty: no projects, no users")
+    sim.add_argument("--user", help="e-mail/username of the seeded API user")
+    sim.add_argument("--token", help="API token (or PAT) of that user")
+    sim.set_defaults(handler=cmd_jira_sim)
 
     config = commands.add_parser("config", help="configuration").add_subparsers(
         dest="config_command", required=True, metavar="ACTION"

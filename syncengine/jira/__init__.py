@@ -1,4 +1,5 @@
-"""The Jira REST client (Cloud and Data Center, REST v2 and v3).
+"""The Jira REST client (Cloud and Data Center, REST v2 and v3); ``jira.simulator`` is a
+stateful Jira stand-in.
 
 Start at :class:`JiraClient`; errors are in :mod:`syncengine.jira.errors`.
 """

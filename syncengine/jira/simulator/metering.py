@@ -1,0 +1,35 @@
+"""Every request counted by operation and status, so benchmarks can report Jira calls."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+__all__ = ["RequestCounter"]
+
+
+class RequestCounter:
+    """Counts of answered requests keyed by (operation, status)."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[tuple[str, int]] = Counter()
+
+    def record(self, operation: str, status: int) -> None:
+        self._counts[(operation, status)] += 1
+
+    def total(self, operation: str | None = None, status: int | None = None) -> int:
+        """How many requests matched (all of them when no filter is given)."""
+        return sum(
+            n
+            for (op, st), n in self._counts.items()
+            if (operation is None or op == operation) and (status is None or st == status)
+        )
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        """``{"POST /issue": {"201": 3, "429": 1}, ...}``."""
+        shown: dict[str, dict[str, int]] = {}
+        for (op, st), n in sorted(self._counts.items()):
+            shown.setdefault(op, {})[str(st)] = n
+        return shown
+
+    def reset(self) -> None:
+        self._counts.clear()

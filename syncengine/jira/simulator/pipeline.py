@@ -1,0 +1,306 @@
+"""Every simulated REST call goes through here: faults, auth, limits, counting.
+
+``Api.route`` wraps a handler so that, in order: a fault may delay, fail or hang
+the call; the caller is authenticated (Basic e-mail/username + API token, or
+Bearer PAT); the burst limit is checked; the handler runs; a "commit then fail"
+fault may then lose the answer; and the outcome is counted per operation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from syncengine.jira.simulator.errors import ConnectionDropped, JiraHttpError, bad_request
+from syncengine.jira.simulator.faults import FaultRule
+from syncengine.jira.simulator.limits import Throttle
+from syncengine.jira.simulator.model import Issue, User
+
+if TYPE_CHECKING:
+    from syncengine.jira.simulator.handle import Simulator
+
+__all__ = ["Api", "Ctx", "error_response", "json_response", "throttled"]
+
+_HTML_429_CLOUD = (
+    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="X-UA-Compatible"'
+    ' content="IE=edge"><title>Oops - an error has occurred</title></head>'
+    '<body class="error-page error429"><h1>Too many requests</h1></body></html>'
+)
+_HTML_429_DC = (
+    '<!doctype html><html lang="en"><head><title>HTTP Status 429 \u2013 Too Many Requests'
+    "</title></head><body><h1>HTTP Status 429 \u2013 Too Many Requests</h1></body></html>"
+)
+_HTML_503 = (
+    "<!DOCTYPE html><html><head><title>Service Unavailable</title></head>"
+    "<body><h1>Service Unavailable</h1><p>Jira is temporarily unavailable.</p></body></html>"
+)
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def error_response(error: JiraHttpError) -> Response:
+    if isinstance(error.body, str):
+        return Response(
+            error.body,
+            status_code=error.status,
+            headers=error.headers,
+            media_type=error.media_type or "text/plain;charset=UTF-8",
+        )
+    return JSONResponse(error.body, status_code=error.status, headers=error.headers)
+
+
+class _DroppedResponse(Response):
+    """Promises a body, then drops the connection (uvicorn closes it mid-answer)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=201)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 201,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"512")],
+            }
+        )
+        raise ConnectionDropped("the simulator dropped the connection after committing")
+
+
+def throttled(sim: Simulator, throttle: Throttle) -> JiraHttpError:
+    """Jira's 429 for a refused call: Retry-After, X-RateLimit-*, RateLimit-Reason."""
+    headers = {
+        "Retry-After": str(throttle.retry_after),
+        "X-RateLimit-Limit": str(throttle.limit),
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": throttle.reset.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "RateLimit-Reason": throttle.reason,
+    }
+    if sim.state.flavour == "datacenter":
+        headers |= {
+            "X-RateLimit-FillRate": str(throttle.limit),
+            "X-RateLimit-Interval-Seconds": "1",
+        }
+    if sim.faults.chance(sim.limits.html_429_ratio):
+        page = _HTML_429_CLOUD if sim.state.flavour == "cloud" else _HTML_429_DC
+        return JiraHttpError(429, page, headers=headers, media_type="text/html;charset=UTF-8")
+    body = {
+        "errorMessages": ["The request has been rate-limited. Please try again later."],
+        "errors": {},
+    }
+    return JiraHttpError(429, body, headers=headers)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ctx:
+    """One authenticated call: the simulator, the caller, the REST version, the request."""
+
+    sim: Simulator
+    user: User
+    version: int
+    request: Request
+
+    @property
+    def state(self) -> Any:
+        return self.sim.state
+
+    def param(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+    def query(self, name: str, default: str | None = None) -> str | None:
+        return self.request.query_params.get(name, default)
+
+    def int_query(self, name: str, default: int) -> int:
+        raw = self.request.query_params.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise bad_request(f"The value '{raw}' of parameter '{name}' is not a number.") from None
+
+    async def json(self) -> Any:
+        """The JSON body; Jira's 415 for another content type, 400 for bad JSON."""
+        raw = await self.request.body()
+        kind = self.request.headers.get("content-type", "")
+        if "json" not in kind.lower():
+            raise JiraHttpError(415, "Unsupported Media Type", media_type="text/plain")
+        try:
+            return json.loads(raw or b"null")
+        except ValueError as exc:
+            raise bad_request(f"Unexpected character in the JSON body: {exc}") from None
+
+    def write_to(self, issue: Issue) -> None:
+        """Count a write to ``issue`` against the per-issue limit (Jira's 429 past it)."""
+        throttle = self.sim.limiter.check_issue_write(issue.id)
+        if throttle is not None:
+            raise throttled(self.sim, throttle)
+        issue.writes += 1
+
+
+Handler = Callable[[Ctx], Awaitable[Response]]
+
+
+class Api:
+    """Builds the simulator's routes around :class:`Ctx` handlers."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        handler: Handler,
+        *,
+        versions: tuple[int, ...] = (2, 3),
+        anonymous: bool = False,
+        rest: bool = True,
+    ) -> Route:
+        """A route for ``/rest/api/{version}`` + ``path`` (or ``path`` alone when not ``rest``)."""
+        operation = f"{method} {path}"
+        full = f"/rest/api/{{version:int}}{path}" if rest else path
+        allowed = (
+            versions if self.sim.state.flavour == "cloud" else tuple(v for v in versions if v == 2)
+        )
+
+        async def endpoint(request: Request) -> Response:
+            status = 0
+            try:
+                response = await self._serve(
+                    request, method, operation, handler, allowed, anonymous, rest
+                )
+                status = response.status_code
+                return response
+            finally:
+                self.sim.counter.record(operation, status if status else 499)
+
+        return Route(full, endpoint, methods=[method], name=operation)
+
+    async def _serve(  # noqa: PLR0917 - private, the route's fixed facts
+        self,
+        request: Request,
+        method: str,
+        operation: str,
+        handler: Handler,
+        allowed: tuple[int, ...],
+        anonymous: bool,
+        rest: bool,
+    ) -> Response:
+        version = int(request.path_params.get("version", 2))
+        path = request.url.path
+        try:
+            if rest and version not in allowed:
+                return error_response(self._no_version(version))
+            await self._faults_before(operation, method, path)
+            user = self._authenticate(request, anonymous)
+            throttle = self.sim.limiter.check_burst(operation, method)
+            if throttle is not None:
+                raise throttled(self.sim, throttle)
+            response = await handler(Ctx(sim=self.sim, user=user, version=version, request=request))
+        except JiraHttpError as error:
+            return error_response(error)
+        if method != "GET" and 200 <= response.status_code < 300:
+            for rule in self.sim.faults.pick(("commit_then_fail",), operation, method, path):
+                if rule.drop:
+                    return _DroppedResponse()
+                return error_response(self._fault_error(rule))
+        return response
+
+    async def _faults_before(self, operation: str, method: str, path: str) -> None:
+        rules = self.sim.faults.pick(("latency", "timeout", "error"), operation, method, path)
+        for rule in rules:
+            if rule.kind == "latency":
+                await asyncio.sleep(rule.seconds)
+        for rule in rules:
+            if rule.kind == "timeout":
+                await asyncio.sleep(rule.seconds or self.sim.hang_seconds)
+                raise JiraHttpError(504, "Gateway Timeout", media_type="text/plain")
+            if rule.kind == "error":
+                raise self._fault_error(rule)
+
+    def _no_version(self, version: int) -> JiraHttpError:
+        message = f"REST API version {version} is not available on this Jira."
+        return JiraHttpError(404, {"errorMessages": [message], "errors": {}})
+
+    def _fault_error(self, rule: FaultRule) -> JiraHttpError:
+        if rule.status == 429:
+            body: dict[str, Any] = {
+                "errorMessages": ["The request has been rate-limited. Please try again later."],
+                "errors": {},
+            }
+            return JiraHttpError(
+                429,
+                body,
+                headers={
+                    "Retry-After": str(rule.retry_after),
+                    "RateLimit-Reason": "jira-quota-tenant-based",
+                },
+            )
+        if rule.status == 503:
+            return JiraHttpError(
+                503,
+                _HTML_503,
+                headers={"Retry-After": str(rule.retry_after)},
+                media_type="text/html;charset=UTF-8",
+            )
+        message = (
+            "Internal server error" if rule.status == 500 else f"Simulated error {rule.status}"
+        )
+        return JiraHttpError(rule.status, {"errorMessages": [message], "errors": {}})
+
+    def _authenticate(self, request: Request, anonymous: bool) -> User:
+        header = request.headers.get("authorization", "")
+        scheme, _, credentials = header.partition(" ")
+        user: User | None = None
+        if scheme.lower() == "basic":
+            try:
+                login, _, token = base64.b64decode(credentials).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                login, token = "", ""
+            user = self.sim.state.authenticate(login, token) if token else None
+        elif scheme.lower() == "bearer" and credentials:
+            user = self.sim.state.authenticate(None, credentials.strip())
+        if user is not None:
+            return user
+        if anonymous and not header:
+            return self.sim.anonymous
+        raise self.unauthorized()
+
+    def unauthorized(self) -> JiraHttpError:
+        if self.sim.state.flavour == "cloud":
+            return JiraHttpError(
+                401,
+                {
+                    "message": "Client must be authenticated to access this resource.",
+                    "status-code": 401,
+                },
+                headers={
+                    "WWW-Authenticate": 'Basic realm="protected-area"',
+                    "X-Seraph-LoginReason": "AUTHENTICATED_FAILED",
+                },
+            )
+        return JiraHttpError(
+            401,
+            {
+                "errorMessages": [
+                    "You are not authenticated. Authentication required to perform this operation."
+                ],
+                "errors": {},
+            },
+            headers={
+                "WWW-Authenticate": 'Basic realm="protected-area"',
+                "X-Seraph-LoginReason": "AUTHENTICATED_FAILED",
+            },
+        )

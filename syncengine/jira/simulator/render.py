@@ -1,0 +1,301 @@
+"""Records as Jira answers them: users, statuses, versions, issues, comments.
+
+Cloud users carry ``accountId``; Data Center users carry ``name`` and ``key``.
+Times are Jira's ``2019-02-15T19:15:40.470+0000``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from syncengine.jira.simulator import adf
+from syncengine.jira.simulator.model import (
+    Attachment,
+    Comment,
+    Issue,
+    IssueType,
+    Priority,
+    Project,
+    Resolution,
+    Status,
+    StatusCategory,
+    User,
+    Version,
+)
+from syncengine.jira.simulator.state import SimState
+
+__all__ = [
+    "attachment",
+    "category",
+    "comment",
+    "issue",
+    "issuetype",
+    "jira_time",
+    "priority",
+    "project",
+    "resolution",
+    "status",
+    "user",
+    "version",
+]
+
+_NAVIGABLE = (
+    "summary",
+    "issuetype",
+    "project",
+    "status",
+    "priority",
+    "labels",
+    "assignee",
+    "reporter",
+    "creator",
+    "created",
+    "updated",
+    "resolution",
+    "resolutiondate",
+    "fixVersions",
+    "versions",
+    "description",
+    "environment",
+    "duedate",
+)
+_NOT_NAVIGABLE = ("comment", "attachment")
+
+
+_EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
+
+
+def jira_time(moment: datetime) -> str:
+    """``2019-02-15T19:15:40.470+0000``."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+def _api(state: SimState, version: int) -> str:
+    return f"{state.base_url}/rest/api/{version}"
+
+
+def _avatars(seed: str) -> dict[str, str]:
+    return {f"{n}x{n}": f"https://avatar.invalid/{seed}?s={n}" for n in (48, 24, 16, 32)}
+
+
+def user(state: SimState, who: User, version: int) -> dict[str, Any]:
+    if state.flavour == "cloud":
+        return {
+            "self": f"{_api(state, version)}/user?accountId={who.account_id}",
+            "accountId": who.account_id,
+            "accountType": "atlassian",
+            "emailAddress": who.email,
+            "avatarUrls": _avatars(who.account_id),
+            "displayName": who.display_name,
+            "active": who.active,
+            "timeZone": who.time_zone,
+        }
+    return {
+        "self": f"{_api(state, version)}/user?username={who.name}",
+        "key": who.key,
+        "name": who.name,
+        "emailAddress": who.email,
+        "avatarUrls": _avatars(who.key),
+        "displayName": who.display_name,
+        "active": who.active,
+        "timeZone": who.time_zone,
+    }
+
+
+def category(state: SimState, cat: StatusCategory, version: int) -> dict[str, Any]:
+    return {
+        "self": f"{_api(state, version)}/statuscategory/{cat.id}",
+        "id": cat.id,
+        "key": cat.key,
+        "colorName": cat.color,
+        "name": cat.name,
+    }
+
+
+def status(state: SimState, st: Status, version: int) -> dict[str, Any]:
+    return {
+        "self": f"{_api(state, version)}/status/{st.id}",
+        "description": st.description,
+        "iconUrl": f"{state.base_url}/images/icons/statuses/generic.png",
+        "name": st.name,
+        "id": st.id,
+        "statusCategory": category(state, st.category, version),
+    }
+
+
+def issuetype(state: SimState, it: IssueType, version: int) -> dict[str, Any]:
+    return {
+        "self": f"{_api(state, version)}/issuetype/{it.id}",
+        "id": it.id,
+        "description": it.description,
+        "iconUrl": f"{state.base_url}/images/icons/issuetypes/{it.name.lower()}.svg",
+        "name": it.name,
+        "subtask": it.subtask,
+    }
+
+
+def priority(state: SimState, pr: Priority, version: int) -> dict[str, Any]:
+    return {
+        "self": f"{_api(state, version)}/priority/{pr.id}",
+        "iconUrl": f"{state.base_url}/images/icons/priorities/{pr.name.lower()}.svg",
+        "name": pr.name,
+        "id": pr.id,
+    }
+
+
+def resolution(state: SimState, res: Resolution, version: int) -> dict[str, Any]:
+    return {
+        "self": f"{_api(state, version)}/resolution/{res.id}",
+        "id": res.id,
+        "description": res.description,
+        "name": res.name,
+    }
+
+
+def version(state: SimState, ver: Version, api_version: int) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "self": f"{_api(state, api_version)}/version/{ver.id}",
+        "id": ver.id,
+        "description": ver.description,
+        "name": ver.name,
+        "archived": ver.archived,
+        "released": ver.released,
+        "projectId": int(ver.project_id),
+    }
+    if ver.release_date:
+        body["releaseDate"] = ver.release_date
+    return body
+
+
+def project(
+    state: SimState, proj: Project, api_version: int, *, full: bool = False
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "self": f"{_api(state, api_version)}/project/{proj.id}",
+        "id": proj.id,
+        "key": proj.key,
+        "name": proj.name,
+        "projectTypeKey": "software",
+        "avatarUrls": _avatars(proj.key),
+    }
+    if full:
+        body["lead"] = user(state, state.users[proj.lead], api_version)
+        body["issueTypes"] = [
+            issuetype(state, state.issue_types[i], api_version) for i in proj.issue_types
+        ]
+        body["versions"] = [version(state, v, api_version) for v in proj.versions]
+        body["description"] = ""
+    return body
+
+
+def comment(state: SimState, issue_id: str, com: Comment, version: int) -> dict[str, Any]:
+    body = com.body
+    if version >= 3 and isinstance(body, str):
+        body = adf.from_text(body)
+    elif version < 3 and isinstance(body, dict):
+        body = adf.to_text(body)
+    author = user(state, state.users[com.author], version)
+    return {
+        "self": f"{_api(state, version)}/issue/{issue_id}/comment/{com.id}",
+        "id": com.id,
+        "author": author,
+        "body": body,
+        "updateAuthor": author,
+        "created": jira_time(com.created),
+        "updated": jira_time(com.updated),
+        "jsdPublic": True,
+    }
+
+
+def attachment(state: SimState, att: Attachment, version: int) -> dict[str, Any]:
+    return {
+        "self": f"{_api(state, version)}/attachment/{att.id}",
+        "id": att.id,
+        "filename": att.filename,
+        "author": user(state, state.users[att.author], version),
+        "created": jira_time(att.created),
+        "size": len(att.content),
+        "mimeType": att.mime_type,
+        "content": f"{state.base_url}/secure/attachment/{att.id}/{att.filename}",
+    }
+
+
+def _system_fields(state: SimState, it: Issue, version: int) -> dict[str, Any]:
+    proj = state.project_by_id(it.project_id)
+
+    def who(account: str | None) -> dict[str, Any] | None:
+        return user(state, state.users[account], version) if account else None
+
+    res = state.resolutions.get(it.resolution_id or "")
+    comments = [comment(state, it.id, c, version) for c in it.comments]
+    return {
+        "issuetype": issuetype(state, state.issue_types[it.issuetype_id], version),
+        "project": project(state, proj, version),
+        "status": status(state, state.statuses[it.status_id], version),
+        "created": jira_time(it.created),
+        "updated": jira_time(it.updated),
+        "reporter": who(it.reporter),
+        "creator": who(it.creator),
+        "resolution": resolution(state, res, version) if res else None,
+        "resolutiondate": jira_time(it.resolution_date) if it.resolution_date else None,
+        "comment": {
+            "comments": comments,
+            "maxResults": len(comments),
+            "total": len(comments),
+            "startAt": 0,
+        },
+        "attachment": [attachment(state, a, version) for a in it.attachments],
+    }
+
+
+def wanted_fields(state: SimState, spec: Iterable[str] | None, default: str) -> set[str] | None:
+    """The field ids a ``fields`` parameter asks for (None = all)."""
+    items = [s.strip() for s in (spec if spec is not None else [default]) if s.strip()]
+    chosen: set[str] = set()
+    everything = set(_NAVIGABLE) | set(_NOT_NAVIGABLE) | set(state.fields)
+    for item in items:
+        if item == "*all":
+            chosen |= everything
+        elif item == "*navigable":
+            chosen |= set(_NAVIGABLE) | {f for f in state.fields if f.startswith("customfield_")}
+        elif not item.startswith("-"):
+            chosen.add(item)
+    for item in items:
+        if item.startswith("-"):
+            chosen.discard(item[1:])
+    return chosen
+
+
+def issue(
+    state: SimState,
+    it: Issue,
+    version: int,
+    *,
+    fields: set[str] | None = None,
+    properties: Iterable[str] = (),
+) -> dict[str, Any]:
+    """The issue bean; ``fields`` limits which fields are shown (None = all)."""
+    from syncengine.jira.simulator.fields import render_value
+
+    body: dict[str, Any] = {
+        "expand": _EXPAND,
+        "id": it.id,
+        "self": f"{_api(state, version)}/issue/{it.id}",
+        "key": it.key,
+    }
+    shown = set(fields) - {"id", "key"} if fields is not None else None
+    if shown is None or shown:
+        values = _system_fields(state, it, version)
+        for field_id, definition in state.fields.items():
+            if field_id in values:
+                continue
+            values[field_id] = render_value(
+                state, definition, it.fields.get(field_id), api_version=version
+            )
+        body["fields"] = {k: v for k, v in values.items() if shown is None or k in shown}
+    wanted_props = {k: v for k, v in it.properties.items() if k in set(properties)}
+    if wanted_props:
+        body["properties"] = wanted_props
+    return body

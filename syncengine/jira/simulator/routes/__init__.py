@@ -1,0 +1,1 @@
+"""The simulator's REST routes, one module per area."""

@@ -1,0 +1,381 @@
+"""Site and project metadata: serverInfo, myself, projects, versions, catalogs, users,
+createmeta."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from syncengine.jira.simulator import render
+from syncengine.jira.simulator.errors import JiraHttpError, bad_request, field_errors
+from syncengine.jira.simulator.fields import schema_of
+from syncengine.jira.simulator.issues import resolve_issuetype
+from syncengine.jira.simulator.model import Permission, User, Version
+from syncengine.jira.simulator.pipeline import Api, Ctx, json_response
+
+__all__ = ["routes"]
+
+
+def _page(values: list[Any], start: int, size: int, key: str = "values") -> dict[str, Any]:
+    chunk = values[start : start + size]
+    return {
+        "maxResults": size,
+        "startAt": start,
+        "total": len(values),
+        "isLast": start + len(chunk) >= len(values),
+        key: chunk,
+    }
+
+
+async def server_info(ctx: Ctx) -> Response:
+    cloud = ctx.state.flavour == "cloud"
+    now = ctx.state.clock.now()
+    return json_response(
+        {
+            "baseUrl": ctx.state.base_url,
+            "version": "1001.0.0-SNAPSHOT" if cloud else "10.3.5",
+            "versionNumbers": [1001, 0, 0] if cloud else [10, 3, 5],
+            "deploymentType": "Cloud" if cloud else "Server",
+            "buildNumber": 100282 if cloud else 10030005,
+            "buildDate": "2026-01-01T00:00:00.000+0000",
+            "serverTime": render.jira_time(now),
+            "scmInfo": "0f3c1c5a1b2d4e5f60718293a4b5c6d7e8f90a1b",
+            "serverTitle": "Jira (simulated)",
+            "defaultLocale": {"locale": "en_US"},
+        }
+    )
+
+
+async def myself(ctx: Ctx) -> Response:
+    body = render.user(ctx.state, ctx.user, ctx.version)
+    body["locale"] = "en_US"
+    body["groups"] = {"size": 1, "items": []}
+    body["applicationRoles"] = {"size": 1, "items": []}
+    return json_response(body)
+
+
+def _visible_projects(ctx: Ctx) -> list[Any]:
+    return [p for p in ctx.state.projects.values() if ctx.state.can(ctx.user, p, Permission.BROWSE)]
+
+
+async def projects(ctx: Ctx) -> Response:
+    return json_response(
+        [render.project(ctx.state, p, ctx.version) for p in _visible_projects(ctx)]
+    )
+
+
+async def project_search(ctx: Ctx) -> Response:
+    values = [render.project(ctx.state, p, ctx.version) for p in _visible_projects(ctx)]
+    return json_response(
+        _page(values, ctx.int_query("startAt", 0), ctx.int_query("maxResults", 50))
+    )
+
+
+async def project(ctx: Ctx) -> Response:
+    proj = ctx.state.project(ctx.param("projectIdOrKey"), ctx.user)
+    return json_response(render.project(ctx.state, proj, ctx.version, full=True))
+
+
+async def project_statuses(ctx: Ctx) -> Response:
+    proj = ctx.state.project(ctx.param("projectIdOrKey"), ctx.user)
+    statuses = [
+        render.status(ctx.state, ctx.state.statuses[s], ctx.version) for s in proj.workflow.statuses
+    ]
+    body = [
+        {
+            "self": f"{ctx.state.base_url}/rest/api/{ctx.version}/issuetype/{it}",
+            "id": it,
+            "name": ctx.state.issue_types[it].name,
+            "subtask": False,
+            "statuses": statuses,
+        }
+        for it in proj.issue_types
+    ]
+    return json_response(body)
+
+
+async def project_versions(ctx: Ctx) -> Response:
+    proj = ctx.state.project(ctx.param("projectIdOrKey"), ctx.user)
+    return json_response([render.version(ctx.state, v, ctx.version) for v in proj.versions])
+
+
+async def project_versions_page(ctx: Ctx) -> Response:
+    proj = ctx.state.project(ctx.param("projectIdOrKey"), ctx.user)
+    values = [render.version(ctx.state, v, ctx.version) for v in proj.versions]
+    return json_response(
+        _page(values, ctx.int_query("startAt", 0), ctx.int_query("maxResults", 50))
+    )
+
+
+async def create_version(ctx: Ctx) -> Response:
+    body = await ctx.json()
+    if not isinstance(body, dict) or not body.get("name"):
+        raise field_errors({"name": "You must specify a valid version name"})
+    ref = body.get("projectId") or body.get("project")
+    if ref is None:
+        raise field_errors({"project": "Project must be specified to create a version."})
+    proj = ctx.state.project(str(ref), ctx.user)
+    if not ctx.user.admin:
+        raise JiraHttpError(
+            403,
+            {
+                "errorMessages": [
+                    "You must have global or project administrator rights in order to modify "
+                    "versions."
+                ],
+                "errors": {},
+            },
+        )
+    if any(v.name == body["name"] for v in proj.versions):
+        raise field_errors({"name": "A version with this name already exists in this project."})
+    version = Version(
+        id=ctx.state.new_id(),
+        name=str(body["name"]),
+        project_id=proj.id,
+        released=bool(body.get("released", False)),
+        archived=bool(body.get("archived", False)),
+        release_date=body.get("releaseDate"),
+        description=str(body.get("description", "")),
+    )
+    proj.versions.append(version)
+    return json_response(render.version(ctx.state, version, ctx.version), 201)
+
+
+async def issue_types(ctx: Ctx) -> Response:
+    return json_response(
+        [render.issuetype(ctx.state, t, ctx.version) for t in ctx.state.issue_types.values()]
+    )
+
+
+async def fields(ctx: Ctx) -> Response:
+    body = []
+    for field in ctx.state.fields.values():
+        body.append(
+            {
+                "id": field.id,
+                "key": field.id,
+                "name": field.name,
+                "custom": field.custom,
+                "orderable": True,
+                "navigable": True,
+                "searchable": True,
+                "clauseNames": [f"cf[{field.custom_id}]", field.name]
+                if field.custom
+                else [field.id],
+                "schema": schema_of(field),
+            }
+        )
+    for system in ("status", "resolution", "created", "updated", "issuetype", "project"):
+        if system not in ctx.state.fields:
+            body.append(
+                {
+                    "id": system,
+                    "key": system,
+                    "name": system.capitalize(),
+                    "custom": False,
+                    "orderable": False,
+                    "navigable": True,
+                    "searchable": True,
+                    "clauseNames": [system],
+                    "schema": {
+                        "type": system if system not in ("created", "updated") else "datetime",
+                        "system": system,
+                    },
+                }
+            )
+    return json_response(body)
+
+
+async def statuses(ctx: Ctx) -> Response:
+    return json_response(
+        [render.status(ctx.state, s, ctx.version) for s in ctx.state.statuses.values()]
+    )
+
+
+async def status_categories(ctx: Ctx) -> Response:
+    seen = {s.category.id: s.category for s in ctx.state.statuses.values()}
+    return json_response([render.category(ctx.state, c, ctx.version) for c in seen.values()])
+
+
+async def priorities(ctx: Ctx) -> Response:
+    return json_response(
+        [render.priority(ctx.state, p, ctx.version) for p in ctx.state.priorities.values()]
+    )
+
+
+async def resolutions(ctx: Ctx) -> Response:
+    return json_response(
+        [render.resolution(ctx.state, r, ctx.version) for r in ctx.state.resolutions.values()]
+    )
+
+
+def _user_matches(user: User, query: str) -> bool:
+    needle = query.lower()
+    return (
+        any(needle in part.lower() for part in (user.name, user.email, user.display_name))
+        or query == user.account_id
+    )
+
+
+def _user_query(ctx: Ctx) -> str:
+    key = "query" if ctx.state.flavour == "cloud" else "username"
+    value = ctx.query(key) or ctx.query("query") or ctx.query("username") or ctx.query("accountId")
+    if value is None:
+        raise bad_request(f"The '{key}' query parameter is required.")
+    return value
+
+
+async def user_search(ctx: Ctx) -> Response:
+    query = _user_query(ctx)
+    found = [u for u in ctx.state.users.values() if u.active and _user_matches(u, query)]
+    start, size = ctx.int_query("startAt", 0), ctx.int_query("maxResults", 50)
+    return json_response(
+        [render.user(ctx.state, u, ctx.version) for u in found[start : start + size]]
+    )
+
+
+async def assignable_search(ctx: Ctx) -> Response:
+    ref = ctx.query("project") or ctx.query("issueKey")
+    if ref is None:
+        raise bad_request("One of 'project' or 'issueKey' is required.")
+    if ctx.query("issueKey"):
+        issue = ctx.state.issue(str(ref), ctx.user)
+        proj = ctx.state.project_by_id(issue.project_id)
+    else:
+        proj = ctx.state.project(str(ref), ctx.user)
+    query = ctx.query("query") or ctx.query("username") or ""
+    found = [
+        u
+        for u in ctx.state.users.values()
+        if u.active
+        and ctx.state.can(u, proj, Permission.BROWSE)
+        and (not query or _user_matches(u, query))
+    ]
+    return json_response([render.user(ctx.state, u, ctx.version) for u in found])
+
+
+async def get_user(ctx: Ctx) -> Response:
+    ref = ctx.query("accountId") or ctx.query("username") or ctx.query("key")
+    found = ctx.state.user_ref(ref) if ref else None
+    if found is None:
+        raise JiraHttpError(
+            404,
+            {"errorMessages": [f"The user with account ID '{ref}' does not exist"], "errors": {}},
+        )
+    return json_response(render.user(ctx.state, found, ctx.version))
+
+
+def _createmeta_page(ctx: Ctx) -> tuple[int, int]:
+    start, size = ctx.int_query("startAt", 0), ctx.int_query("maxResults", 50)
+    if size > 200:
+        raise bad_request("Parameter 'maxResults' must not exceed the limit '200'")
+    return start, size
+
+
+async def createmeta_types(ctx: Ctx) -> Response:
+    proj = ctx.state.project(ctx.param("projectIdOrKey"), ctx.user)
+    start, size = _createmeta_page(ctx)
+    values = [
+        render.issuetype(ctx.state, ctx.state.issue_types[t], ctx.version) for t in proj.issue_types
+    ]
+    key = "issueTypes" if ctx.state.flavour == "cloud" else "values"
+    page = _page(values, start, size, key)
+    if ctx.state.flavour == "cloud":
+        page.pop("isLast")
+    return json_response(page)
+
+
+async def createmeta_fields(ctx: Ctx) -> Response:
+    proj = ctx.state.project(ctx.param("projectIdOrKey"), ctx.user)
+    start, size = _createmeta_page(ctx)
+    try:
+        it = resolve_issuetype(ctx.state, proj, {"id": ctx.param("issueTypeId")})
+    except JiraHttpError:
+        raise JiraHttpError(
+            404,
+            {
+                "errorMessages": [
+                    f"Issue type with id '{ctx.param('issueTypeId')}' does not exist or is not "
+                    f"valid for project {proj.key}."
+                ],
+                "errors": {},
+            },
+        ) from None
+    values: list[dict[str, Any]] = []
+    for name, required in (("project", True), ("issuetype", True)):
+        values.append(
+            {
+                "required": required,
+                "schema": {"type": name, "system": name},
+                "name": name.capitalize() if name == "project" else "Issue Type",
+                "fieldId": name,
+                "key": name,
+                "hasDefaultValue": False,
+                "operations": ["set"],
+            }
+        )
+    for screen_field in proj.screens.get(it.id, ()):
+        field = ctx.state.fields[screen_field.field_id]
+        item: dict[str, Any] = {
+            "required": screen_field.required,
+            "schema": schema_of(field),
+            "name": field.name,
+            "fieldId": field.id,
+            "key": field.id,
+            "hasDefaultValue": False,
+            "operations": ["add", "set", "remove"]
+            if field.kind in ("labels", "versions")
+            else ["set"],
+        }
+        if field.kind == "option":
+            item["allowedValues"] = [
+                {
+                    "self": f"{ctx.state.base_url}/rest/api/{ctx.version}/customFieldOption/{o.id}",
+                    "value": o.value,
+                    "id": o.id,
+                }
+                for o in field.options
+            ]
+        elif field.kind == "priority":
+            item["allowedValues"] = [
+                render.priority(ctx.state, p, ctx.version) for p in ctx.state.priorities.values()
+            ]
+        elif field.kind == "versions":
+            item["allowedValues"] = [
+                render.version(ctx.state, v, ctx.version) for v in proj.versions
+            ]
+        values.append(item)
+    key = "fields" if ctx.state.flavour == "cloud" else "values"
+    page = _page(values, start, size, key)
+    if ctx.state.flavour == "cloud":
+        page.pop("isLast")
+    return json_response(page)
+
+
+def routes(api: Api) -> list[Route]:
+    return [
+        api.route("GET", "/serverInfo", server_info, anonymous=True),
+        api.route("GET", "/myself", myself),
+        api.route("GET", "/project", projects),
+        api.route("GET", "/project/search", project_search),
+        api.route("GET", "/project/{projectIdOrKey}", project),
+        api.route("GET", "/project/{projectIdOrKey}/statuses", project_statuses),
+        api.route("GET", "/project/{projectIdOrKey}/versions", project_versions),
+        api.route("GET", "/project/{projectIdOrKey}/version", project_versions_page),
+        api.route("POST", "/version", create_version),
+        api.route("GET", "/issuetype", issue_types),
+        api.route("GET", "/field", fields),
+        api.route("GET", "/status", statuses),
+        api.route("GET", "/statuscategory", status_categories),
+        api.route("GET", "/priority", priorities),
+        api.route("GET", "/resolution", resolutions),
+        api.route("GET", "/user", get_user),
+        api.route("GET", "/user/search", user_search),
+        api.route("GET", "/user/assignable/search", assignable_search),
+        api.route("GET", "/issue/createmeta/{projectIdOrKey}/issuetypes", createmeta_types),
+        api.route(
+            "GET", "/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}", createmeta_fields
+        ),
+    ]

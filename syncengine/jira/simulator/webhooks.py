@@ -1,0 +1,250 @@
+"""Admin webhooks: Jira's payloads, signatures, identifiers and retries.
+
+Each issue event becomes one delivery per matching webhook, rendered at once
+(the payload is the issue as it was when the event happened). Deliveries go out
+through an injectable httpx transport, either by themselves (``mode="auto"``) or
+when a test calls :meth:`WebhookDispatcher.deliver_pending`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import itertools
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+
+from syncengine.jira.simulator import render
+from syncengine.jira.simulator.clock import Clock
+from syncengine.jira.simulator.state import IssueEvent, SimState
+
+__all__ = ["Delivery", "Webhook", "WebhookDispatcher", "sign"]
+
+EVENTS = ("jira:issue_created", "jira:issue_updated", "jira:issue_deleted", "comment_created")
+RETRYABLE = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
+
+
+def sign(secret: str, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256(secret, body)>``, the ``X-Hub-Signature`` value."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@dataclass(kw_only=True)
+class Webhook:
+    id: int
+    name: str
+    url: str
+    events: tuple[str, ...] = EVENTS
+    secret: str | None = None
+    enabled: bool = True
+
+    def to_json(self, base_url: str) -> dict[str, Any]:
+        """As Jira lists it (the secret is never shown)."""
+        return {
+            "self": f"{base_url}/rest/webhooks/1.0/webhook/{self.id}",
+            "name": self.name,
+            "url": self.url,
+            "events": list(self.events),
+            "enabled": self.enabled,
+        }
+
+
+@dataclass(kw_only=True)
+class Delivery:
+    """One payload for one webhook, with its attempts so far."""
+
+    identifier: str
+    webhook_id: int
+    url: str
+    event: str
+    body: bytes
+    due: float
+    attempts: int = 0
+    outcomes: list[str] = field(default_factory=list)
+    done: bool = False
+    failed: bool = False
+
+    def payload(self) -> Any:
+        return json.loads(self.body)
+
+
+class WebhookDispatcher:
+    """Registered webhooks and their delivery queue."""
+
+    def __init__(
+        self,
+        state: SimState,
+        clock: Clock,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        mode: Literal["auto", "manual"] = "auto",
+        retry_delays: tuple[float, ...] = (10.0, 60.0, 300.0, 600.0, 900.0),
+        timeout: float = 10.0,
+    ) -> None:
+        self._state = state
+        self._clock = clock
+        self.transport = transport
+        self.mode = mode
+        self.retry_delays = retry_delays
+        self.timeout = timeout
+        self._ids = itertools.count(1)
+        self.webhooks: dict[int, Webhook] = {}
+        self.deliveries: list[Delivery] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        state.listeners.append(self._on_event)
+
+    # ---- registration -----------------------------------------------------
+    def register(
+        self,
+        url: str,
+        *,
+        name: str = "webhook",
+        events: tuple[str, ...] = EVENTS,
+        secret: str | None = None,
+    ) -> Webhook:
+        """Register ``url`` for ``events``; ValueError for an unknown event or a bad URL."""
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("a webhook URL must start with http:// or https://")
+        unknown = set(events) - set(EVENTS)
+        if unknown:
+            raise ValueError(f"unknown webhook events {sorted(unknown)}; known: {list(EVENTS)}")
+        hook = Webhook(id=next(self._ids), name=name, url=url, events=tuple(events), secret=secret)
+        self.webhooks[hook.id] = hook
+        return hook
+
+    def unregister(self, webhook_id: int) -> bool:
+        return self.webhooks.pop(webhook_id, None) is not None
+
+    # ---- events -----------------------------------------------------------
+    def _payload(self, event: IssueEvent) -> dict[str, Any]:
+        state = self._state
+        stamp = int(self._clock.now().timestamp() * 1000)
+        issue = render.issue(state, event.issue, 2)
+        if event.webhook_event == "comment_created":
+            comment = next(c for c in event.issue.comments if c.id == event.comment_id)
+            fields = issue["fields"]
+            brief = ("summary", "issuetype", "project", "assignee", "priority", "status")
+            return {
+                "timestamp": stamp,
+                "webhookEvent": event.webhook_event,
+                "comment": render.comment(state, event.issue.id, comment, 2),
+                "issue": {**issue, "fields": {k: fields[k] for k in brief if k in fields}},
+            }
+        payload: dict[str, Any] = {
+            "timestamp": stamp,
+            "webhookEvent": event.webhook_event,
+            "issue_event_type_name": event.event_type,
+            "user": render.user(state, event.user, 2),
+            "issue": issue,
+        }
+        if event.comment_id is not None:
+            comment = next(c for c in event.issue.comments if c.id == event.comment_id)
+            payload["comment"] = render.comment(state, event.issue.id, comment, 2)
+        if event.webhook_event != "jira:issue_deleted":
+            payload["changelog"] = {
+                "id": state.new_id(),
+                "items": [self._item(i) for i in event.changelog],
+            }
+        return payload
+
+    def _item(self, item: Any) -> dict[str, Any]:
+        shown: dict[str, Any] = {"field": item.field, "fieldtype": item.fieldtype}
+        if self._state.flavour == "cloud":
+            shown["fieldId"] = item.field_id
+        shown |= {
+            "from": item.from_,
+            "fromString": item.from_string,
+            "to": item.to,
+            "toString": item.to_string,
+        }
+        return shown
+
+    def _on_event(self, event: IssueEvent) -> None:
+        hooks = [h for h in self.webhooks.values() if h.enabled and event.webhook_event in h.events]
+        if not hooks:
+            return
+        body = json.dumps(self._payload(event)).encode()
+        for hook in hooks:
+            url = (
+                hook.url.replace("${issue.key}", event.issue.key)
+                .replace("${issue.id}", event.issue.id)
+                .replace("${project.key}", event.issue.key.split("-")[0])
+            )
+            delivery = Delivery(
+                identifier=str(uuid.uuid4()),
+                webhook_id=hook.id,
+                url=url,
+                event=event.webhook_event,
+                body=body,
+                due=self._clock.monotonic(),
+            )
+            self.deliveries.append(delivery)
+            if self.mode == "auto":
+                # without a running loop, deliver_pending() sends it later
+                with contextlib.suppress(RuntimeError):
+                    self._spawn(delivery)
+
+    # ---- delivery ---------------------------------------------------------
+    def _spawn(self, delivery: Delivery) -> None:
+        task = asyncio.get_running_loop().create_task(self._deliver_until_done(delivery))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver_until_done(self, delivery: Delivery) -> None:
+        while not delivery.done and not delivery.failed:
+            await self._clock.sleep(max(0.0, delivery.due - self._clock.monotonic()))
+            await self._attempt(delivery)
+
+    async def _attempt(self, delivery: Delivery) -> None:
+        hook = self.webhooks.get(delivery.webhook_id)
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "Atlassian Webhook HTTP Client",
+            "X-Atlassian-Webhook-Identifier": delivery.identifier,
+        }
+        if delivery.attempts:
+            headers["X-Atlassian-Webhook-Retry"] = str(delivery.attempts)
+        if hook is not None and hook.secret:
+            headers["X-Hub-Signature"] = sign(hook.secret, delivery.body)
+        delivery.attempts += 1
+        try:
+            async with httpx.AsyncClient(transport=self.transport, timeout=self.timeout) as client:
+                answer = await client.post(delivery.url, content=delivery.body, headers=headers)
+            outcome, retry = str(answer.status_code), answer.status_code in RETRYABLE
+            delivered = 200 <= answer.status_code < 300
+        except httpx.TimeoutException:
+            outcome, retry, delivered = "timeout", True, False
+        except httpx.TransportError as exc:
+            outcome, retry, delivered = f"error: {type(exc).__name__}", True, False
+        delivery.outcomes.append(outcome)
+        if delivered:
+            delivery.done = True
+        elif retry and delivery.attempts <= len(self.retry_delays):
+            delivery.due = self._clock.monotonic() + self.retry_delays[delivery.attempts - 1]
+        else:
+            delivery.failed = True
+
+    async def deliver_pending(self) -> int:
+        """Attempt every delivery that is due now; returns how many were attempted."""
+        due = [
+            d
+            for d in self.deliveries
+            if not d.done and not d.failed and d.due <= self._clock.monotonic()
+        ]
+        for delivery in due:
+            await self._attempt(delivery)
+        return len(due)
+
+    async def drain(self) -> None:
+        """Wait for every delivery started in auto mode to finish or give up."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks))
+
+    def pending(self) -> list[Delivery]:
+        return [d for d in self.deliveries if not d.done and not d.failed]
