@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from syncengine.jira import JiraClient
+from syncengine.errors import JiraPermanentError
+from syncengine.jira import FieldMeta, JiraClient
 from syncengine.support.jira_port import IssueRef, JiraComment
 
-__all__ = ["ClientSupportJira"]
+__all__ = ["ClientSupportJira", "shape_value"]
+
+log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -18,17 +22,66 @@ def _jql_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def shape_value(value: str, meta: FieldMeta | None) -> Any:
+    """A portal value in the form the custom field's schema takes.
+
+    Select lists take ``{"value": …}``, multi-selects and label-like fields a
+    list; text fields (and fields the create screen does not describe) the string.
+    """
+    if meta is None:
+        return value
+    if meta.schema_type == "option":
+        return {"value": value}
+    if meta.schema_type == "array":
+        return [{"value": value}] if meta.items == "option" else [value]
+    return value
+
+
 class ClientSupportJira:
     """Implements :class:`~syncengine.support.jira_port.SupportJira` with one JiraClient."""
 
     def __init__(self, client: JiraClient) -> None:
         self.client = client
+        self._screens: dict[tuple[str, str], dict[str, FieldMeta]] = {}
+
+    async def _screen(self, project_key: str, issue_type: str) -> dict[str, FieldMeta]:
+        cached = self._screens.get((project_key, issue_type))
+        if cached is not None:
+            return cached
+        try:
+            types = await self.client.createmeta_issue_types(project_key)
+            wanted = next((t for t in types if t.name.lower() == issue_type.lower()), None)
+            if wanted is None:
+                return {}  # the create itself then fails with Jira's own explanation
+            screen = {
+                f.field_id: f for f in await self.client.createmeta_fields(project_key, wanted.id)
+            }
+        except JiraPermanentError as exc:
+            # Without the create screen the values go as plain text; Jira says if it minds.
+            log.warning("cannot read the create screen of %s: %s", project_key, exc)
+            screen = {}
+        self._screens[(project_key, issue_type)] = screen
+        return screen
 
     async def create_issue(
         self, fields: Mapping[str, Any], *, properties: Mapping[str, Any]
     ) -> IssueRef:
-        """Create the issue with its identity properties set atomically."""
-        created = await self.client.create_issue(fields, properties=properties)
+        """Create the issue with its identity properties set atomically.
+
+        Custom-field values are shaped by the create screen's schema (a select
+        list gets ``{"value": …}``), read once per project and issue type.
+        """
+        shaped = dict(fields)
+        custom = [
+            k for k, v in fields.items() if k.startswith("customfield_") and isinstance(v, str)
+        ]
+        if custom:
+            project = fields.get("project", {}).get("key", "")
+            issue_type = fields.get("issuetype", {}).get("name", "")
+            screen = await self._screen(str(project), str(issue_type))
+            for key in custom:
+                shaped[key] = shape_value(fields[key], screen.get(key))
+        created = await self.client.create_issue(shaped, properties=properties)
         return IssueRef(id=created.id, key=created.key)
 
     async def add_attachment(

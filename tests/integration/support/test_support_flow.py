@@ -40,6 +40,7 @@ async def test_filed_request_becomes_one_issue_with_mapped_fields(portal: Portal
     assert "Calling refunds returns 500." in fields["description"]
     assert "Filed by alice" in fields["description"]
     assert issue.attachments == [("trace.txt", "text/plain", b"boom")]
+    assert portal.jira.properties == [{"syncengine.support": {"support_request_id": record.id}}]
 
     stored = await portal.requests.get(record.id)
     assert stored is not None
