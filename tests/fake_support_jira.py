@@ -6,7 +6,7 @@ port itself so handler logic can be tested on every store backend quickly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +33,7 @@ class FakeSupportJira:
         self.issues: dict[str, FakeIssue] = {}
         self.calls: list[str] = []
         self.properties: list[dict[str, Any]] = []
+        self.windows: list[int | None] = []
         self.fail: dict[str, list[JiraError]] = {}
         # A create that succeeds in Jira but whose answer is lost (timeout after commit).
         self.lose_next_create_answer = False
@@ -89,6 +90,18 @@ class FakeSupportJira:
             IssueRef(id=i.id, key=i.key)
             for i in self.issues.values()
             if label in i.fields.get("labels", [])
+        ]
+
+    async def changed(
+        self, labels: Sequence[str], *, within_minutes: int | None
+    ) -> list[tuple[IssueRef, str, tuple[str, ...]]]:
+        # No clock here: every labelled issue counts as changed (a superset is harmless).
+        self._maybe_fail("changed")
+        self.windows.append(within_minutes)
+        return [
+            (IssueRef(id=i.id, key=i.key), i.status, tuple(i.fields.get("labels", [])))
+            for i in self.issues.values()
+            if set(labels) & set(i.fields.get("labels", []))
         ]
 
     def comment(self, issue_id: str, author: str, body: str) -> None:

@@ -344,6 +344,7 @@ class SupportRepository:
     ) -> bool:
         """Store what Jira says now: status, key (it changes on a move), comments.
 
+        Clears the request's last error (Jira just answered for its issue).
         Comments are matched by Jira id: new ones are added, edited ones updated,
         deleted ones removed; ``comments=None`` leaves them as they are. Returns
         True when anything changed (the request's ``updated_at`` then moves, so the
@@ -356,6 +357,7 @@ class SupportRepository:
             changed = row.jira_status != status or row.jira_issue_key != issue_key
             row.jira_status = status
             row.jira_issue_key = issue_key
+            row.last_error = None  # Jira answered for this issue: an older error is over
             if comments is not None:
                 changed = await self._merge_comments(session, request_id, comments) or changed
             if changed:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -109,6 +109,18 @@ class ClientSupportJira:
                 updated_at=c.updated or c.created or _EPOCH,
             )
             for c in await self.client.comments(issue)
+        ]
+
+    async def changed(
+        self, labels: Sequence[str], *, within_minutes: int | None
+    ) -> list[tuple[IssueRef, str, tuple[str, ...]]]:
+        """One search (paged) for the labelled issues updated lately."""
+        jql = "labels in (" + ", ".join(_jql_string(label) for label in labels) + ")"
+        if within_minutes is not None:
+            jql += f' AND updated >= "-{within_minutes}m"'
+        return [
+            (IssueRef(id=i.id, key=i.key), i.status.name if i.status else "", i.labels)
+            async for i in self.client.search(jql, fields=["status", "labels"])
         ]
 
     async def find_by_label(self, project_key: str, label: str) -> list[IssueRef]:

@@ -8,7 +8,7 @@ through that same adapter. Every call raises
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -56,3 +56,11 @@ class SupportJira(Protocol):
 
     async def find_by_label(self, project_key: str, label: str) -> list[IssueRef]:
         """Issues of ``project_key`` that carry ``label`` (the identity search)."""
+
+    async def changed(
+        self, labels: Sequence[str], *, within_minutes: int | None
+    ) -> list[tuple[IssueRef, str, tuple[str, ...]]]:
+        """Issues carrying any of ``labels`` updated in the last ``within_minutes`` (None: all).
+
+        Each as its id/key, status name and labels (in any project: issues move).
+        """

@@ -216,3 +216,45 @@ async def test_search_by_key_or_summary_and_per_reporter(portal: Portal) -> None
     mine, total = await portal.requests.page(project_id=pid, reporter="alice")
     assert total == 1
     assert mine[0].id == a.id
+
+
+async def test_pull_rounds_ask_only_for_recent_changes_in_chunks(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncengine.support import pullback
+
+    monkeypatch.setattr(pullback, "CHUNK", 2)
+    for n in range(5):
+        await portal.service.file(
+            "api", RequestForm(label="Bug", summary=f"r{n}", description="d"), [], reporter="a"
+        )
+    await portal.worker.drain()
+    assert await portal.puller.poll() == 0
+    assert portal.jira.windows == [None, None, None]  # first round: everything, 3 chunks
+    portal.clock.advance(150)
+    portal.jira.issues["10004"].status = "Done"
+    assert await portal.puller.poll() == 1
+    assert portal.jira.windows[3:] == [5, 5, 5]  # 150 s → 3 minutes, plus 2 of margin
+    await portal.projects.set_active("api", False, actor="admin", now=portal.clock())
+    calls = len(portal.jira.calls)
+    assert await portal.puller.poll() == 0
+    assert len(portal.jira.calls) == calls, "a passive project is never asked"
+    await portal.projects.set_active("api", True, actor="admin", now=portal.clock())
+    await portal.puller.poll()
+    assert portal.jira.windows[-1] is None, "after Passive the next round is a full one"
+
+
+async def test_pull_error_is_shown_then_cleared(portal: Portal) -> None:
+    record = await portal.service.file("api", FORM, [], reporter="alice")
+    await portal.worker.drain()
+    portal.jira.fail["comments"] = [
+        JiraPermanentError("403 from Jira: no permission to browse SUP", status=403)
+    ]
+    await portal.puller.poll()
+    stored = await portal.requests.get(record.id)
+    assert stored is not None
+    assert stored.last_error == "403 from Jira: no permission to browse SUP"
+    await portal.puller.poll()
+    stored = await portal.requests.get(record.id)
+    assert stored is not None
+    assert stored.last_error is None

@@ -132,6 +132,8 @@ async def test_request_reaches_the_simulator_with_fields_and_comes_back(
         assert stored.jira_issue_key == issue.key
         assert stored.jira_status == "To Do"
 
+        assert await wired.puller.poll() == 0  # the first, full round: nothing new yet
+        wired.clock.advance(60)
         async with sim.client(login=DEFAULT_LOGIN, token=DEFAULT_TOKEN) as engineer:
             body = "We <b>raised</b> the limit." if api_version == 2 else None
             path = f"/rest/api/{api_version}/issue/{issue.key}/comment"
@@ -154,8 +156,7 @@ async def test_request_reaches_the_simulator_with_fields_and_comes_back(
                 }
             )
             assert (await engineer.post(path, json=payload)).status_code == 201
-        wired.clock.advance(60)
-        assert await wired.puller.poll() == 1
+        assert await wired.puller.poll() == 1  # found by "updated in the last 3 minutes"
         [comment] = await wired.requests.comments(record.id)
         assert comment.body == "We <b>raised</b> the limit."
         assert comment.author
