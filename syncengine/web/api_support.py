@@ -23,7 +23,7 @@ from syncengine.web.csrf import require_csrf
 from syncengine.web.deps import ContainerDep
 from syncengine.web.downloads import attachment_response
 from syncengine.web.support_pages import read_uploads
-from syncengine.web.support_views import RequestView, load_visible, view
+from syncengine.web.support_views import AttachmentId, RequestId, RequestView, load_visible, view
 
 __all__ = ["router"]
 
@@ -183,7 +183,7 @@ async def list_support_requests(
     service: ServiceDep,
     q: Annotated[str, Query(max_length=200, description="Jira key or part of the summary")] = "",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> SupportRequestPage:
     """The requests the caller may see (portal users: their own)."""
     record = await service.project(project)
@@ -209,9 +209,9 @@ async def create_support_request(
     project: str,
     user: PrincipalDep,
     service: ServiceDep,
-    label: Annotated[str, Form(description="One of the project's configured labels")],
-    summary: Annotated[str, Form(max_length=255)],
-    description: Annotated[str, Form()],
+    label: Annotated[str, Form(min_length=1, description="One of the project's labels")],
+    summary: Annotated[str, Form(min_length=1, max_length=255)],
+    description: Annotated[str, Form(min_length=1)],
     category: Annotated[str, Form()] = "",
     api_product: Annotated[str, Form()] = "",
     endpoint: Annotated[str, Form(description="A URL path such as /payments/v1")] = "",
@@ -244,7 +244,7 @@ async def create_support_request(
 
 @router.get("/support-requests/{request_id}", response_model=SupportRequestDetail)
 async def get_support_request(
-    project: str, request_id: int, user: PrincipalDep, service: ServiceDep
+    project: str, request_id: RequestId, user: PrincipalDep, service: ServiceDep
 ) -> SupportRequestDetail:
     """One request with its attachments and the comments from Jira."""
     record = await load_visible(service, project, request_id, user)
@@ -263,7 +263,11 @@ async def get_support_request(
     responses={200: {"content": {"application/octet-stream": {}}, "description": "The file"}},
 )
 async def download_attachment(
-    project: str, request_id: int, attachment_id: int, user: PrincipalDep, service: ServiceDep
+    project: str,
+    request_id: RequestId,
+    attachment_id: AttachmentId,
+    user: PrincipalDep,
+    service: ServiceDep,
 ) -> Response:
     """An attachment's content, as a download."""
     record = await load_visible(service, project, request_id, user)

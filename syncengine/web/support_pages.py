@@ -14,7 +14,7 @@ from syncengine.web.auth import UserDep
 from syncengine.web.csrf import require_csrf
 from syncengine.web.deps import ContainerDep
 from syncengine.web.downloads import attachment_response
-from syncengine.web.support_views import load_visible, view
+from syncengine.web.support_views import AttachmentId, RequestId, load_visible, view
 from syncengine.web.templating import flash, render
 
 __all__ = ["router"]
@@ -48,7 +48,7 @@ async def list_requests(
     user: UserDep,
     service: ServiceDep,
     q: Annotated[str, Query(max_length=200)] = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
     """The requests the user may see, newest activity first, searchable by key or summary."""
     record = await service.project(project)
@@ -157,7 +157,7 @@ async def read_uploads(uploads: list[UploadFile], max_bytes: int) -> list[Upload
 
 @router.get("/projects/{project}/support/{request_id}", response_class=HTMLResponse)
 async def show_request(
-    request: Request, project: str, request_id: int, user: UserDep, service: ServiceDep
+    request: Request, project: str, request_id: RequestId, user: UserDep, service: ServiceDep
 ) -> Response:
     """Key, label, status, reporter, fields, description, attachments, Jira comments."""
     record = await load_visible(service, project, request_id, user)
@@ -176,7 +176,11 @@ async def show_request(
 
 @router.get("/projects/{project}/support/{request_id}/attachments/{attachment_id}")
 async def download(
-    project: str, request_id: int, attachment_id: int, user: UserDep, service: ServiceDep
+    project: str,
+    request_id: RequestId,
+    attachment_id: AttachmentId,
+    user: UserDep,
+    service: ServiceDep,
 ) -> Response:
     """An attachment, always as a download (never rendered in the page's origin)."""
     record = await load_visible(service, project, request_id, user)

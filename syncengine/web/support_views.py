@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Path
 
 from syncengine.errors import NotFound
 from syncengine.store.support import SupportRequestRecord
 from syncengine.support.service import SupportService
 from syncengine.web.auth import User
 
-__all__ = ["RequestView", "load_visible", "status_text"]
+__all__ = ["AttachmentId", "RequestId", "RequestView", "load_visible", "status_text"]
+
+# Ids are 63-bit in the store: anything larger is answered 422, never reaches the database.
+_MAX_ID = 2**63 - 1
+RequestId = Annotated[int, Path(ge=1, le=_MAX_ID, description="The support request's number")]
+AttachmentId = Annotated[int, Path(ge=1, le=_MAX_ID)]
 
 
 def status_text(record: SupportRequestRecord, *, active: bool) -> str:
