@@ -295,6 +295,14 @@ class SupportRepository:
                 for row in rows
             ]
 
+    async def by_issue(self, issue_id: str) -> SupportRequestRecord | None:
+        """The request linked to Jira issue ``issue_id`` (by id: keys change on a move)."""
+        async with self._db.session() as session:
+            row = await session.scalar(
+                select(SupportRequest).where(SupportRequest.jira_issue_id == issue_id).limit(1)
+            )
+            return None if row is None else _record(row)
+
     async def linked(self, project_id: int) -> list[SupportRequestRecord]:
         """A project's requests that have a Jira issue (the ones the pull-back refreshes)."""
         async with self._db.session() as session:

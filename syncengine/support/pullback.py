@@ -110,6 +110,16 @@ class SupportPuller:
                 return bool(await self._apply(jira, request, ref, status))
         return False
 
+    async def refresh_issue(self, issue_id: str) -> bool:
+        """Refresh the request of Jira issue ``issue_id``, if one is linked to it.
+
+        For the webhook receiver: a ``jira:issue_updated`` or ``comment_*`` event
+        names the issue; False when no support request is linked to it or nothing
+        changed. Raises JiraError.
+        """
+        request = await self.requests.by_issue(issue_id)
+        return False if request is None else await self.refresh(request.id)
+
     async def _apply(
         self, jira: SupportJira, request: SupportRequestRecord, ref: IssueRef, status: str
     ) -> int:

@@ -258,3 +258,17 @@ async def test_pull_error_is_shown_then_cleared(portal: Portal) -> None:
     stored = await portal.requests.get(record.id)
     assert stored is not None
     assert stored.last_error is None
+
+
+async def test_webhook_refresh_by_issue_id(portal: Portal) -> None:
+    record = await portal.service.file("api", FORM, [], reporter="alice")
+    await portal.worker.drain()
+    [issue] = portal.jira.issues.values()
+    portal.jira.comment(issue.id, "Sam", "On it")
+    issue.status = "In Progress"
+    assert await portal.puller.refresh_issue(issue.id)
+    assert not await portal.puller.refresh_issue("999999")
+    stored = await portal.requests.get(record.id)
+    assert stored is not None
+    assert stored.jira_status == "In Progress"
+    assert [c.body for c in await portal.requests.comments(record.id)] == ["On it"]
