@@ -1,0 +1,150 @@
+"""Pure parts of the portal: checking input and building the Jira fields."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from syncengine.errors import InvalidInput
+from syncengine.settings import SupportSettings
+from syncengine.store.support import SupportRequestRecord
+from syncengine.support.fields import (
+    SupportFieldConfig,
+    adf_document,
+    build_fields,
+    jira_label,
+    wiki_escape,
+)
+from syncengine.support.validation import RequestForm, validate_attachment, validate_request
+
+CONFIG = SupportSettings(
+    enabled=True, labels=("Bug", "Other Request"), api_products=("Payments API",)
+)
+T = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def test_valid_request_is_trimmed() -> None:
+    valid = validate_request(
+        RequestForm(
+            label=" Bug ",
+            summary="  Two\nlines  ",
+            description="a\r\nb\n",
+            endpoint=" /v1/{id}/x ",
+        ),
+        CONFIG,
+    )
+    assert (valid.label, valid.summary, valid.description, valid.endpoint) == (
+        "Bug",
+        "Two lines",
+        "a\nb",
+        "/v1/{id}/x",
+    )
+
+
+@pytest.mark.parametrize(
+    ("form", "field", "says"),
+    [
+        (RequestForm(summary="s", description="d"), "label", "choose a label"),
+        (RequestForm(label="Bug", summary="x" * 256, description="d"), "summary", "under 256"),
+        (
+            RequestForm(label="Bug", summary="s", description="d", category="Nope"),
+            "category",
+            "Nope",
+        ),
+        (
+            RequestForm(label="Bug", summary="s", description="d", api_product="Maps"),
+            "api_product",
+            "Payments API",
+        ),
+        (
+            RequestForm(label="Bug", summary="s", description="d", endpoint="https://x/y"),
+            "endpoint",
+            "starting with '/'",
+        ),
+        (
+            RequestForm(label="Bug", summary="s", description="d", endpoint="/a b"),
+            "endpoint",
+            "no spaces",
+        ),
+    ],
+)
+def test_each_bad_field_is_named(form: RequestForm, field: str, says: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        validate_request(form, CONFIG)
+    assert says in caught.value.problems[field]
+
+
+def test_attachment_name_and_type_are_cleaned() -> None:
+    got = validate_attachment("C:\\Users\\me\\..\x00evil.png", "", b"\x89PNG", CONFIG)
+    assert got.filename == "evil.png"
+    assert got.content_type == "image/png"  # guessed from the name when the browser sent none
+    with pytest.raises(InvalidInput, match="accepted types are"):
+        validate_attachment("page.html", "text/html", b"<p>", CONFIG)
+    with pytest.raises(InvalidInput, match="is empty"):
+        validate_attachment("a.txt", "text/plain", b"", CONFIG)
+
+
+def _record(**changes: object) -> SupportRequestRecord:
+    values: dict[str, object] = {
+        "id": 7,
+        "project_id": 1,
+        "reporter": "alice",
+        "label": "Other Request",
+        "summary": "S",
+        "description": "Use *bold* and {code}\n\nh1. not a heading",
+        "category": "Payment",
+        "api_product": "",
+        "endpoint": "/p",
+        "jira_issue_id": None,
+        "jira_issue_key": None,
+        "jira_status": None,
+        "last_error": None,
+        "created_at": T,
+        "updated_at": T,
+    }
+    values.update(changes)
+    return SupportRequestRecord(**values)  # type: ignore[arg-type]
+
+
+def test_fields_v2_escape_wiki_markup_and_skip_empty_values() -> None:
+    config = SupportFieldConfig(
+        project_key="SUP",
+        issue_type="Task",
+        category_field="customfield_1",
+        api_product_field="customfield_2",
+        endpoint_field="",
+        public_url="https://se.example",
+        project_slug="api",
+    )
+    fields = build_fields(_record(), config)
+    assert fields["labels"] == ["Other-Request", "syncengine-sr-7"]
+    assert fields["customfield_1"] == "Payment"
+    assert "customfield_2" not in fields  # no API product chosen
+    assert "\\*bold\\*" in fields["description"]
+    assert "\\{code\\}" in fields["description"]
+    assert "\\h1. not a heading" in fields["description"]
+    assert "https://se.example/projects/api/support/7" in fields["description"]
+
+
+def test_adf_document_keeps_paragraphs_and_line_breaks() -> None:
+    assert adf_document("a\nb\n\nc") == {
+        "type": "doc",
+        "version": 1,
+        "content": [
+            {
+                "type": "paragraph",
+                "content": [
+                    {"type": "text", "text": "a"},
+                    {"type": "hardBreak"},
+                    {"type": "text", "text": "b"},
+                ],
+            },
+            {"type": "paragraph", "content": [{"type": "text", "text": "c"}]},
+        ],
+    }
+
+
+def test_wiki_escape_and_labels() -> None:
+    assert wiki_escape("[link|http://x] -strike- #1") == "\\[link\\|http://x\\] \\-strike\\- \\#1"
+    assert jira_label("  Feature   request ") == "Feature-request"
