@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import httpx
+import pytest
+
 from tests.integration.web.conftest import Web, csrf_of, sign_in
 
 
@@ -126,3 +129,52 @@ async def test_session_of_removed_user_ends(web: Web) -> None:
             update={"web": settings.web.model_copy(update={"users": users})}
         )
         assert (await client.get("/projects/api/support")).status_code == 303
+
+
+async def test_cookie_is_secure_behind_https(database_url: str) -> None:
+    from syncengine.bootstrap import bootstrap
+    from syncengine.web import create_app
+    from tests.integration.web.conftest import web_settings
+
+    settings = web_settings(database_url).model_copy(update={"public_url": "https://se.example"})
+    container = await bootstrap(settings, migrate=False, support_jira={})
+    try:
+        app = create_app(settings, container=container)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="https://se.example"
+        ) as client:
+            page = await client.get("/login")
+            assert "secure" in page.headers["set-cookie"].lower()
+    finally:
+        await container.aclose()
+
+
+async def test_unset_session_secret_is_generated_and_logged(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from syncengine.bootstrap import bootstrap
+    from syncengine.web import create_app
+    from tests.integration.web.conftest import web_settings
+
+    base = web_settings(database_url)
+    settings = base.model_copy(update={"web": base.web.model_copy(update={"session_secret": None})})
+    container = await bootstrap(settings, migrate=False, support_jira={})
+    try:
+        with caplog.at_level("WARNING"):
+            first, second = (
+                create_app(settings, container=container),
+                create_app(settings, container=container),
+            )
+        assert "sign-in ends when the process restarts" in caplog.text
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=first), base_url="http://t"
+        ) as one:
+            await sign_in(one, "alice")
+            cookies = one.cookies
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=second), base_url="http://t", cookies=cookies
+        ) as two:
+            # Another start, another secret: the old cookie no longer signs anyone in.
+            assert (await two.get("/projects/api/support")).status_code == 303
+    finally:
+        await container.aclose()

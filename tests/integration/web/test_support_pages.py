@@ -177,3 +177,43 @@ async def test_jira_error_is_shown_to_admins_not_portal_users(web: Web) -> None:
         page = await root.get(url)
         assert "Last Jira error: 404 from Jira: project SUP does not exist" in page.text
         assert "project SUP does not exist" in (await root.get("/admin/integration")).text
+
+
+async def test_several_support_projects_are_offered_and_kept_apart(database_url: str) -> None:
+    from syncengine.bootstrap import bootstrap, prepare_projects
+    from syncengine.web import create_app
+    from tests.integration.web.conftest import web_settings
+
+    base = web_settings(database_url)
+    data = base.model_dump()
+    data["projects"]["shop"] = {
+        "name": "Shop",
+        "support": {"enabled": True, "labels": ["Bug"], "categories": []},
+    }
+    data["projects"]["crash"] = {"name": "Crashes"}  # no support requests here
+    settings = type(base).model_validate(data)
+    container = await bootstrap(settings, migrate=False, support_jira={})
+    try:
+        await prepare_projects(container, lambda _line: None)
+        app = create_app(settings, container=container)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as client:
+            csrf = await sign_in(client, "alice")
+            chooser = await client.get("/support")
+            assert chooser.status_code == 200
+            assert 'href="/projects/api/support"' in chooser.text
+            assert 'href="/projects/shop/support"' in chooser.text
+            assert "crash" not in chooser.text
+            filed = await client.post(
+                "/projects/shop/support",
+                data={"csrf_token": csrf, "label": "Bug", "summary": "In shop", "description": "d"},
+            )
+            assert filed.status_code == 303
+            assert "In shop" in (await client.get("/projects/shop/support")).text
+            assert "In shop" not in (await client.get("/projects/api/support")).text
+            assert (await client.get("/projects/crash/support")).status_code == 404
+            wrong_project = filed.headers["location"].replace("/shop/", "/api/")
+            assert (await client.get(wrong_project)).status_code == 404
+    finally:
+        await container.aclose()
