@@ -106,8 +106,11 @@ def cmd_user_hash_password(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_jira_sim(args: argparse.Namespace, settings: Settings) -> int:
-    """Serve a simulated Jira site (seeded with CRASH and SUP unless --no-seed)."""
+def cmd_jira_sim(args: argparse.Namespace) -> int:
+    """Serve a simulated Jira site (seeded with CRASH and SUP unless --no-seed).
+
+    Needs no syncengine configuration: it stands in for Jira, not for syncengine.
+    """
     from typing import cast
 
     from fastapi import FastAPI
@@ -116,7 +119,8 @@ def cmd_jira_sim(args: argparse.Namespace, settings: Settings) -> int:
     from syncengine.web.server import serve_app
 
     if bool(args.user) != bool(args.token):
-        raise ConfigError(["jira-sim: give --user and --token together"])
+        print("config error: jira-sim: give --user and --token together", file=sys.stderr)
+        return EXIT_CONFIG
     login, token = args.user or DEFAULT_LOGIN, args.token or DEFAULT_TOKEN
     base_url = f"http://{args.host}:{args.port}"
     sim = create_simulator(
@@ -126,8 +130,7 @@ def cmd_jira_sim(args: argparse.Namespace, settings: Settings) -> int:
         sim.add_user(name=login.split("@")[0], email=login, token=token, admin=True)
     shown = f"{token[:4]}…{token[-2:]}" if len(token) > 8 else "…"
     _echo(f"Jira simulator ({args.flavour}) listening on {base_url}")
-    if not args.no_seed:
-        _echo(f"projects CRASH, SUP; user {login}, token {shown}")
+    _echo(f"user {login}, token {shown}" + ("" if args.no_seed else "; projects CRASH, SUP"))
     # serve_app only hands the app to uvicorn: any ASGI app is served the same way.
     asyncio.run(serve_app(cast(FastAPI, sim.app), host=args.host, port=args.port))
     return EXIT_OK
@@ -162,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--no-seed", action="store_true", help="start empty: no projects, no users")
     sim.add_argument("--user", help="e-mail/username of the seeded API user")
     sim.add_argument("--token", help="API token (or PAT) of that user")
-    sim.set_defaults(handler=cmd_jira_sim)
+    sim.set_defaults(standalone=cmd_jira_sim)
 
     config = commands.add_parser("config", help="configuration").add_subparsers(
         dest="config_command", required=True, metavar="ACTION"
@@ -176,16 +179,19 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_parser(
         "hash-password",
         help="hash a password for [web.users.<name>] password_hash (reads stdin or asks)",
-    ).set_defaults(plain_handler=cmd_user_hash_password)
+    ).set_defaults(standalone=cmd_user_hash_password)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``syncengine`` console script."""
     args = build_parser().parse_args(argv)
-    plain: Callable[[argparse.Namespace], int] | None = getattr(args, "plain_handler", None)
-    if plain is not None:
-        return plain(args)  # needs no configuration (made before the config exists)
+    standalone: Callable[[argparse.Namespace], int] | None = getattr(args, "standalone", None)
+    if standalone is not None:  # a command that needs no configuration (jira-sim, user)
+        try:
+            return standalone(args)
+        except KeyboardInterrupt:
+            return EXIT_OK
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:

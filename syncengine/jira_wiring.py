@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from typing import Any
+
 from pydantic import SecretStr
 
 from syncengine.errors import ConfigError
+from syncengine.jira.client import JiraClient
 from syncengine.jira.config import JiraConfig, parse_base_url
+from syncengine.jira.retry import SiteLimiters
 from syncengine.settings import JiraSettings
 
-__all__ = ["jira_config"]
+__all__ = ["jira_config", "new_site_limiters", "open_jira_client"]
 
 
 def jira_config(settings: JiraSettings, *, key: str = "jira") -> JiraConfig:
@@ -47,3 +53,32 @@ def jira_config(settings: JiraSettings, *, key: str = "jira") -> JiraConfig:
         )
     except ConfigError as exc:
         raise ConfigError([p.replace("jira.", f"{key}.", 1) for p in exc.problems]) from exc
+
+
+def new_site_limiters() -> SiteLimiters:
+    """One registry per process: every client of a site shares its concurrency and rate."""
+    return SiteLimiters(clock=time.monotonic, sleep=asyncio.sleep)
+
+
+def open_jira_client(
+    settings: JiraSettings,
+    *,
+    limiters: SiteLimiters,
+    key: str = "jira",
+    **session_options: Any,
+) -> JiraClient:
+    """A :class:`JiraClient` for one project, sharing its site's limits with other projects.
+
+    ``session_options`` go to :class:`~syncengine.jira.session.JiraSession`
+    (``transport=`` to reach the simulator in-process).
+
+    Raises:
+        ConfigError: as :func:`jira_config`.
+    """
+    config = jira_config(settings, key=key)
+    limiter = limiters.for_site(
+        config.site,
+        max_concurrency=config.max_concurrency,
+        requests_per_second=config.requests_per_second,
+    )
+    return JiraClient.open(config, limiter=limiter, **session_options)

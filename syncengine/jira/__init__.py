@@ -1,7 +1,7 @@
-"""The Jira REST client (Cloud and Data Center, REST v2 and v3); ``jira.simulator`` is a
-stateful Jira stand-in.
+"""Jira: the REST client and, in ``jira.simulator``, a stateful Jira stand-in.
 
-Start at :class:`JiraClient`; errors are in :mod:`syncengine.jira.errors`.
+The client covers Cloud (REST v2 and v3) and Data Center (REST v2): start at
+:class:`JiraClient`; errors are in :mod:`syncengine.jira.errors`.
 """
 
 from __future__ import annotations

@@ -20,7 +20,12 @@ from syncengine.jira.bodies import (
     remote_link_body,
     rich_text,
 )
-from syncengine.jira.errors import JiraNotFound, JiraPermanentError
+from syncengine.jira.errors import (
+    JiraBulkOutcomeUnknown,
+    JiraNotFound,
+    JiraOutcomeUnknown,
+    JiraPermanentError,
+)
 from syncengine.jira.models import (
     BulkCreateFailure,
     BulkCreateResult,
@@ -56,6 +61,7 @@ class JiraClient(JiraSiteClient):
             JiraOutcomeUnknown: the request was sent and the answer lost; search for the
                 issue's identity before creating it again.
             JiraBadRequest: Jira refused fields (``field_errors``); JiraInvalidIssueType.
+            ValueError: an ADF document in ``fields`` with REST v2 (nothing is sent).
         """
         body = issue_body(
             self.config.api_version, fields=fields, update=update, properties=properties
@@ -70,8 +76,8 @@ class JiraClient(JiraSiteClient):
         """``POST /issue/bulk``, 50 issues a call; failures are per item (input index).
 
         Raises:
-            JiraOutcomeUnknown: a chunk's answer was lost (earlier chunks are in the
-                error's ``partial`` result).
+            JiraBulkOutcomeUnknown: a chunk's answer was lost; ``partial`` holds the
+                earlier chunks' result, ``unknown`` the indices not known to be done.
         """
         created: dict[int, CreatedIssue] = {}
         failed: list[BulkCreateFailure] = []
@@ -82,13 +88,22 @@ class JiraClient(JiraSiteClient):
                 project_key=_project_of(chunk[0].fields),
                 permission="Create Issues",
             )
-            data = await self.session.json(
-                "POST",
-                ep.ISSUES_BULK,
-                context=ctx,
-                json=bulk_body(self.config.api_version, chunk),
-                ok_statuses=frozenset({400}),
-            )
+            try:
+                data = await self.session.json(
+                    "POST",
+                    ep.ISSUES_BULK,
+                    context=ctx,
+                    json=bulk_body(self.config.api_version, chunk),
+                    ok_statuses=frozenset({400}),
+                )
+            except JiraOutcomeUnknown as exc:
+                raise JiraBulkOutcomeUnknown(
+                    f"the outcome of bulk-creating issues {offset}..{offset + len(chunk) - 1} is "
+                    f"unknown: {exc}",
+                    partial=BulkCreateResult(created=dict(created), failed=tuple(failed)),
+                    unknown=range(offset, len(issues)),
+                    fix=exc.fix,
+                ) from exc
             if not isinstance(data, dict) or ("errors" not in data and "issues" not in data):
                 raise JiraPermanentError(
                     f"Jira refused the bulk create: {data!r}"[:300], status=400
@@ -184,6 +199,7 @@ class JiraClient(JiraSiteClient):
 
         Raises:
             JiraOutcomeUnknown: the answer was lost; list the comments before re-posting.
+            ValueError: an ADF document with REST v2 (nothing is sent).
         """
         ctx = self.session.context(f"comment on {issue}", issue=issue, permission="Add Comments")
         payload = {"body": rich_text(body, self.config.api_version, what="comment")}

@@ -9,6 +9,7 @@ empty bodies. The tree below hangs under :mod:`syncengine.errors`::
     ├── JiraRateLimited        429: Jira asked us to slow down (``retry_after``)
     ├── JiraUnavailable        5xx, timeouts, connection failures
     └── JiraOutcomeUnknown     a create/comment/transition may or may not have happened
+        └── JiraBulkOutcomeUnknown  a bulk create chunk was lost; ``partial`` has the rest
     JiraPermanentError
     ├── JiraAuthError          401: the token or user was rejected
     ├── JiraPermissionError    403: the user lacks a permission
@@ -30,12 +31,14 @@ from html import unescape
 from typing import Any
 
 from syncengine.errors import JiraError, JiraPermanentError, JiraTransientError
+from syncengine.jira.models import BulkCreateResult
 
 __all__ = [
     "TOKEN_URL_CLOUD",
     "ErrorBody",
     "JiraAuthError",
     "JiraBadRequest",
+    "JiraBulkOutcomeUnknown",
     "JiraError",
     "JiraGone",
     "JiraInvalidIssueType",
@@ -104,6 +107,21 @@ class JiraOutcomeUnknown(JiraTransientError):
     Do not blindly retry: look the object up by its identity (label or issue
     property) first, and retry only when it is absent.
     """
+
+
+class JiraBulkOutcomeUnknown(JiraOutcomeUnknown):
+    """A chunk of a bulk create was sent and its answer lost.
+
+    ``partial`` holds what the earlier chunks created or refused; ``unknown`` the
+    input indices whose outcome is unknown (search for them before resending).
+    """
+
+    def __init__(
+        self, message: str, *, partial: BulkCreateResult, unknown: range, fix: str = ""
+    ) -> None:
+        super().__init__(message, fix=fix)
+        self.partial = partial
+        self.unknown = unknown
 
 
 class JiraAuthError(JiraPermanentError):
@@ -181,6 +199,22 @@ def _from_html(text: str) -> str:
     return _short(unescape(_TAG.sub(" ", text)))
 
 
+def _from_error_list(errors: list[Any]) -> list[str]:
+    messages: list[str] = []
+    for entry in errors:
+        if isinstance(entry, dict) and isinstance(entry.get("elementErrors"), dict):
+            # Bulk create: one entry per refused element, numbered from 0.
+            inner = _from_json(entry["elementErrors"])
+            number = entry.get("failedElementNumber", "?")
+            messages.extend(f"issue {number}: {m}" for m in inner.all_messages())
+        elif isinstance(entry, dict) and isinstance(entry.get("message"), str):
+            # Atlassian's other error shape: [{"context", "message", "exceptionName"}].
+            messages.append(_short(entry["message"]))
+        elif isinstance(entry, str):
+            messages.append(_short(entry))
+    return messages
+
+
 def _from_json(data: Any) -> ErrorBody:
     if isinstance(data, str):
         return ErrorBody(messages=(_short(data),) if data.strip() else ())
@@ -202,12 +236,7 @@ def _from_json(data: Any) -> ErrorBody:
     if isinstance(errors, dict):
         field_errors = {str(k): _short(_text_of(v)) for k, v in errors.items()}
     elif isinstance(errors, list):
-        # Bulk create: one entry per refused element, numbered from 0.
-        for entry in errors:
-            if isinstance(entry, dict) and isinstance(entry.get("elementErrors"), dict):
-                inner = _from_json(entry["elementErrors"])
-                number = entry.get("failedElementNumber", "?")
-                messages.extend(f"issue {number}: {m}" for m in inner.all_messages())
+        messages.extend(_from_error_list(errors))
     return ErrorBody(messages=tuple(messages), field_errors=field_errors)
 
 
@@ -359,6 +388,14 @@ def error_from_response(  # noqa: PLR0911 one return per status family reads bes
     """
     body = parse_error_body(status, headers, text, content_type)
     said = body.summary()
+    if 300 <= status < 400:
+        location = {k.lower(): v for k, v in headers.items()}.get("location", "elsewhere")
+        return JiraRequestRejected(
+            f"Jira redirected the request to {context.operation} ({status}) to {location}",
+            status=status,
+            fix="set jira.url to the address Jira lives at (https, final host name); a redirect "
+            "to a login page means an SSO proxy stands in front of the REST API",
+        )
     if status == 400:
         return _bad_request(context, body)
     if status == 401:

@@ -7,7 +7,7 @@ or categories) and strict about shape: a list where an object must be raises
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -16,50 +16,38 @@ from syncengine.jira.models import (
     BulkCreateFailure,
     BulkCreateResult,
     CreatedIssue,
-    FieldMeta,
-    IssueTypeMeta,
     JiraAttachment,
     JiraComment,
     JiraIssue,
-    JiraProject,
     JiraStatus,
     JiraTransition,
     JiraUser,
-    JiraVersion,
     RemoteLink,
     SearchPage,
-    ServerInfo,
-    StatusCategory,
 )
 
 __all__ = [
     "adf_text",
+    "as_list",
+    "as_object",
+    "optional_str",
     "parse_attachments",
     "parse_bulk_create",
     "parse_comment",
     "parse_comments",
     "parse_created",
-    "parse_createmeta_fields",
-    "parse_createmeta_issue_types",
     "parse_datetime",
     "parse_issue",
-    "parse_project",
-    "parse_project_statuses",
     "parse_remote_links",
     "parse_search_cloud",
     "parse_search_datacenter",
-    "parse_server_info",
     "parse_status",
-    "parse_status_categories",
-    "parse_statuses",
     "parse_transitions",
     "parse_user",
-    "parse_users",
-    "parse_versions",
 ]
 
 
-def _obj(data: Any, what: str) -> dict[str, Any]:
+def as_object(data: Any, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise JiraUnexpectedResponse(
             f"Jira answered {what} with {type(data).__name__}, not an object"
@@ -67,13 +55,13 @@ def _obj(data: Any, what: str) -> dict[str, Any]:
     return data
 
 
-def _list(data: Any, what: str) -> list[Any]:
+def as_list(data: Any, what: str) -> list[Any]:
     if not isinstance(data, list):
         raise JiraUnexpectedResponse(f"Jira answered {what} with {type(data).__name__}, not a list")
     return data
 
 
-def _str(value: Any) -> str | None:
+def optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
@@ -90,43 +78,27 @@ def parse_datetime(value: Any) -> datetime | None:
     return parsed
 
 
-def parse_server_info(data: Any) -> ServerInfo:
-    """``GET /serverInfo``."""
-    body = _obj(data, "serverInfo")
-    return ServerInfo(
-        base_url=str(body.get("baseUrl", "")),
-        version=str(body.get("version", "")),
-        deployment_type=str(body.get("deploymentType") or "Server"),
-        server_title=str(body.get("serverTitle", "")),
-    )
-
-
 def parse_user(data: Any) -> JiraUser:
     """A user object (``/myself``, assignee, author, user search)."""
-    body = _obj(data, "a user")
+    body = as_object(data, "a user")
     return JiraUser(
-        account_id=_str(body.get("accountId")),
-        name=_str(body.get("name")),
-        key=_str(body.get("key")),
-        email=_str(body.get("emailAddress")),
+        account_id=optional_str(body.get("accountId")),
+        name=optional_str(body.get("name")),
+        key=optional_str(body.get("key")),
+        email=optional_str(body.get("emailAddress")),
         display_name=str(body.get("displayName") or ""),
         active=bool(body.get("active", True)),
     )
 
 
-def parse_users(data: Any) -> tuple[JiraUser, ...]:
-    """A user search answer (a list of users)."""
-    return tuple(parse_user(u) for u in _list(data, "a user search"))
-
-
 def parse_status(data: Any) -> JiraStatus:
     """A status object, with its category when Jira included it."""
-    body = _obj(data, "a status")
+    body = as_object(data, "a status")
     category = body.get("statusCategory")
     return JiraStatus(
-        id=_str(body.get("id")),
+        id=optional_str(body.get("id")),
         name=str(body.get("name", "")),
-        category_key=_str(category.get("key")) if isinstance(category, dict) else None,
+        category_key=optional_str(category.get("key")) if isinstance(category, dict) else None,
     )
 
 
@@ -138,7 +110,7 @@ def _names(values: Any) -> tuple[str, ...]:
 
 def parse_issue(data: Any) -> JiraIssue:
     """An issue (``GET /issue/{key}``, search results)."""
-    body = _obj(data, "an issue")
+    body = as_object(data, "an issue")
     fields = body.get("fields") or {}
     if not isinstance(fields, dict):
         raise JiraUnexpectedResponse("Jira sent an issue whose fields are not an object")
@@ -154,11 +126,11 @@ def parse_issue(data: Any) -> JiraIssue:
         summary=str(fields.get("summary") or ""),
         status=parse_status(status) if isinstance(status, dict) else None,
         assignee=parse_user(assignee) if isinstance(assignee, dict) else None,
-        resolution=_str(resolution.get("name")) if isinstance(resolution, dict) else None,
+        resolution=optional_str(resolution.get("name")) if isinstance(resolution, dict) else None,
         fix_versions=_names(fields.get("fixVersions")),
         labels=tuple(str(x) for x in labels) if isinstance(labels, list) else (),
-        issue_type=_str(issue_type.get("name")) if isinstance(issue_type, dict) else None,
-        project_key=_str(project.get("key")) if isinstance(project, dict) else None,
+        issue_type=optional_str(issue_type.get("name")) if isinstance(issue_type, dict) else None,
+        project_key=optional_str(project.get("key")) if isinstance(project, dict) else None,
         created=parse_datetime(fields.get("created")),
         updated=parse_datetime(fields.get("updated")),
         fields=fields,
@@ -168,19 +140,19 @@ def parse_issue(data: Any) -> JiraIssue:
 
 def parse_search_cloud(data: Any) -> SearchPage:
     """``/search/jql``: ``issues`` and ``nextPageToken`` (absent or ``isLast`` on the last page)."""
-    body = _obj(data, "a search")
+    body = as_object(data, "a search")
     token = body.get("nextPageToken")
     last = bool(body.get("isLast", token is None))
     return SearchPage(
-        issues=tuple(parse_issue(i) for i in _list(body.get("issues", []), "search issues")),
+        issues=tuple(parse_issue(i) for i in as_list(body.get("issues", []), "search issues")),
         next_cursor=None if last or not token else str(token),
     )
 
 
 def parse_search_datacenter(data: Any) -> SearchPage:
     """``/search`` (Data Center): ``startAt``, ``maxResults``, ``total``."""
-    body = _obj(data, "a search")
-    issues = tuple(parse_issue(i) for i in _list(body.get("issues", []), "search issues"))
+    body = as_object(data, "a search")
+    issues = tuple(parse_issue(i) for i in as_list(body.get("issues", []), "search issues"))
     start = int(body.get("startAt", 0))
     total = body.get("total")
     following = start + len(issues)
@@ -194,7 +166,7 @@ def parse_search_datacenter(data: Any) -> SearchPage:
 
 def parse_created(data: Any) -> CreatedIssue:
     """``POST /issue``: ``{"id", "key", "self"}``."""
-    body = _obj(data, "a create")
+    body = as_object(data, "a create")
     if "id" not in body or "key" not in body:
         raise JiraUnexpectedResponse("Jira answered a create without the issue's id and key")
     return CreatedIssue(id=str(body["id"]), key=str(body["key"]))
@@ -206,10 +178,10 @@ def parse_bulk_create(data: Any, *, offset: int = 0, count: int | None = None) -
     ``offset`` shifts ``failedElementNumber`` to the caller's indices when the input
     was sent in chunks; ``count`` is the chunk's size.
     """
-    body = _obj(data, "a bulk create")
+    body = as_object(data, "a bulk create")
     failures: list[BulkCreateFailure] = []
-    for item in _list(body.get("errors", []), "bulk create errors"):
-        entry = _obj(item, "a bulk create error")
+    for item in as_list(body.get("errors", []), "bulk create errors"):
+        entry = as_object(item, "a bulk create error")
         element = entry.get("elementErrors") or {}
         errors = element.get("errors") if isinstance(element, dict) else None
         failures.append(
@@ -221,7 +193,9 @@ def parse_bulk_create(data: Any, *, offset: int = 0, count: int | None = None) -
             )
         )
     failed = {f.index for f in failures}
-    created_list = [parse_created(i) for i in _list(body.get("issues", []), "bulk created issues")]
+    created_list = [
+        parse_created(i) for i in as_list(body.get("issues", []), "bulk created issues")
+    ]
     size = count if count is not None else len(created_list) + len(failures)
     indices = [offset + n for n in range(size) if offset + n not in failed]
     if len(indices) != len(created_list):
@@ -236,10 +210,10 @@ def parse_bulk_create(data: Any, *, offset: int = 0, count: int | None = None) -
 
 def parse_transitions(data: Any) -> tuple[JiraTransition, ...]:
     """``GET /issue/{key}/transitions`` (with ``expand=transitions.fields``)."""
-    body = _obj(data, "transitions")
+    body = as_object(data, "transitions")
     result = []
-    for item in _list(body.get("transitions", []), "transitions"):
-        entry = _obj(item, "a transition")
+    for item in as_list(body.get("transitions", []), "transitions"):
+        entry = as_object(item, "a transition")
         fields = entry.get("fields") or {}
         to = entry.get("to")
         result.append(
@@ -281,7 +255,7 @@ def adf_text(body: Any) -> str:
 
 def parse_comment(data: Any) -> JiraComment:
     """A comment (string body on v2, ADF on v3)."""
-    body = _obj(data, "a comment")
+    body = as_object(data, "a comment")
     raw = body.get("body", "")
     author = body.get("author")
     return JiraComment(
@@ -296,142 +270,24 @@ def parse_comment(data: Any) -> JiraComment:
 
 def parse_comments(data: Any) -> tuple[tuple[JiraComment, ...], int | None]:
     """``GET /issue/{key}/comment``: the comments of this page and the total."""
-    body = _obj(data, "comments")
-    comments = tuple(parse_comment(c) for c in _list(body.get("comments", []), "comments"))
+    body = as_object(data, "comments")
+    comments = tuple(parse_comment(c) for c in as_list(body.get("comments", []), "comments"))
     total = body.get("total")
     return comments, int(total) if total is not None else None
-
-
-def _issue_type(data: Any) -> IssueTypeMeta:
-    body = _obj(data, "an issue type")
-    return IssueTypeMeta(
-        id=str(body.get("id", "")),
-        name=str(body.get("name", "")),
-        subtask=bool(body.get("subtask")),
-    )
-
-
-def _page_values(body: Mapping[str, Any], *keys: str) -> list[Any]:
-    for key in keys:
-        if key in body:
-            return _list(body[key], key)
-    return []
-
-
-def parse_createmeta_issue_types(data: Any) -> tuple[tuple[IssueTypeMeta, ...], bool]:
-    """One page of ``/issue/createmeta/{project}/issuetypes`` and whether it is the last."""
-    body = _obj(data, "createmeta issue types")
-    values = _page_values(body, "issueTypes", "values", "createMetaIssueType")
-    return tuple(_issue_type(v) for v in values), _is_last(body, len(values))
-
-
-def _is_last(body: Mapping[str, Any], count: int) -> bool:
-    if "isLast" in body:
-        return bool(body["isLast"])
-    total = body.get("total")
-    if total is None:
-        return True
-    return int(body.get("startAt", 0)) + count >= int(total) or count == 0
-
-
-def parse_createmeta_fields(data: Any) -> tuple[tuple[FieldMeta, ...], bool]:
-    """One page of ``/issue/createmeta/{project}/issuetypes/{id}`` and whether it is the last."""
-    body = _obj(data, "createmeta fields")
-    values = _page_values(body, "fields", "results", "values")
-    metas = []
-    for item in values:
-        entry = _obj(item, "a createmeta field")
-        schema = entry.get("schema") or {}
-        metas.append(
-            FieldMeta(
-                field_id=str(entry.get("fieldId") or entry.get("key", "")),
-                name=str(entry.get("name", "")),
-                required=bool(entry.get("required")),
-                schema_type=str(schema.get("type", "")),
-                items=str(schema.get("items", "")),
-                custom=str(schema.get("custom", "")),
-                has_default_value=bool(entry.get("hasDefaultValue")),
-                allowed_values=tuple(entry.get("allowedValues") or ()),
-                operations=tuple(str(o) for o in entry.get("operations") or ()),
-            )
-        )
-    return tuple(metas), _is_last(body, len(values))
-
-
-def parse_project(data: Any) -> JiraProject:
-    """``GET /project/{key}``."""
-    body = _obj(data, "a project")
-    return JiraProject(
-        id=str(body.get("id", "")),
-        key=str(body.get("key", "")),
-        name=str(body.get("name", "")),
-        issue_types=tuple(_issue_type(t) for t in body.get("issueTypes") or ()),
-    )
-
-
-def parse_issue_types(data: Any) -> tuple[IssueTypeMeta, ...]:
-    """A list of issue types (``/issuetype/project``)."""
-    return tuple(_issue_type(t) for t in _list(data, "issue types"))
-
-
-def parse_versions(data: Any) -> tuple[JiraVersion, ...]:
-    """``GET /project/{key}/versions``."""
-    result = []
-    for item in _list(data, "versions"):
-        entry = _obj(item, "a version")
-        result.append(
-            JiraVersion(
-                id=str(entry.get("id", "")),
-                name=str(entry.get("name", "")),
-                released=bool(entry.get("released")),
-                archived=bool(entry.get("archived")),
-                release_date=_str(entry.get("releaseDate")),
-            )
-        )
-    return tuple(result)
-
-
-def parse_statuses(data: Any) -> tuple[JiraStatus, ...]:
-    """``GET /status``."""
-    return tuple(parse_status(s) for s in _list(data, "statuses"))
-
-
-def parse_project_statuses(data: Any) -> dict[str, tuple[JiraStatus, ...]]:
-    """``GET /project/{key}/statuses``: issue type name → its statuses."""
-    return {
-        str(_obj(t, "an issue type")["name"]): tuple(parse_status(s) for s in t.get("statuses", []))
-        for t in _list(data, "project statuses")
-    }
-
-
-def parse_status_categories(data: Any) -> tuple[StatusCategory, ...]:
-    """``GET /statuscategory``."""
-    result = []
-    for item in _list(data, "status categories"):
-        entry = _obj(item, "a status category")
-        raw_id = entry.get("id")
-        result.append(
-            StatusCategory(
-                id=int(raw_id) if raw_id is not None else None,
-                key=str(entry.get("key", "")),
-                name=str(entry.get("name", "")),
-            )
-        )
-    return tuple(result)
 
 
 def parse_remote_links(data: Any) -> tuple[RemoteLink, ...]:
     """``GET /issue/{key}/remotelink``."""
     result = []
-    for item in _list(data, "remote links"):
-        entry = _obj(item, "a remote link")
+    for item in as_list(data, "remote links"):
+        entry = as_object(item, "a remote link")
         target = entry.get("object") or {}
         result.append(
             RemoteLink(
                 id=int(entry.get("id", 0)),
                 url=str(target.get("url", "")),
                 title=str(target.get("title", "")),
-                global_id=_str(entry.get("globalId")),
+                global_id=optional_str(entry.get("globalId")),
             )
         )
     return tuple(result)
@@ -441,10 +297,10 @@ def parse_attachments(data: Any) -> tuple[JiraAttachment, ...]:
     """``POST /issue/{key}/attachments``: the stored attachments."""
     return tuple(
         JiraAttachment(
-            id=str(_obj(a, "an attachment").get("id", "")),
+            id=str(as_object(a, "an attachment").get("id", "")),
             filename=str(a.get("filename", "")),
             size=int(a.get("size", 0)),
             mime_type=str(a.get("mimeType", "")),
         )
-        for a in _list(data, "attachments")
+        for a in as_list(data, "attachments")
     )

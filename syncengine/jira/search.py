@@ -12,10 +12,14 @@ from syncengine.jira import parsing
 from syncengine.jira.models import Flavour, SearchPage
 from syncengine.jira.session import JiraSession
 
-__all__ = ["CLOUD_MAX_PAGE", "SearchRequest"]
+__all__ = ["CLOUD_MAX_PAGE", "CLOUD_MAX_PAGE_IDS", "DATACENTER_MAX_PAGE", "SearchRequest"]
 
 CLOUD_MAX_PAGE = 100
-"""Cloud's ``/search/jql`` returns at most 100 issues a page when fields are asked for."""
+"""Cloud's ``/search/jql`` returns at most 100 issues a page when fields are asked for..."""
+CLOUD_MAX_PAGE_IDS = 5000
+"""...and up to 5,000 when only ``id`` or ``key`` is."""
+DATACENTER_MAX_PAGE = 1000
+"""Data Center's default ``jira.search.views.default.max``."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,13 +36,14 @@ class SearchRequest:
         size = max(1, self.page_size)
         body: dict[str, Any] = {"jql": self.jql, "fields": list(self.fields)}
         if flavour == "cloud":
-            body["maxResults"] = min(size, CLOUD_MAX_PAGE)
+            ids_only = bool(self.fields) and set(self.fields) <= {"id", "key"}
+            body["maxResults"] = min(size, CLOUD_MAX_PAGE_IDS if ids_only else CLOUD_MAX_PAGE)
             if self.properties:
                 body["properties"] = list(self.properties)
             if cursor is not None:
                 body["nextPageToken"] = cursor
             return body
-        body["maxResults"] = size
+        body["maxResults"] = min(size, DATACENTER_MAX_PAGE)
         body["startAt"] = int(cursor) if cursor is not None else 0
         return body
 

@@ -8,6 +8,7 @@ a log line or an error: any text quoted from Jira has it removed.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import random as random_module
 import time
@@ -21,6 +22,7 @@ from syncengine.jira.config import JiraConfig
 from syncengine.jira.errors import (
     JiraError,
     JiraOutcomeUnknown,
+    JiraPermanentError,
     JiraUnavailable,
     JiraUnexpectedResponse,
     RequestContext,
@@ -84,6 +86,9 @@ class JiraSession:
         self._now = now
         self._random = random
         self._secret = config.token.get_secret_value()
+        basic = base64.b64encode(f"{config.user}:{self._secret}".encode()).decode()
+        # The token, and the Basic credential that carries it, are never quoted.
+        self._secrets = [s for s in (basic, self._secret) if len(s) >= 4]
         self.requests_sent = 0
         auth: httpx.Auth | None = None
         headers = {"Accept": "application/json", "User-Agent": config.user_agent}
@@ -105,7 +110,9 @@ class JiraSession:
 
     def redact(self, text: str) -> str:
         """``text`` with the token removed."""
-        return text.replace(self._secret, "***") if len(self._secret) >= 4 else text
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     def context(self, operation: str, **kwargs: Any) -> RequestContext:
         """A :class:`RequestContext` naming this session's user."""
@@ -158,6 +165,11 @@ class JiraSession:
                         method, url, params=params, json=json, files=files, headers=headers
                     )
                     await response.aread()
+            except httpx.UnsupportedProtocol as exc:
+                raise JiraPermanentError(
+                    f"cannot reach Jira at {self.config.site}: {exc}",
+                    fix="jira.url must start with https:// (or http://)",
+                ) from exc
             except httpx.TransportError as exc:
                 error, decision = self._transport_failure(
                     exc, method=method, path=path, attempt=attempt, idempotent=safe, context=context

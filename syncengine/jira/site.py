@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from syncengine.jira import endpoints as ep
-from syncengine.jira import parsing
+from syncengine.jira import parsing, site_parsing
 from syncengine.jira.config import JiraConfig
 from syncengine.jira.errors import JiraPermanentError
 from syncengine.jira.models import (
@@ -70,7 +70,7 @@ class JiraSiteClient:
             data = await self._get(
                 "/rest/api/2" + ep.SERVER_INFO, "read the server info", root="site"
             )
-            self._server_info = parsing.parse_server_info(data)
+            self._server_info = site_parsing.parse_server_info(data)
         return self._server_info
 
     async def flavour(self) -> Flavour:
@@ -99,7 +99,7 @@ class JiraSiteClient:
         data = await self._get(
             ep.path(ep.PROJECT, project=project_key), f"read project {project_key}", ctx=ctx
         )
-        return parsing.parse_project(data)
+        return site_parsing.parse_project(data)
 
     async def issue_types_for_project(self, project_key: str) -> tuple[IssueTypeMeta, ...]:
         """The project's issue types: ``GET /issuetype/project`` on Cloud, the project on DC."""
@@ -113,7 +113,7 @@ class JiraSiteClient:
             params={"projectId": project.id},
             ctx=ctx,
         )
-        return parsing.parse_issue_types(data)
+        return site_parsing.parse_issue_types(data)
 
     async def createmeta_issue_types(self, project_key: str) -> tuple[IssueTypeMeta, ...]:
         """``GET /issue/createmeta/{project}/issuetypes``, every page: the creatable types."""
@@ -127,7 +127,7 @@ class JiraSiteClient:
                 params={"startAt": len(found), "maxResults": _PAGE},
                 ctx=ctx,
             )
-            page, last = parsing.parse_createmeta_issue_types(data)
+            page, last = site_parsing.parse_createmeta_issue_types(data)
             found.extend(page)
             if last or not page:
                 return tuple(found)
@@ -146,7 +146,7 @@ class JiraSiteClient:
                 params={"startAt": len(found), "maxResults": _PAGE},
                 ctx=ctx,
             )
-            page, last = parsing.parse_createmeta_fields(data)
+            page, last = site_parsing.parse_createmeta_fields(data)
             found.extend(page)
             if last or not page:
                 return tuple(found)
@@ -158,11 +158,11 @@ class JiraSiteClient:
             f"list the versions of {project_key}",
             ctx={"project_key": project_key, "permission": "Browse Projects"},
         )
-        return parsing.parse_versions(data)
+        return site_parsing.parse_versions(data)
 
     async def statuses(self) -> tuple[JiraStatus, ...]:
         """``GET /status``: every status, with its category."""
-        return parsing.parse_statuses(await self._get(ep.STATUSES, "list the statuses"))
+        return site_parsing.parse_statuses(await self._get(ep.STATUSES, "list the statuses"))
 
     async def project_statuses(self, project_key: str) -> dict[str, tuple[JiraStatus, ...]]:
         """``GET /project/{key}/statuses``: issue type name → its workflow's statuses."""
@@ -171,12 +171,12 @@ class JiraSiteClient:
             f"list the statuses of {project_key}",
             ctx={"project_key": project_key, "permission": "Browse Projects"},
         )
-        return parsing.parse_project_statuses(data)
+        return site_parsing.parse_project_statuses(data)
 
     async def status_categories(self) -> tuple[StatusCategory, ...]:
         """``GET /statuscategory``."""
         data = await self._get(ep.STATUS_CATEGORIES, "list the status categories")
-        return parsing.parse_status_categories(data)
+        return site_parsing.parse_status_categories(data)
 
     async def search_users(self, query: str, *, max_results: int = 50) -> tuple[JiraUser, ...]:
         """``GET /user/search``: by e-mail or name (``query`` on Cloud, ``username`` on DC)."""
@@ -184,7 +184,7 @@ class JiraSiteClient:
         data = await self._get(
             ep.USER_SEARCH, "search users", params={key: query, "maxResults": max_results}
         )
-        return parsing.parse_users(data)
+        return site_parsing.parse_users(data)
 
     async def search_assignable_users(
         self, project_key: str, query: str, *, max_results: int = 50
@@ -197,7 +197,7 @@ class JiraSiteClient:
             params={"project": project_key, key: query, "maxResults": max_results},
             ctx={"project_key": project_key, "permission": "Browse Users"},
         )
-        return parsing.parse_users(data)
+        return site_parsing.parse_users(data)
 
     async def register_webhook(
         self, url: str, *, events: Sequence[str], jql: str | None = None, name: str = "syncengine"

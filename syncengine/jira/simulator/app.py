@@ -80,5 +80,5 @@ def create_simulator(
     routes: list[BaseRoute] = [*jira, *admin.routes(api)]
     if flavour == "datacenter":
         routes.append(Mount("/jira", routes=jira))
-    sim.app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    sim.attach(Starlette(routes=routes, exception_handlers={HTTPException: _http_error}))
     return sim

@@ -8,10 +8,11 @@ operations Jira users do in the UI (move or delete an issue, revoke a token).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import httpx
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from syncengine.jira.simulator import workflow
 from syncengine.jira.simulator.clock import Clock
@@ -85,6 +86,19 @@ class Simulator:
             display_name="Anonymous",
         )
         self.app: ASGIApp = _unset_app
+        self._inner: ASGIApp = _unset_app
+
+    def attach(self, app: ASGIApp) -> None:
+        """Install the routed app (``create_simulator`` does this)."""
+        self._inner = app
+
+        async def served(scope: Scope, receive: Receive, send: Send) -> None:
+            # A dropped answer ends here: uvicorn then closes the half-answered
+            # connection (logging one line) instead of printing a traceback.
+            with contextlib.suppress(ConnectionDropped):
+                await app(scope, receive, send)
+
+        self.app = served
 
     @property
     def flavour(self) -> str:
@@ -93,7 +107,7 @@ class Simulator:
     # ---- HTTP in-process ----------------------------------------------------
     def transport(self) -> SimTransport:
         """An httpx transport into this simulator (no socket)."""
-        return SimTransport(self.app)
+        return SimTransport(self._inner)
 
     def client(
         self, *, login: str | None = None, token: str | None = None, **kwargs: Any

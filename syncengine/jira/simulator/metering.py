@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 
-__all__ = ["RequestCounter"]
+__all__ = ["NO_ANSWER", "RequestCounter"]
+
+
+NO_ANSWER = 499  # the connection was dropped or the caller gave up before an answer
 
 
 class RequestCounter:
-    """Counts of answered requests keyed by (operation, status)."""
+    """Counts of requests keyed by (operation, status); ``NO_ANSWER`` when none was sent."""
 
     def __init__(self) -> None:
         self._counts: Counter[tuple[str, int]] = Counter()

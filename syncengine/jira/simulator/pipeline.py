@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 from syncengine.jira.simulator.errors import ConnectionDropped, JiraHttpError, bad_request
 from syncengine.jira.simulator.faults import FaultRule
 from syncengine.jira.simulator.limits import Throttle
+from syncengine.jira.simulator.metering import NO_ANSWER
 from syncengine.jira.simulator.model import Issue, User
 
 if TYPE_CHECKING:
@@ -181,10 +182,10 @@ class Api:
                 response = await self._serve(
                     request, method, operation, handler, allowed, anonymous, rest
                 )
-                status = response.status_code
+                status = 0 if isinstance(response, _DroppedResponse) else response.status_code
                 return response
             finally:
-                self.sim.counter.record(operation, status if status else 499)
+                self.sim.counter.record(operation, status or NO_ANSWER)
 
         return Route(full, endpoint, methods=[method], name=operation)
 

@@ -7,7 +7,7 @@ from pydantic import SecretStr
 
 from syncengine.errors import ConfigError
 from syncengine.jira.config import JiraConfig, parse_base_url
-from syncengine.jira_wiring import jira_config
+from syncengine.jira_wiring import jira_config, new_site_limiters, open_jira_client
 from syncengine.settings import JiraSettings
 
 
@@ -107,3 +107,18 @@ def test_wiring_names_the_section_in_errors() -> None:
         jira_config(_settings(api_token=None), key="projects.crash.jira")
     with pytest.raises(ConfigError, match=r"projects\.crash\.jira\.user"):
         jira_config(_settings(user=""), key="projects.crash.jira")
+
+
+async def test_clients_of_one_site_share_its_limiter() -> None:
+    limiters = new_site_limiters()
+    first = open_jira_client(_settings(), limiters=limiters, key="projects.a.jira")
+    second = open_jira_client(
+        _settings(max_concurrency=9), limiters=limiters, key="projects.b.jira"
+    )
+    other = open_jira_client(_settings(url="https://y.atlassian.net"), limiters=limiters)
+    try:
+        assert first.session.limiter is second.session.limiter
+        assert other.session.limiter is not first.session.limiter
+    finally:
+        for client in (first, second, other):
+            await client.aclose()

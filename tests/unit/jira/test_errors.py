@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from syncengine.errors import JiraPermanentError, JiraTransientError
 from syncengine.jira.errors import (
@@ -255,3 +257,28 @@ def test_429_carries_retry_after() -> None:
     error = error_from_response(429, {}, "", context=SEARCH, path="/x", retry_after=7.0)
     assert error.retry_after == 7.0
     assert "retry after 7s" in str(error)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(status=st.sampled_from([400, 401, 403, 404, 410, 429, 500, 503]), data=_JSON)
+def test_any_json_body_maps_to_a_jira_error(status: int, data: object) -> None:
+    error = error_from_response(status, {}, json.dumps(data), context=CREATE, path="/issue")
+    assert error.status == status
+    assert error.fix
+
+
+@given(
+    text=st.text(max_size=400), content_type=st.sampled_from(["", "text/html", "application/json"])
+)
+def test_any_text_body_is_read_without_raising(text: str, content_type: str) -> None:
+    body = parse_error_body(500, {}, text, content_type)
+    assert all(len(m) <= 300 for m in body.messages)
+    assert all(len(v) <= 300 for v in body.field_errors.values())

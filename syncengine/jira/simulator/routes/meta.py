@@ -43,8 +43,8 @@ async def server_info(ctx: Ctx) -> Response:
             "serverTime": render.jira_time(now),
             "scmInfo": "0f3c1c5a1b2d4e5f60718293a4b5c6d7e8f90a1b",
             "serverTitle": "Jira (simulated)",
-            "defaultLocale": {"locale": "en_US"},
         }
+        | ({} if cloud else {"defaultLocale": {"locale": "en_US"}})
     )
 
 

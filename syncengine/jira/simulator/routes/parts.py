@@ -144,7 +144,8 @@ async def add_remote_link(ctx: Ctx) -> Response:
     link = RemoteLink(id=int(ctx.state.new_id()), global_id=global_id, body=fields)
     issue.remote_links.append(link)
     issue.updated = ctx.state.clock.now()
-    return json_response({"id": link.id, "self": _link_json(ctx, issue, link)["self"]}, 201)
+    created = 201 if ctx.state.flavour == "cloud" else 200  # Data Center answers 200 either way
+    return json_response({"id": link.id, "self": _link_json(ctx, issue, link)["self"]}, created)
 
 
 async def delete_remote_link(ctx: Ctx) -> Response:

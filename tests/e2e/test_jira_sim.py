@@ -1,0 +1,113 @@
+"""``syncengine jira-sim`` as a real process: curl-style issue creation, faults over a socket."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import free_port
+
+AUTH = ("bot@example.com", "sim-api-token")
+ISSUE = {
+    "fields": {
+        "project": {"key": "CRASH"},
+        "issuetype": {"name": "Task"},
+        "summary": "Checkout crashes",
+    }
+}
+
+
+class SimProcess:
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp_path / f"jira-sim-{self.port}.log"
+        self._out = self.log.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "syncengine", "jira-sim", "--port", str(self.port), *args],
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,  # no syncengine config there: the simulator must not need one
+        )
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"jira-sim exited early:\n{self.log.read_text()}")
+            try:
+                httpx.get(f"{self.url}/rest/api/2/serverInfo", timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise AssertionError(f"jira-sim not ready in {timeout}s:\n{self.log.read_text()}")
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        try:
+            code = self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self._out.close()
+        return code
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[type[SimProcess]]:
+    started: list[SimProcess] = []
+
+    class Tracked(SimProcess):
+        def __init__(self, *args: str) -> None:
+            super().__init__(tmp_path, *args)
+            started.append(self)
+
+    yield Tracked
+    for sim in started:
+        if sim.proc.poll() is None:
+            sim.stop()
+        sim._out.close()
+
+
+def test_curl_creates_an_issue_in_the_served_simulator(start: type[SimProcess]) -> None:
+    sim = start()
+    sim.wait_ready()
+    answer = httpx.post(f"{sim.url}/rest/api/2/issue", json=ISSUE, auth=AUTH)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["key"] == "CRASH-1"
+    assert answer.json()["self"] == f"{sim.url}/rest/api/2/issue/{answer.json()['id']}"
+    fetched = httpx.get(f"{sim.url}/rest/api/3/issue/CRASH-1", auth=AUTH).json()
+    assert fetched["fields"]["summary"] == "Checkout crashes"
+    counters = httpx.get(f"{sim.url}/_sim/counters").json()
+    assert counters["operations"]["POST /issue"] == {"201": 1}
+    assert sim.stop() == 0
+    log = sim.log.read_text()
+    assert f"listening on {sim.url}" in log
+    assert "sim-api-token" not in log  # the token is shown masked only
+
+
+def test_commit_then_drop_over_a_real_socket(start: type[SimProcess]) -> None:
+    sim = start("--flavour", "datacenter", "--user", "robot", "--token", "robot-token-123")
+    sim.wait_ready()
+    auth = ("robot", "robot-token-123")
+    rule = {"kind": "commit_then_fail", "drop": True, "route": "POST /issue", "remaining": 1}
+    assert httpx.post(f"{sim.url}/_sim/faults", json=rule).status_code == 201
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.post(f"{sim.url}/jira/rest/api/2/issue", json=ISSUE, auth=auth)
+    found = httpx.get(
+        f"{sim.url}/rest/api/2/search", params={"jql": "project = CRASH"}, auth=auth
+    ).json()
+    assert found["total"] == 1  # the write happened although the answer was lost
+    assert sim.stop() == 0
+
+
+def test_user_without_token_is_a_config_error(start: type[SimProcess]) -> None:
+    sim = start("--user", "someone@example.com")
+    assert sim.proc.wait(timeout=30) == 2
+    assert "give --user and --token together" in sim.log.read_text()
