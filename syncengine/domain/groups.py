@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 from syncengine.domain.reports import Frame
 
-__all__ = ["AttributeValue", "GroupSnapshot", "GroupState"]
+__all__ = ["AttributeValue", "GroupSnapshot", "GroupState", "rank_values"]
 
 
 class GroupState(StrEnum):
@@ -29,13 +30,25 @@ class AttributeValue:
     last_seen: datetime
 
 
+def rank_values(values: Iterable[AttributeValue]) -> tuple[AttributeValue, ...]:
+    """``values`` best first: highest count, then most recently seen, then lexically smallest.
+
+    The one place the tie rule lives; ``$attribute`` expansion, the description
+    and the store's snapshot builder all rank through it.
+    """
+    # Two stable sorts: the secondary key (value, ascending) first, then the primary
+    # keys descending; comparing datetimes directly avoids naive/aware timestamp traps.
+    by_value = sorted(values, key=lambda v: v.value)
+    return tuple(sorted(by_value, key=lambda v: (v.count, v.last_seen), reverse=True))
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class GroupSnapshot:
     """Everything about a group that a template or a rule may read.
 
-    ``attributes`` maps an attribute name to its values, highest count first
-    (ties: most recently seen first, then lexically smallest) — the order
-    ``$attribute`` expansion relies on.
+    ``attributes`` maps an attribute name to its values, best first as
+    :func:`rank_values` orders them (the store builds snapshots that way);
+    ``$attribute`` expansion and the description rank again, so any order is safe.
     """
 
     id: int
@@ -58,4 +71,4 @@ class GroupSnapshot:
     def top_value(self, name: str) -> str | None:
         """The highest-count value of attribute ``name``, or None when the group has none."""
         values = self.attributes.get(name)
-        return values[0].value if values else None
+        return rank_values(values)[0].value if values else None

@@ -1,4 +1,4 @@
-"""Jinja2 pages: the bundled ``templates/web/`` (overridable from ``templates_dir``).
+"""Jinja2 pages: the bundled ``syncengine/templates/web/``, overridable by ``templates_dir``.
 
 Autoescape is on for every page: whatever a user or Jira wrote is shown as text.
 Templates get ``csrf_field()``, ``current_user`` and ``flashes()`` as globals;
@@ -24,12 +24,11 @@ __all__ = ["build_templates", "bundled_templates_dir", "flash", "render", "stati
 
 
 def bundled_templates_dir() -> Path:
-    """The bundled ``templates/`` folder: in the installed package, else the source tree."""
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (package / "_templates", package.parent / "templates"):
-        if (candidate / "web").is_dir():
-            return candidate
-    raise FileNotFoundError(f"bundled templates not found beside {package}: reinstall syncengine")
+    """The templates shipped inside the package (``syncengine/templates``, in the wheel too)."""
+    folder = Path(__file__).resolve().parent.parent / "templates"
+    if not (folder / "web").is_dir():
+        raise FileNotFoundError(f"bundled templates missing at {folder}: reinstall syncengine")
+    return folder
 
 
 def static_dir() -> Path:

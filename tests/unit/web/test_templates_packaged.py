@@ -1,4 +1,4 @@
-"""The bundled templates ship inside the package (syncengine/_templates → templates/)."""
+"""The bundled pages ship inside the package (syncengine/templates/web)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,14 @@ from syncengine.web.templating import build_templates, bundled_templates_dir, st
 REPO = Path(__file__).resolve().parents[3]
 
 
-def test_package_link_points_at_the_top_level_templates() -> None:
-    link = REPO / "syncengine" / "_templates"
-    assert link.is_symlink()
-    assert link.resolve() == (REPO / "templates").resolve()
-    assert bundled_templates_dir().resolve() == (REPO / "templates").resolve()
+def test_pages_live_in_the_package() -> None:
+    assert bundled_templates_dir() == REPO / "syncengine" / "templates"
     assert (static_dir() / "style.css").is_file()
 
 
-def test_wheel_includes_every_template() -> None:
+def test_wheel_includes_every_page_and_the_css() -> None:
     data = tomllib.loads((REPO / "pyproject.toml").read_text())
-    assert "_templates/**/*" in data["tool"]["setuptools"]["package-data"]["syncengine"]
+    assert "templates/web/**/*" in data["tool"]["setuptools"]["package-data"]["syncengine"]
 
 
 def test_pages_autoescape_and_user_templates_override(tmp_path: Path) -> None:

@@ -1,0 +1,37 @@
+"""Builds the domain's ticket values from settings (the domain never imports settings)."""
+
+from __future__ import annotations
+
+from syncengine.domain.description import DescriptionRenderer
+from syncengine.domain.fields import TicketTemplate
+from syncengine.settings import JiraSettings, Settings
+from syncengine.templating import load_template_sources
+
+__all__ = ["description_renderer", "ticket_template"]
+
+
+def ticket_template(jira: JiraSettings) -> TicketTemplate:
+    """The :class:`TicketTemplate` one project's ``[projects.X.jira]`` section describes."""
+    return TicketTemplate(
+        project_key=jira.project_key,
+        issue_type=jira.issue_type or "Bug",
+        summary=jira.summary,
+        labels=tuple(jira.labels),
+        description_template=jira.description_template,
+        description_field=jira.description_field,
+        labels_field=jira.labels_field,
+        custom_fields=dict(jira.custom_fields),
+        description_attributes=tuple(jira.description_attributes),
+        missing_attribute=jira.missing_attribute,
+        api_version=jira.api_version,
+        user_map=dict(jira.user_map),
+    )
+
+
+def description_renderer(settings: Settings) -> DescriptionRenderer:
+    """The description renderer over the bundled templates and ``templates_dir``.
+
+    Reads the template files once; raises :class:`~syncengine.errors.ConfigError`
+    when ``templates_dir`` is set but unreadable.
+    """
+    return DescriptionRenderer(load_template_sources(settings.templates_dir))
