@@ -11,12 +11,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from syncengine.domain.adf import render_adf
+from syncengine.domain.richtext import Break, Document, Paragraph, Rule, Span, clean_text
+from syncengine.domain.wiki import render_wiki
 from syncengine.store.support import SupportRequestRecord
 
-__all__ = ["SupportFieldConfig", "adf_document", "build_fields", "jira_label", "wiki_escape"]
-
-_WIKI_SPECIAL = re.compile(r"([\\{}\[\]|*_^~+?!#-])")
-_LINE_START = re.compile(r"^(h[1-6]\.|bq\.)", re.MULTILINE)
+__all__ = ["SupportFieldConfig", "build_fields", "description_document", "jira_label"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -38,40 +38,39 @@ def jira_label(label: str) -> str:
     return re.sub(r"\s+", "-", label.strip())
 
 
-def wiki_escape(text: str) -> str:
-    """Plain text that Jira wiki markup (REST v2) shows as typed, not as markup."""
-    return _LINE_START.sub(r"\\\1", _WIKI_SPECIAL.sub(r"\\\1", text))
+def _paragraph(text: str) -> Paragraph:
+    content: list[Span | Break] = []
+    for i, line in enumerate(text.split("\n")):
+        if i:
+            content.append(Break())
+        if line:
+            content.append(Span(text=line))
+    return Paragraph(content=tuple(content))
 
 
-def adf_document(text: str) -> dict[str, Any]:
-    """Plain text as a minimal ADF document: one paragraph per blank-line-separated block."""
-    content: list[dict[str, Any]] = []
-    for block in re.split(r"\n\s*\n", text.strip()):
-        nodes: list[dict[str, Any]] = []
-        for i, line in enumerate(block.split("\n")):
-            if i:
-                nodes.append({"type": "hardBreak"})
-            if line:
-                nodes.append({"type": "text", "text": line})
-        content.append({"type": "paragraph", "content": nodes})
-    return {"type": "doc", "version": 1, "content": content}
+def description_document(request: SupportRequestRecord, config: SupportFieldConfig) -> Document:
+    """The description as rich-text blocks: the user's text as typed, then who filed it.
 
-
-def _footer(request: SupportRequestRecord, config: SupportFieldConfig) -> str:
-    where = f"support request #{request.id}"
+    The user's text is only ever text (never markup) in both Jira formats.
+    """
+    parts = [p.strip("\n") for p in re.split(r"\n[ \t]*\n", clean_text(request.description))]
+    blocks: list[Paragraph | Rule] = [_paragraph(p) for p in parts if p.strip()]
+    footer: list[Span | Break] = [
+        Span(text=f"Filed by {request.reporter} through the syncengine support portal: ")
+    ]
     if config.public_url and config.project_slug:
-        where += f" ({config.public_url}/projects/{config.project_slug}/support/{request.id})"
-    return f"Filed by {request.reporter} through the syncengine support portal, {where}."
+        url = f"{config.public_url}/projects/{config.project_slug}/support/{request.id}"
+        footer.append(Span(text=f"request #{request.id}", href=url))
+    else:
+        footer.append(Span(text=f"request #{request.id}"))
+    blocks += [Rule(), Paragraph(content=tuple(footer))]
+    return Document(blocks=tuple(blocks))
 
 
 def build_fields(request: SupportRequestRecord, config: SupportFieldConfig) -> dict[str, Any]:
     """The ``fields`` object of the create-issue call for ``request``."""
-    footer = _footer(request, config)
-    description: Any
-    if config.api_version == 3:
-        description = adf_document(f"{request.description}\n\n{footer}")
-    else:
-        description = f"{wiki_escape(request.description)}\n\n----\n{wiki_escape(footer)}"
+    document = description_document(request, config)
+    description = render_adf(document) if config.api_version == 3 else render_wiki(document)
     fields: dict[str, Any] = {
         "project": {"key": config.project_key},
         "issuetype": {"name": config.issue_type},

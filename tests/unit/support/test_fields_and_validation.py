@@ -9,13 +9,7 @@ import pytest
 from syncengine.errors import InvalidInput
 from syncengine.settings import SupportSettings
 from syncengine.store.support import SupportRequestRecord
-from syncengine.support.fields import (
-    SupportFieldConfig,
-    adf_document,
-    build_fields,
-    jira_label,
-    wiki_escape,
-)
+from syncengine.support.fields import SupportFieldConfig, build_fields, jira_label
 from syncengine.support.validation import RequestForm, validate_attachment, validate_request
 
 CONFIG = SupportSettings(
@@ -118,33 +112,35 @@ def test_fields_v2_escape_wiki_markup_and_skip_empty_values() -> None:
         project_slug="api",
     )
     fields = build_fields(_record(), config)
+    assert fields["project"] == {"key": "SUP"}
+    assert fields["issuetype"] == {"name": "Task"}
     assert fields["labels"] == ["Other-Request", "syncengine-sr-7"]
     assert fields["customfield_1"] == "Payment"
     assert "customfield_2" not in fields  # no API product chosen
-    assert "\\*bold\\*" in fields["description"]
-    assert "\\{code\\}" in fields["description"]
-    assert "\\h1. not a heading" in fields["description"]
-    assert "https://se.example/projects/api/support/7" in fields["description"]
+    assert "customfield_3" not in fields
+    description = fields["description"]
+    assert description.startswith("Use \\*bold\\* and \\{code\\}\n\n")
+    assert "h1&#46; not a heading" in description  # not a heading in Jira either
+    assert "[request &#35;7|https://se.example/projects/api/support/7]" in description
 
 
-def test_adf_document_keeps_paragraphs_and_line_breaks() -> None:
-    assert adf_document("a\nb\n\nc") == {
-        "type": "doc",
-        "version": 1,
-        "content": [
-            {
-                "type": "paragraph",
-                "content": [
-                    {"type": "text", "text": "a"},
-                    {"type": "hardBreak"},
-                    {"type": "text", "text": "b"},
-                ],
-            },
-            {"type": "paragraph", "content": [{"type": "text", "text": "c"}]},
-        ],
-    }
+def test_fields_v3_are_an_adf_document_of_plain_text() -> None:
+    config = SupportFieldConfig(project_key="SUP", issue_type="Task", api_version=3)
+    doc = build_fields(_record(description="a *b*\nc\n\n\nd"), config)["description"]
+    assert doc["type"] == "doc"
+    assert doc["content"][:2] == [
+        {
+            "type": "paragraph",
+            "content": [
+                {"type": "text", "text": "a *b*"},
+                {"type": "hardBreak"},
+                {"type": "text", "text": "c"},
+            ],
+        },
+        {"type": "paragraph", "content": [{"type": "text", "text": "d"}]},
+    ]
+    assert doc["content"][2] == {"type": "rule"}
 
 
-def test_wiki_escape_and_labels() -> None:
-    assert wiki_escape("[link|http://x] -strike- #1") == "\\[link\\|http://x\\] \\-strike\\- \\#1"
+def test_jira_labels_have_no_spaces() -> None:
     assert jira_label("  Feature   request ") == "Feature-request"
