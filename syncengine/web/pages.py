@@ -11,8 +11,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from syncengine.settings import Settings
+from syncengine.support.validation import MAX_ATTACHMENTS
 from syncengine.web import api_support, integration_pages, signin, support_pages
 from syncengine.web.auth import SESSION_COOKIE
+from syncengine.web.body_limit import UploadLimit
 from syncengine.web.errors import install_error_handlers
 from syncengine.web.passwords import is_password_hash
 from syncengine.web.templating import build_templates, static_dir
@@ -78,6 +80,12 @@ def install_pages(app: FastAPI, settings: Settings) -> None:
         same_site="lax",
         https_only=settings.effective_public_url.startswith("https://"),
     )
+    largest = max(
+        (p.support.max_attachment_bytes for p in settings.projects.values() if p.support.enabled),
+        default=0,
+    )
+    # Every file at its limit, plus room for the form fields and multipart framing.
+    app.add_middleware(UploadLimit, limit=largest * MAX_ATTACHMENTS + 1024 * 1024)
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
     install_error_handlers(app)
     for router in (signin.router, support_pages.router, integration_pages.router):

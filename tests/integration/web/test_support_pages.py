@@ -217,3 +217,27 @@ async def test_several_support_projects_are_offered_and_kept_apart(database_url:
             assert (await client.get(wrong_project)).status_code == 404
     finally:
         await container.aclose()
+
+
+async def test_oversized_upload_is_refused_before_parsing(web: Web) -> None:
+    limit = 2000 * 10 + 1024 * 1024  # max_attachment_bytes x 10 files + form room
+    async with web.client() as client:
+        csrf = await sign_in(client, "alice")
+        answer = await client.post(
+            "/projects/api/support",
+            data={"csrf_token": csrf, "label": "Bug", "summary": "s", "description": "d"},
+            files=[("attachments", ("big.bin", b"x" * (limit + 1), "text/plain"))],
+        )
+        assert answer.status_code == 413
+        assert "attach fewer or smaller files" in answer.text
+        api = await client.post(
+            "/api/v1/projects/api/support-requests",
+            headers={"X-CSRF-Token": csrf},
+            data={"label": "Bug", "summary": "s", "description": "d"},
+            files=[("attachments", ("big.bin", b"x" * (limit + 1), "text/plain"))],
+        )
+        assert api.status_code == 413
+        assert "larger than" in api.json()["detail"]
+        project = await web.container.projects.get("api")
+        assert project is not None
+        assert (await web.container.support.requests.page(project_id=project.id))[1] == 0
