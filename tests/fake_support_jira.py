@@ -75,6 +75,14 @@ class FakeSupportJira:
         item.attachments.append((filename, content_type, content))
         return f"{item.id}-{len(item.attachments)}"
 
+    async def attachments(self, issue: str) -> list[tuple[str, str, int]]:
+        self._maybe_fail("attachments")
+        item = self._issue(issue)
+        return [
+            (f"{item.id}-{n}", name, len(content))
+            for n, (name, _type, content) in enumerate(item.attachments, 1)
+        ]
+
     async def issue_status(self, issue: str) -> tuple[IssueRef, str]:
         self._maybe_fail("issue_status")
         item = self._issue(issue)

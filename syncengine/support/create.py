@@ -55,7 +55,7 @@ class SupportCreateHandler:
         try:
             target = self.targets(await self._slug(work.project_id))
             issue = await self._ensure_issue(request, target, unknown=work.attempts > 1)
-            await self._upload(request, issue, target)
+            await self._upload(request, issue, target, unknown=work.attempts > 1)
             ref, status = await target.jira.issue_status(issue.id)
         except JiraError as exc:
             await self.requests.set_error(request.id, exc.user_message(), now=self.clock())
@@ -99,10 +99,27 @@ class SupportCreateHandler:
         )
 
     async def _upload(
-        self, request: SupportRequestRecord, issue: IssueRef, target: SupportTarget
+        self,
+        request: SupportRequestRecord,
+        issue: IssueRef,
+        target: SupportTarget,
+        *,
+        unknown: bool,
     ) -> None:
-        for info in await self.requests.attachments(request.id):
-            if info.jira_attachment_id:
+        waiting = [
+            a for a in await self.requests.attachments(request.id) if not a.jira_attachment_id
+        ]
+        if not waiting:
+            return
+        on_issue: dict[tuple[str, int], list[str]] = {}
+        if unknown:
+            # An earlier upload may have reached Jira without its answer reaching us.
+            for jira_id, name, size in await target.jira.attachments(issue.id):
+                on_issue.setdefault((name, size), []).append(jira_id)
+        for info in waiting:
+            already = on_issue.get((info.filename, info.size))
+            if already:
+                await self.requests.mark_uploaded(info.id, already.pop(0))
                 continue
             file = await self.requests.attachment(request.id, info.id)
             assert file is not None

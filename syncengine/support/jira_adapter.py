@@ -91,6 +91,16 @@ class ClientSupportJira:
         stored = await self.client.add_attachment(issue, filename, content, content_type)
         return stored[0].id if stored else ""
 
+    async def attachments(self, issue: str) -> list[tuple[str, str, int]]:
+        """The issue's files (from its ``attachment`` field)."""
+        found = await self.client.get_issue(issue, fields=["attachment"])
+        files = found.fields.get("attachment") or []
+        return [
+            (str(f.get("id", "")), str(f.get("filename", "")), int(f.get("size") or 0))
+            for f in files
+            if isinstance(f, dict)
+        ]
+
     async def issue_status(self, issue: str) -> tuple[IssueRef, str]:
         """The issue's id, current key and status name."""
         found = await self.client.get_issue(issue, fields=["status"])

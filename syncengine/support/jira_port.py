@@ -48,6 +48,9 @@ class SupportJira(Protocol):
     ) -> str:
         """Attach a file to ``issue`` (id or key); returns the Jira attachment id."""
 
+    async def attachments(self, issue: str) -> list[tuple[str, str, int]]:
+        """The files on ``issue`` as (attachment id, file name, size in bytes)."""
+
     async def issue_status(self, issue: str) -> tuple[IssueRef, str]:
         """The issue's current id/key and the name of its status."""
 

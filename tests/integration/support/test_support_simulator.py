@@ -180,3 +180,30 @@ async def test_lost_create_answer_is_adopted_by_label(db: Database) -> None:
         assert stored.jira_issue_key == sim.issues("SUP")[0].key
     finally:
         await wired.client.aclose()
+
+
+async def test_lost_attachment_answer_is_not_uploaded_twice(db: Database) -> None:
+    sim = create_simulator("cloud")
+    wired = Wired(db, sim, sim_settings(3))
+    try:
+        await wired.projects.ensure("api", name="API", integration_active=True, now=T0)
+        sim.add_fault(kind="commit_then_fail", route="*/attachments", drop=True, remaining=1)
+        record = await wired.service.file(
+            "api",
+            FORM,
+            [
+                UploadedFile(filename="a.txt", content_type="text/plain", content=b"first"),
+                UploadedFile(filename="b.txt", content_type="text/plain", content=b"second"),
+            ],
+            reporter="alice",
+        )
+        await wired.worker.drain()
+        [item] = await wired.outbox.list()
+        assert item.state == State.PENDING  # the first upload's answer was lost
+        wired.clock.advance(3600)
+        await wired.worker.drain()
+        [issue] = sim.issues("SUP")
+        assert sorted(a.filename for a in issue.attachments) == ["a.txt", "b.txt"]
+        assert all(a.jira_attachment_id for a in await wired.requests.attachments(record.id))
+    finally:
+        await wired.client.aclose()
