@@ -9,7 +9,7 @@ import asyncio
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -33,6 +33,14 @@ from syncengine.store.links import IssueLinkRepository
 from syncengine.store.migrate import current_revision, head_revision, upgrade_async
 from syncengine.store.outbox import OutboxRepository
 from syncengine.store.projects import ProjectRepository, generate_token
+from syncengine.store.support import CREATE_KIND as SUPPORT_CREATE
+from syncengine.store.support import SupportRepository
+from syncengine.support.create import SupportCreateHandler
+from syncengine.support.jira_adapter import ClientSupportJira
+from syncengine.support.jira_port import SupportJira
+from syncengine.support.pullback import SupportPuller
+from syncengine.support.service import SupportService
+from syncengine.support.targets import SupportTargets
 from syncengine.sync.changes import GroupChanges
 from syncengine.sync.planner import TicketPlanner
 from syncengine.sync.tickets import CREATE, TicketService
@@ -77,6 +85,8 @@ class Container:
     jira: JiraClients
     tickets: TicketService
     changes: GroupChanges
+    support: SupportService
+    support_puller: SupportPuller
     worker: OutboxWorker
     # Outbox handlers by item kind (shared with the worker) and periodic jobs: filled in
     # by the parts that own them.
@@ -87,6 +97,10 @@ class Container:
     event_handlers: list[EventHandler] = field(default_factory=list)
     runtime: BackgroundRuntime | None = None
     simulator: Simulator | None = None
+
+    def wake_worker(self) -> None:
+        """New outbox work was written (or a project turned Active): run it now."""
+        self.worker.wake()
 
     def start_background(self) -> None:
         """Run the outbox worker and the periodic jobs in this process."""
@@ -128,13 +142,15 @@ async def bootstrap(
     jira_transport: httpx.AsyncBaseTransport | None = None,
     simulator: tuple[Simulator, SimulatedJira] | None = None,
     ingest: ReportSink | None = None,
+    support_jira: Mapping[str, SupportJira] | None = None,
 ) -> Container:
     """Build the engine from ``settings``; upgrade the schema when asked or configured.
 
     ``jira_transport`` routes every Jira call (tests); ``simulator`` is the Jira that
     serves projects without a Jira URL (default: a bundled in-process one, built
     only when such a project exists); ``ingest`` replaces the batching writer
-    (tests use the in-memory sink).
+    (tests use the in-memory sink); ``support_jira`` gives each project's Jira for
+    support requests (default: the projects' Jira clients).
     """
     url = settings.effective_database_url
     if migrate if migrate is not None else settings.auto_migrate:
@@ -174,6 +190,37 @@ async def bootstrap(
         batch_handlers={CREATE: tickets.create_many},
     )
     changes = GroupChanges(db, settings, clock=clock, wake=worker.wake)
+    requests = SupportRepository(db)
+    if support_jira is None:
+        support_jira = {
+            slug: ClientSupportJira(jira.for_project(slug))
+            for slug, project in settings.projects.items()
+            if project.support.enabled
+        }
+    targets = SupportTargets(settings, support_jira)
+    handlers[SUPPORT_CREATE] = SupportCreateHandler(
+        requests=requests, projects=projects, targets=targets, clock=clock
+    )
+    support = SupportService(
+        settings=settings, projects=projects, requests=requests, clock=clock, wake=worker.wake
+    )
+    puller = SupportPuller(
+        requests=requests,
+        projects=projects,
+        targets=targets,
+        slugs=support.enabled_slugs,
+        clock=clock,
+    )
+    jobs: list[PeriodicJob] = []
+    support_intervals = [
+        p.sync.poll_interval_seconds for p in settings.projects.values() if p.support.enabled
+    ]
+    if support_intervals:
+        jobs.append(
+            PeriodicJob(
+                name="support.pull", seconds=min(support_intervals), func=_discard(puller.poll)
+            )
+        )
     worker.on_outcome = changes.record_outcome
     planner = TicketPlanner(
         {slug: ticket_rules(p) for slug, p in settings.projects.items()}, wake=worker.wake
@@ -194,11 +241,21 @@ async def bootstrap(
         jira=jira,
         tickets=tickets,
         changes=changes,
+        support=support,
+        support_puller=puller,
+        jobs=jobs,
         worker=worker,
         handlers=handlers,
         clock=clock,
         simulator=simulator[0] if simulator is not None else None,
     )
+
+
+def _discard(func: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        await func()
+
+    return run
 
 
 async def schema_is_current(container: Container) -> bool:

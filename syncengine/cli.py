@@ -165,6 +165,28 @@ def cmd_config_check(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_user_hash_password(args: argparse.Namespace) -> int:
+    """Print the argon2 hash of a password read from stdin (piped) or typed twice (getpass)."""
+    import getpass
+
+    from syncengine.web.passwords import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("error: the two passwords differ; nothing was hashed", file=sys.stderr)
+            return EXIT_FAILED
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("error: empty password; type one, or pipe it on stdin", file=sys.stderr)
+        return EXIT_FAILED
+    if len(password) < 12:
+        print("warning: passwords under 12 characters are easy to guess", file=sys.stderr)
+    _echo(hash_password(password))
+    return EXIT_OK
+
+
 def cmd_jira_sim(args: argparse.Namespace) -> int:
     """Serve a simulated Jira site (seeded with CRASH and SUP unless --no-seed).
 
@@ -306,6 +328,13 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("files", nargs="+", metavar="FILE", help="JSON Lines file, .gz, or -")
     ingest.add_argument("--project", help="project slug (default: the only configured one)")
     ingest.set_defaults(handler=cmd_ingest)
+    user = commands.add_parser("user", help="dashboard users").add_subparsers(
+        dest="user_command", required=True, metavar="ACTION"
+    )
+    user.add_parser(
+        "hash-password",
+        help="hash a password for [web.users.<name>] password_hash (reads stdin or asks)",
+    ).set_defaults(standalone=cmd_user_hash_password)
     return parser
 
 
@@ -313,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``syncengine`` console script."""
     args = build_parser().parse_args(argv)
     standalone: Callable[[argparse.Namespace], int] | None = getattr(args, "standalone", None)
-    if standalone is not None:  # a command that needs no configuration (jira-sim)
+    if standalone is not None:  # a command that needs no configuration (jira-sim, user)
         try:
             return standalone(args)
         except KeyboardInterrupt:

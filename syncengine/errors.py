@@ -15,6 +15,8 @@ edge, with ``raise ... from exc``::
     │   ├── AuthError               missing or wrong submission token
     │   └── BadReport               the body or one report is malformed (says what to fix)
     ├── TemplateError               a configured template or placeholder is unusable
+    ├── InvalidInput                a form or API request cannot be accepted (``problems``
+    │                               maps each field to what to fix)
     └── JiraError                   anything that went wrong talking to Jira
         ├── JiraTransientError      worth retrying later (429, 502-504, timeouts, connection)
         └── JiraPermanentError      retrying will not help until someone fixes something
@@ -31,6 +33,7 @@ __all__ = [
     "BadReport",
     "ConfigError",
     "IngestError",
+    "InvalidInput",
     "JiraError",
     "JiraPermanentError",
     "JiraTransientError",
@@ -98,6 +101,18 @@ class BadReport(IngestError):
 
 class TemplateError(SyncEngineError):
     """A configured template or placeholder cannot be used."""
+
+
+class InvalidInput(SyncEngineError):
+    """A form or API request cannot be accepted.
+
+    ``problems`` maps each field (or ``""`` for the whole request) to a sentence
+    saying what to fix, so a form can show it beside the field.
+    """
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        self.problems = dict(problems)
+        super().__init__("; ".join(f"{k}: {v}" if k else v for k, v in self.problems.items()))
 
 
 class JiraError(SyncEngineError):

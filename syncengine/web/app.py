@@ -13,6 +13,7 @@ from syncengine.settings import Settings
 from syncengine.web import health, webhooks
 from syncengine.web import ingest as ingest_routes
 from syncengine.web.groups import router as groups_router
+from syncengine.web.pages import install_pages
 from syncengine.web.requests import RequestIdMiddleware
 
 __all__ = ["create_app"]
@@ -53,4 +54,5 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(ingest_routes.router)
     app.include_router(groups_router)
+    install_pages(app, settings)
     return app

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from http import HTTPStatus
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,6 +18,7 @@ from syncengine.domain.groups import GroupSnapshot, GroupState
 from syncengine.errors import NotFound
 from syncengine.store.projects import ProjectRecord
 from syncengine.web.deps import ContainerDep
+from syncengine.web.problems import problem, problem_responses
 
 __all__ = ["router"]
 
@@ -29,21 +29,6 @@ MAX_TOP = 100
 
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
-
-
-def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """A problem-details response."""
-    return JSONResponse(
-        {
-            "type": "about:blank",
-            "title": HTTPStatus(status).phrase,
-            "status": status,
-            "detail": detail,
-        },
-        status_code=status,
-        media_type="application/problem+json",
-        headers=headers,
-    )
 
 
 def _authorize(request: Request, container: Container) -> JSONResponse | None:
@@ -113,7 +98,7 @@ def _group_json(group: GroupSnapshot) -> dict[str, Any]:
     }
 
 
-@router.get("")
+@router.get("", responses=problem_responses(400, 401, 404))
 async def list_groups(project: str, request: Request, container: ContainerDep) -> JSONResponse:
     """The project's groups, most recently seen first.
 
@@ -144,7 +129,7 @@ async def list_groups(project: str, request: Request, container: ContainerDep) -
     )
 
 
-@router.get("/{group_id}")
+@router.get("/{group_id}", responses=problem_responses(400, 401, 404))
 async def get_group(
     project: str, group_id: str, request: Request, container: ContainerDep
 ) -> JSONResponse:

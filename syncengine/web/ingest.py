@@ -41,6 +41,7 @@ from syncengine.ingest.sink import Accepted
 from syncengine.store.projects import ProjectRecord
 from syncengine.web.deps import ContainerDep
 from syncengine.web.problem_details import item_errors, problem_response, store_unavailable
+from syncengine.web.problems import problem_responses
 
 __all__ = ["router"]
 
@@ -141,7 +142,11 @@ def _bearer(request: Request) -> str | None:
     return request.headers.get("x-syncengine-token") or request.query_params.get("token")
 
 
-@router.post("/api/v1/projects/{project}/reports", status_code=202)
+@router.post(
+    "/api/v1/projects/{project}/reports",
+    status_code=202,
+    responses=problem_responses(400, 401, 403, 404, 413, 415, 422, 503),
+)
 async def post_reports(project: str, request: Request, container: ContainerDep) -> JSONResponse:
     """Native reports: one JSON object, a JSON array, or JSON Lines; 202 per report."""
     try:
@@ -199,13 +204,15 @@ async def _backtrace(request: Request, container: Container, token: str | None) 
     return JSONResponse({"response": "ok", "_rxid": rxid})
 
 
-@router.post("/post")
+@router.post("/post", responses=problem_responses(400, 401, 403, 413, 415, 422, 503))
 async def post_backtrace(request: Request, container: ContainerDep) -> JSONResponse:
     """Backtrace-compatible submission, ``/post?format=json&token=...``."""
     return await _backtrace(request, container, request.query_params.get("token"))
 
 
-@router.post("/{universe}/{token}/json")
+@router.post(
+    "/{universe}/{token}/json", responses=problem_responses(400, 401, 403, 413, 415, 422, 503)
+)
 async def post_backtrace_path(
     universe: str, token: str, request: Request, container: ContainerDep
 ) -> JSONResponse:
@@ -262,7 +269,10 @@ async def _sentry(
     return JSONResponse({"id": event_id if isinstance(event_id, str) else uuid.uuid4().hex})
 
 
-@router.post("/api/{project_id}/envelope/")
+@router.post(
+    "/api/{project_id}/envelope/",
+    responses=problem_responses(400, 401, 403, 404, 413, 415, 422, 503),
+)
 @router.post("/api/{project_id}/envelope", include_in_schema=False)
 async def post_sentry_envelope(
     project_id: str, request: Request, container: ContainerDep
@@ -271,7 +281,10 @@ async def post_sentry_envelope(
     return await _sentry(request, container, project_id, envelope=True)
 
 
-@router.post("/api/{project_id}/store/")
+@router.post(
+    "/api/{project_id}/store/",
+    responses=problem_responses(400, 401, 403, 404, 413, 415, 422, 503),
+)
 @router.post("/api/{project_id}/store", include_in_schema=False)
 async def post_sentry_store(
     project_id: str, request: Request, container: ContainerDep

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 
 from syncengine.domain.webhooks import PayloadError, delivery_key, parse_webhook, verify_signature
 from syncengine.web.deps import ContainerDep
-from syncengine.web.problems import problem
+from syncengine.web.problems import problem, problem_responses
 
 __all__ = ["MAX_WEBHOOK_BYTES", "router"]
 
@@ -30,9 +30,7 @@ MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 def _refusal(project: str, secret: bytes, body: bytes, request: Request) -> JSONResponse | None:
     """The answer to an oversized or unauthentic delivery, or None to go on."""
     if len(body) > MAX_WEBHOOK_BYTES:
-        return problem(
-            413, "Payload Too Large", f"webhook bodies are limited to {MAX_WEBHOOK_BYTES} bytes"
-        )
+        return problem(413, f"webhook bodies are limited to {MAX_WEBHOOK_BYTES} bytes")
     header = request.headers.get("x-hub-signature")
     url_token = request.query_params.get("token")
     if header is not None or url_token is None:
@@ -42,10 +40,14 @@ def _refusal(project: str, secret: bytes, body: bytes, request: Request) -> JSON
     if why is None:
         return None
     log.warning("webhook for %s refused: %s", project, why)
-    return problem(401, "Unauthorized", f"webhook refused: {why}")
+    return problem(401, f"webhook refused: {why}")
 
 
-@router.post("/api/v1/jira/webhooks/{project}", response_model=None)
+@router.post(
+    "/api/v1/jira/webhooks/{project}",
+    response_model=None,
+    responses=problem_responses(400, 401, 413, 500),
+)
 async def receive(project: str, request: Request, container: ContainerDep) -> JSONResponse:
     """Take one Jira webhook delivery for ``project``."""
     config = container.settings.projects.get(project)
@@ -55,7 +57,6 @@ async def receive(project: str, request: Request, container: ContainerDep) -> JS
         # Same answer whether the project is unknown or unconfigured: no probing.
         return problem(
             401,
-            "Unauthorized",
             "webhook deliveries for this URL are not accepted; "
             "set projects.<slug>.jira.webhook_secret and register the webhook with it",
         )
@@ -66,7 +67,7 @@ async def receive(project: str, request: Request, container: ContainerDep) -> JS
     try:
         event = parse_webhook(json.loads(body))
     except (ValueError, PayloadError) as exc:
-        return problem(400, "Bad Request", f"not a Jira issue event: {exc}")
+        return problem(400, f"not a Jira issue event: {exc}")
     now = container.clock()
     delivery = delivery_key(event, request.headers.get("x-atlassian-webhook-identifier"))
     await container.cursors.update(record.id, last_webhook_at=now)
@@ -79,7 +80,5 @@ async def receive(project: str, request: Request, container: ContainerDep) -> JS
         # Forget the delivery so Jira's retry (it retries 5xx) is handled, not dropped.
         await container.cursors.forget_delivery(record.id, delivery)
         log.exception("webhook delivery %s for %s failed", delivery, project)
-        return problem(
-            500, "Internal Server Error", "the delivery could not be applied; Jira will retry it"
-        )
+        return problem(500, "the delivery could not be applied; Jira will retry it")
     return JSONResponse({"status": "ok", "delivery": delivery})

@@ -70,7 +70,7 @@ async def test_linked_change_is_audited_and_pushed(database_url: str) -> None:
             (PUSH, ["assignee"]),
         ]
         trail = await container.audit.for_group(gid)
-        assert [t["action"] for t in trail] == ["group.assignee", "group.state"]
+        assert [t.action for t in trail] == ["group.assignee", "group.state"]
         async with container.db.session() as session:
             row = await session.scalar(select(ErrorGroup).where(ErrorGroup.id == gid))
             assert row is not None

@@ -83,5 +83,5 @@ async def test_audit_trail_newest_first(db: Database) -> None:
         actor="b", action="two", detail={"x": 1}, now=NOW, project_id=pid, group_id=gid
     )
     trail = await audit.for_group(gid)
-    assert [t["action"] for t in trail] == ["two", "one"]
-    assert trail[0]["detail"] == {"x": 1}
+    assert [t.action for t in trail] == ["two", "one"]
+    assert trail[0].detail == {"x": 1}

@@ -1,0 +1,132 @@
+"""The ``support.create`` outbox handler: one Jira issue per request, exactly once.
+
+Steps, each recorded before the next, so a retry resumes where the last try
+stopped: find or create the issue (the identity label ``syncengine-sr-<id>`` is
+searched for before re-trying a create whose outcome is unknown), store its id
+and key, upload the attachments Jira does not have yet, read its status.
+A Jira error is written on the request (admins see it) and re-raised for the
+outbox to retry or park.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from syncengine.errors import JiraError
+from syncengine.store.outbox import OutboxWork
+from syncengine.store.projects import ProjectRepository
+from syncengine.store.support import SupportRepository, SupportRequestRecord
+from syncengine.support.fields import build_fields
+from syncengine.support.jira_port import IssueRef
+from syncengine.support.targets import SupportTarget, TargetLookup
+
+__all__ = ["IDENTITY_PROPERTY", "SupportCreateHandler"]
+
+# The issue property that, with the identity label, names the request an issue was made for.
+IDENTITY_PROPERTY = "syncengine.support"
+
+log = logging.getLogger(__name__)
+
+
+class SupportCreateHandler:
+    """Runs ``support.create`` items (an outbox worker handler)."""
+
+    def __init__(
+        self,
+        *,
+        requests: SupportRepository,
+        projects: ProjectRepository,
+        targets: TargetLookup,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.requests = requests
+        self.projects = projects
+        self.targets = targets
+        self.clock = clock
+
+    async def __call__(self, work: OutboxWork) -> None:
+        """Create (or find) the issue of the item's request; raises JiraError to retry."""
+        request = await self.requests.get(int(work.payload["support_request_id"]))
+        if request is None:
+            log.warning("support request of outbox item %s no longer exists", work.id)
+            return
+        try:
+            target = self.targets(await self._slug(work.project_id))
+            issue = await self._ensure_issue(request, target, unknown=work.attempts > 1)
+            await self._upload(request, issue, target, unknown=work.attempts > 1)
+            ref, status = await target.jira.issue_status(issue.id)
+        except JiraError as exc:
+            await self.requests.set_error(request.id, exc.user_message(), now=self.clock())
+            raise
+        await self.requests.apply_pull(
+            request.id, status=status, issue_key=ref.key, comments=None, now=self.clock()
+        )
+        log.info("support request %s is Jira issue %s", request.id, ref.key)
+
+    async def _slug(self, project_id: int) -> str:
+        for project in await self.projects.all():
+            if project.id == project_id:
+                return project.slug
+        raise JiraError(f"project {project_id} no longer exists")
+
+    async def _ensure_issue(
+        self, request: SupportRequestRecord, target: SupportTarget, *, unknown: bool
+    ) -> IssueRef:
+        if request.jira_issue_id and request.jira_issue_key:
+            return IssueRef(id=request.jira_issue_id, key=request.jira_issue_key)
+        if unknown:
+            # An earlier attempt may have created the issue and died before storing it.
+            found = await target.jira.find_by_label(
+                target.fields.project_key, request.identity_label
+            )
+            if found:
+                issue = min(found, key=lambda ref: int(ref.id) if ref.id.isdigit() else 0)
+                log.info("support request %s: adopting %s found by label", request.id, issue.key)
+                await self._link(request, issue)
+                return issue
+        issue = await target.jira.create_issue(
+            build_fields(request, target.fields),
+            properties={IDENTITY_PROPERTY: {"support_request_id": request.id}},
+        )
+        await self._link(request, issue)
+        return issue
+
+    async def _link(self, request: SupportRequestRecord, issue: IssueRef) -> None:
+        await self.requests.set_issue(
+            request.id, issue_id=issue.id, issue_key=issue.key, now=self.clock()
+        )
+
+    async def _upload(
+        self,
+        request: SupportRequestRecord,
+        issue: IssueRef,
+        target: SupportTarget,
+        *,
+        unknown: bool,
+    ) -> None:
+        waiting = [
+            a for a in await self.requests.attachments(request.id) if not a.jira_attachment_id
+        ]
+        if not waiting:
+            return
+        on_issue: dict[tuple[str, int], list[str]] = {}
+        if unknown:
+            # An earlier upload may have reached Jira without its answer reaching us.
+            for jira_id, name, size in await target.jira.attachments(issue.id):
+                on_issue.setdefault((name, size), []).append(jira_id)
+        for info in waiting:
+            already = on_issue.get((info.filename, info.size))
+            if already:
+                await self.requests.mark_uploaded(info.id, already.pop(0))
+                continue
+            file = await self.requests.attachment(request.id, info.id)
+            assert file is not None
+            jira_id = await target.jira.add_attachment(
+                issue.id,
+                filename=info.filename,
+                content=file.content,
+                content_type=info.content_type,
+            )
+            await self.requests.mark_uploaded(info.id, jira_id)

@@ -1,0 +1,88 @@
+"""The Jira ``fields`` of a support request's issue (pure; no I/O).
+
+Summary, description, labels (the chosen label and the request's identity
+label), the configured issue type, and the category / API product / endpoint
+in their configured custom fields, each left out when its field id is not set.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from syncengine.domain.adf import render_adf
+from syncengine.domain.richtext import Break, Document, Paragraph, Rule, Span, clean_text
+from syncengine.domain.wiki import render_wiki
+from syncengine.store.support import SupportRequestRecord
+
+__all__ = ["SupportFieldConfig", "build_fields", "description_document", "jira_label"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SupportFieldConfig:
+    """Where a project's support requests go in Jira."""
+
+    project_key: str
+    issue_type: str
+    api_version: Literal[2, 3] = 2
+    category_field: str = ""
+    api_product_field: str = ""
+    endpoint_field: str = ""
+    public_url: str = ""
+    project_slug: str = ""
+
+
+def jira_label(label: str) -> str:
+    """A portal label as a Jira label (Jira labels cannot contain spaces)."""
+    return re.sub(r"\s+", "-", label.strip())
+
+
+def _paragraph(text: str) -> Paragraph:
+    content: list[Span | Break] = []
+    for i, line in enumerate(text.split("\n")):
+        if i:
+            content.append(Break())
+        if line:
+            content.append(Span(text=line))
+    return Paragraph(content=tuple(content))
+
+
+def description_document(request: SupportRequestRecord, config: SupportFieldConfig) -> Document:
+    """The description as rich-text blocks: the user's text as typed, then who filed it.
+
+    The user's text is only ever text (never markup) in both Jira formats.
+    """
+    parts = [p.strip("\n") for p in re.split(r"\n[ \t]*\n", clean_text(request.description))]
+    blocks: list[Paragraph | Rule] = [_paragraph(p) for p in parts if p.strip()]
+    footer: list[Span | Break] = [
+        Span(text=f"Filed by {request.reporter} through the syncengine support portal: ")
+    ]
+    if config.public_url and config.project_slug:
+        url = f"{config.public_url}/projects/{config.project_slug}/support/{request.id}"
+        footer.append(Span(text=f"request #{request.id}", href=url))
+    else:
+        footer.append(Span(text=f"request #{request.id}"))
+    blocks += [Rule(), Paragraph(content=tuple(footer))]
+    return Document(blocks=tuple(blocks))
+
+
+def build_fields(request: SupportRequestRecord, config: SupportFieldConfig) -> dict[str, Any]:
+    """The ``fields`` object of the create-issue call for ``request``."""
+    document = description_document(request, config)
+    description = render_adf(document) if config.api_version == 3 else render_wiki(document)
+    fields: dict[str, Any] = {
+        "project": {"key": config.project_key},
+        "issuetype": {"name": config.issue_type},
+        "summary": request.summary,
+        "description": description,
+        "labels": [jira_label(request.label), request.identity_label],
+    }
+    for field_id, value in (
+        (config.category_field, request.category),
+        (config.api_product_field, request.api_product),
+        (config.endpoint_field, request.endpoint),
+    ):
+        if field_id and value:
+            fields[field_id] = value
+    return fields

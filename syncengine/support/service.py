@@ -1,0 +1,139 @@
+"""Filing support requests: check, store with the outbox item in one transaction, wake.
+
+:class:`SupportService` is what the web pages and the JSON API call. It never
+talks to Jira: the ``support.create`` outbox item does that later (at once when
+the project is Active, when it turns Active otherwise).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from syncengine.errors import InvalidInput, NotFound
+from syncengine.settings import Settings, SupportSettings
+from syncengine.store.projects import ProjectRecord, ProjectRepository
+from syncengine.store.support import (
+    NewAttachment,
+    NewSupportRequest,
+    SupportRepository,
+    SupportRequestRecord,
+)
+from syncengine.support.validation import (
+    MAX_ATTACHMENTS,
+    RequestForm,
+    validate_attachment,
+    validate_request,
+)
+
+__all__ = ["SupportService", "UploadedFile"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class UploadedFile:
+    """A file as the browser or API client sent it, before any check."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
+def _no_wake() -> None:
+    return None
+
+
+class SupportService:
+    """Files support requests and answers which projects take them."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        projects: ProjectRepository,
+        requests: SupportRepository,
+        clock: Callable[[], datetime],
+        wake: Callable[[], None] = _no_wake,
+    ) -> None:
+        self.settings = settings
+        self.projects = projects
+        self.requests = requests
+        self.clock = clock
+        self.wake = wake
+
+    def enabled_slugs(self) -> list[str]:
+        """The configured projects that accept support requests, by slug."""
+        return sorted(s for s, p in self.settings.projects.items() if p.support.enabled)
+
+    def config(self, slug: str) -> SupportSettings:
+        """The support settings of ``slug``; NotFound unless it takes support requests."""
+        project = self.settings.projects.get(slug)
+        if project is None or not project.support.enabled:
+            raise NotFound(f"project {slug!r} does not take support requests")
+        return project.support
+
+    async def project(self, slug: str) -> ProjectRecord:
+        """The stored project of ``slug``; NotFound unless it takes support requests."""
+        self.config(slug)
+        record = await self.projects.get(slug)
+        if record is None:
+            raise NotFound(f"project {slug!r} is configured but not in the store yet")
+        return record
+
+    async def file(
+        self, slug: str, form: RequestForm, files: list[UploadedFile], *, reporter: str
+    ) -> SupportRequestRecord:
+        """Check and store a request with its attachments and queue its Jira issue.
+
+        Raises InvalidInput naming every field to fix (nothing is stored then),
+        NotFound when the project takes no support requests.
+        """
+        config = self.config(slug)
+        project = await self.project(slug)
+        problems: dict[str, str] = {}
+        try:
+            valid = validate_request(form, config)
+        except InvalidInput as exc:
+            problems.update(exc.problems)
+        files = [f for f in files if f.filename or f.content]
+        attachments: list[NewAttachment] = []
+        if len(files) > MAX_ATTACHMENTS:
+            problems["attachments"] = f"attach at most {MAX_ATTACHMENTS} files"
+        else:
+            for file in files:
+                try:
+                    attachments.append(
+                        validate_attachment(file.filename, file.content_type, file.content, config)
+                    )
+                except InvalidInput as exc:
+                    problems["attachments"] = "; ".join(
+                        p for p in (problems.get("attachments"), exc.problems["attachments"]) if p
+                    )
+        if problems:
+            raise InvalidInput(problems)
+        record = await self.requests.file(
+            NewSupportRequest(
+                project_id=project.id,
+                reporter=reporter,
+                label=valid.label,
+                summary=valid.summary,
+                description=valid.description,
+                category=valid.category,
+                api_product=valid.api_product,
+                endpoint=valid.endpoint,
+            ),
+            attachments,
+            now=self.clock(),
+        )
+        log.info(
+            "support request %s filed in %s by %s (%d attachments)",
+            record.id,
+            slug,
+            reporter,
+            len(attachments),
+        )
+        self.wake()
+        return record

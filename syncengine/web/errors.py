@@ -1,0 +1,63 @@
+"""How errors look to users: a page for browsers, a JSON problem for the API."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from syncengine.errors import InvalidInput, JiraError, NotFound
+from syncengine.web.auth import ApiUnauthorized, Forbidden, LoginRequired
+from syncengine.web.csrf import CsrfRejected
+from syncengine.web.templating import render
+
+__all__ = ["install_error_handlers"]
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _answer(request: Request, status: int, title: str, detail: str, **extra: object) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": detail, **extra}, status_code=status)
+    return render(request, "web/error.html", {"title": title, "detail": detail}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn the engine's errors into answers."""
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(exc.location(), status_code=303)
+
+    @app.exception_handler(ApiUnauthorized)
+    async def _unauthorized(request: Request, exc: ApiUnauthorized) -> Response:
+        return JSONResponse(
+            {"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        return _answer(request, 403, "Not allowed", "You are not allowed to see this page.")
+
+    @app.exception_handler(CsrfRejected)
+    async def _csrf(request: Request, exc: CsrfRejected) -> Response:
+        return _answer(
+            request,
+            403,
+            "Form expired",
+            "The form is missing its security token or it has expired. "
+            "Go back, reload the page and send it again.",
+        )
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> Response:
+        return _answer(request, 404, "Not found", str(exc))
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid(request: Request, exc: InvalidInput) -> Response:
+        return _answer(request, 400, "Cannot accept this", str(exc), problems=exc.problems)
+
+    @app.exception_handler(JiraError)
+    async def _jira(request: Request, exc: JiraError) -> Response:
+        return _answer(request, 502, "Jira error", exc.user_message())

@@ -1,0 +1,93 @@
+"""The dashboard's web layer: sessions, security headers, static files, page and API routes."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from syncengine.settings import Settings
+from syncengine.support.validation import MAX_ATTACHMENTS
+from syncengine.web import api_support, integration_pages, signin, support_pages
+from syncengine.web.auth import SESSION_COOKIE
+from syncengine.web.body_limit import UploadLimit
+from syncengine.web.errors import install_error_handlers
+from syncengine.web.passwords import is_password_hash
+from syncengine.web.templating import build_templates, static_dir
+from syncengine.web.throttle import LoginThrottle
+
+__all__ = ["install_pages"]
+
+log = logging.getLogger(__name__)
+
+# Pages use no script at all; styles only from this site.
+_CSP = (
+    "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def _session_secret(settings: Settings) -> str:
+    if settings.web.session_secret is not None:
+        return settings.web.session_secret.get_secret_value()
+    if settings.web.users:
+        log.warning(
+            "web.session_secret is not set: using a random one, so every sign-in ends when "
+            "the process restarts (and processes do not share sessions); set "
+            "web.session_secret_env or web.session_secret_file to keep them"
+        )
+    return secrets.token_urlsafe(48)
+
+
+def _check_users(settings: Settings) -> None:
+    for name, user in settings.web.users.items():
+        if not is_password_hash(user.password_hash):
+            log.warning(
+                "web.users.%s.password_hash is not an argon2 hash: that user cannot sign in; "
+                "make one with `syncengine user hash-password`",
+                name,
+            )
+
+
+async def _security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    response = await call_next(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if response.headers.get("content-type", "").startswith("text/html"):
+        response.headers.setdefault("Content-Security-Policy", _CSP)
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def install_pages(app: FastAPI, settings: Settings) -> None:
+    """Add sign-in, the support portal, the integration page and their JSON API to ``app``."""
+    _check_users(settings)
+    app.state.templates = build_templates(settings)
+    app.state.login_throttle = LoginThrottle()
+    app.middleware("http")(_security_headers)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=_session_secret(settings),
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.web.session_max_age_seconds,
+        same_site="lax",
+        https_only=settings.effective_public_url.startswith("https://"),
+    )
+    largest = max(
+        (p.support.max_attachment_bytes for p in settings.projects.values() if p.support.enabled),
+        default=0,
+    )
+    # Every file at its limit, plus room for the form fields and multipart framing.
+    app.add_middleware(UploadLimit, limit=largest * MAX_ATTACHMENTS + 1024 * 1024)
+    app.mount("/static", StaticFiles(directory=static_dir()), name="static")
+    install_error_handlers(app)
+    for router in (signin.router, support_pages.router, integration_pages.router):
+        app.include_router(router)
+    app.include_router(api_support.router)

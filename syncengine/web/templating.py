@@ -1,0 +1,82 @@
+"""Jinja2 pages: the bundled ``syncengine/templates/web/``, overridable by ``templates_dir``.
+
+Autoescape is on for every page: whatever a user or Jira wrote is shown as text.
+Templates get ``csrf_field()``, ``current_user`` and ``flashes()`` as globals;
+:func:`flash` queues a message for the next page shown.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+
+from syncengine.settings import Settings
+from syncengine.web.auth import current_user
+from syncengine.web.csrf import csrf_field, csrf_token
+
+__all__ = ["build_templates", "bundled_templates_dir", "flash", "render", "static_dir"]
+
+
+def bundled_templates_dir() -> Path:
+    """The templates shipped inside the package (``syncengine/templates``, in the wheel too)."""
+    folder = Path(__file__).resolve().parent.parent / "templates"
+    if not (folder / "web").is_dir():
+        raise FileNotFoundError(f"bundled templates missing at {folder}: reinstall syncengine")
+    return folder
+
+
+def static_dir() -> Path:
+    """The folder of the pages' CSS (served under ``/static``)."""
+    return bundled_templates_dir() / "web" / "static"
+
+
+def flash(request: Request, message: str, kind: str = "info") -> None:
+    """Show ``message`` on the next page (kind: info, success or error)."""
+    queued = list(request.session.get("flash", []))
+    queued.append([kind, message])
+    request.session["flash"] = queued[-5:]
+
+
+def _flashes(request: Request) -> list[tuple[str, str]]:
+    queued = request.session.pop("flash", [])
+    return [(str(kind), str(message)) for kind, message in queued]
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def build_templates(settings: Settings) -> Jinja2Templates:
+    """The page renderer: user templates first, then the bundled ones; autoescape on."""
+    folders = [bundled_templates_dir()]
+    if settings.templates_dir is not None:
+        folders.insert(0, settings.templates_dir)
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(str(f)) for f in folders]),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = _when
+    return Jinja2Templates(env=env)
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
+) -> HTMLResponse:
+    """Render page ``name`` with the common globals."""
+    templates: Jinja2Templates = request.app.state.templates
+    values: dict[str, Any] = {
+        "current_user": current_user(request),
+        "csrf_field": lambda: csrf_field(request),
+        "csrf_token": lambda: csrf_token(request),
+        "flashes": lambda: _flashes(request),
+        **(context or {}),
+    }
+    return templates.TemplateResponse(request, name, values, status_code=status_code)

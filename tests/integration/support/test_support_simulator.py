@@ -1,0 +1,214 @@
+"""Support requests through the real Jira client against the Jira simulator (in-process)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pytest
+from pydantic import SecretStr
+
+from syncengine.jira import JiraClient, JiraConfig
+from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN, Simulator, create_simulator
+from syncengine.settings import Settings
+from syncengine.store.database import Database
+from syncengine.store.outbox import OutboxRepository, State
+from syncengine.store.projects import ProjectRepository
+from syncengine.store.support import SupportRepository
+from syncengine.support.create import SupportCreateHandler
+from syncengine.support.jira_adapter import ClientSupportJira
+from syncengine.support.pullback import SupportPuller
+from syncengine.support.service import SupportService, UploadedFile
+from syncengine.support.targets import SupportTargets
+from syncengine.support.validation import RequestForm
+from syncengine.sync.worker import OutboxWorker
+from tests.integration.support.conftest import T0, Clock
+
+FORM = RequestForm(
+    label="Question",
+    summary="Symbol upload rejected",
+    description="The upload answers 413.\nSince the last release.",
+    category="Billing",
+    api_product="Symbols API",
+    endpoint="/symbols/v1/upload",
+)
+
+
+def sim_settings(api_version: Literal[2, 3]) -> Settings:
+    return Settings(
+        projects={
+            "api": {
+                "jira": {"project_key": "SUP", "api_version": api_version},
+                "support": {
+                    "enabled": True,
+                    "labels": ["Question", "Bug"],
+                    "categories": ["Billing", "Question"],
+                    "api_products": ["Symbols API", "Crash API"],
+                    "category_field": "customfield_10070",
+                    "api_product_field": "customfield_10071",
+                    "endpoint_field": "customfield_10072",
+                },
+            }
+        }
+    )
+
+
+def _login(sim: Simulator) -> str:
+    return DEFAULT_LOGIN if sim.flavour == "cloud" else DEFAULT_LOGIN.split("@")[0]
+
+
+class Wired:
+    def __init__(self, db: Database, sim: Simulator, settings: Settings) -> None:
+        self.sim = sim
+        self.clock = Clock()
+        self.client = JiraClient.open(
+            JiraConfig(
+                site=sim.state.base_url,
+                deployment=sim.flavour,  # type: ignore[arg-type]
+                api_version=settings.projects["api"].jira.api_version,
+                # Data Center logs in by username, Cloud by e-mail, as real Jira does.
+                user=DEFAULT_LOGIN if sim.flavour == "cloud" else DEFAULT_LOGIN.split("@")[0],
+                token=SecretStr(DEFAULT_TOKEN),
+                max_retries=0,
+            ),
+            transport=sim.transport(),
+        )
+        self.projects = ProjectRepository(db)
+        self.requests = SupportRepository(db)
+        self.outbox = OutboxRepository(db)
+        targets = SupportTargets(settings, {"api": ClientSupportJira(self.client)})
+        self.worker = OutboxWorker(
+            self.outbox,
+            {
+                "support.create": SupportCreateHandler(
+                    requests=self.requests,
+                    projects=self.projects,
+                    targets=targets,
+                    clock=self.clock,
+                )
+            },
+            worker_id="t",
+            clock=self.clock,
+        )
+        self.service = SupportService(
+            settings=settings, projects=self.projects, requests=self.requests, clock=self.clock
+        )
+        self.puller = SupportPuller(
+            requests=self.requests,
+            projects=self.projects,
+            targets=targets,
+            slugs=self.service.enabled_slugs,
+            clock=self.clock,
+        )
+
+
+@pytest.mark.parametrize(
+    ("flavour", "api_version"), [("cloud", 3), ("cloud", 2), ("datacenter", 2)]
+)
+async def test_request_reaches_the_simulator_with_fields_and_comes_back(
+    db: Database, flavour: Literal["cloud", "datacenter"], api_version: Literal[2, 3]
+) -> None:
+    sim = create_simulator(flavour)
+    wired = Wired(db, sim, sim_settings(api_version))
+    try:
+        await wired.projects.ensure("api", name="API", integration_active=True, now=T0)
+        record = await wired.service.file(
+            "api",
+            FORM,
+            [UploadedFile(filename="413.txt", content_type="text/plain", content=b"HTTP 413")],
+            reporter="alice",
+        )
+        await wired.worker.drain()
+        [item] = await wired.outbox.list(states=(State.DONE, State.DEAD, State.PENDING))
+        assert item.state == State.DONE, item.last_error
+
+        [issue] = sim.issues("SUP")
+        async with sim.client(login=_login(sim), token=DEFAULT_TOKEN) as reader:
+            shown = (await reader.get(f"/rest/api/2/issue/{issue.key}")).json()["fields"]
+        assert shown["summary"] == FORM.summary
+        assert shown["issuetype"]["name"] == "Task"
+        assert shown["customfield_10070"]["value"] == "Billing"
+        assert shown["customfield_10071"]["value"] == "Symbols API"
+        assert shown["customfield_10072"] == "/symbols/v1/upload"
+        assert set(shown["labels"]) == {"Question", f"syncengine-sr-{record.id}"}
+        assert "The upload answers 413." in str(shown["description"])
+        assert [(a.filename, a.content) for a in issue.attachments] == [("413.txt", b"HTTP 413")]
+        stored = await wired.requests.get(record.id)
+        assert stored is not None
+        assert stored.jira_issue_key == issue.key
+        assert stored.jira_status == "To Do"
+
+        assert await wired.puller.poll() == 0  # the first, full round: nothing new yet
+        wired.clock.advance(60)
+        async with sim.client(login=_login(sim), token=DEFAULT_TOKEN) as engineer:
+            body = "We <b>raised</b> the limit." if api_version == 2 else None
+            path = f"/rest/api/{api_version}/issue/{issue.key}/comment"
+            payload = (
+                {"body": body}
+                if body
+                else {
+                    "body": {
+                        "type": "doc",
+                        "version": 1,
+                        "content": [
+                            {
+                                "type": "paragraph",
+                                "content": [
+                                    {"type": "text", "text": "We <b>raised</b> the limit."}
+                                ],
+                            }
+                        ],
+                    }
+                }
+            )
+            assert (await engineer.post(path, json=payload)).status_code == 201
+        assert await wired.puller.poll() == 1  # found by "updated in the last 3 minutes"
+        [comment] = await wired.requests.comments(record.id)
+        assert comment.body == "We <b>raised</b> the limit."
+        assert comment.author
+    finally:
+        await wired.client.aclose()
+
+
+async def test_lost_create_answer_is_adopted_by_label(db: Database) -> None:
+    sim = create_simulator("cloud")
+    wired = Wired(db, sim, sim_settings(2))
+    try:
+        await wired.projects.ensure("api", name="API", integration_active=True, now=T0)
+        sim.add_fault(kind="commit_then_fail", route="POST /issue", drop=True, remaining=1)
+        record = await wired.service.file("api", FORM, [], reporter="alice")
+        await wired.worker.drain()
+        wired.clock.advance(3600)
+        await wired.worker.drain()
+        assert len(sim.issues("SUP")) == 1
+        stored = await wired.requests.get(record.id)
+        assert stored is not None
+        assert stored.jira_issue_key == sim.issues("SUP")[0].key
+    finally:
+        await wired.client.aclose()
+
+
+async def test_lost_attachment_answer_is_not_uploaded_twice(db: Database) -> None:
+    sim = create_simulator("cloud")
+    wired = Wired(db, sim, sim_settings(3))
+    try:
+        await wired.projects.ensure("api", name="API", integration_active=True, now=T0)
+        sim.add_fault(kind="commit_then_fail", route="*/attachments", drop=True, remaining=1)
+        record = await wired.service.file(
+            "api",
+            FORM,
+            [
+                UploadedFile(filename="a.txt", content_type="text/plain", content=b"first"),
+                UploadedFile(filename="b.txt", content_type="text/plain", content=b"second"),
+            ],
+            reporter="alice",
+        )
+        await wired.worker.drain()
+        [item] = await wired.outbox.list()
+        assert item.state == State.PENDING  # the first upload's answer was lost
+        wired.clock.advance(3600)
+        await wired.worker.drain()
+        [issue] = sim.issues("SUP")
+        assert sorted(a.filename for a in issue.attachments) == ["a.txt", "b.txt"]
+        assert all(a.jira_attachment_id for a in await wired.requests.attachments(record.id))
+    finally:
+        await wired.client.aclose()

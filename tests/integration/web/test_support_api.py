@@ -1,0 +1,119 @@
+"""The JSON API: token and session access, multipart create, problems, OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.web.conftest import ADMIN_TOKEN, Web, sign_in
+
+TOKEN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+BASE = "/api/v1/projects/api/support-requests"
+
+
+def _form(**extra: str) -> dict[str, str]:
+    return {"label": "Question", "summary": "How to page?", "description": "Docs unclear.", **extra}
+
+
+async def test_token_creates_lists_gets_and_downloads(web: Web) -> None:
+    async with web.client() as client:
+        created = await client.post(
+            BASE,
+            headers=TOKEN,
+            data=_form(reporter="carol", endpoint="/accounts/v2"),
+            files=[("attachments", ("shot.png", b"\x89PNG....", "image/png"))],
+        )
+        assert created.status_code == 201, created.text
+        body = created.json()
+        assert body["reporter"] == "carol"
+        assert body["status"] == "not sent"
+        assert body["jira_issue_key"] is None
+        [attachment] = body["attachments"]
+        assert attachment["in_jira"] is False
+
+        await web.container.worker.drain()
+        got = (await client.get(f"{BASE}/{body['id']}", headers=TOKEN)).json()
+        assert got["jira_issue_key"] == "SUP-1"
+        assert got["status"] == "To Do"
+        assert got["attachments"][0]["in_jira"] is True
+        download = await client.get(attachment["download_url"], headers=TOKEN)
+        assert download.content == b"\x89PNG...."
+
+        listed = (await client.get(BASE, headers=TOKEN, params={"q": "SUP-1"})).json()
+        assert listed["total"] == 1
+        assert listed["items"][0]["endpoint"] == "/accounts/v2"
+
+
+async def test_bad_input_answers_400_with_problems(web: Web) -> None:
+    async with web.client() as client:
+        answer = await client.post(BASE, headers=TOKEN, data=_form(label="Rant", endpoint="x"))
+        assert answer.status_code == 400
+        problems = answer.json()["problems"]
+        assert set(problems) == {"label", "endpoint"}
+        assert (await client.post(BASE, headers=TOKEN, data={"label": "Bug"})).status_code == 422
+
+
+async def test_api_needs_token_or_session_and_session_needs_csrf(web: Web) -> None:
+    async with web.client() as client:
+        assert (await client.get(BASE)).status_code == 401
+        wrong = await client.get(BASE, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        csrf = await sign_in(client, "alice")
+        assert (await client.get(BASE)).status_code == 200
+        assert (await client.post(BASE, data=_form())).status_code == 403
+        filed = await client.post(BASE, data=_form(), headers={"X-CSRF-Token": csrf})
+        assert filed.status_code == 201
+        assert filed.json()["reporter"] == "alice"
+        assert filed.json()["last_error"] is None
+        on_behalf = await client.post(
+            BASE, data=_form(reporter="bob"), headers={"X-CSRF-Token": csrf}
+        )
+        assert on_behalf.status_code == 403
+
+
+async def test_integration_switch_api_is_audited(web: Web) -> None:
+    async with web.client() as client:
+        url = "/api/v1/projects/api/integration"
+        assert (await client.get(url, headers=TOKEN)).json() == {"project": "api", "active": True}
+        answer = await client.put(url, headers=TOKEN, json={"active": False})
+        assert answer.json() == {"project": "api", "active": False}
+        project = await web.container.projects.get("api")
+        assert project is not None
+        assert not project.integration_active
+        from syncengine.store.audit import AuditRepository
+
+        [entry] = await AuditRepository(web.container.db).recent(project_id=project.id)
+        assert (entry.actor, entry.action) == ("api", "integration.deactivate")
+        assert (
+            await client.get("/api/v1/projects/nope/integration", headers=TOKEN)
+        ).status_code == 404
+
+
+async def test_openapi_describes_every_support_operation(web: Web) -> None:
+    async with web.client() as client:
+        spec: dict[str, Any] = (await client.get("/openapi.json")).json()
+    paths = spec["paths"]
+    collection = paths["/api/v1/projects/{project}/support-requests"]
+    assert set(collection) == {"get", "post"}
+    create = collection["post"]
+    assert "multipart/form-data" in create["requestBody"]["content"]
+    assert create["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/SupportRequestDetail"
+    }
+    for code in ("400", "401", "403", "404"):
+        assert create["responses"][code]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Problem"
+        }
+    item = paths["/api/v1/projects/{project}/support-requests/{request_id}"]["get"]
+    assert item["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "SupportRequestDetail"
+    )
+    download = paths[
+        "/api/v1/projects/{project}/support-requests/{request_id}/attachments/{attachment_id}"
+    ]["get"]
+    assert "application/octet-stream" in download["responses"]["200"]["content"]
+    schemas = spec["components"]["schemas"]
+    assert {"jira_issue_key", "status", "attachments", "comments"} <= set(
+        schemas["SupportRequestDetail"]["properties"]
+    )
+    # Pages are not API: they stay out of the document.
+    assert not any(p.startswith(("/login", "/projects/", "/admin")) for p in paths)
