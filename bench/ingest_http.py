@@ -6,6 +6,9 @@ prints the rate at which reports were answered 202 (each answer comes after its
 batch committed), plus the server's resident memory before and after.
 
     .venv/bin/python bench/ingest_http.py --reports 200000 --batch 1000 --concurrency 4
+
+With more than 100,000 reports it also prints the server's memory at 100,000 and
+at the end (it should stay flat: the writer bounds what waits in memory).
 """
 
 from __future__ import annotations
@@ -58,7 +61,13 @@ def build_bodies(reports: int, batch: int, fingerprints: int, zipf: bool) -> lis
     return bodies
 
 
-async def post_all(url: str, bodies: list[bytes], concurrency: int) -> int:
+async def post_all(
+    url: str,
+    bodies: list[bytes],
+    concurrency: int,
+    marks: dict[int, float] | None = None,
+    pid: int = 0,
+) -> int:
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
@@ -76,7 +85,10 @@ async def post_all(url: str, bodies: list[bytes], concurrency: int) -> int:
                 body = queue.get_nowait()
                 response = await client.post(url, content=body, headers=headers)
                 response.raise_for_status()
+                before = accepted
                 accepted += response.json()["accepted"]
+                if marks is not None and before < 100_000 <= accepted:
+                    marks[100_000] = rss_mib(pid)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return accepted
@@ -126,8 +138,9 @@ def main() -> None:
             # Warm-up: first groups, interned names, caches.
             asyncio.run(post_all(url, bodies[:2], 1))
             before = rss_mib(server.pid)
+            marks: dict[int, float] = {}
             started = time.perf_counter()
-            accepted = asyncio.run(post_all(url, bodies, args.concurrency))
+            accepted = asyncio.run(post_all(url, bodies, args.concurrency, marks, server.pid))
             elapsed = time.perf_counter() - started
             after = rss_mib(server.pid)
         finally:
@@ -139,6 +152,12 @@ def main() -> None:
         f"{accepted:,} reports in {elapsed:.1f}s = {accepted / elapsed:,.0f} reports/s; "
         f"server RSS {before:.0f} → {after:.0f} MiB"
     )
+    if 100_000 in marks and accepted > 100_000:
+        growth = (after - marks[100_000]) / marks[100_000] * 100
+        print(
+            f"server RSS at 100,000 reports {marks[100_000]:.0f} MiB, at {accepted:,} "
+            f"{after:.0f} MiB ({growth:+.1f} %)"
+        )
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ class Progress:
         self._tty = self._stream.isatty()
         self._interval = interval if self._tty else 5.0
         self._started = time.monotonic()
-        self._last = 0.0
+        self._last = self._started
 
     def update(self, summary: ImportSummary, *, final: bool = False) -> None:
         """Show ``summary`` (at most every ``interval`` seconds unless ``final``)."""

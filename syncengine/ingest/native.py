@@ -137,7 +137,7 @@ def native_report(
         attributes=attributes,
         version=pick_version(explicit, attributes, ctx),
         fingerprint=entries,
-        raw=item,
+        raw=None,  # every native field is in the report already: a copy would only cost
     )
     return ParsedReport(index=index, report=report, truncated=cuts.count)
 
