@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from syncengine.ingest.sink import ReportSink
 from syncengine.ingest.writer import BatchWriter
 from syncengine.settings import Settings, mask_secret
 from syncengine.store.database import Database
@@ -32,7 +33,7 @@ class Container:
     db: Database
     projects: ProjectRepository
     groups: GroupRepository
-    ingest: BatchWriter
+    ingest: ReportSink
     clock: Callable[[], datetime] = utcnow
     started_at: datetime = field(default_factory=utcnow)
 

@@ -56,6 +56,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         container = await bootstrap(settings)
         try:
             await prepare_projects(container, _echo)
+            for record in await container.projects.all():
+                _echo(f"project {record.slug}: id {record.id} (the project number in a Sentry DSN)")
             app = create_app(settings, container=container)
             _echo(f"syncengine listening on http://{host}:{port}")
             await serve_app(app, host=host, port=port)
@@ -82,6 +84,53 @@ def cmd_config_check(args: argparse.Namespace, settings: Settings) -> int:
     _echo(json.dumps(shown, indent=2, default=str, ensure_ascii=False))
     _echo("configuration OK")
     return EXIT_OK
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    """Import native reports from JSON Lines files (``-`` for stdin) into the store."""
+    from syncengine.bootstrap import bootstrap
+    from syncengine.ingest.importer import Progress, import_files
+    from syncengine.ingest.limits import ReportContext
+
+    slug = args.project or (next(iter(settings.projects)) if len(settings.projects) == 1 else None)
+    if slug is None:
+        names = ", ".join(settings.projects) or "none configured"
+        print(f"error: name the project with --project ({names})", file=sys.stderr)
+        return EXIT_FAILED
+
+    async def run() -> int:
+        container = await bootstrap(settings)
+        try:
+            project = await container.projects.get(slug)
+            if project is None and slug in settings.projects:
+                configured = settings.projects[slug]
+                project = await container.projects.ensure(
+                    slug,
+                    name=configured.name,
+                    integration_active=configured.integration_active,
+                    now=container.clock(),
+                )
+            if project is None:
+                print(f"error: no project {slug!r}: configure it first", file=sys.stderr)
+                return EXIT_FAILED
+            summary = await import_files(
+                args.files,
+                sink=container.ingest,
+                project_id=project.id,
+                context=lambda: ReportContext.for_project(settings, slug, container.clock()),
+                progress=Progress(),
+            )
+        finally:
+            await container.aclose()
+        for line in summary.lines():
+            _echo(line)
+        return EXIT_OK if not summary.rejected else EXIT_FAILED
+
+    try:
+        return asyncio.run(run())
+    except OSError as exc:
+        print(f"error: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_parser("check", help="validate and print the effective settings").set_defaults(
         handler=cmd_config_check
     )
+
+    ingest = commands.add_parser(
+        "ingest", help="import crash reports from JSON Lines files (exit 1 if any is rejected)"
+    )
+    ingest.add_argument("files", nargs="+", metavar="FILE", help="JSON Lines file, .gz, or -")
+    ingest.add_argument("--project", help="project slug (default: the only configured one)")
+    ingest.set_defaults(handler=cmd_ingest)
     return parser
 
 

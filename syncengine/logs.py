@@ -14,6 +14,9 @@ _SECRETISH = re.compile(
     r"(?i)(authorization:\s*(?:basic|bearer)\s+|token=|sentry_key=|password=|secret=)[^\s&,\"']+"
 )
 
+# Backtrace's submission URL carries the token as a path segment: /{universe}/{token}/json.
+_PATH_TOKEN = re.compile(r"(\s/[^/\s?\"]+/)[^/\s?\"]+(/json\b)")
+
 
 class RedactingFilter(logging.Filter):
     """Replaces known secret values, and anything shaped like a credential, with ***."""
@@ -26,6 +29,7 @@ class RedactingFilter(logging.Filter):
         """``text`` with every secret removed."""
         for secret in self._secrets:
             text = text.replace(secret, "***")
+        text = _PATH_TOKEN.sub(r"\1***\2", text)
         return _SECRETISH.sub(r"\1***", text)
 
     def filter(self, record: logging.LogRecord) -> bool:

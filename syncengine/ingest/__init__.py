@@ -1,1 +1,1 @@
-"""Crash-report intake: wire formats turned into reports, and the batching writer."""
+"""Crash-report intake: wire formats (native, Backtrace, Sentry) to reports, and the writer."""

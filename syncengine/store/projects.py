@@ -153,3 +153,17 @@ class ProjectRepository:
                 )
             )
             return _record(row)
+
+    async def by_token(self, token: str) -> ProjectRecord | None:
+        """The project ``token`` is a submission token of, or None (digests are unique)."""
+        digest = token_digest(token)
+        async with self._db.session() as session:
+            row = await session.execute(
+                select(Project, SubmissionToken.token_sha256)
+                .join(SubmissionToken, SubmissionToken.project_id == Project.id)
+                .where(SubmissionToken.token_sha256 == digest)
+            )
+            found = row.first()
+        if found is None or not hmac.compare_digest(found[1], digest):
+            return None
+        return _record(found[0])

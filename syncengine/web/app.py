@@ -11,6 +11,7 @@ from syncengine import __version__
 from syncengine.bootstrap import Container, bootstrap
 from syncengine.settings import Settings
 from syncengine.web import health
+from syncengine.web import ingest as ingest_routes
 from syncengine.web.groups import router as groups_router
 
 __all__ = ["create_app"]
@@ -36,4 +37,5 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         app.state.container = container
     app.include_router(health.router)
     app.include_router(groups_router)
+    app.include_router(ingest_routes.router)
     return app

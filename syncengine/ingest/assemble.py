@@ -1,0 +1,122 @@
+"""The last step of every parser: a checked, fingerprinted :class:`CrashReport`.
+
+Also the values a parser returns: the good reports of a request with their index,
+and the problems of the bad ones.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from syncengine.domain.fingerprint import assign_fingerprint
+from syncengine.domain.reports import CrashReport, Frame
+from syncengine.ingest.limits import (
+    CLASSIFIER_LIMIT,
+    VERSION_LIMIT,
+    ReportContext,
+    Truncations,
+)
+from syncengine.ingest.problems import FieldError, ItemProblem, ReportInvalid
+
+__all__ = ["MAX_FRAMES", "Parsed", "ParsedReport", "assemble", "check_report_size", "pick_version"]
+
+MAX_FRAMES = 256  # innermost frames kept; grouping reads only the top few
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ParsedReport:
+    """One good report of a request: its index, the report, and how many cuts it took."""
+
+    index: int
+    report: CrashReport
+    truncated: int = 0
+    event_id: str | None = None
+
+
+@dataclass(kw_only=True)
+class Parsed:
+    """Everything a request held: the good reports and the bad items, by index."""
+
+    reports: list[ParsedReport] = field(default_factory=list)
+    problems: list[ItemProblem] = field(default_factory=list)
+
+    def add(self, index: int, outcome: ParsedReport | ReportInvalid) -> None:
+        """Record item ``index`` as a good report or a problem."""
+        if isinstance(outcome, ReportInvalid):
+            self.problems.append(outcome.at(index))
+        else:
+            self.reports.append(
+                outcome if outcome.index == index else replace(outcome, index=index)
+            )
+
+    @property
+    def truncated(self) -> int:
+        """Names and values cut across all good reports."""
+        return sum(r.truncated for r in self.reports)
+
+
+def check_report_size(item: Any, ctx: ReportContext, size: int | None = None) -> None:
+    """Raise :class:`ReportInvalid` (413) when one report is over ``max_report_bytes``.
+
+    ``size`` is the report's size on the wire when known; else the compact JSON is measured.
+    """
+    limit = ctx.limits.max_report_bytes
+    if size is None:
+        size = len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > limit:
+        problem = (
+            f"the report is {size} bytes; at most {limit} are accepted per report "
+            "(ingest.max_report_bytes): drop large attributes or source code"
+        )
+        raise ReportInvalid(
+            [FieldError(field="", problem=problem)], kind="report-too-large", status=413
+        )
+
+
+def pick_version(
+    explicit: str | None, attributes: dict[str, str], ctx: ReportContext
+) -> str | None:
+    """The version: the explicit one, else the configured attribute, else application.version."""
+    for candidate in (
+        explicit,
+        attributes.get(ctx.version_attribute),
+        attributes.get("application.version"),
+    ):
+        if candidate is not None and candidate.strip():
+            return candidate.strip()
+    return None
+
+
+def assemble(
+    ctx: ReportContext,
+    cuts: Truncations,
+    *,
+    timestamp: datetime,
+    classifier: str = "",
+    message: str = "",
+    frames: Sequence[Frame] = (),
+    attributes: dict[str, str] | None = None,
+    version: str | None = None,
+    fingerprint: Sequence[str] | None = None,
+    raw: dict[str, Any] | None = None,
+) -> CrashReport:
+    """A fingerprinted report of ``ctx.project``, cut to the store's column sizes."""
+    if len(frames) > MAX_FRAMES:
+        cuts.count += 1
+        frames = frames[:MAX_FRAMES]
+    report = CrashReport(
+        project=ctx.project,
+        timestamp=timestamp,
+        classifier=cuts.cut(classifier.strip(), CLASSIFIER_LIMIT),
+        message=message,
+        frames=tuple(frames),
+        attributes=attributes or {},
+        version=None if version is None else cuts.cut(version, VERSION_LIMIT),
+        raw=raw,
+    )
+    entries = [e for e in fingerprint or () if e]
+    return assign_fingerprint(report, entries or None)

@@ -1,0 +1,170 @@
+"""Reading a request body within its size limit, decompressing gzip and deflate safely.
+
+:class:`BodyReader` is fed the raw chunks as they arrive and stops as soon as
+either the compressed or the decompressed size passes the limit, so neither a
+huge upload nor a small decompression bomb is ever held in memory whole.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from syncengine.ingest.problems import RequestProblem
+
+__all__ = ["BodyReader", "decode_json", "invalid_json", "media_type", "too_large"]
+
+_CHUNK_OUT = 256 * 1024
+
+
+def too_large(limit: int, what: str = "request body") -> RequestProblem:
+    """The problem for a body over ``limit`` bytes."""
+    return RequestProblem(
+        f"the {what} is larger than {limit} bytes (after decompression): split it into "
+        "smaller requests (the limit is ingest.max_request_bytes)",
+        kind="body-too-large",
+        title="Request body too large",
+        status=413,
+    )
+
+
+def _bad_encoding(encoding: str, exc: Exception) -> RequestProblem:
+    return RequestProblem(
+        f"the body is not valid {encoding} data ({exc}): check Content-Encoding matches the body",
+        kind="bad-content-encoding",
+        title="Body cannot be decompressed",
+    )
+
+
+class _Inflater:
+    """One zlib stream (gzip, zlib-wrapped or raw deflate) with bounded output."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        # 47 = auto-detect gzip or zlib header; plain deflate may also be raw (-15).
+        wbits = 31 if encoding == "gzip" else 47
+        self._decoder = zlib.decompressobj(wbits)
+        self._first = True
+        self._pending = b""
+
+    def _switch_to_raw(self, data: bytes) -> None:
+        self._decoder = zlib.decompressobj(-15)
+        self._pending = data
+
+    def feed(self, data: bytes, emit: Callable[[bytes], None]) -> None:
+        if self._first and self.encoding == "deflate":
+            self._first = False
+            if len(data) >= 2 and (data[0] * 256 + data[1]) % 31 != 0:
+                self._switch_to_raw(b"")  # no zlib header: a raw deflate stream
+        self._first = False
+        data = self._pending + data
+        self._pending = b""
+        try:
+            while data:
+                out = self._decoder.decompress(data, _CHUNK_OUT)
+                emit(out)
+                data = self._decoder.unconsumed_tail
+                if self._decoder.eof:
+                    break
+        except zlib.error as exc:
+            raise _bad_encoding(self.encoding, exc) from exc
+
+    def finish(self, emit: Callable[[bytes], None]) -> None:
+        try:
+            emit(self._decoder.flush())
+        except zlib.error as exc:
+            raise _bad_encoding(self.encoding, exc) from exc
+        if not self._decoder.eof:
+            raise _bad_encoding(self.encoding, ValueError("the stream ends early"))
+
+
+class BodyReader:
+    """Collects a request body, decoding ``Content-Encoding`` and enforcing ``limit``.
+
+    Raises :class:`RequestProblem` (413) as soon as the body passes ``limit``
+    bytes, compressed or not; (415) for an encoding other than gzip, deflate or
+    identity; (400) for a body that does not decompress.
+    """
+
+    def __init__(self, content_encoding: str | None, limit: int) -> None:
+        self.limit = limit
+        self._received = 0
+        self._size = 0
+        self._parts: list[bytes] = []
+        self._stages: list[_Inflater] = []
+        names = [e.strip().lower() for e in (content_encoding or "").split(",") if e.strip()]
+        for name in reversed(names):  # the last encoding applied is undone first
+            if name in {"identity", ""}:
+                continue
+            if name in {"gzip", "x-gzip"}:
+                self._stages.append(_Inflater("gzip"))
+            elif name == "deflate":
+                self._stages.append(_Inflater("deflate"))
+            else:
+                hint = (
+                    " (sentry-sdk picks br when the brotli module is installed: pass "
+                    '_experiments={"transport_compression_algo": "gzip"} to sentry_sdk.init)'
+                    if name == "br"
+                    else ""
+                )
+                raise RequestProblem(
+                    f"Content-Encoding {name!r} is not supported: send gzip, deflate or "
+                    f"an uncompressed body{hint}",
+                    kind="unsupported-content-encoding",
+                    title="Unsupported Content-Encoding",
+                    status=415,
+                )
+
+    def _collect(self, data: bytes) -> None:
+        if not data:
+            return
+        self._size += len(data)
+        if self._size > self.limit:
+            raise too_large(self.limit)
+        self._parts.append(data)
+
+    def _through(self, stage: int, data: bytes) -> None:
+        if stage == len(self._stages):
+            self._collect(data)
+        elif data:
+            self._stages[stage].feed(data, lambda out: self._through(stage + 1, out))
+
+    def feed(self, chunk: bytes) -> None:
+        """Take the next raw chunk of the body."""
+        self._received += len(chunk)
+        if self._received > self.limit:
+            raise too_large(self.limit)
+        self._through(0, chunk)
+
+    def finish(self) -> bytes:
+        """The whole decoded body."""
+        for index, stage in enumerate(self._stages):
+            stage.finish(partial(self._through, index + 1))
+        return b"".join(self._parts)
+
+
+def media_type(content_type: str | None) -> str:
+    """The media type of a Content-Type header, lower case, without parameters."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def decode_json(data: bytes | str) -> Any:
+    """Parsed JSON; raises ValueError with a message that says where the JSON breaks."""
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"the body is not UTF-8 text (byte {exc.start}): send UTF-8 JSON") from exc
+    except RecursionError as exc:
+        raise ValueError("the JSON is nested too deeply") from exc
+
+
+def invalid_json(detail: str) -> RequestProblem:
+    """The problem for a body that is not the JSON it claims to be."""
+    return RequestProblem(detail, kind="invalid-json", title="Invalid JSON")

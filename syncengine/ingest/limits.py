@@ -1,0 +1,202 @@
+"""The limits every wire format shares, and turning wire values into report values.
+
+Attribute values are kept as strings: numbers and booleans become their JSON
+spelling, ``null`` drops the attribute, objects and arrays are rejected. Names and
+values longer than the configured limits are cut and end with :data:`MARKER`;
+every cut is counted so the answer can say how many were made.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from syncengine.ingest.problems import FieldError, ReportInvalid
+from syncengine.settings import IngestSettings, Settings
+from syncengine.store.groups import FIELD_LIMITS
+
+__all__ = [
+    "CLASSIFIER_LIMIT",
+    "MARKER",
+    "VERSION_LIMIT",
+    "IngestLimits",
+    "ReportContext",
+    "Truncations",
+    "attribute_value",
+    "clean_attributes",
+    "parse_timestamp",
+]
+
+MARKER = "…[truncated]"
+CLASSIFIER_LIMIT = FIELD_LIMITS["classifier"]
+VERSION_LIMIT = FIELD_LIMITS["version"]
+_MAX_ERRORS = 20  # per report: enough to fix a batch, short enough to read
+_FUTURE_SLACK = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class IngestLimits:
+    """Size limits of the intake (see ``[ingest]`` in the configuration)."""
+
+    max_request_bytes: int = 20 * 1024 * 1024
+    max_report_bytes: int = 1024 * 1024
+    max_attributes: int = 256
+    max_key_length: int = 128
+    max_value_length: int = 1024
+
+    @classmethod
+    def from_settings(cls, settings: IngestSettings) -> IngestLimits:
+        """The configured limits; names and values never longer than the store keeps."""
+        return cls(
+            max_request_bytes=settings.max_request_bytes,
+            max_report_bytes=settings.max_report_bytes,
+            max_attributes=settings.max_attributes,
+            max_key_length=min(settings.max_key_length, FIELD_LIMITS["attribute name"]),
+            max_value_length=min(settings.max_value_length, FIELD_LIMITS["attribute value"]),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReportContext:
+    """What a parser needs besides the bytes: whose reports, when, and the limits."""
+
+    project: str
+    now: datetime
+    limits: IngestLimits = field(default_factory=IngestLimits)
+    version_attribute: str = "version"
+
+    @classmethod
+    def for_project(cls, settings: Settings, project: str, now: datetime) -> ReportContext:
+        """The context of ``project`` as ``settings`` configure it, at ``now``."""
+        configured = settings.projects.get(project)
+        return cls(
+            project=project,
+            now=now,
+            limits=IngestLimits.from_settings(settings.ingest),
+            version_attribute=configured.version_attribute if configured else "version",
+        )
+
+
+class Truncations:
+    """Counts the names and values cut to fit, for one report."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def cut(self, text: str, limit: int) -> str:
+        """``text``, or its start plus :data:`MARKER` so that it is ``limit`` long."""
+        if len(text) <= limit:
+            return text
+        self.count += 1
+        if limit <= len(MARKER):
+            return text[:limit]
+        return text[: limit - len(MARKER)] + MARKER
+
+
+def attribute_value(value: Any) -> str | None:
+    """``value`` as an attribute string; None for null. Raises TypeError for objects/arrays."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer() and abs(value) < 2**53:
+            return str(int(value))
+        return repr(value)
+    raise TypeError(type(value).__name__)
+
+
+def _kind(value: Any) -> str:
+    return "an object" if isinstance(value, Mapping) else "an array"
+
+
+def clean_attributes(
+    raw: Any, limits: IngestLimits, cuts: Truncations, *, where: str = "attributes"
+) -> dict[str, str]:
+    """``raw`` (a JSON object) as attributes within ``limits``; cuts are counted in ``cuts``.
+
+    Raises :class:`ReportInvalid` when ``raw`` is not an object, has too many
+    attributes, an empty name, or an object or array as a value. ``where`` prefixes
+    the field paths of the errors (empty: the names are top-level fields).
+    """
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ReportInvalid.one(
+            where or "attributes", f"must be a JSON object of name → value, not {_kind(raw)}"
+        )
+    if len(raw) > limits.max_attributes:
+        raise ReportInvalid.one(
+            where or "tags",
+            f"has {len(raw)} attributes; at most {limits.max_attributes} are accepted: "
+            "send fewer (or raise ingest.max_attributes)",
+            kind="too-many-attributes",
+        )
+    errors: list[FieldError] = []
+    cleaned: dict[str, str] = {}
+    max_key, max_value = limits.max_key_length, limits.max_value_length
+    for name, value in raw.items():
+        key = str(name)
+        if type(value) is str and len(value) <= max_value and len(key) <= max_key and key.strip():
+            cleaned[key] = value  # the common case, without the checks below
+            continue
+        try:
+            text = attribute_value(value)
+        except TypeError:
+            errors.append(
+                FieldError(
+                    field=f"{where}.{key[:64]}" if where else key[:64],
+                    problem=f"is {_kind(value)}; attribute values must be strings, "
+                    "numbers or booleans: flatten it (e.g. 'parent.child') or send it as a string",
+                )
+            )
+            continue
+        if not key.strip():
+            errors.append(FieldError(field=where or key, problem="an attribute name is empty"))
+            continue
+        if text is not None:
+            cleaned[cuts.cut(key, limits.max_key_length)] = cuts.cut(text, limits.max_value_length)
+    if errors:
+        raise ReportInvalid(errors[:_MAX_ERRORS], kind="invalid-attribute")
+    return cleaned
+
+
+def _to_datetime(value: Any) -> datetime:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+        if seconds > 1e11:  # milliseconds: 1e11 s is the year 5138
+            seconds /= 1000
+        return datetime.fromtimestamp(seconds, UTC)
+    if isinstance(value, str):
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    raise TypeError(type(value).__name__)
+
+
+def parse_timestamp(value: Any, now: datetime, *, where: str = "timestamp") -> datetime:
+    """A report time from epoch seconds (or milliseconds) or an RFC 3339 string.
+
+    None means "received now"; a time more than a minute ahead of ``now`` is a
+    client with a wrong clock and is replaced by ``now``. Raises
+    :class:`ReportInvalid` for anything else.
+    """
+    if value is None:
+        return now
+    try:
+        when = _to_datetime(value)
+    except (TypeError, ValueError, OverflowError, OSError) as exc:
+        raise ReportInvalid.one(
+            where,
+            f"{str(value)[:40]!r} is not a time: send epoch seconds or an RFC 3339 "
+            "string such as 2026-01-31T12:00:00Z",
+        ) from exc
+    return now if when > now + _FUTURE_SLACK else when

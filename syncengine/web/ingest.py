@@ -1,0 +1,280 @@
+"""The intake endpoints: native, Backtrace-compatible and Sentry-compatible.
+
+Each request is read within ``ingest.max_request_bytes`` (gzip and deflate
+decoded on the fly), authenticated by a project submission token, parsed into
+reports, and handed to the container's :class:`~syncengine.ingest.sink.ReportSink`;
+the answer is sent only after the sink has committed the good reports. Every
+failure is a 4xx problem document (RFC 9457), or 503 when the store is down.
+
+A missing token is 401 and an unknown one 403, before any project lookup, so
+neither says whether a project exists; only the holder of a valid token learns
+that the project in the URL is not the token's (404).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from syncengine.bootstrap import Container
+from syncengine.errors import IngestError, StoreError
+from syncengine.ingest.assemble import Parsed
+from syncengine.ingest.backtrace import parse_backtrace
+from syncengine.ingest.bodies import BodyReader, decode_json, too_large
+from syncengine.ingest.limits import IngestLimits, ReportContext
+from syncengine.ingest.native import parse_native
+from syncengine.ingest.problems import (
+    ProjectNotFound,
+    RequestProblem,
+    TokenMissing,
+    TokenRejected,
+)
+from syncengine.ingest.sentry import parse_sentry_auth, parse_sentry_envelope, parse_sentry_store
+from syncengine.ingest.sink import Accepted
+from syncengine.store.projects import ProjectRecord
+from syncengine.web.deps import ContainerDep
+from syncengine.web.problem_details import item_errors, problem_response, store_unavailable
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["ingest"])
+
+_INLINE_PARSE_BYTES = 256 * 1024  # bigger bodies are parsed off the event loop
+
+
+async def read_body(request: Request, limits: IngestLimits) -> bytes:
+    """The decoded body; raises RequestProblem (413/415/400) as soon as it is unacceptable."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limits.max_request_bytes:
+        raise too_large(limits.max_request_bytes)
+    reader = BodyReader(request.headers.get("content-encoding"), limits.max_request_bytes)
+    async for chunk in request.stream():
+        reader.feed(chunk)
+    return reader.finish()
+
+
+_NATIVE_AUTH = (
+    "send 'Authorization: Bearer <token>', 'X-Syncengine-Token: <token>' or '?token=<token>'"
+)
+_BACKTRACE_AUTH = "put it in the URL: /post?format=json&token=<token> or /<universe>/<token>/json"
+_SENTRY_AUTH = (
+    "send 'X-Sentry-Auth: Sentry sentry_key=<token>' or '?sentry_key=<token>' "
+    "(the DSN's public key is the submission token)"
+)
+
+
+async def _project_for(
+    container: Container, token: str | None, named: str | None = None, *, how: str = _NATIVE_AUTH
+) -> ProjectRecord:
+    """The project ``token`` belongs to; ``named`` (slug or numeric id) must be that project.
+
+    Raises TokenMissing (401, ``how`` says how to send one), TokenRejected (403)
+    or ProjectNotFound (404).
+    """
+    if not token:
+        raise TokenMissing(f"no submission token: {how}")
+    project = await container.projects.by_token(token)
+    if project is None:
+        raise TokenRejected("the submission token is not accepted: check it against the project")
+    if named is not None and named not in {project.slug, str(project.id)}:
+        raise ProjectNotFound(
+            f"no project {named[:64]!r} for this token: the token belongs to another "
+            "project; check the project in the URL"
+        )
+    return project
+
+
+def _context(container: Container, project: ProjectRecord) -> ReportContext:
+    return ReportContext.for_project(container.settings, project.slug, container.clock())
+
+
+async def _parse(body: bytes, parse: Callable[[bytes], Any]) -> Any:
+    if len(body) <= _INLINE_PARSE_BYTES:
+        return parse(body)
+    return await asyncio.to_thread(parse, body)
+
+
+def _nothing_good(parsed: Parsed) -> RequestProblem:
+    statuses = {p.status for p in parsed.problems}
+    kinds = {p.kind for p in parsed.problems}
+    count = len(parsed.problems)
+    return RequestProblem(
+        f"none of the {count} report(s) could be accepted: see errors for what to fix in each",
+        kind=kinds.pop() if len(kinds) == 1 else "invalid-reports",
+        title="No report accepted",
+        status=statuses.pop() if len(statuses) == 1 else 422,
+        items=parsed.problems,
+    )
+
+
+async def _store(container: Container, project: ProjectRecord, parsed: Parsed) -> list[Accepted]:
+    """Submit the good reports; raises RequestProblem when there is none and some were bad."""
+    if not parsed.reports:
+        if parsed.problems:
+            raise _nothing_good(parsed)
+        return []
+    sink = container.ingest
+    accepted = await sink.submit(project.id, [p.report for p in parsed.reports])
+    if parsed.problems:
+        log.info(
+            "project %s: %d report(s) accepted, %d rejected",
+            project.slug,
+            len(accepted),
+            len(parsed.problems),
+        )
+    return accepted
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.headers.get("x-syncengine-token") or request.query_params.get("token")
+
+
+@router.post("/api/v1/projects/{project}/reports", status_code=202)
+async def post_reports(project: str, request: Request, container: ContainerDep) -> JSONResponse:
+    """Native reports: one JSON object, a JSON array, or JSON Lines; 202 per report."""
+    try:
+        record = await _project_for(container, _bearer(request), project)
+        ctx = _context(container, record)
+        body = await read_body(request, ctx.limits)
+        content_type = request.headers.get("content-type")
+        parsed: Parsed = await _parse(body, lambda b: parse_native(b, content_type, ctx))
+        accepted = await _store(container, record, parsed)
+    except IngestError as exc:
+        return problem_response(exc)
+    except StoreError as exc:
+        return store_unavailable(exc)
+    return JSONResponse(
+        {
+            "accepted": len(accepted),
+            "rejected": len(parsed.problems),
+            "truncated": parsed.truncated,
+            "reports": [
+                {
+                    "index": p.index,
+                    "group_id": a.group_id,
+                    "new_group": a.new_group,
+                    "truncated": p.truncated,
+                }
+                for p, a in zip(parsed.reports, accepted, strict=True)
+            ],
+            "errors": item_errors(parsed.problems),
+        },
+        status_code=202,
+    )
+
+
+async def _backtrace(request: Request, container: Container, token: str | None) -> JSONResponse:
+    try:
+        record = await _project_for(container, token, how=_BACKTRACE_AUTH)
+        fmt = request.query_params.get("format", "json")
+        if fmt != "json":
+            raise RequestProblem(
+                f"format={fmt[:32]!r} is not accepted: only format=json submissions are",
+                kind="unsupported-format",
+                title="Unsupported submission format",
+                status=415,
+            )
+        ctx = _context(container, record)
+        body = await read_body(request, ctx.limits)
+        content_type = request.headers.get("content-type")
+        parsed: Parsed = await _parse(body, lambda b: parse_backtrace(b, content_type, ctx))
+        await _store(container, record, parsed)
+    except IngestError as exc:
+        return problem_response(exc)
+    except StoreError as exc:
+        return store_unavailable(exc)
+    rxid = parsed.reports[0].event_id or uuid.uuid4().hex
+    return JSONResponse({"response": "ok", "_rxid": rxid})
+
+
+@router.post("/post")
+async def post_backtrace(request: Request, container: ContainerDep) -> JSONResponse:
+    """Backtrace-compatible submission, ``/post?format=json&token=...``."""
+    return await _backtrace(request, container, request.query_params.get("token"))
+
+
+@router.post("/{universe}/{token}/json")
+async def post_backtrace_path(
+    universe: str, token: str, request: Request, container: ContainerDep
+) -> JSONResponse:
+    """Backtrace-compatible submission, ``/{universe}/{token}/json`` (submit.backtrace.io form)."""
+    return await _backtrace(request, container, token)
+
+
+def _sentry_key(request: Request, envelope_headers: dict[str, Any] | None = None) -> str | None:
+    for header in (request.headers.get("x-sentry-auth"), request.headers.get("authorization")):
+        if header and header.strip()[:6].lower() == "sentry":
+            key = parse_sentry_auth(header).get("sentry_key")
+            if key:
+                return key
+    if request.query_params.get("sentry_key"):
+        return request.query_params["sentry_key"]
+    dsn = (envelope_headers or {}).get("dsn")
+    if isinstance(dsn, str):
+        return urlsplit(dsn).username or None
+    return None
+
+
+async def _sentry(
+    request: Request, container: Container, project_id: str, *, envelope: bool
+) -> JSONResponse:
+    try:
+        key = _sentry_key(request)
+        limits = IngestLimits.from_settings(container.settings.ingest)
+        if envelope and key is None:
+            # The key may be in the envelope's own "dsn" header: read it first.
+            body = await read_body(request, limits)
+            try:
+                loaded = decode_json(body.split(b"\n", 1)[0])
+            except ValueError:
+                loaded = None  # the envelope parser says what is wrong, after auth
+            key = _sentry_key(request, loaded if isinstance(loaded, dict) else None)
+            record = await _project_for(container, key, project_id, how=_SENTRY_AUTH)
+        else:
+            record = await _project_for(container, key, project_id, how=_SENTRY_AUTH)
+            body = await read_body(request, limits)
+        ctx = _context(container, record)
+        event_id: Any = None
+        if envelope:
+            parsed, envelope_headers = await _parse(body, lambda b: parse_sentry_envelope(b, ctx))
+            event_id = envelope_headers.get("event_id")
+        else:
+            parsed = await _parse(body, lambda b: parse_sentry_store(b, ctx))
+        await _store(container, record, parsed)
+    except IngestError as exc:
+        return problem_response(exc)
+    except StoreError as exc:
+        return store_unavailable(exc)
+    if parsed.reports and parsed.reports[0].event_id:
+        event_id = event_id or parsed.reports[0].event_id
+    return JSONResponse({"id": event_id if isinstance(event_id, str) else uuid.uuid4().hex})
+
+
+@router.post("/api/{project_id}/envelope/")
+@router.post("/api/{project_id}/envelope", include_in_schema=False)
+async def post_sentry_envelope(
+    project_id: str, request: Request, container: ContainerDep
+) -> JSONResponse:
+    """Sentry-compatible envelope endpoint (``project_id``: the numeric id or the slug)."""
+    return await _sentry(request, container, project_id, envelope=True)
+
+
+@router.post("/api/{project_id}/store/")
+@router.post("/api/{project_id}/store", include_in_schema=False)
+async def post_sentry_store(
+    project_id: str, request: Request, container: ContainerDep
+) -> JSONResponse:
+    """Sentry-compatible legacy store endpoint: one event JSON."""
+    return await _sentry(request, container, project_id, envelope=False)

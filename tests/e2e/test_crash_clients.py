@@ -1,0 +1,262 @@
+"""The real crash clients from PyPI (sentry-sdk, backtracepython) against a served engine.
+
+Each scenario runs the client in a child Python process (so unhandled exceptions
+really are unhandled), then reads the groups back from the server's store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from syncengine.domain.fingerprint import custom_fingerprint, default_fingerprint
+from syncengine.domain.groups import GroupSnapshot
+from syncengine.domain.reports import CrashReport
+from syncengine.store.database import Database
+from syncengine.store.groups import GroupRepository
+from syncengine.store.projects import ProjectRepository
+from tests.e2e.conftest import Server
+
+TOKEN = "e2e-shop-token-0123456789abcdef"
+
+CONFIG = """
+data_dir = "{data}"
+log_level = "info"
+
+[projects.shop]
+submission_token_env = "E2E_SHOP_TOKEN"
+version_attribute = "app.version"
+"""
+
+
+@pytest.fixture
+def engine(tmp_path: Path, serve: type[Server]) -> Iterator[Server]:
+    config = tmp_path / "syncengine.toml"
+    config.write_text(CONFIG.format(data=tmp_path / "data"), encoding="utf-8")
+    server = serve(config, {"E2E_SHOP_TOKEN": TOKEN})
+    server.wait_ready()
+    assert "project shop: id 1 (the project number in a Sentry DSN)" in server.log.read_text()
+    yield server
+    assert server.stop() == 0
+    assert TOKEN not in server.log.read_text()
+
+
+def run_client(
+    tmp_path: Path, name: str, code: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    app = tmp_path / "app"
+    app.mkdir(exist_ok=True)
+    script = app / f"{name}.py"
+    script.write_text(textwrap.dedent(code), encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=app,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def read_groups(tmp_path: Path, expected: int, timeout: float = 15.0) -> list[GroupSnapshot]:
+    """The shop's groups with their attributes, once ``expected`` groups exist."""
+
+    async def load() -> list[GroupSnapshot]:
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'syncengine.db'}")
+        try:
+            shop = await ProjectRepository(db).get("shop")
+            assert shop is not None
+            repo = GroupRepository(db)
+            page = await repo.page(shop.id, limit=100)
+            return [await repo.snapshot(g.id) for g in page.groups]
+        finally:
+            await db.aclose()
+
+    deadline = time.monotonic() + timeout
+    while True:
+        groups = asyncio.run(load())
+        if len(groups) >= expected or time.monotonic() > deadline:
+            return groups
+        time.sleep(0.2)
+
+
+def rebuilt(group: GroupSnapshot) -> CrashReport:
+    """A report with what grouping reads (type, frames), from a group's sample."""
+    return CrashReport(
+        project="shop",
+        timestamp=datetime.now(UTC),
+        classifier=group.classifier,
+        frames=group.frames,
+    )
+
+
+def by_classifier(groups: list[GroupSnapshot]) -> dict[str, GroupSnapshot]:
+    return {g.classifier or g.message.replace("beta", "alpha"): g for g in groups}
+
+
+SENTRY_APP = """
+    import logging
+    import sys
+    import sentry_sdk
+
+    port, release = sys.argv[1], sys.argv[2]
+    sentry_sdk.init(
+        dsn=f"http://{TOKEN}@127.0.0.1:{port}/1",
+        release=release,
+        environment="staging",
+        server_name="e2e-host",
+        shutdown_timeout=20,  # a loaded CI machine may need more than the default 2 s
+    )
+    sentry_sdk.set_tag("region", "eu")
+
+
+    class CheckoutFailed(Exception):
+        pass
+
+
+    def lookup(cart):
+        return cart["sku"]
+
+
+    def checkout(cart):
+        try:
+            lookup(cart)
+        except KeyError as exc:
+            raise CheckoutFailed(f"cannot price cart {id(cart)}") from exc
+
+
+    try:
+        checkout({})
+    except CheckoutFailed as exc:
+        with sentry_sdk.new_scope() as scope:
+            scope.fingerprint = ["{{ default }}", "payments"]
+            sentry_sdk.capture_exception(exc)
+
+    sentry_sdk.capture_message("cache cold for tenant 42", level="info")
+    job = "alpha" if release.endswith("0") else "beta"
+    logging.getLogger("shop.jobs").error("job %s failed", job)
+
+
+    def explode():
+        raise RuntimeError("the reactor is on fire")
+
+
+    explode()
+""".replace("{TOKEN}", TOKEN)
+
+
+def test_sentry_sdk_handled_chained_message_and_unhandled(tmp_path: Path, engine: Server) -> None:
+    for release in ("shop@1.0.0", "shop@1.0.1"):
+        done = run_client(tmp_path, "sentry_app", SENTRY_APP, str(engine.port), release)
+        assert "RuntimeError: the reactor is on fire" in done.stderr, done.stderr
+    groups = by_classifier(read_groups(tmp_path, expected=4))
+    assert set(groups) == {
+        "CheckoutFailed",
+        "cache cold for tenant 42",
+        "RuntimeError",
+        "job alpha failed",
+    }, groups
+
+    handled = groups["CheckoutFailed"]
+    assert handled.count == 2  # the next release lands in the same group
+    assert handled.message.startswith("cannot price cart ")
+    assert (handled.first_version, handled.last_version) == ("shop@1.0.0", "shop@1.0.1")
+    assert handled.top_value("environment") == "staging"
+    assert handled.top_value("region") == "eu"
+    assert handled.top_value("server_name") == "e2e-host"
+    assert handled.top_value("handled") == "true"
+    assert {v.value for v in handled.attributes["release"]} == {"shop@1.0.0", "shop@1.0.1"}
+    # the custom fingerprint ["{{ default }}", "payments"] was honoured, over the raised exception
+    assert [f.function for f in handled.frames[:2]] == ["checkout", "<module>"]
+    as_sent = rebuilt(handled)
+    assert handled.fingerprint == custom_fingerprint(["{{ default }}", "payments"], as_sent)
+    assert handled.fingerprint != default_fingerprint(as_sent)
+
+    message = groups["cache cold for tenant 42"]
+    assert message.count == 2
+    assert message.top_value("level") == "info"
+
+    unhandled = groups["RuntimeError"]
+    assert unhandled.count == 2
+    assert unhandled.message == "the reactor is on fire"
+    assert unhandled.top_value("handled") == "false"
+    assert unhandled.top_value("level") == "error"
+    assert unhandled.frames[0].function == "explode"
+    assert unhandled.fingerprint == default_fingerprint(rebuilt(unhandled))
+    assert len({g.fingerprint for g in groups.values()}) == 4
+
+    logged = groups["job alpha failed"]  # the logging integration: grouped by its template
+    assert logged.count == 2  # "job alpha failed" and "job beta failed"
+    assert logged.top_value("logger") == "shop.jobs"
+
+
+BACKTRACE_APP = """
+    import sys
+    import backtracepython as bt
+
+    port, version, form = sys.argv[1], sys.argv[2], sys.argv[3]
+    base = f"http://127.0.0.1:{port}"
+    if form == "path":
+        bt.initialize(endpoint=f"{base}/my-universe/{TOKEN}/json", token=None,
+                      attributes={"app.version": version, "team": "payments", "shards": 3},
+                      timeout=20, exit_timeout=20)
+    else:
+        bt.initialize(endpoint=base, token="{TOKEN}",
+                      attributes={"app.version": version, "team": "payments", "shards": 3},
+                      timeout=20, exit_timeout=20)
+
+
+    def divide(a, b):
+        return a / b
+
+
+    try:
+        divide(1, 0)
+    except ZeroDivisionError:
+        bt.send_last_exception(attributes={"step": "pricing"})
+
+    bt.send_report("cache cold", attributes={"cache": "prices"})
+
+
+    def explode():
+        raise LookupError("no such tenant")
+
+
+    explode()
+""".replace("{TOKEN}", TOKEN)
+
+
+def test_backtracepython_handled_message_and_unhandled(tmp_path: Path, engine: Server) -> None:
+    for version, form in (("3.1.0", "query"), ("3.1.1", "path")):
+        done = run_client(tmp_path, "bt_app", BACKTRACE_APP, str(engine.port), version, form)
+        assert "LookupError: no such tenant" in done.stderr, done.stderr
+    groups = by_classifier(read_groups(tmp_path, expected=3))
+    assert set(groups) == {"ZeroDivisionError", "cache cold", "LookupError"}, groups
+
+    handled = groups["ZeroDivisionError"]
+    assert handled.count == 2
+    assert handled.message == "division by zero"
+    assert (handled.first_version, handled.last_version) == ("3.1.0", "3.1.1")
+    assert handled.top_value("team") == "payments"
+    assert handled.top_value("shards") == "3"
+    assert handled.top_value("step") == "pricing"
+    assert handled.top_value("error.type") == "Exception"
+    assert handled.top_value("application") == "MainProcess"
+
+    message = groups["cache cold"]
+    assert message.count == 2
+    assert message.top_value("error.type") == "Message"
+    assert message.top_value("cache") == "prices"
+
+    unhandled = groups["LookupError"]
+    assert unhandled.count == 2
+    assert unhandled.top_value("error.type") == "Unhandled exception"
+    assert unhandled.message == "no such tenant"

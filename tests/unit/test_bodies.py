@@ -1,0 +1,70 @@
+"""Reading bodies within limits: encodings, bombs, sizes."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+import pytest
+
+from syncengine.ingest.bodies import BodyReader
+from syncengine.ingest.problems import RequestProblem
+
+
+def read(data: bytes, encoding: str | None, limit: int = 1_000_000, chunk: int = 7) -> bytes:
+    reader = BodyReader(encoding, limit)
+    for start in range(0, len(data), chunk):
+        reader.feed(data[start : start + chunk])
+    return reader.finish()
+
+
+TEXT = b'{"message": "hello"}' * 50
+
+
+@pytest.mark.parametrize(
+    ("encoding", "packed"),
+    [
+        (None, TEXT),
+        ("identity", TEXT),
+        ("gzip", gzip.compress(TEXT)),
+        ("x-gzip", gzip.compress(TEXT)),
+        ("GZIP", gzip.compress(TEXT)),
+        ("deflate", zlib.compress(TEXT)),
+        ("deflate", zlib.compress(TEXT)[2:-4]),  # raw deflate, as some clients send it
+        ("deflate, gzip", gzip.compress(zlib.compress(TEXT))),
+    ],
+)
+def test_encodings_are_decoded(encoding: str | None, packed: bytes) -> None:
+    assert read(packed, encoding) == TEXT
+
+
+def test_a_decompression_bomb_stops_at_the_limit() -> None:
+    bomb = gzip.compress(b"\0" * 50_000_000)  # ~50 KB that would inflate to 50 MB
+    reader = BodyReader("gzip", 1_000_000)
+    with pytest.raises(RequestProblem) as caught:
+        reader.feed(bomb)
+    assert caught.value.status_code == 413
+    assert sum(len(p) for p in reader._parts) <= 1_000_000
+
+
+def test_a_plain_body_over_the_limit_is_413() -> None:
+    with pytest.raises(RequestProblem, match="larger than 100 bytes") as caught:
+        read(b"x" * 101, None, limit=100)
+    assert caught.value.status_code == 413
+    assert read(b"x" * 100, None, limit=100) == b"x" * 100
+
+
+@pytest.mark.parametrize(
+    ("encoding", "data"),
+    [("gzip", b"not gzip at all"), ("gzip", gzip.compress(TEXT)[:-10]), ("deflate", b"\x00\x01")],
+)
+def test_bad_compressed_data_is_400(encoding: str, data: bytes) -> None:
+    with pytest.raises(RequestProblem, match="not valid") as caught:
+        read(data, encoding)
+    assert caught.value.status_code == 400
+
+
+def test_unknown_encoding_is_415() -> None:
+    with pytest.raises(RequestProblem, match="'br' is not supported") as caught:
+        BodyReader("br", 100)
+    assert caught.value.status_code == 415
