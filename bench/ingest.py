@@ -36,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from syncengine.domain.reports import CrashReport, Frame
-from syncengine.ingest.writer import BatchWriter
+from syncengine.ingest.writer import BatchWriter, tune_gc_for_ingest
 from syncengine.store.database import Database
 from syncengine.store.groups import GroupRepository
 from syncengine.store.migrate import upgrade
@@ -109,6 +109,7 @@ async def run_engine(
     folder: Path, mix: str, total: int, batch: int, samples: tuple[int, int]
 ) -> tuple[float, float, float]:
     """Reports per second through BatchWriter, RSS at 100 k and at the end (MiB)."""
+    tune_gc_for_ingest()  # as bootstrap does for the server
     url = f"sqlite+aiosqlite:///{folder / f'engine-{mix}.db'}"
     upgrade(url)
     db = Database(url)

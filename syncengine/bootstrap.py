@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from syncengine.ingest.sink import ReportSink
-from syncengine.ingest.writer import BatchWriter
+from syncengine.ingest.writer import BatchWriter, tune_gc_for_ingest
 from syncengine.settings import Settings, mask_secret
 from syncengine.store.database import Database
 from syncengine.store.groups import GroupRepository
@@ -62,6 +62,7 @@ async def bootstrap(
         samples_newest=settings.ingest.samples_newest,
     )
     ingest = BatchWriter.from_settings(groups, settings.ingest, clock=clock)
+    tune_gc_for_ingest()
     ingest.start()
     return Container(
         settings=settings,
