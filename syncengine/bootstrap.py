@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from syncengine.domain.webhooks import JiraEvent
 from syncengine.ingest.sink import ReportSink
-from syncengine.ingest.writer import BatchWriter
+from syncengine.ingest.writer import BatchWriter, tune_gc_for_ingest
 from syncengine.jira.config import JiraConfig
 from syncengine.jira_wiring import JiraClients, SimulatedJira
 from syncengine.metrics import Metrics
@@ -232,7 +232,7 @@ async def bootstrap(
         db=db,
         projects=projects,
         groups=groups,
-        ingest=ingest or BatchWriter.from_settings(groups, settings.ingest, clock=clock),
+        ingest=ingest or _writer(groups, settings, clock),
         outbox=outbox,
         links=links,
         cursors=CursorRepository(db),
@@ -249,6 +249,15 @@ async def bootstrap(
         clock=clock,
         simulator=simulator[0] if simulator is not None else None,
     )
+
+
+def _writer(
+    groups: GroupRepository, settings: Settings, clock: Callable[[], datetime]
+) -> ReportSink:
+    writer = BatchWriter.from_settings(groups, settings.ingest, clock=clock)
+    tune_gc_for_ingest()
+    writer.start()
+    return writer
 
 
 def _discard(func: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:

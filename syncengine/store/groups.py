@@ -54,7 +54,8 @@ FIELD_LIMITS = {
     "attribute value": 1024,
 }
 
-_CHUNK = 500  # rows per multi-row INSERT ... RETURNING (12 parameters each)
+_CHUNK = 500  # names per IN (...) lookup
+_MAX_GROUP_ROWS = 512  # rows per multi-row INSERT ... RETURNING (12 parameters each)
 _NAMES_CACHE_MAX = 100_000
 
 _GROUP_COLUMNS = (
@@ -239,7 +240,7 @@ class GroupRepository:
         async with self._db.connect() as conn:
             await conn.exec_driver_sql(self._sql(_NAME_INSERT), [(n,) for n in missing])
             for start in range(0, len(missing), _CHUNK):
-                chunk = missing[start : start + _CHUNK]
+                chunk = missing[start : start + _CHUNK]  # (rare: only names never seen)
                 marks = ", ".join("?" * len(chunk))
                 sql = f"SELECT name, id FROM attribute_names WHERE name IN ({marks})"  # noqa: S608 - only placeholders are formatted in
                 result = await conn.exec_driver_sql(self._sql(sql), tuple(chunk))
@@ -257,8 +258,7 @@ class GroupRepository:
         updated_at = self._time(now)
         state = GroupState.OPEN.value
         by_key = {(g.project_id, g.fingerprint): g for g in groups}
-        for start in range(0, len(groups), _CHUNK):
-            chunk = groups[start : start + _CHUNK]
+        for chunk in _power_of_two_chunks(groups):
             params: list[Any] = []
             for g in chunk:
                 params += (
@@ -324,6 +324,24 @@ class GroupRepository:
         self, group_id: int, kind: str, slot: int, report: CrashReport
     ) -> tuple[Any, ...]:
         return (group_id, kind, slot, self._time(report.timestamp), sample_payload(report))
+
+
+def _power_of_two_chunks(rows: list[GroupFold]) -> list[list[GroupFold]]:
+    """``rows`` in chunks of 512, 256, ... 1 rows.
+
+    Each chunk size is its own SQL text, which the drivers prepare and cache (sqlite3
+    keeps 128 per connection, psycopg 100): a handful of sizes keeps that cache, and
+    so the process's memory, from growing with every new remainder size.
+    """
+    chunks = []
+    start = 0
+    size = _MAX_GROUP_ROWS
+    while start < len(rows):
+        while size > len(rows) - start:
+            size //= 2
+        chunks.append(rows[start : start + size])
+        start += size
+    return chunks
 
 
 def _translate(exc: SQLAlchemyError, what: str) -> StoreError:
