@@ -10,6 +10,7 @@ outbox to retry or park.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -45,9 +46,20 @@ class SupportCreateHandler:
         self.projects = projects
         self.targets = targets
         self.clock = clock
+        self._locks: dict[int, asyncio.Lock] = {}
 
     async def __call__(self, work: OutboxWork) -> None:
-        """Create (or find) the issue of the item's request; raises JiraError to retry."""
+        """Create (or find) the issue of the item's request; raises JiraError to retry.
+
+        Requests of one project are created one at a time, in the order the worker
+        hands them over (oldest first), so Jira numbers them in filing order, also
+        when a Passive project turns Active with many waiting.
+        """
+        # Taken before the first await: tasks reach it in the order they were started.
+        async with self._locks.setdefault(work.project_id, asyncio.Lock()):
+            await self._handle(work)
+
+    async def _handle(self, work: OutboxWork) -> None:
         request = await self.requests.get(int(work.payload["support_request_id"]))
         if request is None:
             log.warning("support request of outbox item %s no longer exists", work.id)

@@ -8,7 +8,8 @@ in their configured custom fields, each left out when its field id is not set.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from syncengine.domain.adf import render_adf
@@ -31,6 +32,8 @@ class SupportFieldConfig:
     endpoint_field: str = ""
     public_url: str = ""
     project_slug: str = ""
+    # Dashboard user → e-mail, so the support team sees whom to answer.
+    reporter_emails: Mapping[str, str] = field(default_factory=dict)
 
 
 def jira_label(label: str) -> str:
@@ -55,8 +58,10 @@ def description_document(request: SupportRequestRecord, config: SupportFieldConf
     """
     parts = [p.strip("\n") for p in re.split(r"\n[ \t]*\n", clean_text(request.description))]
     blocks: list[Paragraph | Rule] = [_paragraph(p) for p in parts if p.strip()]
+    email = config.reporter_emails.get(request.reporter)
+    reporter = f"{request.reporter} ({email})" if email else request.reporter
     footer: list[Span | Break] = [
-        Span(text=f"Filed by {request.reporter} through the syncengine support portal: ")
+        Span(text=f"Filed by {reporter} through the syncengine support portal: ")
     ]
     if config.public_url and config.project_slug:
         url = f"{config.public_url}/projects/{config.project_slug}/support/{request.id}"

@@ -33,6 +33,7 @@ def field_config(settings: Settings, slug: str) -> SupportFieldConfig:
         endpoint_field=project.support.endpoint_field,
         public_url=settings.effective_public_url,
         project_slug=slug,
+        reporter_emails={n: u.email for n, u in settings.web.users.items() if u.email},
     )
 
 

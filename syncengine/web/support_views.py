@@ -12,7 +12,15 @@ from syncengine.store.support import SupportRequestRecord
 from syncengine.support.service import SupportService
 from syncengine.web.auth import User
 
-__all__ = ["AttachmentId", "RequestId", "RequestView", "load_visible", "status_text"]
+__all__ = [
+    "AttachmentId",
+    "RequestId",
+    "RequestView",
+    "delivery_note",
+    "load_visible",
+    "status_text",
+    "view",
+]
 
 # Ids are 63-bit in the store: anything larger is answered 422, never reaches the database.
 _MAX_ID = 2**63 - 1
@@ -20,7 +28,7 @@ RequestId = Annotated[int, Path(ge=1, le=_MAX_ID, description="The support reque
 AttachmentId = Annotated[int, Path(ge=1, le=_MAX_ID)]
 
 
-def status_text(record: SupportRequestRecord, *, active: bool) -> str:
+def status_text(record: SupportRequestRecord) -> str:
     """The status a user sees: Jira's once the issue exists, else "not sent"."""
     if record.jira_issue_key:
         return record.jira_status or "sent"
@@ -52,7 +60,7 @@ def view(record: SupportRequestRecord, *, active: bool, user: User) -> RequestVi
     """``record`` as ``user`` sees it (errors only for admins)."""
     return RequestView(
         record=record,
-        status=status_text(record, active=active),
+        status=status_text(record),
         note=delivery_note(record, active=active, admin=user.is_admin),
         error=record.last_error if user.is_admin else None,
     )

@@ -105,11 +105,17 @@ async def test_passive_stores_and_sends_nothing_until_active_then_in_order(db: D
     listed, total = await portal.requests.page(project_id=first.project_id)
     assert total == 2
     assert all(r.jira_issue_key is None for r in listed)
+    assert portal.jira.calls == []
 
+    for n in range(3, 8):  # more waiting work than the worker runs at once
+        files = [LOG] if n % 2 else []
+        await portal.service.file(
+            "api", RequestForm(label="Bug", summary=f"#{n}", description="d"), files, reporter="c"
+        )
     await portal.projects.set_active("api", True, actor="admin", now=portal.clock())
     await portal.worker.drain()
     created = [i.fields["summary"] for i in portal.jira.issues.values()]
-    assert created == [FORM.summary, "Second"]
+    assert created == [FORM.summary, "Second", "#3", "#4", "#5", "#6", "#7"]
     assert (await portal.requests.get(second.id)).jira_issue_key == "SUP-2"  # type: ignore[union-attr]
 
 

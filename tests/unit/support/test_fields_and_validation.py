@@ -110,6 +110,7 @@ def test_fields_v2_escape_wiki_markup_and_skip_empty_values() -> None:
         endpoint_field="",
         public_url="https://se.example",
         project_slug="api",
+        reporter_emails={"alice": "alice@example.com"},
     )
     fields = build_fields(_record(), config)
     assert fields["project"] == {"key": "SUP"}
@@ -122,6 +123,7 @@ def test_fields_v2_escape_wiki_markup_and_skip_empty_values() -> None:
     assert description.startswith("Use \\*bold\\* and \\{code\\}\n\n")
     assert "h1&#46; not a heading" in description  # not a heading in Jira either
     assert "[request &#35;7|https://se.example/projects/api/support/7]" in description
+    assert "Filed by alice &#40;alice&#64;example.com&#41;" in description
 
 
 def test_fields_v3_are_an_adf_document_of_plain_text() -> None:
