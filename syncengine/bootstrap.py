@@ -43,7 +43,7 @@ from syncengine.support.service import SupportService
 from syncengine.support.targets import SupportTargets
 from syncengine.sync.changes import GroupChanges
 from syncengine.sync.planner import TicketPlanner
-from syncengine.sync.tickets import CREATE, TicketService
+from syncengine.sync.tickets import CREATE, ManualTickets, TicketService
 from syncengine.sync.worker import Handler, OutboxWorker
 from syncengine.wiring import description_renderer, ticket_rules, ticket_template
 
@@ -84,6 +84,7 @@ class Container:
     metrics: Metrics
     jira: JiraClients
     tickets: TicketService
+    manual: ManualTickets
     changes: GroupChanges
     support: SupportService
     support_puller: SupportPuller
@@ -240,6 +241,14 @@ async def bootstrap(
         metrics=Metrics(),
         jira=jira,
         tickets=tickets,
+        manual=ManualTickets(
+            db=db,
+            groups=groups,
+            links=links,
+            clients=jira.for_project,
+            clock=clock,
+            wake=worker.wake,
+        ),
         changes=changes,
         support=support,
         support_puller=puller,

@@ -270,6 +270,29 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_FAILED
 
 
+def cmd_ticket(args: argparse.Namespace, settings: Settings) -> int:
+    """Create a group's ticket now, or link the group to an existing Jira issue."""
+    from syncengine.bootstrap import bootstrap, prepare_projects
+
+    actor = f"cli:{os.environ.get('USER', 'unknown')}"
+
+    async def run() -> int:
+        container = await bootstrap(settings)
+        try:
+            await prepare_projects(container, lambda _line: None)
+            if args.ticket_command == "create":
+                _echo(await container.manual.create_now(args.group, actor=actor))
+                _echo("a running `syncengine serve` or `worker` sends it to Jira")
+            else:
+                link = await container.manual.link_existing(args.group, args.key, actor=actor)
+                _echo(f"group {args.group} is linked to {link.issue_key}")
+            return EXIT_OK
+        finally:
+            await container.aclose()
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every command."""
     parser = argparse.ArgumentParser(
@@ -335,6 +358,16 @@ def build_parser() -> argparse.ArgumentParser:
         "hash-password",
         help="hash a password for [web.users.<name>] password_hash (reads stdin or asks)",
     ).set_defaults(standalone=cmd_user_hash_password)
+    ticket = commands.add_parser("ticket", help="a group's Jira ticket, by hand").add_subparsers(
+        dest="ticket_command", required=True, metavar="ACTION"
+    )
+    create = ticket.add_parser("create", help="queue the group's ticket now, whatever the rules")
+    create.add_argument("group", type=int, help="group id")
+    create.set_defaults(handler=cmd_ticket)
+    link = ticket.add_parser("link", help="link the group to an existing Jira issue")
+    link.add_argument("group", type=int, help="group id")
+    link.add_argument("key", help="the issue key, e.g. CRASH-12")
+    link.set_defaults(handler=cmd_ticket)
     return parser
 
 

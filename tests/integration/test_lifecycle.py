@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from syncengine.domain.groups import GroupState
+from syncengine.errors import StoreError
+from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN
 from syncengine.store.outbox import State
 from syncengine.sync.tickets import CREATE
 from tests.integration.lifecycle_harness import Clock, crash, engine, ingest
@@ -145,5 +147,41 @@ async def test_permanent_jira_errors_are_dead_with_the_fix(database_url: str, st
         assert item.group_id is not None
         group = await container.groups.snapshot(item.group_id)
         assert group.last_sync_error == item.last_error
+    finally:
+        await container.aclose()
+
+
+async def test_manual_create_and_link(database_url: str) -> None:
+    clock = Clock()
+    container, sim = await engine(database_url, clock, rules={"enabled": False})
+    try:
+        accepted = await ingest(container, [crash("manual"), crash("other")])
+        manual_id, other_id = accepted[0].group_id, accepted[1].group_id
+        assert await container.outbox.list() == []  # rules are off
+        said = await container.manual.create_now(manual_id, actor="ann")
+        assert said.endswith("is queued")
+        assert "already queued" in await container.manual.create_now(manual_id, actor="ann")
+        await container.worker.drain()
+        link = await container.links.for_group(manual_id)
+        assert link is not None
+        assert "already has" in await container.manual.create_now(manual_id, actor="ann")
+        async with sim.client(login=DEFAULT_LOGIN, token=DEFAULT_TOKEN) as jira:
+            made = await jira.post(
+                "/rest/api/2/issue",
+                json={
+                    "fields": {
+                        "project": {"key": "CRASH"},
+                        "issuetype": {"name": "Task"},
+                        "summary": "filed by hand",
+                    }
+                },
+            )
+        key = made.json()["key"]
+        linked = await container.manual.link_existing(other_id, key, actor="ann")
+        assert (linked.issue_key, linked.group_id) == (key, other_id)
+        with pytest.raises(StoreError, match="already linked"):
+            await container.manual.link_existing(other_id, key, actor="ann")
+        trail = [e.action for e in await container.audit.for_group(other_id)]
+        assert trail == ["ticket.linked"]
     finally:
         await container.aclose()
