@@ -11,7 +11,7 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import httpx
@@ -189,6 +189,7 @@ async def bootstrap(
         worker_id=worker_id,
         clock=clock,
         batch_handlers={CREATE: tickets.create_many},
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
     changes = GroupChanges(db, settings, clock=clock, wake=worker.wake)
     requests = SupportRepository(db)

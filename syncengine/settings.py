@@ -329,6 +329,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = False
     auto_migrate: bool = True
+    outbox_lease_seconds: int = Field(120, ge=5)
     admin_token: SecretStr | None = None
     admin_token_env: str | None = None
     admin_token_file: Path | None = None

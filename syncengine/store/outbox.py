@@ -238,6 +238,16 @@ class OutboxRepository:
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def extend_claims(self, worker: str, *, until: datetime) -> int:
+        """Extend every claim ``worker`` holds (its heartbeat while work is in flight)."""
+        async with self._db.session() as session:
+            result = await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.claimed_by == worker, OutboxItem.state == State.RUNNING)
+                .values(claimed_until=until)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def requeue(self, item_id: int, *, actor: str, now: datetime) -> bool:
         """Operator action: a dead item goes back to pending with a fresh attempt count."""
         return await self._operator(

@@ -84,11 +84,28 @@ class OutboxWorker:
                 batches.setdefault(item.kind, []).append(item)
             else:
                 singles.append(item)
-        await asyncio.gather(
-            *(self._run_item(item) for item in singles),
-            *(self._run_batch(kind, batch) for kind, batch in batches.items()),
-        )
+        heartbeat = asyncio.create_task(self._heartbeat(), name="outbox-heartbeat")
+        try:
+            await asyncio.gather(
+                *(self._run_item(item) for item in singles),
+                *(self._run_batch(kind, batch) for kind, batch in batches.items()),
+            )
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
         return len(items)
+
+    async def _heartbeat(self) -> None:
+        # Keep our claims alive while slow Jira calls run: a lease that ran out would let
+        # another worker take an item whose create may still land (a duplicate).
+        interval = self.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.outbox.extend_claims(self.worker_id, until=self.clock() + self.lease)
+            except SyncEngineError:
+                log.warning("outbox worker %s could not extend its claims", self.worker_id)
 
     async def drain(self, *, max_rounds: int = 1000) -> int:
         """Run batches until nothing is due (tests and the CLI); returns items processed."""

@@ -271,3 +271,26 @@ async def test_run_wakes_on_new_work_and_releases_on_stop(db: Database) -> None:
     await asyncio.wait_for(done.wait(), timeout=5)
     worker.stop()
     await asyncio.wait_for(task, timeout=5)
+
+
+async def test_heartbeat_keeps_a_slow_item_from_being_taken_over(db: Database) -> None:
+    outbox = OutboxRepository(db)
+    pid = await _project(db)
+    await _add(db, pid, "slow", now=datetime.now(UTC))
+    taken: list[int] = []
+
+    async def slow(work: OutboxWork) -> None:
+        for _ in range(8):
+            await asyncio.sleep(0.1)
+            other = await outbox.claim("w2", now=datetime.now(UTC), lease=LEASE)
+            taken.extend(item.id for item in other)
+
+    worker = OutboxWorker(
+        outbox,
+        {"slow": slow},
+        worker_id="w1",
+        clock=lambda: datetime.now(UTC),
+        lease=timedelta(seconds=0.3),
+    )
+    assert await worker.run_once() == 1
+    assert taken == []  # the lease (0.3 s) was renewed while the 0.8 s handler ran
