@@ -37,10 +37,12 @@ from syncengine.store.projects import ProjectRepository, generate_token
 from syncengine.sync.changes import GroupChanges
 from syncengine.sync.tickets import CREATE, TicketService
 from syncengine.sync.worker import Handler, OutboxWorker
+from syncengine.sync_wiring import wire_sync
 from syncengine.templating import load_template_sources
 
 if TYPE_CHECKING:
     from syncengine.jira.simulator import Simulator
+    from syncengine.sync_wiring import TwoWaySync
 
 __all__ = [
     "Container",
@@ -87,6 +89,7 @@ class Container:
     event_handlers: list[EventHandler] = field(default_factory=list)
     runtime: BackgroundRuntime | None = None
     simulator: Simulator | None = None
+    sync: TwoWaySync | None = None
 
     def start_background(self) -> None:
         """Run the outbox worker and the periodic jobs in this process."""
@@ -173,7 +176,7 @@ async def bootstrap(
         clock=clock,
         batch_handlers={CREATE: tickets.create_many},
     )
-    return Container(
+    container = Container(
         settings=settings,
         db=db,
         projects=projects,
@@ -192,6 +195,8 @@ async def bootstrap(
         clock=clock,
         simulator=simulator[0] if simulator is not None else None,
     )
+    container.sync = wire_sync(container)
+    return container
 
 
 async def schema_is_current(container: Container) -> bool:

@@ -42,6 +42,9 @@ class GroupFold:
     group_id: int = 0
     stored_count: int = 0
     new: bool = False
+    # Every report of the batch, in arrival order (references, not copies): fold
+    # hooks such as the regression check must see each one, not only the samples.
+    reports: list[CrashReport] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.first_seen = self.first.timestamp
@@ -92,6 +95,7 @@ class BatchFold:
 def _fold_report(group: GroupFold, report: CrashReport, first_n: int, newest_m: int) -> None:
     index = group.count
     group.count = index + 1
+    group.reports.append(report)
     ts = report.timestamp
     # Plain comparisons, not min()/max(): this runs once per report.
     if ts < group.first_seen:  # noqa: PLR1730 - see above
