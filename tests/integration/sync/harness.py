@@ -79,6 +79,7 @@ class SyncWorld:
             row = ErrorGroup(
                 project_id=self.project_id,
                 fingerprint=fingerprint,
+                count=1,
                 first_seen=now,
                 last_seen=now,
                 updated_at=now,
