@@ -132,7 +132,9 @@ class SyncWorld:
         await self.human.transition_issue(key, chosen.id, fields=fields)
 
 
-def settings_for(database_url: str, tmp_path: Path, **sync: Any) -> Settings:
+def settings_for(
+    database_url: str, tmp_path: Path, *, secret: str | None = SECRET, **sync: Any
+) -> Settings:
     """Project ``shop`` on the simulator's CRASH project, with a webhook secret."""
     return Settings(
         database_url=database_url,
@@ -145,7 +147,7 @@ def settings_for(database_url: str, tmp_path: Path, **sync: Any) -> Settings:
                     "deployment": "cloud",
                     "user": DEFAULT_LOGIN,
                     "api_token": DEFAULT_TOKEN,
-                    "webhook_secret": SECRET,
+                    "webhook_secret": secret,
                     "project_key": "CRASH",
                     "issue_type": "Task",
                     "user_map": sync.pop("user_map", {}),
@@ -158,18 +160,24 @@ def settings_for(database_url: str, tmp_path: Path, **sync: Any) -> Settings:
 
 @asynccontextmanager
 async def sync_world(
-    database_url: str, tmp_path: Path, *, flavour: str = "cloud", **sync: Any
+    database_url: str,
+    tmp_path: Path,
+    *,
+    flavour: str = "cloud",
+    secret: str | None = SECRET,
+    **sync: Any,
 ) -> AsyncIterator[SyncWorld]:
     """The world for one test; everything is closed afterwards."""
     sim = create_simulator(flavour, seed=True, webhook_mode="manual")  # type: ignore[arg-type]
     clock = Clock()
-    settings = settings_for(database_url, tmp_path, **sync)
+    settings = settings_for(database_url, tmp_path, secret=secret, **sync)
     container = await bootstrap(
         settings, migrate=False, clock=clock, jira_transport=sim.transport()
     )
     app = create_app(settings, container=container)
     sim.webhooks.transport = httpx.ASGITransport(app=app)
-    sim.register_webhook(HOOK_URL, secret=SECRET)
+    if secret is not None:
+        sim.register_webhook(HOOK_URL, secret=secret)
     await prepare_projects(container, lambda _line: None)
     record = await container.projects.get("shop")
     assert record is not None
