@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from syncengine.cli_groups import add_group_commands
 from syncengine.errors import ConfigError, SyncEngineError
 from syncengine.settings import Settings, display_settings, load_settings
 
@@ -241,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_parser("check", help="validate and print the effective settings").set_defaults(
         handler=cmd_config_check
     )
+    add_group_commands(commands)
     return parser
 
 

@@ -10,6 +10,7 @@ from syncengine.scheduler import PeriodicJob
 from syncengine.store.link_sync import LinkSyncStore
 from syncengine.sync.changes import PUSH
 from syncengine.sync.executor import LinkSync
+from syncengine.sync.manual import ManualResolution
 from syncengine.sync.poller import Poller
 from syncengine.sync.regressions import REGRESSION, RegressionHook, RegressionJira
 from syncengine.sync.webhook_events import WebhookEvents
@@ -29,6 +30,7 @@ class TwoWaySync:
     poller: Poller
     webhooks: WebhookEvents
     regressions: RegressionJira
+    manual: ManualResolution
 
 
 def wire_sync(container: Container) -> TwoWaySync:
@@ -86,6 +88,14 @@ def wire_sync(container: Container) -> TwoWaySync:
                 name=f"sync.poll.{slug}", seconds=project.sync.poll_interval_seconds, func=poll
             )
         )
+    manual = ManualResolution(
+        changes=container.changes, store=store, executor=executor, clock=container.clock
+    )
     return TwoWaySync(
-        store=store, executor=executor, poller=poller, webhooks=webhooks, regressions=regressions
+        store=store,
+        executor=executor,
+        poller=poller,
+        webhooks=webhooks,
+        regressions=regressions,
+        manual=manual,
     )

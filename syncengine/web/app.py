@@ -12,6 +12,7 @@ from syncengine.bootstrap import Container, bootstrap
 from syncengine.settings import Settings
 from syncengine.web import health, webhooks
 from syncengine.web import ingest as ingest_routes
+from syncengine.web.group_resolution import router as group_resolution_router
 from syncengine.web.requests import RequestIdMiddleware
 
 __all__ = ["create_app"]
@@ -51,4 +52,5 @@ def create_app(
     app.include_router(health.router)
     app.include_router(webhooks.router)
     app.include_router(ingest_routes.router)
+    app.include_router(group_resolution_router)
     return app
