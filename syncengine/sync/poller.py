@@ -19,10 +19,11 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from syncengine.errors import JiraError
+from syncengine.jira.errors import JiraBadRequest
 from syncengine.settings import Settings
 from syncengine.store.cursors import CursorRecord, CursorRepository
 from syncengine.store.link_sync import LinkSyncStore, PollScope
@@ -112,14 +113,28 @@ class Poller:
             await self._cursors.update(record.id, watermark=now, last_poll_at=now)
             return PollResult(skipped="no linked issues")
         try:
-            result = await self._search(
-                slug,
-                project_id=record.id,
-                project_key=cfg.project_key,
-                cursor=cursor,
-                scope=scope,
-                now=now,
-            )
+            try:
+                result = await self._search(
+                    slug,
+                    project_id=record.id,
+                    project_key=cfg.project_key,
+                    cursor=cursor,
+                    scope=scope,
+                    now=now,
+                )
+            except JiraBadRequest:
+                if not scope.moved_ids:
+                    raise
+                # Jira refuses "id in (...)" naming an issue deleted since: search without them.
+                log.warning("poll of %s: searching without the moved issues", slug)
+                result = await self._search(
+                    slug,
+                    project_id=record.id,
+                    project_key=cfg.project_key,
+                    cursor=cursor,
+                    scope=replace(scope, moved_ids=()),
+                    now=now,
+                )
         except JiraError as exc:
             await self._cursors.update(record.id, last_error=exc.user_message()[:2000])
             raise

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from syncengine.domain.merge import SyncMode
 from syncengine.domain.webhooks import EventKind, JiraEvent
 from syncengine.jira.errors import JiraNotFound
 from syncengine.store.link_sync import LinkSyncStore
@@ -70,10 +71,12 @@ class WebhookEvents:
                 "issue %s was deleted in Jira; group %s unlinked", link.issue_key, link.group_id
             )
             return
-        if event.kind not in (EventKind.CREATED, EventKind.UPDATED):
-            return  # comments and the like change nothing that is synced
-        if not project.integration_active:
-            return  # Passive: nothing calls Jira; the next poll covers this change
+        if (
+            event.kind not in (EventKind.CREATED, EventKind.UPDATED)  # comments and the like
+            or not project.integration_active  # Passive: the next poll covers this change
+            or self._executor.config(slug).mode is SyncMode.OFF
+        ):
+            return
         try:
             issue = await self._executor.read_issue(slug, link.issue_id)
         except JiraNotFound:

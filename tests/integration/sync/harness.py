@@ -133,7 +133,12 @@ class SyncWorld:
 
 
 def settings_for(
-    database_url: str, tmp_path: Path, *, secret: str | None = SECRET, **sync: Any
+    database_url: str,
+    tmp_path: Path,
+    *,
+    secret: str | None = SECRET,
+    flavour: str = "cloud",
+    **sync: Any,
 ) -> Settings:
     """Project ``shop`` on the simulator's CRASH project, with a webhook secret."""
     return Settings(
@@ -144,7 +149,7 @@ def settings_for(
             "shop": {
                 "jira": {
                     "url": "http://jira.local",
-                    "deployment": "cloud",
+                    "deployment": flavour,
                     "user": DEFAULT_LOGIN,
                     "api_token": DEFAULT_TOKEN,
                     "webhook_secret": secret,
@@ -170,7 +175,7 @@ async def sync_world(
     """The world for one test; everything is closed afterwards."""
     sim = create_simulator(flavour, seed=True, webhook_mode="manual")  # type: ignore[arg-type]
     clock = Clock()
-    settings = settings_for(database_url, tmp_path, secret=secret, **sync)
+    settings = settings_for(database_url, tmp_path, secret=secret, flavour=flavour, **sync)
     container = await bootstrap(
         settings, migrate=False, clock=clock, jira_transport=sim.transport()
     )
@@ -184,7 +189,7 @@ async def sync_world(
     human = JiraClient.open(
         JiraConfig(
             site="http://jira.local",
-            deployment="cloud",
+            deployment=flavour,  # type: ignore[arg-type]
             user=SeedUsers.admin,
             token=SecretStr(ADMIN_TOKEN),
             backoff_base_seconds=0.01,

@@ -83,3 +83,17 @@ def test_poll_jql_follows_moved_issues() -> None:
     assert poll_jql("CRASH", minutes=3, moved_ids=("10001", "10002")) == (
         '(project = "CRASH" OR id in (10001, 10002)) AND updated >= "-3m" ORDER BY updated ASC'
     )
+
+
+async def test_poll_follows_an_issue_moved_to_another_project(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with sync_world(database_url, tmp_path) as world:
+        gid, key = await world.linked_group("wanderer")
+        moved = world.sim.move_issue(key, "SUP")
+        await world.settle()  # the move's webhook stores the new key
+        await world.human_transition(moved.key, "Start Progress")
+        world.sim.webhooks.deliveries.clear()
+        result = await world.sync.poller.run("shop", force=True)
+        assert result.synced == 1
+        assert await world.state(gid) is GroupState.IN_PROGRESS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -181,3 +182,57 @@ async def test_unmapped_assignee_is_shown_on_the_group(database_url: str, tmp_pa
         await world.settle()
         assert world.sim.issue(key).fields["assignee"] == world.sim.user(SeedUsers.bob).account_id
         assert (await world.group(gid)).last_sync_error is None
+
+
+async def test_echo_of_a_push_whose_answer_was_lost_is_not_a_conflict(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with sync_world(database_url, tmp_path, conflict_policy="jira_wins") as world:
+        gid, key = await world.linked_group("lost")
+        await world.container.changes.set_state(gid, GroupState.RESOLVED, actor="a")
+        world.sim.add_fault(
+            kind="commit_then_fail", route="*transitions*", method="POST", drop=True, remaining=1
+        )
+        await world.drain()  # Jira moved the issue to Done; we never heard back
+        assert world.status(key) == "Done"
+        await world.container.changes.set_state(gid, GroupState.IN_PROGRESS, actor="a")
+        await world.deliver()  # the echo of the lost push: our value, still in flight
+        assert await world.state(gid) is GroupState.IN_PROGRESS
+        assert await world.audit(gid, "sync.conflict") == []
+        world.clock.now += timedelta(hours=1)  # the lost push's retry falls due
+        await world.settle()
+        assert world.status(key) == "In Progress"
+        assert await world.state(gid) is GroupState.IN_PROGRESS
+        assert await world.audit(gid, "sync.conflict") == []
+        assert await world.container.outbox.list(project_id=world.project_id) == []
+
+
+async def test_no_transition_to_the_state_is_shown_on_the_group(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with sync_world(database_url, tmp_path) as world:
+        gid, key = await world.linked_group("stuck")
+        await world.human_transition(key, "Done", resolution="Done")
+        await world.settle()
+        assert await world.state(gid) is GroupState.RESOLVED
+        await world.container.changes.set_state(gid, GroupState.MUTED, actor="a")
+        await world.settle()  # the workflow offers no way from Done to Won't Do
+        group = await world.group(gid)
+        assert group.last_sync_error is not None
+        assert "cannot be moved to muted" in group.last_sync_error
+        assert "'Reopen'" in group.last_sync_error  # the available transitions are named
+        [item] = await world.container.outbox.list(project_id=world.project_id)
+        assert item.state == State.DEAD
+        assert world.status(key) == "Done"
+
+
+async def test_data_center_assigns_by_username(database_url: str, tmp_path: Path) -> None:
+    async with sync_world(database_url, tmp_path, flavour="datacenter") as world:
+        gid, key = await world.linked_group("dc")
+        await world.container.changes.assign(gid, SeedUsers.bob, actor="a")
+        await world.settle()
+        assert world.sim.issue(key).fields["assignee"] == world.sim.user(SeedUsers.bob).account_id
+        await world.human.assign_issue(key, "alice")
+        await world.settle()
+        assert (await world.group(gid)).assignee == SeedUsers.alice
+        assert len(await world.audit(gid, "jira.assign")) == 1
