@@ -138,3 +138,30 @@ async def test_regression_files_a_new_linked_issue(database_url: str, tmp_path: 
         assert old in str(remote)
         [entry] = await world.audit(gid, "link.deleted")
         assert entry["via"] == "regression"
+
+
+async def test_long_closed_issue_gets_a_new_one(database_url: str, tmp_path: Path) -> None:
+    async with sync_world(database_url, tmp_path, new_issue_after_days=3) as world:
+        gid, old = await world.linked_group("ancient")
+        await fixed_in(world, old, "2.3.0")
+        world.clock.now += timedelta(days=4)
+        await crash(world, "ancient", "2.3.0")
+        await world.settle()
+        link = await world.container.links.for_group(gid)
+        assert link is not None
+        assert link.issue_key != old
+        [entry] = await world.audit(gid, "link.deleted")
+        assert "days ago (more than 3)" in entry["reason"]
+
+
+async def test_recently_closed_issue_is_reopened(database_url: str, tmp_path: Path) -> None:
+    async with sync_world(database_url, tmp_path, new_issue_after_days=3) as world:
+        gid, key = await world.linked_group("recent")
+        await fixed_in(world, key, "2.3.0")
+        world.clock.now += timedelta(days=1)
+        await crash(world, "recent", "2.3.0")
+        await world.settle()
+        link = await world.container.links.for_group(gid)
+        assert link is not None
+        assert link.issue_key == key
+        assert world.status(key) == "To Do"

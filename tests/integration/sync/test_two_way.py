@@ -236,3 +236,21 @@ async def test_data_center_assigns_by_username(database_url: str, tmp_path: Path
         await world.settle()
         assert (await world.group(gid)).assignee == SeedUsers.alice
         assert len(await world.audit(gid, "jira.assign")) == 1
+
+
+@pytest.mark.parametrize(("engine_later", "winner"), [(False, "jira"), (True, "engine")])
+async def test_newest_wins_compares_change_times(
+    database_url: str, tmp_path: Path, engine_later: bool, winner: str
+) -> None:
+    async with sync_world(database_url, tmp_path, conflict_policy="newest_wins") as world:
+        gid, key = await world.linked_group("newest")
+        world.clock.now += timedelta(hours=1 if engine_later else -1)
+        await world.container.changes.set_state(gid, GroupState.RESOLVED, actor="a")
+        await world.human_transition(key, "Start Progress")
+        await world.deliver()
+        await world.settle()
+        [conflict] = await world.audit(gid, "sync.conflict")
+        assert conflict["winner"] == winner
+        expected = GroupState.RESOLVED if engine_later else GroupState.IN_PROGRESS
+        assert await world.state(gid) is expected
+        assert world.status(key) == ("Done" if engine_later else "In Progress")
