@@ -100,6 +100,16 @@ class SyncWrite:
     audits: tuple[AuditEntry, ...] = ()
     confirm: tuple[int, str] | None = None
     push_fields: tuple[str, ...] = ()
+    expect_snapshot: Snapshot | None = None
+
+
+def _stored(row: IssueLink) -> Snapshot:
+    return Snapshot(
+        state=row.snapshot_state,
+        status=row.snapshot_status,
+        assignee=row.snapshot_assignee,
+        fix_versions=tuple((row.snapshot_fix_versions or {}).get("names", [])),
+    )
 
 
 def _view(row: ErrorGroup) -> GroupSyncView:
@@ -209,8 +219,13 @@ class LinkSyncStore:
             )
 
     async def commit(self, write: SyncWrite) -> bool:
-        """Apply ``write`` in one transaction; False (nothing written) when ``expect`` failed."""
+        """Apply ``write`` in one transaction; False (nothing written) if an expectation fails."""
         async with self._db.session() as session:
+            link = await session.get(IssueLink, write.link_id, with_for_update=self._db.is_postgres)
+            if write.expect_snapshot is not None and (
+                link is None or _stored(link) != write.expect_snapshot
+            ):
+                return False  # another process synced the link meanwhile: merge again
             if write.group:
                 query = update(ErrorGroup).where(ErrorGroup.id == write.group_id)
                 for column, value in write.expect.items():
@@ -219,7 +234,6 @@ class LinkSyncStore:
                 result = await session.execute(query.values(**write.group, updated_at=write.now))
                 if not result.rowcount:  # type: ignore[attr-defined]
                     return False  # nothing was written yet: the empty transaction commits
-            link = await session.get(IssueLink, write.link_id)
             if link is not None and write.snapshot is not None:
                 snap = write.snapshot
                 link.snapshot_state = snap.state

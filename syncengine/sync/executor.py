@@ -13,7 +13,9 @@ and then:
    value before sending it and confirms it with the snapshot afterwards; an
    inbound run that finds something owed to Jira queues a ``link.push`` instead.
 
-Runs of one link are serialised in this process. Problems a user must act on
+Runs of one link are serialised in this process; across processes, a decision
+is written only while the link still holds the snapshot it was made on
+(otherwise the run merges again). Problems a user must act on
 (no transition leads to the state, an unmapped assignee, a status without an
 engine state, an unreadable fix version) are shown on the group.
 """
@@ -227,6 +229,7 @@ class LinkSync:
             expect={"state": group.state, "assignee": group.assignee} if updates else {},
             audits=tuple(audits),
             push_fields=tuple(name for name, _ in pushes) if item_id is None else (),
+            expect_snapshot=link.snapshot,
         )
         if not await self._store.commit(write):
             return _Retry()
