@@ -26,7 +26,7 @@ from syncengine.jira.simulator.faults import FaultRule
 from syncengine.jira.simulator.handle import SimTransport, Simulator
 from syncengine.jira.simulator.limits import LimitsConfig
 from syncengine.jira.simulator.model import Permission
-from syncengine.jira.simulator.seed import DEFAULT_LOGIN, DEFAULT_TOKEN
+from syncengine.jira.simulator.seed import DEFAULT_LOGIN, DEFAULT_TOKEN, default_login
 from syncengine.jira.simulator.webhooks import sign
 
 __all__ = [
@@ -41,5 +41,6 @@ __all__ = [
     "Simulator",
     "SystemClock",
     "create_simulator",
+    "default_login",
     "sign",
 ]

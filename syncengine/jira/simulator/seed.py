@@ -24,7 +24,7 @@ from syncengine.jira.simulator.model import (
 )
 from syncengine.jira.simulator.state import CATEGORIES, SimState
 
-__all__ = ["DEFAULT_LOGIN", "DEFAULT_TOKEN", "SeedUsers", "seed_site"]
+__all__ = ["DEFAULT_LOGIN", "DEFAULT_TOKEN", "SeedUsers", "default_login", "seed_site"]
 
 DEFAULT_LOGIN = "bot@example.com"
 DEFAULT_TOKEN = "sim-api-token"  # noqa: S105 - the documented token of the local simulator
@@ -180,6 +180,11 @@ def crash_workflow() -> Workflow:
 
 def _screen(*ids: str, required: tuple[str, ...] = ("summary",)) -> tuple[ScreenField, ...]:
     return tuple(ScreenField(field_id=i, required=i in required) for i in ids)
+
+
+def default_login(flavour: str, login: str = DEFAULT_LOGIN) -> str:
+    """How the seeded bot signs in: its e-mail on Cloud, its username on Data Center."""
+    return login if flavour == "cloud" else login.split("@", maxsplit=1)[0]
 
 
 def seed_site(state: SimState, *, login: str = DEFAULT_LOGIN, token: str = DEFAULT_TOKEN) -> None:

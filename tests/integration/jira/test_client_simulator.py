@@ -25,6 +25,7 @@ from syncengine.jira.simulator import (
     ManualClock,
     Simulator,
     create_simulator,
+    default_login,
 )
 
 SITE = "http://jira.local"
@@ -38,7 +39,7 @@ def _client(sim: Simulator, clock: ManualClock, **options: Any) -> JiraClient:
         "deployment": "auto",
         "api_version": 3 if flavour == "cloud" else 2,
         # Data Center logs in by username, as real Jira DC does; Cloud by e-mail.
-        "user": DEFAULT_LOGIN if flavour == "cloud" else DEFAULT_LOGIN.split("@")[0],
+        "user": default_login(flavour),
         "token": SecretStr(DEFAULT_TOKEN),
         "requests_per_second": 1000.0,
         "max_retries": 4,

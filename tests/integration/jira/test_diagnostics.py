@@ -7,7 +7,12 @@ from pydantic import SecretStr
 
 from syncengine.jira import JiraClient, JiraConfig
 from syncengine.jira.diagnostics import diagnose
-from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN, ManualClock, create_simulator
+from syncengine.jira.simulator import (
+    DEFAULT_TOKEN,
+    ManualClock,
+    create_simulator,
+    default_login,
+)
 
 SITE = "http://jira.local"
 SENT = ("description", "labels", "customfield_10050")
@@ -20,7 +25,7 @@ def _client(flavour: str, clock: ManualClock, **options: object) -> tuple[JiraCl
         "deployment": "auto",
         "api_version": 3 if flavour == "cloud" else 2,
         # Data Center logs in by username, as real Jira DC does; Cloud by e-mail.
-        "user": DEFAULT_LOGIN if flavour == "cloud" else DEFAULT_LOGIN.split("@")[0],
+        "user": default_login(flavour),
         "token": SecretStr(DEFAULT_TOKEN),
         "max_retries": 0,
     }

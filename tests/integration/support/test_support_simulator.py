@@ -8,7 +8,12 @@ import pytest
 from pydantic import SecretStr
 
 from syncengine.jira import JiraClient, JiraConfig
-from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN, Simulator, create_simulator
+from syncengine.jira.simulator import (
+    DEFAULT_TOKEN,
+    Simulator,
+    create_simulator,
+    default_login,
+)
 from syncengine.settings import Settings
 from syncengine.store.database import Database
 from syncengine.store.outbox import OutboxRepository, State
@@ -53,7 +58,7 @@ def sim_settings(api_version: Literal[2, 3]) -> Settings:
 
 
 def _login(sim: Simulator) -> str:
-    return DEFAULT_LOGIN if sim.flavour == "cloud" else DEFAULT_LOGIN.split("@")[0]
+    return default_login(sim.flavour)
 
 
 class Wired:
@@ -66,7 +71,7 @@ class Wired:
                 deployment=sim.flavour,  # type: ignore[arg-type]
                 api_version=settings.projects["api"].jira.api_version,
                 # Data Center logs in by username, Cloud by e-mail, as real Jira does.
-                user=DEFAULT_LOGIN if sim.flavour == "cloud" else DEFAULT_LOGIN.split("@")[0],
+                user=default_login(sim.flavour),
                 token=SecretStr(DEFAULT_TOKEN),
                 max_retries=0,
             ),
@@ -122,7 +127,7 @@ async def test_request_reaches_the_simulator_with_fields_and_comes_back(
         assert item.state == State.DONE, item.last_error
 
         [issue] = sim.issues("SUP")
-        async with sim.client(login=_login(sim), token=DEFAULT_TOKEN) as reader:
+        async with sim.client(login=default_login(sim.flavour), token=DEFAULT_TOKEN) as reader:
             shown = (await reader.get(f"/rest/api/2/issue/{issue.key}")).json()["fields"]
         assert shown["summary"] == FORM.summary
         assert shown["issuetype"]["name"] == "Task"
@@ -139,7 +144,7 @@ async def test_request_reaches_the_simulator_with_fields_and_comes_back(
 
         assert await wired.puller.poll() == 0  # the first, full round: nothing new yet
         wired.clock.advance(60)
-        async with sim.client(login=_login(sim), token=DEFAULT_TOKEN) as engineer:
+        async with sim.client(login=default_login(sim.flavour), token=DEFAULT_TOKEN) as engineer:
             body = "We <b>raised</b> the limit." if api_version == 2 else None
             path = f"/rest/api/{api_version}/issue/{issue.key}/comment"
             payload = (
