@@ -24,7 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from syncengine.errors import StoreError
+from syncengine.errors import StoreError, SyncEngineError
 from syncengine.store.database import Database
 from syncengine.sync.worker import OutboxWorker
 
@@ -123,8 +123,11 @@ class BackgroundRuntime:
             async with advisory_lock(self.db, f"syncengine.job.{job.name}") as held:
                 if held:
                     await job.func()
+        except SyncEngineError as exc:
+            # Jira or the database failing for a while: the next run tries again.
+            log.warning("periodic job %s failed, the next run tries again: %s", job.name, exc)
         except Exception:
-            # One failing run must not stop the schedule; the next run tries again.
+            # A bug must not stop the schedule either, but it is logged in full.
             log.exception("periodic job %s failed", job.name)
 
     def start(self) -> None:

@@ -63,11 +63,12 @@ def _reports(tmp: Path) -> Path:
 
 
 def _engine(config: Path, *args: str, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "syncengine", "--config", str(config), *args],
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "syncengine", "--config", str(config), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _state(database: Path) -> tuple[int, int, int]:

@@ -1,0 +1,153 @@
+"""Several processes on PostgreSQL (issue 6's acceptance test).
+
+Three ``syncengine serve`` processes share one PostgreSQL database and a Jira
+simulator running as its own server. 20,000 reports over 2,000 fingerprints are
+posted to all three; midway one process is killed with SIGKILL and started
+again. At the end: 2,000 groups whose counts add up to exactly 20,000, and
+exactly 2,000 Jira issues, each linked to one group.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from syncengine.store.database import sync_url
+from tests.conftest import _truncate_postgres
+from tests.e2e.browser import JiraSim
+from tests.e2e.conftest import Server
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+TOKEN = "multi-process-token-0001"
+GROUPS, REPORTS, BATCH = 2000, 20_000, 500
+
+
+def _config(tmp: Path, database_url: str, sim: JiraSim) -> Path:
+    config = tmp / "engine.toml"
+    config.write_text(
+        f'database_url = "{database_url}"\ndata_dir = "{tmp}/data"\nlog_level = "warning"\n'
+        "outbox_lease_seconds = 5\n"
+        f"[projects.shop]\nsubmission_tokens = ['{TOKEN}']\n"
+        f'[projects.shop.jira]\nurl = "{sim.url}"\nuser = "bot@example.com"\n'
+        'api_token = "sim-api-token"\nproject_key = "CRASH"\nrequests_per_second = 200\n'
+        'custom_fields = { customfield_10050 = "Minor" }\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def _batches() -> list[list[dict[str, object]]]:
+    rng = random.Random(6)
+    reports = [
+        {
+            "fingerprint": f"multi-{n % GROUPS:04d}",
+            "classifier": "ValueError",
+            "message": "bad value",
+            "attributes": {
+                "version": rng.choice(["1.0", "1.1"]),
+                "host": f"web-{rng.randint(1, 4)}",
+            },
+        }
+        for n in range(REPORTS)
+    ]
+    rng.shuffle(reports)
+    return [reports[i : i + BATCH] for i in range(0, REPORTS, BATCH)]
+
+
+def _post(servers: list[Server], batch: list[dict[str, object]], start: int) -> None:
+    # A batch answered 202 is stored; one refused by a dead process goes to the next.
+    for attempt in range(len(servers) * 3):
+        server = servers[(start + attempt) % len(servers)]
+        try:
+            answer = httpx.post(
+                f"{server.url}/api/v1/projects/shop/reports",
+                json=batch,
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                timeout=60,
+            )
+        except httpx.TransportError:
+            time.sleep(0.2)
+            continue
+        assert answer.status_code == 202, answer.text
+        return
+    raise AssertionError("no process took the batch")
+
+
+def _state(database_url: str) -> tuple[int, int, int, int]:
+    engine = create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as conn:
+            groups, reports = conn.execute(
+                text("SELECT count(*), coalesce(sum(count), 0) FROM error_groups")
+            ).one()
+            links = conn.execute(
+                text("SELECT count(DISTINCT jira_issue_id) FROM issue_links")
+            ).one()
+            open_items = conn.execute(
+                text("SELECT count(*) FROM outbox WHERE state IN ('pending','running','dead')")
+            ).one()
+        return int(groups), int(reports), int(links[0]), int(open_items[0])
+    finally:
+        engine.dispose()
+
+
+def test_three_processes_share_the_work(tmp_path: Path, postgres_url: str) -> None:
+    _truncate_postgres(postgres_url)
+    sim = JiraSim(tmp_path)
+    servers: list[Server] = []
+    try:
+        config = _config(tmp_path, postgres_url, sim)
+        servers = [Server(config) for _ in range(3)]
+        for server in servers:
+            server.wait_ready(timeout=60)
+        batches = _batches()
+        for number, batch in enumerate(batches):
+            if number == len(batches) // 2:
+                victim = servers[1]
+                os.kill(victim.proc.pid, signal.SIGKILL)
+                victim.proc.wait()
+                victim.close()
+                servers[1] = Server(config)
+                servers[1].wait_ready(timeout=60)
+            _post(servers, batch, number)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            _, _, links, open_items = _state(postgres_url)
+            if links == GROUPS and open_items == 0:
+                break
+            time.sleep(1)
+        assert _state(postgres_url) == (GROUPS, REPORTS, GROUPS, 0)
+        with httpx.Client(base_url=sim.url, auth=("bot@example.com", "sim-api-token")) as jira:
+            page = jira.post(
+                "/rest/api/2/search/jql",
+                json={"jql": "project = CRASH", "fields": ["labels"], "maxResults": 5000},
+            ).json()
+            issues = page["issues"]
+            while page.get("nextPageToken"):
+                page = jira.post(
+                    "/rest/api/2/search/jql",
+                    json={
+                        "jql": "project = CRASH",
+                        "fields": ["labels"],
+                        "maxResults": 5000,
+                        "nextPageToken": page["nextPageToken"],
+                    },
+                ).json()
+                issues += page["issues"]
+        assert len(issues) == GROUPS
+        for server in servers:
+            assert server.stop() == 0, server.log.read_text()[-2000:]
+    finally:
+        for server in servers:
+            if server.proc.poll() is None:
+                server.proc.kill()
+                server.proc.wait()
+            server.close()
+        sim.stop()
