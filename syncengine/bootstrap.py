@@ -169,10 +169,12 @@ async def bootstrap(
     projects = ProjectRepository(db)
     links = IssueLinkRepository(db)
     outbox = OutboxRepository(db)
+    metrics = Metrics()
     jira = JiraClients(
         settings,
         transport=jira_transport,
         simulator=simulator[1] if simulator is not None else None,
+        observer=lambda slug: metrics.jira_observer(slug, clock),
     )
     tickets = TicketService(
         templates={slug: ticket_template(p.jira) for slug, p in settings.projects.items()},
@@ -241,7 +243,7 @@ async def bootstrap(
         links=links,
         cursors=CursorRepository(db),
         audit=AuditRepository(db),
-        metrics=Metrics(),
+        metrics=metrics,
         jira=jira,
         tickets=tickets,
         manual=ManualTickets(

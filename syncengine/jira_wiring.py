@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from syncengine.errors import ConfigError
 from syncengine.jira.client import JiraClient
 from syncengine.jira.config import JiraConfig, parse_base_url
 from syncengine.jira.retry import SiteLimiters
+from syncengine.jira.session import CallObserver
 from syncengine.settings import JiraSettings, Settings
 
 __all__ = ["JiraClients", "SimulatedJira", "jira_config", "new_site_limiters", "open_jira_client"]
@@ -98,7 +100,8 @@ class JiraClients:
     """One Jira client per project, built on first use, sharing per-site limits.
 
     ``transport`` (tests: an in-process transport to a simulator) reaches every
-    site; ``simulator`` serves the projects that configure no Jira URL.
+    site; ``simulator`` serves the projects that configure no Jira URL;
+    ``observer(slug)`` is told of every call a project's client makes.
     """
 
     def __init__(
@@ -107,9 +110,11 @@ class JiraClients:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         simulator: SimulatedJira | None = None,
+        observer: Callable[[str], CallObserver] | None = None,
     ) -> None:
         self._settings = settings
         self._transport = transport
+        self._observer = observer
         self.simulator = simulator
         self._limiters = new_site_limiters()
         self._clients: dict[str, JiraClient] = {}
@@ -129,10 +134,18 @@ class JiraClients:
         key = f"projects.{slug}.jira"
         if not project.jira.simulated:
             client = open_jira_client(
-                project.jira, limiters=self._limiters, key=key, transport=self._transport
+                project.jira,
+                limiters=self._limiters,
+                key=key,
+                transport=self._transport,
+                observer=self._observer(slug) if self._observer else None,
             )
         elif self.simulator is not None:
-            client = JiraClient.open(self.simulator.config, transport=self.simulator.transport)
+            client = JiraClient.open(
+                self.simulator.config,
+                transport=self.simulator.transport,
+                observer=self._observer(slug) if self._observer else None,
+            )
         else:
             raise ConfigError(
                 [f"{key}.url: not set, and no Jira simulator runs here; set the Jira URL"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -56,9 +57,44 @@ class Metrics:
             ["project"],
             registry=r,
         )
-        self.regressions = Counter(
-            "syncengine_regressions", "Groups reopened by a regression", ["project"], registry=r
+        # For /readyz: when each project's Jira last answered well, and the last failure.
+        self.last_jira_ok: dict[str, datetime] = {}
+        self.last_jira_error: dict[str, tuple[datetime, str]] = {}
+        self.regressions = Gauge(
+            "syncengine_group_regressions",
+            "Regressions seen (groups reopened by a crash past their fix), summed per project",
+            ["project"],
+            registry=r,
         )
+
+    def jira_observer(
+        self, project: str, clock: Callable[[], datetime]
+    ) -> Callable[[str, str, int | None, float, int], None]:
+        """A JiraSession observer for one project's client (counts, and health for readyz)."""
+
+        def observe(
+            method: str, path: str, status: int | None, seconds: float, attempt: int
+        ) -> None:
+            self.observe_jira(method, path, status, seconds, attempt)
+            if status is not None and status < 400:
+                self.last_jira_ok[project] = clock()
+            else:
+                self.last_jira_error[project] = (
+                    clock(),
+                    f"{method} {path}: {status or 'no answer'}",
+                )
+
+        return observe
+
+    def observe_jira(
+        self, method: str, path: str, status: int | None, seconds: float, attempt: int
+    ) -> None:
+        """Count one Jira call; ``status`` None is a transport error."""
+        operation = f"{method} {path}"
+        self.jira_calls.labels(operation, str(status) if status is not None else "error").inc()
+        self.jira_latency.labels(operation).observe(seconds)
+        if attempt > 1:
+            self.jira_retries.inc()
 
     def set_outbox(self, depth: dict[str, tuple[int, datetime | None]], now: datetime) -> None:
         """Refresh the outbox gauges from :meth:`OutboxRepository.depth`."""

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import logging
 import random as random_module
+import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -51,6 +52,12 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Told of every answer (or transport failure): method, path template, status or None,
+# seconds taken, and the attempt number (above 1 for a retry).
+CallObserver = Callable[[str, str, int | None, float, int], None]
+_ID_SEGMENT = re.compile(r"/(?:[A-Z][A-Z0-9_]*-\d+|\d+)(?=/|$)")
+
+
 class JiraSession:
     """Sends requests to one Jira site and returns successful answers.
 
@@ -68,8 +75,10 @@ class JiraSession:
         clock: Clock = time.monotonic,
         now: Callable[[], datetime] = _utcnow,
         random: Callable[[], float] = random_module.random,
+        observer: CallObserver | None = None,
     ) -> None:
         self.config = config
+        self._observer = observer
         self.policy = RetryPolicy(
             max_retries=config.max_retries,
             base_delay=config.backoff_base_seconds,
@@ -127,6 +136,14 @@ class JiraSession:
         """The absolute URL of ``path`` under the API root or the site root."""
         return (self.config.api_root if root == "api" else self.config.site) + path
 
+    def _observe(
+        self, method: str, path: str, status: int | None, started: float, attempt: int
+    ) -> None:
+        if self._observer is not None:
+            # Keys and ids become {id}: metrics labels stay few whatever the issues.
+            template = _ID_SEGMENT.sub("/{id}", path)
+            self._observer(method, template, status, self._clock() - started, attempt)
+
     async def request(
         self,
         method: str,
@@ -171,10 +188,12 @@ class JiraSession:
                     fix="jira.url must start with https:// (or http://)",
                 ) from exc
             except httpx.TransportError as exc:
+                self._observe(method, path, None, started, attempt)
                 error, decision = self._transport_failure(
                     exc, method=method, path=path, attempt=attempt, idempotent=safe, context=context
                 )
             else:
+                self._observe(method, path, response.status_code, started, attempt)
                 elapsed_ms = (self._clock() - started) * 1000
                 logger.debug(
                     "jira %s %s -> %s in %.0f ms (attempt %d)",

@@ -103,6 +103,13 @@ async def _parse(body: bytes, parse: Callable[[bytes], Any]) -> Any:
     return await asyncio.to_thread(parse, body)
 
 
+def _refused(container: Container, exc: IngestError) -> JSONResponse:
+    """The problem answer to a refused request, counted by reason."""
+    reason = str(getattr(exc, "kind", "") or type(exc).__name__)
+    container.metrics.reports_rejected.labels(reason).inc()
+    return problem_response(exc)
+
+
 def _nothing_good(parsed: Parsed) -> RequestProblem:
     statuses = {p.status for p in parsed.problems}
     kinds = {p.kind for p in parsed.problems}
@@ -124,6 +131,9 @@ async def _store(container: Container, project: ProjectRecord, parsed: Parsed) -
         return []
     sink = container.ingest
     accepted = await sink.submit(project.id, [p.report for p in parsed.reports])
+    container.metrics.reports_ingested.labels(project.slug).inc(len(accepted))
+    for item in parsed.problems:
+        container.metrics.reports_rejected.labels(item.kind).inc()
     if parsed.problems:
         log.info(
             "project %s: %d report(s) accepted, %d rejected",
@@ -157,7 +167,7 @@ async def post_reports(project: str, request: Request, container: ContainerDep) 
         parsed: Parsed = await _parse(body, lambda b: parse_native(b, content_type, ctx))
         accepted = await _store(container, record, parsed)
     except IngestError as exc:
-        return problem_response(exc)
+        return _refused(container, exc)
     except StoreError as exc:
         return store_unavailable(exc)
     return JSONResponse(
@@ -197,7 +207,7 @@ async def _backtrace(request: Request, container: Container, token: str | None) 
         parsed: Parsed = await _parse(body, lambda b: parse_backtrace(b, content_type, ctx))
         await _store(container, record, parsed)
     except IngestError as exc:
-        return problem_response(exc)
+        return _refused(container, exc)
     except StoreError as exc:
         return store_unavailable(exc)
     rxid = parsed.reports[0].event_id or uuid.uuid4().hex
@@ -261,7 +271,7 @@ async def _sentry(
             parsed = await _parse(body, lambda b: parse_sentry_store(b, ctx))
         await _store(container, record, parsed)
     except IngestError as exc:
-        return problem_response(exc)
+        return _refused(container, exc)
     except StoreError as exc:
         return store_unavailable(exc)
     if parsed.reports and parsed.reports[0].event_id:

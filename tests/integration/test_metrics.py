@@ -1,0 +1,36 @@
+"""Metrics and readiness reflect what the engine did: reports, groups, Jira calls, errors."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from syncengine.errors import JiraTransientError
+from syncengine.web import create_app
+from tests.integration.lifecycle_harness import Clock, crash, engine, ingest
+
+
+async def test_metrics_and_readyz_after_tickets(database_url: str) -> None:
+    container, sim = await engine(database_url, Clock())
+    try:
+        await ingest(container, [crash("m1"), crash("m2"), crash("m1")])
+        await container.worker.drain()
+        sim.add_fault(kind="error", status=503, route="GET /issue/*")
+        client = container.jira.for_project("shop")
+        with pytest.raises(JiraTransientError):
+            await client.get_issue(sim.issues("CRASH")[0].key)
+        app = create_app(container.settings, container=container)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as http:
+            text = (await http.get("/metrics")).text
+            ready = (await http.get("/readyz")).json()
+        assert 'syncengine_groups{state="open"} 2.0' in text
+        assert 'syncengine_jira_calls_total{operation="POST /issue/bulk",status="201"} 1.0' in text
+        assert 'status="503"' in text
+        assert "syncengine_jira_retries_total" in text
+        shop = ready["checks"]["integrations"]["shop"]
+        assert shop["last_successful_jira_call"] is not None
+        assert "503" in shop["last_jira_error"]["error"]
+    finally:
+        await container.aclose()
