@@ -42,6 +42,7 @@ from syncengine.support.pullback import SupportPuller
 from syncengine.support.service import SupportService
 from syncengine.support.targets import SupportTargets
 from syncengine.sync.changes import GroupChanges
+from syncengine.sync.housekeeping import Housekeeping
 from syncengine.sync.planner import TicketPlanner
 from syncengine.sync.tickets import CREATE, ManualTickets, TicketService
 from syncengine.sync.worker import Handler, OutboxWorker
@@ -264,6 +265,26 @@ async def bootstrap(
         simulator=simulator[0] if simulator is not None else None,
     )
     container.sync = wire_sync(container)
+    housekeeping = Housekeeping(
+        db=db,
+        cursors=container.cursors,
+        tickets=tickets,
+        clock=clock,
+        retention_days=settings.retention_days,
+        longest_window_minutes=max(
+            (p.rules.window_minutes or 0 for p in settings.projects.values()), default=0
+        ),
+        projects=[slug for slug, p in settings.projects.items() if p.rules.enabled],
+        is_active=_active(projects),
+    )
+    container.jobs += [
+        PeriodicJob(name="retention", seconds=3600, func=_discard(housekeeping.retention)),
+        PeriodicJob(
+            name="createmeta.revalidate",
+            seconds=settings.createmeta_refresh_seconds,
+            func=housekeeping.revalidate,
+        ),
+    ]
     return container
 
 
@@ -274,6 +295,14 @@ def _writer(
     tune_gc_for_ingest()
     writer.start()
     return writer
+
+
+def _active(projects: ProjectRepository) -> Callable[[str], Awaitable[bool]]:
+    async def active(slug: str) -> bool:
+        record = await projects.get(slug)
+        return record is not None and record.integration_active
+
+    return active
 
 
 def _discard(func: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:

@@ -330,6 +330,8 @@ class Settings(BaseSettings):
     log_json: bool = False
     auto_migrate: bool = True
     outbox_lease_seconds: int = Field(120, ge=5)
+    retention_days: int = Field(14, gt=0)
+    createmeta_refresh_seconds: int = Field(3600, gt=0)
     admin_token: SecretStr | None = None
     admin_token_env: str | None = None
     admin_token_file: Path | None = None

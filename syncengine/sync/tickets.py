@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from syncengine.domain.createmeta import CreateMeta
 from syncengine.domain.description import DescriptionRenderer
+from syncengine.domain.fieldcheck import check_config
 from syncengine.domain.fields import BuiltFields, TicketTemplate, build_fields, identity_label
 from syncengine.domain.groups import GroupSnapshot
 from syncengine.errors import JiraPermanentError, NotFound, StoreError
@@ -103,6 +104,21 @@ class TicketService:
     def forget_createmeta(self) -> None:
         """Drop cached create screens (Jira admins change them; a job refreshes)."""
         self._sites.clear()
+
+    async def revalidate(self, slug: str) -> list[str]:
+        """Read project ``slug``'s create screen again and check the ticket fields against it.
+
+        Returns the problems (empty when the configuration still fits); Jira errors
+        propagate. Later creates use the fresh screen.
+        """
+        self._sites.pop(slug, None)
+        site = await self._site(slug)
+        if site.createmeta is None:
+            return []
+        problems = check_config(
+            site.template, site.createmeta, cloud=site.cloud, renderer=self._renderer
+        )
+        return [f"{p.field}: {p.message} ({p.fix})" for p in problems]
 
     async def _slug(self, project_id: int) -> str:
         if project_id not in self._slugs:
