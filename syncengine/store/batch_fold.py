@@ -79,6 +79,7 @@ class BatchFold:
         self.samples_newest = samples_newest
         self.groups: dict[tuple[int, str], GroupFold] = {}
         self.members: list[list[GroupFold]] = []
+        self.names: set[str] = set()  # attribute names in the batch
         self.reports = 0
 
     def add(self, project_id: int, reports: Sequence[CrashReport]) -> None:
@@ -97,7 +98,7 @@ class BatchFold:
                 group = GroupFold(project_id=project_id, fingerprint=fingerprint, first=report)
                 group.tail = deque(maxlen=newest_m)
                 groups[key] = group
-            _fold_report(group, report, first_n, newest_m)
+            _fold_report(group, report, first_n, newest_m, self.names)
             members.append(group)
         self.members.append(members)
         self.reports += len(reports)
@@ -107,7 +108,9 @@ class BatchFold:
         return [self.groups[key] for key in sorted(self.groups)]
 
 
-def _fold_report(group: GroupFold, report: CrashReport, first_n: int, newest_m: int) -> None:
+def _fold_report(
+    group: GroupFold, report: CrashReport, first_n: int, newest_m: int, names: set[str]
+) -> None:
     index = group.count
     group.count = index + 1
     group.reports.append(report)
@@ -134,6 +137,7 @@ def _fold_report(group: GroupFold, report: CrashReport, first_n: int, newest_m: 
             entry = attributes.get(pair)
             if entry is None:
                 attributes[pair] = [1, ms]
+                names.add(pair[0])
             else:
                 entry[0] += 1
                 if ms > entry[1]:  # noqa: PLR1730 - once per attribute of every report

@@ -165,7 +165,7 @@ class GroupRepository:
             return [[] for _ in batch.members]
         groups = batch.sorted_groups()
         try:
-            name_ids = await self._intern_names(groups)
+            name_ids = await self._intern_names(batch.names)
             async with self._db.connect() as conn:
                 await self._upsert_groups(conn, groups, now)
                 await self._upsert_counts(conn, groups, name_ids)
@@ -227,11 +227,13 @@ class GroupRepository:
         # time on the hot path), so store times exactly as UTCDateTime does.
         if self._postgres:
             return value.astimezone(UTC)
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        # "YYYY-MM-DD HH:MM:SS.ffffff", as SQLAlchemy writes it (isoformat is twice as fast
+        # as strftime, and this runs for every sample row).
+        return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
-    async def _intern_names(self, groups: Iterable[GroupFold]) -> dict[str, int]:
+    async def _intern_names(self, batch_names: Iterable[str]) -> dict[str, int]:
         names = self._names
-        missing = sorted({name for g in groups for name, _ in g.attributes if name not in names})
+        missing = sorted(name for name in batch_names if name not in names)
         if not missing:
             return names
         found: dict[str, int] = {}

@@ -217,3 +217,19 @@ async def test_pages_newest_first_with_cursor_and_state(db: Database) -> None:
     assert muted.next_cursor is None
     with pytest.raises(ValueError, match="cursor"):
         await repo.page(pid, cursor="bm9wZQ")
+
+
+async def test_times_keep_their_microseconds(db: Database) -> None:
+    pid = await project_id(db)
+    repo = GroupRepository(db)
+    odd = CrashReport(
+        project="shop",
+        timestamp=T0 + timedelta(microseconds=7),
+        fingerprint="a",
+        attributes={"k": "v"},
+    )
+    [[hit]] = await repo.fold([(pid, [odd])], now=T0 + timedelta(microseconds=999_999))
+    snap = await repo.snapshot(hit.group_id)
+    assert snap.first_seen == snap.last_seen == T0 + timedelta(microseconds=7)
+    # Count rows keep milliseconds (compact integers): enough to rank by recency.
+    assert snap.attributes["k"][0].last_seen == T0

@@ -32,6 +32,7 @@ def test_a_batch_folds_reports_per_group_and_value() -> None:
     batch.add(1, [report("a", 9, None, os="linux"), report("a", 7, "1.3", os="linux")])
     batch.add(2, [report("a", 0)])
     assert batch.reports == 6
+    assert batch.names == {"os"}
     assert sorted(batch.groups) == [(1, "a"), (1, "b"), (2, "a")]
     a = batch.groups[(1, "a")]
     assert a.count == 4
