@@ -45,10 +45,12 @@ from syncengine.sync.changes import GroupChanges
 from syncengine.sync.planner import TicketPlanner
 from syncengine.sync.tickets import CREATE, ManualTickets, TicketService
 from syncengine.sync.worker import Handler, OutboxWorker
+from syncengine.sync_wiring import wire_sync
 from syncengine.wiring import description_renderer, ticket_rules, ticket_template
 
 if TYPE_CHECKING:
     from syncengine.jira.simulator import Simulator
+    from syncengine.sync_wiring import TwoWaySync
 
 __all__ = [
     "Container",
@@ -98,6 +100,7 @@ class Container:
     event_handlers: list[EventHandler] = field(default_factory=list)
     runtime: BackgroundRuntime | None = None
     simulator: Simulator | None = None
+    sync: TwoWaySync | None = None
 
     def wake_worker(self) -> None:
         """New outbox work was written (or a project turned Active): run it now."""
@@ -228,7 +231,7 @@ async def bootstrap(
     )
     groups.hooks.append(planner)
     groups.after_commit.append(planner.after_commit)
-    return Container(
+    container = Container(
         settings=settings,
         db=db,
         projects=projects,
@@ -258,6 +261,8 @@ async def bootstrap(
         clock=clock,
         simulator=simulator[0] if simulator is not None else None,
     )
+    container.sync = wire_sync(container)
+    return container
 
 
 def _writer(

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from syncengine.cli_groups import add_group_commands
 from syncengine.errors import ConfigError, SyncEngineError
 from syncengine.settings import Settings, display_settings, load_settings
 
@@ -368,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("group", type=int, help="group id")
     link.add_argument("key", help="the issue key, e.g. CRASH-12")
     link.set_defaults(handler=cmd_ticket)
+    add_group_commands(commands)
     return parser
 
 

@@ -51,6 +51,9 @@ class GroupFold:
     stored_count: int = 0
     new: bool = False
     _assigned: Assigned | None = None
+    # Every report of the batch, in arrival order (references, not copies): fold
+    # hooks such as the regression check must see each one, not only the samples.
+    reports: list[CrashReport] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.first_seen = self.first.timestamp
@@ -107,6 +110,7 @@ class BatchFold:
 def _fold_report(group: GroupFold, report: CrashReport, first_n: int, newest_m: int) -> None:
     index = group.count
     group.count = index + 1
+    group.reports.append(report)
     ts = report.timestamp
     # Plain comparisons, not min()/max(): this runs once per report.
     if ts < group.first_seen:  # noqa: PLR1730 - see above

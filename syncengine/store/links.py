@@ -126,6 +126,18 @@ class IssueLinkRepository:
             )
             return None if row is None else _record(row)
 
+    async def for_issues(self, project_id: int, issue_ids: list[str]) -> dict[str, LinkRecord]:
+        """The links of the given issue ids in a project, by issue id (one query)."""
+        if not issue_ids:
+            return {}
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(IssueLink).where(
+                    IssueLink.project_id == project_id, IssueLink.jira_issue_id.in_(issue_ids)
+                )
+            )
+            return {row.jira_issue_id: _record(row) for row in rows}
+
     async def for_project(self, project_id: int) -> list[LinkRecord]:
         """Every link of a project."""
         async with self._db.session() as session:

@@ -12,6 +12,7 @@ from syncengine.bootstrap import Container, bootstrap
 from syncengine.settings import Settings
 from syncengine.web import health, webhooks
 from syncengine.web import ingest as ingest_routes
+from syncengine.web.group_resolution import router as group_resolution_router
 from syncengine.web.groups import router as groups_router
 from syncengine.web.pages import install_pages
 from syncengine.web.requests import RequestIdMiddleware
@@ -54,5 +55,6 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(ingest_routes.router)
     app.include_router(groups_router)
+    app.include_router(group_resolution_router)
     install_pages(app, settings)
     return app

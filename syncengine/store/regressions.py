@@ -1,0 +1,124 @@
+"""The store side of regressions, inside the ingest transaction (a fold hook's connection).
+
+Reopening is a conditional ``UPDATE ... WHERE state = 'resolved'``: of several
+ingest transactions that find the same resolved group broken at once, exactly
+one changes the row (the others see it open), so a regression is counted,
+audited and sent to Jira once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from syncengine.store.outbox import State
+from syncengine.store.tables import AuditLog, ErrorGroup, IssueLink, OutboxItem, Project
+
+__all__ = ["ResolvedGroup", "reopen_regressed", "resolved_groups"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ResolvedGroup:
+    """A resolved group of the batch, with its rule and whether it is linked."""
+
+    id: int
+    project_id: int
+    project_slug: str
+    resolve_rule: list[dict[str, Any]] | None
+    resolved_at: datetime | None
+    linked: bool
+
+
+async def resolved_groups(conn: AsyncConnection, group_ids: Sequence[int]) -> list[ResolvedGroup]:
+    """The groups among ``group_ids`` that are resolved now (read in the caller's transaction)."""
+    found: list[ResolvedGroup] = []
+    for start in range(0, len(group_ids), 500):
+        chunk = list(group_ids[start : start + 500])
+        rows = await conn.execute(
+            select(
+                ErrorGroup.id,
+                ErrorGroup.project_id,
+                Project.slug,
+                ErrorGroup.resolve_rule,
+                ErrorGroup.resolved_at,
+                IssueLink.id,
+            )
+            .join(Project, Project.id == ErrorGroup.project_id)
+            .outerjoin(IssueLink, IssueLink.group_id == ErrorGroup.id)
+            .where(ErrorGroup.id.in_(chunk), ErrorGroup.state == "resolved")
+        )
+        found.extend(
+            ResolvedGroup(
+                id=row[0],
+                project_id=row[1],
+                project_slug=row[2],
+                resolve_rule=row[3],
+                resolved_at=row[4],
+                linked=row[5] is not None,
+            )
+            for row in rows
+        )
+    return found
+
+
+async def reopen_regressed(
+    conn: AsyncConnection,
+    group: ResolvedGroup,
+    *,
+    audit: dict[str, Any],
+    outbox: dict[str, Any] | None,
+    now: datetime,
+) -> int | None:
+    """Reopen ``group`` for a regression, once; returns its new regression count.
+
+    None when another transaction reopened it first (nothing is written then).
+    ``audit`` is the detail of the ``group.regression`` entry; ``outbox`` the
+    payload of the ``link.regression`` item to queue (None: none).
+    """
+    result = await conn.execute(
+        update(ErrorGroup)
+        .where(ErrorGroup.id == group.id, ErrorGroup.state == "resolved")
+        .values(
+            state="open",
+            regression_count=ErrorGroup.regression_count + 1,
+            last_regression_at=now,
+            resolve_rule=None,
+            resolved_at=None,
+            updated_at=now,
+        )
+    )
+    if not result.rowcount:
+        return None
+    count = int(
+        await conn.scalar(select(ErrorGroup.regression_count).where(ErrorGroup.id == group.id)) or 0
+    )
+    await conn.execute(
+        insert(AuditLog).values(
+            project_id=group.project_id,
+            group_id=group.id,
+            actor="ingest",
+            action="group.regression",
+            detail={**audit, "regression_count": count},
+            created_at=now,
+        )
+    )
+    if outbox is not None:
+        await conn.execute(
+            insert(OutboxItem).values(
+                project_id=group.project_id,
+                group_id=group.id,
+                kind="link.regression",
+                payload={**outbox, "regression_count": count},
+                state=State.PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    return count

@@ -1,0 +1,369 @@
+"""The link-sync executor: one merge of a link, then the I/O its decisions call for.
+
+Both directions go through :meth:`LinkSync.sync`: the ``link.push`` outbox
+handler (engine → Jira, :meth:`LinkSync.push`) and the inbound paths (webhooks and
+the JQL poll, :meth:`LinkSync.sync_issue`). Each run reads the group, the link's
+snapshot and the unconfirmed pushes, merges (:func:`syncengine.domain.merge.merge_link`)
+and then:
+
+1. writes, in one transaction, what the engine takes from Jira (state; assignee;
+   fix versions → the resolved-until rule), the conflicts to the audit log, the
+   snapshot the merge says to keep now, and the issue's new key after a move;
+2. pushes to Jira — only when run for a ``link.push`` item, which records each
+   value before sending it and confirms it with the snapshot afterwards; an
+   inbound run that finds something owed to Jira queues a ``link.push`` instead.
+
+Runs of one link are serialised in this process. Problems a user must act on
+(no transition leads to the state, an unmapped assignee, a status without an
+engine state, an unreadable fix version) are shown on the group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from syncengine.domain.groups import GroupState
+from syncengine.domain.merge import (
+    ChangeTimes,
+    Conflict,
+    LinkMerge,
+    LinkValues,
+    PushToJira,
+    SyncMode,
+    merge_link,
+)
+from syncengine.domain.statuses import AlreadyThere, NoTransition, choose_transition
+from syncengine.errors import JiraError, JiraPermanentError
+from syncengine.jira.client import JiraClient
+from syncengine.jira.errors import JiraOutcomeUnknown
+from syncengine.jira.models import JiraIssue
+from syncengine.settings import Settings
+from syncengine.store.link_sync import AuditEntry, GroupSyncView, LinkSyncStore, SyncWrite
+from syncengine.store.links import IssueLinkRepository, LinkRecord, Snapshot
+from syncengine.store.outbox import OutboxWork
+from syncengine.store.projects import ProjectRepository
+from syncengine.sync.applying import ACTOR, conflict_entry, engine_changes
+from syncengine.sync.config import ProjectSync, project_sync
+from syncengine.sync.link_values import (
+    ISSUE_FIELDS,
+    available_transitions,
+    domain_status,
+    in_flight,
+    jira_values,
+    snapshot_of,
+    snapshot_values,
+)
+from syncengine.sync.users import UserDirectory
+
+__all__ = ["LinkSync", "NoTransitionError"]
+
+_ATTEMPTS = 3
+
+
+class NoTransitionError(JiraPermanentError):
+    """No transition offered from the issue's status leads to the wanted state."""
+
+
+class _Retry:
+    """The group changed while a decision was being written: merge again."""
+
+
+class LinkSync:
+    """Merges links and carries out the decisions (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        links: IssueLinkRepository,
+        store: LinkSyncStore,
+        clients: Callable[[str], JiraClient],
+        projects: ProjectRepository,
+        clock: Callable[[], datetime],
+        wake: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._settings = settings
+        self._links = links
+        self._store = store
+        self._clients = clients
+        self._projects = projects
+        self._slugs: dict[int, str] = {}
+        self._clock = clock
+        self._wake = wake
+        self._configs: dict[str, ProjectSync] = {}
+        self._users: dict[str, UserDirectory] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def slug_of(self, project_id: int) -> str:
+        """The slug of a stored project (KeyError when there is none)."""
+        if project_id not in self._slugs:
+            self._slugs.update({p.id: p.slug for p in await self._projects.all()})
+        return self._slugs[project_id]
+
+    def config(self, slug: str) -> ProjectSync:
+        """The sync configuration of project ``slug`` (ConfigError when unusable)."""
+        found = self._configs.get(slug)
+        if found is None:
+            found = project_sync(slug, self._settings.projects[slug])
+            self._configs[slug] = found
+        return found
+
+    def users(self, slug: str) -> UserDirectory:
+        """The user directory of project ``slug`` (its cache lives as long as the process)."""
+        found = self._users.get(slug)
+        if found is None:
+            found = UserDirectory(slug, self._settings.projects[slug].jira.user_map)
+            self._users[slug] = found
+        return found
+
+    def client(self, slug: str) -> JiraClient:
+        """The Jira client of project ``slug``."""
+        return self._clients(slug)
+
+    async def read_issue(self, slug: str, issue: str) -> JiraIssue:
+        """Jira's current issue (by id or key), with only the fields a sync reads."""
+        return await self._clients(slug).get_issue(issue, fields=ISSUE_FIELDS)
+
+    async def push(self, work: OutboxWork) -> None:
+        """The ``link.push`` outbox handler: engine changes to Jira (one-way and two-way).
+
+        Raises JiraError (the worker retries transient ones; permanent ones are
+        shown on the group and leave the item dead until retried).
+        """
+        if work.group_id is None:
+            return
+        link = await self._links.for_group(work.group_id)
+        if link is None:
+            return  # unlinked since (the issue was deleted): nothing is owed
+        slug = await self.slug_of(link.project_id)
+        if self.config(slug).mode is SyncMode.OFF:
+            return
+        issue = await self.read_issue(slug, link.issue_id)
+        await self.sync(slug, link, issue, item_id=work.id)
+
+    async def sync_issue(self, slug: str, project_id: int, issue: JiraIssue) -> LinkMerge | None:
+        """Merge Jira's current ``issue`` into its linked group; None when it is not linked."""
+        link = await self._links.for_issue(project_id, issue.id)
+        if link is None:
+            return None
+        return await self.sync(slug, link, issue)
+
+    async def sync(
+        self, slug: str, link: LinkRecord, issue: JiraIssue, *, item_id: int | None = None
+    ) -> LinkMerge | None:
+        """One merge of ``link`` against ``issue`` and its execution.
+
+        ``item_id``: the ``link.push`` item being run (pushes happen only then).
+        Returns the merge, or None when the link or group is gone.
+        """
+        lock = self._locks.setdefault(link.id, asyncio.Lock())
+        try:
+            async with lock:
+                for _ in range(_ATTEMPTS):
+                    outcome = await self._sync_once(slug, link, issue, item_id)
+                    if not isinstance(outcome, _Retry):
+                        return outcome
+                return None  # the engine keeps changing the group; its own push merges again
+        finally:
+            if not lock.locked() and not getattr(lock, "_waiters", None):
+                self._locks.pop(link.id, None)
+
+    async def _sync_once(
+        self, slug: str, stale: LinkRecord, issue: JiraIssue, item_id: int | None
+    ) -> LinkMerge | _Retry | None:
+        link = await self._links.for_group(stale.group_id)
+        group = await self._store.group(stale.group_id)
+        if link is None or link.id != stale.id or group is None:
+            return None
+        cfg = self.config(slug)
+        base = snapshot_values(link)
+        jira = jira_values(issue, mapping=cfg.mapping, users=self.users(slug), fallback=base)
+        engine = LinkValues(
+            state=GroupState(group.state),
+            assignee=group.assignee,
+            # The engine never edits fix versions: its value is the agreed one.
+            fix_versions=base.fix_versions if base is not None else jira.values.fix_versions,
+        )
+        changed = await self._store.engine_changed_at(group.id)
+        merged = merge_link(
+            snapshot=base,
+            engine=engine,
+            jira=jira.values,
+            mode=cfg.mode,
+            policy=cfg.policy,
+            in_flight=in_flight(await self._store.in_flight(group.id, exclude=item_id)),
+            engine_times=ChangeTimes(state=changed.get("state"), assignee=changed.get("assignee")),
+            jira_times=ChangeTimes(
+                state=issue.updated, assignee=issue.updated, fix_versions=issue.updated
+            ),
+        )
+        now = self._clock()
+        updates, audits, problems = engine_changes(cfg, group, merged, jira, now)
+        audits += [conflict_entry(name, c, issue.key) for name, c in merged.conflicts.items()]
+        pushes = _pushes(merged)
+        moved = issue.key if issue.key and issue.key != link.issue_key else None
+        if moved is not None:
+            audits.append(
+                AuditEntry(
+                    actor=ACTOR,
+                    action="link.moved",
+                    detail={"issue_id": link.issue_id, "from": link.issue_key, "to": moved},
+                )
+            )
+        snapshot = snapshot_of(merged.snapshot_now, jira.status) if merged.snapshot_now else None
+        write = SyncWrite(
+            link_id=link.id,
+            group_id=group.id,
+            project_id=group.project_id,
+            now=now,
+            snapshot=snapshot,
+            issue_key=moved,
+            jira_updated_at=issue.updated,
+            group=updates,
+            expect={"state": group.state, "assignee": group.assignee} if updates else {},
+            audits=tuple(audits),
+            push_fields=tuple(name for name, _ in pushes) if item_id is None else (),
+        )
+        if not await self._store.commit(write):
+            return _Retry()
+        if write.push_fields:
+            self._wake()
+        problems += jira.problems
+        if item_id is not None and snapshot is not None:
+            ctx = _PushContext(
+                cfg=cfg,
+                client=self._clients(slug),
+                link=link,
+                group=group,
+                issue=issue,
+                item_id=item_id,
+            )
+            for name, value in pushes:
+                snapshot = await self._push_field(ctx, name, value, snapshot)
+        if problems:
+            await self._store.set_error(group.id, "; ".join(problems), now=now)
+        elif item_id is not None and group.last_sync_error:
+            await self._store.set_error(group.id, None, now=now)
+        return merged
+
+    # -- engine → Jira --------------------------------------------------------------------
+
+    async def _push_field(
+        self, ctx: _PushContext, name: str, value: Any, snapshot: Snapshot
+    ) -> Snapshot:
+        try:
+            if name == "state":
+                return await self._push_state(ctx, value, snapshot)
+            return await self._push_assignee(ctx, value, snapshot)
+        except JiraError as exc:
+            if not exc.transient:
+                await self._store.set_error(ctx.group.id, exc.user_message(), now=self._clock())
+            if not isinstance(exc, JiraOutcomeUnknown):
+                # Jira did not take the value: it is no longer on its way.
+                await self._confirm(ctx, name, None, ())
+            raise
+
+    async def _push_state(
+        self, ctx: _PushContext, target: GroupState, snapshot: Snapshot
+    ) -> Snapshot:
+        issue = ctx.issue
+        if issue.status is None:
+            raise NoTransitionError(f"{issue.key} has no status Jira would show; cannot move it")
+        offered = await ctx.client.transitions(ctx.link.issue_id)
+        choice = choose_transition(
+            target,
+            current=domain_status(issue.status),
+            current_resolution=issue.resolution,
+            available=available_transitions(offered),
+            mapping=ctx.cfg.mapping,
+        )
+        if isinstance(choice, NoTransition):
+            raise NoTransitionError(
+                f"{issue.key} cannot be moved to {target.value}: {choice.reason}",
+                fix=f"adjust projects.{ctx.cfg.slug}.sync.state_transitions or the workflow",
+            )
+        confirmed = replace(snapshot, state=target.value)
+        if isinstance(choice, AlreadyThere):
+            await self._confirm(ctx, "state", confirmed, ())
+            return confirmed
+        await self._store.mark_pushing(ctx.item_id, "state", target.value)
+        fields = (
+            {"resolution": {"name": choice.resolution}}
+            if choice.needs_resolution and choice.resolution
+            else None
+        )
+        await ctx.client.transition_issue(ctx.link.issue_id, choice.id, fields=fields)
+        confirmed = replace(confirmed, status=choice.to_status)
+        detail = {
+            "issue": issue.key,
+            "transition": choice.name,
+            "to": choice.to_status,
+            "resolution": choice.resolution,
+            "via": choice.via,
+        }
+        entry = AuditEntry(actor=ACTOR, action="jira.transition", detail=detail)
+        await self._confirm(ctx, "state", confirmed, (entry,))
+        return confirmed
+
+    async def _push_assignee(
+        self, ctx: _PushContext, value: str | None, snapshot: Snapshot
+    ) -> Snapshot:
+        target = await self.users(ctx.cfg.slug).jira_id(ctx.client, value)
+        confirmed = replace(snapshot, assignee=value)
+        issue = ctx.issue
+        current = issue.assignee.identifier if issue.assignee is not None else None
+        if current == target:
+            await self._confirm(ctx, "assignee", confirmed, ())
+            return confirmed
+        await self._store.mark_pushing(ctx.item_id, "assignee", value)
+        await ctx.client.assign_issue(ctx.link.issue_id, target)
+        detail = {"issue": issue.key, "assignee": value, "jira_user": target}
+        entry = AuditEntry(actor=ACTOR, action="jira.assign", detail=detail)
+        await self._confirm(ctx, "assignee", confirmed, (entry,))
+        return confirmed
+
+    async def _confirm(
+        self,
+        ctx: _PushContext,
+        name: str,
+        snapshot: Snapshot | None,
+        audits: tuple[AuditEntry, ...],
+    ) -> None:
+        await self._store.commit(
+            SyncWrite(
+                link_id=ctx.link.id,
+                group_id=ctx.group.id,
+                project_id=ctx.group.project_id,
+                now=self._clock(),
+                snapshot=snapshot,
+                confirm=(ctx.item_id, name),
+                audits=audits,
+            )
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _PushContext:
+    """What every push of one run needs."""
+
+    cfg: ProjectSync
+    client: JiraClient
+    link: LinkRecord
+    group: GroupSyncView
+    issue: JiraIssue
+    item_id: int
+
+
+def _pushes(merged: LinkMerge) -> list[tuple[str, Any]]:
+    found: list[tuple[str, Any]] = []
+    for name in ("state", "assignee"):
+        decision = getattr(merged, name).decision
+        if isinstance(decision, Conflict):
+            decision = decision.then
+        if isinstance(decision, PushToJira) and (name != "state" or decision.value is not None):
+            found.append((name, decision.value))
+    return found

@@ -1,0 +1,206 @@
+"""A running engine wired to a simulated Jira with REAL webhooks (delivered in-process).
+
+The simulator queues webhook deliveries (manual mode); :meth:`SyncWorld.deliver`
+posts them, signed, to the engine's receiver through an ASGI transport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from syncengine.bootstrap import Container, bootstrap, prepare_projects
+from syncengine.domain.groups import GroupState
+from syncengine.jira.client import JiraClient
+from syncengine.jira.config import JiraConfig
+from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN, Simulator, create_simulator
+from syncengine.jira.simulator.seed import ADMIN_TOKEN, SeedUsers
+from syncengine.settings import Settings
+from syncengine.store.links import Snapshot
+from syncengine.store.tables import AuditLog, ErrorGroup
+from syncengine.sync_wiring import TwoWaySync
+from syncengine.web import create_app
+
+SECRET = "hook-secret-0123456789"
+HOOK_URL = "http://engine.test/api/v1/jira/webhooks/shop"
+
+
+class Clock:
+    """A settable engine clock (aware UTC); starts at the real time."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class SyncWorld:
+    """The engine, the simulator, a human's Jira client and handy actions."""
+
+    container: Container
+    sim: Simulator
+    human: JiraClient
+    clock: Clock
+    project_id: int
+
+    @property
+    def sync(self) -> TwoWaySync:
+        assert self.container.sync is not None
+        return self.container.sync
+
+    async def deliver(self) -> int:
+        """Send every queued webhook delivery to the engine; returns how many."""
+        return await self.sim.deliver_pending()
+
+    async def drain(self) -> int:
+        """Run the outbox until nothing is due."""
+        return await self.container.worker.drain()
+
+    async def settle(self) -> None:
+        """Webhooks and outbox until quiet (our own echoes come back as webhooks)."""
+        for _ in range(10):
+            if not (await self.deliver()) + (await self.drain()):
+                return
+
+    async def linked_group(self, fingerprint: str, *, summary: str = "boom") -> tuple[int, str]:
+        """A group and a linked Task in CRASH (created by the bot); returns (group id, key)."""
+        now = self.clock()
+        async with self.container.db.session() as session:
+            row = ErrorGroup(
+                project_id=self.project_id,
+                fingerprint=fingerprint,
+                count=1,
+                first_seen=now,
+                last_seen=now,
+                updated_at=now,
+            )
+            session.add(row)
+            await session.flush()
+            group_id = row.id
+        bot = self.container.jira.for_project("shop")
+        created = await bot.create_issue(
+            {"project": {"key": "CRASH"}, "issuetype": {"name": "Task"}, "summary": summary}
+        )
+        await self.container.links.link(
+            project_id=self.project_id,
+            group_id=group_id,
+            issue_id=created.id,
+            issue_key=created.key,
+            snapshot=Snapshot(state="open", status="To Do"),
+            now=now,
+        )
+        await self.settle()
+        return group_id, created.key
+
+    async def group(self, group_id: int) -> ErrorGroup:
+        async with self.container.db.session() as session:
+            row = await session.scalar(select(ErrorGroup).where(ErrorGroup.id == group_id))
+            assert row is not None
+            session.expunge(row)
+            return row
+
+    async def state(self, group_id: int) -> GroupState:
+        return GroupState((await self.group(group_id)).state)
+
+    async def audit(self, group_id: int, action: str) -> list[dict[str, Any]]:
+        async with self.container.db.session() as session:
+            rows = await session.scalars(
+                select(AuditLog)
+                .where(AuditLog.group_id == group_id, AuditLog.action == action)
+                .order_by(AuditLog.id)
+            )
+            return [dict(r.detail) for r in rows]
+
+    def status(self, key: str) -> str:
+        issue = self.sim.issue(key)
+        return self.sim.state.statuses[issue.status_id].name
+
+    async def human_transition(self, key: str, name: str, resolution: str | None = None) -> None:
+        offered = await self.human.transitions(key)
+        chosen = next(t for t in offered if t.name == name)
+        fields = {"resolution": {"name": resolution}} if resolution else None
+        await self.human.transition_issue(key, chosen.id, fields=fields)
+
+
+def settings_for(
+    database_url: str,
+    tmp_path: Path,
+    *,
+    secret: str | None = SECRET,
+    flavour: str = "cloud",
+    **sync: Any,
+) -> Settings:
+    """Project ``shop`` on the simulator's CRASH project, with a webhook secret."""
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        public_url="http://engine.test",
+        projects={
+            "shop": {
+                "jira": {
+                    "url": "http://jira.local",
+                    "deployment": flavour,
+                    # Data Center signs in with the username, Cloud with the e-mail.
+                    "user": DEFAULT_LOGIN if flavour == "cloud" else DEFAULT_LOGIN.split("@")[0],
+                    "api_token": DEFAULT_TOKEN,
+                    "webhook_secret": secret,
+                    "project_key": "CRASH",
+                    "issue_type": "Task",
+                    "user_map": sync.pop("user_map", {}),
+                },
+                "sync": sync,
+            }
+        },
+    )
+
+
+@asynccontextmanager
+async def sync_world(
+    database_url: str,
+    tmp_path: Path,
+    *,
+    flavour: str = "cloud",
+    secret: str | None = SECRET,
+    **sync: Any,
+) -> AsyncIterator[SyncWorld]:
+    """The world for one test; everything is closed afterwards."""
+    sim = create_simulator(flavour, seed=True, webhook_mode="manual")  # type: ignore[arg-type]
+    clock = Clock()
+    settings = settings_for(database_url, tmp_path, secret=secret, flavour=flavour, **sync)
+    container = await bootstrap(
+        settings, migrate=False, clock=clock, jira_transport=sim.transport()
+    )
+    app = create_app(settings, container=container)
+    sim.webhooks.transport = httpx.ASGITransport(app=app)
+    if secret is not None:
+        sim.register_webhook(HOOK_URL, secret=secret)
+    await prepare_projects(container, lambda _line: None)
+    record = await container.projects.get("shop")
+    assert record is not None
+    human = JiraClient.open(
+        JiraConfig(
+            site="http://jira.local",
+            deployment=flavour,  # type: ignore[arg-type]
+            user=SeedUsers.admin if flavour == "cloud" else "admin",
+            token=SecretStr(ADMIN_TOKEN),
+            backoff_base_seconds=0.01,
+        ),
+        transport=sim.transport(),
+    )
+    try:
+        yield SyncWorld(
+            container=container, sim=sim, human=human, clock=clock, project_id=record.id
+        )
+    finally:
+        await human.aclose()
+        await container.aclose()

@@ -1,0 +1,256 @@
+"""Two-way sync through the simulator's real webhooks: echoes, conflicts, moves, deletes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from syncengine.domain.groups import GroupState
+from syncengine.domain.webhooks import sign
+from syncengine.jira.simulator.seed import SeedUsers
+from syncengine.store.outbox import State
+from syncengine.web import create_app
+from tests.integration.sync.harness import SECRET, sync_world
+
+
+def transitions_sent(world_sim: object) -> int:
+    counts = world_sim.counter.snapshot()  # type: ignore[attr-defined]
+    return sum(
+        n
+        for op, by_status in counts.items()
+        if op.startswith("POST") and op.endswith("/transitions")
+        for n in [sum(v for s, v in by_status.items() if s.startswith("2"))]
+    )
+
+
+async def test_engine_change_reaches_jira_once_and_its_echo_is_ignored(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with sync_world(database_url, tmp_path) as world:
+        gid, key = await world.linked_group("echo")
+        await world.container.changes.set_state(gid, GroupState.RESOLVED, actor="ann@x.io")
+        await world.settle()
+        issue = world.sim.issue(key)
+        assert world.status(key) == "Done"
+        assert issue.resolution_id == "10000"  # the Done screen asked for one: "Done"
+        sent = transitions_sent(world.sim)
+        assert sent == 1
+        # The echo came back as a webhook and a poll sees it too: nothing moves again.
+        await world.sync.poller.run("shop", force=True)
+        await world.settle()
+        assert transitions_sent(world.sim) == sent
+        assert await world.state(gid) is GroupState.RESOLVED
+        assert await world.audit(gid, "sync.apply") == []
+        assert await world.audit(gid, "sync.conflict") == []
+        assert len(await world.audit(gid, "jira.transition")) == 1
+        link = await world.container.links.for_group(gid)
+        assert link is not None
+        assert link.snapshot.state == "resolved"
+
+
+async def test_jira_changes_come_back_through_webhooks(database_url: str, tmp_path: Path) -> None:
+    async with sync_world(database_url, tmp_path) as world:
+        gid, key = await world.linked_group("inbound")
+        await world.human_transition(key, "Start Progress")
+        await world.human.assign_issue(key, world.sim.user(SeedUsers.alice).account_id)
+        await world.settle()
+        group = await world.group(gid)
+        assert (group.state, group.assignee) == ("in_progress", SeedUsers.alice)
+        applied = await world.audit(gid, "sync.apply")
+        assert {a["field"] for a in applied} == {"state", "assignee"}
+        assert transitions_sent(world.sim) == 1  # the human's only: nothing echoed back
+        # "Won't Do" maps to muted through its resolution.
+        await world.human_transition(key, "Won't Do", resolution="Won't Do")
+        await world.settle()
+        assert await world.state(gid) is GroupState.MUTED
+
+
+@pytest.mark.parametrize(
+    ("policy", "winner", "state", "status"),
+    [
+        ("jira_wins", "jira", GroupState.IN_PROGRESS, "In Progress"),
+        ("engine_wins", "engine", GroupState.RESOLVED, "Done"),
+    ],
+)
+async def test_change_on_both_sides_is_settled_by_policy_and_audited(
+    database_url: str,
+    tmp_path: Path,
+    policy: str,
+    winner: str,
+    state: GroupState,
+    status: str,
+) -> None:
+    async with sync_world(database_url, tmp_path, conflict_policy=policy) as world:
+        gid, key = await world.linked_group("both")
+        await world.container.changes.set_state(gid, GroupState.RESOLVED, actor="ann@x.io")
+        await world.human_transition(key, "Start Progress")
+        await world.deliver()  # Jira's change arrives before our push ran
+        await world.settle()
+        assert await world.state(gid) is state
+        assert world.status(key) == status
+        [conflict] = await world.audit(gid, "sync.conflict")
+        assert conflict["winner"] == winner
+        assert (conflict["engine"], conflict["jira"]) == ("resolved", "in_progress")
+        assert conflict["policy"] == policy
+
+
+async def test_moved_issue_is_followed_by_id(database_url: str, tmp_path: Path) -> None:
+    async with sync_world(database_url, tmp_path) as world:
+        gid, key = await world.linked_group("moved")
+        moved = world.sim.move_issue(key, "SUP")
+        await world.settle()
+        link = await world.container.links.for_group(gid)
+        assert link is not None
+        assert link.issue_key == moved.key != key
+        [entry] = await world.audit(gid, "link.moved")
+        assert (entry["from"], entry["to"]) == (key, moved.key)
+        # Later changes still reach the moved issue.
+        await world.container.changes.set_state(gid, GroupState.IN_PROGRESS, actor="a")
+        await world.settle()
+        assert world.status(moved.key) == "In Progress"
+
+
+async def test_deleted_issue_unlinks_and_keeps_the_group(database_url: str, tmp_path: Path) -> None:
+    async with sync_world(database_url, tmp_path) as world:
+        gid, key = await world.linked_group("deleted")
+        world.sim.delete_issue(key)
+        await world.settle()
+        assert await world.container.links.for_group(gid) is None
+        assert (await world.group(gid)).state == "open"
+        [entry] = await world.audit(gid, "link.deleted")
+        assert entry["issue"] == key
+
+
+async def test_duplicate_delivery_and_bad_signature(database_url: str, tmp_path: Path) -> None:
+    async with sync_world(database_url, tmp_path) as world:
+        gid, key = await world.linked_group("dupes")
+        await world.human_transition(key, "Start Progress")
+        [delivery] = world.sim.webhooks.pending()
+        app = create_app(world.container.settings, container=world.container)
+        url = "/api/v1/jira/webhooks/shop"
+        headers = {
+            "X-Hub-Signature": sign(SECRET.encode(), delivery.body),
+            "X-Atlassian-Webhook-Identifier": delivery.identifier,
+            "Content-Type": "application/json",
+        }
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://engine.test") as http:
+            forged = {**headers, "X-Hub-Signature": sign(b"wrong secret", delivery.body)}
+            refused = await http.post(url, content=delivery.body, headers=forged)
+            assert refused.status_code == 401
+            assert await world.state(gid) is GroupState.OPEN
+            first = await http.post(url, content=delivery.body, headers=headers)
+            reads = world.sim.calls()
+            again = await http.post(url, content=delivery.body, headers=headers)
+        assert first.json()["status"] == "ok"
+        assert again.json()["status"] == "duplicate"
+        assert world.sim.calls() == reads  # the duplicate read nothing from Jira
+        assert await world.state(gid) is GroupState.IN_PROGRESS
+        assert len(await world.audit(gid, "sync.apply")) == 1
+
+
+async def test_one_way_mode_never_applies_jira_changes(database_url: str, tmp_path: Path) -> None:
+    async with sync_world(database_url, tmp_path, mode="one_way") as world:
+        gid, key = await world.linked_group("oneway")
+        await world.human_transition(key, "Start Progress")
+        await world.settle()
+        await world.sync.poller.run("shop", force=True)
+        assert await world.state(gid) is GroupState.OPEN
+        await world.container.changes.set_state(gid, GroupState.RESOLVED, actor="a")
+        await world.settle()
+        assert world.status(key) == "Done"
+        assert await world.state(gid) is GroupState.RESOLVED
+
+
+async def test_unmapped_assignee_is_shown_on_the_group(database_url: str, tmp_path: Path) -> None:
+    async with sync_world(database_url, tmp_path, user_map={"robot@x.io": "unused"}) as world:
+        gid, key = await world.linked_group("who")
+        await world.container.changes.assign(gid, "nobody@x.io", actor="a")
+        await world.settle()
+        group = await world.group(gid)
+        assert group.last_sync_error is not None
+        assert "nobody@x.io" in group.last_sync_error
+        assert "user_map" in group.last_sync_error
+        [item] = await world.container.outbox.list(project_id=world.project_id)
+        assert item.state == State.DEAD
+        # A user Jira knows by e-mail is found by search, then cached.
+        await world.container.outbox.drop(item.id, actor="op", now=world.clock())
+        await world.container.changes.assign(gid, SeedUsers.bob, actor="a")
+        await world.settle()
+        assert world.sim.issue(key).fields["assignee"] == world.sim.user(SeedUsers.bob).account_id
+        assert (await world.group(gid)).last_sync_error is None
+
+
+async def test_echo_of_a_push_whose_answer_was_lost_is_not_a_conflict(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with sync_world(database_url, tmp_path, conflict_policy="jira_wins") as world:
+        gid, key = await world.linked_group("lost")
+        await world.container.changes.set_state(gid, GroupState.RESOLVED, actor="a")
+        world.sim.add_fault(
+            kind="commit_then_fail", route="*transitions*", method="POST", drop=True, remaining=1
+        )
+        await world.drain()  # Jira moved the issue to Done; we never heard back
+        assert world.status(key) == "Done"
+        await world.container.changes.set_state(gid, GroupState.IN_PROGRESS, actor="a")
+        await world.deliver()  # the echo of the lost push: our value, still in flight
+        assert await world.state(gid) is GroupState.IN_PROGRESS
+        assert await world.audit(gid, "sync.conflict") == []
+        world.clock.now += timedelta(hours=1)  # the lost push's retry falls due
+        await world.settle()
+        assert world.status(key) == "In Progress"
+        assert await world.state(gid) is GroupState.IN_PROGRESS
+        assert await world.audit(gid, "sync.conflict") == []
+        assert await world.container.outbox.list(project_id=world.project_id) == []
+
+
+async def test_no_transition_to_the_state_is_shown_on_the_group(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with sync_world(database_url, tmp_path) as world:
+        gid, key = await world.linked_group("stuck")
+        await world.human_transition(key, "Done", resolution="Done")
+        await world.settle()
+        assert await world.state(gid) is GroupState.RESOLVED
+        await world.container.changes.set_state(gid, GroupState.MUTED, actor="a")
+        await world.settle()  # the workflow offers no way from Done to Won't Do
+        group = await world.group(gid)
+        assert group.last_sync_error is not None
+        assert "cannot be moved to muted" in group.last_sync_error
+        assert "'Reopen'" in group.last_sync_error  # the available transitions are named
+        [item] = await world.container.outbox.list(project_id=world.project_id)
+        assert item.state == State.DEAD
+        assert world.status(key) == "Done"
+
+
+async def test_data_center_assigns_by_username(database_url: str, tmp_path: Path) -> None:
+    async with sync_world(database_url, tmp_path, flavour="datacenter") as world:
+        gid, key = await world.linked_group("dc")
+        await world.container.changes.assign(gid, SeedUsers.bob, actor="a")
+        await world.settle()
+        assert world.sim.issue(key).fields["assignee"] == world.sim.user(SeedUsers.bob).account_id
+        await world.human.assign_issue(key, "alice")
+        await world.settle()
+        assert (await world.group(gid)).assignee == SeedUsers.alice
+        assert len(await world.audit(gid, "jira.assign")) == 1
+
+
+@pytest.mark.parametrize(("engine_later", "winner"), [(False, "jira"), (True, "engine")])
+async def test_newest_wins_compares_change_times(
+    database_url: str, tmp_path: Path, engine_later: bool, winner: str
+) -> None:
+    async with sync_world(database_url, tmp_path, conflict_policy="newest_wins") as world:
+        gid, key = await world.linked_group("newest")
+        world.clock.now += timedelta(hours=1 if engine_later else -1)
+        await world.container.changes.set_state(gid, GroupState.RESOLVED, actor="a")
+        await world.human_transition(key, "Start Progress")
+        await world.deliver()
+        await world.settle()
+        [conflict] = await world.audit(gid, "sync.conflict")
+        assert conflict["winner"] == winner
+        expected = GroupState.RESOLVED if engine_later else GroupState.IN_PROGRESS
+        assert await world.state(gid) is expected
+        assert world.status(key) == ("Done" if engine_later else "In Progress")
