@@ -294,6 +294,42 @@ def cmd_ticket(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    """Check each project's Jira set-up; exit 0 only when every check passes."""
+    from syncengine.bootstrap import bootstrap, prepare_projects
+    from syncengine.doctor import as_json, run_doctor
+
+    slugs = [args.project] if args.project else list(settings.projects)
+    unknown = [s for s in slugs if s not in settings.projects]
+    if unknown or not slugs:
+        known = ", ".join(settings.projects) or "none configured"
+        print(
+            f"error: no project {unknown[0] if unknown else ''!r} (configured: {known})",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+    async def run() -> dict[str, Any]:
+        container = await bootstrap(settings)
+        try:
+            await prepare_projects(container, lambda _line: None)
+            return {slug: await run_doctor(container, slug) for slug in slugs}
+        finally:
+            await container.aclose()
+
+    results = asyncio.run(run())
+    if args.json:
+        _echo(json.dumps(as_json(results), indent=2, ensure_ascii=False))
+    else:
+        for slug, checks in results.items():
+            _echo(f"project {slug}")
+            for check in checks:
+                _echo(f"  {'✓' if check.ok else '✗'} {check.name} — {check.detail}")
+                if not check.ok and check.fix:
+                    _echo(f"      fix: {check.fix}")
+    return EXIT_OK if as_json(results)["ok"] else EXIT_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every command."""
     parser = argparse.ArgumentParser(
@@ -359,6 +395,11 @@ def build_parser() -> argparse.ArgumentParser:
         "hash-password",
         help="hash a password for [web.users.<name>] password_hash (reads stdin or asks)",
     ).set_defaults(standalone=cmd_user_hash_password)
+    doctor = commands.add_parser("doctor", help="check the Jira set-up and say what to fix")
+    doctor.add_argument("--project", help="project slug (default: every project)")
+    doctor.add_argument("--json", action="store_true", help="print the results as JSON")
+    doctor.set_defaults(handler=cmd_doctor)
+
     ticket = commands.add_parser("ticket", help="a group's Jira ticket, by hand").add_subparsers(
         dest="ticket_command", required=True, metavar="ACTION"
     )

@@ -39,6 +39,7 @@ __all__ = [
 
 SERVER_INFO = "/serverInfo"
 MYSELF = "/myself"
+MY_PERMISSIONS = "/mypermissions"
 PROJECT = "/project/{project}"
 PROJECT_VERSIONS = "/project/{project}/versions"
 PROJECT_STATUSES = "/project/{project}/statuses"

@@ -93,6 +93,28 @@ class JiraSiteClient:
         """``GET /myself``: the user the token belongs to (``doctor``'s credential check)."""
         return parsing.parse_user(await self._get(ep.MYSELF, "read the current user"))
 
+    async def my_permissions(self, project_key: str, permissions: Sequence[str]) -> dict[str, bool]:
+        """``GET /mypermissions``: which of ``permissions`` (Jira keys such as
+        ``CREATE_ISSUES``) the user holds in the project.
+
+        Cloud requires the ``permissions`` filter; Data Center's API does not declare
+        it, so there every permission is read and the wanted ones picked out.
+        """
+        params = {"projectKey": project_key}
+        if await self.flavour() == "cloud":
+            params["permissions"] = ",".join(permissions)
+        data = await self._get(
+            ep.MY_PERMISSIONS,
+            f"read the user's permissions in {project_key}",
+            params=params,
+            ctx={"project_key": project_key},
+        )
+        held = data.get("permissions", {}) if isinstance(data, dict) else {}
+        return {
+            name: bool(isinstance(held.get(name), dict) and held[name].get("havePermission"))
+            for name in permissions
+        }
+
     async def project(self, project_key: str) -> JiraProject:
         """``GET /project/{key}``, with its issue types."""
         ctx = {"project_key": project_key, "permission": "Browse Projects"}

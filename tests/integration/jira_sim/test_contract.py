@@ -192,6 +192,8 @@ async def exercise(
     reads = {
         "GET /serverInfo": "/serverInfo",
         "GET /myself": "/myself",
+        "GET /mypermissions": "/mypermissions?projectKey=CRASH"
+        + ("&permissions=CREATE_ISSUES" if cloud else ""),
         "GET /project": "/project",
         "GET /project/{projectIdOrKey}": "/project/CRASH",
         "GET /project/{projectIdOrKey}/statuses": "/project/CRASH/statuses",

@@ -148,6 +148,21 @@ def _answers(flavour: str) -> list[tuple[str, str, Callable[[httpx.Request], htt
     return [
         ("GET", r"/serverInfo$", js(server)),
         ("GET", r"/myself$", js(load_json("jira-cli/myself.json"))),
+        (
+            "GET",
+            r"/mypermissions$",
+            js(
+                {
+                    "permissions": {
+                        "CREATE_ISSUES": {
+                            "id": "11",
+                            "key": "CREATE_ISSUES",
+                            "havePermission": True,
+                        }
+                    }
+                }
+            ),
+        ),
         ("GET", r"/project/[^/]+$", js(load_json("go-jira/project.json"))),
         ("GET", r"/issuetype/project$", js([{"id": "1", "name": "Bug"}])),
         ("GET", r"/createmeta/[^/]+/issuetypes$", js(load_json("jira-cli/createmetav9.json"))),
@@ -192,6 +207,7 @@ async def _exercise(client: JiraClient) -> dict[str, Any]:
     out: dict[str, Any] = {}
     out["server_info"] = await client.server_info()
     out["myself"] = await client.myself()
+    out["permissions"] = await client.my_permissions("CRASH", ["CREATE_ISSUES", "EDIT_ISSUES"])
     out["project"] = await client.project("CRASH")
     out["issue_types"] = await client.issue_types_for_project("CRASH")
     out["createmeta_types"] = await client.createmeta_issue_types("CRASH")
@@ -330,6 +346,7 @@ async def test_recorded_answers_parse_into_values(
     flavour, _, out = exercised
     assert out["server_info"].flavour == flavour
     assert out["myself"].email == "user@test.com"
+    assert out["permissions"] == {"CREATE_ISSUES": True, "EDIT_ISSUES": False}
     assert out["project"].key == "ABDERA"
     assert out["project"].issue_types
     assert [t.name for t in out["createmeta_types"]][:2] == ["Epic", "Task"]

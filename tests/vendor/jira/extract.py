@@ -15,7 +15,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 CLOUD_OPS = [
-    ("GET", "/serverInfo"), ("GET", "/myself"), ("GET", "/project"), ("GET", "/project/search"),
+    ("GET", "/serverInfo"), ("GET", "/myself"), ("GET", "/mypermissions"), ("GET", "/project"), ("GET", "/project/search"),
     ("GET", "/project/{projectIdOrKey}"), ("GET", "/project/{projectIdOrKey}/statuses"),
     ("GET", "/project/{projectIdOrKey}/versions"), ("GET", "/project/{projectIdOrKey}/version"),
     ("POST", "/version"), ("GET", "/issuetype"), ("GET", "/field"), ("GET", "/status"),

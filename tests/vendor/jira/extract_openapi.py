@@ -16,6 +16,7 @@ from pathlib import Path
 CLOUD = [
     ("get", "/rest/api/3/serverInfo"),
     ("get", "/rest/api/3/myself"),
+    ("get", "/rest/api/3/mypermissions"),
     ("get", "/rest/api/3/project/{projectIdOrKey}"),
     ("get", "/rest/api/3/issuetype/project"),
     ("get", "/rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes"),
@@ -46,6 +47,7 @@ CLOUD = [
 DC = [
     ("get", "/api/2/serverInfo"),
     ("get", "/api/2/myself"),
+    ("get", "/api/2/mypermissions"),
     ("get", "/api/2/project/{projectIdOrKey}"),
     ("get", "/api/2/issue/createmeta/{projectIdOrKey}/issuetypes"),
     ("get", "/api/2/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}"),

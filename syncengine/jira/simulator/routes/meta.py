@@ -56,6 +56,33 @@ async def myself(ctx: Ctx) -> Response:
     return json_response(body)
 
 
+async def my_permissions(ctx: Ctx) -> Response:
+    """``GET /mypermissions?projectKey=&permissions=``: which of the named permissions hold."""
+    known = {p.value: p for p in Permission}
+    wanted = [p.strip() for p in (ctx.query("permissions") or "").split(",") if p.strip()]
+    if not wanted:
+        if ctx.state.flavour == "cloud":
+            raise bad_request("The 'permissions' query parameter is required.")
+        wanted = list(known)  # Data Center answers every permission
+    key = ctx.query("projectKey")
+    project = ctx.state.project(key, ctx.user) if key else None
+    body: dict[str, Any] = {}
+    for name in wanted:
+        permission = known.get(name)
+        held = permission is not None and (
+            project is None or ctx.state.can(ctx.user, project, permission)
+        )
+        body[name] = {
+            "id": str(list(known).index(name) + 1) if name in known else "0",
+            "key": name,
+            "name": name.replace("_", " ").title(),
+            "type": "PROJECT",
+            "description": f"The {name} permission",
+            "havePermission": held,
+        }
+    return json_response({"permissions": body})
+
+
 def _visible_projects(ctx: Ctx) -> list[Any]:
     return [p for p in ctx.state.projects.values() if ctx.state.can(ctx.user, p, Permission.BROWSE)]
 
@@ -358,6 +385,7 @@ def routes(api: Api) -> list[Route]:
     return [
         api.route("GET", "/serverInfo", server_info, anonymous=True),
         api.route("GET", "/myself", myself),
+        api.route("GET", "/mypermissions", my_permissions),
         api.route("GET", "/project", projects),
         api.route("GET", "/project/search", project_search),
         api.route("GET", "/project/{projectIdOrKey}", project),

@@ -1,0 +1,168 @@
+"""Ticket creation: Jira calls per created ticket, and crash-to-ticket latency.
+
+    .venv/bin/python bench/tickets.py [--backlog N] [--rounds R]
+
+Runs the real engine (bootstrap, SQLite in a temporary folder) against the
+in-process Jira simulator with Cloud's limits on, and counts every request the
+simulator answers.
+
+- **backlog**: N new groups (default 1,000) are ingested with the worker stopped,
+  then drained; reported as Jira calls per created ticket (target ≤ 0.05, i.e.
+  bulk create) beside the reference of one ``POST /issue`` per ticket.
+- **latency**: with the worker running, one crash report of a new group is
+  ingested and the time until its issue is linked is measured (target ≤ 1 s);
+  the reference is one bare ``POST /issue`` round trip to the same simulator,
+  measured in the same run. Median of R rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pydantic import SecretStr
+
+from syncengine.bootstrap import Container, bootstrap
+from syncengine.domain.reports import CrashReport, Frame
+from syncengine.jira.config import JiraConfig
+from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN, Simulator, create_simulator
+from syncengine.jira_wiring import SimulatedJira
+from syncengine.settings import Settings
+
+
+def report(fingerprint: str) -> CrashReport:
+    return CrashReport(
+        project="bench",
+        timestamp=datetime.now(UTC),
+        fingerprint=fingerprint,
+        classifier="KeyError",
+        message=f"missing key in {fingerprint}",
+        frames=(Frame(function="charge", module="billing", filename="billing.py"),),
+        attributes={"version": "2.3.0", "hostname": "web-1", "os": "linux"},
+        version="2.3.0",
+    )
+
+
+async def engine(folder: Path) -> tuple[Container, Simulator]:
+    sim = create_simulator("cloud", seed=True)
+    config = JiraConfig(
+        site="http://jira.local",
+        deployment="cloud",
+        user=DEFAULT_LOGIN,
+        token=SecretStr(DEFAULT_TOKEN),
+        requests_per_second=1000,
+    )
+    settings = Settings(
+        data_dir=folder,
+        ingest={"batch_max_delay_ms": 5},
+        projects={
+            "bench": {
+                "jira": {"project_key": "CRASH", "custom_fields": {"customfield_10050": "Major"}}
+            }
+        },
+    )
+    container = await bootstrap(
+        settings, simulator=(sim, SimulatedJira(config=config, transport=sim.transport()))
+    )
+    await container.projects.ensure(
+        "bench", name="Bench", integration_active=True, now=container.clock()
+    )
+    return container, sim
+
+
+async def backlog(folder: Path, size: int) -> tuple[float, int, float]:
+    container, sim = await engine(folder)
+    try:
+        project = await container.projects.get("bench")
+        assert project is not None
+        for start in range(0, size, 500):
+            await container.ingest.submit(
+                project.id, [report(f"backlog-{n}") for n in range(start, min(start + 500, size))]
+            )
+        before = sim.calls()
+        started = time.perf_counter()
+        await container.worker.drain()
+        elapsed = time.perf_counter() - started
+        created = len(sim.issues("CRASH"))
+        assert created == size, f"{created} issues for {size} groups"
+        return (sim.calls() - before) / size, sim.calls() - before, elapsed
+    finally:
+        await container.aclose()
+
+
+async def latency(folder: Path, rounds: int) -> tuple[float, float]:
+    container, sim = await engine(folder)
+    container.start_background()
+    try:
+        project = await container.projects.get("bench")
+        assert project is not None
+        # Warm-up: the first create reads server info and the create screen once.
+        await container.ingest.submit(project.id, [report("warm-up")])
+        await _linked(container, "warm-up")
+        engine_times, reference_times = [], []
+        async with sim.client(login=DEFAULT_LOGIN, token=DEFAULT_TOKEN) as jira:
+            for n in range(rounds):
+                started = time.perf_counter()
+                await jira.post(
+                    "/rest/api/2/issue",
+                    json={
+                        "fields": {
+                            "project": {"key": "CRASH"},
+                            "issuetype": {"name": "Task"},
+                            "summary": f"reference {n}",
+                        }
+                    },
+                )
+                reference_times.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                accepted = await container.ingest.submit(project.id, [report(f"new-{n}")])
+                await _linked(container, accepted[0].group_id)
+                engine_times.append(time.perf_counter() - started)
+        return statistics.median(engine_times), statistics.median(reference_times)
+    finally:
+        await container.aclose()
+
+
+async def _linked(container: Container, group: int | str) -> None:
+    if isinstance(group, str):
+        project = await container.projects.get("bench")
+        assert project is not None
+        page = await container.groups.page(project.id, limit=5)
+        group = next(g.id for g in page.groups if g.fingerprint == group)
+    for _ in range(2000):
+        if await container.links.for_group(group) is not None:
+            return
+        await asyncio.sleep(0.002)
+    raise AssertionError(f"group {group} got no ticket within 4 s")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backlog", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        per_ticket, calls, elapsed = await backlog(Path(tmp) / "backlog", args.backlog)
+        print(
+            f"backlog of {args.backlog} new groups: {calls} Jira calls, "
+            f"{per_ticket:.3f} per ticket (target <= 0.05; reference: 1.000, one POST /issue "
+            f"per ticket; ratio {per_ticket:.3f}); drained in {elapsed:.2f} s"
+        )
+        engine_s, reference_s = await latency(Path(tmp) / "latency", args.rounds)
+        print(
+            f"crash-to-ticket latency (median of {args.rounds}): {engine_s * 1000:.1f} ms "
+            f"(target <= 1000 ms); reference POST /issue round trip {reference_s * 1000:.2f} ms; "
+            f"ratio {engine_s / reference_s:.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,134 @@
+"""doctor against the simulator: a healthy set-up passes, each failure mode names its fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syncengine.bootstrap import bootstrap
+from syncengine.cli import main
+from syncengine.doctor import run_doctor
+from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN
+from syncengine.settings import Settings
+from tests.integration.lifecycle_harness import Clock, crash, engine, ingest
+
+
+def failed(checks: list[Any]) -> dict[str, Any]:
+    return {c.name: c for c in checks if not c.ok}
+
+
+async def test_healthy_setup_passes_every_check(database_url: str) -> None:
+    container, _ = await engine(database_url, Clock())
+    try:
+        await ingest(container, [crash("sample")])
+        checks = await run_doctor(container, "shop")
+        assert failed(checks) == {}
+        names = [c.name for c in checks]
+        assert names == [
+            "Jira URL",
+            "reach Jira",
+            "credentials",
+            "project",
+            "permissions",
+            "issue type",
+            "create screen",
+            "field configuration",
+            "sample group",
+        ]
+    finally:
+        await container.aclose()
+
+
+@pytest.mark.parametrize(
+    ("breakage", "check", "words"),
+    [
+        ("revoke_token", "credentials", "token"),
+        ("revoke_permission", "permissions", "Create Issues"),
+        ("unreachable", "reach Jira", ""),
+    ],
+)
+async def test_jira_side_failures(database_url: str, breakage: str, check: str, words: str) -> None:
+    container, sim = await engine(database_url, Clock())
+    try:
+        if breakage == "revoke_token":
+            sim.revoke_token(DEFAULT_TOKEN)
+        elif breakage == "revoke_permission":
+            sim.revoke_permission(DEFAULT_LOGIN, "CRASH", "CREATE_ISSUES")
+        else:
+            sim.add_fault(kind="error", status=503, route="GET /serverInfo")
+        bad = failed(await run_doctor(container, "shop"))
+        assert check in bad, bad
+        assert words in bad[check].detail + bad[check].fix
+        assert bad[check].fix or check == "reach Jira"
+    finally:
+        await container.aclose()
+
+
+@pytest.mark.parametrize(
+    ("jira", "check", "words"),
+    [
+        ({"project_key": "NOPE"}, "project", "NOPE"),
+        ({"issue_type": "Epic"}, "issue type", "Bug"),
+        ({"custom_fields": {}}, "create screen", "customfield_10050"),
+        (
+            {"custom_fields": {"customfield_10050": "Enormous"}},
+            "field configuration",
+            "customfield_10050",
+        ),
+        ({"description_field": "customfield_99999"}, "create screen", "customfield_99999"),
+    ],
+    ids=["project", "issue-type", "required-field", "option-value", "description-field"],
+)
+async def test_configuration_failures(
+    database_url: str, jira: dict[str, Any], check: str, words: str
+) -> None:
+    container, _ = await engine(database_url, Clock(), jira=jira)
+    try:
+        bad = failed(await run_doctor(container, "shop"))
+        assert check in bad, bad
+        assert words in bad[check].detail + bad[check].fix, bad[check]
+    finally:
+        await container.aclose()
+
+
+async def test_bad_url_form_is_the_first_failure(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        projects={
+            "shop": {
+                "jira": {
+                    "url": "https://jira.example.com/secure/Dashboard.jspa",
+                    "user": "a@b.c",
+                    "api_token": "t0ken-t0ken",
+                }
+            }
+        },
+    )
+    container = await bootstrap(settings)
+    try:
+        checks = await run_doctor(container, "shop")
+        assert [(c.name, c.ok) for c in checks] == [("Jira URL", False)]
+        assert "rest/api/2" in checks[0].fix
+    finally:
+        await container.aclose()
+
+
+def test_cli_exit_status_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path}/data"\n[projects.shop.jira]\nproject_key = "CRASH"\n'
+        'custom_fields = { customfield_10050 = "Major" }\n',
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config), "doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "✓ permissions" in out
+    assert "✗" not in out
+    config.write_text(
+        f'data_dir = "{tmp_path}/data"\n[projects.shop.jira]\nproject_key = "CRASH"\n',
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config), "doctor", "--json", "--project", "shop"]) == 1
+    assert '"ok": false' in capsys.readouterr().out
