@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from syncengine.bootstrap import Container
 from syncengine.doctor import Check, run_doctor
 from syncengine.errors import NotFound
+from syncengine.store.cursors import CursorRecord
 from syncengine.web.auth import AdminDep
 from syncengine.web.csrf import require_csrf
 from syncengine.web.deps import ContainerDep
@@ -24,18 +25,40 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False)
 
 
+def _webhook_note(container: Container, slug: str, cursor: CursorRecord) -> str:
+    """Why the webhook looks unhealthy, or "" when it does not (or sync is off)."""
+    project = container.settings.projects.get(slug)
+    if project is None or project.sync.mode == "off":
+        return ""
+    poll = project.sync.poll_interval_seconds
+    if cursor.last_webhook_at is None:
+        return (
+            "No webhook from Jira yet: changes made in Jira arrive only by the poll "
+            f"(every {poll} s). Register the webhook in Jira to see them at once."
+        )
+    silent = (container.clock() - cursor.last_webhook_at).total_seconds()
+    if silent > project.sync.webhook_silence_seconds:
+        return (
+            f"No webhook for {int(silent // 60)} min: the poll (every {poll} s) covers changes; "
+            "check the webhook in Jira if issues changed meanwhile."
+        )
+    return ""
+
+
 async def _page(
     request: Request, container: Container, doctor: tuple[str, list[Check]] | None = None
 ) -> Response:
     sections = []
     for project in await container.projects.all():
         items = await container.outbox.list(project_id=project.id)
+        cursor = await container.cursors.get(project.id)
         sections.append(
             {
                 "project": project,
                 "pending": sum(1 for i in items if i.state != "dead"),
                 "outbox": items,
-                "cursor": await container.cursors.get(project.id),
+                "cursor": cursor,
+                "webhook_note": _webhook_note(container, project.slug, cursor),
                 "doctor": doctor[1] if doctor and doctor[0] == project.slug else None,
                 "history": await container.audit.recent(
                     project_id=project.id, action_prefix="integration.", limit=5

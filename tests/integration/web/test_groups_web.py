@@ -327,14 +327,15 @@ async def test_integration_page_outbox_retry_drop_health_and_doctor(web: Web) ->
     now = container.clock()
     for claimed in await container.outbox.claim("w", now=now, lease=timedelta(minutes=1)):
         await container.outbox.kill(claimed.id, "w", error=f"Jira said {EVIL}", now=now)
-    await container.cursors.update(record.id, last_webhook_at=T0)
+    await container.cursors.update(record.id, last_webhook_at=now - timedelta(minutes=61))
     async with web.client() as http:
         await sign_in(http, "root")
         page = await http.get("/admin/integration")
         assert "Jira said &lt;script&gt;" in page.text
         assert EVIL not in page.text
-        assert "2026-11-23 12:00 UTC" in page.text  # last webhook
+        assert (now - timedelta(minutes=61)).strftime("%Y-%m-%d %H:%M UTC") in page.text
         assert "never" in page.text  # no poll yet
+        assert "No webhook for 61 min" in page.text
         token = csrf_of(page.text)
         first, second = items[0].id, items[1].id
         refused = await http.post(f"/admin/integration/api/outbox/{first}/retry")
@@ -349,6 +350,8 @@ async def test_integration_page_outbox_retry_drop_health_and_doctor(web: Web) ->
         assert dropped.status_code == 303
         shown = await http.get("/admin/integration")
         assert f"Outbox item {second} (ticket.create) dropped." in shown.text
+        await container.cursors.update(record.id, last_webhook_at=container.clock())
+        assert "No webhook for" not in (await http.get("/admin/integration")).text
         doctor = await http.post("/admin/integration/api/doctor", data={"csrf_token": token})
         assert doctor.status_code == 200
         assert 'id="doctor-api"' in doctor.text
