@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncengine.store.audit import AuditRepository
 from syncengine.store.database import Database
@@ -21,7 +22,14 @@ from syncengine.store.links import Snapshot
 from syncengine.store.outbox import OutboxRepository, State
 from syncengine.store.tables import AuditLog, ErrorGroup, IssueLink, OutboxItem
 
-__all__ = ["AuditEntry", "GroupSyncView", "LinkSyncStore", "PollScope", "SyncWrite"]
+__all__ = [
+    "AuditEntry",
+    "GroupSyncView",
+    "LinkSyncStore",
+    "MergeInputs",
+    "PollScope",
+    "SyncWrite",
+]
 
 PUSH_KIND = "link.push"
 # Items that push link values (a regression pushes the reopened state).
@@ -41,6 +49,15 @@ class GroupSyncView:
     regression_count: int
     last_sync_error: str | None
     updated_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MergeInputs:
+    """The engine side of one merge, read in one transaction."""
+
+    group: GroupSyncView
+    pushing: list[dict[str, Any]]
+    changed_at: dict[str, datetime]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -83,6 +100,16 @@ class SyncWrite:
     audits: tuple[AuditEntry, ...] = ()
     confirm: tuple[int, str] | None = None
     push_fields: tuple[str, ...] = ()
+    expect_snapshot: Snapshot | None = None
+
+
+def _stored(row: IssueLink) -> Snapshot:
+    return Snapshot(
+        state=row.snapshot_state,
+        status=row.snapshot_status,
+        assignee=row.snapshot_assignee,
+        fix_versions=tuple((row.snapshot_fix_versions or {}).get("names", [])),
+    )
 
 
 def _view(row: ErrorGroup) -> GroupSyncView:
@@ -111,22 +138,21 @@ class LinkSyncStore:
             row = await session.get(ErrorGroup, group_id)
             return None if row is None else _view(row)
 
-    async def in_flight(self, group_id: int, *, exclude: int | None = None) -> list[dict[str, Any]]:
-        """Values of unconfirmed pushes of the group, oldest first (field → value).
+    async def merge_inputs(
+        self, group_id: int, *, exclude: int | None = None
+    ) -> MergeInputs | None:
+        """The group, its unconfirmed pushes and its change times (None: the group is gone).
 
-        ``exclude`` leaves out the item being run: its own earlier attempt is
-        re-checked against Jira rather than trusted to have landed.
+        ``exclude`` leaves out the pushes of the item being run: its own earlier
+        attempt is re-checked against Jira rather than trusted to have landed.
         """
-        query = select(OutboxItem.payload).where(
-            OutboxItem.group_id == group_id,
-            OutboxItem.kind.in_(PUSHING_KINDS),
-            OutboxItem.state.in_(State.UNFINISHED),
-        )
-        if exclude is not None:
-            query = query.where(OutboxItem.id != exclude)
         async with self._db.session() as session:
-            rows = await session.scalars(query.order_by(OutboxItem.id))
-            return [dict(p["pushing"]) for p in rows if isinstance(p.get("pushing"), dict)]
+            row = await session.get(ErrorGroup, group_id)
+            if row is None:
+                return None
+            pushing = await _pushing(session, group_id, exclude)
+            changed = await _changed_at(session, group_id)
+            return MergeInputs(group=_view(row), pushing=pushing, changed_at=changed)
 
     async def mark_pushing(self, item_id: int, field_name: str, value: Any) -> None:
         """Record that item ``item_id`` is about to send ``value`` for ``field_name``."""
@@ -155,19 +181,6 @@ class LinkSyncStore:
                 )
             )
             return PollScope(links=int(count), oldest=oldest, moved_ids=tuple(moved))
-
-    async def engine_changed_at(self, group_id: int) -> dict[str, datetime]:
-        """When people last changed the group's state and assignee (from the audit log)."""
-        async with self._db.session() as session:
-            rows = await session.execute(
-                select(AuditLog.action, func.max(AuditLog.created_at))
-                .where(
-                    AuditLog.group_id == group_id,
-                    AuditLog.action.in_(("group.state", "group.assignee")),
-                )
-                .group_by(AuditLog.action)
-            )
-            return {str(action).removeprefix("group."): at for action, at in rows}
 
     async def unlink(
         self, link_id: int, *, group_id: int, project_id: int, detail: dict[str, Any], now: datetime
@@ -206,8 +219,13 @@ class LinkSyncStore:
             )
 
     async def commit(self, write: SyncWrite) -> bool:
-        """Apply ``write`` in one transaction; False (nothing written) when ``expect`` failed."""
+        """Apply ``write`` in one transaction; False (nothing written) if an expectation fails."""
         async with self._db.session() as session:
+            link = await session.get(IssueLink, write.link_id, with_for_update=self._db.is_postgres)
+            if write.expect_snapshot is not None and (
+                link is None or _stored(link) != write.expect_snapshot
+            ):
+                return False  # another process synced the link meanwhile: merge again
             if write.group:
                 query = update(ErrorGroup).where(ErrorGroup.id == write.group_id)
                 for column, value in write.expect.items():
@@ -216,7 +234,6 @@ class LinkSyncStore:
                 result = await session.execute(query.values(**write.group, updated_at=write.now))
                 if not result.rowcount:  # type: ignore[attr-defined]
                     return False  # nothing was written yet: the empty transaction commits
-            link = await session.get(IssueLink, write.link_id)
             if link is not None and write.snapshot is not None:
                 snap = write.snapshot
                 link.snapshot_state = snap.state
@@ -264,3 +281,29 @@ class LinkSyncStore:
                     group_id=write.group_id,
                 )
             return True
+
+
+async def _pushing(
+    session: AsyncSession, group_id: int, exclude: int | None
+) -> list[dict[str, Any]]:
+    query = select(OutboxItem.payload).where(
+        OutboxItem.group_id == group_id,
+        OutboxItem.kind.in_(PUSHING_KINDS),
+        OutboxItem.state.in_(State.UNFINISHED),
+    )
+    if exclude is not None:
+        query = query.where(OutboxItem.id != exclude)
+    rows = await session.scalars(query.order_by(OutboxItem.id))
+    return [dict(p["pushing"]) for p in rows if isinstance(p.get("pushing"), dict)]
+
+
+async def _changed_at(session: AsyncSession, group_id: int) -> dict[str, datetime]:
+    rows = await session.execute(
+        select(AuditLog.action, func.max(AuditLog.created_at))
+        .where(
+            AuditLog.group_id == group_id,
+            AuditLog.action.in_(("group.state", "group.assignee")),
+        )
+        .group_by(AuditLog.action)
+    )
+    return {str(action).removeprefix("group."): at for action, at in rows}

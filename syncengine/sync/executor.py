@@ -13,7 +13,9 @@ and then:
    value before sending it and confirms it with the snapshot afterwards; an
    inbound run that finds something owed to Jira queues a ``link.push`` instead.
 
-Runs of one link are serialised in this process. Problems a user must act on
+Runs of one link are serialised in this process; across processes, a decision
+is written only while the link still holds the snapshot it was made on
+(otherwise the run merges again). Problems a user must act on
 (no transition leads to the state, an unmapped assignee, a status without an
 engine state, an unreadable fix version) are shown on the group.
 """
@@ -176,9 +178,10 @@ class LinkSync:
         self, slug: str, stale: LinkRecord, issue: JiraIssue, item_id: int | None
     ) -> LinkMerge | _Retry | None:
         link = await self._links.for_group(stale.group_id)
-        group = await self._store.group(stale.group_id)
-        if link is None or link.id != stale.id or group is None:
+        inputs = await self._store.merge_inputs(stale.group_id, exclude=item_id)
+        if link is None or link.id != stale.id or inputs is None:
             return None
+        group, changed = inputs.group, inputs.changed_at
         cfg = self.config(slug)
         base = snapshot_values(link)
         jira = jira_values(issue, mapping=cfg.mapping, users=self.users(slug), fallback=base)
@@ -188,14 +191,13 @@ class LinkSync:
             # The engine never edits fix versions: its value is the agreed one.
             fix_versions=base.fix_versions if base is not None else jira.values.fix_versions,
         )
-        changed = await self._store.engine_changed_at(group.id)
         merged = merge_link(
             snapshot=base,
             engine=engine,
             jira=jira.values,
             mode=cfg.mode,
             policy=cfg.policy,
-            in_flight=in_flight(await self._store.in_flight(group.id, exclude=item_id)),
+            in_flight=in_flight(inputs.pushing),
             engine_times=ChangeTimes(state=changed.get("state"), assignee=changed.get("assignee")),
             jira_times=ChangeTimes(
                 state=issue.updated, assignee=issue.updated, fix_versions=issue.updated
@@ -227,6 +229,7 @@ class LinkSync:
             expect={"state": group.state, "assignee": group.assignee} if updates else {},
             audits=tuple(audits),
             push_fields=tuple(name for name, _ in pushes) if item_id is None else (),
+            expect_snapshot=link.snapshot,
         )
         if not await self._store.commit(write):
             return _Retry()
