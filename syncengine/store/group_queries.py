@@ -5,18 +5,34 @@ from __future__ import annotations
 import base64
 import binascii
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from syncengine.domain.groups import AttributeValue, GroupSnapshot, GroupState
 from syncengine.errors import NotFound
 from syncengine.store.batch_fold import frames_from_payload
-from syncengine.store.tables import AttributeCount, AttributeName, ErrorGroup, Project, Sample
+from syncengine.store.tables import (
+    AttributeCount,
+    AttributeName,
+    ErrorGroup,
+    IssueLink,
+    Project,
+    Sample,
+)
 
-__all__ = ["decode_cursor", "encode_cursor", "load_page", "load_snapshot"]
+__all__ = [
+    "SORTS",
+    "GroupFilter",
+    "GroupSort",
+    "decode_cursor",
+    "encode_cursor",
+    "load_page",
+    "load_snapshot",
+]
 
 _GROUP_COLUMNS = (
     ErrorGroup.id,
@@ -111,48 +127,99 @@ async def load_snapshot(conn: AsyncConnection, group_id: int, *, top: int | None
     return _snapshot(row, attributes={k: tuple(v) for k, v in attributes.items()}, frames=frames)
 
 
-async def load_page(
-    conn: AsyncConnection,
-    project_id: int,
-    *,
-    state: GroupState | None,
-    limit: int,
-    after: tuple[datetime, int] | None,
-) -> list[GroupSnapshot]:
-    """Up to ``limit`` groups of the project, newest ``last_seen`` first, after the cursor."""
-    query = (
-        select(*_GROUP_COLUMNS)
-        .join(Project, Project.id == ErrorGroup.project_id)
-        .where(ErrorGroup.project_id == project_id)
-        .order_by(ErrorGroup.last_seen.desc(), ErrorGroup.id.desc())
-        .limit(limit)
-    )
-    if state is not None:
-        query = query.where(ErrorGroup.state == state.value)
-    if after is not None:
-        last_seen, group_id = after
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GroupFilter:
+    """Which groups a list shows, and in what order.
+
+    ``text`` matches a fingerprint, classifier or message containing it (any case)
+    or a linked Jira key equal to it; ``project_ids`` None means every project.
+    """
+
+    project_ids: tuple[int, ...] | None = None
+    text: str = ""
+    state: GroupState | None = None
+    assignee: str | None = None
+    has_ticket: bool | None = None
+    regressed: bool | None = None
+    sort: GroupSort = "last_seen"
+
+
+GroupSort = Literal["last_seen", "count"]
+SORTS: tuple[GroupSort, ...] = ("last_seen", "count")
+
+
+def _where(query: Select[*tuple[Any, ...]], wanted: GroupFilter) -> Select[*tuple[Any, ...]]:
+    if wanted.project_ids is not None:
+        query = query.where(ErrorGroup.project_id.in_(wanted.project_ids))
+    if wanted.state is not None:
+        query = query.where(ErrorGroup.state == wanted.state.value)
+    if wanted.assignee:
+        query = query.where(func.lower(ErrorGroup.assignee) == wanted.assignee.strip().lower())
+    if wanted.has_ticket is not None:
+        linked = IssueLink.id.is_not(None)
+        query = query.where(linked if wanted.has_ticket else ~linked)
+    if wanted.regressed is not None:
+        query = query.where(
+            ErrorGroup.regression_count > 0
+            if wanted.regressed
+            else ErrorGroup.regression_count == 0
+        )
+    if text := wanted.text.strip():
+        lowered = text.lower()
         query = query.where(
             or_(
-                ErrorGroup.last_seen < last_seen,
-                and_(ErrorGroup.last_seen == last_seen, ErrorGroup.id < group_id),
+                func.lower(ErrorGroup.fingerprint).contains(lowered, autoescape=True),
+                func.lower(ErrorGroup.classifier).contains(lowered, autoescape=True),
+                func.lower(ErrorGroup.message).contains(lowered, autoescape=True),
+                IssueLink.jira_issue_key == text.upper(),
             )
         )
-    return [_snapshot(row) for row in await conn.execute(query)]
+    return query
 
 
-def encode_cursor(group: GroupSnapshot) -> str:
-    """An opaque cursor pointing just after ``group`` in newest-first order."""
-    raw = f"{group.last_seen.isoformat()}|{group.id}".encode()
+async def load_page(
+    conn: AsyncConnection,
+    wanted: GroupFilter,
+    *,
+    limit: int,
+    after: tuple[datetime | int, int] | None,
+) -> list[tuple[GroupSnapshot, str | None]]:
+    """Up to ``limit`` groups matching ``wanted`` in its order, after the cursor position.
+
+    Each comes with its linked Jira key (None when unlinked). Order: the sort key
+    descending, then id descending, so pages never skip or repeat a group.
+    """
+    key = ErrorGroup.count if wanted.sort == "count" else ErrorGroup.last_seen
+    query = _where(
+        select(*_GROUP_COLUMNS, IssueLink.jira_issue_key)
+        .join(Project, Project.id == ErrorGroup.project_id)
+        .outerjoin(IssueLink, IssueLink.group_id == ErrorGroup.id),
+        wanted,
+    )
+    if after is not None:
+        value, group_id = after
+        query = query.where(or_(key < value, and_(key == value, ErrorGroup.id < group_id)))
+    query = query.order_by(key.desc(), ErrorGroup.id.desc()).limit(limit)
+    return [(_snapshot(row), row._mapping["jira_issue_key"]) for row in await conn.execute(query)]
+
+
+def encode_cursor(group: GroupSnapshot, sort: GroupSort = "last_seen") -> str:
+    """An opaque cursor pointing just after ``group`` in the ``sort`` order."""
+    value = str(group.count) if sort == "count" else group.last_seen.isoformat()
+    raw = f"{value}|{group.id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
+def decode_cursor(cursor: str, sort: GroupSort = "last_seen") -> tuple[datetime | int, int]:
     """The position a cursor points at; raises ValueError for one we did not hand out."""
     problem = ValueError(f"cursor {cursor!r} is not one this API handed out")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, _, group_id = raw.partition("|")
-        when, position = datetime.fromisoformat(stamp), int(group_id)
+        position = int(group_id)
+        if sort == "count":
+            return int(stamp), position
+        when = datetime.fromisoformat(stamp)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise problem from exc
     if when.tzinfo is None:

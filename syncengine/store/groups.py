@@ -25,7 +25,7 @@ in one order: no lost counts, one group per fingerprint, no deadlocks.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +38,7 @@ from syncengine.errors import StoreBusy, StoreError, StoreRejected
 from syncengine.store import group_queries
 from syncengine.store.batch_fold import Assigned, BatchFold, GroupFold, sample_payload
 from syncengine.store.database import Database
+from syncengine.store.group_queries import GroupFilter
 
 __all__ = ["FIELD_LIMITS", "Assigned", "FoldHook", "GroupPage", "GroupRepository"]
 
@@ -111,10 +112,11 @@ _NAME_INSERT = "INSERT INTO attribute_names (name) VALUES (?) ON CONFLICT (name)
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class GroupPage:
-    """One page of a project's groups, newest first; ``next_cursor`` is None on the last."""
+    """One page of groups; ``next_cursor`` is None on the last."""
 
     groups: list[GroupSnapshot]
     next_cursor: str | None
+    issue_keys: dict[int, str] = field(default_factory=dict)  # group id -> linked Jira key
 
 
 class GroupRepository:
@@ -194,29 +196,37 @@ class GroupRepository:
 
     async def page(
         self,
-        project_id: int,
+        project_id: int | None,
         *,
         state: GroupState | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        wanted: GroupFilter | None = None,
     ) -> GroupPage:
-        """A page of the project's groups, most recently seen first (keyset pagination).
+        """A page of groups matching ``wanted`` (default: all), in its order (keyset pagination).
 
-        Raises ValueError for a cursor this method did not hand out, StoreError
-        when the database fails.
+        ``project_id`` and ``state`` narrow ``wanted`` further (None: any). Raises
+        ValueError for a cursor this method did not hand out (or one of another
+        sort order), StoreError when the database fails.
         """
-        after = group_queries.decode_cursor(cursor) if cursor else None
+        wanted = wanted or GroupFilter()
+        if project_id is not None:
+            wanted = replace(wanted, project_ids=(project_id,))
+        if state is not None:
+            wanted = replace(wanted, state=state)
+        after = group_queries.decode_cursor(cursor, wanted.sort) if cursor else None
         try:
             async with self._db.connect() as conn:
-                groups = await group_queries.load_page(
-                    conn, project_id, state=state, limit=limit + 1, after=after
-                )
+                rows = await group_queries.load_page(conn, wanted, limit=limit + 1, after=after)
         except SQLAlchemyError as exc:
             raise StoreError(f"listing groups failed: {exc}") from exc
+        keys = {group.id: key for group, key in rows if key is not None}
+        groups = [group for group, _ in rows]
         if len(groups) <= limit:
-            return GroupPage(groups=groups, next_cursor=None)
+            return GroupPage(groups=groups, next_cursor=None, issue_keys=keys)
         groups = groups[:limit]
-        return GroupPage(groups=groups, next_cursor=group_queries.encode_cursor(groups[-1]))
+        cursor = group_queries.encode_cursor(groups[-1], wanted.sort)
+        return GroupPage(groups=groups, next_cursor=cursor, issue_keys=keys)
 
     def _sql(self, sql: str) -> str:
         # One SQL text for both backends: psycopg takes %s where sqlite3 takes ?.

@@ -126,6 +126,7 @@ class ErrorGroup(Base):
         UniqueConstraint("project_id", "fingerprint"),
         Index("ix_error_groups_project_last_seen", "project_id", "last_seen"),
         Index("ix_error_groups_project_state", "project_id", "state"),
+        Index("ix_error_groups_project_count", "project_id", "count"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -22,25 +22,14 @@ from syncengine.web.auth import Forbidden, PrincipalDep, User
 from syncengine.web.csrf import require_csrf
 from syncengine.web.deps import ContainerDep
 from syncengine.web.downloads import attachment_response
+from syncengine.web.problems import problem_responses
 from syncengine.web.support_pages import read_uploads
 from syncengine.web.support_views import AttachmentId, RequestId, RequestView, load_visible, view
 
 __all__ = ["router"]
 
 
-class Problem(BaseModel):
-    """An error: what went wrong and, for bad input, what to fix in each field."""
-
-    detail: str
-    problems: dict[str, str] = Field(default_factory=dict)
-
-
-ERRORS: dict[int | str, dict[str, object]] = {
-    400: {"model": Problem, "description": "The request cannot be accepted; see problems"},
-    401: {"model": Problem, "description": "Neither the admin token nor a session"},
-    403: {"model": Problem, "description": "Not allowed (missing CSRF token or not an admin)"},
-    404: {"model": Problem, "description": "No such project, request or attachment"},
-}
+ERRORS = problem_responses(400, 401, 403, 404)
 
 router = APIRouter(prefix="/api/v1/projects/{project}", tags=["support"], responses=ERRORS)
 

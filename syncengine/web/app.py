@@ -55,6 +55,6 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(ingest_routes.router)
     app.include_router(groups_router)
-    install_pages(app, settings)
     app.include_router(group_resolution_router)
+    install_pages(app, settings)
     return app

@@ -15,6 +15,7 @@ Dependencies for routes:
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import time
 from dataclasses import dataclass
@@ -124,11 +125,18 @@ def _principal(request: Request) -> User:
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token:
         configured = get_container(request).settings.admin_token
-        if configured is not None and hmac.compare_digest(
-            token.strip().encode(), configured.get_secret_value().encode()
+        if configured is None:
+            raise ApiUnauthorized(
+                "the admin API token is off: set admin_token (or admin_token_env / "
+                "admin_token_file) in the configuration"
+            )
+        # Digests first: compare_digest is constant-time only for inputs of equal length.
+        given = hashlib.sha256(token.strip().encode()).digest()
+        if hmac.compare_digest(
+            given, hashlib.sha256(configured.get_secret_value().encode()).digest()
         ):
             return User(name="api", role="admin")
-        raise ApiUnauthorized("the bearer token is not the admin token")
+        raise ApiUnauthorized("the bearer token is not the configured admin token")
     user = current_user(request)
     if user is None:
         raise ApiUnauthorized("sign in, or send the admin token as 'Authorization: Bearer …'")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from syncengine.errors import InvalidInput, JiraError, NotFound
 from syncengine.web.auth import ApiUnauthorized, Forbidden, LoginRequired
 from syncengine.web.csrf import CsrfRejected
+from syncengine.web.problems import problem
 from syncengine.web.templating import render
 
 __all__ = ["install_error_handlers"]
@@ -17,9 +20,9 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def _answer(request: Request, status: int, title: str, detail: str, **extra: object) -> Response:
+def _answer(request: Request, status: int, title: str, detail: str, **extra: Any) -> Response:
     if _wants_json(request):
-        return JSONResponse({"detail": detail, **extra}, status_code=status)
+        return problem(status, detail, **extra)
     return render(request, "web/error.html", {"title": title, "detail": detail}, status_code=status)
 
 
@@ -32,12 +35,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiUnauthorized)
     async def _unauthorized(request: Request, exc: ApiUnauthorized) -> Response:
-        return JSONResponse(
-            {"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-        )
+        return problem(401, str(exc), headers={"WWW-Authenticate": "Bearer"})
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        if _wants_json(request):
+            return problem(403, f"not allowed: {exc}")
         return _answer(request, 403, "Not allowed", "You are not allowed to see this page.")
 
     @app.exception_handler(CsrfRejected)

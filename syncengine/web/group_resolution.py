@@ -8,9 +8,9 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
@@ -19,11 +19,14 @@ from syncengine.domain.resolve import InvalidRule
 from syncengine.errors import NotFound
 from syncengine.sync.changes import ChangeResult
 from syncengine.web.deps import ContainerDep
-from syncengine.web.problems import problem
+from syncengine.web.problems import problem, problem_responses
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["groups"])
+
+# Ids the store can hold (BIGINT): larger ones are refused as invalid, not looked up.
+GroupId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class ResolveBody(BaseModel):
@@ -65,9 +68,13 @@ def _answer(result: ChangeResult, rule: list[dict[str, Any]] | None) -> JSONResp
     )
 
 
-@router.post("/api/v1/groups/{group_id}/resolve", response_model=None)
+@router.post(
+    "/api/v1/groups/{group_id}/resolve",
+    response_model=None,
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
 async def resolve(
-    group_id: int, body: ResolveBody, request: Request, container: ContainerDep
+    group_id: GroupId, body: ResolveBody, request: Request, container: ContainerDep
 ) -> JSONResponse:
     """Resolve a group until a version or rule (or until seen again)."""
     refusal = _refused(container, request)
@@ -84,8 +91,12 @@ async def resolve(
     return _answer(result, rule.to_json())
 
 
-@router.post("/api/v1/groups/{group_id}/reopen", response_model=None)
-async def reopen(group_id: int, request: Request, container: ContainerDep) -> JSONResponse:
+@router.post(
+    "/api/v1/groups/{group_id}/reopen",
+    response_model=None,
+    responses=problem_responses(401, 403, 404, 503),
+)
+async def reopen(group_id: GroupId, request: Request, container: ContainerDep) -> JSONResponse:
     """Reopen a group (its resolved-until rule is cleared)."""
     refusal = _refused(container, request)
     if refusal is not None or container.sync is None:

@@ -1,163 +1,381 @@
-"""The admin read API of error groups: a project's groups, newest first, and one group.
+"""JSON API of error groups: list and search, one group in full, and what admins do to it.
 
-Both endpoints need the admin API token (``admin_token`` in the configuration)
-as ``Authorization: Bearer <token>``. Errors are problem-details JSON (RFC 9457).
+``/api/v1/projects/{project}/groups…``. Admins only: the admin token
+(``Authorization: Bearer``) or an admin's dashboard session, whose POSTs carry
+the CSRF token in ``X-CSRF-Token``. Errors are problem-details JSON (RFC 9457).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 
-from syncengine.bootstrap import Container
 from syncengine.domain.groups import GroupSnapshot, GroupState
 from syncengine.errors import NotFound
+from syncengine.store.group_queries import GroupFilter
 from syncengine.store.projects import ProjectRecord
+from syncengine.web.auth import Forbidden, PrincipalDep, User
+from syncengine.web.csrf import require_csrf
 from syncengine.web.deps import ContainerDep
+from syncengine.web.group_actions import assign, change_state, link_issue
+from syncengine.web.group_views import MAX_TOP, GroupDetail, load_detail
 from syncengine.web.problems import problem, problem_responses
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1/projects/{project}/groups", tags=["groups"])
-
 MAX_LIMIT = 200
-MAX_TOP = 100
 
 
-_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+def _admin(user: PrincipalDep) -> User:
+    if not user.is_admin:
+        raise Forbidden("error groups are for admins")
+    return user
 
 
-def _authorize(request: Request, container: Container) -> JSONResponse | None:
-    """None when the request carries the admin token, else the 401 to answer."""
-    configured = container.settings.admin_token
-    if configured is None:
-        return problem(
-            401,
-            "the admin API is off: set admin_token (or admin_token_env / admin_token_file) "
-            "in the configuration",
-            headers=_CHALLENGE,
-        )
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
-        return problem(
-            401,
-            "send the admin API token as 'Authorization: Bearer <token>'",
-            headers=_CHALLENGE,
-        )
-    # Digests first: compare_digest is constant-time only for inputs of equal length.
-    expected = hashlib.sha256(configured.get_secret_value().encode()).digest()
-    if not hmac.compare_digest(hashlib.sha256(given.strip().encode()).digest(), expected):
-        return problem(401, "the admin API token is not the configured one", headers=_CHALLENGE)
-    return None
+AdminApiDep = Annotated[User, Depends(_admin)]
+GroupId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The group's id")]
+
+router = APIRouter(
+    prefix="/api/v1/projects/{project}/groups",
+    tags=["groups"],
+    responses=problem_responses(401, 403, 404),
+)
 
 
-async def _project(
-    request: Request, container: Container, slug: str
-) -> ProjectRecord | JSONResponse:
-    """The project, once the caller is known to be an admin; else the response to give."""
-    if (denied := _authorize(request, container)) is not None:
-        return denied
-    record = await container.projects.get(slug)
-    if record is None:
-        return problem(404, f"there is no project {slug!r}")
-    return record
+class GroupOut(BaseModel):
+    """An error group as lists show it."""
+
+    id: int
+    project: str
+    fingerprint: str
+    state: GroupState
+    classifier: str
+    message: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    first_version: str | None
+    last_version: str | None
+    assignee: str | None
+    regression_count: int
+    jira_issue_key: str | None = Field(description="The linked Jira issue, if any")
+    last_sync_error: str | None = Field(description="The last Jira error of the group's sync")
 
 
-def _int_param(request: Request, name: str, default: int, high: int) -> int | JSONResponse:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= high:
-        return problem(400, f"{name} must be a whole number from 1 to {high}, not {raw!r}")
-    return value
+class GroupList(BaseModel):
+    """One page of groups; pass ``next_cursor`` back (with the same sort) for the next."""
+
+    groups: list[GroupOut]
+    next_cursor: str | None
 
 
-def _group_json(group: GroupSnapshot) -> dict[str, Any]:
+class AttributeValueOut(BaseModel):
+    """One value of an attribute, with its count and share of the group's reports."""
+
+    value: str
+    count: int
+    share: float = Field(ge=0, le=1, description="count / the group's count")
+    last_seen: datetime
+
+
+class FrameOut(BaseModel):
+    """One frame of the sample callstack."""
+
+    function: str
+    module: str
+    filename: str
+    line: int | None
+    in_app: bool | None
+
+
+class LinkOut(BaseModel):
+    """The group's Jira issue as last synced."""
+
+    issue_key: str
+    issue_id: str
+    url: str | None = Field(description="The issue in Jira's web UI (when the URL is known)")
+    status: str | None
+    assignee: str | None
+    fix_versions: list[str]
+    synced_at: datetime | None
+
+
+class AuditOut(BaseModel):
+    """One entry of the group's audit trail."""
+
+    actor: str
+    action: str
+    detail: dict[str, Any]
+    created_at: datetime
+
+
+class GroupDetailOut(GroupOut):
+    """A group in full: top attribute values, sample callstack, Jira link, resolution, audit."""
+
+    attributes: dict[str, list[AttributeValueOut]]
+    frames: list[FrameOut]
+    link: LinkOut | None
+    resolve_rule: list[dict[str, Any]] | None = Field(
+        description="The resolved-until rule (Backtrace invariant form), when resolved with one"
+    )
+    resolved_at: datetime | None
+    audit: list[AuditOut] = Field(description="Newest first, at most 50")
+
+
+class StateChange(BaseModel):
+    """The new state; resolving may carry a version or a rule (not both)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: GroupState
+    until_version: str | None = Field(
+        default=None, max_length=128, description="Resolved until this version (resolved only)"
+    )
+    rule: list[dict[str, Any]] | None = Field(
+        default=None, description="Resolved-until rule in Backtrace's JSON form (resolved only)"
+    )
+
+
+class AssigneeChange(BaseModel):
+    """The new assignee (an e-mail), or null for nobody."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    assignee: str | None = Field(max_length=320)
+
+
+class LinkRequest(BaseModel):
+    """An existing Jira issue to link the group to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    issue_key: str = Field(min_length=3, max_length=64, examples=["CRASH-12"])
+
+
+class ChangeOut(BaseModel):
+    """What a change did."""
+
+    group_id: int
+    field: str
+    before: str | None
+    after: str | None
+    pushed_to_jira: bool = Field(description="True when a push to the linked issue was queued")
+
+
+class TicketOut(BaseModel):
+    """What "create ticket now" did."""
+
+    group_id: int
+    message: str
+
+
+def _out(group: GroupSnapshot, key: str | None) -> dict[str, Any]:
     return {
         "id": group.id,
         "project": group.project,
         "fingerprint": group.fingerprint,
-        "state": group.state.value,
+        "state": group.state,
         "classifier": group.classifier,
         "message": group.message,
         "count": group.count,
-        "first_seen": group.first_seen.isoformat(),
-        "last_seen": group.last_seen.isoformat(),
+        "first_seen": group.first_seen,
+        "last_seen": group.last_seen,
         "first_version": group.first_version,
         "last_version": group.last_version,
         "assignee": group.assignee,
         "regression_count": group.regression_count,
+        "jira_issue_key": key,
+        "last_sync_error": group.last_sync_error,
     }
 
 
-@router.get("", responses=problem_responses(400, 401, 404))
-async def list_groups(project: str, request: Request, container: ContainerDep) -> JSONResponse:
-    """The project's groups, most recently seen first.
-
-    Query: ``state`` (open, in_progress, resolved, muted), ``limit`` (1-200,
-    default 50), ``cursor`` (the ``next_cursor`` of the previous page).
-    """
-    record = await _project(request, container, project)
-    if isinstance(record, JSONResponse):
-        return record
-    limit = _int_param(request, "limit", 50, MAX_LIMIT)
-    if isinstance(limit, JSONResponse):
-        return limit
-    state: GroupState | None = None
-    if raw_state := request.query_params.get("state"):
-        try:
-            state = GroupState(raw_state)
-        except ValueError:
-            states = ", ".join(s.value for s in GroupState)
-            return problem(400, f"state must be one of {states}, not {raw_state!r}")
-    try:
-        page = await container.groups.page(
-            record.id, state=state, limit=limit, cursor=request.query_params.get("cursor")
-        )
-    except ValueError as exc:
-        return problem(400, f"{exc}; start again without a cursor")
-    return JSONResponse(
-        {"groups": [_group_json(g) for g in page.groups], "next_cursor": page.next_cursor}
+def _detail_out(detail: GroupDetail) -> GroupDetailOut:
+    g, link = detail.group, detail.link
+    return GroupDetailOut(
+        **_out(g, link.issue_key if link else None),
+        attributes={
+            name: [
+                AttributeValueOut(
+                    value=v.value, count=v.count, share=round(v.share, 4), last_seen=v.last_seen
+                )
+                for v in values
+            ]
+            for name, values in detail.attributes.items()
+        },
+        frames=[
+            FrameOut(
+                function=f.function,
+                module=f.module,
+                filename=f.filename,
+                line=f.line,
+                in_app=f.in_app,
+            )
+            for f in g.frames
+        ],
+        link=None
+        if link is None
+        else LinkOut(
+            issue_key=link.issue_key,
+            issue_id=link.issue_id,
+            url=detail.issue_url,
+            status=link.snapshot.status,
+            assignee=link.snapshot.assignee,
+            fix_versions=list(link.snapshot.fix_versions),
+            synced_at=link.synced_at,
+        ),
+        resolve_rule=detail.resolve_rule,
+        resolved_at=detail.resolved_at,
+        audit=[
+            AuditOut(actor=e.actor, action=e.action, detail=e.detail, created_at=e.created_at)
+            for e in detail.audit
+        ],
     )
 
 
-@router.get("/{group_id}", responses=problem_responses(400, 401, 404))
-async def get_group(
-    project: str, group_id: str, request: Request, container: ContainerDep
-) -> JSONResponse:
-    """One group: counts, first/last seen and version, and the top values of every attribute.
+async def _project(container: ContainerDep, project: str) -> ProjectRecord:
+    record = await container.projects.get(project)
+    if record is None:
+        raise NotFound(f"there is no project {project!r}")
+    return record
 
-    Query: ``top`` (1-100, default 10): how many values to show per attribute.
-    """
-    record = await _project(request, container, project)
-    if isinstance(record, JSONResponse):
-        return record
-    top = _int_param(request, "top", 10, MAX_TOP)
-    if isinstance(top, JSONResponse):
-        return top
-    missing = problem(404, f"project {project!r} has no group {group_id!r}")
-    if not group_id.isdigit() or len(group_id) > 18:
-        return missing
+
+@router.get("", response_model=GroupList, responses=problem_responses(400))
+async def list_groups(
+    project: str,
+    *,
+    user: AdminApiDep,
+    container: ContainerDep,
+    q: Annotated[
+        str,
+        Query(
+            max_length=200,
+            description="Fingerprint, classifier or message containing it, or a Jira key",
+        ),
+    ] = "",
+    state: GroupState | None = None,
+    assignee: Annotated[str | None, Query(max_length=320, description="E-mail")] = None,
+    has_ticket: bool | None = None,
+    regressed: bool | None = None,
+    sort: Literal["last_seen", "count"] = "last_seen",
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Any:
+    """The project's groups matching the filters, by last seen or count (highest first)."""
+    record = await _project(container, project)
+    wanted = GroupFilter(
+        text=q,
+        state=state,
+        assignee=assignee,
+        has_ticket=has_ticket,
+        regressed=regressed,
+        sort=sort,
+    )
     try:
-        group = await container.groups.snapshot(int(group_id), top=top)
-    except NotFound:
-        return missing
-    if group.project != record.slug:
-        return missing
-    body = _group_json(group)
-    body["attributes"] = {
-        name: [
-            {"value": v.value, "count": v.count, "last_seen": v.last_seen.isoformat()}
-            for v in values
-        ]
-        for name, values in sorted(group.attributes.items())
-    }
-    return JSONResponse(body)
+        page = await container.groups.page(record.id, limit=limit, cursor=cursor, wanted=wanted)
+    except ValueError as exc:
+        return problem(400, f"{exc}; start again without a cursor")
+    return GroupList(
+        groups=[GroupOut(**_out(g, page.issue_keys.get(g.id))) for g in page.groups],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get("/{group_id}", response_model=GroupDetailOut)
+async def get_group(
+    project: str,
+    group_id: GroupId,
+    user: AdminApiDep,
+    container: ContainerDep,
+    top: Annotated[int, Query(ge=1, le=MAX_TOP, description="Values per attribute")] = 10,
+) -> GroupDetailOut:
+    """One group: counts, versions, top attribute values with shares, Jira link, audit trail."""
+    await _project(container, project)
+    return _detail_out(await load_detail(container, group_id, project=project, top=top))
+
+
+def _change(result: Any) -> ChangeOut:
+    def text(value: Any) -> str | None:
+        return None if value is None else str(value)
+
+    return ChangeOut(
+        group_id=result.group_id,
+        field=result.field,
+        before=text(result.before),
+        after=text(result.after),
+        pushed_to_jira=result.pushed,
+    )
+
+
+async def _check(container: ContainerDep, project: str, group_id: int) -> None:
+    await _project(container, project)
+    await load_detail(container, group_id, project=project, top=1)
+
+
+@router.post(
+    "/{group_id}/state",
+    response_model=ChangeOut,
+    dependencies=[Depends(require_csrf)],
+    responses=problem_responses(400),
+)
+async def set_state(
+    project: str, group_id: GroupId, body: StateChange, user: AdminApiDep, container: ContainerDep
+) -> ChangeOut:
+    """Change the group's state (audited; a linked issue is transitioned in Jira)."""
+    await _check(container, project, group_id)
+    result = await change_state(
+        container,
+        group_id,
+        body.state,
+        actor=user.name,
+        until_version=body.until_version,
+        rule=body.rule,
+    )
+    return _change(result)
+
+
+@router.post(
+    "/{group_id}/assignee",
+    response_model=ChangeOut,
+    dependencies=[Depends(require_csrf)],
+    responses=problem_responses(400),
+)
+async def set_assignee(
+    project: str,
+    group_id: GroupId,
+    body: AssigneeChange,
+    user: AdminApiDep,
+    container: ContainerDep,
+) -> ChangeOut:
+    """Give the group to someone (or nobody); audited and pushed to a linked issue."""
+    await _check(container, project, group_id)
+    return _change(await assign(container, group_id, body.assignee, actor=user.name))
+
+
+@router.post("/{group_id}/ticket", response_model=TicketOut, dependencies=[Depends(require_csrf)])
+async def create_ticket(
+    project: str, group_id: GroupId, user: AdminApiDep, container: ContainerDep
+) -> TicketOut:
+    """Queue the group's Jira ticket now, whatever the ticket rules say (audited)."""
+    await _check(container, project, group_id)
+    message = await container.manual.create_now(group_id, actor=user.name)
+    return TicketOut(group_id=group_id, message=message)
+
+
+@router.post(
+    "/{group_id}/link",
+    response_model=LinkOut,
+    dependencies=[Depends(require_csrf)],
+    responses=problem_responses(400, 502),
+)
+async def link_existing(
+    project: str, group_id: GroupId, body: LinkRequest, user: AdminApiDep, container: ContainerDep
+) -> LinkOut:
+    """Link the group to an issue that already exists in Jira (checked there first)."""
+    await _check(container, project, group_id)
+    await link_issue(container, group_id, body.issue_key, actor=user.name)
+    detail = _detail_out(await load_detail(container, group_id, project=project, top=1))
+    assert detail.link is not None
+    return detail.link

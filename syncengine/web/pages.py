@@ -12,7 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from syncengine.settings import Settings
 from syncengine.support.validation import MAX_ATTACHMENTS
-from syncengine.web import api_support, integration_pages, signin, support_pages
+from syncengine.web import api_support, group_pages, integration_pages, signin, support_pages
 from syncengine.web.auth import SESSION_COOKIE
 from syncengine.web.body_limit import UploadLimit
 from syncengine.web.errors import install_error_handlers
@@ -67,7 +67,7 @@ async def _security_headers(
 
 
 def install_pages(app: FastAPI, settings: Settings) -> None:
-    """Add sign-in, the support portal, the integration page and their JSON API to ``app``."""
+    """Add sign-in, the support portal, error groups, the integration page and APIs to ``app``."""
     _check_users(settings)
     app.state.templates = build_templates(settings)
     app.state.login_throttle = LoginThrottle()
@@ -88,6 +88,11 @@ def install_pages(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(UploadLimit, limit=largest * MAX_ATTACHMENTS + 1024 * 1024)
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
     install_error_handlers(app)
-    for router in (signin.router, support_pages.router, integration_pages.router):
+    for router in (
+        signin.router,
+        support_pages.router,
+        integration_pages.router,
+        group_pages.router,
+    ):
         app.include_router(router)
     app.include_router(api_support.router)

@@ -100,8 +100,8 @@ async def test_openapi_describes_every_support_operation(web: Web) -> None:
         "$ref": "#/components/schemas/SupportRequestDetail"
     }
     for code in ("400", "401", "403", "404"):
-        assert create["responses"][code]["content"]["application/json"]["schema"] == {
-            "$ref": "#/components/schemas/Problem"
+        assert create["responses"][code]["content"]["application/problem+json"]["schema"] == {
+            "$ref": "#/components/schemas/ProblemDetails"
         }
     item = paths["/api/v1/projects/{project}/support-requests/{request_id}"]["get"]
     assert item["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
