@@ -116,9 +116,14 @@ class BackgroundRuntime:
         self.jobs = jobs
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         self._worker_task: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[Any]] = set()
         self.lock = ProcessLock(db.url)
 
     async def _run_singleton(self, job: PeriodicJob) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
         try:
             async with advisory_lock(self.db, f"syncengine.job.{job.name}") as held:
                 if held:
@@ -145,9 +150,16 @@ class BackgroundRuntime:
         self._scheduler.start()
         self._worker_task = asyncio.create_task(self.worker.run(), name="outbox-worker")
 
-    async def stop(self) -> None:
-        """Stop taking work, finish or release in-flight claims, stop the schedule."""
+    async def stop(self, *, grace_seconds: float = 30.0) -> None:
+        """Stop taking work, finish or release in-flight claims, stop the schedule.
+
+        Jobs already running get ``grace_seconds`` to finish (the scheduler would
+        otherwise cancel them mid-write); none starts meanwhile.
+        """
         if self._scheduler.running:
+            self._scheduler.pause()
+            if self._running:
+                await asyncio.wait(set(self._running), timeout=grace_seconds)
             self._scheduler.shutdown(wait=False)
         self.worker.stop()
         if self._worker_task is not None:

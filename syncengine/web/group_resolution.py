@@ -2,31 +2,29 @@
 
 ``POST /api/v1/groups/{id}/resolve`` with ``{"until_version": "2.3.0"}``, or
 ``{"rule": [...Backtrace invariants...]}``, or ``{}`` (until seen again);
-``POST /api/v1/groups/{id}/reopen``. Both need ``Authorization: Bearer <admin_token>``.
+``POST /api/v1/groups/{id}/reopen``. Both are for admins: the admin token
+(``Authorization: Bearer``) or an admin's session with its CSRF token.
 """
 
 from __future__ import annotations
 
-import hmac
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from syncengine.bootstrap import Container
 from syncengine.domain.resolve import InvalidRule
 from syncengine.errors import NotFound
 from syncengine.sync.changes import ChangeResult
+from syncengine.web.csrf import require_csrf
 from syncengine.web.deps import ContainerDep
+from syncengine.web.groups import AdminApiDep, GroupId
 from syncengine.web.problems import problem, problem_responses
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["groups"])
-
-# Ids the store can hold (BIGINT): larger ones are refused as invalid, not looked up.
-GroupId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class ResolveBody(BaseModel):
@@ -36,24 +34,6 @@ class ResolveBody(BaseModel):
 
     until_version: str | None = None
     rule: list[Any] | None = None
-
-
-def _refused(container: Container, request: Request) -> JSONResponse | None:
-    token = container.settings.admin_token
-    if token is None:
-        return problem(403, "the admin API is off: set admin_token (or admin_token_env)")
-    given = request.headers.get("authorization", "")
-    scheme, _, value = given.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        value.strip().encode(), token.get_secret_value().encode()
-    ):
-        return problem(401, "send Authorization: Bearer <admin_token>")
-    return None
-
-
-def _actor(request: Request) -> str:
-    client = request.client.host if request.client is not None else "unknown"
-    return f"api:{client}"
 
 
 def _answer(result: ChangeResult, rule: list[dict[str, Any]] | None) -> JSONResponse:
@@ -71,18 +51,18 @@ def _answer(result: ChangeResult, rule: list[dict[str, Any]] | None) -> JSONResp
 @router.post(
     "/api/v1/groups/{group_id}/resolve",
     response_model=None,
+    dependencies=[Depends(require_csrf)],
     responses=problem_responses(401, 403, 404, 422, 503),
 )
 async def resolve(
-    group_id: GroupId, body: ResolveBody, request: Request, container: ContainerDep
+    group_id: GroupId, body: ResolveBody, user: AdminApiDep, container: ContainerDep
 ) -> JSONResponse:
     """Resolve a group until a version or rule (or until seen again)."""
-    refusal = _refused(container, request)
-    if refusal is not None or container.sync is None:
-        return refusal or problem(503, "sync is not wired")
+    if container.sync is None:
+        return problem(503, "sync is not wired")
     try:
         result, rule = await container.sync.manual.resolve(
-            group_id, actor=_actor(request), until_version=body.until_version, rule_json=body.rule
+            group_id, actor=user.name, until_version=body.until_version, rule_json=body.rule
         )
     except NotFound as exc:
         return problem(404, str(exc))
@@ -94,15 +74,15 @@ async def resolve(
 @router.post(
     "/api/v1/groups/{group_id}/reopen",
     response_model=None,
+    dependencies=[Depends(require_csrf)],
     responses=problem_responses(401, 403, 404, 503),
 )
-async def reopen(group_id: GroupId, request: Request, container: ContainerDep) -> JSONResponse:
+async def reopen(group_id: GroupId, user: AdminApiDep, container: ContainerDep) -> JSONResponse:
     """Reopen a group (its resolved-until rule is cleared)."""
-    refusal = _refused(container, request)
-    if refusal is not None or container.sync is None:
-        return refusal or problem(503, "sync is not wired")
+    if container.sync is None:
+        return problem(503, "sync is not wired")
     try:
-        result = await container.sync.manual.reopen(group_id, actor=_actor(request))
+        result = await container.sync.manual.reopen(group_id, actor=user.name)
     except NotFound as exc:
         return problem(404, str(exc))
     return _answer(result, None)

@@ -111,3 +111,22 @@ async def test_request_id_is_echoed_or_made(tmp_path: Path) -> None:
             assert len(made.headers["x-request-id"]) == 16
     finally:
         await container.aclose()
+
+
+async def test_stop_lets_a_running_job_finish(tmp_path: Path) -> None:
+    settings = load_settings(config(tmp_path))
+    container = await bootstrap(settings)
+    started, finished = asyncio.Event(), asyncio.Event()
+
+    async def slow() -> None:
+        started.set()
+        await asyncio.sleep(0.3)
+        finished.set()
+
+    container.jobs.append(PeriodicJob(name="slow", seconds=0.05, func=slow))
+    try:
+        container.start_background()
+        await asyncio.wait_for(started.wait(), timeout=5)
+    finally:
+        await container.aclose()
+    assert finished.is_set(), "the running job was cancelled instead of finishing"

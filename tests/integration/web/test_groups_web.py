@@ -244,7 +244,12 @@ async def test_session_posts_need_the_csrf_token(web: Web) -> None:
         ok = await http.post(api, json={"state": "muted"}, headers={"X-CSRF-Token": token})
         assert ok.status_code == 200
         assert ok.json()["after"] == "muted"
-    assert [e.actor for e in await web.container.audit.for_group(ids["a"])] == ["root"]
+        reopen = f"/api/v1/groups/{ids['a']}/reopen"
+        assert (await http.post(reopen)).status_code == 403
+        reopened = await http.post(reopen, headers={"X-CSRF-Token": token})
+        assert reopened.status_code == 200, reopened.text
+    actors = [e.actor for e in await web.container.audit.for_group(ids["a"])]
+    assert actors == ["root", "root"]
 
 
 async def test_admin_pages_list_search_and_change_a_group(web: Web) -> None:
