@@ -6,6 +6,7 @@ edge, with ``raise ... from exc``::
 
     SyncEngineError
     ├── ConfigError                 the configuration cannot be used (names file and key)
+    │   └── InvalidTicketRules      a ticket rule filter cannot be used (domain.rules)
     ├── StoreError                  the database failed or is not in the expected shape
     │   ├── MigrationRequired       the schema is behind the code: run `syncengine db upgrade`
     │   ├── NotFound                a row that was asked for by id or key does not exist
@@ -13,14 +14,26 @@ edge, with ``raise ... from exc``::
     │   └── StoreRejected           the data broke a constraint; retrying it will not help
     ├── IngestError                 a crash report or request body cannot be accepted
     │   ├── AuthError               missing or wrong submission token
-    │   └── BadReport               the body or one report is malformed (says what to fix)
+    │   │   └── TokenMissing, TokenRejected               (ingest.problems)
+    │   ├── BadReport               the body or one report is malformed (says what to fix)
+    │   │   └── ReportInvalid, RequestProblem             (ingest.problems)
+    │   └── ProjectNotFound         the token is good but the project in the URL is not its own
     ├── TemplateError               a configured template or placeholder is unusable
+    │   └── CreateMetaError         createmeta lacks the project or issue type (domain.createmeta)
     ├── InvalidInput                a form or API request cannot be accepted (``problems``
     │                               maps each field to what to fix)
+    ├── UnparseableVersion          a version does not fit the configured scheme (domain.versions)
+    ├── InvalidRule                 a resolved-until rule is malformed (domain.resolve)
     └── JiraError                   anything that went wrong talking to Jira
         ├── JiraTransientError      worth retrying later (429, 502-504, timeouts, connection)
+        │   ├── JiraRateLimited, JiraUnavailable          (jira.errors)
+        │   └── JiraOutcomeUnknown  a create was sent and its answer lost: look it up first
         └── JiraPermanentError      retrying will not help until someone fixes something
-                                    (401, 403, 404, 400, 410); ``fix`` says what to do
+            │                       (401, 403, 404, 400, 410); ``fix`` says what to do
+            ├── JiraAuthError, JiraPermissionError, JiraNotFound, JiraGone,
+            │   JiraRequestRejected, JiraUnexpectedResponse (jira.errors)
+            ├── JiraBadRequest      field errors by field └── JiraInvalidIssueType
+            └── NoTransitionError, UnmappedUser           (sync.executor, sync.users)
 
 Jira errors carry ``transient`` so the outbox can decide between a retry and a
 dead item without knowing the subclasses (see ``syncengine.jira.errors``).
