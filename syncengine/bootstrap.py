@@ -43,8 +43,9 @@ from syncengine.support.service import SupportService
 from syncengine.support.targets import SupportTargets
 from syncengine.sync.changes import GroupChanges
 from syncengine.sync.housekeeping import Housekeeping
+from syncengine.sync.manual_tickets import ManualTickets
 from syncengine.sync.planner import TicketPlanner
-from syncengine.sync.tickets import CREATE, ManualTickets, TicketService
+from syncengine.sync.tickets import CREATE, TicketService
 from syncengine.sync.worker import Handler, OutboxWorker
 from syncengine.sync_wiring import TwoWaySync, wire_sync
 from syncengine.wiring import description_renderer, ticket_rules, ticket_template

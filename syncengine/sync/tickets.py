@@ -18,39 +18,35 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from syncengine.domain.createmeta import CreateMeta
 from syncengine.domain.description import DescriptionRenderer
 from syncengine.domain.fieldcheck import check_config
 from syncengine.domain.fields import BuiltFields, TicketTemplate, build_fields, identity_label
 from syncengine.domain.groups import GroupSnapshot
-from syncengine.errors import JiraPermanentError, NotFound, StoreError
+from syncengine.errors import JiraPermanentError, NotFound
 from syncengine.jira.bodies import NewIssue
 from syncengine.jira.client import JiraClient
 from syncengine.jira.errors import JiraBadRequest
 from syncengine.jira.models import JiraIssue
-from syncengine.store.audit import AuditRepository
-from syncengine.store.database import Database
 from syncengine.store.groups import GroupRepository
 from syncengine.store.links import IssueLinkRepository, LinkRecord, Snapshot
-from syncengine.store.outbox import OutboxRepository, OutboxWork, State
+from syncengine.store.outbox import OutboxWork
 from syncengine.store.projects import ProjectRepository
-from syncengine.store.tables import ErrorGroup, OutboxItem
 
 __all__ = [
     "CREATE",
     "IDENTITY_PROPERTY",
-    "ManualTickets",
+    "LOOKUP_FIELDS",
     "TicketService",
     "group_key",
+    "snapshot_of",
 ]
 
 log = logging.getLogger(__name__)
 
 CREATE = "ticket.create"
 IDENTITY_PROPERTY = "syncengine"
-_LOOKUP_FIELDS = ("status", "assignee", "fixVersions", "labels", "updated", "resolution")
+LOOKUP_FIELDS = ("status", "assignee", "fixVersions", "labels", "updated", "resolution")
 
 
 def group_key(project_slug: str, fingerprint: str) -> str:
@@ -69,7 +65,7 @@ class _Site:
     cloud: bool
 
 
-def _snapshot_of(group: GroupSnapshot, issue: JiraIssue | None = None) -> Snapshot:
+def snapshot_of(group: GroupSnapshot, issue: JiraIssue | None = None) -> Snapshot:
     status = issue.status.name if issue is not None and issue.status is not None else None
     versions = issue.fix_versions if issue is not None else ()
     return Snapshot(
@@ -184,7 +180,7 @@ class TicketService:
         labels = ", ".join(f'"{label}"' for label in by_label)
         jql = f"project = {site.template.project_key} AND labels in ({labels})"
         found: dict[int, JiraIssue] = {}
-        async for issue in site.client.search(jql, fields=_LOOKUP_FIELDS):
+        async for issue in site.client.search(jql, fields=LOOKUP_FIELDS):
             for label in issue.labels:
                 group_id = by_label.get(label)
                 if group_id is not None and group_id not in found:
@@ -204,7 +200,7 @@ class TicketService:
             group_id=group.id,
             issue_id=issue_id,
             issue_key=key,
-            snapshot=_snapshot_of(group, issue),
+            snapshot=snapshot_of(group, issue),
             now=self._clock(),
             jira_updated_at=issue.updated if issue is not None else None,
         )
@@ -312,111 +308,3 @@ class TicketService:
                 "(`syncengine doctor` checks them)",
             )
         return outcomes
-
-
-class ManualTickets:
-    """The manual paths: create a group's ticket now, or link it to an existing issue."""
-
-    def __init__(
-        self,
-        *,
-        db: Database,
-        groups: GroupRepository,
-        links: IssueLinkRepository,
-        clients: Callable[[str], JiraClient],
-        clock: Callable[[], datetime],
-        wake: Callable[[], None],
-    ) -> None:
-        self._db = db
-        self._groups = groups
-        self._links = links
-        self._clients = clients
-        self._clock = clock
-        self._wake = wake
-
-    async def create_now(self, group_id: int, *, actor: str) -> str:
-        """Queue the group's ticket whatever the rules say; says what happened.
-
-        Raises NotFound for an unknown group.
-        """
-        group = await self._groups.snapshot(group_id, top=1)
-        link = await self._links.for_group(group_id)
-        if link is not None:
-            return f"group {group_id} already has {link.issue_key}"
-        now = self._clock()
-        async with self._db.session() as session:
-            queued = await session.scalar(
-                select(OutboxItem.id).where(
-                    OutboxItem.group_id == group_id,
-                    OutboxItem.kind == CREATE,
-                    OutboxItem.state.in_(State.UNFINISHED),
-                )
-            )
-            if queued is not None:
-                return f"the ticket of group {group_id} is already queued (outbox item {queued})"
-            project_id = await session.scalar(
-                select(ErrorGroup.project_id).where(ErrorGroup.id == group_id)
-            )
-            assert project_id is not None
-            OutboxRepository.add(
-                session,
-                project_id=project_id,
-                group_id=group_id,
-                kind=CREATE,
-                payload={"reason": f"requested by {actor}"},
-                now=now,
-            )
-            AuditRepository.add(
-                session,
-                actor=actor,
-                action="ticket.requested",
-                detail={"fingerprint": group.fingerprint},
-                now=now,
-                project_id=project_id,
-                group_id=group_id,
-            )
-        self._wake()
-        return f"the ticket of group {group_id} is queued"
-
-    async def link_existing(self, group_id: int, issue_key: str, *, actor: str) -> LinkRecord:
-        """Link a group to an issue that already exists in Jira (read to check it does).
-
-        Raises NotFound for an unknown group, JiraError when Jira does not have the
-        issue, and StoreError when the group is linked already or the issue belongs
-        to another group.
-        """
-        group = await self._groups.snapshot(group_id, top=1)
-        existing = await self._links.for_group(group_id)
-        if existing is not None:
-            raise StoreError(
-                f"group {group_id} is already linked to {existing.issue_key}; unlink it first"
-            )
-        issue = await self._clients(group.project).get_issue(issue_key, fields=_LOOKUP_FIELDS)
-        async with self._db.session() as session:
-            project_id = await session.scalar(
-                select(ErrorGroup.project_id).where(ErrorGroup.id == group_id)
-            )
-        assert project_id is not None
-        other = await self._links.for_issue(project_id, issue.id)
-        if other is not None:
-            raise StoreError(f"{issue.key} is already linked to group {other.group_id}")
-        link = await self._links.link(
-            project_id=project_id,
-            group_id=group_id,
-            issue_id=issue.id,
-            issue_key=issue.key,
-            snapshot=_snapshot_of(group, issue),
-            now=self._clock(),
-            jira_updated_at=issue.updated,
-        )
-        async with self._db.session() as session:
-            AuditRepository.add(
-                session,
-                actor=actor,
-                action="ticket.linked",
-                detail={"issue": issue.key},
-                now=self._clock(),
-                project_id=project_id,
-                group_id=group_id,
-            )
-        return link
