@@ -360,3 +360,33 @@ async def test_integration_page_outbox_retry_drop_health_and_doctor(web: Web) ->
     assert (await container.outbox.get(second)).state == "done"  # type: ignore[union-attr]
     actions = [e.action for e in await container.audit.recent(project_id=record.id)]
     assert {"outbox.retry", "outbox.drop"} <= set(actions)
+
+
+async def test_outbox_api_lists_retries_and_drops(web: Web) -> None:
+    ids = await seed(web)
+    container = web.container
+    await container.manual.create_now(ids["a"], actor="t")
+    await container.manual.create_now(ids["b"], actor="t")
+    now = container.clock()
+    claimed = await container.outbox.claim("w", now=now, lease=timedelta(minutes=1), limit=1)
+    await container.outbox.kill(claimed[0].id, "w", error="Jira said no", now=now)
+    base = "/api/v1/projects/api/outbox"
+    async with web.client() as http:
+        listed = (await http.get(base, headers=AUTH)).json()
+        states = {i["id"]: (i["state"], i["last_error"]) for i in listed["items"]}
+        dead, waiting = claimed[0].id, next(i for i in states if i != claimed[0].id)
+        assert states == {dead: ("dead", "Jira said no"), waiting: ("pending", None)}
+        assert listed["last_webhook_at"] is None
+        retried = await http.post(f"{base}/{dead}/retry", headers=AUTH)
+        assert retried.status_code == 200, retried.text
+        assert (retried.json()["state"], retried.json()["attempts"]) == ("pending", 0)
+        dropped = await http.post(f"{base}/{waiting}/drop", headers=AUTH)
+        assert dropped.json()["state"] == "done"
+        again = await http.post(f"{base}/{waiting}/drop", headers=AUTH)
+        assert again.status_code == 409
+        assert again.headers["content-type"] == "application/problem+json"
+        assert (await http.post(f"{base}/999999/retry", headers=AUTH)).status_code == 404
+        await sign_in(http, "alice")
+        assert (await http.get(base)).status_code == 403
+    actions = [e.action for e in await container.audit.recent(action_prefix="outbox.")]
+    assert actions == ["outbox.drop", "outbox.retry"]
