@@ -17,6 +17,7 @@ from syncengine.domain.groups import GroupSnapshot, GroupState
 from syncengine.errors import NotFound
 from syncengine.store.group_queries import GroupFilter
 from syncengine.store.projects import ProjectRecord
+from syncengine.sync.changes import ChangeResult
 from syncengine.web.auth import Forbidden, PrincipalDep, User
 from syncengine.web.csrf import require_csrf
 from syncengine.web.deps import ContainerDep
@@ -296,7 +297,7 @@ async def get_group(
     return _detail_out(await load_detail(container, group_id, project=project, top=top))
 
 
-def _change(result: Any) -> ChangeOut:
+def _change(result: ChangeResult) -> ChangeOut:
     def text(value: Any) -> str | None:
         return None if value is None else str(value)
 

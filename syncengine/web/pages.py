@@ -12,7 +12,14 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from syncengine.settings import Settings
 from syncengine.support.validation import MAX_ATTACHMENTS
-from syncengine.web import api_support, group_pages, integration_pages, signin, support_pages
+from syncengine.web import (
+    api_outbox,
+    api_support,
+    group_pages,
+    integration_pages,
+    signin,
+    support_pages,
+)
 from syncengine.web.auth import SESSION_COOKIE
 from syncengine.web.body_limit import UploadLimit
 from syncengine.web.errors import install_error_handlers
@@ -96,3 +103,4 @@ def install_pages(app: FastAPI, settings: Settings) -> None:
     ):
         app.include_router(router)
     app.include_router(api_support.router)
+    app.include_router(api_outbox.router)

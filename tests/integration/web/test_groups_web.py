@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from syncengine.bootstrap import bootstrap, prepare_projects
 from syncengine.domain.groups import GroupState
 from syncengine.domain.reports import CrashReport, Frame
 from syncengine.settings import Settings
+from syncengine.store.tables import ErrorGroup
 from syncengine.web import create_app
 from tests.fake_support_jira import FakeSupportJira
 from tests.integration.web.conftest import ADMIN_TOKEN, Web, csrf_of, sign_in, web_settings
@@ -205,26 +207,42 @@ async def test_api_creates_the_ticket_and_links_an_existing_issue(web: Web) -> N
 async def test_portal_users_get_nothing_of_groups(web: Web) -> None:
     ids = await seed(web)
     async with web.client() as http:
-        await sign_in(http, "alice")
+        token = await sign_in(http, "alice")
+        page = await http.get("/projects/api/support")
         for path in ("/admin/groups", f"/admin/groups/{ids['a']}"):
             assert (await http.get(path)).status_code == 403
         api = f"/api/v1/projects/api/groups/{ids['a']}"
+        # With the session's CSRF token: refused for the role, not for the token.
+        csrf = {"X-CSRF-Token": token}
         for answer in (
             await http.get("/api/v1/projects/api/groups"),
             await http.get(api),
-            await http.post(f"{api}/state", json={"state": "muted"}),
+            await http.post(f"{api}/state", json={"state": "muted"}, headers=csrf),
+            await http.post(f"{api}/assignee", json={"assignee": "me@example.com"}, headers=csrf),
+            await http.post(f"{api}/ticket", headers=csrf),
+            await http.post(f"{api}/link", json={"issue_key": "CRASH-1"}, headers=csrf),
+            await http.get("/api/v1/projects/api/outbox"),
         ):
             assert answer.status_code == 403
             assert answer.headers["content-type"] == "application/problem+json"
-        page = await http.get("/projects/api/support")
-        token = csrf_of(page.text)
-        for action, data in [("state", {"state": "muted"}), ("ticket", {})]:
+            assert answer.json()["detail"].startswith("not allowed: ")
+        for action, data in [
+            ("state", {"state": "muted"}),
+            ("assignee", {"assignee": "me@example.com"}),
+            ("ticket", {}),
+            ("link", {"issue_key": "CRASH-1"}),
+        ]:
             posted = await http.post(
                 f"/admin/groups/{ids['a']}/{action}", data={**data, "csrf_token": token}
             )
             assert posted.status_code == 403
         assert "Error groups" not in page.text
-    assert (await web.container.groups.snapshot(ids["a"])).state is GroupState.OPEN
+        assert (await http.get("/admin/integration")).status_code == 403
+        doctor = await http.post("/admin/integration/api/doctor", data={"csrf_token": token})
+        assert doctor.status_code == 403
+    after = await web.container.groups.snapshot(ids["a"])
+    assert (after.state, after.assignee) == (GroupState.OPEN, None)
+    assert await web.container.links.for_group(ids["a"]) is None
     async with web.client() as anonymous:
         answer = await anonymous.get("/admin/groups")
         assert answer.status_code == 303
@@ -310,14 +328,25 @@ async def test_list_pages_with_a_cursor(web: Web) -> None:
         assert "That page link is out of date" in stale.text
 
 
-async def test_html_in_attributes_and_classifier_is_text(web: Web) -> None:
+async def test_html_in_attributes_classifier_and_errors_is_text(web: Web) -> None:
     ids = await seed(web)
+    async with web.container.db.session() as session:
+        await session.execute(
+            update(ErrorGroup)
+            .where(ErrorGroup.id == ids["evil"])
+            .values(last_sync_error=f"Jira answered {EVIL}")
+        )
     async with web.client() as http:
         await sign_in(http, "root")
         for path in ("/admin/groups", f"/admin/groups/{ids['evil']}"):
             page = await http.get(path)
             assert EVIL not in page.text
             assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+        detail = await http.get(f"/admin/groups/{ids['evil']}")
+        assert "Last error:" in detail.text
+        assert "Jira answered &lt;script&gt;" in detail.text
+        api = await http.get(f"/api/v1/projects/api/groups/{ids['evil']}", headers=AUTH)
+        assert api.json()["last_sync_error"] == f"Jira answered {EVIL}"
 
 
 async def test_integration_page_outbox_retry_drop_health_and_doctor(web: Web) -> None:
@@ -365,3 +394,33 @@ async def test_integration_page_outbox_retry_drop_health_and_doctor(web: Web) ->
     assert (await container.outbox.get(second)).state == "done"  # type: ignore[union-attr]
     actions = [e.action for e in await container.audit.recent(project_id=record.id)]
     assert {"outbox.retry", "outbox.drop"} <= set(actions)
+
+
+async def test_outbox_api_lists_retries_and_drops(web: Web) -> None:
+    ids = await seed(web)
+    container = web.container
+    await container.manual.create_now(ids["a"], actor="t")
+    await container.manual.create_now(ids["b"], actor="t")
+    now = container.clock()
+    claimed = await container.outbox.claim("w", now=now, lease=timedelta(minutes=1), limit=1)
+    await container.outbox.kill(claimed[0].id, "w", error="Jira said no", now=now)
+    base = "/api/v1/projects/api/outbox"
+    async with web.client() as http:
+        listed = (await http.get(base, headers=AUTH)).json()
+        states = {i["id"]: (i["state"], i["last_error"]) for i in listed["items"]}
+        dead, waiting = claimed[0].id, next(i for i in states if i != claimed[0].id)
+        assert states == {dead: ("dead", "Jira said no"), waiting: ("pending", None)}
+        assert listed["last_webhook_at"] is None
+        retried = await http.post(f"{base}/{dead}/retry", headers=AUTH)
+        assert retried.status_code == 200, retried.text
+        assert (retried.json()["state"], retried.json()["attempts"]) == ("pending", 0)
+        dropped = await http.post(f"{base}/{waiting}/drop", headers=AUTH)
+        assert dropped.json()["state"] == "done"
+        again = await http.post(f"{base}/{waiting}/drop", headers=AUTH)
+        assert again.status_code == 409
+        assert again.headers["content-type"] == "application/problem+json"
+        assert (await http.post(f"{base}/999999/retry", headers=AUTH)).status_code == 404
+        await sign_in(http, "alice")
+        assert (await http.get(base)).status_code == 403
+    actions = [e.action for e in await container.audit.recent(action_prefix="outbox.")]
+    assert actions == ["outbox.drop", "outbox.retry"]

@@ -1,0 +1,80 @@
+"""Searching, filtering and paging groups in the store, on every backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import update
+
+from syncengine.domain.groups import GroupSnapshot, GroupState
+from syncengine.store.database import Database
+from syncengine.store.group_queries import GroupFilter, GroupSort
+from syncengine.store.groups import GroupRepository
+from syncengine.store.tables import ErrorGroup
+from tests.integration.test_store_groups import T0, project_id, report
+
+
+async def _all_pages(
+    groups: GroupRepository, pid: int | None, wanted: GroupFilter, size: int
+) -> list[GroupSnapshot]:
+    seen: list[GroupSnapshot] = []
+    cursor = None
+    while True:
+        page = await groups.page(pid, limit=size, cursor=cursor, wanted=wanted)
+        seen += page.groups
+        if page.next_cursor is None:
+            return seen
+        cursor = page.next_cursor
+
+
+async def test_pages_cover_every_group_once_in_order_whatever_the_ties(db: Database) -> None:
+    groups = GroupRepository(db)
+    pid = await project_id(db)
+    # 30 groups; counts 1-3 and last-seen minutes 0-4 repeat, so both sorts have many ties.
+    reports = [report(f"fp-{i:02}", i % 5) for i in range(30) for _ in range(1 + i % 3)]
+    await groups.fold([(pid, reports)], now=T0)
+    sorts: dict[GroupSort, Callable[[GroupSnapshot], tuple[Any, int]]] = {
+        "count": lambda g: (g.count, g.id),
+        "last_seen": lambda g: (g.last_seen, g.id),
+    }
+    for sort, key in sorts.items():
+        wanted = GroupFilter(sort=sort)
+        paged = await _all_pages(groups, pid, wanted, 7)
+        assert len({g.id for g in paged}) == 30
+        assert paged == sorted(paged, key=key, reverse=True)
+
+
+async def test_filters_combine_and_wildcards_are_text(db: Database) -> None:
+    groups = GroupRepository(db)
+    shop, blog = await project_id(db), await project_id(db, "blog")
+    [[a], [b], [c]] = await groups.fold(
+        [
+            (shop, [report("alpha", classifier="Disk_Full", message="100% used")]),
+            (shop, [report("beta", classifier="DiskFull", message="quota")]),
+            (blog, [report("gamma", classifier="DiskFull", message="quota")]),
+        ],
+        now=T0,
+    )
+    async with db.session() as session:
+        await session.execute(
+            update(ErrorGroup)
+            .where(ErrorGroup.id == b.group_id)
+            .values(regression_count=2, assignee="Dev@Example.com", state="muted")
+        )
+
+    async def ids(project: int | None = None, **wanted: object) -> set[int]:
+        page = await groups.page(project, wanted=GroupFilter(**wanted))  # type: ignore[arg-type]
+        return {g.id for g in page.groups}
+
+    assert await ids(text="disk_") == {a.group_id}  # "_" is not a wildcard
+    assert await ids(text="100%") == {a.group_id}
+    assert await ids(text="%") == {a.group_id}
+    assert await ids(text="diskfull") == {b.group_id, c.group_id}
+    assert await ids(shop, text="diskfull") == {b.group_id}
+    assert await ids(regressed=True) == {b.group_id}
+    assert await ids(regressed=False) == {a.group_id, c.group_id}
+    assert await ids(assignee="dev@example.COM") == {b.group_id}
+    assert await ids(state=GroupState.MUTED, regressed=True) == {b.group_id}
+    assert await ids(state=GroupState.OPEN, regressed=True) == set()
+    assert await ids(project_ids=(blog,)) == {c.group_id}
