@@ -29,6 +29,7 @@ from syncengine.store.audit import AuditRepository
 from syncengine.store.cursors import CursorRepository
 from syncengine.store.database import Database
 from syncengine.store.groups import GroupRepository
+from syncengine.store.history import HistoryHook
 from syncengine.store.links import IssueLinkRepository
 from syncengine.store.migrate import current_revision, head_revision, upgrade_async
 from syncengine.store.outbox import OutboxRepository
@@ -233,6 +234,7 @@ async def bootstrap(
     planner = TicketPlanner(
         {slug: ticket_rules(p) for slug, p in settings.projects.items()}, wake=worker.wake
     )
+    groups.hooks.append(HistoryHook())
     groups.hooks.append(planner)
     groups.after_commit.append(planner.after_commit)
     container = Container(

@@ -36,6 +36,7 @@ __all__ = [
     "Comment",
     "EpochMillis",
     "ErrorGroup",
+    "GroupDayCount",
     "GroupMinuteCount",
     "IssueLink",
     "OutboxItem",
@@ -397,4 +398,21 @@ class GroupMinuteCount(Base):
         ForeignKey("error_groups.id", ondelete="CASCADE"), primary_key=True
     )
     minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # epoch minutes
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class GroupDayCount(Base):
+    """Occurrences of a group per day (UTC, by report time) and version: its history.
+
+    ``version`` is "" for reports without one. Written by the fold, so it is exact.
+    """
+
+    __tablename__ = "group_day_counts"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("error_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # days since 1970-01-01
+    version: Mapped[str] = mapped_column(String(128), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -14,11 +14,13 @@ from syncengine.bootstrap import Container
 from syncengine.domain.groups import GroupSnapshot
 from syncengine.errors import NotFound
 from syncengine.store.audit import AuditEntry
+from syncengine.store.history import DayCount, load_history
 from syncengine.store.links import LinkRecord
 
 __all__ = ["MAX_TOP", "AttributeShare", "GroupDetail", "issue_url", "load_detail"]
 
 MAX_TOP = 100
+HISTORY_DAYS = 30
 _MAX_ID = 2**63 - 1
 
 
@@ -43,6 +45,7 @@ class GroupDetail:
     resolve_rule: list[dict[str, Any]] | None
     resolved_at: datetime | None
     audit: list[AuditEntry]
+    history: list[DayCount]
 
 
 def issue_url(container: Container, project_slug: str, key: str) -> str | None:
@@ -88,4 +91,7 @@ async def load_detail(
         resolve_rule=resolution.resolve_rule if resolution else None,
         resolved_at=resolution.resolved_at if resolution else None,
         audit=await container.audit.for_group(group_id, limit=50),
+        history=await load_history(
+            container.db, group_id, days=HISTORY_DAYS, today=container.clock().date()
+        ),
     )

@@ -7,7 +7,7 @@ the CSRF token in ``X-CSRF-Token``. Errors are problem-details JSON (RFC 9457).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -113,6 +113,14 @@ class AuditOut(BaseModel):
     created_at: datetime
 
 
+class DayOut(BaseModel):
+    """One day of a group's history (UTC, by report time)."""
+
+    day: date
+    count: int
+    versions: dict[str, int] = Field(description='Reports per version ("" for none)')
+
+
 class GroupDetailOut(GroupOut):
     """A group in full: top attribute values, sample callstack, Jira link, resolution, audit."""
 
@@ -124,6 +132,7 @@ class GroupDetailOut(GroupOut):
     )
     resolved_at: datetime | None
     audit: list[AuditOut] = Field(description="Newest first, at most 50")
+    history: list[DayOut] = Field(description="The last 30 days, oldest first")
 
 
 class StateChange(BaseModel):
@@ -233,6 +242,7 @@ def _detail_out(detail: GroupDetail) -> GroupDetailOut:
             AuditOut(actor=e.actor, action=e.action, detail=e.detail, created_at=e.created_at)
             for e in detail.audit
         ],
+        history=[DayOut(day=h.day, count=h.count, versions=h.versions) for h in detail.history],
     )
 
 

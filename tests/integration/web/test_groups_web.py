@@ -111,6 +111,13 @@ async def test_api_detail_has_shares_frames_and_audit(web: Web) -> None:
     assert body["frames"][0]["function"] == "charge_card"
     assert body["link"] is None
     assert [(e["actor"], e["action"]) for e in body["audit"]] == [("someone", "group.assignee")]
+    history = body["history"]
+    assert len(history) == 30
+    assert history[-1]["day"] == datetime.now(UTC).date().isoformat()
+    days = {h["day"]: h for h in history}
+    if T0.date().isoformat() in days:  # the seeded reports are from T0's day
+        assert days[T0.date().isoformat()]["versions"] == {"1.0": 3}
+        assert sum(h["count"] for h in history) == 3
 
 
 async def test_api_changes_state_and_assignee_audited(web: Web) -> None:
@@ -287,6 +294,10 @@ async def test_admin_pages_list_search_and_change_a_group(web: Web) -> None:
         assert "charge_card" in detail.text
         assert "66.7%" in detail.text
         assert "Create ticket now" in detail.text
+        assert 'id="history"' in detail.text
+        if (datetime.now(UTC).date() - T0.date()).days < 30:
+            assert '<meter min="0" max="3" value="3">' in detail.text
+            assert "1.0: 3" in detail.text
         token = csrf_of(detail.text)
         changed = await http.post(
             f"/admin/groups/{ids['a']}/state",
