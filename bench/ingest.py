@@ -41,10 +41,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from syncengine.domain.reports import CrashReport, Frame
 from syncengine.ingest.writer import BatchWriter, tune_gc_for_ingest
+from syncengine.settings import Settings
 from syncengine.store.database import Database
 from syncengine.store.groups import GroupRepository
+from syncengine.store.history import HistoryHook
 from syncengine.store.migrate import upgrade
 from syncengine.store.projects import ProjectRepository
+from syncengine.sync.planner import TicketPlanner
+from syncengine.sync.regressions import RegressionHook
+from syncengine.wiring import ticket_rules
 
 FINGERPRINTS = 10_000
 ATTRIBUTES = 10
@@ -116,16 +121,31 @@ async def run_engine(
     batch: int,
     samples: tuple[int, int],
     postgres: str | None = None,
+    *,
+    hooks: bool = True,
 ) -> tuple[float, float, float]:
-    """Reports per second through BatchWriter, RSS at 100 k and at the end (MiB)."""
+    """Reports per second through BatchWriter, RSS at 100 k and at the end (MiB).
+
+    With ``hooks`` the fold runs what production runs in its transaction: the
+    regression check, the group history and the ticket rules (every new group is due
+    a ticket, so a create is queued for each).
+    """
     tune_gc_for_ingest()  # as bootstrap does for the server
     url = postgres_database(postgres) if postgres else f"sqlite+aiosqlite:///{folder}/e-{mix}.db"
     upgrade(url)
     db = Database(url)
     now = datetime.now(UTC)
     project = await ProjectRepository(db).ensure("bench", name="", integration_active=True, now=now)
+    repository = GroupRepository(db, samples_first=samples[0], samples_newest=samples[1])
+    if hooks:
+        settings = Settings(projects={"bench": {"jira": {"url": "https://jira.invalid"}}})
+        repository.hooks += [
+            RegressionHook(settings),
+            HistoryHook(),
+            TicketPlanner({"bench": ticket_rules(settings.projects["bench"])}),
+        ]
     writer = BatchWriter(
-        GroupRepository(db, samples_first=samples[0], samples_newest=samples[1]),
+        repository,
         clock=lambda: now,
         max_reports=batch,
         max_delay=0.05,
@@ -270,6 +290,9 @@ def main() -> None:
         "--samples", default="1,5", help="samples kept per group: first,newest (default 1,5)"
     )
     parser.add_argument(
+        "--bare", action="store_true", help="fold without the hooks production runs"
+    )
+    parser.add_argument(
         "--postgres",
         metavar="URL",
         help="run the engine on this PostgreSQL server instead (database syncengine_bench, "
@@ -289,7 +312,13 @@ def main() -> None:
             print(f"{mix}:")
             engine, rss_100k, rss_end = asyncio.run(
                 run_engine(
-                    folder, mix, args.reports, args.engine_batch, (first, newest), args.postgres
+                    folder,
+                    mix,
+                    args.reports,
+                    args.engine_batch,
+                    (first, newest),
+                    args.postgres,
+                    hooks=not args.bare,
                 )
             )
             if args.postgres:

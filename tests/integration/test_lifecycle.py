@@ -185,3 +185,18 @@ async def test_manual_create_and_link(database_url: str) -> None:
         assert trail == ["ticket.linked"]
     finally:
         await container.aclose()
+
+
+async def test_a_group_unmuted_after_its_threshold_gets_its_ticket(database_url: str) -> None:
+    clock = Clock()
+    container, _ = await engine(database_url, clock, rules={"min_occurrences": 2})
+    try:
+        accepted = await ingest(container, [crash("late")])
+        await container.changes.set_state(accepted[0].group_id, GroupState.MUTED, actor="t")
+        await ingest(container, [crash("late"), crash("late")])  # crosses 2 while muted
+        assert await container.outbox.list() == []
+        await container.changes.set_state(accepted[0].group_id, GroupState.OPEN, actor="t")
+        await ingest(container, [crash("late")])
+        assert [i.group_id for i in await container.outbox.list()] == [accepted[0].group_id]
+    finally:
+        await container.aclose()
