@@ -21,6 +21,7 @@ from syncengine.domain.groups import GroupSnapshot
 from syncengine.errors import ConfigError, JiraError, SyncEngineError
 from syncengine.jira.client import JiraClient
 from syncengine.jira.diagnostics import Check, diagnose
+from syncengine.jira.errors import JiraInvalidIssueType
 from syncengine.jira_wiring import jira_config
 from syncengine.sync.tickets import group_key
 from syncengine.wiring import description_renderer, ticket_template
@@ -90,14 +91,10 @@ async def _permission_check(client: JiraClient, project_key: str) -> Check:
 
 
 async def _createmeta(client: JiraClient, project_key: str, issue_type: str) -> CreateMeta | None:
-    types = await client.createmeta_issue_types(project_key)
-    chosen = next((t for t in types if t.name.casefold() == issue_type.casefold()), None)
-    if chosen is None:
-        return None
-    fields = await client.createmeta_fields(project_key, chosen.id)
-    return CreateMeta(
-        project_key=project_key, issue_type=chosen.name, issue_type_id=chosen.id, fields=fields
-    )
+    try:
+        return await client.create_meta(project_key, issue_type)
+    except JiraInvalidIssueType:
+        return None  # the issue-type check already failed and said why
 
 
 async def _sample(container: Container, slug: str) -> GroupSnapshot | None:

@@ -168,7 +168,12 @@ class JiraBadRequest(JiraPermanentError):
 
 
 class JiraInvalidIssueType(JiraBadRequest):
-    """400 on ``issuetype``: the issue type is not valid for this project."""
+    """400 on ``issuetype``: the issue type is not valid for this project.
+
+    ``choices`` names the types the user can create there, when they are known.
+    """
+
+    choices: tuple[str, ...] = ()
 
 
 class JiraGone(JiraPermanentError):

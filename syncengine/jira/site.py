@@ -5,15 +5,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from syncengine.domain.createmeta import FieldMeta
+from syncengine.domain.createmeta import CreateMeta, FieldMeta
 from syncengine.jira import endpoints as ep
 from syncengine.jira import parsing, site_parsing
 from syncengine.jira.config import JiraConfig
-from syncengine.jira.errors import JiraPermanentError
+from syncengine.jira.errors import JiraInvalidIssueType, JiraPermanentError
 from syncengine.jira.models import (
     Flavour,
     IssueTypeMeta,
@@ -137,41 +137,67 @@ class JiraSiteClient:
         )
         return site_parsing.parse_issue_types(data)
 
-    async def createmeta_issue_types(self, project_key: str) -> tuple[IssueTypeMeta, ...]:
-        """``GET /issue/createmeta/{project}/issuetypes``, every page: the creatable types."""
-        ctx = {"project_key": project_key, "permission": "Create Issues"}
-        url = ep.path(ep.CREATEMETA_ISSUE_TYPES, project=project_key)
-        found: list[IssueTypeMeta] = []
+    async def _pages(
+        self,
+        url: str,
+        operation: str,
+        ctx: dict[str, Any],
+        parse: Callable[[Any], tuple[Any, bool]],
+    ) -> tuple[Any, ...]:
+        """Every page of a ``startAt``/``maxResults`` listing, ``parse`` reading each one."""
+        found: list[Any] = []
         while True:
             data = await self._get(
-                url,
-                f"read the create metadata of {project_key}",
-                params={"startAt": len(found), "maxResults": _PAGE},
-                ctx=ctx,
+                url, operation, params={"startAt": len(found), "maxResults": _PAGE}, ctx=ctx
             )
-            page, last = site_parsing.parse_createmeta_issue_types(data)
+            page, last = parse(data)
             found.extend(page)
             if last or not page:
                 return tuple(found)
+
+    async def createmeta_issue_types(self, project_key: str) -> tuple[IssueTypeMeta, ...]:
+        """``GET /issue/createmeta/{project}/issuetypes``, every page: the creatable types."""
+        return await self._pages(
+            ep.path(ep.CREATEMETA_ISSUE_TYPES, project=project_key),
+            f"read the create metadata of {project_key}",
+            {"project_key": project_key, "permission": "Create Issues"},
+            site_parsing.parse_createmeta_issue_types,
+        )
 
     async def createmeta_fields(
         self, project_key: str, issue_type_id: str
     ) -> tuple[FieldMeta, ...]:
         """``GET /issue/createmeta/{project}/issuetypes/{id}``, every page: the create screen."""
-        ctx = {"project_key": project_key, "permission": "Create Issues"}
-        url = ep.path(ep.CREATEMETA_FIELDS, project=project_key, issue_type_id=issue_type_id)
-        found: list[FieldMeta] = []
-        while True:
-            data = await self._get(
-                url,
-                f"read the create screen of {project_key} issue type {issue_type_id}",
-                params={"startAt": len(found), "maxResults": _PAGE},
-                ctx=ctx,
+        return await self._pages(
+            ep.path(ep.CREATEMETA_FIELDS, project=project_key, issue_type_id=issue_type_id),
+            f"read the create screen of {project_key} issue type {issue_type_id}",
+            {"project_key": project_key, "permission": "Create Issues"},
+            site_parsing.parse_createmeta_fields,
+        )
+
+    async def create_meta(self, project_key: str, issue_type: str) -> CreateMeta:
+        """The create screen of ``issue_type`` (by name, any case) in the project.
+
+        Raises:
+            JiraInvalidIssueType: the user cannot create that type there; ``choices``
+                names the types they can create.
+        """
+        types = await self.createmeta_issue_types(project_key)
+        chosen = next((t for t in types if t.name.casefold() == issue_type.casefold()), None)
+        if chosen is None:
+            choices = tuple(sorted(t.name for t in types))
+            error = JiraInvalidIssueType(
+                f"issue type {issue_type!r} is not valid for project {project_key}",
+                fix=f"set jira.issue_type to one of: {', '.join(choices) or 'none'}",
             )
-            page, last = site_parsing.parse_createmeta_fields(data)
-            found.extend(page)
-            if last or not page:
-                return tuple(found)
+            error.choices = choices
+            raise error
+        return CreateMeta(
+            project_key=project_key,
+            issue_type=chosen.name,
+            issue_type_id=chosen.id,
+            fields=await self.createmeta_fields(project_key, chosen.id),
+        )
 
     async def project_versions(self, project_key: str) -> tuple[JiraVersion, ...]:
         """``GET /project/{key}/versions``."""

@@ -11,6 +11,7 @@ from syncengine.domain.coercion import CoercionError, coerce
 from syncengine.domain.createmeta import FieldMeta
 from syncengine.errors import JiraPermanentError
 from syncengine.jira import JiraClient
+from syncengine.jira.errors import JiraInvalidIssueType
 from syncengine.support.jira_port import IssueRef, JiraComment
 
 __all__ = ["ClientSupportJira", "shape_value"]
@@ -50,11 +51,10 @@ class ClientSupportJira:
         if cached is not None:
             return cached
         try:
-            types = await self.client.createmeta_issue_types(project_key)
-            wanted = next((t for t in types if t.name.lower() == issue_type.lower()), None)
-            if wanted is None:
-                return {}  # the create itself then fails with Jira's own explanation
-            screen = {f.id: f for f in await self.client.createmeta_fields(project_key, wanted.id)}
+            meta = await self.client.create_meta(project_key, issue_type)
+            screen = {f.id: f for f in meta.fields}
+        except JiraInvalidIssueType:
+            return {}  # the create itself then fails with Jira's own explanation
         except JiraPermanentError as exc:
             # Without the create screen the values go as plain text; Jira says if it minds.
             log.warning("cannot read the create screen of %s: %s", project_key, exc)

@@ -26,7 +26,7 @@ from syncengine.domain.groups import GroupSnapshot
 from syncengine.errors import JiraPermanentError, NotFound
 from syncengine.jira.bodies import NewIssue
 from syncengine.jira.client import JiraClient
-from syncengine.jira.errors import JiraBadRequest
+from syncengine.jira.errors import JiraBadRequest, JiraInvalidIssueType
 from syncengine.jira.models import JiraIssue
 from syncengine.store.groups import GroupRepository
 from syncengine.store.links import IssueLinkRepository, LinkRecord, Snapshot
@@ -130,23 +130,13 @@ class TicketService:
         # The URL may name the REST version; the client's config is what is spoken.
         template = replace(self._templates[slug], api_version=client.config.api_version)
         cloud = (await client.flavour()) == "cloud"
-        createmeta = None
-        key, wanted = template.project_key, template.issue_type
-        types = await client.createmeta_issue_types(key)
-        chosen = next((t for t in types if t.name.casefold() == wanted.casefold()), None)
-        if chosen is None:
-            names = ", ".join(sorted(t.name for t in types)) or "none"
+        try:
+            createmeta = await client.create_meta(template.project_key, template.issue_type)
+        except JiraInvalidIssueType as exc:
+            names = ", ".join(exc.choices) or "none"
             raise JiraPermanentError(
-                f"issue type {wanted!r} is not valid for project {key}",
-                fix=f"set projects.{slug}.jira.issue_type to one of: {names}",
-            )
-        fields = await client.createmeta_fields(key, chosen.id)
-        createmeta = CreateMeta(
-            project_key=key,
-            issue_type=chosen.name,
-            issue_type_id=chosen.id,
-            fields=fields,
-        )
+                str(exc), fix=f"set projects.{slug}.jira.issue_type to one of: {names}"
+            ) from exc
         site = _Site(client=client, template=template, createmeta=createmeta, cloud=cloud)
         self._sites[slug] = site
         return site

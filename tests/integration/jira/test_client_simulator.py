@@ -315,3 +315,15 @@ async def _hot_issue(client: JiraClient, sim: Simulator, clock: ManualClock) -> 
     assert sim.calls("PUT /issue/{issueIdOrKey}", 429) >= 1
     assert clock.monotonic() > started  # the client slept as Jira asked
     assert (await client.get_issue(created.key)).summary == "hot 29"
+
+
+async def test_create_meta_reads_the_screen_of_a_creatable_type(client: JiraClient) -> None:
+    meta = await client.create_meta("CRASH", "bug")
+    assert meta.issue_type == "Bug"
+    severity = meta.find("customfield_10050")
+    assert severity is not None
+    assert severity.required
+    with pytest.raises(JiraInvalidIssueType) as wrong:
+        await client.create_meta("CRASH", "Epic")
+    assert wrong.value.choices == ("Bug", "Task")
+    assert "Bug, Task" in wrong.value.fix
