@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import Server, free_port
+from tests.e2e.conftest import Server, SimProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
@@ -38,44 +38,32 @@ def require_chromium() -> None:
     pytest.skip(reason)
 
 
-class JiraSim:
-    """``syncengine jira-sim`` as its own process on a free port."""
+class JiraSim(SimProcess):
+    """A seeded ``syncengine jira-sim`` process, ready once built."""
 
     def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = workdir / "sim.toml"
-        config.write_text(f'data_dir = "{workdir}/sim-data"\n')
-        self.log = workdir / "sim.log"
-        self._log_file = self.log.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "syncengine", "--config", str(config), "jira-sim",
-             "--port", str(self.port)],
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"simulator exited:\n{self.log.read_text()}")
-            try:
-                httpx.get(f"{self.url}/rest/api/2/serverInfo", timeout=1)
-                return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise AssertionError(f"simulator not ready:\n{self.log.read_text()}")
+        super().__init__(workdir)
+        self.wait_ready()
 
     def client(self) -> httpx.Client:
         """A REST client as the seeded bot user (what a support engineer's tools would use)."""
         return httpx.Client(base_url=self.url, auth=("bot@example.com", "sim-api-token"))
 
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self._log_file.close()
+
+def shot(page: Page, name: str) -> None:
+    """Save a full-page screenshot under test-output/screenshots/ (look at them)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Page, name: str, password: str, *, start: str) -> None:
+    """Open ``start``, be sent to the sign-in page, sign in as ``name``, and see it worked."""
+    page.goto(start)
+    expect(page).to_have_url(re.compile(r"/login"))
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".who .user")).to_contain_text(name)
 
 
 def wait_until(check: object, *, timeout: float = 20.0, what: str = "condition") -> None:

@@ -71,6 +71,47 @@ class Server:
         return code
 
 
+class SimProcess:
+    """``syncengine jira-sim`` as its own process on a free port (it needs no configuration)."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp_path / f"jira-sim-{self.port}.log"
+        self._out = self.log.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "syncengine", "jira-sim", "--port", str(self.port), *args],
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,  # no syncengine config there: the simulator must not need one
+        )
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"jira-sim exited early:\n{self.log.read_text()}")
+            try:
+                httpx.get(f"{self.url}/rest/api/2/serverInfo", timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise AssertionError(f"jira-sim not ready in {timeout}s:\n{self.log.read_text()}")
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        try:
+            code = self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.close()
+        return code
+
+    def close(self) -> None:
+        self._out.close()
+
+
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[type[Server]]:
     started: list[Server] = []

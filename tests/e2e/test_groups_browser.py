@@ -20,9 +20,10 @@ from syncengine.web.passwords import hash_password
 from tests.e2e.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    SCREENSHOTS,
     JiraSim,
     require_chromium,
+    shot,
+    sign_in,
     started,
     wait_until,
 )
@@ -99,20 +100,10 @@ def page(server: Server) -> Iterator[Page]:
             base_url=server.url, viewport={"width": 1366, "height": 860}
         )
         signed = context.new_page()
-        signed.goto("/admin/groups")
-        expect(signed).to_have_url(re.compile(r"/login"))
-        signed.get_by_label("User name").fill("root")
-        signed.get_by_label("Password").fill(PASSWORD)
-        signed.get_by_role("button", name="Sign in").click()
-        expect(signed.locator(".who .user")).to_contain_text("root")
+        sign_in(signed, "root", PASSWORD, start="/admin/groups")
         yield signed
         context.close()
         browser.close()
-
-
-def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def report(server: Server, project: str, classifier: str, message: str, **attrs: str) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import SimProcess
 
 AUTH = ("bot@example.com", "sim-api-token")
 ISSUE = {
@@ -21,42 +19,6 @@ ISSUE = {
         "summary": "Checkout crashes",
     }
 }
-
-
-class SimProcess:
-    def __init__(self, tmp_path: Path, *args: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp_path / f"jira-sim-{self.port}.log"
-        self._out = self.log.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "syncengine", "jira-sim", "--port", str(self.port), *args],
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-            cwd=tmp_path,  # no syncengine config there: the simulator must not need one
-        )
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"jira-sim exited early:\n{self.log.read_text()}")
-            try:
-                httpx.get(f"{self.url}/rest/api/2/serverInfo", timeout=1)
-                return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise AssertionError(f"jira-sim not ready in {timeout}s:\n{self.log.read_text()}")
-
-    def stop(self) -> int:
-        self.proc.terminate()
-        try:
-            code = self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
-        self._out.close()
-        return code
 
 
 @pytest.fixture
@@ -72,7 +34,7 @@ def start(tmp_path: Path) -> Iterator[type[SimProcess]]:
     for sim in started:
         if sim.proc.poll() is None:
             sim.stop()
-        sim._out.close()
+        sim.close()
 
 
 def test_curl_creates_an_issue_in_the_served_simulator(start: type[SimProcess]) -> None:

@@ -19,9 +19,10 @@ from syncengine.web.passwords import hash_password
 from tests.e2e.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    SCREENSHOTS,
     JiraSim,
     require_chromium,
+    shot,
+    sign_in,
     started,
     wait_until,
 )
@@ -112,18 +113,8 @@ def signed_in(browser: Browser, contexts: list[BrowserContext], server: Server, 
     context = browser.new_context(base_url=server.url, viewport={"width": 1366, "height": 860})
     contexts.append(context)
     page = context.new_page()
-    page.goto("/")
-    expect(page).to_have_url(re.compile(r"/login"))
-    page.get_by_label("User name").fill(name)
-    page.get_by_label("Password").fill(USERS[name])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator(".who .user")).to_contain_text(name)
+    sign_in(page, name, USERS[name], start="/")
     return page
-
-
-def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def file_request(page: Page, summary: str, attachment: Path | None = None, **fields: str) -> str:
