@@ -1,25 +1,14 @@
-"""Where the tests find the repository and the shared reference material.
+"""Where the tests find the repository and the vendored Jira reference material.
 
-CI clones the repository with ``shared/`` beside it; a git worktree may sit deeper,
-so the nearest ancestor folder holding ``shared/jira`` is used.
+Everything the tests read lives inside the repository (``tests/vendor``,
+``tests/fixtures``), so a clone with nothing beside it runs the whole suite.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _find_shared() -> Path:
-    if os.environ.get("TEST_SHARED_DIR"):
-        return Path(os.environ["TEST_SHARED_DIR"])
-    for folder in REPO.parents:
-        if (folder / "shared" / "jira").is_dir():
-            return folder / "shared"
-    return REPO.parent / "shared"
-
-
-SHARED = _find_shared()
-JIRA_FIXTURES = SHARED / "jira" / "fixtures"
+VENDOR = REPO / "tests" / "vendor" / "jira"
+JIRA_FIXTURES = VENDOR / "fixtures"
+WEBHOOK_PAYLOADS = JIRA_FIXTURES / "mattermost-plugin-jira" / "webhooks"

@@ -13,9 +13,9 @@ from syncengine.bootstrap import Container, bootstrap, prepare_projects
 from syncengine.domain.webhooks import JiraEvent, sign
 from syncengine.settings import load_settings
 from syncengine.web import create_app
-from tests.paths import JIRA_FIXTURES
+from tests.paths import WEBHOOK_PAYLOADS
 
-HOOKS = JIRA_FIXTURES / "mattermost-plugin-jira" / "webhooks"
+HOOKS = WEBHOOK_PAYLOADS
 SECRET = "hook-secret-0123456789"
 URL = "/api/v1/jira/webhooks/shop"
 

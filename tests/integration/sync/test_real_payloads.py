@@ -19,9 +19,9 @@ from syncengine.store.links import Snapshot
 from syncengine.store.tables import ErrorGroup
 from syncengine.web import create_app
 from tests.integration.sync.harness import SECRET, SyncWorld, sync_world
-from tests.paths import JIRA_FIXTURES
+from tests.paths import WEBHOOK_PAYLOADS
 
-HOOKS = JIRA_FIXTURES / "mattermost-plugin-jira" / "webhooks"
+HOOKS = WEBHOOK_PAYLOADS
 
 
 async def adopt(world: SyncWorld, payload: bytes) -> tuple[int, str]:

@@ -16,9 +16,9 @@ from syncengine.domain.webhooks import (
     sign,
     verify_signature,
 )
-from tests.paths import JIRA_FIXTURES as SHARED
+from tests.paths import JIRA_FIXTURES, WEBHOOK_PAYLOADS
 
-HOOKS = SHARED / "mattermost-plugin-jira" / "webhooks"
+HOOKS = WEBHOOK_PAYLOADS
 
 
 def load(name: str) -> Any:
@@ -26,7 +26,7 @@ def load(name: str) -> Any:
 
 
 def vectors() -> list[dict[str, Any]]:
-    data = json.loads((SHARED / "webhook_security" / "signature_test_vectors.json").read_text())
+    data = json.loads((JIRA_FIXTURES / "signature_test_vectors.json").read_text())
     return list(data["vectors"])
 
 
@@ -94,6 +94,11 @@ def test_assigned_event_with_empty_changelog_needs_fetch() -> None:
 def test_deleted_event() -> None:
     event = parse_webhook(load("webhook-issue-deleted.json"))
     assert (event.kind, event.issue_key) == (EventKind.DELETED, "IDT-19")
+
+
+def test_the_recorded_payloads_are_vendored() -> None:
+    # An empty folder would turn the parametrized test below into a silent skip.
+    assert len(list(HOOKS.glob("*.json"))) >= 30
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in HOOKS.glob("*.json")))
