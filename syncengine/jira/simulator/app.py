@@ -10,12 +10,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from syncengine.jira.simulator.clock import Clock, SystemClock
 from syncengine.jira.simulator.handle import Simulator
 from syncengine.jira.simulator.limits import LimitsConfig
 from syncengine.jira.simulator.pipeline import Api
-from syncengine.jira.simulator.routes import admin, issues, meta, parts, search
+from syncengine.jira.simulator.routes import admin, createmeta, issues, meta, parts, search
 from syncengine.jira.simulator.seed import DEFAULT_LOGIN, DEFAULT_TOKEN, seed_site
 from syncengine.jira.simulator.state import SimState
 
@@ -28,6 +29,23 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(
         {"errorMessages": [f"{message}: {request.url.path}"], "errors": {}}, status_code=status
     )
+
+
+def _latest_is_v2(app: ASGIApp) -> ASGIApp:
+    """``/rest/api/latest/...`` answered as ``/rest/api/2/...``, as Jira does.
+
+    (pycontribs' ``jira`` sends some calls there, ``assign_issue`` among them.)
+    """
+    old, new = "/rest/api/latest/", "/rest/api/2/"
+
+    async def aliased(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and old in scope["path"]:
+            path = scope["path"].replace(old, new, 1)
+            raw = scope.get("raw_path") or scope["path"].encode()
+            scope = {**scope, "path": path, "raw_path": raw.replace(old.encode(), new.encode(), 1)}
+        await app(scope, receive, send)
+
+    return aliased
 
 
 def create_simulator(
@@ -76,12 +94,15 @@ def create_simulator(
     api = Api(sim)
     jira: list[BaseRoute] = [
         *meta.routes(api),
+        *createmeta.routes(api),
         *issues.routes(api),
         *parts.routes(api),
         *search.routes(api),
+        *admin.webhook_routes(api),
     ]
-    routes: list[BaseRoute] = [*jira, *admin.routes(api)]
+    routes: list[BaseRoute] = [*jira, *admin.sim_routes(sim)]
     if flavour == "datacenter":
         routes.append(Mount("/jira", routes=jira))
-    sim.attach(Starlette(routes=routes, exception_handlers={HTTPException: _http_error}))
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    sim.attach(_latest_is_v2(app))
     return sim

@@ -10,6 +10,7 @@ from syncengine.jira.simulator.errors import JiraHttpError, bad_request, field_e
 from syncengine.jira.simulator.issues import not_on_screen, resolve_issuetype
 from syncengine.jira.simulator.model import ChangeItem, Comment, Issue, Permission, Transition, User
 from syncengine.jira.simulator.state import IssueEvent, SimState
+from syncengine.jira.simulator.text_limits import TEXT_LIMIT, check_adf, too_long, too_long_message
 
 __all__ = [
     "add_comment",
@@ -129,11 +130,14 @@ def parse_comment_body(payload: Any, api_version: int) -> Any:
             raise field_errors({"comment": adf.ADF_REQUIRED})
         if not body["content"]:
             raise field_errors({"comment": "Comment body can not be empty!"})
-        return body
-    if not isinstance(body, str):
-        raise field_errors({"comment": "Operation value must be a string"})
-    if not body.strip():
-        raise field_errors({"comment": "Comment body can not be empty!"})
+        check_adf(body)
+    else:
+        if not isinstance(body, str):
+            raise field_errors({"comment": "Operation value must be a string"})
+        if not body.strip():
+            raise field_errors({"comment": "Comment body can not be empty!"})
+    if too_long(body, TEXT_LIMIT):
+        raise field_errors({"comment": too_long_message(TEXT_LIMIT)})
     return body
 
 
