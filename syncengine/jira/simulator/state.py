@@ -77,12 +77,20 @@ class SimState:
     denied: set[tuple[str, str, Permission]] = field(default_factory=set)
     listeners: list[Callable[[IssueEvent], None]] = field(default_factory=list)
     next_id: int = 10000
+    reserved_ids: set[str] = field(default_factory=set)
 
     # ---- ids -------------------------------------------------------------
     def new_id(self) -> str:
-        """A fresh numeric id, unique across every kind of record."""
+        """A fresh numeric id, unique across every kind of record (fixed seeded ones too)."""
         self.next_id += 1
+        while str(self.next_id) in self.reserved_ids:
+            self.next_id += 1
         return str(self.next_id)
+
+    def reserve_ids(self) -> None:
+        """Keep :meth:`new_id` off the seeded versions' ids (versions are also made at run
+        time and looked up by id alone; other records live in tables of their own)."""
+        self.reserved_ids |= {v.id for p in self.projects.values() for v in p.versions}
 
     def emit(self, event: IssueEvent) -> None:
         """Record an update's changelog in the issue's history, then tell every listener."""

@@ -108,6 +108,19 @@ async def test_one_version_read_and_released(sim: Simulator, client: httpx.Async
     assert (await client.get("/rest/api/2/version/424242")).status_code == 404
 
 
+async def test_a_new_version_never_takes_a_seeded_versions_id(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    for _ in range(15):  # ids run past the seeded versions' 10010..10012
+        await create(client)
+    async with sim.client(login="admin@example.com", token="sim-admin-token") as admin:
+        made = (
+            await admin.post("/rest/api/2/version", json={"name": "9.9", "projectId": 10000})
+        ).json()
+    assert made["id"] not in {"10010", "10011", "10012"}
+    assert (await client.get(f"/rest/api/2/version/{made['id']}")).json()["name"] == "9.9"
+
+
 async def test_webhooks_under_a_datacenter_context_path(dc_sim: Simulator) -> None:
     async with dc_sim.client(login="admin", token="sim-admin-token") as admin:
         made = await admin.post(

@@ -141,7 +141,8 @@ async def legacy_createmeta(ctx: Ctx) -> Response:
                     for f in screen_fields(ctx, proj, it)
                 }
             types.append(shown)
-        body = render.project(ctx.state, proj, ctx.version)
+        listed = render.project(ctx.state, proj, ctx.version)
+        body = {k: listed[k] for k in ("self", "id", "key", "name", "avatarUrls")}
         body["issuetypes"] = types
         projects.append(body)
     return json_response({"expand": "projects", "projects": projects})

@@ -38,7 +38,10 @@ def _attachment(ctx: Ctx) -> tuple[Issue, Attachment]:
 
 async def get_attachment(ctx: Ctx) -> Response:
     _, attachment = _attachment(ctx)
-    return json_response(render.attachment(ctx.state, attachment, ctx.version))
+    body = render.attachment(ctx.state, attachment, ctx.version)
+    if ctx.state.flavour == "cloud":
+        body["id"] = int(attachment.id)  # Cloud's AttachmentMetadata: a number, unlike the upload's
+    return json_response(body)
 
 
 async def attachment_content(ctx: Ctx) -> Response:
