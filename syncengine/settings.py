@@ -154,6 +154,8 @@ class JiraSettings(_Section):
     _secrets = ("api_token", "webhook_secret")
 
     url: str = ""
+    site_url: str = ""
+    api_gateway: bool = False
     deployment: Literal["auto", "cloud", "datacenter"] = "auto"
     api_version: Literal[2, 3] = 2
     auth: Literal["basic", "bearer"] = "basic"

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from syncengine.bootstrap import Container
 from syncengine.domain.groups import GroupSnapshot
-from syncengine.errors import NotFound
+from syncengine.errors import ConfigError, NotFound
+from syncengine.jira.config import site_of
 from syncengine.store.audit import AuditEntry
 from syncengine.store.history import DayCount, load_history
 from syncengine.store.links import LinkRecord
@@ -49,11 +51,16 @@ class GroupDetail:
 
 
 def issue_url(container: Container, project_slug: str, key: str) -> str | None:
-    """The browser address of Jira issue ``key`` (None when the project has no Jira URL)."""
+    """The browser address of Jira issue ``key``: under the site, never under a REST root or
+    the API gateway (None when the project has no usable Jira URL)."""
     project = container.settings.projects.get(project_slug)
     if project is None or not project.jira.url:
         return None
-    return f"{project.jira.url.rstrip('/')}/browse/{key}"
+    try:
+        site = site_of(project.jira.url, project.jira.site_url)
+    except ConfigError:
+        return None  # doctor and the start-up check say what is wrong with the URL
+    return f"{site}/browse/{quote(key, safe='')}" if site else None
 
 
 async def load_detail(

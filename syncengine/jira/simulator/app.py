@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from syncengine.jira.simulator.clock import Clock, SystemClock
 from syncengine.jira.simulator.handle import Simulator
 from syncengine.jira.simulator.limits import LimitsConfig
-from syncengine.jira.simulator.pipeline import Api
+from syncengine.jira.simulator.pipeline import Api, Ctx
 from syncengine.jira.simulator.routes import admin, createmeta, issues, meta, parts, search
 from syncengine.jira.simulator.seed import DEFAULT_LOGIN, DEFAULT_TOKEN, seed_site
 from syncengine.jira.simulator.state import SimState
@@ -48,6 +48,11 @@ def _latest_is_v2(app: ASGIApp) -> ASGIApp:
     return aliased
 
 
+async def tenant_info(ctx: Ctx) -> Response:
+    """Cloud's anonymous ``/_edge/tenant_info``: the site's cloudId."""
+    return JSONResponse({"cloudId": ctx.state.cloud_id})
+
+
 def create_simulator(
     flavour: Literal["cloud", "datacenter"] = "cloud",
     *,
@@ -55,6 +60,7 @@ def create_simulator(
     login: str = DEFAULT_LOGIN,
     token: str = DEFAULT_TOKEN,
     base_url: str = "http://jira.local",
+    gateway_url: str = "https://api.atlassian.com",
     clock: Clock | None = None,
     limits: LimitsConfig | None = None,
     fault_seed: int = 0,
@@ -65,7 +71,9 @@ def create_simulator(
     """Build a simulated Jira site.
 
     ``flavour`` picks Cloud (REST v2 + v3, accountIds, ``/search/jql``) or Data
-    Center (v2, usernames, ``/search``; also served under ``/jira``). With
+    Center (v2, usernames, ``/search``; also served under ``/jira``). Cloud is
+    also served through the API gateway, ``/ex/jira/{cloudId}`` (the cloudId from
+    ``/_edge/tenant_info``), where answers link to ``gateway_url``. With
     ``seed`` the CRASH and SUP projects exist and ``login``/``token`` is the bot's
     credential. ``limits`` defaults to Cloud's published rate limits on Cloud and to
     none on Data Center (page and bulk caps apply to both). ``clock`` defaults to
@@ -78,7 +86,12 @@ def create_simulator(
     if flavour not in ("cloud", "datacenter"):
         raise ValueError(f"unknown Jira flavour {flavour!r}: use 'cloud' or 'datacenter'")
     real_clock = clock or SystemClock()
-    state = SimState(flavour=flavour, clock=real_clock, base_url=base_url.rstrip("/"))
+    state = SimState(
+        flavour=flavour,
+        clock=real_clock,
+        site_url=base_url.rstrip("/"),
+        gateway_url=gateway_url.rstrip("/"),
+    )
     if seed:
         seed_site(state, login=login, token=token)
     sim = Simulator(
@@ -103,6 +116,11 @@ def create_simulator(
     routes: list[BaseRoute] = [*jira, *admin.sim_routes(sim)]
     if flavour == "datacenter":
         routes.append(Mount("/jira", routes=jira))
+    else:
+        routes += [
+            api.route("GET", "/_edge/tenant_info", tenant_info, anonymous=True, rest=False),
+            Mount(f"/ex/jira/{state.cloud_id}", routes=jira),
+        ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     sim.attach(_latest_is_v2(app))
     return sim

@@ -148,6 +148,10 @@ class Simulator:
             name=name, email=email, display_name=display_name or name, token=token, admin=admin
         )
 
+    def add_scoped_token(self, ref: str, token: str) -> None:
+        """Give user ``ref`` a scoped API token: good only through the API gateway."""
+        self.state.add_token(self.user(ref), token, scoped=True)
+
     def revoke_token(self, token: str) -> bool:
         """Revoke an API token / PAT: later calls with it get 401."""
         return self.state.revoke_token(token)

@@ -177,7 +177,11 @@ class Project:
 
 @dataclass(kw_only=True)
 class User:
-    """A user; ``token_digests`` are SHA-256 digests of API tokens and PATs."""
+    """A user; ``token_digests`` are SHA-256 digests of API tokens and PATs.
+
+    ``scoped_digests`` are scoped API tokens (and service-account tokens): Cloud
+    accepts them only through the API gateway, ``api.atlassian.com/ex/jira/{cloudId}``.
+    """
 
     account_id: str
     name: str
@@ -188,6 +192,7 @@ class User:
     admin: bool = False
     time_zone: str = "UTC"
     token_digests: set[str] = field(default_factory=set)
+    scoped_digests: set[str] = field(default_factory=set)
 
 
 @dataclass(kw_only=True)

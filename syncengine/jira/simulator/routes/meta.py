@@ -32,7 +32,7 @@ async def server_info(ctx: Ctx) -> Response:
     now = ctx.state.clock.now()
     return json_response(
         {
-            "baseUrl": ctx.state.base_url,
+            "baseUrl": ctx.state.site_url,  # the site, also when asked through the gateway
             "version": "1001.0.0-SNAPSHOT" if cloud else "10.3.5",
             "versionNumbers": [1001, 0, 0] if cloud else [10, 3, 5],
             "deploymentType": "Cloud" if cloud else "Server",
