@@ -217,6 +217,7 @@ class SyncSettings(_Section):
     webhook_silence_seconds: int = Field(900, gt=0)
     state_statuses: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     state_transitions: dict[str, str] = Field(default_factory=dict)
+    transition_fields: dict[str, str] = Field(default_factory=dict)
     resolution_on_done: str = "Done"
     muted_resolutions: tuple[str, ...] = ("Won't Do", "Duplicate")
     fix_versions: bool = True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from syncengine.domain.fixversions import FixVersionConfig
 from syncengine.domain.groups import GroupState
@@ -29,6 +29,8 @@ class ProjectSync:
     regression: RegressionConfig
     scheme: VersionScheme
     user_map: dict[str, str]
+    transition_fields: dict[str, str] = field(default_factory=dict)
+    """Values for the fields transition screens ask for (field id or name → text)."""
 
 
 def project_sync(slug: str, project: ProjectSettings) -> ProjectSync:
@@ -81,4 +83,5 @@ def project_sync(slug: str, project: ProjectSettings) -> ProjectSync:
         ),
         scheme=scheme,
         user_map=dict(project.jira.user_map),
+        transition_fields=dict(sync.transition_fields),
     )

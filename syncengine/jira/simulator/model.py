@@ -66,6 +66,12 @@ class Status:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScreenField:
+    field_id: str
+    required: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class Transition:
     """A workflow transition; ``from_statuses`` empty means global (from anywhere)."""
 
@@ -74,6 +80,8 @@ class Transition:
     to_status: str
     from_statuses: frozenset[str] = frozenset()
     requires_resolution: bool = False
+    screen: tuple[ScreenField, ...] = ()
+    """Fields of the transition screen besides the resolution (``required`` or not)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,12 +128,6 @@ class FieldDef:
     @property
     def custom_id(self) -> int | None:
         return int(self.id.removeprefix("customfield_")) if self.custom else None
-
-
-@dataclass(frozen=True, kw_only=True)
-class ScreenField:
-    field_id: str
-    required: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
