@@ -20,7 +20,7 @@ from syncengine.domain.fields import build_fields, identity_label
 from syncengine.domain.groups import GroupSnapshot
 from syncengine.errors import ConfigError, JiraError, SyncEngineError
 from syncengine.jira.client import JiraClient
-from syncengine.jira.diagnostics import Check, diagnose
+from syncengine.jira.diagnostics import Check, ScreenSpec, diagnose
 from syncengine.jira.errors import JiraInvalidIssueType
 from syncengine.jira_wiring import jira_config
 from syncengine.sync.tickets import group_key
@@ -147,6 +147,30 @@ async def _field_checks(container: Container, slug: str, client: JiraClient) -> 
     return checks
 
 
+def _screens(container: Container, slug: str) -> list[ScreenSpec]:
+    """The kinds of issue the project files: crash tickets (unless it is a support-only
+    project, whose rules file none) and, with the portal on, support requests."""
+    project = container.settings.projects[slug]
+    template = ticket_template(project.jira)
+    support = project.support
+    screens = []
+    if project.rules.enabled or not support.enabled:
+        provided = {template.description_field, template.labels_field, *template.custom_fields}
+        screens.append(ScreenSpec(issue_type=template.issue_type, provided=provided))
+    if support.enabled:
+        filled = (support.category_field, support.api_product_field, support.endpoint_field)
+        screens.append(
+            ScreenSpec(
+                issue_type=support.issue_type,
+                provided={"description", "labels", *(f for f in filled if f)},
+                label="support",
+                fix="name the field in support.category_field, api_product_field or "
+                "endpoint_field, or give it a default value in Jira",
+            )
+        )
+    return screens
+
+
 async def run_doctor(container: Container, slug: str) -> list[Check]:
     """Every check of project ``slug``'s Jira set-up, in order (see the module docstring).
 
@@ -169,19 +193,18 @@ async def run_doctor(container: Container, slug: str) -> list[Check]:
             ),
         ]
     template = ticket_template(container.settings.projects[slug].jira)
-    provided = {template.description_field, template.labels_field, *template.custom_fields}
     basics = await diagnose(
-        client,
-        project_key=template.project_key,
-        issue_type=template.issue_type,
-        provided_fields=provided,
+        client, project_key=template.project_key, screens=_screens(container, slug)
     )
     by_name = {c.name: c for c in basics}
     for check in basics:
         checks.append(check)
         if check.name == "project" and check.ok:
             checks.append(await _permission_check(client, template.project_key))
-    if all(c.ok for c in basics) and {"issue type", "create screen"} <= by_name.keys():
+    # The field checks stand on their own: a problem on the create screen (said above)
+    # does not hide what they find. They need only the ticket issue type to exist.
+    kind = by_name.get("issue type")
+    if kind is not None and kind.ok:
         try:
             checks += await _field_checks(container, slug, client)
         except (JiraError, SyncEngineError) as exc:
