@@ -11,6 +11,7 @@ Center's entity property values given as JSON text.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ import pytest
 from syncengine.jira.simulator import Simulator
 from tests.integration.jira_sim.conftest import adf, create
 
+GOLDEN_ADF = Path(__file__).resolve().parents[2] / "golden" / "description.adf.json"
 TOO_LONG = "The entered text is too long. It exceeds the allowed limit of 32,767 characters."
 
 
@@ -215,6 +217,11 @@ async def test_cloud_refuses_invalid_adf(client: httpx.AsyncClient, content: lis
     key = (await create(client))["key"]
     comment = await client.post(f"/rest/api/3/issue/{key}/comment", json={"body": document})
     assert comment.json() == {"errorMessages": ["INVALID_INPUT"], "errors": {}}
+
+
+async def test_cloud_takes_the_engines_own_description(client: httpx.AsyncClient) -> None:
+    # The bundled template rendered to ADF (headings, tables, code, links) fits the schema.
+    await create(client, 3, description=json.loads(GOLDEN_ADF.read_text(encoding="utf-8")))
 
 
 async def test_cloud_takes_valid_rich_adf(client: httpx.AsyncClient) -> None:
