@@ -1,5 +1,8 @@
-"""The one composition root: settings in, a wired :class:`Container` out.
+"""The one composition root: settings in, a wired, immutable :class:`Container` out.
 
+:func:`bootstrap` builds everything once, in order — the store, Jira, the
+services, the outbox worker, the fold hooks, the periodic jobs, the web's
+services — converting each settings section into the values its service takes.
 The CLI, the web app's lifespan and the tests all build the engine here.
 """
 
@@ -9,31 +12,34 @@ import asyncio
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import httpx
 from pydantic import SecretStr
 
-from syncengine.domain.webhooks import JiraEvent
+from syncengine.bootstrap import values
+from syncengine.bootstrap.container import Background, Container
+from syncengine.bootstrap.jira_clients import JiraClients, SimulatedJira, jira_configs
+from syncengine.bootstrap.sync_services import build_sync
+from syncengine.domain.merge import SyncMode
+from syncengine.ingest.intake import Intake
 from syncengine.ingest.sink import ReportSink
 from syncengine.ingest.writer import BatchWriter, tune_gc_for_ingest
 from syncengine.jira.config import JiraConfig
-from syncengine.jira_wiring import JiraClients, SimulatedJira
 from syncengine.metrics import Metrics
-from syncengine.scheduler import BackgroundRuntime, PeriodicJob
-from syncengine.settings import Settings, mask_secret
+from syncengine.settings import Settings
 from syncengine.store.audit import AuditRepository
 from syncengine.store.cursors import CursorRepository
 from syncengine.store.database import Database
 from syncengine.store.groups import GroupRepository
-from syncengine.store.history import HistoryHook
+from syncengine.store.history import HistoryHook, HistoryRepository
+from syncengine.store.link_sync import LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
-from syncengine.store.migrate import current_revision, head_revision, upgrade_async
+from syncengine.store.migrate import upgrade_async
 from syncengine.store.outbox import OutboxRepository
-from syncengine.store.projects import ProjectRepository, generate_token
+from syncengine.store.projects import ProjectRepository
 from syncengine.store.support import CREATE_KIND as SUPPORT_CREATE
 from syncengine.store.support import SupportRepository
 from syncengine.support.create import SupportCreateHandler
@@ -43,86 +49,29 @@ from syncengine.support.pullback import SupportPuller
 from syncengine.support.service import SupportService
 from syncengine.support.targets import SupportTargets
 from syncengine.sync.changes import GroupChanges
+from syncengine.sync.doctor import Doctor, DoctorProject
+from syncengine.sync.group_admin import GroupAdmin
 from syncengine.sync.housekeeping import Housekeeping
+from syncengine.sync.integration_admin import IntegrationAdmin
 from syncengine.sync.manual_tickets import ManualTickets
 from syncengine.sync.planner import TicketPlanner
+from syncengine.sync.regressions import RegressionHook
+from syncengine.sync.scheduler import PeriodicJob
+from syncengine.sync.status import EngineStatus
 from syncengine.sync.tickets import CREATE, TicketService
+from syncengine.sync.webhook_inbox import EventHandler, WebhookInbox
 from syncengine.sync.worker import Handler, OutboxWorker
-from syncengine.sync_wiring import TwoWaySync, wire_sync
-from syncengine.wiring import description_renderer, ticket_rules, ticket_template
+from syncengine.web.services import WebServices
 
 if TYPE_CHECKING:
     from syncengine.jira.simulator import Simulator
 
-__all__ = [
-    "Container",
-    "EventHandler",
-    "bootstrap",
-    "prepare_projects",
-    "schema_is_current",
-    "utcnow",
-]
-
-# Takes a verified, first-seen Jira event for a project (by slug).
-EventHandler = Callable[[str, JiraEvent], Awaitable[None]]
+__all__ = ["bootstrap", "bundled_simulator", "utcnow"]
 
 
 def utcnow() -> datetime:
     """The current time, aware, in UTC (the clock passed to the domain)."""
     return datetime.now(UTC)
-
-
-@dataclass(kw_only=True)
-class Container:
-    """Everything a running engine needs, built once."""
-
-    settings: Settings
-    db: Database
-    projects: ProjectRepository
-    groups: GroupRepository
-    ingest: ReportSink
-    outbox: OutboxRepository
-    links: IssueLinkRepository
-    cursors: CursorRepository
-    audit: AuditRepository
-    metrics: Metrics
-    jira: JiraClients
-    tickets: TicketService
-    manual: ManualTickets
-    changes: GroupChanges
-    support: SupportService
-    support_puller: SupportPuller
-    worker: OutboxWorker
-    # Outbox handlers by item kind (shared with the worker) and periodic jobs: filled in
-    # by the parts that own them.
-    handlers: dict[str, Handler]
-    clock: Callable[[], datetime] = utcnow
-    started_at: datetime = field(default_factory=utcnow)
-    jobs: list[PeriodicJob] = field(default_factory=list)
-    event_handlers: list[EventHandler] = field(default_factory=list)
-    runtime: BackgroundRuntime | None = None
-    simulator: Simulator | None = None
-    sync: TwoWaySync | None = None
-
-    def wake_worker(self) -> None:
-        """New outbox work was written (or a project turned Active): run it now."""
-        self.worker.wake()
-
-    def start_background(self) -> None:
-        """Run the outbox worker and the periodic jobs in this process."""
-        self.runtime = BackgroundRuntime(self.db, self.worker, self.jobs)
-        self.runtime.start()
-
-    async def aclose(self) -> None:
-        """Stop background work (releasing claims), write accepted reports, close pools."""
-        try:
-            if self.runtime is not None:
-                await self.runtime.stop()
-                self.runtime = None
-            await self.ingest.aclose()
-            await self.jira.aclose()
-        finally:
-            await self.db.aclose()
 
 
 def bundled_simulator() -> tuple[Simulator, SimulatedJira]:
@@ -149,6 +98,8 @@ async def bootstrap(
     simulator: tuple[Simulator, SimulatedJira] | None = None,
     ingest: ReportSink | None = None,
     support_jira: Mapping[str, SupportJira] | None = None,
+    event_handlers: Iterable[EventHandler] = (),
+    jobs: Iterable[PeriodicJob] = (),
 ) -> Container:
     """Build the engine from ``settings``; upgrade the schema when asked or configured.
 
@@ -156,62 +107,96 @@ async def bootstrap(
     serves projects without a Jira URL (default: a bundled in-process one, built
     only when such a project exists); ``ingest`` replaces the batching writer
     (tests use the in-memory sink); ``support_jira`` gives each project's Jira for
-    support requests (default: the projects' Jira clients).
+    support requests (default: the projects' Jira clients); ``event_handlers`` and
+    ``jobs`` are added to the webhook handlers and periodic jobs the engine has.
+
+    Raises ConfigError when a setting cannot be used (bad templates or ticket rules).
     """
     url = settings.effective_database_url
     if migrate if migrate is not None else settings.auto_migrate:
         await upgrade_async(url)
     if simulator is None and any(p.jira.simulated for p in settings.projects.values()):
         simulator = bundled_simulator()
+
+    # The store.
     db = Database(url)
-    groups = GroupRepository(
-        db,
-        samples_first=settings.ingest.samples_first,
-        samples_newest=settings.ingest.samples_newest,
-    )
     projects = ProjectRepository(db)
     links = IssueLinkRepository(db)
     outbox = OutboxRepository(db)
+    cursors = CursorRepository(db)
+    audit = AuditRepository(db)
+    requests = SupportRepository(db)
+    link_store = LinkSyncStore(db)
+
+    # Jira, and the signal any writer of outbox work sets to wake the worker.
     metrics = Metrics()
     jira = JiraClients(
-        settings,
+        jira_configs(settings),
         transport=jira_transport,
         simulator=simulator[1] if simulator is not None else None,
         observer=lambda slug: metrics.jira_observer(slug, clock),
     )
+    work_written = asyncio.Event()
+    wake = work_written.set
+    renderer = values.description_renderer(settings)
+
+    # Ingest: the fold hooks run in each batch's transaction, regressions first (a
+    # reopened group may be due a ticket), then history, then the ticket rules.
+    planner = TicketPlanner(
+        {slug: values.ticket_rules(p) for slug, p in settings.projects.items()}, wake=wake
+    )
+    groups = GroupRepository(
+        db,
+        samples_first=settings.ingest.samples_first,
+        samples_newest=settings.ingest.samples_newest,
+        hooks=(RegressionHook(values.regression_checks(settings)), HistoryHook(), planner),
+        after_commit=(planner.after_commit,),
+    )
+    sink = ingest or _writer(groups, settings, clock)
+
+    # The engine's services.
     tickets = TicketService(
-        templates={slug: ticket_template(p.jira) for slug, p in settings.projects.items()},
+        templates={slug: values.ticket_template(p.jira) for slug, p in settings.projects.items()},
         projects=projects,
         groups=groups,
         links=links,
         clients=jira.for_project,
-        renderer=description_renderer(settings),
+        renderer=renderer,
         clock=clock,
     )
-    handlers: dict[str, Handler] = {CREATE: tickets.create}
-    worker_id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-    worker = OutboxWorker(
-        outbox,
-        handlers,
-        worker_id=worker_id,
-        clock=clock,
-        batch_handlers={CREATE: tickets.create_many},
-        lease=timedelta(seconds=settings.outbox_lease_seconds),
+    changes = GroupChanges(db, syncing=values.syncing_projects(settings), clock=clock, wake=wake)
+    manual = ManualTickets(
+        db=db, groups=groups, links=links, clients=jira.for_project, clock=clock, wake=wake
     )
-    changes = GroupChanges(db, settings, clock=clock, wake=worker.wake)
-    requests = SupportRepository(db)
+    sync = build_sync(
+        store=link_store,
+        configs=values.sync_configs(settings),
+        user_maps={slug: dict(p.jira.user_map) for slug, p in settings.projects.items()},
+        poll_intervals={
+            slug: p.sync.poll_interval_seconds
+            for slug, p in settings.projects.items()
+            if p.sync.mode is not SyncMode.OFF
+        },
+        watches=values.poll_watches(settings),
+        public_url=settings.effective_public_url,
+        projects=projects,
+        links=links,
+        cursors=cursors,
+        groups=groups,
+        tickets=tickets,
+        changes=changes,
+        clients=jira.for_project,
+        clock=clock,
+        wake=wake,
+    )
+
+    # Support requests.
+    support_configs = values.support_configs(settings)
     if support_jira is None:
-        support_jira = {
-            slug: ClientSupportJira(jira.for_project(slug))
-            for slug, project in settings.projects.items()
-            if project.support.enabled
-        }
-    targets = SupportTargets(settings, support_jira)
-    handlers[SUPPORT_CREATE] = SupportCreateHandler(
-        requests=requests, projects=projects, targets=targets, clock=clock
-    )
+        support_jira = {slug: ClientSupportJira(jira.for_project(slug)) for slug in support_configs}
+    targets = SupportTargets(values.support_fields(settings), support_jira)
     support = SupportService(
-        settings=settings, projects=projects, requests=requests, clock=clock, wake=worker.wake
+        configs=support_configs, projects=projects, requests=requests, clock=clock, wake=wake
     )
     puller = SupportPuller(
         requests=requests,
@@ -220,57 +205,30 @@ async def bootstrap(
         slugs=support.enabled_slugs,
         clock=clock,
     )
-    jobs: list[PeriodicJob] = []
-    support_intervals = [
-        p.sync.poll_interval_seconds for p in settings.projects.values() if p.support.enabled
-    ]
-    if support_intervals:
-        jobs.append(
-            PeriodicJob(
-                name="support.pull", seconds=min(support_intervals), func=_discard(puller.poll)
-            )
-        )
-    worker.on_outcome = changes.record_outcome
-    planner = TicketPlanner(
-        {slug: ticket_rules(p) for slug, p in settings.projects.items()}, wake=worker.wake
-    )
-    groups.hooks.append(HistoryHook())
-    groups.hooks.append(planner)
-    groups.after_commit.append(planner.after_commit)
-    container = Container(
-        settings=settings,
-        db=db,
-        projects=projects,
-        groups=groups,
-        ingest=ingest or _writer(groups, settings, clock),
-        outbox=outbox,
-        links=links,
-        cursors=CursorRepository(db),
-        audit=AuditRepository(db),
-        metrics=metrics,
-        jira=jira,
-        tickets=tickets,
-        manual=ManualTickets(
-            db=db,
-            groups=groups,
-            links=links,
-            clients=jira.for_project,
-            clock=clock,
-            wake=worker.wake,
+
+    # The outbox worker runs every kind of work the parts above queue.
+    handlers: dict[str, Handler] = {
+        CREATE: tickets.create,
+        **sync.handlers,
+        SUPPORT_CREATE: SupportCreateHandler(
+            requests=requests, projects=projects, targets=targets, clock=clock
         ),
-        changes=changes,
-        support=support,
-        support_puller=puller,
-        jobs=jobs,
-        worker=worker,
-        handlers=handlers,
+    }
+    worker = OutboxWorker(
+        outbox,
+        handlers,
+        worker_id=f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}",
         clock=clock,
-        simulator=simulator[0] if simulator is not None else None,
+        batch_handlers={CREATE: tickets.create_many},
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
+        on_outcome=changes.record_outcome,
+        wakeup=work_written,
     )
-    container.sync = wire_sync(container)
+
+    # Periodic jobs.
     housekeeping = Housekeeping(
         db=db,
-        cursors=container.cursors,
+        cursors=cursors,
         tickets=tickets,
         clock=clock,
         retention_days=settings.retention_days,
@@ -280,21 +238,130 @@ async def bootstrap(
         projects=[slug for slug, p in settings.projects.items() if p.rules.enabled],
         is_active=_active(projects),
     )
-    container.jobs += [
+    all_jobs: list[PeriodicJob] = []
+    support_intervals = [
+        p.sync.poll_interval_seconds for p in settings.projects.values() if p.support.enabled
+    ]
+    if support_intervals:
+        all_jobs.append(
+            PeriodicJob(
+                name="support.pull", seconds=min(support_intervals), func=_discard(puller.poll)
+            )
+        )
+    all_jobs += [
+        *sync.jobs,
         PeriodicJob(name="retention", seconds=3600, func=_discard(housekeeping.retention)),
         PeriodicJob(
             name="createmeta.revalidate",
             seconds=settings.createmeta_refresh_seconds,
             func=housekeeping.revalidate,
         ),
+        *jobs,
     ]
-    return container
+
+    # What people use: doctor, the dashboard's and the API's services.
+    doctor = Doctor(
+        projects={
+            slug: DoctorProject(jira=config, template=values.ticket_template(p.jira))
+            for (slug, p), config in zip(
+                settings.projects.items(), jira_configs(settings).values(), strict=True
+            )
+        },
+        clients=jira.for_project,
+        stored=projects,
+        groups=groups,
+        renderer=renderer,
+    )
+    all_handlers: tuple[EventHandler, ...] = (sync.webhooks, *event_handlers)
+    web = WebServices(
+        config=values.web_config(settings),
+        intake=Intake(
+            projects=projects, sink=sink, contexts=values.report_contexts(settings), clock=clock
+        ),
+        webhooks=WebhookInbox(
+            secrets={
+                slug: p.jira.webhook_secret
+                for slug, p in settings.projects.items()
+                if p.jira.webhook_secret is not None
+            },
+            projects=projects,
+            cursors=cursors,
+            handlers=all_handlers,
+            clock=clock,
+        ),
+        groups=GroupAdmin(
+            projects=projects,
+            groups=groups,
+            links=links,
+            audit=audit,
+            history=HistoryRepository(db),
+            sync_store=link_store,
+            changes=changes,
+            tickets=manual,
+            resolution=sync.manual,
+            jira_urls={slug: p.jira.url for slug, p in settings.projects.items()},
+            clock=clock,
+        ),
+        integration=IntegrationAdmin(
+            projects=projects,
+            outbox=outbox,
+            cursors=cursors,
+            audit=audit,
+            doctor=doctor,
+            watches=values.webhook_watches(settings),
+            support_slugs=support_configs,
+            clock=clock,
+            wake=wake,
+        ),
+        support=support,
+        status=EngineStatus(
+            db=db, projects=projects, outbox=outbox, cursors=cursors, metrics=metrics, clock=clock
+        ),
+        metrics=metrics,
+        clock=clock,
+    )
+    frozen_jobs = tuple(all_jobs)
+    return Container(
+        settings=settings,
+        db=db,
+        projects=projects,
+        groups=groups,
+        ingest=sink,
+        intake=web.intake,
+        outbox=outbox,
+        links=links,
+        cursors=cursors,
+        audit=audit,
+        metrics=metrics,
+        jira=jira,
+        tickets=tickets,
+        manual=manual,
+        changes=changes,
+        support=support,
+        support_puller=puller,
+        worker=worker,
+        handlers=handlers,
+        jobs=frozen_jobs,
+        event_handlers=all_handlers,
+        sync=sync,
+        doctor=doctor,
+        web=web,
+        background=Background(db, worker, frozen_jobs),
+        clock=clock,
+        started_at=utcnow(),
+        simulator=simulator[0] if simulator is not None else None,
+    )
 
 
 def _writer(
     groups: GroupRepository, settings: Settings, clock: Callable[[], datetime]
 ) -> ReportSink:
-    writer = BatchWriter.from_settings(groups, settings.ingest, clock=clock)
+    writer = BatchWriter(
+        groups,
+        clock=clock,
+        max_reports=settings.ingest.batch_max_reports,
+        max_delay=settings.ingest.batch_max_delay_ms / 1000,
+    )
     tune_gc_for_ingest()
     writer.start()
     return writer
@@ -313,36 +380,3 @@ def _discard(func: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[No
         await func()
 
     return run
-
-
-async def schema_is_current(container: Container) -> bool:
-    """True when the database is at the newest migration the code knows."""
-    current = await asyncio.to_thread(current_revision, container.settings.effective_database_url)
-    return current == head_revision()
-
-
-async def prepare_projects(container: Container, echo: Callable[[str], None]) -> None:
-    """Make the configured projects and their tokens exist in the store.
-
-    A project with ``generate_token`` and no token configured gets one generated
-    on its first start; it is printed once through ``echo`` and only its digest is
-    kept. Configured tokens are printed masked.
-    """
-    now = container.clock()
-    for slug, project in container.settings.projects.items():
-        record = await container.projects.ensure(
-            slug, name=project.name, integration_active=project.integration_active, now=now
-        )
-        tokens = [t.get_secret_value() for t in project.submission_tokens]
-        await container.projects.set_tokens(record.id, tokens, source="config", now=now)
-        for token in tokens:
-            echo(f"project {slug}: submission token {mask_secret(token)}")
-        if tokens or not project.generate_token:
-            continue
-        if await container.projects.token_count(record.id, source="generated"):
-            env = project.submission_token_env or "a submission token"
-            echo(f"project {slug}: using the token generated at first start (set {env} to choose)")
-            continue
-        token = generate_token()
-        await container.projects.set_tokens(record.id, [token], source="generated", now=now)
-        echo(f"project {slug}: generated submission token {token} (shown once: keep it)")

@@ -1,29 +1,40 @@
-"""Wires two-way sync into a container: executor, push and regression handlers, webhook
-events, the regression fold hook and one JQL poll job per syncing project."""
+"""Two-way sync, built from its values: executor, poll, webhook events, regressions.
+
+The composition root (:mod:`syncengine.bootstrap.build`) places what this returns:
+the outbox handlers, the regression fold hook, the webhook event handler and one
+JQL poll job per syncing project.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
 
-from syncengine.scheduler import PeriodicJob
+from syncengine.errors import ConfigError
+from syncengine.jira.client import JiraClient
+from syncengine.store.cursors import CursorRepository
+from syncengine.store.groups import GroupRepository
 from syncengine.store.link_sync import LinkSyncStore
-from syncengine.sync.changes import PUSH
+from syncengine.store.links import IssueLinkRepository
+from syncengine.store.projects import ProjectRepository
+from syncengine.sync.changes import PUSH, GroupChanges
+from syncengine.sync.config import ProjectSync
 from syncengine.sync.executor import LinkSync
 from syncengine.sync.manual import ManualResolution
-from syncengine.sync.poller import Poller
-from syncengine.sync.regressions import REGRESSION, RegressionHook, RegressionJira
+from syncengine.sync.poller import Poller, PollWatch
+from syncengine.sync.regressions import REGRESSION, RegressionJira
+from syncengine.sync.scheduler import PeriodicJob
+from syncengine.sync.tickets import TicketService
 from syncengine.sync.webhook_events import WebhookEvents
+from syncengine.sync.worker import Handler
 
-if TYPE_CHECKING:
-    from syncengine.bootstrap import Container
-
-__all__ = ["TwoWaySync", "wire_sync"]
+__all__ = ["TwoWaySync", "build_sync"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class TwoWaySync:
-    """The sync services of a container (tests and the CLI reach them here)."""
+    """The sync services (tests and the CLI reach them here), and what the root places."""
 
     store: LinkSyncStore
     executor: LinkSync
@@ -31,71 +42,74 @@ class TwoWaySync:
     webhooks: WebhookEvents
     regressions: RegressionJira
     manual: ManualResolution
+    handlers: Mapping[str, Handler]
+    jobs: tuple[PeriodicJob, ...]
 
 
-def wire_sync(container: Container) -> TwoWaySync:
-    """Register the sync handlers, hooks and jobs on ``container``; returns the services."""
-    settings = container.settings
-    store = LinkSyncStore(container.db)
+def build_sync(
+    *,
+    store: LinkSyncStore,
+    configs: Mapping[str, ProjectSync | ConfigError],
+    user_maps: Mapping[str, Mapping[str, str]],
+    poll_intervals: Mapping[str, int],
+    watches: Mapping[str, PollWatch],
+    public_url: str,
+    projects: ProjectRepository,
+    links: IssueLinkRepository,
+    cursors: CursorRepository,
+    groups: GroupRepository,
+    tickets: TicketService,
+    changes: GroupChanges,
+    clients: Callable[[str], JiraClient],
+    clock: Callable[[], datetime],
+    wake: Callable[[], None],
+) -> TwoWaySync:
+    """The sync services; ``poll_intervals`` names the syncing projects and their periods."""
     executor = LinkSync(
-        settings=settings,
-        links=container.links,
+        configs=configs,
+        user_maps=user_maps,
+        links=links,
         store=store,
-        clients=container.jira.for_project,
-        projects=container.projects,
-        clock=container.clock,
-        wake=container.worker.wake,
+        clients=clients,
+        projects=projects,
+        clock=clock,
+        wake=wake,
     )
     poller = Poller(
-        settings=settings,
-        projects=container.projects,
-        links=container.links,
-        cursors=container.cursors,
+        watches=watches,
+        projects=projects,
+        links=links,
+        cursors=cursors,
         store=store,
         executor=executor,
-        clock=container.clock,
+        clock=clock,
     )
     webhooks = WebhookEvents(
-        projects=container.projects,
-        links=container.links,
-        store=store,
-        executor=executor,
-        clock=container.clock,
+        projects=projects, links=links, store=store, executor=executor, clock=clock
     )
     regressions = RegressionJira(
-        settings=settings,
-        links=container.links,
-        groups=container.groups,
+        public_url=public_url,
+        links=links,
+        groups=groups,
         store=store,
         executor=executor,
-        tickets=container.tickets,
-        clock=container.clock,
+        tickets=tickets,
+        clock=clock,
     )
-    container.handlers[PUSH] = executor.push
-    container.handlers[REGRESSION] = regressions
-    container.event_handlers.append(webhooks)
-    # Regressions run first among the fold hooks: a reopened group may be due a ticket.
-    container.groups.hooks.insert(0, RegressionHook(settings))
-    for slug, project in settings.projects.items():
-        if project.sync.mode == "off":
-            continue
+    jobs = []
+    for slug, seconds in poll_intervals.items():
 
         async def poll(slug: str = slug) -> None:
             await poller.run(slug)
 
-        container.jobs.append(
-            PeriodicJob(
-                name=f"sync.poll.{slug}", seconds=project.sync.poll_interval_seconds, func=poll
-            )
-        )
-    manual = ManualResolution(
-        changes=container.changes, store=store, executor=executor, clock=container.clock
-    )
+        jobs.append(PeriodicJob(name=f"sync.poll.{slug}", seconds=seconds, func=poll))
     return TwoWaySync(
         store=store,
         executor=executor,
         poller=poller,
         webhooks=webhooks,
         regressions=regressions,
-        manual=manual,
+        manual=ManualResolution(changes=changes, store=store, executor=executor, clock=clock),
+        handlers={PUSH: executor.push, REGRESSION: regressions},
+        jobs=tuple(jobs),
     )

@@ -126,13 +126,21 @@ class GroupRepository:
     Every method raises :class:`StoreError` when the database fails.
     """
 
-    def __init__(self, db: Database, *, samples_first: int = 1, samples_newest: int = 5) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        samples_first: int = 1,
+        samples_newest: int = 5,
+        hooks: Sequence[FoldHook] = (),
+        after_commit: Sequence[Callable[[], None]] = (),
+    ) -> None:
         self._db = db
         # Run inside each fold's transaction, in order, after the groups are written
         # (regressions, then ticket rules): their writes commit with the reports.
-        self.hooks: list[FoldHook] = []
+        self.hooks: list[FoldHook] = list(hooks)
         # Run after each fold's transaction commits (e.g. wake the outbox worker).
-        self.after_commit: list[Callable[[], None]] = []
+        self.after_commit: list[Callable[[], None]] = list(after_commit)
         self._samples_first = samples_first
         self._samples_newest = samples_newest
         self._postgres = db.is_postgres

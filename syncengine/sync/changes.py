@@ -9,7 +9,7 @@ that changed; its handler merges them with Jira's current values
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +18,6 @@ from sqlalchemy import select, update
 
 from syncengine.domain.groups import GroupState
 from syncengine.errors import NotFound
-from syncengine.settings import Settings
 from syncengine.store.audit import AuditRepository
 from syncengine.store.database import Database
 from syncengine.store.outbox import OutboxRepository, OutboxWork
@@ -46,13 +45,14 @@ class GroupChanges:
     def __init__(
         self,
         db: Database,
-        settings: Settings,
         *,
+        syncing: Collection[str],
         clock: Callable[[], datetime],
         wake: Callable[[], None] = lambda: None,
     ) -> None:
+        """``syncing``: the projects (by slug) whose changes travel to Jira (sync not off)."""
         self._db = db
-        self._settings = settings
+        self._syncing = frozenset(syncing)
         self._clock = clock
         self._wake = wake
 
@@ -152,5 +152,4 @@ class GroupChanges:
         if linked is None:
             return False
         slug = await session.scalar(select(Project.slug).where(Project.id == row.project_id))
-        project = self._settings.projects.get(slug or "")
-        return project is not None and project.sync.mode != "off"
+        return (slug or "") in self._syncing

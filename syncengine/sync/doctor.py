@@ -10,23 +10,25 @@ project). Each result says what was found and, when it failed, the fix.
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from syncengine.bootstrap import Container
 from syncengine.domain.createmeta import CreateMeta
+from syncengine.domain.description import DescriptionRenderer
 from syncengine.domain.fieldcheck import check_config
-from syncengine.domain.fields import build_fields, identity_label
+from syncengine.domain.fields import TicketTemplate, build_fields, identity_label
 from syncengine.domain.groups import GroupSnapshot
 from syncengine.errors import ConfigError, JiraError, SyncEngineError
 from syncengine.jira.client import JiraClient
+from syncengine.jira.config import JiraConfig
 from syncengine.jira.diagnostics import Check, diagnose
 from syncengine.jira.errors import JiraInvalidIssueType
-from syncengine.jira_wiring import jira_config
+from syncengine.store.groups import GroupRepository
+from syncengine.store.projects import ProjectRepository
 from syncengine.sync.tickets import group_key
-from syncengine.wiring import description_renderer, ticket_template
 
-__all__ = ["PERMISSIONS", "Check", "as_json", "run_doctor"]
+__all__ = ["PERMISSIONS", "Check", "Doctor", "DoctorProject", "as_json"]
 
 # What the engine does in Jira, by Jira permission key, with the words users see.
 PERMISSIONS = {
@@ -40,22 +42,33 @@ PERMISSIONS = {
 }
 
 
-def _url_check(container: Container, slug: str) -> Check:
-    jira = container.settings.projects[slug].jira
-    if jira.simulated:
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DoctorProject:
+    """What doctor knows of one project's configuration.
+
+    ``jira`` is the client configuration its ``[jira]`` section makes, or the
+    :class:`~syncengine.errors.ConfigError` saying why it makes none; None when no
+    Jira URL is set (the bundled simulator stands in).
+    """
+
+    jira: JiraConfig | ConfigError | None
+    template: TicketTemplate
+
+
+def _url_check(project: DoctorProject, slug: str) -> Check:
+    config = project.jira
+    if config is None:
         return Check(
             name="Jira URL",
             ok=True,
             detail="no Jira URL is set: the bundled Jira simulator stands in "
             "(set projects.{slug}.jira.url to use a real Jira)".replace("{slug}", slug),
         )
-    try:
-        config = jira_config(jira, key=f"projects.{slug}.jira")
-    except ConfigError as exc:
+    if isinstance(config, ConfigError):
         return Check(
             name="Jira URL",
             ok=False,
-            detail="; ".join(exc.problems),
+            detail="; ".join(config.problems),
             fix="give the site (https://your-site.atlassian.net) or the REST v2 root "
             "(…/rest/api/2/)",
         )
@@ -97,103 +110,126 @@ async def _createmeta(client: JiraClient, project_key: str, issue_type: str) -> 
         return None  # the issue-type check already failed and said why
 
 
-async def _sample(container: Container, slug: str) -> GroupSnapshot | None:
-    project = await container.projects.get(slug)
-    if project is None:
-        return None
-    page = await container.groups.page(project.id, limit=1)
-    return page.groups[0] if page.groups else None
+class Doctor:
+    """Runs the checks of a project's Jira set-up (``syncengine doctor``, the admin page)."""
 
+    def __init__(
+        self,
+        *,
+        projects: Mapping[str, DoctorProject],
+        clients: Callable[[str], JiraClient],
+        stored: ProjectRepository,
+        groups: GroupRepository,
+        renderer: DescriptionRenderer,
+    ) -> None:
+        self._projects = dict(projects)
+        self._clients = clients
+        self._stored = stored
+        self._groups = groups
+        self._renderer = renderer
 
-async def _field_checks(container: Container, slug: str, client: JiraClient) -> list[Check]:
-    settings = container.settings.projects[slug].jira
-    template = replace(ticket_template(settings), api_version=client.config.api_version)
-    createmeta = await _createmeta(client, template.project_key, template.issue_type)
-    if createmeta is None:
-        return []  # the issue-type check already failed and said why
-    cloud = await client.flavour() == "cloud"
-    renderer = description_renderer(container.settings)
-    sample = await _sample(container, slug)
-    problems = check_config(template, createmeta, cloud=cloud, sample=sample, renderer=renderer)
-    checks = [
-        Check(
-            name="field configuration",
-            ok=not problems,
-            detail="; ".join(f"{p.field}: {p.message}" for p in problems)
-            or "every configured field is on the create screen and fits its schema",
-            fix="; ".join(dict.fromkeys(f"{p.field}: {p.fix}" for p in problems)),
-        )
-    ]
-    if sample is not None:
-        built = build_fields(
-            template,
-            sample,
-            renderer=renderer,
-            createmeta=createmeta,
-            cloud=cloud,
-            identity=identity_label(group_key(slug, sample.fingerprint)),
-        )
-        blocking = [p for p in built.problems if p.blocking]
-        checks.append(
+    def knows(self, slug: str) -> bool:
+        """True when ``slug`` is a configured project."""
+        return slug in self._projects
+
+    async def _sample(self, slug: str) -> GroupSnapshot | None:
+        project = await self._stored.get(slug)
+        if project is None:
+            return None
+        page = await self._groups.page(project.id, limit=1)
+        return page.groups[0] if page.groups else None
+
+    async def _field_checks(
+        self, slug: str, template: TicketTemplate, client: JiraClient
+    ) -> list[Check]:
+        template = replace(template, api_version=client.config.api_version)
+        createmeta = await _createmeta(client, template.project_key, template.issue_type)
+        if createmeta is None:
+            return []  # the issue-type check already failed and said why
+        cloud = await client.flavour() == "cloud"
+        renderer = self._renderer
+        sample = await self._sample(slug)
+        problems = check_config(template, createmeta, cloud=cloud, sample=sample, renderer=renderer)
+        checks = [
             Check(
-                name="sample group",
-                ok=not blocking,
-                detail=f"group {sample.id} renders to a {len(built.fields)}-field create request"
-                if not blocking
-                else "; ".join(f"{p.field}: {p.message}" for p in blocking),
-                fix="; ".join(p.fix for p in blocking),
+                name="field configuration",
+                ok=not problems,
+                detail="; ".join(f"{p.field}: {p.message}" for p in problems)
+                or "every configured field is on the create screen and fits its schema",
+                fix="; ".join(dict.fromkeys(f"{p.field}: {p.fix}" for p in problems)),
             )
-        )
-    return checks
-
-
-async def run_doctor(container: Container, slug: str) -> list[Check]:
-    """Every check of project ``slug``'s Jira set-up, in order (see the module docstring).
-
-    Never raises for Jira or configuration problems: they are failed checks.
-    """
-    url = _url_check(container, slug)
-    if not url.ok:
-        return [url]
-    checks = [url]
-    try:
-        client = container.jira.for_project(slug)
-    except ConfigError as exc:
-        return [
-            *checks,
-            Check(
-                name="Jira client",
-                ok=False,
-                detail="; ".join(exc.problems),
-                fix="fix the keys named above",
-            ),
         ]
-    template = ticket_template(container.settings.projects[slug].jira)
-    provided = {template.description_field, template.labels_field, *template.custom_fields}
-    basics = await diagnose(
-        client,
-        project_key=template.project_key,
-        issue_type=template.issue_type,
-        provided_fields=provided,
-    )
-    by_name = {c.name: c for c in basics}
-    for check in basics:
-        checks.append(check)
-        if check.name == "project" and check.ok:
-            checks.append(await _permission_check(client, template.project_key))
-    if all(c.ok for c in basics) and {"issue type", "create screen"} <= by_name.keys():
-        try:
-            checks += await _field_checks(container, slug, client)
-        except (JiraError, SyncEngineError) as exc:
+        if sample is not None:
+            built = build_fields(
+                template,
+                sample,
+                renderer=renderer,
+                createmeta=createmeta,
+                cloud=cloud,
+                identity=identity_label(group_key(slug, sample.fingerprint)),
+            )
+            blocking = [p for p in built.problems if p.blocking]
             checks.append(
                 Check(
-                    name="field configuration",
-                    ok=False,
-                    detail=str(exc),
-                    fix=getattr(exc, "fix", ""),
+                    name="sample group",
+                    ok=not blocking,
+                    detail=f"group {sample.id} renders to a {len(built.fields)}-field "
+                    "create request"
+                    if not blocking
+                    else "; ".join(f"{p.field}: {p.message}" for p in blocking),
+                    fix="; ".join(p.fix for p in blocking),
                 )
             )
-    return checks
+        return checks
+
+    async def run(self, slug: str) -> list[Check]:
+        """Every check of project ``slug``'s Jira set-up, in order (see the module docstring).
+
+        Never raises for Jira or configuration problems: they are failed checks.
+        """
+        project = self._projects[slug]
+        url = _url_check(project, slug)
+        if not url.ok:
+            return [url]
+        checks = [url]
+        try:
+            client = self._clients(slug)
+        except ConfigError as exc:
+            return [
+                *checks,
+                Check(
+                    name="Jira client",
+                    ok=False,
+                    detail="; ".join(exc.problems),
+                    fix="fix the keys named above",
+                ),
+            ]
+        template = project.template
+        provided = {template.description_field, template.labels_field, *template.custom_fields}
+        basics = await diagnose(
+            client,
+            project_key=template.project_key,
+            issue_type=template.issue_type,
+            provided_fields=provided,
+        )
+        by_name = {c.name: c for c in basics}
+        for check in basics:
+            checks.append(check)
+            if check.name == "project" and check.ok:
+                checks.append(await _permission_check(client, template.project_key))
+        if all(c.ok for c in basics) and {"issue type", "create screen"} <= by_name.keys():
+            try:
+                checks += await self._field_checks(slug, template, client)
+            except (JiraError, SyncEngineError) as exc:
+                checks.append(
+                    Check(
+                        name="field configuration",
+                        ok=False,
+                        detail=str(exc),
+                        fix=getattr(exc, "fix", ""),
+                    )
+                )
+        return checks
 
 
 def as_json(results: dict[str, list[Check]]) -> dict[str, Any]:

@@ -52,9 +52,11 @@ class OutboxWorker:
         poll_interval: float = 1.0,
         on_outcome: OutcomeHook = _no_hook,
         batch_handlers: dict[str, BatchHandler] | None = None,
+        wakeup: asyncio.Event | None = None,
     ) -> None:
+        """``wakeup``: an event others set when they write work (see :meth:`wake`)."""
         self.outbox = outbox
-        self.handlers = handlers  # shared: parts register their handlers after construction
+        self.handlers = handlers
         self.batch_handlers = batch_handlers if batch_handlers is not None else {}
         self.worker_id = worker_id
         self.clock = clock
@@ -65,7 +67,7 @@ class OutboxWorker:
         self.poll_interval = poll_interval
         self.on_outcome = on_outcome
         self._slots = asyncio.Semaphore(concurrency)
-        self._wakeup = asyncio.Event()
+        self._wakeup = wakeup if wakeup is not None else asyncio.Event()
         self._stopping = asyncio.Event()
 
     def wake(self) -> None:

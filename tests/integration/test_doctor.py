@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from syncengine.bootstrap import bootstrap
-from syncengine.cli import main
-from syncengine.doctor import run_doctor
+from syncengine.entrypoints.cli import main
 from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN
 from syncengine.settings import Settings
 from tests.integration.lifecycle_harness import Clock, crash, engine, ingest
@@ -23,7 +22,7 @@ async def test_healthy_setup_passes_every_check(database_url: str) -> None:
     container, _ = await engine(database_url, Clock())
     try:
         await ingest(container, [crash("sample")])
-        checks = await run_doctor(container, "shop")
+        checks = await container.doctor.run("shop")
         assert failed(checks) == {}
         names = [c.name for c in checks]
         assert names == [
@@ -58,7 +57,7 @@ async def test_jira_side_failures(database_url: str, breakage: str, check: str, 
             sim.revoke_permission(DEFAULT_LOGIN, "CRASH", "CREATE_ISSUES")
         else:
             sim.add_fault(kind="error", status=503, route="GET /serverInfo")
-        bad = failed(await run_doctor(container, "shop"))
+        bad = failed(await container.doctor.run("shop"))
         assert check in bad, bad
         assert words in bad[check].detail + bad[check].fix
         assert bad[check].fix or check == "reach Jira"
@@ -86,7 +85,7 @@ async def test_configuration_failures(
 ) -> None:
     container, _ = await engine(database_url, Clock(), jira=jira)
     try:
-        bad = failed(await run_doctor(container, "shop"))
+        bad = failed(await container.doctor.run("shop"))
         assert check in bad, bad
         assert words in bad[check].detail + bad[check].fix, bad[check]
     finally:
@@ -108,7 +107,7 @@ async def test_bad_url_form_is_the_first_failure(tmp_path: Path) -> None:
     )
     container = await bootstrap(settings)
     try:
-        checks = await run_doctor(container, "shop")
+        checks = await container.doctor.run("shop")
         assert [(c.name, c.ok) for c in checks] == [("Jira URL", False)]
         assert "rest/api/2" in checks[0].fix
     finally:
