@@ -33,6 +33,7 @@ from syncengine.settings import Settings
 from syncengine.store.audit import AuditRepository
 from syncengine.store.cursors import CursorRepository
 from syncengine.store.database import Database
+from syncengine.store.group_edits import GroupEdits
 from syncengine.store.groups import GroupRepository
 from syncengine.store.history import HistoryHook, HistoryRepository
 from syncengine.store.link_sync import LinkSyncStore
@@ -40,8 +41,10 @@ from syncengine.store.links import IssueLinkRepository
 from syncengine.store.migrate import upgrade_async
 from syncengine.store.outbox import OutboxRepository
 from syncengine.store.projects import ProjectRepository
+from syncengine.store.retention import RetentionRepository
 from syncengine.store.support import CREATE_KIND as SUPPORT_CREATE
 from syncengine.store.support import SupportRepository
+from syncengine.store.ticket_queue import TicketRequests
 from syncengine.support.create import SupportCreateHandler
 from syncengine.support.jira_adapter import ClientSupportJira
 from syncengine.support.jira_port import SupportJira
@@ -164,9 +167,17 @@ async def bootstrap(
         renderer=renderer,
         clock=clock,
     )
-    changes = GroupChanges(db, syncing=values.syncing_projects(settings), clock=clock, wake=wake)
+    changes = GroupChanges(
+        GroupEdits(db), syncing=values.syncing_projects(settings), clock=clock, wake=wake
+    )
     manual = ManualTickets(
-        db=db, groups=groups, links=links, clients=jira.for_project, clock=clock, wake=wake
+        requests=TicketRequests(db),
+        audit=audit,
+        groups=groups,
+        links=links,
+        clients=jira.for_project,
+        clock=clock,
+        wake=wake,
     )
     sync = build_sync(
         store=link_store,
@@ -227,7 +238,7 @@ async def bootstrap(
 
     # Periodic jobs.
     housekeeping = Housekeeping(
-        db=db,
+        retention=RetentionRepository(db),
         cursors=cursors,
         tickets=tickets,
         clock=clock,

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from syncengine.errors import StoreError
 from syncengine.store.database import Database
+from syncengine.store.db_errors import FOREIGN_ERRORS, translate
 
 __all__ = ["ProcessLock", "advisory_lock"]
 
@@ -36,16 +37,24 @@ async def advisory_lock(db: Database, name: str) -> AsyncIterator[bool]:
         yield True
         return
     key = _lock_key(name)
-    async with db.engine.connect() as conn:
+    try:
+        conn = await db.engine.connect()
         got = bool(
             (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})).scalar()
         )
+    except FOREIGN_ERRORS as exc:
+        raise translate(exc, f"taking the lock {name!r} failed") from exc
+    try:
+        yield got
+    finally:
         try:
-            yield got
-        finally:
             if got:
                 await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
             await conn.commit()
+        except FOREIGN_ERRORS as exc:
+            raise translate(exc, f"releasing the lock {name!r} failed") from exc
+        finally:
+            await conn.close()
 
 
 class ProcessLock:

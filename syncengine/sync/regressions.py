@@ -22,8 +22,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from syncengine.domain.fields import identity_label
 from syncengine.domain.groups import GroupState
 from syncengine.domain.merge import SyncMode
@@ -38,6 +36,7 @@ from syncengine.domain.resolve import InvalidRule, ReportFacts, ResolveRule
 from syncengine.domain.versions import VersionScheme
 from syncengine.jira.parsing import parse_datetime
 from syncengine.store.batch_fold import GroupFold
+from syncengine.store.database import Connection
 from syncengine.store.groups import GroupRepository
 from syncengine.store.link_sync import LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
@@ -68,8 +67,8 @@ class RegressionHook:
     def __init__(self, projects: Mapping[str, RegressionCheck]) -> None:
         self._projects = dict(projects)
 
-    async def __call__(self, conn: AsyncConnection, groups: list[GroupFold], now: datetime) -> None:
-        """Check the batch's resolved groups; raises StoreError/SQLAlchemyError with the batch."""
+    async def __call__(self, conn: Connection, groups: list[GroupFold], now: datetime) -> None:
+        """Check the batch's resolved groups; raises StoreError with the batch."""
         candidates = {g.group_id: g for g in groups if not g.new and g.group_id}
         if not candidates:
             return

@@ -178,7 +178,9 @@ class OutboxWorker:
         elif isinstance(error, JiraError):
             await self._failed(item, error.user_message(), error.transient, error.retry_after)
         elif isinstance(error, SyncEngineError):
-            await self._failed(item, str(error), transient=False, retry_after=None)
+            # A store error says whether it passes (a lock, a lost connection); others do not.
+            transient = bool(getattr(error, "transient", False))
+            await self._failed(item, str(error), transient=transient, retry_after=None)
         else:
             # A bug must not lose work: keep the item, retry with backoff, log loudly.
             log.error("outbox item %s (%s) failed unexpectedly", item.id, item.kind, exc_info=error)
