@@ -39,6 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from syncengine.bootstrap.values import regression_checks, ticket_rules
 from syncengine.domain.reports import CrashReport, Frame
 from syncengine.ingest.writer import BatchWriter, tune_gc_for_ingest
 from syncengine.settings import Settings
@@ -49,7 +50,6 @@ from syncengine.store.migrate import upgrade
 from syncengine.store.projects import ProjectRepository
 from syncengine.sync.planner import TicketPlanner
 from syncengine.sync.regressions import RegressionHook
-from syncengine.wiring import ticket_rules
 
 FINGERPRINTS = 10_000
 ATTRIBUTES = 10
@@ -140,7 +140,7 @@ async def run_engine(
     if hooks:
         settings = Settings(projects={"bench": {"jira": {"url": "https://jira.invalid"}}})
         repository.hooks += [
-            RegressionHook(settings),
+            RegressionHook(regression_checks(settings)),
             HistoryHook(),
             TicketPlanner({"bench": ticket_rules(settings.projects["bench"])}),
         ]

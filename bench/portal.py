@@ -66,7 +66,7 @@ async def main() -> None:
             [],
             now=container.clock(),
         )
-    app = create_app(settings, container=container)
+    app = create_app(container.web)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://bench"
     ) as client:

@@ -15,6 +15,7 @@ import jinja2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from syncengine.bootstrap.template_sources import bundled_templates
 from syncengine.domain.description import (
     DEFAULT_TEMPLATE,
     DescriptionRenderer,
@@ -23,7 +24,6 @@ from syncengine.domain.description import (
 )
 from syncengine.domain.fields import TicketTemplate, build_fields
 from syncengine.domain.placeholders import expand
-from syncengine.templating import bundled_templates
 from tests.unit.samples import group
 
 ROUNDS = 2000

@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pydantic import SecretStr
 
 from syncengine.bootstrap import Container, bootstrap
+from syncengine.bootstrap.jira_clients import SimulatedJira
 from syncengine.domain.reports import CrashReport, Frame
 from syncengine.jira.config import JiraConfig
 from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN, Simulator, create_simulator
-from syncengine.jira_wiring import SimulatedJira
 from syncengine.settings import Settings
 
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from syncengine.cli import main
+from syncengine.entrypoints.cli import main
 
 raise SystemExit(main())

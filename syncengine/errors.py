@@ -12,6 +12,7 @@ edge, with ``raise ... from exc``::
     │   ├── NotFound                a row that was asked for by id or key does not exist
     │   ├── StoreBusy               a passing failure (deadlock, lock timeout, lost connection)
     │   └── StoreRejected           the data broke a constraint; retrying it will not help
+    │       └── StoreConflict       a row with the same key exists (a unique constraint)
     ├── IngestError                 a crash report or request body cannot be accepted
     │   ├── AuthError               missing or wrong submission token
     │   │   └── TokenMissing, TokenRejected               (ingest.problems)
@@ -35,8 +36,9 @@ edge, with ``raise ... from exc``::
             ├── JiraBadRequest      field errors by field └── JiraInvalidIssueType
             └── NoTransitionError, UnmappedUser           (sync.executor, sync.users)
 
-Jira errors carry ``transient`` so the outbox can decide between a retry and a
-dead item without knowing the subclasses (see ``syncengine.jira.errors``).
+Jira and store errors carry ``transient`` so the outbox can decide between a retry
+and a dead item without knowing the subclasses (see ``syncengine.jira.errors``);
+database errors are translated once, in ``syncengine.store.db_errors``.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ __all__ = [
     "MigrationRequired",
     "NotFound",
     "StoreBusy",
+    "StoreConflict",
     "StoreError",
     "StoreRejected",
     "SyncEngineError",
@@ -77,23 +80,41 @@ class ConfigError(SyncEngineError):
 
 
 class StoreError(SyncEngineError):
-    """The database failed or is not in the shape the code expects."""
+    """The database failed or is not in the shape the code expects.
+
+    ``transient``: whether the same work may succeed later (an unknown database
+    failure is taken to be passing; the subclasses that are not say so).
+    """
+
+    transient: bool = True
 
 
 class MigrationRequired(StoreError):
     """The database schema is older than the code."""
 
+    transient = False
+
 
 class NotFound(StoreError):
     """A row asked for by id or key does not exist."""
+
+    transient = False
 
 
 class StoreBusy(StoreError):
     """The database failed for a passing reason; the same work may succeed when retried."""
 
+    transient = True
+
 
 class StoreRejected(StoreError):
     """The database refused the data itself (a constraint, a value out of range)."""
+
+    transient = False
+
+
+class StoreConflict(StoreRejected):
+    """A row with the same key exists already (a unique or other integrity constraint)."""
 
 
 class IngestError(SyncEngineError):

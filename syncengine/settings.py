@@ -1,8 +1,14 @@
 """Configuration: engine settings and per-project settings, built once and passed down.
 
 Values come from a TOML file (``--config PATH``, else ``SYNCENGINE_CONFIG``, else
-``config/syncengine.toml``) and are overridden by ``SYNCENGINE_*`` environment
-variables, nested with ``__`` (``SYNCENGINE_PROJECTS__DEMO__JIRA__URL``).
+``config/syncengine.toml`` when it exists) and are overridden by ``SYNCENGINE_*``
+environment variables, nested with ``__`` (``SYNCENGINE_PROJECTS__DEMO__JIRA__URL``).
+With no file at all the environment alone configures the engine (12-factor); when it
+names no project either, the default shipped in the package (the demo project on the
+bundled Jira simulator) is used, so an installed package runs ``serve`` as it is.
+
+The choices of a key are the domain's own enums and types (``SyncMode``,
+``VersionScheme``, the Jira client's ``AuthScheme``...): each list is written once.
 
 Secrets are :class:`~pydantic.SecretStr`. None is ever required in the TOML: each
 secret ``x`` may instead be named by ``x_env`` (an environment variable to read)
@@ -18,6 +24,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -34,7 +41,15 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from syncengine.domain.fixversions import ResolveRuleType
+from syncengine.domain.groups import GroupState
+from syncengine.domain.merge import ConflictPolicy, SyncMode
+from syncengine.domain.placeholders import MissingPolicy
+from syncengine.domain.regression import RegressionAction
+from syncengine.domain.rules import FilterOp
+from syncengine.domain.versions import VersionScheme
 from syncengine.errors import ConfigError
+from syncengine.jira.config import ApiVersion, AuthScheme, Deployment, JiraConfig
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -54,6 +69,8 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_PATH = Path("config/syncengine.toml")
+# The same default, shipped inside the package for an installation without a checkout.
+PACKAGED_CONFIG = "defaults/syncengine.toml"
 ENV_PREFIX = "SYNCENGINE_"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -148,17 +165,26 @@ class IngestSettings(_Section):
     batch_max_delay_ms: int = Field(50, ge=0)
 
 
+def _client_default(name: str) -> Any:
+    """The Jira client's own default for ``name`` (:class:`JiraConfig` holds each once)."""
+    return JiraConfig.__dataclass_fields__[name].default
+
+
 class JiraSettings(_Section):
-    """How one project reaches Jira and what its tickets look like."""
+    """How one project reaches Jira and what its tickets look like.
+
+    The connection keys become the client's :class:`~syncengine.jira.config.JiraConfig`
+    (built once by the composition root); their types and defaults are that model's.
+    """
 
     _secrets = ("api_token", "webhook_secret")
 
     url: str = ""
     site_url: str = ""
     api_gateway: bool = False
-    deployment: Literal["auto", "cloud", "datacenter"] = "auto"
-    api_version: Literal[2, 3] = 2
-    auth: Literal["basic", "bearer"] = "basic"
+    deployment: Deployment = _client_default("deployment")
+    api_version: ApiVersion = _client_default("api_version")
+    auth: AuthScheme = _client_default("auth")
     user: str = ""
     api_token: SecretStr | None = None
     api_token_env: str | None = None
@@ -175,12 +201,12 @@ class JiraSettings(_Section):
     labels_field: str = "labels"
     custom_fields: dict[str, str] = Field(default_factory=dict)
     description_attributes: tuple[str, ...] = ("version", "hostname", "os")
-    missing_attribute: Literal["empty", "keep"] = "empty"
+    missing_attribute: MissingPolicy = "empty"
     user_map: dict[str, str] = Field(default_factory=dict)
-    timeout_seconds: float = Field(30.0, gt=0)
-    max_concurrency: int = Field(4, gt=0)
-    requests_per_second: float = Field(10.0, gt=0)
-    max_retries: int = Field(5, ge=0)
+    timeout_seconds: float = Field(_client_default("timeout_seconds"), gt=0)
+    max_concurrency: int = Field(_client_default("max_concurrency"), gt=0)
+    requests_per_second: float = Field(_client_default("requests_per_second"), gt=0)
+    max_retries: int = Field(_client_default("max_retries"), ge=0)
 
     @property
     def simulated(self) -> bool:
@@ -192,9 +218,7 @@ class AttributeFilter(_Section):
     """One ordered condition a group's report must meet for a ticket to be due."""
 
     attribute: str
-    op: Literal[
-        "equals", "not_equals", "regex", "version_gt", "version_ge", "version_lt", "version_le"
-    ] = "equals"
+    op: FilterOp = FilterOp.EQUALS
     value: str
 
 
@@ -205,14 +229,14 @@ class RuleSettings(_Section):
     min_occurrences: int = Field(1, gt=0)
     window_minutes: int | None = Field(None, gt=0)
     filters: tuple[AttributeFilter, ...] = ()
-    never_states: tuple[Literal["open", "in_progress", "resolved", "muted"], ...] = ("muted",)
+    never_states: tuple[GroupState, ...] = (GroupState.MUTED,)
 
 
 class SyncSettings(_Section):
     """How group state, assignee and fix versions travel between the engine and Jira."""
 
-    mode: Literal["off", "one_way", "two_way"] = "two_way"
-    conflict_policy: Literal["jira_wins", "engine_wins", "newest_wins"] = "jira_wins"
+    mode: SyncMode = SyncMode.TWO_WAY
+    conflict_policy: ConflictPolicy = ConflictPolicy.JIRA_WINS
     poll_interval_seconds: int = Field(60, gt=0)
     webhook_silence_seconds: int = Field(900, gt=0)
     state_statuses: dict[str, tuple[str, ...]] = Field(default_factory=dict)
@@ -222,9 +246,9 @@ class SyncSettings(_Section):
     muted_resolutions: tuple[str, ...] = ("Won't Do", "Duplicate")
     fix_versions: bool = True
     fix_version_pattern: str = r"(\d+(?:\.\d+)*(?:[-+.]?[0-9A-Za-z.]+)?)"
-    version_scheme: Literal["semver", "pep440", "calendar", "loose"] = "loose"
-    resolve_rule: Literal["version_ge", "version_gt"] = "version_ge"
-    regression_action: Literal["reopen", "new_issue"] = "reopen"
+    version_scheme: VersionScheme = VersionScheme.LOOSE
+    resolve_rule: ResolveRuleType = "version_ge"
+    regression_action: RegressionAction = "reopen"
     new_issue_after_days: int | None = Field(None, gt=0)
 
     @field_validator("fix_version_pattern")
@@ -377,19 +401,21 @@ class Settings(BaseSettings):
 
 def resolve_config_path(
     explicit: str | Path | None = None, environ: Mapping[str, str] | None = None
-) -> Path:
-    """``--config`` wins, then ``SYNCENGINE_CONFIG``, then ``config/syncengine.toml``."""
+) -> Path | None:
+    """``--config`` wins, then ``SYNCENGINE_CONFIG``, then ``config/syncengine.toml``.
+
+    None when neither is given and there is no ``config/syncengine.toml`` here: the
+    environment alone configures the engine then (see :func:`load_settings`).
+    """
     env = os.environ if environ is None else environ
     if explicit:
         return Path(explicit)
     if env.get("SYNCENGINE_CONFIG"):
         return Path(env["SYNCENGINE_CONFIG"])
-    return DEFAULT_CONFIG_PATH
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None
 
 
-def load_settings(path: str | Path | None = None) -> Settings:
-    """Read the TOML file, apply the environment, validate; raise ConfigError on any problem."""
-    config_path = resolve_config_path(path)
+def _read_toml(config_path: Path) -> dict[str, Any]:
     try:
         text = config_path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
@@ -399,16 +425,43 @@ def load_settings(path: str | Path | None = None) -> Settings:
     except OSError as exc:
         raise ConfigError([f"{config_path}: cannot read: {exc.strerror}"]) from exc
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{config_path}: not valid TOML: {exc}"]) from exc
+
+
+def _environment_names_projects(environ: Mapping[str, str]) -> bool:
+    prefix = f"{ENV_PREFIX}PROJECTS"
+    return any(name.upper().startswith(prefix) for name in environ)
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read the TOML file, apply the environment, validate; raise ConfigError on any problem.
+
+    With no file (no ``--config``, no ``SYNCENGINE_CONFIG``, no ``config/syncengine.toml``)
+    the ``SYNCENGINE_*`` variables alone are the configuration; when they name no
+    project either, the packaged default (the demo project) is the file.
+    """
+    config_path = resolve_config_path(path)
+    source: Path | str
+    if config_path is not None:
+        source, data = config_path, _read_toml(config_path)
+    elif _environment_names_projects(os.environ):
+        source, data = "environment", {}
+    else:
+        packaged = resources.files("syncengine") / PACKAGED_CONFIG
+        source = f"syncengine/{PACKAGED_CONFIG} (the packaged default)"
+        try:
+            data = tomllib.loads(packaged.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError([f"{source}: cannot read: {exc}; reinstall syncengine"]) from exc
     try:
         return Settings(**data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, config_path)) from exc
+        raise ConfigError(_describe(exc, source)) from exc
 
 
-def _describe(exc: ValidationError, config_path: Path) -> list[str]:
+def _describe(exc: ValidationError, config_path: Path | str) -> list[str]:
     problems = []
     for error in exc.errors(include_url=False):
         loc = [str(part) for part in error["loc"]]

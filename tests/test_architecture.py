@@ -15,9 +15,9 @@ ALLOWED = {
     "domain": {"domain", "errors"},
     "store": {"domain", "store", "errors"},
     "jira": {"domain", "jira", "errors"},
-    "ingest": {"domain", "store", "ingest", "errors", "settings"},
-    "sync": {"domain", "store", "jira", "sync", "errors", "settings"},
-    "support": {"domain", "store", "jira", "support", "sync", "errors", "settings"},
+    "ingest": {"domain", "store", "ingest", "errors"},
+    "sync": {"domain", "store", "jira", "sync", "errors", "metrics"},
+    "support": {"domain", "store", "jira", "support", "sync", "errors"},
 }
 
 

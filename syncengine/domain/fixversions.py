@@ -24,7 +24,10 @@ from typing import Literal
 from syncengine.domain.resolve import ResolveRule, VersionBound, unbounded_rule
 from syncengine.domain.versions import UnparseableVersion, Version, VersionScheme, extract_version
 
-__all__ = ["FixVersionConfig", "ResolvedUntil", "rule_for_done"]
+__all__ = ["FixVersionConfig", "ResolveRuleType", "ResolvedUntil", "rule_for_done"]
+
+ResolveRuleType = Literal["version_ge", "version_gt"]
+"""Whether the fix version itself regresses (``version_ge``) or only later ones."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -34,7 +37,7 @@ class FixVersionConfig:
     fix_versions: bool = True
     fix_version_pattern: str = r"(\d+(?:\.\d+)*(?:[-+.]?[0-9A-Za-z.]+)?)"
     version_scheme: VersionScheme = VersionScheme.LOOSE
-    resolve_rule: Literal["version_ge", "version_gt"] = "version_ge"
+    resolve_rule: ResolveRuleType = "version_ge"
     version_attribute: str = "version"
 
 

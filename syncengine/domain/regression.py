@@ -43,12 +43,16 @@ __all__ = [
     "CountOnly",
     "FileNewIssue",
     "Regressed",
+    "RegressionAction",
     "RegressionConfig",
     "ReopenIssue",
     "decide_regression",
     "jira_action",
     "regression_comment",
 ]
+
+RegressionAction = Literal["reopen", "new_issue"]
+"""What a regression of a linked group does in Jira: reopen the issue, or file a new one."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -136,7 +140,7 @@ class RegressionConfig:
     case the issue names ("closed as Won't Do").
     """
 
-    regression_action: Literal["reopen", "new_issue"] = "reopen"
+    regression_action: RegressionAction = "reopen"
     new_issue_after_days: int | None = None
     new_issue_resolutions: tuple[str, ...] = ("Won't Do",)
 

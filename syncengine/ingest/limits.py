@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from syncengine.ingest.problems import FieldError, ReportInvalid
-from syncengine.settings import IngestSettings, Settings
 from syncengine.store.groups import FIELD_LIMITS
 
 __all__ = [
@@ -24,6 +23,7 @@ __all__ = [
     "VERSION_LIMIT",
     "IngestLimits",
     "ReportContext",
+    "ReportContexts",
     "Truncations",
     "attribute_value",
     "clean_attributes",
@@ -47,17 +47,6 @@ class IngestLimits:
     max_key_length: int = 128
     max_value_length: int = 1024
 
-    @classmethod
-    def from_settings(cls, settings: IngestSettings) -> IngestLimits:
-        """The configured limits; names and values never longer than the store keeps."""
-        return cls(
-            max_request_bytes=settings.max_request_bytes,
-            max_report_bytes=settings.max_report_bytes,
-            max_attributes=settings.max_attributes,
-            max_key_length=min(settings.max_key_length, FIELD_LIMITS["attribute name"]),
-            max_value_length=min(settings.max_value_length, FIELD_LIMITS["attribute value"]),
-        )
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ReportContext:
@@ -68,15 +57,21 @@ class ReportContext:
     limits: IngestLimits = field(default_factory=IngestLimits)
     version_attribute: str = "version"
 
-    @classmethod
-    def for_project(cls, settings: Settings, project: str, now: datetime) -> ReportContext:
-        """The context of ``project`` as ``settings`` configure it, at ``now``."""
-        configured = settings.projects.get(project)
-        return cls(
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReportContexts:
+    """The intake's configuration: its limits and each project's version attribute."""
+
+    limits: IngestLimits = field(default_factory=IngestLimits)
+    version_attributes: Mapping[str, str] = field(default_factory=dict)
+
+    def for_project(self, project: str, now: datetime) -> ReportContext:
+        """The context of ``project``'s reports received at ``now``."""
+        return ReportContext(
             project=project,
             now=now,
-            limits=IngestLimits.from_settings(settings.ingest),
-            version_attribute=configured.version_attribute if configured else "version",
+            limits=self.limits,
+            version_attribute=self.version_attributes.get(project, "version"),
         )
 
 

@@ -31,7 +31,6 @@ from datetime import datetime
 from syncengine.domain.reports import CrashReport
 from syncengine.errors import BadReport, StoreBusy, StoreError, StoreRejected
 from syncengine.ingest.sink import Accepted
-from syncengine.settings import IngestSettings
 from syncengine.store.batch_fold import Assigned, BatchFold
 from syncengine.store.groups import FIELD_LIMITS, GroupRepository
 
@@ -107,18 +106,6 @@ class BatchWriter:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self.stats = WriterStats()
-
-    @classmethod
-    def from_settings(
-        cls, repository: GroupRepository, settings: IngestSettings, *, clock: Callable[[], datetime]
-    ) -> BatchWriter:
-        """A writer batching as ``settings`` say."""
-        return cls(
-            repository,
-            clock=clock,
-            max_reports=settings.batch_max_reports,
-            max_delay=settings.batch_max_delay_ms / 1000,
-        )
 
     @property
     def queued_reports(self) -> int:

@@ -1,6 +1,6 @@
 """How the client reaches one Jira site: a frozen value built once by the wiring.
 
-``jira/`` does not read settings; ``syncengine.jira_wiring`` builds a
+``jira/`` does not read settings; ``syncengine.bootstrap.jira_clients`` builds a
 :class:`JiraConfig` from ``settings.JiraSettings`` and hands it down.
 """
 

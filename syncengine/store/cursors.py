@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 
+from syncengine.errors import StoreConflict
 from syncengine.store.database import Database
 from syncengine.store.tables import SyncCursor, WebhookDelivery
 
@@ -62,7 +62,7 @@ class CursorRepository:
                 session.add(
                     WebhookDelivery(project_id=project_id, delivery_id=delivery_id, received_at=now)
                 )
-        except IntegrityError:
+        except StoreConflict:
             return False
         return True
 

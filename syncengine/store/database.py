@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -18,8 +18,14 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from syncengine.errors import StoreError
+from syncengine.store.db_errors import FOREIGN_ERRORS, translate
 
-__all__ = ["Database", "async_url", "sync_url"]
+__all__ = ["Connection", "Database", "async_url", "sync_url"]
+
+Connection = AsyncConnection
+"""A connection inside a transaction (a fold hook's): callers hand it back to store functions."""
+
+_FAILED = "the database failed"
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
@@ -75,16 +81,26 @@ class Database:
         return self.backend == "postgresql"
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session in a transaction: committed on success, rolled back on error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+    async def session(self, what: str = _FAILED) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction: committed on success, rolled back on error.
+
+        Database errors leave it translated into the tree (``what`` starts their
+        message): see :mod:`syncengine.store.db_errors`.
+        """
+        try:
+            async with self.sessions() as session, session.begin():
+                yield session
+        except FOREIGN_ERRORS as exc:
+            raise translate(exc, what) from exc
 
     @asynccontextmanager
-    async def connect(self) -> AsyncIterator[AsyncConnection]:
-        """A connection in a transaction, for bulk Core statements."""
-        async with self.engine.begin() as conn:
-            yield conn
+    async def connect(self, what: str = _FAILED) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction, for bulk Core statements; errors as :meth:`session`."""
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except FOREIGN_ERRORS as exc:
+            raise translate(exc, what) from exc
 
     def checked_out(self) -> int:
         """Connections currently lent out by the pool (0 when nothing leaks)."""
@@ -92,8 +108,6 @@ class Database:
 
     async def ping(self) -> None:
         """Raise StoreError unless the database answers."""
-        from sqlalchemy import text
-
         try:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))

@@ -29,12 +29,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from syncengine.domain.groups import GroupSnapshot, GroupState
 from syncengine.domain.reports import CrashReport
-from syncengine.errors import StoreBusy, StoreError, StoreRejected
+from syncengine.errors import StoreError
 from syncengine.store import group_queries
 from syncengine.store.batch_fold import Assigned, BatchFold, GroupFold, sample_payload
 from syncengine.store.database import Database
@@ -126,13 +125,21 @@ class GroupRepository:
     Every method raises :class:`StoreError` when the database fails.
     """
 
-    def __init__(self, db: Database, *, samples_first: int = 1, samples_newest: int = 5) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        samples_first: int = 1,
+        samples_newest: int = 5,
+        hooks: Sequence[FoldHook] = (),
+        after_commit: Sequence[Callable[[], None]] = (),
+    ) -> None:
         self._db = db
         # Run inside each fold's transaction, in order, after the groups are written
         # (regressions, then ticket rules): their writes commit with the reports.
-        self.hooks: list[FoldHook] = []
+        self.hooks: list[FoldHook] = list(hooks)
         # Run after each fold's transaction commits (e.g. wake the outbox worker).
-        self.after_commit: list[Callable[[], None]] = []
+        self.after_commit: list[Callable[[], None]] = list(after_commit)
         self._samples_first = samples_first
         self._samples_newest = samples_newest
         self._postgres = db.is_postgres
@@ -166,16 +173,14 @@ class GroupRepository:
         if not batch.groups:
             return [[] for _ in batch.members]
         groups = batch.sorted_groups()
-        try:
-            name_ids = await self._intern_names(batch.names)
-            async with self._db.connect() as conn:
-                await self._upsert_groups(conn, groups, now)
-                await self._upsert_counts(conn, groups, name_ids)
-                await self._upsert_samples(conn, groups)
-                for hook in self.hooks:
-                    await hook(conn, groups, now)
-        except SQLAlchemyError as exc:
-            raise _translate(exc, f"storing a batch of {batch.reports} reports failed") from exc
+        what = f"storing a batch of {batch.reports} reports failed"
+        name_ids = await self._intern_names(batch.names, what)
+        async with self._db.connect(what) as conn:
+            await self._upsert_groups(conn, groups, now)
+            await self._upsert_counts(conn, groups, name_ids)
+            await self._upsert_samples(conn, groups)
+            for hook in self.hooks:
+                await hook(conn, groups, now)
         for callback in self.after_commit:
             callback()
         results: list[list[Assigned]] = []
@@ -188,11 +193,8 @@ class GroupRepository:
 
         Raises NotFound when there is no such group, StoreError when the database fails.
         """
-        try:
-            async with self._db.connect() as conn:
-                return await group_queries.load_snapshot(conn, group_id, top=top)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"reading group {group_id} failed: {exc}") from exc
+        async with self._db.connect(f"reading group {group_id} failed") as conn:
+            return await group_queries.load_snapshot(conn, group_id, top=top)
 
     async def page(
         self,
@@ -215,11 +217,8 @@ class GroupRepository:
         if state is not None:
             wanted = replace(wanted, state=state)
         after = group_queries.decode_cursor(cursor, wanted.sort) if cursor else None
-        try:
-            async with self._db.connect() as conn:
-                rows = await group_queries.load_page(conn, wanted, limit=limit + 1, after=after)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"listing groups failed: {exc}") from exc
+        async with self._db.connect("listing groups failed") as conn:
+            rows = await group_queries.load_page(conn, wanted, limit=limit + 1, after=after)
         keys = {group.id: key for group, key in rows if key is not None}
         groups = [group for group, _ in rows]
         if len(groups) <= limit:
@@ -241,7 +240,7 @@ class GroupRepository:
         # as strftime, and this runs for every sample row).
         return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
-    async def _intern_names(self, batch_names: Iterable[str]) -> dict[str, int]:
+    async def _intern_names(self, batch_names: Iterable[str], what: str) -> dict[str, int]:
         names = self._names
         missing = sorted(name for name in batch_names if name not in names)
         if not missing:
@@ -249,7 +248,7 @@ class GroupRepository:
         found: dict[str, int] = {}
         # Its own transaction: ids cached here must be committed ones, even when the
         # batch that needed them rolls back.
-        async with self._db.connect() as conn:
+        async with self._db.connect(what) as conn:
             await conn.exec_driver_sql(self._sql(_NAME_INSERT), [(n,) for n in missing])
             for start in range(0, len(missing), _CHUNK):
                 chunk = missing[start : start + _CHUNK]  # (rare: only names never seen)
@@ -354,15 +353,3 @@ def _power_of_two_chunks(rows: list[GroupFold]) -> list[list[GroupFold]]:
         chunks.append(rows[start : start + size])
         start += size
     return chunks
-
-
-def _translate(exc: SQLAlchemyError, what: str) -> StoreError:
-    """The StoreError for a driver error: busy (retry), rejected (the data), or plain."""
-    # The driver's own message names the constraint or the lock; the SQL is left out.
-    cause = getattr(exc, "orig", None) or exc
-    message = f"{what}: {type(cause).__name__}: {cause}"
-    if isinstance(exc, IntegrityError | DataError):
-        return StoreRejected(message)
-    if isinstance(exc, OperationalError):
-        return StoreBusy(message)
-    return StoreError(message)

@@ -21,7 +21,7 @@ from syncengine.store.batch_fold import GroupFold
 from syncengine.store.database import Database
 from syncengine.store.tables import GroupDayCount
 
-__all__ = ["DayCount", "HistoryHook", "load_history"]
+__all__ = ["DayCount", "HistoryHook", "HistoryRepository", "load_history"]
 
 _EPOCH = date(1970, 1, 1)
 _CHUNK = 500
@@ -82,3 +82,14 @@ async def load_history(db: Database, group_id: int, *, days: int, today: date) -
         versions = by_day.get((current - _EPOCH).days, {})
         history.append(DayCount(day=current, count=sum(versions.values()), versions=versions))
     return history
+
+
+class HistoryRepository:
+    """Reads groups' histories (the group page and the group API)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def for_group(self, group_id: int, *, days: int, today: date) -> list[DayCount]:
+        """As :func:`load_history`."""
+        return await load_history(self._db, group_id, days=days, today=today)

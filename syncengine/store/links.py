@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 
+from syncengine.errors import StoreConflict
 from syncengine.store.database import Database
 from syncengine.store.tables import IssueLink
 
@@ -104,7 +104,7 @@ class IssueLinkRepository:
                 session.add(row)
                 await session.flush()
                 return _record(row)
-        except IntegrityError:
+        except StoreConflict:
             existing = await self.for_group(group_id)
             if existing is None:
                 raise

@@ -14,7 +14,14 @@ from sqlalchemy.engine import make_url
 
 from syncengine.store.database import sync_url
 
-__all__ = ["alembic_config", "current_revision", "head_revision", "upgrade", "upgrade_async"]
+__all__ = [
+    "alembic_config",
+    "current_revision",
+    "head_revision",
+    "schema_is_current",
+    "upgrade",
+    "upgrade_async",
+]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -57,3 +64,9 @@ def current_revision(url: str) -> str | None:
             return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
+
+
+async def schema_is_current(url: str) -> bool:
+    """True when the database at ``url`` is at the newest migration the code knows."""
+    current = await asyncio.to_thread(current_revision, url)
+    return current == head_revision()

@@ -8,19 +8,22 @@ the project is Active, when it turns Active otherwise).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from syncengine.errors import InvalidInput, NotFound
-from syncengine.settings import Settings, SupportSettings
 from syncengine.store.projects import ProjectRecord, ProjectRepository
 from syncengine.store.support import (
+    AttachmentFile,
+    AttachmentInfo,
+    CommentRecord,
     NewAttachment,
     NewSupportRequest,
     SupportRepository,
     SupportRequestRecord,
 )
+from syncengine.support.config import SupportConfig
 from syncengine.support.validation import (
     MAX_ATTACHMENTS,
     RequestForm,
@@ -52,13 +55,13 @@ class SupportService:
     def __init__(
         self,
         *,
-        settings: Settings,
+        configs: Mapping[str, SupportConfig],
         projects: ProjectRepository,
         requests: SupportRepository,
         clock: Callable[[], datetime],
         wake: Callable[[], None] = _no_wake,
     ) -> None:
-        self.settings = settings
+        self._configs = dict(configs)
         self.projects = projects
         self.requests = requests
         self.clock = clock
@@ -66,14 +69,14 @@ class SupportService:
 
     def enabled_slugs(self) -> list[str]:
         """The configured projects that accept support requests, by slug."""
-        return sorted(s for s, p in self.settings.projects.items() if p.support.enabled)
+        return sorted(self._configs)
 
-    def config(self, slug: str) -> SupportSettings:
-        """The support settings of ``slug``; NotFound unless it takes support requests."""
-        project = self.settings.projects.get(slug)
-        if project is None or not project.support.enabled:
+    def config(self, slug: str) -> SupportConfig:
+        """The portal configuration of ``slug``; NotFound unless it takes support requests."""
+        config = self._configs.get(slug)
+        if config is None:
             raise NotFound(f"project {slug!r} does not take support requests")
-        return project.support
+        return config
 
     async def project(self, slug: str) -> ProjectRecord:
         """The stored project of ``slug``; NotFound unless it takes support requests."""
@@ -137,3 +140,27 @@ class SupportService:
         )
         self.wake()
         return record
+
+    async def page(
+        self, *, project_id: int, reporter: str | None, search: str, limit: int, offset: int
+    ) -> tuple[list[SupportRequestRecord], int]:
+        """One page of a project's requests (``reporter``: only theirs) and the total."""
+        return await self.requests.page(
+            project_id=project_id, reporter=reporter, search=search, limit=limit, offset=offset
+        )
+
+    async def get(self, request_id: int) -> SupportRequestRecord | None:
+        """One request by id."""
+        return await self.requests.get(request_id)
+
+    async def attachments(self, request_id: int) -> list[AttachmentInfo]:
+        """The request's attachments."""
+        return await self.requests.attachments(request_id)
+
+    async def attachment(self, request_id: int, attachment_id: int) -> AttachmentFile | None:
+        """One attachment with its content."""
+        return await self.requests.attachment(request_id, attachment_id)
+
+    async def comments(self, request_id: int) -> list[CommentRecord]:
+        """The Jira comments on the request's issue."""
+        return await self.requests.comments(request_id)

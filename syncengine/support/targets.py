@@ -6,11 +6,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from syncengine.errors import JiraPermanentError
-from syncengine.settings import Settings
 from syncengine.support.fields import SupportFieldConfig
 from syncengine.support.jira_port import SupportJira
 
-__all__ = ["SupportTarget", "SupportTargets", "field_config"]
+__all__ = ["SupportTarget", "SupportTargets"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -21,30 +20,16 @@ class SupportTarget:
     fields: SupportFieldConfig
 
 
-def field_config(settings: Settings, slug: str) -> SupportFieldConfig:
-    """The field configuration of project ``slug`` from the settings."""
-    project = settings.projects[slug]
-    return SupportFieldConfig(
-        project_key=project.jira.project_key,
-        issue_type=project.support.issue_type,
-        api_version=project.jira.api_version,
-        category_field=project.support.category_field,
-        api_product_field=project.support.api_product_field,
-        endpoint_field=project.support.endpoint_field,
-        public_url=settings.effective_public_url,
-        project_slug=slug,
-        reporter_emails={n: u.email for n, u in settings.web.users.items() if u.email},
-    )
-
-
 class SupportTargets:
-    """Jira targets by project slug, built from settings and a client per project."""
+    """Jira targets by project slug: each project's field configuration and its client."""
 
-    def __init__(self, settings: Settings, clients: Mapping[str, SupportJira]) -> None:
+    def __init__(
+        self, fields: Mapping[str, SupportFieldConfig], clients: Mapping[str, SupportJira]
+    ) -> None:
         self._targets = {
-            slug: SupportTarget(jira=client, fields=field_config(settings, slug))
+            slug: SupportTarget(jira=client, fields=fields[slug])
             for slug, client in clients.items()
-            if slug in settings.projects
+            if slug in fields
         }
 
     def __call__(self, slug: str) -> SupportTarget:

@@ -13,8 +13,8 @@ import unicodedata
 from dataclasses import dataclass
 
 from syncengine.errors import InvalidInput
-from syncengine.settings import SupportSettings
 from syncengine.store.support import NewAttachment
+from syncengine.support.config import SupportConfig
 
 __all__ = [
     "MAX_ATTACHMENTS",
@@ -65,7 +65,7 @@ def _choice(value: str, allowed: tuple[str, ...], what: str, problems: dict[str,
     return value
 
 
-def validate_request(form: RequestForm, config: SupportSettings) -> ValidRequest:
+def validate_request(form: RequestForm, config: SupportConfig) -> ValidRequest:
     """The checked request; raises InvalidInput listing every problem."""
     problems: dict[str, str] = {}
     label = form.label.strip()
@@ -122,7 +122,7 @@ def _content_type(filename: str, declared: str) -> str:
 
 
 def validate_attachment(
-    filename: str, declared_type: str, content: bytes, config: SupportSettings
+    filename: str, declared_type: str, content: bytes, config: SupportConfig
 ) -> NewAttachment:
     """The checked attachment; raises InvalidInput saying which limit it breaks."""
     name = _clean_filename(filename)

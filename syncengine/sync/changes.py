@@ -9,20 +9,14 @@ that changed; its handler merges them with Jira's current values
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-
 from syncengine.domain.groups import GroupState
-from syncengine.errors import NotFound
-from syncengine.settings import Settings
-from syncengine.store.audit import AuditRepository
-from syncengine.store.database import Database
-from syncengine.store.outbox import OutboxRepository, OutboxWork
-from syncengine.store.tables import ErrorGroup, IssueLink, Project
+from syncengine.store.group_edits import GroupEdit, GroupEdits, GroupFields
+from syncengine.store.outbox import OutboxWork
 
 __all__ = ["PUSH", "ChangeResult", "GroupChanges"]
 
@@ -45,14 +39,15 @@ class GroupChanges:
 
     def __init__(
         self,
-        db: Database,
-        settings: Settings,
+        edits: GroupEdits,
         *,
+        syncing: Collection[str],
         clock: Callable[[], datetime],
         wake: Callable[[], None] = lambda: None,
     ) -> None:
-        self._db = db
-        self._settings = settings
+        """``syncing``: the projects (by slug) whose changes travel to Jira (sync not off)."""
+        self._edits = edits
+        self._syncing = frozenset(syncing)
         self._clock = clock
         self._wake = wake
 
@@ -70,87 +65,55 @@ class GroupChanges:
         """
         now = self._clock()
 
-        def apply(row: ErrorGroup) -> tuple[Any, Any]:
-            before = row.state
-            row.state = str(state)
+        def decide(current: GroupFields) -> GroupEdit:
+            values: dict[str, Any] = {"state": str(state)}
             if state is GroupState.RESOLVED:
-                row.resolved_at = now
-                row.resolve_rule = resolve_rule
+                values.update(resolved_at=now, resolve_rule=resolve_rule)
             elif state is GroupState.OPEN:
-                row.resolve_rule = None
-                row.resolved_at = None
-            return before, str(state)
+                values.update(resolve_rule=None, resolved_at=None)
+            return GroupEdit(before=current.state, after=str(state), values=values)
 
-        return await self._change(group_id, "state", apply, actor=actor, now=now)
+        return await self._change(group_id, "state", decide, actor=actor, now=now)
 
     async def assign(self, group_id: int, assignee: str | None, *, actor: str) -> ChangeResult:
         """Give a group to ``assignee`` (an e-mail), or to nobody."""
-        value = assignee.strip() if assignee else None
+        value = (assignee.strip() if assignee else None) or None
 
-        def apply(row: ErrorGroup) -> tuple[Any, Any]:
-            before = row.assignee
-            row.assignee = value or None
-            return before, row.assignee
+        def decide(current: GroupFields) -> GroupEdit:
+            return GroupEdit(before=current.assignee, after=value, values={"assignee": value})
 
-        return await self._change(group_id, "assignee", apply, actor=actor, now=self._clock())
+        return await self._change(group_id, "assignee", decide, actor=actor, now=self._clock())
 
     async def record_outcome(self, work: OutboxWork, error: str | None) -> None:
         """Show the last Jira error of a group's outbox work on the group (cleared on success)."""
         if work.group_id is None:
             return
-        async with self._db.session() as session:
-            await session.execute(
-                update(ErrorGroup)
-                .where(ErrorGroup.id == work.group_id)
-                .values(last_sync_error=error[:2000] if error else None)
-            )
+        await self._edits.set_sync_error(work.group_id, error)
 
     async def _change(
         self,
         group_id: int,
         field: str,
-        apply: Callable[[ErrorGroup], tuple[Any, Any]],
+        decide: Callable[[GroupFields], GroupEdit],
         *,
         actor: str,
         now: datetime,
     ) -> ChangeResult:
-        async with self._db.session() as session:
-            row = await session.get(ErrorGroup, group_id, with_for_update=self._db.is_postgres)
-            if row is None:
-                raise NotFound(f"no error group {group_id}")
-            before, after = apply(row)
-            row.updated_at = now
-            pushed = False
-            if before != after:
-                AuditRepository.add(
-                    session,
-                    actor=actor,
-                    action=f"group.{field}",
-                    detail={"before": before, "after": after},
-                    now=now,
-                    project_id=row.project_id,
-                    group_id=row.id,
-                )
-                pushed = await self._owes_push(session, row)
-                if pushed:
-                    OutboxRepository.add(
-                        session,
-                        project_id=row.project_id,
-                        group_id=row.id,
-                        kind=PUSH,
-                        payload={"fields": [field], "actor": actor},
-                        now=now,
-                    )
-        if pushed:
+        outcome = await self._edits.edit(
+            group_id,
+            field=field,
+            decide=decide,
+            actor=actor,
+            now=now,
+            push_kind=PUSH,
+            pushes=self._syncing.__contains__,
+        )
+        if outcome.pushed:
             self._wake()
         return ChangeResult(
-            group_id=group_id, field=field, before=before, after=after, pushed=pushed
+            group_id=group_id,
+            field=field,
+            before=outcome.before,
+            after=outcome.after,
+            pushed=outcome.pushed,
         )
-
-    async def _owes_push(self, session: Any, row: ErrorGroup) -> bool:
-        linked = await session.scalar(select(IssueLink.id).where(IssueLink.group_id == row.id))
-        if linked is None:
-            return False
-        slug = await session.scalar(select(Project.slug).where(Project.id == row.project_id))
-        project = self._settings.projects.get(slug or "")
-        return project is not None and project.sync.mode != "off"

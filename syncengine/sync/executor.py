@@ -23,7 +23,7 @@ engine state, an unreadable fix version) are shown on the group.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -41,17 +41,16 @@ from syncengine.domain.merge import (
 )
 from syncengine.domain.statuses import AlreadyThere, NoTransition, choose_transition
 from syncengine.domain.transition_screen import fill_screen
-from syncengine.errors import JiraError, JiraPermanentError
+from syncengine.errors import ConfigError, JiraError, JiraPermanentError
 from syncengine.jira.client import JiraClient
 from syncengine.jira.errors import JiraOutcomeUnknown
 from syncengine.jira.models import JiraIssue, JiraTransition
-from syncengine.settings import Settings
 from syncengine.store.link_sync import AuditEntry, GroupSyncView, LinkSyncStore, SyncWrite
 from syncengine.store.links import IssueLinkRepository, LinkRecord, Snapshot
 from syncengine.store.outbox import OutboxWork
 from syncengine.store.projects import ProjectRepository
 from syncengine.sync.applying import ACTOR, conflict_entry, engine_changes
-from syncengine.sync.config import ProjectSync, project_sync
+from syncengine.sync.config import ProjectSync
 from syncengine.sync.link_values import (
     ISSUE_FIELDS,
     available_transitions,
@@ -82,7 +81,8 @@ class LinkSync:
     def __init__(
         self,
         *,
-        settings: Settings,
+        configs: Mapping[str, ProjectSync | ConfigError],
+        user_maps: Mapping[str, Mapping[str, str]],
         links: IssueLinkRepository,
         store: LinkSyncStore,
         clients: Callable[[str], JiraClient],
@@ -90,7 +90,8 @@ class LinkSync:
         clock: Callable[[], datetime],
         wake: Callable[[], None] = lambda: None,
     ) -> None:
-        self._settings = settings
+        self._configs = dict(configs)
+        self._user_maps = dict(user_maps)
         self._links = links
         self._store = store
         self._clients = clients
@@ -98,7 +99,6 @@ class LinkSync:
         self._slugs: dict[int, str] = {}
         self._clock = clock
         self._wake = wake
-        self._configs: dict[str, ProjectSync] = {}
         self._users: dict[str, UserDirectory] = {}
         self._locks: dict[int, asyncio.Lock] = {}
 
@@ -110,17 +110,16 @@ class LinkSync:
 
     def config(self, slug: str) -> ProjectSync:
         """The sync configuration of project ``slug`` (ConfigError when unusable)."""
-        found = self._configs.get(slug)
-        if found is None:
-            found = project_sync(slug, self._settings.projects[slug])
-            self._configs[slug] = found
+        found = self._configs[slug]
+        if isinstance(found, ConfigError):
+            raise found
         return found
 
     def users(self, slug: str) -> UserDirectory:
         """The user directory of project ``slug`` (its cache lives as long as the process)."""
         found = self._users.get(slug)
         if found is None:
-            found = UserDirectory(slug, self._settings.projects[slug].jira.user_map)
+            found = UserDirectory(slug, self._user_maps[slug])
             self._users[slug] = found
         return found
 

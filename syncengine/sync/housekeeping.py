@@ -15,12 +15,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
-
 from syncengine.store.cursors import CursorRepository
-from syncengine.store.database import Database
-from syncengine.store.outbox import State
-from syncengine.store.tables import GroupMinuteCount, OutboxItem
+from syncengine.store.retention import RetentionRepository
 from syncengine.sync.tickets import TicketService
 
 __all__ = ["Housekeeping"]
@@ -34,7 +30,7 @@ class Housekeeping:
     def __init__(
         self,
         *,
-        db: Database,
+        retention: RetentionRepository,
         cursors: CursorRepository,
         tickets: TicketService,
         clock: Callable[[], datetime],
@@ -43,7 +39,7 @@ class Housekeeping:
         projects: list[str],
         is_active: Callable[[str], Awaitable[bool]],
     ) -> None:
-        self._db = db
+        self._purge = retention
         self._cursors = cursors
         self._tickets = tickets
         self._clock = clock
@@ -56,22 +52,12 @@ class Housekeeping:
     async def retention(self) -> dict[str, int]:
         """Delete what is no longer needed; how many rows of each kind went."""
         now = self._clock()
-        async with self._db.session() as session:
-            outbox = await session.execute(
-                delete(OutboxItem).where(
-                    OutboxItem.state == State.DONE, OutboxItem.updated_at < now - self._retention
-                )
-            )
-            minute = int((now - self._window).timestamp() // 60)
-            counts = await session.execute(
-                delete(GroupMinuteCount).where(GroupMinuteCount.minute < minute)
-            )
+        outbox, counts = await self._purge.purge(
+            done_before=now - self._retention,
+            minute_before=int((now - self._window).timestamp() // 60),
+        )
         deliveries = await self._cursors.prune_deliveries(before=now - timedelta(days=1))
-        removed = {
-            "outbox": int(outbox.rowcount),  # type: ignore[attr-defined]
-            "minute_counts": int(counts.rowcount),  # type: ignore[attr-defined]
-            "webhook_deliveries": deliveries,
-        }
+        removed = {"outbox": outbox, "minute_counts": counts, "webhook_deliveries": deliveries}
         log.info("retention removed %s", removed)
         return removed
 

@@ -5,16 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select
-
 from syncengine.errors import StoreError
 from syncengine.jira.client import JiraClient
 from syncengine.store.audit import AuditRepository
-from syncengine.store.database import Database
 from syncengine.store.groups import GroupRepository
 from syncengine.store.links import IssueLinkRepository, LinkRecord
-from syncengine.store.outbox import OutboxRepository, State
-from syncengine.store.tables import ErrorGroup, OutboxItem
+from syncengine.store.ticket_queue import TicketRequests
 from syncengine.sync.tickets import CREATE, LOOKUP_FIELDS, snapshot_of
 
 __all__ = ["ManualTickets"]
@@ -26,14 +22,16 @@ class ManualTickets:
     def __init__(
         self,
         *,
-        db: Database,
+        requests: TicketRequests,
+        audit: AuditRepository,
         groups: GroupRepository,
         links: IssueLinkRepository,
         clients: Callable[[str], JiraClient],
         clock: Callable[[], datetime],
         wake: Callable[[], None],
     ) -> None:
-        self._db = db
+        self._requests = requests
+        self._audit = audit
         self._groups = groups
         self._links = links
         self._clients = clients
@@ -49,38 +47,11 @@ class ManualTickets:
         link = await self._links.for_group(group_id)
         if link is not None:
             return f"group {group_id} already has {link.issue_key}"
-        now = self._clock()
-        async with self._db.session() as session:
-            queued = await session.scalar(
-                select(OutboxItem.id).where(
-                    OutboxItem.group_id == group_id,
-                    OutboxItem.kind == CREATE,
-                    OutboxItem.state.in_(State.UNFINISHED),
-                )
-            )
-            if queued is not None:
-                return f"the ticket of group {group_id} is already queued (outbox item {queued})"
-            project_id = await session.scalar(
-                select(ErrorGroup.project_id).where(ErrorGroup.id == group_id)
-            )
-            assert project_id is not None
-            OutboxRepository.add(
-                session,
-                project_id=project_id,
-                group_id=group_id,
-                kind=CREATE,
-                payload={"reason": f"requested by {actor}"},
-                now=now,
-            )
-            AuditRepository.add(
-                session,
-                actor=actor,
-                action="ticket.requested",
-                detail={"fingerprint": group.fingerprint},
-                now=now,
-                project_id=project_id,
-                group_id=group_id,
-            )
+        queued = await self._requests.request(
+            group_id, kind=CREATE, actor=actor, fingerprint=group.fingerprint, now=self._clock()
+        )
+        if queued is not None:
+            return f"the ticket of group {group_id} is already queued (outbox item {queued})"
         self._wake()
         return f"the ticket of group {group_id} is queued"
 
@@ -98,10 +69,7 @@ class ManualTickets:
                 f"group {group_id} is already linked to {existing.issue_key}; unlink it first"
             )
         issue = await self._clients(group.project).get_issue(issue_key, fields=LOOKUP_FIELDS)
-        async with self._db.session() as session:
-            project_id = await session.scalar(
-                select(ErrorGroup.project_id).where(ErrorGroup.id == group_id)
-            )
+        project_id = await self._requests.project_of(group_id)
         assert project_id is not None
         other = await self._links.for_issue(project_id, issue.id)
         if other is not None:
@@ -115,14 +83,12 @@ class ManualTickets:
             now=self._clock(),
             jira_updated_at=issue.updated,
         )
-        async with self._db.session() as session:
-            AuditRepository.add(
-                session,
-                actor=actor,
-                action="ticket.linked",
-                detail={"issue": issue.key},
-                now=self._clock(),
-                project_id=project_id,
-                group_id=group_id,
-            )
+        await self._audit.record(
+            actor=actor,
+            action="ticket.linked",
+            detail={"issue": issue.key},
+            now=self._clock(),
+            project_id=project_id,
+            group_id=group_id,
+        )
         return link

@@ -16,12 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy import func, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from syncengine.domain.groups import GroupState
 from syncengine.domain.reports import CrashReport
@@ -32,9 +26,10 @@ from syncengine.domain.rules import (
     ticket_due,
     validate_rules,
 )
+from syncengine.store import ticket_queue
 from syncengine.store.batch_fold import GroupFold
-from syncengine.store.outbox import State
-from syncengine.store.tables import ErrorGroup, GroupMinuteCount, IssueLink, OutboxItem, Project
+from syncengine.store.database import Connection
+from syncengine.store.ticket_queue import DueTicket
 from syncengine.sync.tickets import CREATE
 
 __all__ = ["TicketPlanner"]
@@ -75,7 +70,7 @@ class TicketPlanner:
             self._queued = False
             self._wake()
 
-    async def __call__(self, conn: AsyncConnection, groups: list[GroupFold], now: datetime) -> None:
+    async def __call__(self, conn: Connection, groups: list[GroupFold], now: datetime) -> None:
         by_slug: dict[str, list[GroupFold]] = {}
         for group in groups:
             slug = await self._slug(conn, group.project_id)
@@ -86,15 +81,9 @@ class TicketPlanner:
             return
         candidates = [g for batch in by_slug.values() for g in batch]
         ids = [g.group_id for g in candidates]
-        states = dict(
-            (
-                await conn.execute(
-                    select(ErrorGroup.id, ErrorGroup.state).where(ErrorGroup.id.in_(ids))
-                )
-            ).all()
-        )
-        taken = await self._taken(conn, ids)
-        rows: list[dict[str, Any]] = []
+        states = await ticket_queue.group_states(conn, ids)
+        taken = await ticket_queue.taken_groups(conn, ids, kind=CREATE)
+        due: list[DueTicket] = []
         for slug, batch in by_slug.items():
             rules = self._rules[slug]
             windowed = await self._window_counts(conn, rules, batch, now)
@@ -103,37 +92,14 @@ class TicketPlanner:
                     continue
                 reason = self._due(rules, group, states, windowed)
                 if reason is not None:
-                    rows.append(
-                        {
-                            "project_id": group.project_id,
-                            "group_id": group.group_id,
-                            "support_request_id": None,
-                            "kind": CREATE,
-                            "payload": {"reason": reason},
-                            "state": State.PENDING,
-                            "attempts": 0,
-                            "next_attempt_at": now,
-                            "created_at": now,
-                            "updated_at": now,
-                        }
+                    due.append(
+                        DueTicket(
+                            project_id=group.project_id, group_id=group.group_id, reason=reason
+                        )
                     )
-        if rows:
-            await conn.execute(insert(OutboxItem), rows)
+        if due:
+            await ticket_queue.queue_tickets(conn, due, kind=CREATE, now=now)
             self._queued = True
-
-    @staticmethod
-    async def _taken(conn: AsyncConnection, ids: list[int]) -> set[int]:
-        """Groups that are linked or have a create queued already."""
-        linked = select(IssueLink.group_id).where(IssueLink.group_id.in_(ids))
-        queued = select(OutboxItem.group_id).where(
-            OutboxItem.group_id.in_(ids),
-            OutboxItem.kind == CREATE,
-            OutboxItem.state.in_(State.UNFINISHED),
-        )
-        found: set[int] = set()
-        for query in (linked, queued):
-            found.update(gid for gid in (await conn.execute(query)).scalars() if gid is not None)
-        return found
 
     @staticmethod
     def _due(
@@ -153,39 +119,19 @@ class TicketPlanner:
                 return decision.reason
         return None
 
-    async def _slug(self, conn: AsyncConnection, project_id: int) -> str:
+    async def _slug(self, conn: Connection, project_id: int) -> str:
         if project_id not in self._slugs:
-            rows = await conn.execute(select(Project.id, Project.slug))
-            self._slugs.update(dict(rows.all()))
+            self._slugs.update(await ticket_queue.project_slugs(conn))
         return self._slugs.get(project_id, "")
 
     @staticmethod
     async def _window_counts(
-        conn: AsyncConnection, rules: TicketRules, batch: list[GroupFold], now: datetime
+        conn: Connection, rules: TicketRules, batch: list[GroupFold], now: datetime
     ) -> dict[int, int]:
         if rules.window_minutes is None:
             return {}
-        minute = _epoch_minute(now)
-        dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        statement = dialect_insert(GroupMinuteCount)
-        rows = sorted(
-            ({"group_id": g.group_id, "minute": minute, "count": g.count} for g in batch),
-            key=lambda r: r["group_id"],  # one lock order for concurrent batches
-        )
-        await conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["group_id", "minute"],
-                set_={"count": GroupMinuteCount.count + statement.excluded.count},
-            ),
-            rows,
+        await ticket_queue.add_minute_counts(
+            conn, [(g.group_id, g.count) for g in batch], minute=_epoch_minute(now)
         )
         since = _epoch_minute(now - timedelta(minutes=rules.window_minutes)) + 1
-        sums = await conn.execute(
-            select(GroupMinuteCount.group_id, func.sum(GroupMinuteCount.count))
-            .where(
-                GroupMinuteCount.group_id.in_([g.group_id for g in batch]),
-                GroupMinuteCount.minute >= since,
-            )
-            .group_by(GroupMinuteCount.group_id)
-        )
-        return {gid: int(total) for gid, total in sums}
+        return await ticket_queue.window_sums(conn, [g.group_id for g in batch], since=since)

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from syncengine.errors import JiraError
 from syncengine.jira.errors import JiraBadRequest
-from syncengine.settings import Settings
 from syncengine.store.cursors import CursorRecord, CursorRepository
 from syncengine.store.link_sync import LinkSyncStore, PollScope
 from syncengine.store.links import IssueLinkRepository
@@ -32,12 +31,20 @@ from syncengine.store.projects import ProjectRepository
 from syncengine.sync.executor import LinkSync
 from syncengine.sync.link_values import ISSUE_FIELDS
 
-__all__ = ["OVERLAP", "PollResult", "Poller", "poll_jql"]
+__all__ = ["OVERLAP", "PollResult", "PollWatch", "Poller", "poll_jql"]
 
 log = logging.getLogger(__name__)
 
 OVERLAP = timedelta(minutes=2)
 PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PollWatch:
+    """What decides whether a project's poll is due: webhooks, and the silence that counts."""
+
+    webhook_secret_set: bool
+    webhook_silence_seconds: int
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -64,7 +71,7 @@ class Poller:
     def __init__(
         self,
         *,
-        settings: Settings,
+        watches: Mapping[str, PollWatch],
         projects: ProjectRepository,
         links: IssueLinkRepository,
         cursors: CursorRepository,
@@ -72,7 +79,7 @@ class Poller:
         executor: LinkSync,
         clock: Callable[[], datetime],
     ) -> None:
-        self._settings = settings
+        self._watches = dict(watches)
         self._projects = projects
         self._links = links
         self._cursors = cursors
@@ -82,10 +89,10 @@ class Poller:
 
     def due(self, slug: str, cursor: CursorRecord, now: datetime) -> str | None:
         """None when a run of ``slug`` is due now, else why not."""
-        project = self._settings.projects[slug]
-        if project.jira.webhook_secret is None or cursor.last_webhook_at is None:
+        watch = self._watches[slug]
+        if not watch.webhook_secret_set or cursor.last_webhook_at is None:
             return None
-        silence = timedelta(seconds=project.sync.webhook_silence_seconds)
+        silence = timedelta(seconds=watch.webhook_silence_seconds)
         if now - cursor.last_webhook_at > silence:
             return None
         if cursor.last_poll_at is None or now - cursor.last_poll_at > silence:

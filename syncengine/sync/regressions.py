@@ -18,12 +18,9 @@ so a retry goes on where it stopped.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from syncengine.domain.fields import identity_label
 from syncengine.domain.groups import GroupState
@@ -36,9 +33,10 @@ from syncengine.domain.regression import (
     jira_action,
 )
 from syncengine.domain.resolve import InvalidRule, ReportFacts, ResolveRule
+from syncengine.domain.versions import VersionScheme
 from syncengine.jira.parsing import parse_datetime
-from syncengine.settings import Settings
 from syncengine.store.batch_fold import GroupFold
+from syncengine.store.database import Connection
 from syncengine.store.groups import GroupRepository
 from syncengine.store.link_sync import LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
@@ -47,30 +45,39 @@ from syncengine.store.regressions import ResolvedGroup, reopen_regressed, resolv
 from syncengine.sync.executor import LinkSync
 from syncengine.sync.tickets import CREATE, TicketService, group_key
 
-__all__ = ["REGRESSION", "RegressionHook", "RegressionJira"]
+__all__ = ["REGRESSION", "RegressionCheck", "RegressionHook", "RegressionJira"]
 
 log = logging.getLogger(__name__)
 
 REGRESSION = "link.regression"
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RegressionCheck:
+    """How one project's reports are checked against resolved-until rules."""
+
+    version_scheme: VersionScheme
+    version_attribute: str
+    syncs: bool  # a regression of a linked group owes Jira something (sync is not off)
+
+
 class RegressionHook:
     """The fold hook that reopens resolved groups a batch breaks (see the module docstring)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(self, projects: Mapping[str, RegressionCheck]) -> None:
+        self._projects = dict(projects)
 
-    async def __call__(self, conn: AsyncConnection, groups: list[GroupFold], now: datetime) -> None:
-        """Check the batch's resolved groups; raises StoreError/SQLAlchemyError with the batch."""
+    async def __call__(self, conn: Connection, groups: list[GroupFold], now: datetime) -> None:
+        """Check the batch's resolved groups; raises StoreError with the batch."""
         candidates = {g.group_id: g for g in groups if not g.new and g.group_id}
         if not candidates:
             return
         for group in await resolved_groups(conn, sorted(candidates)):
-            project = self._settings.projects.get(group.project_slug)
+            project = self._projects.get(group.project_slug)
             if project is None:
                 continue
             fold = candidates[group.id]
-            regressed = self._decide(group, fold, project.sync.version_scheme, project)
+            regressed = self._decide(group, fold, project)
             if regressed is None:
                 continue
             report = fold.reports[regressed.report_index]
@@ -84,7 +91,7 @@ class RegressionHook:
                 "breaking_reports": regressed.breaking_reports,
                 "problems": list(regressed.problems),
             }
-            owes_jira = group.linked and project.sync.mode != SyncMode.OFF.value
+            owes_jira = group.linked and project.syncs
             outbox = (
                 {
                     "rule": rule_json,
@@ -100,8 +107,9 @@ class RegressionHook:
                 log.info("group %s regressed (#%s): %s", group.id, count, audit["rule_text"])
 
     def _decide(
-        self, group: ResolvedGroup, fold: GroupFold, scheme: str, project: Any
+        self, group: ResolvedGroup, fold: GroupFold, project: RegressionCheck
     ) -> Regressed | None:
+        scheme = project.version_scheme
         rule: ResolveRule | None = None
         if group.resolve_rule:
             try:
@@ -129,7 +137,7 @@ class RegressionJira:
     def __init__(
         self,
         *,
-        settings: Settings,
+        public_url: str,
         links: IssueLinkRepository,
         groups: GroupRepository,
         store: LinkSyncStore,
@@ -137,7 +145,7 @@ class RegressionJira:
         tickets: TicketService,
         clock: Callable[[], datetime],
     ) -> None:
-        self._settings = settings
+        self._public_url = public_url
         self._links = links
         self._groups = groups
         self._store = store
@@ -180,7 +188,7 @@ class RegressionJira:
             closed_at=parse_datetime(issue.fields.get("resolutiondate")),
             resolution=issue.resolution,
             regression_count=int(payload.get("regression_count") or 1),
-            group_url=f"{self._settings.effective_public_url}/groups/{group_id}",
+            group_url=f"{self._public_url}/groups/{group_id}",
             config=cfg.regression,
             now=self._clock(),
         )

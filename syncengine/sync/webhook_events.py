@@ -1,6 +1,6 @@
-"""Jira webhook events → link syncs (registered in ``container.event_handlers``).
+"""Jira webhook events → link syncs (run by :mod:`syncengine.sync.webhook_inbox`).
 
-The receiver (:mod:`syncengine.web.webhooks`) has verified and de-duplicated the
+The receiver (:mod:`syncengine.web.webhook_receiver`) has verified and de-duplicated the
 delivery. Here an event for a linked issue is merged like a poll result, but
 with Jira's CURRENT issue, read by id: Jira redelivers for half an hour and
 out of order, so a payload may describe an older state than the issue's (and

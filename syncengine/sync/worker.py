@@ -52,9 +52,11 @@ class OutboxWorker:
         poll_interval: float = 1.0,
         on_outcome: OutcomeHook = _no_hook,
         batch_handlers: dict[str, BatchHandler] | None = None,
+        wakeup: asyncio.Event | None = None,
     ) -> None:
+        """``wakeup``: an event others set when they write work (see :meth:`wake`)."""
         self.outbox = outbox
-        self.handlers = handlers  # shared: parts register their handlers after construction
+        self.handlers = handlers
         self.batch_handlers = batch_handlers if batch_handlers is not None else {}
         self.worker_id = worker_id
         self.clock = clock
@@ -65,7 +67,7 @@ class OutboxWorker:
         self.poll_interval = poll_interval
         self.on_outcome = on_outcome
         self._slots = asyncio.Semaphore(concurrency)
-        self._wakeup = asyncio.Event()
+        self._wakeup = wakeup if wakeup is not None else asyncio.Event()
         self._stopping = asyncio.Event()
 
     def wake(self) -> None:
@@ -176,7 +178,9 @@ class OutboxWorker:
         elif isinstance(error, JiraError):
             await self._failed(item, error.user_message(), error.transient, error.retry_after)
         elif isinstance(error, SyncEngineError):
-            await self._failed(item, str(error), transient=False, retry_after=None)
+            # A store error says whether it passes (a lock, a lost connection); others do not.
+            transient = bool(getattr(error, "transient", False))
+            await self._failed(item, str(error), transient=transient, retry_after=None)
         else:
             # A bug must not lose work: keep the item, retry with backoff, log loudly.
             log.error("outbox item %s (%s) failed unexpectedly", item.id, item.kind, exc_info=error)

@@ -1,4 +1,4 @@
-"""JSON API for support requests and the integration switch: ``/api/v1/projects/{project}/…``.
+"""JSON API for support requests: ``/api/v1/projects/{project}/support-requests…``.
 
 Authenticated with the admin token (``Authorization: Bearer``) or a dashboard
 session; a session's POST carries its CSRF token in ``X-CSRF-Token``. Portal
@@ -14,15 +14,14 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from syncengine.errors import NotFound
 from syncengine.store.support import AttachmentInfo, CommentRecord
 from syncengine.support.service import SupportService
 from syncengine.support.validation import RequestForm
-from syncengine.web.auth import Forbidden, PrincipalDep, User
+from syncengine.web.auth import Forbidden, PrincipalDep
 from syncengine.web.csrf import require_csrf
-from syncengine.web.deps import ContainerDep
 from syncengine.web.downloads import attachment_response
-from syncengine.web.problems import problem_responses
+from syncengine.web.problem_documents import problem_responses
+from syncengine.web.services import ServicesDep
 from syncengine.web.support_pages import read_uploads
 from syncengine.web.support_views import AttachmentId, RequestId, RequestView, load_visible, view
 
@@ -92,21 +91,8 @@ class SupportRequestPage(BaseModel):
     offset: int
 
 
-class IntegrationState(BaseModel):
-    """A project's Jira integration switch."""
-
-    project: str
-    active: bool
-
-
-class IntegrationChange(BaseModel):
-    """The new state of the switch."""
-
-    active: bool
-
-
-def _service(container: ContainerDep) -> SupportService:
-    return container.support
+def _service(services: ServicesDep) -> SupportService:
+    return services.support
 
 
 ServiceDep = Annotated[SupportService, Depends(_service)]
@@ -176,7 +162,7 @@ async def list_support_requests(
 ) -> SupportRequestPage:
     """The requests the caller may see (portal users: their own)."""
     record = await service.project(project)
-    rows, total = await service.requests.page(
+    rows, total = await service.page(
         project_id=record.id,
         reporter=None if user.is_admin else user.name,
         search=q,
@@ -226,7 +212,7 @@ async def create_support_request(
     return _detail(
         project,
         view(filed, active=record.integration_active, user=user),
-        await service.requests.attachments(filed.id),
+        await service.attachments(filed.id),
         [],
     )
 
@@ -241,8 +227,8 @@ async def get_support_request(
     return _detail(
         project,
         view(record, active=project_record.integration_active, user=user),
-        await service.requests.attachments(record.id),
-        await service.requests.comments(record.id),
+        await service.attachments(record.id),
+        await service.comments(record.id),
     )
 
 
@@ -261,41 +247,3 @@ async def download_attachment(
     """An attachment's content, as a download."""
     record = await load_visible(service, project, request_id, user)
     return await attachment_response(service, record.id, attachment_id)
-
-
-def _admin(user: User) -> None:
-    if not user.is_admin:
-        raise Forbidden("admins only")
-
-
-@router.get("/integration", response_model=IntegrationState, tags=["integration"])
-async def get_integration(
-    project: str, user: PrincipalDep, container: ContainerDep
-) -> IntegrationState:
-    """Whether the project's Jira integration is Active (admins)."""
-    _admin(user)
-    record = await container.projects.get(project)
-    if record is None:
-        raise NotFound(f"project {project!r} does not exist")
-    return IntegrationState(project=record.slug, active=record.integration_active)
-
-
-@router.put(
-    "/integration",
-    response_model=IntegrationState,
-    tags=["integration"],
-    dependencies=[Depends(require_csrf)],
-)
-async def set_integration(
-    project: str, change: IntegrationChange, user: PrincipalDep, container: ContainerDep
-) -> IntegrationState:
-    """Switch the integration Active or Passive (admins; written to the audit log)."""
-    _admin(user)
-    record = await container.projects.set_active(
-        project, change.active, actor=user.name, now=container.clock()
-    )
-    if record is None:
-        raise NotFound(f"project {project!r} does not exist")
-    if change.active:
-        container.wake_worker()
-    return IntegrationState(project=record.slug, active=record.integration_active)

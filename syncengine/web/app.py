@@ -1,4 +1,4 @@
-"""Builds the FastAPI app; services arrive through the lifespan, never at import time."""
+"""Builds the FastAPI app over the engine's services (built by the composition root)."""
 
 from __future__ import annotations
 
@@ -8,53 +8,41 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from syncengine import __version__
-from syncengine.bootstrap import Container, bootstrap
-from syncengine.settings import Settings
-from syncengine.web import health, webhooks
-from syncengine.web import ingest as ingest_routes
-from syncengine.web.group_resolution import router as group_resolution_router
-from syncengine.web.groups import router as groups_router
-from syncengine.web.pages import install_pages
-from syncengine.web.requests import RequestIdMiddleware
+from syncengine.web import health, ingest_endpoints, webhook_receiver
+from syncengine.web.api_group_resolution import router as group_resolution_router
+from syncengine.web.api_groups import router as groups_router
+from syncengine.web.dashboard import install_dashboard
+from syncengine.web.request_ids import RequestIdMiddleware
+from syncengine.web.services import BackgroundWork, WebServices
 
 __all__ = ["create_app"]
 
 
-def create_app(
-    settings: Settings, *, container: Container | None = None, background: bool = False
-) -> FastAPI:
-    """The web app for ``settings``.
+def create_app(services: WebServices, *, background: BackgroundWork | None = None) -> FastAPI:
+    """The web app over ``services`` (the caller owns their lifetime).
 
-    With ``container`` given, the caller owns its lifetime. With ``background``, the
-    lifespan also runs the outbox worker and the periodic jobs in this process.
+    With ``background``, the lifespan also runs the outbox worker and the periodic
+    jobs in this process, and stops them when the app stops.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = container is None
-        if owned:
-            app.state.container = await bootstrap(settings)
-        running: Container = app.state.container
-        if background:
-            running.start_background()
+        if background is not None:
+            background.start()
         try:
             yield
         finally:
-            if owned:
-                await running.aclose()
-            elif background and running.runtime is not None:
-                await running.runtime.stop()
-                running.runtime = None
+            if background is not None:
+                await background.stop()
 
     app = FastAPI(title="syncengine", version=__version__, lifespan=lifespan)
-    if container is not None:
-        # Set at once: test transports may not run the lifespan.
-        app.state.container = container
+    # Set at once: test transports may not run the lifespan.
+    app.state.services = services
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
-    app.include_router(webhooks.router)
-    app.include_router(ingest_routes.router)
+    app.include_router(webhook_receiver.router)
+    app.include_router(ingest_endpoints.router)
     app.include_router(groups_router)
     app.include_router(group_resolution_router)
-    install_pages(app, settings)
+    install_dashboard(app, services.config)
     return app

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 
-from syncengine.web.deps import get_container
+from syncengine.web.services import get_services
 
 __all__ = [
     "AdminDep",
@@ -77,13 +77,13 @@ def current_user(request: Request) -> User | None:
     name = request.session.get("user")
     if not isinstance(name, str):
         return None
-    settings = get_container(request).settings
+    config = get_services(request).config
     since = request.session.get("since")
-    max_age = settings.web.session_max_age_seconds
+    max_age = config.session_max_age_seconds
     if not isinstance(since, int | float) or time.time() - since > max_age:
         request.session.pop("user", None)
         return None
-    configured = settings.web.users.get(name)
+    configured = config.users.get(name)
     if configured is None:
         request.session.pop("user", None)
         return None
@@ -124,7 +124,7 @@ def _principal(request: Request) -> User:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token:
-        configured = get_container(request).settings.admin_token
+        configured = get_services(request).config.admin_token
         if configured is None:
             raise ApiUnauthorized(
                 "the admin API token is off: set admin_token (or admin_token_env / "

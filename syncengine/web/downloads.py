@@ -20,7 +20,7 @@ async def attachment_response(
     Served as a download with ``nosniff`` and a locked-down CSP, so an uploaded
     HTML or SVG file can never run script on this site.
     """
-    file = await service.requests.attachment(request_id, attachment_id)
+    file = await service.attachment(request_id, attachment_id)
     if file is None:
         raise NotFound(f"attachment {attachment_id} not found")
     name = file.info.filename

@@ -17,10 +17,8 @@ from syncengine.errors import InvalidInput, JiraError
 from syncengine.store.group_queries import SORTS, GroupFilter, GroupSort
 from syncengine.web.auth import AdminDep
 from syncengine.web.csrf import require_csrf
-from syncengine.web.deps import ContainerDep
-from syncengine.web.group_actions import assign, change_state, link_issue
-from syncengine.web.group_views import load_detail
-from syncengine.web.templating import flash, render
+from syncengine.web.page_templates import flash, render
+from syncengine.web.services import ServicesDep
 
 __all__ = ["router"]
 
@@ -39,7 +37,7 @@ async def group_list(
     request: Request,
     *,
     user: AdminDep,
-    container: ContainerDep,
+    services: ServicesDep,
     q: Annotated[str, Query(max_length=200)] = "",
     project: str = "",
     state: str = "",
@@ -50,7 +48,8 @@ async def group_list(
     cursor: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     """Every project's groups, searched, filtered and sorted; 50 a page."""
-    projects = await container.projects.all()
+    groups = services.groups
+    projects = await groups.projects()
     chosen = next((p for p in projects if p.slug == project), None)
     order: GroupSort = "count" if sort == "count" else "last_seen"
     wanted = GroupFilter(
@@ -64,12 +63,10 @@ async def group_list(
     )
     problem = ""
     try:
-        page = await container.groups.page(
-            None, limit=PAGE_SIZE, cursor=cursor or None, wanted=wanted
-        )
+        page = await groups.page(None, limit=PAGE_SIZE, cursor=cursor or None, wanted=wanted)
     except ValueError:
         problem = "That page link is out of date: showing the first page again."
-        page = await container.groups.page(None, limit=PAGE_SIZE, wanted=wanted)
+        page = await groups.page(None, limit=PAGE_SIZE, wanted=wanted)
     query = {
         "q": q,
         "project": chosen.slug if chosen else "",
@@ -98,10 +95,10 @@ async def group_list(
 
 @router.get("/admin/groups/{group_id}", response_class=HTMLResponse)
 async def group_page(
-    request: Request, group_id: int, user: AdminDep, container: ContainerDep
+    request: Request, group_id: int, user: AdminDep, services: ServicesDep
 ) -> Response:
     """One group: attributes, callstack, counts, Jira issue, forms and audit trail."""
-    detail = await load_detail(container, group_id, top=10)
+    detail = await services.groups.detail(group_id, top=10)
     return render(
         request,
         "web/groups/detail.html",
@@ -124,20 +121,20 @@ async def post_state(
     group_id: int,
     *,
     user: AdminDep,
-    container: ContainerDep,
+    services: ServicesDep,
     state: Annotated[str, Form()],
     until_version: Annotated[str, Form(max_length=128)] = "",
 ) -> RedirectResponse:
     """Change the group's state (resolving may name a version it is fixed in)."""
-    await load_detail(container, group_id, top=1)
+    await services.groups.detail(group_id, top=1)
     try:
         chosen = GroupState(state)
     except ValueError:
         flash(request, f"Not done: {state!r} is not a state.", "error")
         return _back(group_id)
     try:
-        result = await change_state(
-            container, group_id, chosen, actor=user.name, until_version=until_version
+        result = await services.groups.change_state(
+            group_id, chosen, actor=user.name, until_version=until_version
         )
     except InvalidInput as exc:
         _refused(request, exc)
@@ -152,13 +149,13 @@ async def post_assignee(
     request: Request,
     group_id: int,
     user: AdminDep,
-    container: ContainerDep,
+    services: ServicesDep,
     assignee: Annotated[str, Form(max_length=320)] = "",
 ) -> RedirectResponse:
     """Give the group to someone, or nobody when the field is empty."""
-    await load_detail(container, group_id, top=1)
+    await services.groups.detail(group_id, top=1)
     try:
-        result = await assign(container, group_id, assignee, actor=user.name)
+        result = await services.groups.assign(group_id, assignee, actor=user.name)
     except InvalidInput as exc:
         _refused(request, exc)
         return _back(group_id)
@@ -168,11 +165,11 @@ async def post_assignee(
 
 @router.post("/admin/groups/{group_id}/ticket", dependencies=[Depends(require_csrf)])
 async def post_ticket(
-    request: Request, group_id: int, user: AdminDep, container: ContainerDep
+    request: Request, group_id: int, user: AdminDep, services: ServicesDep
 ) -> RedirectResponse:
     """Queue the group's Jira ticket now, whatever the rules say."""
-    await load_detail(container, group_id, top=1)
-    message = await container.manual.create_now(group_id, actor=user.name)
+    await services.groups.detail(group_id, top=1)
+    message = await services.groups.create_ticket(group_id, actor=user.name)
     flash(request, message[:1].upper() + message[1:] + ".", "success")
     return _back(group_id)
 
@@ -182,13 +179,13 @@ async def post_link(
     request: Request,
     group_id: int,
     user: AdminDep,
-    container: ContainerDep,
+    services: ServicesDep,
     issue_key: Annotated[str, Form(max_length=64)],
 ) -> RedirectResponse:
     """Link the group to an issue that already exists in Jira."""
-    await load_detail(container, group_id, top=1)
+    await services.groups.detail(group_id, top=1)
     try:
-        link = await link_issue(container, group_id, issue_key, actor=user.name)
+        link = await services.groups.link_issue(group_id, issue_key, actor=user.name)
     except (InvalidInput, JiraError) as exc:
         _refused(request, exc)
         return _back(group_id)

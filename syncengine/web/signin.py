@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from syncengine.web.auth import OptionalUserDep, User, sign_in, sign_out
 from syncengine.web.csrf import require_csrf
-from syncengine.web.deps import ContainerDep
+from syncengine.web.login_throttle import LoginThrottle
+from syncengine.web.page_templates import flash, render
 from syncengine.web.passwords import verify_password
-from syncengine.web.templating import flash, render
-from syncengine.web.throttle import LoginThrottle
+from syncengine.web.services import ServicesDep
 
 __all__ = ["router"]
 
@@ -46,7 +46,7 @@ async def login_page(request: Request, user: OptionalUserDep, next: str = "/") -
 @router.post("/login", dependencies=[Depends(require_csrf)], response_class=HTMLResponse)
 async def login(
     request: Request,
-    container: ContainerDep,
+    services: ServicesDep,
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
@@ -62,7 +62,7 @@ async def login(
         log.warning("sign-in for %r from %s refused: too many failures", username, address)
         context["error"] = f"Too many failed sign-ins. Try again in {minutes} minute(s)."
         return render(request, "web/login.html", context, status_code=429)
-    configured = container.settings.web.users.get(username)
+    configured = services.config.users.get(username)
     ok = await asyncio.to_thread(
         verify_password, configured.password_hash if configured else None, password
     )

@@ -12,10 +12,10 @@ from syncengine.support.service import SupportService, UploadedFile
 from syncengine.support.validation import RequestForm
 from syncengine.web.auth import UserDep
 from syncengine.web.csrf import require_csrf
-from syncengine.web.deps import ContainerDep
 from syncengine.web.downloads import attachment_response
+from syncengine.web.page_templates import flash, render
+from syncengine.web.services import ServicesDep
 from syncengine.web.support_views import AttachmentId, RequestId, load_visible, view
-from syncengine.web.templating import flash, render
 
 __all__ = ["router"]
 
@@ -23,8 +23,8 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
 
 
-def _service(container: ContainerDep) -> SupportService:
-    return container.support
+def _service(services: ServicesDep) -> SupportService:
+    return services.support
 
 
 ServiceDep = Annotated[SupportService, Depends(_service)]
@@ -36,7 +36,7 @@ async def choose_project(request: Request, user: UserDep, service: ServiceDep) -
     slugs = service.enabled_slugs()
     if len(slugs) == 1:
         return RedirectResponse(f"/projects/{slugs[0]}/support", status_code=303)
-    projects = [(s, service.settings.projects[s].name or s) for s in slugs]
+    projects = [(s, service.config(s).name or s) for s in slugs]
     return render(request, "web/support/projects.html", {"projects": projects})
 
 
@@ -52,7 +52,7 @@ async def list_requests(
 ) -> Response:
     """The requests the user may see, newest activity first, searchable by key or summary."""
     record = await service.project(project)
-    rows, total = await service.requests.page(
+    rows, total = await service.page(
         project_id=record.id,
         reporter=None if user.is_admin else user.name,
         search=q,
@@ -168,8 +168,8 @@ async def show_request(
         {
             "project": project_record,
             "item": view(record, active=project_record.integration_active, user=user),
-            "attachments": await service.requests.attachments(record.id),
-            "comments": await service.requests.comments(record.id),
+            "attachments": await service.attachments(record.id),
+            "comments": await service.comments(record.id),
         },
     )
 

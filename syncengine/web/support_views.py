@@ -71,7 +71,7 @@ async def load_visible(
 ) -> SupportRequestRecord:
     """The request if ``user`` may see it; NotFound otherwise (its existence stays hidden)."""
     project = await service.project(slug)
-    record = await service.requests.get(request_id)
+    record = await service.get(request_id)
     if (
         record is None
         or record.project_id != project.id

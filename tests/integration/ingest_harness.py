@@ -19,7 +19,7 @@ from syncengine.bootstrap import Container, bootstrap
 from syncengine.domain.groups import GroupSnapshot
 from syncengine.domain.reports import CrashReport
 from syncengine.errors import StoreError
-from syncengine.ingest.sink import Accepted
+from syncengine.ingest.sink import Accepted, ReportSink
 from syncengine.settings import Settings
 from syncengine.web import create_app
 
@@ -67,15 +67,22 @@ def settings(database_url: str = "", **ingest: Any) -> Settings:
 
 
 @asynccontextmanager
-async def serve_harness(database_url: str, **ingest: Any) -> AsyncIterator[Harness]:
-    """The app on ``database_url`` with ``ingest`` settings; the writer is drained on exit."""
-    container = await bootstrap(settings(database_url, **ingest), migrate=False, clock=lambda: NOW)
+async def serve_harness(
+    database_url: str, *, sink: ReportSink | None = None, **ingest: Any
+) -> AsyncIterator[Harness]:
+    """The app on ``database_url`` with ``ingest`` settings; the writer is drained on exit.
+
+    ``sink`` replaces the batching writer (a broken store, for instance).
+    """
+    container = await bootstrap(
+        settings(database_url, **ingest), migrate=False, clock=lambda: NOW, ingest=sink
+    )
     projects = container.projects
     shop = await projects.ensure("shop", name="Shop", integration_active=True, now=NOW)
     other = await projects.ensure("other", name="Other", integration_active=True, now=NOW)
     await projects.set_tokens(shop.id, [SHOP_TOKEN], source="config", now=NOW)
     await projects.set_tokens(other.id, [OTHER_TOKEN], source="config", now=NOW)
-    app = create_app(container.settings, container=container)
+    app = create_app(container.web)
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

@@ -10,11 +10,11 @@ from typing import Any
 from pydantic import SecretStr
 
 from syncengine.bootstrap import Container, bootstrap
+from syncengine.bootstrap.jira_clients import SimulatedJira
 from syncengine.domain.reports import CrashReport, Frame
 from syncengine.ingest.sink import Accepted
 from syncengine.jira.config import JiraConfig
 from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN, Simulator, create_simulator
-from syncengine.jira_wiring import SimulatedJira
 from syncengine.settings import Settings
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -42,7 +42,7 @@ async def container(database_url: str) -> AsyncIterator[Container]:
 
 @pytest.fixture
 async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(container.settings, container=container)
+    app = create_app(container.web)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
@@ -153,7 +153,7 @@ async def test_admin_token_is_required(
 async def test_without_a_configured_token_the_api_is_off(database_url: str) -> None:
     container = await bootstrap(Settings(database_url=database_url), migrate=False)
     try:
-        app = create_app(container.settings, container=container)
+        app = create_app(container.web)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://test"
         ) as http:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from syncengine.bootstrap import bootstrap, prepare_projects
-from syncengine.cli import main
+from syncengine.entrypoints.cli import main
 from syncengine.settings import load_settings
 from syncengine.web import create_app
 
@@ -61,7 +61,7 @@ async def test_app_health_and_generated_token(tmp_path: Path) -> None:
     try:
         await prepare_projects(container, lines.append)
         await prepare_projects(container, lines.append)
-        app = create_app(settings, container=container)
+        app = create_app(container.web)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             assert (await client.get("/healthz")).json() == {"status": "ok"}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from syncengine.cli import main
+from syncengine.entrypoints.cli import main
 from syncengine.web.passwords import verify_password
 
 

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from syncengine.bootstrap import bootstrap
-from syncengine.cli import main
-from syncengine.doctor import run_doctor
+from syncengine.entrypoints.cli import main
 from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN
 from syncengine.settings import Settings
 from tests.integration.lifecycle_harness import Clock, crash, engine, ingest
@@ -23,7 +22,7 @@ async def test_healthy_setup_passes_every_check(database_url: str) -> None:
     container, _ = await engine(database_url, Clock())
     try:
         await ingest(container, [crash("sample")])
-        checks = await run_doctor(container, "shop")
+        checks = await container.doctor.run("shop")
         assert failed(checks) == {}
         names = [c.name for c in checks]
         assert names == [
@@ -58,7 +57,7 @@ async def test_jira_side_failures(database_url: str, breakage: str, check: str, 
             sim.revoke_permission(DEFAULT_LOGIN, "CRASH", "CREATE_ISSUES")
         else:
             sim.add_fault(kind="error", status=503, route="GET /serverInfo")
-        bad = failed(await run_doctor(container, "shop"))
+        bad = failed(await container.doctor.run("shop"))
         assert check in bad, bad
         assert words in bad[check].detail + bad[check].fix
         assert bad[check].fix or check == "reach Jira"
@@ -86,7 +85,7 @@ async def test_configuration_failures(
 ) -> None:
     container, _ = await engine(database_url, Clock(), jira=jira)
     try:
-        bad = failed(await run_doctor(container, "shop"))
+        bad = failed(await container.doctor.run("shop"))
         assert check in bad, bad
         assert words in bad[check].detail + bad[check].fix, bad[check]
     finally:
@@ -108,7 +107,7 @@ async def test_bad_url_form_is_the_first_failure(tmp_path: Path) -> None:
     )
     container = await bootstrap(settings)
     try:
-        checks = await run_doctor(container, "shop")
+        checks = await container.doctor.run("shop")
         assert [(c.name, c.ok) for c in checks] == [("Jira URL", False)]
         assert "rest/api/2" in checks[0].fix
     finally:
@@ -140,7 +139,7 @@ async def test_a_custom_field_keyed_by_its_name_passes(database_url: str) -> Non
     container, _ = await engine(database_url, Clock(), jira=jira)
     try:
         await ingest(container, [crash("by-name")])
-        checks = await run_doctor(container, "shop")
+        checks = await container.doctor.run("shop")
         assert failed(checks) == {}
         assert {"field configuration", "sample group"} <= {c.name for c in checks}
     finally:
@@ -157,7 +156,7 @@ SUPPORT_ONLY = {
 async def test_a_support_project_with_its_category_field_passes(database_url: str) -> None:
     container, _ = await engine(database_url, Clock(), **SUPPORT_ONLY)
     try:
-        checks = await run_doctor(container, "shop")
+        checks = await container.doctor.run("shop")
         assert failed(checks) == {}
         names = [c.name for c in checks]
         assert "support create screen" in names
@@ -172,7 +171,7 @@ async def test_a_support_project_without_its_category_field_says_which(
     settings = {**SUPPORT_ONLY, "support": {"enabled": True, "issue_type": "Task"}}
     container, _ = await engine(database_url, Clock(), **settings)
     try:
-        bad = failed(await run_doctor(container, "shop"))
+        bad = failed(await container.doctor.run("shop"))
         assert set(bad) == {"support create screen"}
         assert "customfield_10070" in bad["support create screen"].detail
         assert "support.category_field" in bad["support create screen"].fix
@@ -184,7 +183,7 @@ async def test_a_create_screen_problem_does_not_hide_the_field_checks(database_u
     jira = {"custom_fields": {"customfield_10050": "Enormous", "customfield_99999": "x"}}
     container, _ = await engine(database_url, Clock(), jira=jira)
     try:
-        bad = failed(await run_doctor(container, "shop"))
+        bad = failed(await container.doctor.run("shop"))
         assert "customfield_99999" in bad["create screen"].detail
         assert "Enormous" in bad["field configuration"].detail + bad["field configuration"].fix
     finally:

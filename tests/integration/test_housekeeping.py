@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from syncengine.store.outbox import State
+from syncengine.store.retention import RetentionRepository
 from syncengine.sync.housekeeping import Housekeeping
 from tests.integration.lifecycle_harness import Clock, crash, engine, ingest
 
@@ -12,7 +13,7 @@ from tests.integration.lifecycle_harness import Clock, crash, engine, ingest
 def _housekeeping(container: object, clock: Clock) -> Housekeeping:
     assert any(j.name == "retention" for j in container.jobs)  # type: ignore[attr-defined]
     return Housekeeping(
-        db=container.db,  # type: ignore[attr-defined]
+        retention=RetentionRepository(container.db),  # type: ignore[attr-defined]
         cursors=container.cursors,  # type: ignore[attr-defined]
         tickets=container.tickets,  # type: ignore[attr-defined]
         clock=clock,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from syncengine.cli import main
 from syncengine.domain.groups import GroupSnapshot
+from syncengine.entrypoints.cli import main
 from syncengine.store.database import Database
 from syncengine.store.groups import GroupRepository
 from syncengine.store.projects import ProjectRepository

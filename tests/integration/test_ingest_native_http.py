@@ -200,9 +200,9 @@ async def test_limits(database_url: str) -> None:
         }
 
 
-async def test_store_down_is_503_and_says_retry(harness: Harness) -> None:
-    harness.container.ingest = BrokenSink()
-    response = await harness.client.post(URL, json=CRASH, headers=AUTH)
+async def test_store_down_is_503_and_says_retry(database_url: str) -> None:
+    async with serve_harness(database_url, sink=BrokenSink()) as harness:
+        response = await harness.client.post(URL, json=CRASH, headers=AUTH)
     body = problem(response, 503, "store-unavailable")
     assert "retry" in body["detail"]
     assert response.headers["retry-after"] == "5"

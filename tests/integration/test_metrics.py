@@ -19,7 +19,7 @@ async def test_metrics_and_readyz_after_tickets(database_url: str) -> None:
         client = container.jira.for_project("shop")
         with pytest.raises(JiraTransientError):
             await client.get_issue(sim.issues("CRASH")[0].key)
-        app = create_app(container.settings, container=container)
+        app = create_app(container.web)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t"
         ) as http:

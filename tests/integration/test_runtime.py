@@ -9,11 +9,12 @@ import httpx
 import pytest
 
 from syncengine.bootstrap import bootstrap, prepare_projects
-from syncengine.cli import main
+from syncengine.entrypoints.cli import main
 from syncengine.errors import StoreError
-from syncengine.scheduler import PeriodicJob, ProcessLock, advisory_lock
 from syncengine.settings import load_settings
 from syncengine.store.database import Database
+from syncengine.store.locks import ProcessLock, advisory_lock
+from syncengine.sync.scheduler import PeriodicJob
 from syncengine.web import create_app
 
 
@@ -53,13 +54,12 @@ async def test_advisory_lock_is_held_by_one_process_at_a_time(postgres_url: str)
 
 async def test_background_runtime_runs_jobs_and_stops(tmp_path: Path) -> None:
     settings = load_settings(config(tmp_path))
-    container = await bootstrap(settings)
     ran = asyncio.Event()
 
     async def job() -> None:
         ran.set()
 
-    container.jobs.append(PeriodicJob(name="tick", seconds=0.05, func=job))
+    container = await bootstrap(settings, jobs=[PeriodicJob(name="tick", seconds=0.05, func=job)])
     try:
         container.start_background()
         await asyncio.wait_for(ran.wait(), timeout=5)
@@ -74,7 +74,7 @@ async def test_readyz_reports_integrations_and_metrics_render(tmp_path: Path) ->
     try:
         await prepare_projects(container, lambda _line: None)
         await container.projects.set_active("shop", False, actor="t", now=container.clock())
-        transport = httpx.ASGITransport(app=create_app(settings, container=container))
+        transport = httpx.ASGITransport(app=create_app(container.web))
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             ready = (await client.get("/readyz")).json()
             assert ready["checks"]["integrations"]["shop"]["status"] == "passive"
@@ -103,7 +103,7 @@ async def test_request_id_is_echoed_or_made(tmp_path: Path) -> None:
     settings = load_settings(config(tmp_path))
     container = await bootstrap(settings)
     try:
-        transport = httpx.ASGITransport(app=create_app(settings, container=container))
+        transport = httpx.ASGITransport(app=create_app(container.web))
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             given = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
             assert given.headers["x-request-id"] == "abc-123"
@@ -115,7 +115,6 @@ async def test_request_id_is_echoed_or_made(tmp_path: Path) -> None:
 
 async def test_stop_lets_a_running_job_finish(tmp_path: Path) -> None:
     settings = load_settings(config(tmp_path))
-    container = await bootstrap(settings)
     started, finished = asyncio.Event(), asyncio.Event()
 
     async def slow() -> None:
@@ -123,7 +122,7 @@ async def test_stop_lets_a_running_job_finish(tmp_path: Path) -> None:
         await asyncio.sleep(0.3)
         finished.set()
 
-    container.jobs.append(PeriodicJob(name="slow", seconds=0.05, func=slow))
+    container = await bootstrap(settings, jobs=[PeriodicJob(name="slow", seconds=0.05, func=slow)])
     try:
         container.start_background()
         await asyncio.wait_for(started.wait(), timeout=5)

@@ -12,6 +12,7 @@ import pytest
 from syncengine.bootstrap import Container, bootstrap, prepare_projects
 from syncengine.domain.webhooks import JiraEvent, sign
 from syncengine.settings import load_settings
+from syncengine.sync.webhook_inbox import EventHandler
 from syncengine.web import create_app
 from tests.paths import WEBHOOK_PAYLOADS
 
@@ -21,21 +22,31 @@ URL = "/api/v1/jira/webhooks/shop"
 
 
 @pytest.fixture
-async def app_container(tmp_path: Path) -> AsyncIterator[Container]:
+def handlers() -> list[EventHandler]:
+    """Event handlers a test adds; the engine is built with a relay to them."""
+    return []
+
+
+@pytest.fixture
+async def app_container(tmp_path: Path, handlers: list[EventHandler]) -> AsyncIterator[Container]:
+    async def relay(project: str, event: JiraEvent) -> None:
+        for handler in handlers:
+            await handler(project, event)
+
     path = tmp_path / "c.toml"
     path.write_text(
         f'data_dir = "{tmp_path}/data"\n[projects.shop]\n[projects.shop.jira]\n'
         f'webhook_secret = "{SECRET}"\n[projects.quiet]\n',
         encoding="utf-8",
     )
-    container = await bootstrap(load_settings(path))
+    container = await bootstrap(load_settings(path), event_handlers=[relay])
     await prepare_projects(container, lambda _line: None)
     yield container
     await container.aclose()
 
 
 def client(container: Container) -> httpx.AsyncClient:
-    app = create_app(container.settings, container=container)
+    app = create_app(container.web)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
 
@@ -43,13 +54,15 @@ def body(name: str = "webhook-issue-updated-resolved.json") -> bytes:
     return (HOOKS / name).read_bytes()
 
 
-async def test_signed_delivery_is_handled_once(app_container: Container) -> None:
+async def test_signed_delivery_is_handled_once(
+    app_container: Container, handlers: list[EventHandler]
+) -> None:
     seen: list[tuple[str, JiraEvent]] = []
 
     async def handler(project: str, event: JiraEvent) -> None:
         seen.append((project, event))
 
-    app_container.event_handlers.append(handler)
+    handlers.append(handler)
     payload = body()
     headers = {
         "X-Hub-Signature": sign(SECRET.encode(), payload),
@@ -89,14 +102,14 @@ async def test_without_identifier_dedupes_on_issue_and_changelog(app_container: 
     ids=["unsigned", "bad-digest", "other-secret", "bad-url-token"],
 )
 async def test_unauthentic_deliveries_get_401_and_change_nothing(
-    app_container: Container, headers: dict[str, str], query: str
+    app_container: Container, handlers: list[EventHandler], headers: dict[str, str], query: str
 ) -> None:
     called: list[JiraEvent] = []
 
     async def handler(project: str, event: JiraEvent) -> None:
         called.append(event)
 
-    app_container.event_handlers.append(handler)
+    handlers.append(handler)
     async with client(app_container) as http:
         answer = await http.post(URL + query, content=body(), headers=headers)
     assert answer.status_code == 401
@@ -122,7 +135,9 @@ async def test_unconfigured_and_unknown_projects_look_the_same(app_container: Co
     assert quiet.json()["detail"] == unknown.json()["detail"]
 
 
-async def test_failed_handling_is_forgotten_so_jira_retry_works(app_container: Container) -> None:
+async def test_failed_handling_is_forgotten_so_jira_retry_works(
+    app_container: Container, handlers: list[EventHandler]
+) -> None:
     attempts: list[int] = []
 
     async def flaky(project: str, event: JiraEvent) -> None:
@@ -130,7 +145,7 @@ async def test_failed_handling_is_forgotten_so_jira_retry_works(app_container: C
         if len(attempts) == 1:
             raise RuntimeError("database hiccup")
 
-    app_container.event_handlers.append(flaky)
+    handlers.append(flaky)
     payload = body()
     headers = {
         "X-Hub-Signature": sign(SECRET.encode(), payload),

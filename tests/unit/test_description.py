@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from syncengine.bootstrap.template_sources import bundled_templates
 from syncengine.domain.adf import adf_problems, render_adf
 from syncengine.domain.description import (
     DEFAULT_TEMPLATE,
@@ -23,7 +24,6 @@ from syncengine.domain.reports import Frame
 from syncengine.domain.richtext import CodeBlock, Document, clean_text
 from syncengine.domain.wiki import render_wiki
 from syncengine.errors import TemplateError
-from syncengine.templating import bundled_templates
 from tests.unit.samples import group, value
 from tests.unit.wiki_reader import read_noformat
 

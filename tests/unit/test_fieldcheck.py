@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from syncengine.bootstrap.template_sources import bundled_templates
 from syncengine.domain.createmeta import CreateMeta, parse_createmeta
 from syncengine.domain.description import DescriptionRenderer, TemplateSources
 from syncengine.domain.fieldcheck import check_config
 from syncengine.domain.fields import TicketTemplate
-from syncengine.templating import bundled_templates
 from tests.unit.samples import JIRA_CLI, MATTERMOST, group, load
 
 RENDERER = DescriptionRenderer(TemplateSources(default=bundled_templates()))

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from syncengine.bootstrap.template_sources import bundled_templates
 from syncengine.domain.adf import adf_problems
 from syncengine.domain.createmeta import CreateMeta, parse_createmeta
 from syncengine.domain.description import DescriptionRenderer, TemplateSources
@@ -16,7 +17,6 @@ from syncengine.domain.fields import (
     identity_label,
     text_body,
 )
-from syncengine.templating import bundled_templates
 from tests.unit.samples import JIRA_CLI, MATTERMOST, group, load, value
 from tests.unit.wiki_reader import read_text
 

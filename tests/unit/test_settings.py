@@ -99,6 +99,46 @@ def test_problem_from_environment_names_the_variable(
     assert caught.value.problems[0].startswith("environment variable SYNCENGINE_PORT: port:")
 
 
+def test_environment_alone_configures_a_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no config/syncengine.toml here, no --config, no SYNCENGINE_CONFIG
+    monkeypatch.setenv("SYNCENGINE_PROJECTS__SHOP__JIRA__URL", "https://shop.atlassian.net")
+    monkeypatch.setenv("SYNCENGINE_PROJECTS__SHOP__JIRA__USER", "bot@example.com")
+    monkeypatch.setenv("SYNCENGINE_PROJECTS__SHOP__SYNC__MODE", "one_way")
+    monkeypatch.setenv("SYNCENGINE_PORT", "9090")
+    settings = load_settings()
+    assert list(settings.projects) == ["shop"]
+    assert settings.projects["shop"].jira.url == "https://shop.atlassian.net"
+    assert settings.projects["shop"].sync.mode == "one_way"
+    assert settings.port == 9090
+
+
+def test_a_bad_environment_value_names_the_variable_with_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SYNCENGINE_PROJECTS__SHOP__SYNC__MODE", "sideways")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.problems[0].startswith(
+        "environment variable SYNCENGINE_PROJECTS__SHOP__SYNC__MODE: projects.shop.sync.mode:"
+    )
+
+
+def test_an_installed_package_without_a_file_runs_the_packaged_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert list(settings.projects) == ["demo"]
+    assert settings.projects["demo"].jira.simulated
+    packaged = Path(__file__).resolve().parents[2] / "syncengine" / "defaults" / "syncengine.toml"
+    assert packaged.read_text(encoding="utf-8") == (REPO / "config" / "syncengine.toml").read_text(
+        encoding="utf-8"
+    )
+
+
 def test_missing_file_and_bad_toml_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_settings(tmp_path / "absent.toml")

@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from syncengine.bootstrap.template_sources import bundled_templates
 from syncengine.domain.adf import adf_problems
 from syncengine.domain.createmeta import parse_createmeta
 from syncengine.domain.description import (
@@ -18,7 +19,6 @@ from syncengine.domain.description import (
 )
 from syncengine.domain.fields import TicketTemplate, build_fields
 from syncengine.errors import TemplateError
-from syncengine.templating import bundled_templates
 from tests.unit.samples import MATTERMOST, group, load, value
 
 DEFAULTS = bundled_templates()

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from syncengine.bootstrap.template_sources import bundled_templates, load_template_sources
+from syncengine.bootstrap.values import description_renderer, ticket_template
 from syncengine.domain.adf import adf_problems
 from syncengine.domain.description import DEFAULT_TEMPLATE, description_data
 from syncengine.domain.fields import TicketTemplate, build_fields
 from syncengine.domain.wiki import render_wiki
 from syncengine.errors import ConfigError
 from syncengine.settings import JiraSettings, Settings, load_settings
-from syncengine.templating import bundled_templates, load_template_sources
-from syncengine.wiring import description_renderer, ticket_template
 from tests.unit.samples import group
 
 

@@ -20,7 +20,7 @@ from syncengine.jira.simulator.text_limits import (
     too_long_message,
 )
 
-__all__ = ["FieldProblem", "changelog_strings", "parse_value", "render_value", "schema_of"]
+__all__ = ["FieldProblem", "changelog_strings", "parse_value", "schema_of"]
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -146,38 +146,6 @@ def parse_value(  # noqa: PLR0911, PLR0912 - one branch per field kind reads bes
             raise FieldProblem("Operation value must be a number")
         return raw
     raise FieldProblem(f"Field '{field.id}' cannot be set.")
-
-
-def render_value(  # noqa: PLR0911 - one branch per field kind
-    state: SimState, field: FieldDef, stored: Any, *, api_version: int
-) -> Any:
-    """``stored`` as Jira answers it in REST v``api_version``."""
-    from syncengine.jira.simulator import render  # render imports this module
-
-    kind = field.kind
-    if stored is None:
-        return [] if kind in ("labels", "versions") else None
-    if kind == "text":
-        if api_version >= 3:
-            return stored if isinstance(stored, dict) else adf.from_text(stored)
-        return adf.to_text(stored) if isinstance(stored, dict) else stored
-    if kind == "option":
-        option = next(o for o in field.options if o.id == stored)
-        return {
-            "self": f"{state.base_url}/rest/api/{api_version}/customFieldOption/{option.id}",
-            "value": option.value,
-            "id": option.id,
-        }
-    if kind == "priority":
-        return render.priority(state, state.priorities[stored], api_version)
-    if kind == "user":
-        return render.user(state, state.users[stored], api_version)
-    if kind == "versions":
-        versions = state.all_versions()
-        return [render.version(state, versions[v], api_version) for v in stored if v in versions]
-    if kind == "labels":
-        return list(stored)
-    return stored
 
 
 def changelog_strings(  # noqa: PLR0911 - one branch per field kind

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from syncengine.jira.simulator.errors import JiraHttpError, bad_request
+from syncengine.jira.simulator.jql_clauses import build_clause
 from syncengine.jira.simulator.model import Issue
 from syncengine.jira.simulator.state import SimState
 
@@ -72,8 +72,6 @@ _SORTABLE = {
     "updateddate": "updated",
     "createddate": "created",
 }
-_DATE_FORMATS = ("%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M", "%Y-%m-%d", "%Y/%m/%d")
-_PERIOD = re.compile(r"^([-+]?)\s*((?:\d+\s*[wdhm]\s*)+)$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -273,8 +271,6 @@ class _Parser:
         return tok.text
 
     def clause(self) -> Predicate:
-        from syncengine.jira.simulator.jql_clauses import build_clause
-
         tok = self.take()
         field = tok.text
         lowered = field.lower()
@@ -296,24 +292,3 @@ class _Parser:
 def parse(state: SimState, text: str) -> Query:
     """Parse ``text``; raises JiraHttpError 400 with Jira's errorMessages."""
     return _Parser(state, text or "").query()
-
-
-def parse_date(field: str, raw: str, now: datetime) -> datetime:
-    """A JQL date: absolute in Jira's formats (UTC) or a period like ``-5m``, ``-1d 2h``."""
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(raw, fmt).replace(tzinfo=now.tzinfo)
-        except ValueError:
-            continue
-    match = _PERIOD.match(raw.strip())
-    if match:
-        total = timedelta()
-        units = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
-        for amount, unit in re.findall(r"(\d+)\s*([wdhm])", match.group(2)):
-            total += timedelta(**{units[unit]: int(amount)})
-        return now - total if match.group(1) == "-" else now + total
-    raise _error(
-        f"Date value '{raw}' for field '{field}' is invalid. Valid formats include: "
-        "'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd', "
-        "or a period format e.g. '-5d', '4w 2d'."
-    )

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from syncengine.jira.simulator.errors import bad_request
 from syncengine.jira.simulator.model import Issue
 from syncengine.jira.simulator.state import SimState
 
-__all__ = ["build_clause"]
+__all__ = ["build_clause", "parse_date"]
 
 Predicate = Callable[[Issue], bool]
 _ORDERING = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_DATE_FORMATS = ("%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M", "%Y-%m-%d", "%Y/%m/%d")
+_PERIOD = re.compile(r"^([-+]?)\s*((?:\d+\s*[wdhm]\s*)+)$")
 
 
 def _unsupported(field: str, op: str) -> Exception:
@@ -76,8 +80,6 @@ def build_clause(  # noqa: PLR0911, PLR0912 - one branch per supported JQL field
             values,
         )
     if lowered in ("updated", "created", "updateddate", "createddate"):
-        from syncengine.jira.simulator.jql import parse_date
-
         attr = "updated" if lowered.startswith("updated") else "created"
         if op not in _ORDERING and op not in ("=", "!="):
             raise _unsupported(field, op)
@@ -139,3 +141,24 @@ def build_clause(  # noqa: PLR0911, PLR0912 - one branch per supported JQL field
         if v is not None and v.lower() not in known:
             raise bad_request(f"The value '{v}' does not exist for the field 'statusCategory'.")
     return _membership(op, category_of, values)
+
+
+def parse_date(field: str, raw: str, now: datetime) -> datetime:
+    """A JQL date: absolute in Jira's formats (UTC) or a period like ``-5m``, ``-1d 2h``."""
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(raw, fmt).replace(tzinfo=now.tzinfo)
+        except ValueError:
+            continue
+    match = _PERIOD.match(raw.strip())
+    if match:
+        total = timedelta()
+        units = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
+        for amount, unit in re.findall(r"(\d+)\s*([wdhm])", match.group(2)):
+            total += timedelta(**{units[unit]: int(amount)})
+        return now - total if match.group(1) == "-" else now + total
+    raise bad_request(
+        f"Date value '{raw}' for field '{field}' is invalid. Valid formats include: "
+        "'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd', "
+        "or a period format e.g. '-5d', '4w 2d'."
+    )

@@ -41,6 +41,7 @@ __all__ = [
     "jira_time",
     "priority",
     "project",
+    "render_value",
     "resolution",
     "status",
     "user",
@@ -336,6 +337,36 @@ def wanted_fields(state: SimState, spec: Iterable[str] | None, default: str) -> 
     return chosen
 
 
+def render_value(  # noqa: PLR0911 - one branch per field kind
+    state: SimState, field: FieldDef, stored: Any, *, api_version: int
+) -> Any:
+    """``stored`` as Jira answers it in REST v``api_version``."""
+    kind = field.kind
+    if stored is None:
+        return [] if kind in ("labels", "versions") else None
+    if kind == "text":
+        if api_version >= 3:
+            return stored if isinstance(stored, dict) else adf.from_text(stored)
+        return adf.to_text(stored) if isinstance(stored, dict) else stored
+    if kind == "option":
+        option = next(o for o in field.options if o.id == stored)
+        return {
+            "self": f"{state.base_url}/rest/api/{api_version}/customFieldOption/{option.id}",
+            "value": option.value,
+            "id": option.id,
+        }
+    if kind == "priority":
+        return priority(state, state.priorities[stored], api_version)
+    if kind == "user":
+        return user(state, state.users[stored], api_version)
+    if kind == "versions":
+        versions = state.all_versions()
+        return [version(state, versions[v], api_version) for v in stored if v in versions]
+    if kind == "labels":
+        return list(stored)
+    return stored
+
+
 def issue(
     state: SimState,
     it: Issue,
@@ -346,8 +377,6 @@ def issue(
     expand: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The issue bean; ``fields`` limits which fields are shown (None = all)."""
-    from syncengine.jira.simulator.fields import render_value
-
     body: dict[str, Any] = {
         "expand": _EXPAND,
         "id": it.id,

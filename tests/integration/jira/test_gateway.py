@@ -15,11 +15,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from syncengine.bootstrap.jira_clients import jira_config
 from syncengine.errors import JiraError
 from syncengine.jira import JiraClient, JiraConfig
 from syncengine.jira.errors import JiraAuthError, JiraPermanentError, JiraUnavailable
 from syncengine.jira.simulator import ManualClock, Simulator, create_simulator
-from syncengine.jira_wiring import jira_config
 from syncengine.settings import JiraSettings
 
 SITE = "https://acme.atlassian.net"

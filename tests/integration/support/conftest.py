@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from syncengine.bootstrap.values import support_configs, support_fields
 from syncengine.settings import Settings
 from syncengine.store.database import Database
 from syncengine.store.outbox import OutboxRepository
@@ -76,14 +77,14 @@ async def make_portal(db: Database, settings: Settings, *, active: bool = True) 
     await projects.ensure("api", name="API", integration_active=active, now=T0)
     requests = SupportRepository(db)
     outbox = OutboxRepository(db)
-    targets = SupportTargets(settings, {"api": jira})
+    targets = SupportTargets(support_fields(settings), {"api": jira})
     handler = SupportCreateHandler(
         requests=requests, projects=projects, targets=targets, clock=clock
     )
     worker = OutboxWorker(outbox, {"support.create": handler}, worker_id="test", clock=clock)
     wakes: list[int] = []
     service = SupportService(
-        settings=settings,
+        configs=support_configs(settings),
         projects=projects,
         requests=requests,
         clock=clock,

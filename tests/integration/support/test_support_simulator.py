@@ -7,6 +7,7 @@ from typing import Literal
 import pytest
 from pydantic import SecretStr
 
+from syncengine.bootstrap.values import support_configs, support_fields
 from syncengine.jira import JiraClient, JiraConfig
 from syncengine.jira.simulator import (
     DEFAULT_TOKEN,
@@ -80,7 +81,7 @@ class Wired:
         self.projects = ProjectRepository(db)
         self.requests = SupportRepository(db)
         self.outbox = OutboxRepository(db)
-        targets = SupportTargets(settings, {"api": ClientSupportJira(self.client)})
+        targets = SupportTargets(support_fields(settings), {"api": ClientSupportJira(self.client)})
         self.worker = OutboxWorker(
             self.outbox,
             {
@@ -95,7 +96,10 @@ class Wired:
             clock=self.clock,
         )
         self.service = SupportService(
-            settings=settings, projects=self.projects, requests=self.requests, clock=self.clock
+            configs=support_configs(settings),
+            projects=self.projects,
+            requests=self.requests,
+            clock=self.clock,
         )
         self.puller = SupportPuller(
             requests=self.requests,

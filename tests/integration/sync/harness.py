@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from syncengine.bootstrap import Container, bootstrap, prepare_projects
+from syncengine.bootstrap.sync_services import TwoWaySync
 from syncengine.domain.groups import GroupState
 from syncengine.jira.client import JiraClient
 from syncengine.jira.config import JiraConfig
@@ -31,7 +32,6 @@ from syncengine.jira.simulator.seed import ADMIN_TOKEN, SeedUsers
 from syncengine.settings import Settings
 from syncengine.store.links import Snapshot
 from syncengine.store.tables import AuditLog, ErrorGroup
-from syncengine.sync_wiring import TwoWaySync
 from syncengine.web import create_app
 
 SECRET = "hook-secret-0123456789"
@@ -184,7 +184,7 @@ async def sync_world(
     container = await bootstrap(
         settings, migrate=False, clock=clock, jira_transport=sim.transport()
     )
-    app = create_app(settings, container=container)
+    app = create_app(container.web)
     sim.webhooks.transport = httpx.ASGITransport(app=app)
     if secret is not None:
         sim.register_webhook(HOOK_URL, secret=secret)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from syncengine.bootstrap import Container, bootstrap, prepare_projects
-from syncengine.cli import main
+from syncengine.entrypoints.cli import main
 from syncengine.settings import Settings, load_settings
 from syncengine.store.tables import ErrorGroup
 from syncengine.web import create_app
@@ -100,7 +100,7 @@ async def test_api_resolve_and_reopen(database_url: str, tmp_path: Path) -> None
     container = await bootstrap(settings, migrate=False, clock=lambda: NOW)
     try:
         gid = await _group(container)
-        app = create_app(settings, container=container)
+        app = create_app(container.web)
         transport = httpx.ASGITransport(app=app)
         auth = {"Authorization": f"Bearer {ADMIN}"}
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:

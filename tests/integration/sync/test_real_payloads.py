@@ -59,7 +59,7 @@ async def adopt(world: SyncWorld, payload: bytes) -> tuple[int, str]:
 
 
 async def post(world: SyncWorld, payload: bytes) -> httpx.Response:
-    app = create_app(world.container.settings, container=world.container)
+    app = create_app(world.container.web)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://engine.test") as http:
         return await http.post(

@@ -129,7 +129,7 @@ async def test_duplicate_delivery_and_bad_signature(database_url: str, tmp_path:
         gid, key = await world.linked_group("dupes")
         await world.human_transition(key, "Start Progress")
         [delivery] = world.sim.webhooks.pending()
-        app = create_app(world.container.settings, container=world.container)
+        app = create_app(world.container.web)
         url = "/api/v1/jira/webhooks/shop"
         headers = {
             "X-Hub-Signature": sign(SECRET.encode(), delivery.body),

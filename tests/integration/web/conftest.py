@@ -73,7 +73,7 @@ async def make_web(database_url: str, *, active: bool = True) -> Web:
     jira = FakeSupportJira()
     container = await bootstrap(settings, migrate=False, support_jira={"api": jira})
     await prepare_projects(container, lambda _line: None)
-    app = create_app(settings, container=container)
+    app = create_app(container.web)
     return Web(container=container, jira=jira, app_transport=httpx.ASGITransport(app=app))
 
 

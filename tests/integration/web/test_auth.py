@@ -121,14 +121,28 @@ async def test_portal_user_cannot_open_admin_pages(web: Web) -> None:
 
 
 async def test_session_of_removed_user_ends(web: Web) -> None:
-    async with web.client() as client:
-        await sign_in(client, "alice")
+    from syncengine.bootstrap import bootstrap
+    from syncengine.web import create_app
+
+    async with web.client() as signed_in:
+        await sign_in(signed_in, "alice")
         settings = web.container.settings
         users = {k: v for k, v in settings.web.users.items() if k != "alice"}
-        web.container.settings = settings.model_copy(
-            update={"web": settings.web.model_copy(update={"users": users})}
+        # The engine started again with alice removed from the configuration.
+        restarted = await bootstrap(
+            settings.model_copy(update={"web": settings.web.model_copy(update={"users": users})}),
+            migrate=False,
+            support_jira={},
         )
-        assert (await client.get("/projects/api/support")).status_code == 303
+        try:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=create_app(restarted.web)),
+                base_url="http://testserver",
+                cookies=signed_in.cookies,
+            ) as client:
+                assert (await client.get("/projects/api/support")).status_code == 303
+        finally:
+            await restarted.aclose()
 
 
 async def test_cookie_is_secure_behind_https(database_url: str) -> None:
@@ -139,7 +153,7 @@ async def test_cookie_is_secure_behind_https(database_url: str) -> None:
     settings = web_settings(database_url).model_copy(update={"public_url": "https://se.example"})
     container = await bootstrap(settings, migrate=False, support_jira={})
     try:
-        app = create_app(settings, container=container)
+        app = create_app(container.web)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="https://se.example"
         ) as client:
@@ -162,8 +176,8 @@ async def test_unset_session_secret_is_generated_and_logged(
     try:
         with caplog.at_level("WARNING"):
             first, second = (
-                create_app(settings, container=container),
-                create_app(settings, container=container),
+                create_app(container.web),
+                create_app(container.web),
             )
         assert "sign-in ends when the process restarts" in caplog.text
         async with httpx.AsyncClient(

@@ -34,7 +34,7 @@ async def web(database_url: str) -> AsyncIterator[Web]:
     jira = FakeSupportJira()
     container = await bootstrap(settings, migrate=False, support_jira={"api": jira})
     await prepare_projects(container, lambda _line: None)
-    app = create_app(settings, container=container)
+    app = create_app(container.web)
     try:
         yield Web(container=container, jira=jira, app_transport=httpx.ASGITransport(app=app))
         assert container.db.checked_out() == 0

@@ -195,7 +195,7 @@ async def test_several_support_projects_are_offered_and_kept_apart(database_url:
     container = await bootstrap(settings, migrate=False, support_jira={})
     try:
         await prepare_projects(container, lambda _line: None)
-        app = create_app(settings, container=container)
+        app = create_app(container.web)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t"
         ) as client:

@@ -7,6 +7,7 @@ key, a new choice in a Literal, a changed default).
 from __future__ import annotations
 
 import dataclasses
+import enum
 import typing
 from typing import Any
 
@@ -25,6 +26,9 @@ from syncengine.settings import ProjectSettings, RuleSettings, SyncSettings
 
 def _literal_choices(model: type[BaseModel], name: str) -> set[str]:
     annotation = model.model_fields[name].annotation
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        # The setting is typed with the domain's enum itself: its choices are the enum's.
+        return {str(member.value) for member in annotation}
     args = typing.get_args(annotation)
     if args and typing.get_origin(args[0]) is typing.Literal:  # tuple[Literal[...], ...]
         args = typing.get_args(args[0])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
+from syncengine.bootstrap.jira_clients import jira_config, new_site_limiters, open_jira_client
 from syncengine.errors import ConfigError
 from syncengine.jira.config import JiraConfig, parse_base_url, site_of
-from syncengine.jira_wiring import jira_config, new_site_limiters, open_jira_client
 from syncengine.settings import JiraSettings
 
 

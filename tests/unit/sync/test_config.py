@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from syncengine.bootstrap.values import project_sync
 from syncengine.domain.groups import GroupState
 from syncengine.domain.merge import ConflictPolicy, SyncMode
 from syncengine.errors import ConfigError
 from syncengine.settings import ProjectSettings
-from syncengine.sync.config import project_sync
 
 
 def test_settings_become_domain_values() -> None:

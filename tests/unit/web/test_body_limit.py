@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import Message, Receive, Scope, Send
 
-from syncengine.web.body_limit import UploadLimit
+from syncengine.web.upload_limit import UploadLimit
 
 
 async def _reading_app(scope: Scope, receive: Receive, send: Send) -> None:

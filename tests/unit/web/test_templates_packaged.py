@@ -5,8 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from syncengine.settings import Settings
-from syncengine.web.templating import build_templates, bundled_templates_dir, static_dir
+from syncengine.web.page_templates import build_templates, bundled_templates_dir, static_dir
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -24,6 +23,6 @@ def test_wheel_includes_every_page_and_the_css() -> None:
 def test_pages_autoescape_and_user_templates_override(tmp_path: Path) -> None:
     (tmp_path / "web").mkdir()
     (tmp_path / "web" / "error.html").write_text("custom {{ detail }}")
-    env = build_templates(Settings(templates_dir=tmp_path)).env
+    env = build_templates(tmp_path).env
     assert env.get_template("web/error.html").render(detail="<b>") == "custom &lt;b&gt;"
     assert "{% block content %}" in env.loader.get_source(env, "web/base.html")[0]  # type: ignore[union-attr]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syncengine.web.throttle import LoginThrottle
+from syncengine.web.login_throttle import LoginThrottle
 
 
 class Clock:

@@ -14,16 +14,13 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from syncengine.domain.groups import GroupSnapshot, GroupState
-from syncengine.errors import NotFound
 from syncengine.store.group_queries import GroupFilter
-from syncengine.store.projects import ProjectRecord
 from syncengine.sync.changes import ChangeResult
+from syncengine.sync.group_admin import MAX_TOP, GroupDetail
 from syncengine.web.auth import Forbidden, PrincipalDep, User
 from syncengine.web.csrf import require_csrf
-from syncengine.web.deps import ContainerDep
-from syncengine.web.group_actions import assign, change_state, link_issue
-from syncengine.web.group_views import MAX_TOP, GroupDetail, load_detail
-from syncengine.web.problems import problem, problem_responses
+from syncengine.web.problem_documents import problem, problem_responses
+from syncengine.web.services import ServicesDep
 
 __all__ = ["router"]
 
@@ -246,19 +243,12 @@ def _detail_out(detail: GroupDetail) -> GroupDetailOut:
     )
 
 
-async def _project(container: ContainerDep, project: str) -> ProjectRecord:
-    record = await container.projects.get(project)
-    if record is None:
-        raise NotFound(f"there is no project {project!r}")
-    return record
-
-
 @router.get("", response_model=GroupList, responses=problem_responses(400))
 async def list_groups(
     project: str,
     *,
     user: AdminApiDep,
-    container: ContainerDep,
+    services: ServicesDep,
     q: Annotated[
         str,
         Query(
@@ -275,7 +265,7 @@ async def list_groups(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Any:
     """The project's groups matching the filters, by last seen or count (highest first)."""
-    record = await _project(container, project)
+    record = await services.groups.project(project)
     wanted = GroupFilter(
         text=q,
         state=state,
@@ -285,7 +275,7 @@ async def list_groups(
         sort=sort,
     )
     try:
-        page = await container.groups.page(record.id, limit=limit, cursor=cursor, wanted=wanted)
+        page = await services.groups.page(record.id, limit=limit, cursor=cursor, wanted=wanted)
     except ValueError as exc:
         return problem(400, f"{exc}; start again without a cursor")
     return GroupList(
@@ -299,12 +289,12 @@ async def get_group(
     project: str,
     group_id: GroupId,
     user: AdminApiDep,
-    container: ContainerDep,
+    services: ServicesDep,
     top: Annotated[int, Query(ge=1, le=MAX_TOP, description="Values per attribute")] = 10,
 ) -> GroupDetailOut:
     """One group: counts, versions, top attribute values with shares, Jira link, audit trail."""
-    await _project(container, project)
-    return _detail_out(await load_detail(container, group_id, project=project, top=top))
+    await services.groups.project(project)
+    return _detail_out(await services.groups.detail(group_id, project=project, top=top))
 
 
 def _change(result: ChangeResult) -> ChangeOut:
@@ -320,9 +310,9 @@ def _change(result: ChangeResult) -> ChangeOut:
     )
 
 
-async def _check(container: ContainerDep, project: str, group_id: int) -> None:
-    await _project(container, project)
-    await load_detail(container, group_id, project=project, top=1)
+async def _check(services: ServicesDep, project: str, group_id: int) -> None:
+    await services.groups.project(project)
+    await services.groups.detail(group_id, project=project, top=1)
 
 
 @router.post(
@@ -332,12 +322,11 @@ async def _check(container: ContainerDep, project: str, group_id: int) -> None:
     responses=problem_responses(400),
 )
 async def set_state(
-    project: str, group_id: GroupId, body: StateChange, user: AdminApiDep, container: ContainerDep
+    project: str, group_id: GroupId, body: StateChange, user: AdminApiDep, services: ServicesDep
 ) -> ChangeOut:
     """Change the group's state (audited; a linked issue is transitioned in Jira)."""
-    await _check(container, project, group_id)
-    result = await change_state(
-        container,
+    await _check(services, project, group_id)
+    result = await services.groups.change_state(
         group_id,
         body.state,
         actor=user.name,
@@ -358,20 +347,20 @@ async def set_assignee(
     group_id: GroupId,
     body: AssigneeChange,
     user: AdminApiDep,
-    container: ContainerDep,
+    services: ServicesDep,
 ) -> ChangeOut:
     """Give the group to someone (or nobody); audited and pushed to a linked issue."""
-    await _check(container, project, group_id)
-    return _change(await assign(container, group_id, body.assignee, actor=user.name))
+    await _check(services, project, group_id)
+    return _change(await services.groups.assign(group_id, body.assignee, actor=user.name))
 
 
 @router.post("/{group_id}/ticket", response_model=TicketOut, dependencies=[Depends(require_csrf)])
 async def create_ticket(
-    project: str, group_id: GroupId, user: AdminApiDep, container: ContainerDep
+    project: str, group_id: GroupId, user: AdminApiDep, services: ServicesDep
 ) -> TicketOut:
     """Queue the group's Jira ticket now, whatever the ticket rules say (audited)."""
-    await _check(container, project, group_id)
-    message = await container.manual.create_now(group_id, actor=user.name)
+    await _check(services, project, group_id)
+    message = await services.groups.create_ticket(group_id, actor=user.name)
     return TicketOut(group_id=group_id, message=message)
 
 
@@ -382,11 +371,11 @@ async def create_ticket(
     responses=problem_responses(400, 502),
 )
 async def link_existing(
-    project: str, group_id: GroupId, body: LinkRequest, user: AdminApiDep, container: ContainerDep
+    project: str, group_id: GroupId, body: LinkRequest, user: AdminApiDep, services: ServicesDep
 ) -> LinkOut:
     """Link the group to an issue that already exists in Jira (checked there first)."""
-    await _check(container, project, group_id)
-    await link_issue(container, group_id, body.issue_key, actor=user.name)
-    detail = _detail_out(await load_detail(container, group_id, project=project, top=1))
+    await _check(services, project, group_id)
+    await services.groups.link_issue(group_id, body.issue_key, actor=user.name)
+    detail = _detail_out(await services.groups.detail(group_id, project=project, top=1))
     assert detail.link is not None
     return detail.link

@@ -14,8 +14,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from syncengine.cli_groups import add_group_commands
-from syncengine.cli_ops import add_ops_commands
+from syncengine.entrypoints.cli_groups import add_group_commands
+from syncengine.entrypoints.cli_ops import add_ops_commands
 from syncengine.errors import ConfigError, SyncEngineError
 from syncengine.settings import Settings, display_settings, load_settings
 
@@ -44,9 +44,9 @@ def _secrets_of(settings: Settings) -> list[str]:
 
 def _run(settings: Settings, *, api: bool, background: bool, host: str, port: int) -> int:
     from syncengine.bootstrap import bootstrap, prepare_projects
+    from syncengine.entrypoints.server import serve_app
     from syncengine.logs import configure_logging
     from syncengine.web import create_app
-    from syncengine.web.server import serve_app
 
     configure_logging(
         settings.log_level, json_lines=settings.log_json, secrets=_secrets_of(settings)
@@ -59,7 +59,9 @@ def _run(settings: Settings, *, api: bool, background: bool, host: str, port: in
             for record in await container.projects.all():
                 _echo(f"project {record.slug}: id {record.id} (the project number in a Sentry DSN)")
             if api:
-                app = create_app(settings, container=container, background=background)
+                app = create_app(
+                    container.web, background=container.background if background else None
+                )
                 _echo(f"syncengine listening on http://{host}:{port}")
                 await serve_app(app, host=host, port=port)
             else:
@@ -157,8 +159,8 @@ def cmd_jira_sim(args: argparse.Namespace) -> int:
 
     from fastapi import FastAPI
 
+    from syncengine.entrypoints.server import serve_app
     from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN, create_simulator
-    from syncengine.web.server import serve_app
 
     if bool(args.user) != bool(args.token):
         print("config error: jira-sim: give --user and --token together", file=sys.stderr)
@@ -188,7 +190,6 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Import native reports from JSON Lines files (``-`` for stdin) into the store."""
     from syncengine.bootstrap import bootstrap
     from syncengine.ingest.importer import Progress, import_files
-    from syncengine.ingest.limits import ReportContext
 
     slug = args.project or (next(iter(settings.projects)) if len(settings.projects) == 1 else None)
     if slug is None:
@@ -215,7 +216,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 args.files,
                 sink=container.ingest,
                 project_id=project.id,
-                context=lambda: ReportContext.for_project(settings, slug, container.clock()),
+                context=lambda: container.intake.contexts.for_project(slug, container.clock()),
                 progress=Progress(),
             )
         finally:

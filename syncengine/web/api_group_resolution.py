@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict
 from syncengine.domain.resolve import InvalidRule
 from syncengine.errors import NotFound
 from syncengine.sync.changes import ChangeResult
+from syncengine.web.api_groups import AdminApiDep, GroupId
 from syncengine.web.csrf import require_csrf
-from syncengine.web.deps import ContainerDep
-from syncengine.web.groups import AdminApiDep, GroupId
-from syncengine.web.problems import problem, problem_responses
+from syncengine.web.problem_documents import problem, problem_responses
+from syncengine.web.services import ServicesDep
 
 __all__ = ["router"]
 
@@ -52,16 +52,14 @@ def _answer(result: ChangeResult, rule: list[dict[str, Any]] | None) -> JSONResp
     "/api/v1/groups/{group_id}/resolve",
     response_model=None,
     dependencies=[Depends(require_csrf)],
-    responses=problem_responses(401, 403, 404, 422, 503),
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def resolve(
-    group_id: GroupId, body: ResolveBody, user: AdminApiDep, container: ContainerDep
+    group_id: GroupId, body: ResolveBody, user: AdminApiDep, services: ServicesDep
 ) -> JSONResponse:
     """Resolve a group until a version or rule (or until seen again)."""
-    if container.sync is None:
-        return problem(503, "sync is not wired")
     try:
-        result, rule = await container.sync.manual.resolve(
+        result, rule = await services.groups.resolve(
             group_id, actor=user.name, until_version=body.until_version, rule_json=body.rule
         )
     except NotFound as exc:
@@ -75,14 +73,12 @@ async def resolve(
     "/api/v1/groups/{group_id}/reopen",
     response_model=None,
     dependencies=[Depends(require_csrf)],
-    responses=problem_responses(401, 403, 404, 503),
+    responses=problem_responses(401, 403, 404),
 )
-async def reopen(group_id: GroupId, user: AdminApiDep, container: ContainerDep) -> JSONResponse:
+async def reopen(group_id: GroupId, user: AdminApiDep, services: ServicesDep) -> JSONResponse:
     """Reopen a group (its resolved-until rule is cleared)."""
-    if container.sync is None:
-        return problem(503, "sync is not wired")
     try:
-        result = await container.sync.manual.reopen(group_id, actor=user.name)
+        result = await services.groups.reopen(group_id, actor=user.name)
     except NotFound as exc:
         return problem(404, str(exc))
     return _answer(result, None)

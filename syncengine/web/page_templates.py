@@ -16,7 +16,6 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
-from syncengine.settings import Settings
 from syncengine.web.auth import current_user
 from syncengine.web.csrf import csrf_field, csrf_token
 
@@ -52,11 +51,11 @@ def _when(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def build_templates(settings: Settings) -> Jinja2Templates:
+def build_templates(templates_dir: Path | None) -> Jinja2Templates:
     """The page renderer: user templates first, then the bundled ones; autoescape on."""
     folders = [bundled_templates_dir()]
-    if settings.templates_dir is not None:
-        folders.insert(0, settings.templates_dir)
+    if templates_dir is not None:
+        folders.insert(0, templates_dir)
     env = Environment(
         loader=ChoiceLoader([FileSystemLoader(str(f)) for f in folders]),
         autoescape=select_autoescape(default=True, default_for_string=True),

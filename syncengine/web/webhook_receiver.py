@@ -17,8 +17,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from syncengine.domain.webhooks import PayloadError, delivery_key, parse_webhook, verify_signature
-from syncengine.web.deps import ContainerDep
-from syncengine.web.problems import problem, problem_responses
+from syncengine.web.problem_documents import problem, problem_responses
+from syncengine.web.services import ServicesDep
 
 __all__ = ["MAX_WEBHOOK_BYTES", "router"]
 
@@ -48,12 +48,11 @@ def _refusal(project: str, secret: bytes, body: bytes, request: Request) -> JSON
     response_model=None,
     responses=problem_responses(400, 401, 413, 500),
 )
-async def receive(project: str, request: Request, container: ContainerDep) -> JSONResponse:
+async def receive(project: str, request: Request, services: ServicesDep) -> JSONResponse:
     """Take one Jira webhook delivery for ``project``."""
-    config = container.settings.projects.get(project)
-    secret = config.jira.webhook_secret if config is not None else None
-    record = await container.projects.get(project)
-    if secret is None or record is None:
+    inbox = services.webhooks
+    target = await inbox.target(project)
+    if target is None:
         # Same answer whether the project is unknown or unconfigured: no probing.
         return problem(
             401,
@@ -61,24 +60,20 @@ async def receive(project: str, request: Request, container: ContainerDep) -> JS
             "set projects.<slug>.jira.webhook_secret and register the webhook with it",
         )
     body = await request.body()
-    refusal = _refusal(project, secret.get_secret_value().encode(), body, request)
+    refusal = _refusal(project, target.secret, body, request)
     if refusal is not None:
         return refusal
     try:
         event = parse_webhook(json.loads(body))
     except (ValueError, PayloadError) as exc:
         return problem(400, f"not a Jira issue event: {exc}")
-    now = container.clock()
     delivery = delivery_key(event, request.headers.get("x-atlassian-webhook-identifier"))
-    await container.cursors.update(record.id, last_webhook_at=now)
-    if not await container.cursors.first_delivery(record.id, delivery, now=now):
+    if not await inbox.first_sight(target, delivery):
         return JSONResponse({"status": "duplicate", "delivery": delivery})
     try:
-        for handler in container.event_handlers:
-            await handler(project, event)
+        await inbox.handle(project, target, event, delivery)
     except Exception:
-        # Forget the delivery so Jira's retry (it retries 5xx) is handled, not dropped.
-        await container.cursors.forget_delivery(record.id, delivery)
+        # The inbox forgot the delivery, so Jira's retry (it retries 5xx) is handled.
         log.exception("webhook delivery %s for %s failed", delivery, project)
         return problem(500, "the delivery could not be applied; Jira will retry it")
     return JSONResponse({"status": "ok", "delivery": delivery})

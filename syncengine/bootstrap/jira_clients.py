@@ -1,10 +1,15 @@
-"""Settings → Jira client configuration (``jira/`` never reads settings itself)."""
+"""Settings → Jira client configuration, and one client per project (``jira/`` reads no settings).
+
+:func:`jira_config` is the one conversion of a ``[projects.X.jira]`` section into the
+client's :class:`~syncengine.jira.config.JiraConfig`; :class:`JiraClients` opens the
+clients from those values, lazily, sharing each site's limits.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,12 +18,20 @@ from pydantic import SecretStr
 
 from syncengine.errors import ConfigError
 from syncengine.jira.client import JiraClient
-from syncengine.jira.config import BaseUrl, JiraConfig, parse_base_url
+from syncengine.jira.config import BaseUrl, JiraConfig, parse_base_url, site_of
 from syncengine.jira.retry import SiteLimiters
 from syncengine.jira.session import CallObserver
 from syncengine.settings import JiraSettings, Settings
 
-__all__ = ["JiraClients", "SimulatedJira", "jira_config", "new_site_limiters", "open_jira_client"]
+__all__ = [
+    "JiraClients",
+    "SimulatedJira",
+    "issue_sites",
+    "jira_config",
+    "jira_configs",
+    "new_site_limiters",
+    "open_jira_client",
+]
 
 
 def jira_config(settings: JiraSettings, *, key: str = "jira") -> JiraConfig:
@@ -95,6 +108,40 @@ def _site_and_gateway(settings: JiraSettings, base: BaseUrl, *, key: str) -> tup
     return parse_base_url(settings.site_url, key=f"{key}.site_url").site, base.site
 
 
+ProjectJira = JiraConfig | ConfigError | None
+"""A project's client configuration; the error saying why it has none; None: simulated."""
+
+
+def jira_configs(settings: Settings) -> dict[str, ProjectJira]:
+    """Every project's client configuration, converted once (errors kept to be shown)."""
+    configs: dict[str, ProjectJira] = {}
+    for slug, project in settings.projects.items():
+        if project.jira.simulated:
+            configs[slug] = None
+            continue
+        try:
+            configs[slug] = jira_config(project.jira, key=f"projects.{slug}.jira")
+        except ConfigError as exc:
+            configs[slug] = exc
+    return configs
+
+
+def issue_sites(settings: Settings) -> dict[str, str]:
+    """Each project's site address, where its issues' browse links hang: the site itself,
+    never a REST root or the gateway (a project with no usable URL has none)."""
+    sites: dict[str, str] = {}
+    for slug, project in settings.projects.items():
+        if project.jira.simulated:
+            continue
+        try:
+            site = site_of(project.jira.url, project.jira.site_url)
+        except ConfigError:
+            continue  # doctor and the start-up check say what is wrong with the URL
+        if site:
+            sites[slug] = site
+    return sites
+
+
 def new_site_limiters() -> SiteLimiters:
     """One registry per process: every client of a site shares its concurrency and rate."""
     return SiteLimiters(clock=time.monotonic, sleep=asyncio.sleep)
@@ -115,7 +162,10 @@ def open_jira_client(
     Raises:
         ConfigError: as :func:`jira_config`.
     """
-    config = jira_config(settings, key=key)
+    return _open(jira_config(settings, key=key), limiters=limiters, **session_options)
+
+
+def _open(config: JiraConfig, *, limiters: SiteLimiters, **session_options: Any) -> JiraClient:
     limiter = limiters.for_site(
         config.site,
         max_concurrency=config.max_concurrency,
@@ -135,6 +185,7 @@ class SimulatedJira:
 class JiraClients:
     """One Jira client per project, built on first use, sharing per-site limits.
 
+    ``configs`` are the projects' client configurations (:func:`jira_configs`);
     ``transport`` (tests: an in-process transport to a simulator) reaches every
     site; ``simulator`` serves the projects that configure no Jira URL;
     ``observer(slug)`` is told of every call a project's client makes.
@@ -142,13 +193,13 @@ class JiraClients:
 
     def __init__(
         self,
-        settings: Settings,
+        configs: Mapping[str, ProjectJira],
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         simulator: SimulatedJira | None = None,
         observer: Callable[[str], CallObserver] | None = None,
     ) -> None:
-        self._settings = settings
+        self._configs = dict(configs)
         self._transport = transport
         self._observer = observer
         self.simulator = simulator
@@ -164,27 +215,26 @@ class JiraClients:
         client = self._clients.get(slug)
         if client is not None:
             return client
-        project = self._settings.projects.get(slug)
-        if project is None:
+        if slug not in self._configs:
             raise ConfigError([f"projects.{slug}: no such project in the configuration"])
-        key = f"projects.{slug}.jira"
-        if not project.jira.simulated:
-            client = open_jira_client(
-                project.jira,
-                limiters=self._limiters,
-                key=key,
-                transport=self._transport,
-                observer=self._observer(slug) if self._observer else None,
+        config = self._configs[slug]
+        observer = self._observer(slug) if self._observer else None
+        if isinstance(config, ConfigError):
+            raise config
+        if config is not None:
+            client = _open(
+                config, limiters=self._limiters, transport=self._transport, observer=observer
             )
         elif self.simulator is not None:
             client = JiraClient.open(
-                self.simulator.config,
-                transport=self.simulator.transport,
-                observer=self._observer(slug) if self._observer else None,
+                self.simulator.config, transport=self.simulator.transport, observer=observer
             )
         else:
             raise ConfigError(
-                [f"{key}.url: not set, and no Jira simulator runs here; set the Jira URL"]
+                [
+                    f"projects.{slug}.jira.url: not set, and no Jira simulator runs here; "
+                    "set the Jira URL"
+                ]
             )
         self._clients[slug] = client
         return client

@@ -16,7 +16,6 @@ import os
 from typing import Any
 
 from syncengine.domain.resolve import InvalidRule
-from syncengine.errors import SyncEngineError
 from syncengine.settings import Settings
 
 __all__ = ["add_group_commands", "cmd_group"]
@@ -43,8 +42,6 @@ def cmd_group(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> int:
         container = await bootstrap(settings)
         try:
-            if container.sync is None:
-                raise SyncEngineError("this engine was built without sync")
             manual = container.sync.manual
             if args.group_command == "reopen":
                 result = await manual.reopen(args.group_id, actor=_actor())

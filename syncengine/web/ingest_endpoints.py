@@ -2,13 +2,10 @@
 
 Each request is read within ``ingest.max_request_bytes`` (gzip and deflate
 decoded on the fly), authenticated by a project submission token, parsed into
-reports, and handed to the container's :class:`~syncengine.ingest.sink.ReportSink`;
-the answer is sent only after the sink has committed the good reports. Every
-failure is a 4xx problem document (RFC 9457), or 503 when the store is down.
-
-A missing token is 401 and an unknown one 403, before any project lookup, so
-neither says whether a project exists; only the holder of a valid token learns
-that the project in the URL is not the token's (404).
+reports, and handed to the :class:`~syncengine.ingest.intake.Intake`; the answer
+is sent only after the sink has committed the good reports. Every failure is a
+4xx problem document (RFC 9457), or 503 when the store is down. How tokens are
+checked is the intake's (:meth:`~syncengine.ingest.intake.Intake.project_for`).
 """
 
 from __future__ import annotations
@@ -23,25 +20,19 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from syncengine.bootstrap import Container
 from syncengine.errors import IngestError, StoreError
 from syncengine.ingest.assemble import Parsed
 from syncengine.ingest.backtrace import parse_backtrace
 from syncengine.ingest.bodies import BodyReader, decode_json, too_large
-from syncengine.ingest.limits import IngestLimits, ReportContext
+from syncengine.ingest.limits import IngestLimits
 from syncengine.ingest.native import parse_native
-from syncengine.ingest.problems import (
-    ProjectNotFound,
-    RequestProblem,
-    TokenMissing,
-    TokenRejected,
-)
+from syncengine.ingest.problems import RequestProblem
 from syncengine.ingest.sentry import parse_sentry_auth, parse_sentry_envelope, parse_sentry_store
 from syncengine.ingest.sink import Accepted
 from syncengine.store.projects import ProjectRecord
-from syncengine.web.deps import ContainerDep
-from syncengine.web.problem_details import item_errors, problem_response, store_unavailable
-from syncengine.web.problems import problem_responses
+from syncengine.web.ingest_problems import item_errors, problem_response, store_unavailable
+from syncengine.web.problem_documents import problem_responses
+from syncengine.web.services import ServicesDep, WebServices
 
 __all__ = ["router"]
 
@@ -72,41 +63,16 @@ _SENTRY_AUTH = (
 )
 
 
-async def _project_for(
-    container: Container, token: str | None, named: str | None = None, *, how: str = _NATIVE_AUTH
-) -> ProjectRecord:
-    """The project ``token`` belongs to; ``named`` (slug or numeric id) must be that project.
-
-    Raises TokenMissing (401, ``how`` says how to send one), TokenRejected (403)
-    or ProjectNotFound (404).
-    """
-    if not token:
-        raise TokenMissing(f"no submission token: {how}")
-    project = await container.projects.by_token(token)
-    if project is None:
-        raise TokenRejected("the submission token is not accepted: check it against the project")
-    if named is not None and named not in {project.slug, str(project.id)}:
-        raise ProjectNotFound(
-            f"no project {named[:64]!r} for this token: the token belongs to another "
-            "project; check the project in the URL"
-        )
-    return project
-
-
-def _context(container: Container, project: ProjectRecord) -> ReportContext:
-    return ReportContext.for_project(container.settings, project.slug, container.clock())
-
-
 async def _parse(body: bytes, parse: Callable[[bytes], Any]) -> Any:
     if len(body) <= _INLINE_PARSE_BYTES:
         return parse(body)
     return await asyncio.to_thread(parse, body)
 
 
-def _refused(container: Container, exc: IngestError) -> JSONResponse:
+def _refused(services: WebServices, exc: IngestError) -> JSONResponse:
     """The problem answer to a refused request, counted by reason."""
     reason = str(getattr(exc, "kind", "") or type(exc).__name__)
-    container.metrics.reports_rejected.labels(reason).inc()
+    services.metrics.reports_rejected.labels(reason).inc()
     return problem_response(exc)
 
 
@@ -123,17 +89,16 @@ def _nothing_good(parsed: Parsed) -> RequestProblem:
     )
 
 
-async def _store(container: Container, project: ProjectRecord, parsed: Parsed) -> list[Accepted]:
+async def _store(services: WebServices, project: ProjectRecord, parsed: Parsed) -> list[Accepted]:
     """Submit the good reports; raises RequestProblem when there is none and some were bad."""
     if not parsed.reports:
         if parsed.problems:
             raise _nothing_good(parsed)
         return []
-    sink = container.ingest
-    accepted = await sink.submit(project.id, [p.report for p in parsed.reports])
-    container.metrics.reports_ingested.labels(project.slug).inc(len(accepted))
+    accepted = await services.intake.submit(project, [p.report for p in parsed.reports])
+    services.metrics.reports_ingested.labels(project.slug).inc(len(accepted))
     for item in parsed.problems:
-        container.metrics.reports_rejected.labels(item.kind).inc()
+        services.metrics.reports_rejected.labels(item.kind).inc()
     if parsed.problems:
         log.info(
             "project %s: %d report(s) accepted, %d rejected",
@@ -157,17 +122,18 @@ def _bearer(request: Request) -> str | None:
     status_code=202,
     responses=problem_responses(400, 401, 403, 404, 413, 415, 422, 503),
 )
-async def post_reports(project: str, request: Request, container: ContainerDep) -> JSONResponse:
+async def post_reports(project: str, request: Request, services: ServicesDep) -> JSONResponse:
     """Native reports: one JSON object, a JSON array, or JSON Lines; 202 per report."""
+    intake = services.intake
     try:
-        record = await _project_for(container, _bearer(request), project)
-        ctx = _context(container, record)
+        record = await intake.project_for(_bearer(request), project, how=_NATIVE_AUTH)
+        ctx = intake.context(record)
         body = await read_body(request, ctx.limits)
         content_type = request.headers.get("content-type")
         parsed: Parsed = await _parse(body, lambda b: parse_native(b, content_type, ctx))
-        accepted = await _store(container, record, parsed)
+        accepted = await _store(services, record, parsed)
     except IngestError as exc:
-        return _refused(container, exc)
+        return _refused(services, exc)
     except StoreError as exc:
         return store_unavailable(exc)
     return JSONResponse(
@@ -190,9 +156,10 @@ async def post_reports(project: str, request: Request, container: ContainerDep) 
     )
 
 
-async def _backtrace(request: Request, container: Container, token: str | None) -> JSONResponse:
+async def _backtrace(request: Request, services: WebServices, token: str | None) -> JSONResponse:
+    intake = services.intake
     try:
-        record = await _project_for(container, token, how=_BACKTRACE_AUTH)
+        record = await intake.project_for(token, how=_BACKTRACE_AUTH)
         fmt = request.query_params.get("format", "json")
         if fmt != "json":
             raise RequestProblem(
@@ -201,13 +168,13 @@ async def _backtrace(request: Request, container: Container, token: str | None) 
                 title="Unsupported submission format",
                 status=415,
             )
-        ctx = _context(container, record)
+        ctx = intake.context(record)
         body = await read_body(request, ctx.limits)
         content_type = request.headers.get("content-type")
         parsed: Parsed = await _parse(body, lambda b: parse_backtrace(b, content_type, ctx))
-        await _store(container, record, parsed)
+        await _store(services, record, parsed)
     except IngestError as exc:
-        return _refused(container, exc)
+        return _refused(services, exc)
     except StoreError as exc:
         return store_unavailable(exc)
     rxid = parsed.reports[0].event_id or uuid.uuid4().hex
@@ -215,19 +182,19 @@ async def _backtrace(request: Request, container: Container, token: str | None) 
 
 
 @router.post("/post", responses=problem_responses(400, 401, 403, 413, 415, 422, 503))
-async def post_backtrace(request: Request, container: ContainerDep) -> JSONResponse:
+async def post_backtrace(request: Request, services: ServicesDep) -> JSONResponse:
     """Backtrace-compatible submission, ``/post?format=json&token=...``."""
-    return await _backtrace(request, container, request.query_params.get("token"))
+    return await _backtrace(request, services, request.query_params.get("token"))
 
 
 @router.post(
     "/{universe}/{token}/json", responses=problem_responses(400, 401, 403, 413, 415, 422, 503)
 )
 async def post_backtrace_path(
-    universe: str, token: str, request: Request, container: ContainerDep
+    universe: str, token: str, request: Request, services: ServicesDep
 ) -> JSONResponse:
     """Backtrace-compatible submission, ``/{universe}/{token}/json`` (submit.backtrace.io form)."""
-    return await _backtrace(request, container, token)
+    return await _backtrace(request, services, token)
 
 
 def _sentry_key(request: Request, envelope_headers: dict[str, Any] | None = None) -> str | None:
@@ -245,11 +212,12 @@ def _sentry_key(request: Request, envelope_headers: dict[str, Any] | None = None
 
 
 async def _sentry(
-    request: Request, container: Container, project_id: str, *, envelope: bool
+    request: Request, services: WebServices, project_id: str, *, envelope: bool
 ) -> JSONResponse:
+    intake = services.intake
     try:
         key = _sentry_key(request)
-        limits = IngestLimits.from_settings(container.settings.ingest)
+        limits = intake.limits
         if envelope and key is None:
             # The key may be in the envelope's own "dsn" header: read it first.
             body = await read_body(request, limits)
@@ -258,20 +226,20 @@ async def _sentry(
             except ValueError:
                 loaded = None  # the envelope parser says what is wrong, after auth
             key = _sentry_key(request, loaded if isinstance(loaded, dict) else None)
-            record = await _project_for(container, key, project_id, how=_SENTRY_AUTH)
+            record = await intake.project_for(key, project_id, how=_SENTRY_AUTH)
         else:
-            record = await _project_for(container, key, project_id, how=_SENTRY_AUTH)
+            record = await intake.project_for(key, project_id, how=_SENTRY_AUTH)
             body = await read_body(request, limits)
-        ctx = _context(container, record)
+        ctx = intake.context(record)
         event_id: Any = None
         if envelope:
             parsed, envelope_headers = await _parse(body, lambda b: parse_sentry_envelope(b, ctx))
             event_id = envelope_headers.get("event_id")
         else:
             parsed = await _parse(body, lambda b: parse_sentry_store(b, ctx))
-        await _store(container, record, parsed)
+        await _store(services, record, parsed)
     except IngestError as exc:
-        return _refused(container, exc)
+        return _refused(services, exc)
     except StoreError as exc:
         return store_unavailable(exc)
     if parsed.reports and parsed.reports[0].event_id:
@@ -285,10 +253,10 @@ async def _sentry(
 )
 @router.post("/api/{project_id}/envelope", include_in_schema=False)
 async def post_sentry_envelope(
-    project_id: str, request: Request, container: ContainerDep
+    project_id: str, request: Request, services: ServicesDep
 ) -> JSONResponse:
     """Sentry-compatible envelope endpoint (``project_id``: the numeric id or the slug)."""
-    return await _sentry(request, container, project_id, envelope=True)
+    return await _sentry(request, services, project_id, envelope=True)
 
 
 @router.post(
@@ -297,7 +265,7 @@ async def post_sentry_envelope(
 )
 @router.post("/api/{project_id}/store", include_in_schema=False)
 async def post_sentry_store(
-    project_id: str, request: Request, container: ContainerDep
+    project_id: str, request: Request, services: ServicesDep
 ) -> JSONResponse:
     """Sentry-compatible legacy store endpoint: one event JSON."""
-    return await _sentry(request, container, project_id, envelope=False)
+    return await _sentry(request, services, project_id, envelope=False)

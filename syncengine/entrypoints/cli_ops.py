@@ -63,7 +63,7 @@ def cmd_integration(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     """Check each project's Jira set-up; exit 0 only when every check passes."""
     from syncengine.bootstrap import bootstrap, prepare_projects
-    from syncengine.doctor import as_json, run_doctor
+    from syncengine.sync.doctor import as_json
 
     slugs = [args.project] if args.project else list(settings.projects)
     unknown = [s for s in slugs if s not in settings.projects]
@@ -79,7 +79,7 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
         container = await bootstrap(settings)
         try:
             await prepare_projects(container, lambda _line: None)
-            return {slug: await run_doctor(container, slug) for slug in slugs}
+            return {slug: await container.doctor.run(slug) for slug in slugs}
         finally:
             await container.aclose()
 

@@ -10,8 +10,8 @@ from fastapi.responses import RedirectResponse, Response
 from syncengine.errors import InvalidInput, JiraError, NotFound
 from syncengine.web.auth import ApiUnauthorized, Forbidden, LoginRequired
 from syncengine.web.csrf import CsrfRejected
-from syncengine.web.problems import problem
-from syncengine.web.templating import render
+from syncengine.web.page_templates import render
+from syncengine.web.problem_documents import problem
 
 __all__ = ["install_error_handlers"]
 

@@ -1,4 +1,4 @@
-"""The dashboard's web layer: sessions, security headers, static files, page and API routes."""
+"""The dashboard: sessions, security headers, static files, its pages and its JSON API."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from syncengine.settings import Settings
-from syncengine.support.validation import MAX_ATTACHMENTS
 from syncengine.web import (
-    api_outbox,
+    api_integration,
     api_support,
     group_pages,
     integration_pages,
@@ -21,13 +19,14 @@ from syncengine.web import (
     support_pages,
 )
 from syncengine.web.auth import SESSION_COOKIE
-from syncengine.web.body_limit import UploadLimit
-from syncengine.web.errors import install_error_handlers
+from syncengine.web.error_handlers import install_error_handlers
+from syncengine.web.login_throttle import LoginThrottle
+from syncengine.web.page_templates import build_templates, static_dir
 from syncengine.web.passwords import is_password_hash
-from syncengine.web.templating import build_templates, static_dir
-from syncengine.web.throttle import LoginThrottle
+from syncengine.web.services import WebConfig
+from syncengine.web.upload_limit import UploadLimit
 
-__all__ = ["install_pages"]
+__all__ = ["install_dashboard"]
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +37,10 @@ _CSP = (
 )
 
 
-def _session_secret(settings: Settings) -> str:
-    if settings.web.session_secret is not None:
-        return settings.web.session_secret.get_secret_value()
-    if settings.web.users:
+def _session_secret(config: WebConfig) -> str:
+    if config.session_secret is not None:
+        return config.session_secret.get_secret_value()
+    if config.users:
         log.warning(
             "web.session_secret is not set: using a random one, so every sign-in ends when "
             "the process restarts (and processes do not share sessions); set "
@@ -50,8 +49,8 @@ def _session_secret(settings: Settings) -> str:
     return secrets.token_urlsafe(48)
 
 
-def _check_users(settings: Settings) -> None:
-    for name, user in settings.web.users.items():
+def _check_users(config: WebConfig) -> None:
+    for name, user in config.users.items():
         if not is_password_hash(user.password_hash):
             log.warning(
                 "web.users.%s.password_hash is not an argon2 hash: that user cannot sign in; "
@@ -73,26 +72,21 @@ async def _security_headers(
     return response
 
 
-def install_pages(app: FastAPI, settings: Settings) -> None:
+def install_dashboard(app: FastAPI, config: WebConfig) -> None:
     """Add sign-in, the support portal, error groups, the integration page and APIs to ``app``."""
-    _check_users(settings)
-    app.state.templates = build_templates(settings)
+    _check_users(config)
+    app.state.templates = build_templates(config.templates_dir)
     app.state.login_throttle = LoginThrottle()
     app.middleware("http")(_security_headers)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=_session_secret(settings),
+        secret_key=_session_secret(config),
         session_cookie=SESSION_COOKIE,
-        max_age=settings.web.session_max_age_seconds,
+        max_age=config.session_max_age_seconds,
         same_site="lax",
-        https_only=settings.effective_public_url.startswith("https://"),
+        https_only=config.https_only,
     )
-    largest = max(
-        (p.support.max_attachment_bytes for p in settings.projects.values() if p.support.enabled),
-        default=0,
-    )
-    # Every file at its limit, plus room for the form fields and multipart framing.
-    app.add_middleware(UploadLimit, limit=largest * MAX_ATTACHMENTS + 1024 * 1024)
+    app.add_middleware(UploadLimit, limit=config.upload_limit)
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
     install_error_handlers(app)
     for router in (
@@ -103,4 +97,5 @@ def install_pages(app: FastAPI, settings: Settings) -> None:
     ):
         app.include_router(router)
     app.include_router(api_support.router)
-    app.include_router(api_outbox.router)
+    app.include_router(api_integration.switch_router)
+    app.include_router(api_integration.router)

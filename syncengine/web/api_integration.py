@@ -1,7 +1,9 @@
-"""JSON API of a project's Jira work: the outbox with webhook health, retry and drop.
+"""JSON API of a project's Jira integration: the Active/Passive switch, and the outbox
+with webhook health, retry and drop.
 
-``/api/v1/projects/{project}/outbox``; admins only (the admin token, or an admin
-session whose POSTs carry ``X-CSRF-Token``). Retry and drop are audited.
+``/api/v1/projects/{project}/integration`` and ``…/outbox``; admins only (the admin
+token, or an admin session whose POSTs carry ``X-CSRF-Token``). Switches, retries
+and drops are audited.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from pydantic import BaseModel, Field
 from syncengine.errors import NotFound
 from syncengine.store.outbox import OutboxWork
 from syncengine.store.projects import ProjectRecord
+from syncengine.sync.integration_admin import IntegrationAdmin
 from syncengine.web.auth import Forbidden, PrincipalDep, User
 from syncengine.web.csrf import require_csrf
-from syncengine.web.deps import ContainerDep
-from syncengine.web.problems import problem, problem_responses
+from syncengine.web.problem_documents import problem, problem_responses
+from syncengine.web.services import ServicesDep
 
-__all__ = ["router"]
+__all__ = ["router", "switch_router"]
 
 
 def _admin(user: PrincipalDep) -> User:
@@ -38,6 +41,25 @@ router = APIRouter(
     tags=["integration"],
     responses=problem_responses(401, 403, 404),
 )
+# The switch keeps the support API's answers (it was first served beside it).
+switch_router = APIRouter(
+    prefix="/api/v1/projects/{project}",
+    tags=["integration"],
+    responses=problem_responses(400, 401, 403, 404),
+)
+
+
+class IntegrationState(BaseModel):
+    """A project's Jira integration switch."""
+
+    project: str
+    active: bool
+
+
+class IntegrationChange(BaseModel):
+    """The new state of the switch."""
+
+    active: bool
 
 
 class OutboxItemOut(BaseModel):
@@ -80,20 +102,21 @@ def _item(work: OutboxWork) -> OutboxItemOut:
     )
 
 
-async def _project(container: ContainerDep, project: str) -> ProjectRecord:
-    record = await container.projects.get(project)
+async def _project(admin: IntegrationAdmin, project: str) -> ProjectRecord:
+    record = await admin.project(project)
     if record is None:
         raise NotFound(f"there is no project {project!r}")
     return record
 
 
 @router.get("", response_model=OutboxOut)
-async def outbox(project: str, user: AdminApiDep, container: ContainerDep) -> OutboxOut:
+async def outbox(project: str, user: AdminApiDep, services: ServicesDep) -> OutboxOut:
     """Pending, retrying, running and dead items, and the last webhook and poll."""
-    record = await _project(container, project)
-    cursor = await container.cursors.get(record.id)
+    admin = services.integration
+    record = await _project(admin, project)
+    cursor = await admin.cursor(record.id)
     return OutboxOut(
-        items=[_item(w) for w in await container.outbox.list(project_id=record.id, limit=500)],
+        items=[_item(w) for w in await admin.outbox(record.id, limit=500)],
         last_webhook_at=cursor.last_webhook_at,
         last_poll_at=cursor.last_poll_at,
         watermark=cursor.watermark,
@@ -111,18 +134,43 @@ async def act(
     item_id: ItemId,
     action: Literal["retry", "drop"],
     user: AdminApiDep,
-    container: ContainerDep,
+    services: ServicesDep,
 ) -> OutboxItemOut | JSONResponse:
     """``retry``: run a waiting or dead item now; ``drop``: give up on it (both audited)."""
-    record = await _project(container, project)
-    item = await container.outbox.get(item_id)
-    if item is None or item.project_id != record.id:
-        raise NotFound(f"project {project!r} has no outbox item {item_id}")
-    run = container.outbox.requeue if action == "retry" else container.outbox.drop
-    if not await run(item_id, actor=user.name, now=container.clock()):
+    admin = services.integration
+    record = await _project(admin, project)
+    done, item = await admin.act(record, item_id, action, actor=user.name)
+    if not done:
         return problem(409, f"outbox item {item_id} is {item.state}: only waiting or dead work")
-    if action == "retry":
-        container.wake_worker()
-    after = await container.outbox.get(item_id)
-    assert after is not None
-    return _item(after)
+    return _item(item)
+
+
+def _switch_admin(user: User) -> None:
+    if not user.is_admin:
+        raise Forbidden("admins only")
+
+
+@switch_router.get("/integration", response_model=IntegrationState)
+async def get_integration(
+    project: str, user: PrincipalDep, services: ServicesDep
+) -> IntegrationState:
+    """Whether the project's Jira integration is Active (admins)."""
+    _switch_admin(user)
+    record = await services.integration.project(project)
+    if record is None:
+        raise NotFound(f"project {project!r} does not exist")
+    return IntegrationState(project=record.slug, active=record.integration_active)
+
+
+@switch_router.put(
+    "/integration", response_model=IntegrationState, dependencies=[Depends(require_csrf)]
+)
+async def set_integration(
+    project: str, change: IntegrationChange, user: PrincipalDep, services: ServicesDep
+) -> IntegrationState:
+    """Switch the integration Active or Passive (admins; written to the audit log)."""
+    _switch_admin(user)
+    record = await services.integration.set_active(project, change.active, actor=user.name)
+    if record is None:
+        raise NotFound(f"project {project!r} does not exist")
+    return IntegrationState(project=record.slug, active=record.integration_active)

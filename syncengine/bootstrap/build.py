@@ -1,0 +1,397 @@
+"""The one composition root: settings in, a wired, immutable :class:`Container` out.
+
+:func:`bootstrap` builds everything once, in order — the store, Jira, the
+services, the outbox worker, the fold hooks, the periodic jobs, the web's
+services — converting each settings section into the values its service takes.
+The CLI, the web app's lifespan and the tests all build the engine here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import httpx
+from pydantic import SecretStr
+
+from syncengine.bootstrap import values
+from syncengine.bootstrap.container import Background, Container
+from syncengine.bootstrap.jira_clients import JiraClients, SimulatedJira, issue_sites, jira_configs
+from syncengine.bootstrap.sync_services import build_sync
+from syncengine.domain.merge import SyncMode
+from syncengine.ingest.intake import Intake
+from syncengine.ingest.sink import ReportSink
+from syncengine.ingest.writer import BatchWriter, tune_gc_for_ingest
+from syncengine.jira.config import JiraConfig
+from syncengine.metrics import Metrics
+from syncengine.settings import Settings
+from syncengine.store.audit import AuditRepository
+from syncengine.store.cursors import CursorRepository
+from syncengine.store.database import Database
+from syncengine.store.group_edits import GroupEdits
+from syncengine.store.groups import GroupRepository
+from syncengine.store.history import HistoryHook, HistoryRepository
+from syncengine.store.link_sync import LinkSyncStore
+from syncengine.store.links import IssueLinkRepository
+from syncengine.store.migrate import upgrade_async
+from syncengine.store.outbox import OutboxRepository
+from syncengine.store.projects import ProjectRepository
+from syncengine.store.retention import RetentionRepository
+from syncengine.store.support import CREATE_KIND as SUPPORT_CREATE
+from syncengine.store.support import SupportRepository
+from syncengine.store.ticket_queue import TicketRequests
+from syncengine.support.create import SupportCreateHandler
+from syncengine.support.jira_adapter import ClientSupportJira
+from syncengine.support.jira_port import SupportJira
+from syncengine.support.pullback import SupportPuller
+from syncengine.support.service import SupportService
+from syncengine.support.targets import SupportTargets
+from syncengine.sync.changes import GroupChanges
+from syncengine.sync.doctor import Doctor, DoctorProject
+from syncengine.sync.group_admin import GroupAdmin
+from syncengine.sync.housekeeping import Housekeeping
+from syncengine.sync.integration_admin import IntegrationAdmin
+from syncengine.sync.manual_tickets import ManualTickets
+from syncengine.sync.planner import TicketPlanner
+from syncengine.sync.regressions import RegressionHook
+from syncengine.sync.scheduler import PeriodicJob
+from syncengine.sync.status import EngineStatus
+from syncengine.sync.tickets import CREATE, TicketService
+from syncengine.sync.webhook_inbox import EventHandler, WebhookInbox
+from syncengine.sync.worker import Handler, OutboxWorker
+from syncengine.web.services import WebServices
+
+if TYPE_CHECKING:
+    from syncengine.jira.simulator import Simulator
+
+__all__ = ["bootstrap", "bundled_simulator", "utcnow"]
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC (the clock passed to the domain)."""
+    return datetime.now(UTC)
+
+
+def bundled_simulator() -> tuple[Simulator, SimulatedJira]:
+    """The seeded, in-process Jira that stands in when a project has no Jira URL."""
+    from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN, create_simulator
+
+    simulator = create_simulator("cloud", seed=True)
+    config = JiraConfig(
+        site="http://jira.local",
+        deployment="cloud",
+        user=DEFAULT_LOGIN,
+        token=SecretStr(DEFAULT_TOKEN),
+        backoff_base_seconds=0.05,
+    )
+    return simulator, SimulatedJira(config=config, transport=simulator.transport())
+
+
+async def bootstrap(
+    settings: Settings,
+    *,
+    migrate: bool | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    jira_transport: httpx.AsyncBaseTransport | None = None,
+    simulator: tuple[Simulator, SimulatedJira] | None = None,
+    ingest: ReportSink | None = None,
+    support_jira: Mapping[str, SupportJira] | None = None,
+    event_handlers: Iterable[EventHandler] = (),
+    jobs: Iterable[PeriodicJob] = (),
+) -> Container:
+    """Build the engine from ``settings``; upgrade the schema when asked or configured.
+
+    ``jira_transport`` routes every Jira call (tests); ``simulator`` is the Jira that
+    serves projects without a Jira URL (default: a bundled in-process one, built
+    only when such a project exists); ``ingest`` replaces the batching writer
+    (tests use the in-memory sink); ``support_jira`` gives each project's Jira for
+    support requests (default: the projects' Jira clients); ``event_handlers`` and
+    ``jobs`` are added to the webhook handlers and periodic jobs the engine has.
+
+    Raises ConfigError when a setting cannot be used (bad templates or ticket rules).
+    """
+    url = settings.effective_database_url
+    if migrate if migrate is not None else settings.auto_migrate:
+        await upgrade_async(url)
+    if simulator is None and any(p.jira.simulated for p in settings.projects.values()):
+        simulator = bundled_simulator()
+
+    # The store.
+    db = Database(url)
+    projects = ProjectRepository(db)
+    links = IssueLinkRepository(db)
+    outbox = OutboxRepository(db)
+    cursors = CursorRepository(db)
+    audit = AuditRepository(db)
+    requests = SupportRepository(db)
+    link_store = LinkSyncStore(db)
+
+    # Jira, and the signal any writer of outbox work sets to wake the worker.
+    metrics = Metrics()
+    jira = JiraClients(
+        jira_configs(settings),
+        transport=jira_transport,
+        simulator=simulator[1] if simulator is not None else None,
+        observer=lambda slug: metrics.jira_observer(slug, clock),
+    )
+    work_written = asyncio.Event()
+    wake = work_written.set
+    renderer = values.description_renderer(settings)
+
+    # Ingest: the fold hooks run in each batch's transaction, regressions first (a
+    # reopened group may be due a ticket), then history, then the ticket rules.
+    planner = TicketPlanner(
+        {slug: values.ticket_rules(p) for slug, p in settings.projects.items()}, wake=wake
+    )
+    groups = GroupRepository(
+        db,
+        samples_first=settings.ingest.samples_first,
+        samples_newest=settings.ingest.samples_newest,
+        hooks=(RegressionHook(values.regression_checks(settings)), HistoryHook(), planner),
+        after_commit=(planner.after_commit,),
+    )
+    sink = ingest or _writer(groups, settings, clock)
+
+    # The engine's services.
+    tickets = TicketService(
+        templates={slug: values.ticket_template(p.jira) for slug, p in settings.projects.items()},
+        projects=projects,
+        groups=groups,
+        links=links,
+        clients=jira.for_project,
+        renderer=renderer,
+        clock=clock,
+    )
+    changes = GroupChanges(
+        GroupEdits(db), syncing=values.syncing_projects(settings), clock=clock, wake=wake
+    )
+    manual = ManualTickets(
+        requests=TicketRequests(db),
+        audit=audit,
+        groups=groups,
+        links=links,
+        clients=jira.for_project,
+        clock=clock,
+        wake=wake,
+    )
+    sync = build_sync(
+        store=link_store,
+        configs=values.sync_configs(settings),
+        user_maps={slug: dict(p.jira.user_map) for slug, p in settings.projects.items()},
+        poll_intervals={
+            slug: p.sync.poll_interval_seconds
+            for slug, p in settings.projects.items()
+            if p.sync.mode is not SyncMode.OFF
+        },
+        watches=values.poll_watches(settings),
+        public_url=settings.effective_public_url,
+        projects=projects,
+        links=links,
+        cursors=cursors,
+        groups=groups,
+        tickets=tickets,
+        changes=changes,
+        clients=jira.for_project,
+        clock=clock,
+        wake=wake,
+    )
+
+    # Support requests.
+    support_configs = values.support_configs(settings)
+    if support_jira is None:
+        support_jira = {slug: ClientSupportJira(jira.for_project(slug)) for slug in support_configs}
+    targets = SupportTargets(values.support_fields(settings), support_jira)
+    support = SupportService(
+        configs=support_configs, projects=projects, requests=requests, clock=clock, wake=wake
+    )
+    puller = SupportPuller(
+        requests=requests,
+        projects=projects,
+        targets=targets,
+        slugs=support.enabled_slugs,
+        clock=clock,
+    )
+
+    # The outbox worker runs every kind of work the parts above queue.
+    handlers: dict[str, Handler] = {
+        CREATE: tickets.create,
+        **sync.handlers,
+        SUPPORT_CREATE: SupportCreateHandler(
+            requests=requests, projects=projects, targets=targets, clock=clock
+        ),
+    }
+    worker = OutboxWorker(
+        outbox,
+        handlers,
+        worker_id=f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}",
+        clock=clock,
+        batch_handlers={CREATE: tickets.create_many},
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
+        on_outcome=changes.record_outcome,
+        wakeup=work_written,
+    )
+
+    # Periodic jobs.
+    housekeeping = Housekeeping(
+        retention=RetentionRepository(db),
+        cursors=cursors,
+        tickets=tickets,
+        clock=clock,
+        retention_days=settings.retention_days,
+        longest_window_minutes=max(
+            (p.rules.window_minutes or 0 for p in settings.projects.values()), default=0
+        ),
+        projects=[slug for slug, p in settings.projects.items() if p.rules.enabled],
+        is_active=_active(projects),
+    )
+    all_jobs: list[PeriodicJob] = []
+    support_intervals = [
+        p.sync.poll_interval_seconds for p in settings.projects.values() if p.support.enabled
+    ]
+    if support_intervals:
+        all_jobs.append(
+            PeriodicJob(
+                name="support.pull", seconds=min(support_intervals), func=_discard(puller.poll)
+            )
+        )
+    all_jobs += [
+        *sync.jobs,
+        PeriodicJob(name="retention", seconds=3600, func=_discard(housekeeping.retention)),
+        PeriodicJob(
+            name="createmeta.revalidate",
+            seconds=settings.createmeta_refresh_seconds,
+            func=housekeeping.revalidate,
+        ),
+        *jobs,
+    ]
+
+    # What people use: doctor, the dashboard's and the API's services.
+    doctor = Doctor(
+        projects={
+            slug: DoctorProject(
+                jira=config,
+                template=values.ticket_template(p.jira),
+                screens=values.doctor_screens(p),
+            )
+            for (slug, p), config in zip(
+                settings.projects.items(), jira_configs(settings).values(), strict=True
+            )
+        },
+        clients=jira.for_project,
+        stored=projects,
+        groups=groups,
+        renderer=renderer,
+    )
+    all_handlers: tuple[EventHandler, ...] = (sync.webhooks, *event_handlers)
+    web = WebServices(
+        config=values.web_config(settings),
+        intake=Intake(
+            projects=projects, sink=sink, contexts=values.report_contexts(settings), clock=clock
+        ),
+        webhooks=WebhookInbox(
+            secrets={
+                slug: p.jira.webhook_secret
+                for slug, p in settings.projects.items()
+                if p.jira.webhook_secret is not None
+            },
+            projects=projects,
+            cursors=cursors,
+            handlers=all_handlers,
+            clock=clock,
+        ),
+        groups=GroupAdmin(
+            projects=projects,
+            groups=groups,
+            links=links,
+            audit=audit,
+            history=HistoryRepository(db),
+            sync_store=link_store,
+            changes=changes,
+            tickets=manual,
+            resolution=sync.manual,
+            jira_urls=issue_sites(settings),
+            clock=clock,
+        ),
+        integration=IntegrationAdmin(
+            projects=projects,
+            outbox=outbox,
+            cursors=cursors,
+            audit=audit,
+            doctor=doctor,
+            watches=values.webhook_watches(settings),
+            support_slugs=support_configs,
+            clock=clock,
+            wake=wake,
+        ),
+        support=support,
+        status=EngineStatus(
+            db=db, projects=projects, outbox=outbox, cursors=cursors, metrics=metrics, clock=clock
+        ),
+        metrics=metrics,
+        clock=clock,
+    )
+    frozen_jobs = tuple(all_jobs)
+    return Container(
+        settings=settings,
+        db=db,
+        projects=projects,
+        groups=groups,
+        ingest=sink,
+        intake=web.intake,
+        outbox=outbox,
+        links=links,
+        cursors=cursors,
+        audit=audit,
+        metrics=metrics,
+        jira=jira,
+        tickets=tickets,
+        manual=manual,
+        changes=changes,
+        support=support,
+        support_puller=puller,
+        worker=worker,
+        handlers=handlers,
+        jobs=frozen_jobs,
+        event_handlers=all_handlers,
+        sync=sync,
+        doctor=doctor,
+        web=web,
+        background=Background(db, worker, frozen_jobs),
+        clock=clock,
+        started_at=utcnow(),
+        simulator=simulator[0] if simulator is not None else None,
+    )
+
+
+def _writer(
+    groups: GroupRepository, settings: Settings, clock: Callable[[], datetime]
+) -> ReportSink:
+    writer = BatchWriter(
+        groups,
+        clock=clock,
+        max_reports=settings.ingest.batch_max_reports,
+        max_delay=settings.ingest.batch_max_delay_ms / 1000,
+    )
+    tune_gc_for_ingest()
+    writer.start()
+    return writer
+
+
+def _active(projects: ProjectRepository) -> Callable[[str], Awaitable[bool]]:
+    async def active(slug: str) -> bool:
+        record = await projects.get(slug)
+        return record is not None and record.integration_active
+
+    return active
+
+
+def _discard(func: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        await func()
+
+    return run

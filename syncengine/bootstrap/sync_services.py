@@ -1,0 +1,115 @@
+"""Two-way sync, built from its values: executor, poll, webhook events, regressions.
+
+The composition root (:mod:`syncengine.bootstrap.build`) places what this returns:
+the outbox handlers, the regression fold hook, the webhook event handler and one
+JQL poll job per syncing project.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from syncengine.errors import ConfigError
+from syncengine.jira.client import JiraClient
+from syncengine.store.cursors import CursorRepository
+from syncengine.store.groups import GroupRepository
+from syncengine.store.link_sync import LinkSyncStore
+from syncengine.store.links import IssueLinkRepository
+from syncengine.store.projects import ProjectRepository
+from syncengine.sync.changes import PUSH, GroupChanges
+from syncengine.sync.config import ProjectSync
+from syncengine.sync.executor import LinkSync
+from syncengine.sync.manual import ManualResolution
+from syncengine.sync.poller import Poller, PollWatch
+from syncengine.sync.regressions import REGRESSION, RegressionJira
+from syncengine.sync.scheduler import PeriodicJob
+from syncengine.sync.tickets import TicketService
+from syncengine.sync.webhook_events import WebhookEvents
+from syncengine.sync.worker import Handler
+
+__all__ = ["TwoWaySync", "build_sync"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TwoWaySync:
+    """The sync services (tests and the CLI reach them here), and what the root places."""
+
+    store: LinkSyncStore
+    executor: LinkSync
+    poller: Poller
+    webhooks: WebhookEvents
+    regressions: RegressionJira
+    manual: ManualResolution
+    handlers: Mapping[str, Handler]
+    jobs: tuple[PeriodicJob, ...]
+
+
+def build_sync(
+    *,
+    store: LinkSyncStore,
+    configs: Mapping[str, ProjectSync | ConfigError],
+    user_maps: Mapping[str, Mapping[str, str]],
+    poll_intervals: Mapping[str, int],
+    watches: Mapping[str, PollWatch],
+    public_url: str,
+    projects: ProjectRepository,
+    links: IssueLinkRepository,
+    cursors: CursorRepository,
+    groups: GroupRepository,
+    tickets: TicketService,
+    changes: GroupChanges,
+    clients: Callable[[str], JiraClient],
+    clock: Callable[[], datetime],
+    wake: Callable[[], None],
+) -> TwoWaySync:
+    """The sync services; ``poll_intervals`` names the syncing projects and their periods."""
+    executor = LinkSync(
+        configs=configs,
+        user_maps=user_maps,
+        links=links,
+        store=store,
+        clients=clients,
+        projects=projects,
+        clock=clock,
+        wake=wake,
+    )
+    poller = Poller(
+        watches=watches,
+        projects=projects,
+        links=links,
+        cursors=cursors,
+        store=store,
+        executor=executor,
+        clock=clock,
+    )
+    webhooks = WebhookEvents(
+        projects=projects, links=links, store=store, executor=executor, clock=clock
+    )
+    regressions = RegressionJira(
+        public_url=public_url,
+        links=links,
+        groups=groups,
+        store=store,
+        executor=executor,
+        tickets=tickets,
+        clock=clock,
+    )
+    jobs = []
+    for slug, seconds in poll_intervals.items():
+
+        async def poll(slug: str = slug) -> None:
+            await poller.run(slug)
+
+        jobs.append(PeriodicJob(name=f"sync.poll.{slug}", seconds=seconds, func=poll))
+    return TwoWaySync(
+        store=store,
+        executor=executor,
+        poller=poller,
+        webhooks=webhooks,
+        regressions=regressions,
+        manual=ManualResolution(changes=changes, store=store, executor=executor, clock=clock),
+        handlers={PUSH: executor.push, REGRESSION: regressions},
+        jobs=tuple(jobs),
+    )

@@ -1,0 +1,3 @@
+"""Entry points: the ``syncengine`` command line and the HTTP server it starts."""
+
+from __future__ import annotations

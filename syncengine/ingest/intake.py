@@ -1,0 +1,73 @@
+"""The intake service the HTTP endpoints call: whose token, which limits, where reports go.
+
+A missing token is 401 and an unknown one 403, before any project lookup, so
+neither says whether a project exists; only the holder of a valid token learns
+that the project in the URL is not the token's (404).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from syncengine.domain.reports import CrashReport
+from syncengine.ingest.limits import IngestLimits, ReportContext, ReportContexts
+from syncengine.ingest.problems import ProjectNotFound, TokenMissing, TokenRejected
+from syncengine.ingest.sink import Accepted, ReportSink
+from syncengine.store.projects import ProjectRecord, ProjectRepository
+
+__all__ = ["Intake"]
+
+
+class Intake:
+    """Authenticates submissions and hands their reports to the sink."""
+
+    def __init__(
+        self,
+        *,
+        projects: ProjectRepository,
+        sink: ReportSink,
+        contexts: ReportContexts,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._projects = projects
+        self._sink = sink
+        self.contexts = contexts
+        self._clock = clock
+
+    @property
+    def limits(self) -> IngestLimits:
+        """The size limits every request is read within."""
+        return self.contexts.limits
+
+    async def project_for(
+        self, token: str | None, named: str | None = None, *, how: str
+    ) -> ProjectRecord:
+        """The project ``token`` belongs to; ``named`` (slug or numeric id) must be that project.
+
+        Raises TokenMissing (401, ``how`` says how to send one), TokenRejected (403)
+        or ProjectNotFound (404).
+        """
+        if not token:
+            raise TokenMissing(f"no submission token: {how}")
+        project = await self._projects.by_token(token)
+        if project is None:
+            raise TokenRejected(
+                "the submission token is not accepted: check it against the project"
+            )
+        if named is not None and named not in {project.slug, str(project.id)}:
+            raise ProjectNotFound(
+                f"no project {named[:64]!r} for this token: the token belongs to another "
+                "project; check the project in the URL"
+            )
+        return project
+
+    def context(self, project: ProjectRecord) -> ReportContext:
+        """What the parsers need for ``project``'s reports received now."""
+        return self.contexts.for_project(project.slug, self._clock())
+
+    async def submit(
+        self, project: ProjectRecord, reports: Sequence[CrashReport]
+    ) -> list[Accepted]:
+        """Store ``reports``; resolves once committed. Raises StoreError (nothing stored)."""
+        return await self._sink.submit(project.id, reports)

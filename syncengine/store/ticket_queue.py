@@ -1,0 +1,184 @@
+"""The store side of queueing tickets: inside the ingest fold (ticket rules) and by hand.
+
+In the fold (functions taking the fold's connection, so what they write commits
+with the batch's reports): the groups' states, which groups are taken (linked, or
+a create queued), the windowed per-minute counts, and the ``ticket.create`` items.
+By hand (:class:`TicketRequests`): "create the ticket now", audited, at most once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from syncengine.store.audit import AuditRepository
+from syncengine.store.database import Connection, Database
+from syncengine.store.outbox import OutboxRepository, State
+from syncengine.store.tables import ErrorGroup, GroupMinuteCount, IssueLink, OutboxItem, Project
+
+__all__ = [
+    "DueTicket",
+    "TicketRequests",
+    "add_minute_counts",
+    "group_states",
+    "project_slugs",
+    "queue_tickets",
+    "taken_groups",
+    "window_sums",
+]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DueTicket:
+    """A group whose ticket the rules say is due, and why."""
+
+    project_id: int
+    group_id: int
+    reason: str
+
+
+async def project_slugs(conn: Connection) -> dict[int, str]:
+    """Every project's slug by id."""
+    rows = await conn.execute(select(Project.id, Project.slug))
+    return {int(pid): str(slug) for pid, slug in rows.all()}
+
+
+async def group_states(conn: Connection, group_ids: Sequence[int]) -> dict[int, str]:
+    """The state of each of ``group_ids``."""
+    rows = await conn.execute(
+        select(ErrorGroup.id, ErrorGroup.state).where(ErrorGroup.id.in_(list(group_ids)))
+    )
+    return {int(gid): str(state) for gid, state in rows.all()}
+
+
+async def taken_groups(conn: Connection, group_ids: Sequence[int], *, kind: str) -> set[int]:
+    """Groups among ``group_ids`` that are linked or have an unfinished ``kind`` item."""
+    ids = list(group_ids)
+    linked = select(IssueLink.group_id).where(IssueLink.group_id.in_(ids))
+    queued = select(OutboxItem.group_id).where(
+        OutboxItem.group_id.in_(ids),
+        OutboxItem.kind == kind,
+        OutboxItem.state.in_(State.UNFINISHED),
+    )
+    found: set[int] = set()
+    for query in (linked, queued):
+        found.update(gid for gid in (await conn.execute(query)).scalars() if gid is not None)
+    return found
+
+
+async def queue_tickets(
+    conn: Connection, due: Sequence[DueTicket], *, kind: str, now: datetime
+) -> None:
+    """Queue one ``kind`` item per due group, in the fold's transaction."""
+    if not due:
+        return
+    rows: list[dict[str, Any]] = [
+        {
+            "project_id": item.project_id,
+            "group_id": item.group_id,
+            "support_request_id": None,
+            "kind": kind,
+            "payload": {"reason": item.reason},
+            "state": State.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for item in due
+    ]
+    await conn.execute(insert(OutboxItem), rows)
+
+
+async def add_minute_counts(
+    conn: Connection, counts: Sequence[tuple[int, int]], *, minute: int
+) -> None:
+    """Add each (group id, count) to the group's count of epoch minute ``minute``."""
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = dialect_insert(GroupMinuteCount)
+    rows = sorted(
+        ({"group_id": gid, "minute": minute, "count": count} for gid, count in counts),
+        key=lambda r: r["group_id"],  # one lock order for concurrent batches
+    )
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["group_id", "minute"],
+            set_={"count": GroupMinuteCount.count + statement.excluded.count},
+        ),
+        rows,
+    )
+
+
+async def window_sums(conn: Connection, group_ids: Sequence[int], *, since: int) -> dict[int, int]:
+    """Per group, its reports counted in epoch minutes ``since`` and later."""
+    sums = await conn.execute(
+        select(GroupMinuteCount.group_id, func.sum(GroupMinuteCount.count))
+        .where(
+            GroupMinuteCount.group_id.in_(list(group_ids)),
+            GroupMinuteCount.minute >= since,
+        )
+        .group_by(GroupMinuteCount.group_id)
+    )
+    return {int(gid): int(total) for gid, total in sums}
+
+
+class TicketRequests:
+    """Tickets asked for by a person: queued once, audited with the request."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def project_of(self, group_id: int) -> int | None:
+        """The project id of a group (None when there is no such group)."""
+        async with self._db.session() as session:
+            found = await session.scalar(
+                select(ErrorGroup.project_id).where(ErrorGroup.id == group_id)
+            )
+            return int(found) if found is not None else None
+
+    async def request(
+        self, group_id: int, *, kind: str, actor: str, fingerprint: str, now: datetime
+    ) -> int | None:
+        """Queue the group's ``kind`` item and audit the request, unless one waits already.
+
+        Returns the id of the item that was already queued, or None when this call
+        queued it.
+        """
+        async with self._db.session() as session:
+            queued = await session.scalar(
+                select(OutboxItem.id).where(
+                    OutboxItem.group_id == group_id,
+                    OutboxItem.kind == kind,
+                    OutboxItem.state.in_(State.UNFINISHED),
+                )
+            )
+            if queued is not None:
+                return int(queued)
+            project_id = await session.scalar(
+                select(ErrorGroup.project_id).where(ErrorGroup.id == group_id)
+            )
+            assert project_id is not None
+            OutboxRepository.add(
+                session,
+                project_id=project_id,
+                group_id=group_id,
+                kind=kind,
+                payload={"reason": f"requested by {actor}"},
+                now=now,
+            )
+            AuditRepository.add(
+                session,
+                actor=actor,
+                action="ticket.requested",
+                detail={"fingerprint": fingerprint},
+                now=now,
+                project_id=project_id,
+                group_id=group_id,
+            )
+        return None

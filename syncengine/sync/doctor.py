@@ -1,0 +1,243 @@
+"""``syncengine doctor``: check a project's Jira set-up and say what to fix.
+
+Checks run in order — URL form, reaching Jira and the server type, the
+credentials, the project, the permissions the engine needs, the issue type, the
+create screen (required fields covered, description and labels fields present),
+custom-field values against their schema, and a sample group rendered into
+fields — and stop where the rest would be meaningless (no site, no login, no
+project). Each result says what was found and, when it failed, the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from syncengine.domain.createmeta import CreateMeta
+from syncengine.domain.description import DescriptionRenderer
+from syncengine.domain.fieldcheck import check_config
+from syncengine.domain.fields import TicketTemplate, build_fields, identity_label
+from syncengine.domain.groups import GroupSnapshot
+from syncengine.errors import ConfigError, JiraError, SyncEngineError
+from syncengine.jira.client import JiraClient
+from syncengine.jira.config import JiraConfig
+from syncengine.jira.diagnostics import Check, ScreenSpec, diagnose
+from syncengine.jira.errors import JiraInvalidIssueType
+from syncengine.store.groups import GroupRepository
+from syncengine.store.projects import ProjectRepository
+from syncengine.sync.tickets import group_key
+
+__all__ = ["PERMISSIONS", "Check", "Doctor", "DoctorProject", "as_json"]
+
+# What the engine does in Jira, by Jira permission key, with the words users see.
+PERMISSIONS = {
+    "BROWSE_PROJECTS": "Browse Projects",
+    "CREATE_ISSUES": "Create Issues",
+    "EDIT_ISSUES": "Edit Issues",
+    "TRANSITION_ISSUES": "Transition Issues",
+    "ASSIGN_ISSUES": "Assign Issues",
+    "ADD_COMMENTS": "Add Comments",
+    "CREATE_ATTACHMENTS": "Create Attachments",
+}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DoctorProject:
+    """What doctor knows of one project's configuration.
+
+    ``jira`` is the client configuration its ``[jira]`` section makes, or the
+    :class:`~syncengine.errors.ConfigError` saying why it makes none; None when no
+    Jira URL is set (the bundled simulator stands in).
+    """
+
+    jira: JiraConfig | ConfigError | None
+    template: TicketTemplate
+    screens: tuple[ScreenSpec, ...] = ()
+    """The kinds of issue the project files (default: the crash tickets of ``template``)."""
+
+
+def _url_check(project: DoctorProject, slug: str) -> Check:
+    config = project.jira
+    if config is None:
+        return Check(
+            name="Jira URL",
+            ok=True,
+            detail="no Jira URL is set: the bundled Jira simulator stands in "
+            "(set projects.{slug}.jira.url to use a real Jira)".replace("{slug}", slug),
+        )
+    if isinstance(config, ConfigError):
+        return Check(
+            name="Jira URL",
+            ok=False,
+            detail="; ".join(config.problems),
+            fix="give the site (https://your-site.atlassian.net) or the REST v2 root "
+            "(…/rest/api/2/)",
+        )
+    if config.deployment == "datacenter" and config.api_version == 3:
+        return Check(
+            name="Jira URL",
+            ok=False,
+            detail="the URL names REST v3, which Data Center does not have",
+            fix="use the …/rest/api/2/ endpoint",
+        )
+    return Check(name="Jira URL", ok=True, detail=f"{config.site} (REST v{config.api_version})")
+
+
+async def _permission_check(client: JiraClient, project_key: str) -> Check:
+    try:
+        held = await client.my_permissions(project_key, list(PERMISSIONS))
+    except JiraError as exc:
+        return Check(name="permissions", ok=False, detail=str(exc), fix=exc.fix)
+    missing = [PERMISSIONS[key] for key, ok in held.items() if not ok]
+    if missing:
+        return Check(
+            name="permissions",
+            ok=False,
+            detail=f"the Jira user lacks: {', '.join(missing)}",
+            fix=f"grant these in project {project_key}'s permission scheme "
+            "(Project settings → Permissions) to the user syncengine signs in as",
+        )
+    return Check(
+        name="permissions",
+        ok=True,
+        detail="browse, create, edit, transition, assign, comment and attach are all granted",
+    )
+
+
+async def _createmeta(client: JiraClient, project_key: str, issue_type: str) -> CreateMeta | None:
+    try:
+        return await client.create_meta(project_key, issue_type)
+    except JiraInvalidIssueType:
+        return None  # the issue-type check already failed and said why
+
+
+class Doctor:
+    """Runs the checks of a project's Jira set-up (``syncengine doctor``, the admin page)."""
+
+    def __init__(
+        self,
+        *,
+        projects: Mapping[str, DoctorProject],
+        clients: Callable[[str], JiraClient],
+        stored: ProjectRepository,
+        groups: GroupRepository,
+        renderer: DescriptionRenderer,
+    ) -> None:
+        self._projects = dict(projects)
+        self._clients = clients
+        self._stored = stored
+        self._groups = groups
+        self._renderer = renderer
+
+    def knows(self, slug: str) -> bool:
+        """True when ``slug`` is a configured project."""
+        return slug in self._projects
+
+    async def _sample(self, slug: str) -> GroupSnapshot | None:
+        project = await self._stored.get(slug)
+        if project is None:
+            return None
+        page = await self._groups.page(project.id, limit=1)
+        return page.groups[0] if page.groups else None
+
+    async def _field_checks(
+        self, slug: str, template: TicketTemplate, client: JiraClient
+    ) -> list[Check]:
+        template = replace(template, api_version=client.config.api_version)
+        createmeta = await _createmeta(client, template.project_key, template.issue_type)
+        if createmeta is None:
+            return []  # the issue-type check already failed and said why
+        cloud = await client.flavour() == "cloud"
+        renderer = self._renderer
+        sample = await self._sample(slug)
+        problems = check_config(template, createmeta, cloud=cloud, sample=sample, renderer=renderer)
+        checks = [
+            Check(
+                name="field configuration",
+                ok=not problems,
+                detail="; ".join(f"{p.field}: {p.message}" for p in problems)
+                or "every configured field is on the create screen and fits its schema",
+                fix="; ".join(dict.fromkeys(f"{p.field}: {p.fix}" for p in problems)),
+            )
+        ]
+        if sample is not None:
+            built = build_fields(
+                template,
+                sample,
+                renderer=renderer,
+                createmeta=createmeta,
+                cloud=cloud,
+                identity=identity_label(group_key(slug, sample.fingerprint)),
+            )
+            blocking = [p for p in built.problems if p.blocking]
+            checks.append(
+                Check(
+                    name="sample group",
+                    ok=not blocking,
+                    detail=f"group {sample.id} renders to a {len(built.fields)}-field "
+                    "create request"
+                    if not blocking
+                    else "; ".join(f"{p.field}: {p.message}" for p in blocking),
+                    fix="; ".join(p.fix for p in blocking),
+                )
+            )
+        return checks
+
+    async def run(self, slug: str) -> list[Check]:
+        """Every check of project ``slug``'s Jira set-up, in order (see the module docstring).
+
+        Never raises for Jira or configuration problems: they are failed checks.
+        """
+        project = self._projects[slug]
+        url = _url_check(project, slug)
+        if not url.ok:
+            return [url]
+        checks = [url]
+        try:
+            client = self._clients(slug)
+        except ConfigError as exc:
+            return [
+                *checks,
+                Check(
+                    name="Jira client",
+                    ok=False,
+                    detail="; ".join(exc.problems),
+                    fix="fix the keys named above",
+                ),
+            ]
+        template = project.template
+        provided = {template.description_field, template.labels_field, *template.custom_fields}
+        screens = project.screens or (
+            ScreenSpec(issue_type=template.issue_type, provided=provided),
+        )
+        basics = await diagnose(client, project_key=template.project_key, screens=screens)
+        by_name = {c.name: c for c in basics}
+        for check in basics:
+            checks.append(check)
+            if check.name == "project" and check.ok:
+                checks.append(await _permission_check(client, template.project_key))
+        # The field checks stand on their own: a problem on the create screen (said above)
+        # does not hide what they find. They need only the ticket issue type to exist.
+        kind = by_name.get("issue type")
+        if kind is not None and kind.ok:
+            try:
+                checks += await self._field_checks(slug, template, client)
+            except (JiraError, SyncEngineError) as exc:
+                checks.append(
+                    Check(
+                        name="field configuration",
+                        ok=False,
+                        detail=str(exc),
+                        fix=getattr(exc, "fix", ""),
+                    )
+                )
+        return checks
+
+
+def as_json(results: dict[str, list[Check]]) -> dict[str, Any]:
+    """The results by project, for ``--json``."""
+    return {
+        "ok": all(c.ok for checks in results.values() for c in checks),
+        "projects": {slug: [asdict(c) for c in checks] for slug, checks in results.items()},
+    }

@@ -1,0 +1,78 @@
+"""Verified Jira webhook deliveries in: whose secret, seen before, who handles the event.
+
+The HTTP receiver (:mod:`syncengine.web.webhook_receiver`) reads and verifies the
+body with the secret this service names; here a delivery is recorded (the
+project's last webhook, the delivery id for de-duplication) and handed to the
+event handlers (two-way sync, :class:`~syncengine.sync.webhook_events.WebhookEvents`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import SecretStr
+
+from syncengine.domain.webhooks import JiraEvent
+from syncengine.store.cursors import CursorRepository
+from syncengine.store.projects import ProjectRepository
+
+__all__ = ["EventHandler", "WebhookInbox", "WebhookTarget"]
+
+# Takes a verified, first-seen Jira event for a project (by slug).
+EventHandler = Callable[[str, JiraEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WebhookTarget:
+    """A project that takes webhook deliveries: its id and the secret they are signed with."""
+
+    project_id: int
+    secret: bytes
+
+
+class WebhookInbox:
+    """Records deliveries and runs the event handlers, each delivery once."""
+
+    def __init__(
+        self,
+        *,
+        secrets: Mapping[str, SecretStr],
+        projects: ProjectRepository,
+        cursors: CursorRepository,
+        handlers: Sequence[EventHandler],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._secrets = dict(secrets)
+        self._projects = projects
+        self._cursors = cursors
+        self.handlers = tuple(handlers)
+        self._clock = clock
+
+    async def target(self, slug: str) -> WebhookTarget | None:
+        """Where deliveries for ``slug`` go; None when it has no secret or is not stored."""
+        secret = self._secrets.get(slug)
+        record = await self._projects.get(slug)
+        if secret is None or record is None:
+            return None
+        return WebhookTarget(project_id=record.id, secret=secret.get_secret_value().encode())
+
+    async def first_sight(self, target: WebhookTarget, key: str) -> bool:
+        """Note the delivery (the project's last webhook); False when ``key`` was seen before."""
+        now = self._clock()
+        await self._cursors.update(target.project_id, last_webhook_at=now)
+        return await self._cursors.first_delivery(target.project_id, key, now=now)
+
+    async def handle(self, slug: str, target: WebhookTarget, event: JiraEvent, key: str) -> None:
+        """Run the event handlers on a first-seen delivery.
+
+        A handler's failure forgets the delivery (so Jira's retry is handled, not
+        dropped) and propagates.
+        """
+        try:
+            for handler in self.handlers:
+                await handler(slug, event)
+        except Exception:
+            await self._cursors.forget_delivery(target.project_id, key)
+            raise

@@ -1,0 +1,89 @@
+"""What the web app is given: the engine's services and the web's own configuration.
+
+The composition root builds one :class:`WebServices`; :func:`~syncengine.web.create_app`
+puts it on the app, and routes take it through :data:`ServicesDep`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal, Protocol
+
+from fastapi import Depends, Request
+from pydantic import SecretStr
+
+from syncengine.ingest.intake import Intake
+from syncengine.metrics import Metrics
+from syncengine.support.service import SupportService
+from syncengine.sync.group_admin import GroupAdmin
+from syncengine.sync.integration_admin import IntegrationAdmin
+from syncengine.sync.status import EngineStatus
+from syncengine.sync.webhook_inbox import WebhookInbox
+
+__all__ = [
+    "BackgroundWork",
+    "ServicesDep",
+    "WebConfig",
+    "WebServices",
+    "WebUser",
+    "get_services",
+]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WebUser:
+    """A person who may sign in to the dashboard (``[web.users.<name>]``)."""
+
+    password_hash: str
+    role: Literal["admin", "portal"] = "portal"
+    email: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebConfig:
+    """The web app's settings: who signs in, sessions, page templates, upload limit."""
+
+    users: Mapping[str, WebUser] = field(default_factory=dict)
+    admin_token: SecretStr | None = None
+    session_secret: SecretStr | None = None
+    session_max_age_seconds: int = 8 * 3600
+    templates_dir: Path | None = None
+    https_only: bool = False
+    upload_limit: int = 1024 * 1024  # bytes of one support-request body
+
+
+class BackgroundWork(Protocol):
+    """The outbox worker and periodic jobs, which the app's lifespan may run."""
+
+    def start(self) -> None:
+        """Start them in this process."""
+
+    async def stop(self) -> None:
+        """Stop them, giving back claimed work."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebServices:
+    """The services the routes call."""
+
+    config: WebConfig
+    intake: Intake
+    webhooks: WebhookInbox
+    groups: GroupAdmin
+    integration: IntegrationAdmin
+    support: SupportService
+    status: EngineStatus
+    metrics: Metrics
+    clock: Callable[[], datetime]
+
+
+def get_services(request: Request) -> WebServices:
+    """The services :func:`~syncengine.web.create_app` was given."""
+    services: WebServices = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[WebServices, Depends(get_services)]

@@ -1,0 +1,83 @@
+"""Database errors leave the store translated once into the error tree, on every backend."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
+
+from syncengine.domain.reports import CrashReport
+from syncengine.errors import StoreBusy, StoreConflict, StoreError, StoreRejected
+from syncengine.store.database import Database
+from syncengine.store.db_errors import translate
+from syncengine.store.groups import GroupRepository
+from syncengine.store.projects import ProjectRepository
+from syncengine.store.tables import Project
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("error", "expected", "transient"),
+    [
+        (IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")), StoreConflict, False),
+        (DataError("INSERT", {}, Exception("value too long")), StoreRejected, False),
+        (OperationalError("SELECT", {}, Exception("database is locked")), StoreBusy, True),
+        (ProgrammingError("SELECT", {}, Exception("no such table")), StoreError, True),
+        (
+            UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"),
+            StoreRejected,
+            False,
+        ),
+    ],
+)
+def test_each_foreign_error_has_its_place_in_the_tree(
+    error: BaseException, expected: type[StoreError], transient: bool
+) -> None:
+    translated = translate(error, "storing x failed")
+    assert type(translated) is expected
+    assert translated.transient is transient
+    assert str(translated).startswith("storing x failed: ")
+
+
+async def test_text_the_driver_cannot_encode_is_rejected_not_raised_raw(db: Database) -> None:
+    projects = ProjectRepository(db)
+    with pytest.raises(StoreRejected) as caught:
+        await projects.ensure("bad\ud800slug", name="x", integration_active=True, now=NOW)
+    assert isinstance(caught.value.__cause__, UnicodeEncodeError)
+
+
+async def test_a_broken_batch_is_rejected_so_the_writer_can_split_it(db: Database) -> None:
+    project = await ProjectRepository(db).ensure("p", name="P", integration_active=True, now=NOW)
+    report = CrashReport(
+        project="p",
+        timestamp=NOW,
+        classifier="KeyError",
+        message="m",
+        attributes={"os": "linux\ud800"},
+        fingerprint="fp-1",
+    )
+    with pytest.raises(StoreRejected, match="storing a batch of 1 reports failed"):
+        await GroupRepository(db).fold([(project.id, [report])], now=NOW)
+
+
+async def test_a_duplicate_key_is_a_conflict(db: Database) -> None:
+    await ProjectRepository(db).ensure("twice", name="A", integration_active=True, now=NOW)
+    with pytest.raises(StoreConflict):
+        async with db.session() as session:
+            session.add(
+                Project(
+                    slug="twice", name="B", integration_active=True, created_at=NOW, updated_at=NOW
+                )
+            )
+
+
+async def test_an_unreachable_database_is_a_store_error(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/missing/folder/x.db")
+    try:
+        with pytest.raises(StoreBusy):
+            await ProjectRepository(db).get("p")
+    finally:
+        await db.aclose()
