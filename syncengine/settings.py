@@ -180,6 +180,8 @@ class JiraSettings(_Section):
     _secrets = ("api_token", "webhook_secret")
 
     url: str = ""
+    site_url: str = ""
+    api_gateway: bool = False
     deployment: Deployment = _client_default("deployment")
     api_version: ApiVersion = _client_default("api_version")
     auth: AuthScheme = _client_default("auth")
@@ -239,6 +241,7 @@ class SyncSettings(_Section):
     webhook_silence_seconds: int = Field(900, gt=0)
     state_statuses: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     state_transitions: dict[str, str] = Field(default_factory=dict)
+    transition_fields: dict[str, str] = Field(default_factory=dict)
     resolution_on_done: str = "Done"
     muted_resolutions: tuple[str, ...] = ("Won't Do", "Duplicate")
     fix_versions: bool = True

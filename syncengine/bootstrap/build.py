@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from syncengine.bootstrap import values
 from syncengine.bootstrap.container import Background, Container
-from syncengine.bootstrap.jira_clients import JiraClients, SimulatedJira, jira_configs
+from syncengine.bootstrap.jira_clients import JiraClients, SimulatedJira, issue_sites, jira_configs
 from syncengine.bootstrap.sync_services import build_sync
 from syncengine.domain.merge import SyncMode
 from syncengine.ingest.intake import Intake
@@ -273,7 +273,11 @@ async def bootstrap(
     # What people use: doctor, the dashboard's and the API's services.
     doctor = Doctor(
         projects={
-            slug: DoctorProject(jira=config, template=values.ticket_template(p.jira))
+            slug: DoctorProject(
+                jira=config,
+                template=values.ticket_template(p.jira),
+                screens=values.doctor_screens(p),
+            )
             for (slug, p), config in zip(
                 settings.projects.items(), jira_configs(settings).values(), strict=True
             )
@@ -310,7 +314,7 @@ async def bootstrap(
             changes=changes,
             tickets=manual,
             resolution=sync.manual,
-            jira_urls={slug: p.jira.url for slug, p in settings.projects.items()},
+            jira_urls=issue_sites(settings),
             clock=clock,
         ),
         integration=IntegrationAdmin(

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from syncengine.errors import ConfigError
 from syncengine.jira.client import JiraClient
-from syncengine.jira.config import JiraConfig, parse_base_url
+from syncengine.jira.config import BaseUrl, JiraConfig, parse_base_url, site_of
 from syncengine.jira.retry import SiteLimiters
 from syncengine.jira.session import CallObserver
 from syncengine.settings import JiraSettings, Settings
@@ -26,6 +26,7 @@ from syncengine.settings import JiraSettings, Settings
 __all__ = [
     "JiraClients",
     "SimulatedJira",
+    "issue_sites",
     "jira_config",
     "jira_configs",
     "new_site_limiters",
@@ -49,6 +50,7 @@ def jira_config(settings: JiraSettings, *, key: str = "jira") -> JiraConfig:
     base = parse_base_url(settings.url, key=f"{key}.url")
     explicit = settings.api_version if "api_version" in settings.model_fields_set else None
     version = JiraConfig.choose_version(base, explicit, key=f"{key}.url")
+    site, gateway = _site_and_gateway(settings, base, key=key)
     token = settings.api_token or SecretStr("")
     if not token.get_secret_value():
         raise ConfigError(
@@ -56,8 +58,11 @@ def jira_config(settings: JiraSettings, *, key: str = "jira") -> JiraConfig:
         )
     try:
         return JiraConfig(
-            site=base.site,
-            deployment=settings.deployment,
+            site=site,
+            gateway=gateway,
+            find_gateway=settings.api_gateway and not gateway,
+            # The gateway serves Cloud only: no serverInfo call is needed to know it.
+            deployment="cloud" if gateway or settings.api_gateway else settings.deployment,
             api_version=version,
             auth=settings.auth,
             user=settings.user,
@@ -69,6 +74,38 @@ def jira_config(settings: JiraSettings, *, key: str = "jira") -> JiraConfig:
         )
     except ConfigError as exc:
         raise ConfigError([p.replace("jira.", f"{key}.", 1) for p in exc.problems]) from exc
+
+
+def _site_and_gateway(settings: JiraSettings, base: BaseUrl, *, key: str) -> tuple[str, str]:
+    """The site's own address (for links) and the gateway base ("" when not used).
+
+    Raises:
+        ConfigError: a gateway URL without ``site_url``, or the gateway with Data Center.
+    """
+    if (base.gateway or settings.api_gateway) and settings.deployment == "datacenter":
+        raise ConfigError(
+            [
+                f"{key}.api_gateway: Atlassian's API gateway serves Jira Cloud only; "
+                'set deployment = "cloud" or use the Data Center URL'
+            ]
+        )
+    if not base.gateway:
+        if settings.site_url:
+            raise ConfigError(
+                [
+                    f"{key}.site_url: only used with a gateway URL (api.atlassian.com/ex/jira/…); "
+                    "remove it, the site is jira.url"
+                ]
+            )
+        return base.site, ""
+    if not settings.site_url:
+        raise ConfigError(
+            [
+                f"{key}.site_url: not set; with the gateway URL give the site too "
+                "(https://your-site.atlassian.net): issue links are built from it"
+            ]
+        )
+    return parse_base_url(settings.site_url, key=f"{key}.site_url").site, base.site
 
 
 ProjectJira = JiraConfig | ConfigError | None
@@ -87,6 +124,22 @@ def jira_configs(settings: Settings) -> dict[str, ProjectJira]:
         except ConfigError as exc:
             configs[slug] = exc
     return configs
+
+
+def issue_sites(settings: Settings) -> dict[str, str]:
+    """Each project's site address, where its issues' browse links hang: the site itself,
+    never a REST root or the gateway (a project with no usable URL has none)."""
+    sites: dict[str, str] = {}
+    for slug, project in settings.projects.items():
+        if project.jira.simulated:
+            continue
+        try:
+            site = site_of(project.jira.url, project.jira.site_url)
+        except ConfigError:
+            continue  # doctor and the start-up check say what is wrong with the URL
+        if site:
+            sites[slug] = site
+    return sites
 
 
 def new_site_limiters() -> SiteLimiters:

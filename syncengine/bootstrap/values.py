@@ -19,6 +19,7 @@ from syncengine.domain.rules import AttributeFilter, TicketRules
 from syncengine.domain.statuses import StatusMapping, validate_mapping
 from syncengine.errors import ConfigError
 from syncengine.ingest.limits import IngestLimits, ReportContexts
+from syncengine.jira.diagnostics import ScreenSpec
 from syncengine.settings import JiraSettings, ProjectSettings, Settings
 from syncengine.store.groups import FIELD_LIMITS
 from syncengine.support.config import SupportConfig
@@ -138,6 +139,7 @@ def project_sync(slug: str, project: ProjectSettings) -> ProjectSync:
         ),
         scheme=sync.version_scheme,
         user_map=dict(project.jira.user_map),
+        transition_fields=dict(sync.transition_fields),
     )
 
 
@@ -265,3 +267,27 @@ def web_config(settings: Settings) -> WebConfig:
         # Every file at its limit, plus room for the form fields and multipart framing.
         upload_limit=largest * MAX_ATTACHMENTS + 1024 * 1024,
     )
+
+
+def doctor_screens(project: ProjectSettings) -> tuple[ScreenSpec, ...]:
+    """The kinds of issue a project files, for doctor's create-screen checks: crash tickets
+    (unless it is a support-only project, whose rules file none) and, with the portal on,
+    support requests with the fields ``category_field`` and its siblings fill."""
+    template = ticket_template(project.jira)
+    support = project.support
+    screens = []
+    if project.rules.enabled or not support.enabled:
+        provided = {template.description_field, template.labels_field, *template.custom_fields}
+        screens.append(ScreenSpec(issue_type=template.issue_type, provided=provided))
+    if support.enabled:
+        filled = (support.category_field, support.api_product_field, support.endpoint_field)
+        screens.append(
+            ScreenSpec(
+                issue_type=support.issue_type,
+                provided={"description", "labels", *(f for f in filled if f)},
+                label="support",
+                fix="name the field in support.category_field, api_product_field or "
+                "endpoint_field, or give it a default value in Jira",
+            )
+        )
+    return tuple(screens)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from syncengine.jira.config import ApiVersion
+from syncengine.jira.models import Flavour
 
 __all__ = [
     "RICH_TEXT_FIELDS",
@@ -93,8 +95,14 @@ def issue_body(
     update: Mapping[str, Any] | None = None,
     properties: Mapping[str, Any] | None = None,
     transition_id: str | None = None,
+    flavour: Flavour = "cloud",
 ) -> dict[str, Any]:
-    """An ``IssueUpdateDetails`` body (create, edit, transition)."""
+    """An ``IssueUpdateDetails`` body (create, edit, transition).
+
+    Entity ``properties`` go as JSON values on Cloud and as JSON *text* on Data
+    Center, whose ``EntityPropertyBean.value`` is a string (its 10.3 spec and its
+    source agree; an object there fails to deserialize).
+    """
     body: dict[str, Any] = {}
     if transition_id is not None:
         body["transition"] = {"id": str(transition_id)}
@@ -103,15 +111,26 @@ def issue_body(
     if update:
         body["update"] = dict(update)
     if properties:
-        body["properties"] = [{"key": k, "value": v} for k, v in properties.items()]
+        body["properties"] = [
+            {"key": k, "value": v if flavour == "cloud" else json.dumps(v, separators=(",", ":"))}
+            for k, v in properties.items()
+        ]
     return body
 
 
-def bulk_body(api_version: ApiVersion, issues: Sequence[NewIssue]) -> dict[str, Any]:
+def bulk_body(
+    api_version: ApiVersion, issues: Sequence[NewIssue], *, flavour: Flavour = "cloud"
+) -> dict[str, Any]:
     """An ``IssuesUpdateBean`` body for ``/issue/bulk``."""
     return {
         "issueUpdates": [
-            issue_body(api_version, fields=i.fields, update=i.update, properties=i.properties)
+            issue_body(
+                api_version,
+                fields=i.fields,
+                update=i.update,
+                properties=i.properties,
+                flavour=flavour,
+            )
             for i in issues
         ]
     }

@@ -64,7 +64,11 @@ class JiraClient(JiraSiteClient):
             ValueError: an ADF document in ``fields`` with REST v2 (nothing is sent).
         """
         body = issue_body(
-            self.config.api_version, fields=fields, update=update, properties=properties
+            self.config.api_version,
+            fields=fields,
+            update=update,
+            properties=properties,
+            flavour=await self.flavour(),
         )
         ctx = self.session.context(
             "create an issue", project_key=_project_of(fields), permission="Create Issues"
@@ -81,6 +85,7 @@ class JiraClient(JiraSiteClient):
         """
         created: dict[int, CreatedIssue] = {}
         failed: list[BulkCreateFailure] = []
+        flavour = await self.flavour() if issues else "cloud"
         for offset in range(0, len(issues), ep.BULK_CREATE_LIMIT):
             chunk = issues[offset : offset + ep.BULK_CREATE_LIMIT]
             ctx = self.session.context(
@@ -93,7 +98,7 @@ class JiraClient(JiraSiteClient):
                     "POST",
                     ep.ISSUES_BULK,
                     context=ctx,
-                    json=bulk_body(self.config.api_version, chunk),
+                    json=bulk_body(self.config.api_version, chunk, flavour=flavour),
                     ok_statuses=frozenset({400}),
                 )
             except JiraOutcomeUnknown as exc:

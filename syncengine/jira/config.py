@@ -1,6 +1,6 @@
 """How the client reaches one Jira site: a frozen value built once by the wiring.
 
-``jira/`` does not read settings; ``syncengine.jira_wiring`` builds a
+``jira/`` does not read settings; ``syncengine.bootstrap.jira_clients`` builds a
 :class:`JiraConfig` from ``settings.JiraSettings`` and hands it down.
 """
 
@@ -15,7 +15,16 @@ from pydantic import SecretStr
 
 from syncengine.errors import ConfigError
 
-__all__ = ["ApiVersion", "AuthScheme", "BaseUrl", "Deployment", "JiraConfig", "parse_base_url"]
+__all__ = [
+    "GATEWAY_ROOT",
+    "ApiVersion",
+    "AuthScheme",
+    "BaseUrl",
+    "Deployment",
+    "JiraConfig",
+    "parse_base_url",
+    "site_of",
+]
 
 Deployment = Literal["auto", "cloud", "datacenter"]
 AuthScheme = Literal["basic", "bearer"]
@@ -23,9 +32,13 @@ ApiVersion = Literal[2, 3]
 
 # Optional context path (e.g. /jira), then optionally /rest/api/<2|3>, then an optional slash.
 _PATH = re.compile(r"^(?P<context>(?:/[^/]+)*?)(?:/rest/api/(?P<version>[23]))?/?$")
+# Atlassian's API gateway for one Cloud site: what scoped API tokens and service accounts use.
+_GATEWAY_PATH = re.compile(r"^/ex/jira/(?P<cloud_id>[0-9a-fA-F-]{36})$")
+GATEWAY_ROOT = "https://api.atlassian.com"
 _EXPECTED = (
     "the site (https://your-site.atlassian.net) or the REST URL ending in /rest/api/2/ "
-    "(also /jira/rest/api/2/ under a context path, or /rest/api/3/ on Cloud)"
+    "(also /jira/rest/api/2/ under a context path, or /rest/api/3/ on Cloud), or Cloud's "
+    "API gateway https://api.atlassian.com/ex/jira/<cloudId>"
 )
 
 
@@ -34,9 +47,12 @@ class BaseUrl:
     """A Jira base URL taken apart: where the site lives and which REST version it named."""
 
     site: str
-    """``scheme://host[:port][/context]`` without a trailing slash."""
+    """``scheme://host[:port][/context]`` without a trailing slash (for a gateway URL:
+    ``https://api.atlassian.com/ex/jira/<cloudId>``)."""
     version: ApiVersion | None
     """The version named by the URL (``/rest/api/3``), or None for a bare site."""
+    gateway: bool = False
+    """The URL is Cloud's API gateway for one site, not the site itself."""
 
 
 def parse_base_url(url: str, *, key: str = "jira.url") -> BaseUrl:
@@ -67,7 +83,8 @@ def parse_base_url(url: str, *, key: str = "jira.url") -> BaseUrl:
     match = _PATH.match(parts.path) if not problem else None
     if not problem and match is None:
         problem = "has a path that is not a Jira REST root"
-    if match is not None and match["context"] and match["version"] is None:
+    gateway = _GATEWAY_PATH.match(match["context"]) if match is not None else None
+    if match is not None and match["context"] and match["version"] is None and not gateway:
         problem = f"has the path {parts.path!r} but does not end in /rest/api/2/"
     if problem or match is None:
         raise ConfigError([f"{key}: {raw!r} {problem}; expected {_EXPECTED}"])
@@ -77,6 +94,15 @@ def parse_base_url(url: str, *, key: str = "jira.url") -> BaseUrl:
         version = 2
     elif match["version"] == "3":
         version = 3
+    if gateway is not None:
+        return BaseUrl(site=site, version=version, gateway=True)
+    if parts.hostname == urlsplit(GATEWAY_ROOT).hostname:
+        raise ConfigError(
+            [
+                f"{key}: {raw!r} is Atlassian's API gateway; give https://api.atlassian.com/ex/jira/"
+                "<cloudId> (any /rest/api/N after it), or the site with api_gateway = true"
+            ]
+        )
     return BaseUrl(site=site, version=version)
 
 
@@ -89,6 +115,14 @@ class JiraConfig:
     """
 
     site: str
+    """The site's own address (``https://x.atlassian.net``, ``https://jira.corp/jira``):
+    browse links and ``/_edge/tenant_info`` use it, never the gateway."""
+    gateway: str = ""
+    """Cloud's API gateway for the site (``https://api.atlassian.com/ex/jira/<cloudId>``):
+    when set, every REST call goes there (scoped API tokens, service accounts)."""
+    find_gateway: bool = False
+    """Go through the gateway, finding the cloudId from the site's ``/_edge/tenant_info``."""
+    gateway_root: str = GATEWAY_ROOT
     deployment: Deployment = "auto"
     api_version: ApiVersion = 2
     auth: AuthScheme = "basic"
@@ -106,6 +140,8 @@ class JiraConfig:
         problems: list[str] = []
         if self.site.endswith("/") or "/rest/api" in self.site:
             problems.append(f"jira site {self.site!r}: give the site root (see parse_base_url)")
+        if (self.gateway or self.find_gateway) and self.deployment == "datacenter":
+            problems.append("jira.api_gateway: Atlassian's API gateway serves Jira Cloud only")
         if self.deployment == "datacenter" and self.api_version == 3:
             problems.append("jira.api_version: Data Center only has REST v2; set api_version = 2")
         if self.auth == "basic" and not self.user:
@@ -136,12 +172,35 @@ class JiraConfig:
         return base.version or explicit or 2
 
     @property
+    def rest_base(self) -> str:
+        """Where REST paths hang from: the gateway when it is configured, else the site.
+        (With ``find_gateway`` the session learns the gateway on its first call.)"""
+        return self.gateway or self.site
+
+    @property
     def api_root(self) -> str:
-        """``<site>/rest/api/<version>`` — the root every platform path hangs from."""
-        return f"{self.site}/rest/api/{self.api_version}"
+        """``<rest base>/rest/api/<version>`` — the root every platform path hangs from."""
+        return f"{self.rest_base}/rest/api/{self.api_version}"
+
+    def gateway_for(self, cloud_id: str) -> str:
+        """The gateway base for ``cloud_id``."""
+        return f"{self.gateway_root}/ex/jira/{cloud_id}"
 
     @property
     def host_looks_cloud(self) -> bool:
         """True for ``*.atlassian.net`` hosts (a hint only; serverInfo decides)."""
         host = urlsplit(self.site).hostname or ""
         return host.endswith((".atlassian.net", ".jira.com"))
+
+
+def site_of(url: str, site_url: str = "") -> str | None:
+    """The site's own address for ``url`` (as :func:`parse_base_url` takes it): browse links
+    hang from it. A gateway URL names no site: ``site_url`` then (None when that is empty).
+
+    Raises:
+        ConfigError: ``url`` or ``site_url`` is not in an accepted form.
+    """
+    base = parse_base_url(url)
+    if not base.gateway:
+        return base.site
+    return parse_base_url(site_url, key="jira.site_url").site if site_url else None

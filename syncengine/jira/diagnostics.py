@@ -7,14 +7,15 @@ saying what was found and, when it failed, what to fix.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 
 from syncengine.domain.createmeta import FieldMeta
 from syncengine.jira.client import JiraClient
 from syncengine.jira.errors import JiraAuthError, JiraError
+from syncengine.jira.models import IssueTypeMeta
 
-__all__ = ["ALWAYS_SET", "Check", "diagnose"]
+__all__ = ["ALWAYS_SET", "Check", "ScreenSpec", "diagnose"]
 
 ALWAYS_SET = frozenset({"project", "issuetype", "summary", "reporter"})
 """Fields the engine always sends (or Jira fills itself) on create."""
@@ -34,23 +35,48 @@ def _failed(name: str, error: JiraError) -> Check:
     return Check(name=name, ok=False, detail=str(error), fix=error.fix)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ScreenSpec:
+    """One kind of issue the engine creates: its type and the fields it fills (ids or names).
+
+    ``label`` prefixes the check names (``""`` for the crash tickets: "issue type",
+    "create screen"; ``"support"`` for portal requests: "support issue type", ...).
+    """
+
+    issue_type: str
+    provided: Collection[str] = ()
+    label: str = ""
+    fix: str = "give them a value in jira.custom_fields"
+    """What to do about a required field nothing fills."""
+
+    def name(self, check: str) -> str:
+        return f"{self.label} {check}" if self.label else check
+
+
 async def diagnose(
     client: JiraClient,
     *,
     project_key: str,
-    issue_type: str,
+    issue_type: str = "Bug",
     provided_fields: Collection[str] = (),
+    screens: Sequence[ScreenSpec] | None = None,
 ) -> tuple[Check, ...]:
-    """Check the site, the credentials, the project, the issue type and the create screen.
+    """Check the site, the credentials, the project, and each issue type and create screen.
 
-    ``provided_fields`` are the field ids the engine will send besides
+    ``screens`` are the kinds of issue the engine creates (default: one, ``issue_type``
+    with ``provided_fields``): the field ids or names it sends besides
     :data:`ALWAYS_SET` (description, labels, configured custom fields). Never raises
     a :class:`JiraError`: failures become failed checks.
     """
     checks, reached = await _site_checks(client)
     if not reached:
         return checks
-    return checks + await _project_checks(client, project_key, issue_type, set(provided_fields))
+    wanted = (
+        screens
+        if screens is not None
+        else [ScreenSpec(issue_type=issue_type, provided=provided_fields)]
+    )
+    return checks + await _project_checks(client, project_key, wanted)
 
 
 async def _site_checks(client: JiraClient) -> tuple[tuple[Check, ...], bool]:
@@ -82,46 +108,76 @@ async def _site_checks(client: JiraClient) -> tuple[tuple[Check, ...], bool]:
 
 
 async def _project_checks(
-    client: JiraClient, project_key: str, issue_type: str, provided: set[str]
+    client: JiraClient, project_key: str, screens: Sequence[ScreenSpec]
 ) -> tuple[Check, ...]:
     try:
         project = await client.project(project_key)
         types = await client.createmeta_issue_types(project_key)
     except JiraError as exc:
         return (_failed("project", exc),)
-    found = Check(name="project", ok=True, detail=f"{project.key}: {project.name}")
-    chosen = next((t for t in types if t.name.casefold() == issue_type.casefold()), None)
+    checks = [Check(name="project", ok=True, detail=f"{project.key}: {project.name}")]
+    for spec in screens:
+        checks += await _screen_checks(client, project_key, types, spec)
+    return tuple(checks)
+
+
+async def _screen_checks(
+    client: JiraClient, project_key: str, types: Sequence[IssueTypeMeta], spec: ScreenSpec
+) -> list[Check]:
+    chosen = next((t for t in types if t.name.casefold() == spec.issue_type.casefold()), None)
     if chosen is None:
         names = ", ".join(t.name for t in types) or "none"
-        wrong = Check(
-            name="issue type",
-            ok=False,
-            detail=f"issue type {issue_type!r} is not valid for project {project_key} "
-            f"(the user can create: {names})",
-            fix="set jira.issue_type to one of those",
-        )
-        return (found, wrong)
-    kind = Check(name="issue type", ok=True, detail=f"{chosen.name} (id {chosen.id})")
+        key = "support.issue_type" if spec.label == "support" else "jira.issue_type"
+        return [
+            Check(
+                name=spec.name("issue type"),
+                ok=False,
+                detail=f"issue type {spec.issue_type!r} is not valid for project {project_key} "
+                f"(the user can create: {names})",
+                fix=f"set {key} to one of those",
+            )
+        ]
+    kind = Check(name=spec.name("issue type"), ok=True, detail=f"{chosen.name} (id {chosen.id})")
     try:
         fields = await client.createmeta_fields(project_key, chosen.id)
     except JiraError as exc:
-        return (found, kind, _failed("create screen", exc))
-    return (found, kind, _screen_check(fields, provided, await client.flavour()))
+        return [kind, _failed(spec.name("create screen"), exc)]
+    screen = _screen_check(fields, set(spec.provided), await client.flavour(), spec.fix)
+    return [kind, replace(screen, name=spec.name("create screen"))]
 
 
-def _screen_check(metas: Collection[FieldMeta], provided: set[str], flavour: str) -> Check:
+def _resolve(provided: set[str], metas: Collection[FieldMeta]) -> tuple[set[str], list[str]]:
+    """The ids of the ``provided`` fields (given by id or by name, any case), and those
+    on no field of the screen."""
+    by_name = {m.name.casefold(): m.id for m in metas}
+    ids = {m.id for m in metas}
+    found: set[str] = set()
+    absent: list[str] = []
+    for key in provided:
+        if key in ids:
+            found.add(key)
+        elif key.strip().casefold() in by_name:
+            found.add(by_name[key.strip().casefold()])
+        else:
+            absent.append(key)
+    return found, sorted(absent)
+
+
+def _screen_check(
+    metas: Collection[FieldMeta], provided: set[str], flavour: str, fix: str
+) -> Check:
     on_screen = {f.id for f in metas}
+    filled, absent = _resolve(provided, metas)
     missing = [
         f"{f.id} ({f.name})"
         for f in metas
-        if f.required and not f.has_default and f.id not in provided | ALWAYS_SET
+        if f.required and not f.has_default and f.id not in filled | ALWAYS_SET
     ]
-    absent = sorted(provided - on_screen)
     problems = []
     fixes = []
     if missing:
         problems.append(f"required fields with no value: {', '.join(missing)}")
-        fixes.append("give them a value in jira.custom_fields")
+        fixes.append(fix)
     if absent:
         problems.append(f"fields not on the create screen: {', '.join(absent)}")
         fixes.append("add them to the project's create screen or stop sending them")

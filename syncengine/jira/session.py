@@ -29,6 +29,7 @@ from syncengine.jira.errors import (
     RequestContext,
     error_from_response,
 )
+from syncengine.jira.gateway import find_cloud_id
 from syncengine.jira.retry import (
     Clock,
     RetryDecision,
@@ -99,8 +100,16 @@ class JiraSession:
         # The token, and the Basic credential that carries it, are never quoted.
         self._secrets = [s for s in (basic, self._secret) if len(s) >= 4]
         self.requests_sent = 0
+        self._rest_base: str | None = None if config.find_gateway else config.rest_base
         auth: httpx.Auth | None = None
-        headers = {"Accept": "application/json", "User-Agent": config.user_agent}
+        headers = {
+            "Accept": "application/json",
+            "User-Agent": config.user_agent,
+            # The engine reads Jira's words (errors, status and resolution names): in English,
+            # whatever language the integration user's profile is set to.
+            "Accept-Language": "en",
+            "X-Force-Accept-Language": "true",
+        }
         if config.auth == "basic":
             auth = httpx.BasicAuth(config.user, self._secret)
         else:
@@ -133,8 +142,23 @@ class JiraSession:
         )
 
     def url(self, path: str, root: Root = "api") -> str:
-        """The absolute URL of ``path`` under the API root or the site root."""
-        return (self.config.api_root if root == "api" else self.config.site) + path
+        """The absolute URL of ``path`` under the API root or the REST base (the site, or
+        the gateway when it is used; see :meth:`rest_base`)."""
+        base = self._rest_base or self.config.rest_base
+        return (f"{base}/rest/api/{self.config.api_version}" if root == "api" else base) + path
+
+    async def rest_base(self) -> str:
+        """Where calls go; with ``find_gateway``, the gateway once the site named its cloudId.
+
+        Raises:
+            JiraError: the cloudId could not be found (see :func:`find_cloud_id`).
+        """
+        if self._rest_base is None:
+            cloud_id = await find_cloud_id(
+                self._http, self.config.site, deadline_seconds=self.config.timeout_seconds
+            )
+            self._rest_base = self.config.gateway_for(cloud_id)
+        return self._rest_base
 
     def _observe(
         self, method: str, path: str, status: int | None, started: float, attempt: int
@@ -169,6 +193,7 @@ class JiraSession:
                 and its answer lost.
         """
         safe = idempotent if idempotent is not None else method.upper() in _IDEMPOTENT_METHODS
+        await self.rest_base()
         url = self.url(path, root)
         attempt = 0
         while True:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from syncengine.domain.fixversions import FixVersionConfig
 from syncengine.domain.merge import ConflictPolicy, SyncMode
@@ -26,3 +26,5 @@ class ProjectSync:
     regression: RegressionConfig
     scheme: VersionScheme
     user_map: dict[str, str]
+    transition_fields: dict[str, str] = field(default_factory=dict)
+    """Values for the fields transition screens ask for (field id or name → text)."""

@@ -22,7 +22,7 @@ from syncengine.domain.groups import GroupSnapshot
 from syncengine.errors import ConfigError, JiraError, SyncEngineError
 from syncengine.jira.client import JiraClient
 from syncengine.jira.config import JiraConfig
-from syncengine.jira.diagnostics import Check, diagnose
+from syncengine.jira.diagnostics import Check, ScreenSpec, diagnose
 from syncengine.jira.errors import JiraInvalidIssueType
 from syncengine.store.groups import GroupRepository
 from syncengine.store.projects import ProjectRepository
@@ -53,6 +53,8 @@ class DoctorProject:
 
     jira: JiraConfig | ConfigError | None
     template: TicketTemplate
+    screens: tuple[ScreenSpec, ...] = ()
+    """The kinds of issue the project files (default: the crash tickets of ``template``)."""
 
 
 def _url_check(project: DoctorProject, slug: str) -> Check:
@@ -206,18 +208,19 @@ class Doctor:
             ]
         template = project.template
         provided = {template.description_field, template.labels_field, *template.custom_fields}
-        basics = await diagnose(
-            client,
-            project_key=template.project_key,
-            issue_type=template.issue_type,
-            provided_fields=provided,
+        screens = project.screens or (
+            ScreenSpec(issue_type=template.issue_type, provided=provided),
         )
+        basics = await diagnose(client, project_key=template.project_key, screens=screens)
         by_name = {c.name: c for c in basics}
         for check in basics:
             checks.append(check)
             if check.name == "project" and check.ok:
                 checks.append(await _permission_check(client, template.project_key))
-        if all(c.ok for c in basics) and {"issue type", "create screen"} <= by_name.keys():
+        # The field checks stand on their own: a problem on the create screen (said above)
+        # does not hide what they find. They need only the ticket issue type to exist.
+        kind = by_name.get("issue type")
+        if kind is not None and kind.ok:
             try:
                 checks += await self._field_checks(slug, template, client)
             except (JiraError, SyncEngineError) as exc:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from syncengine.domain.createmeta import field_meta
 from syncengine.domain.groups import GroupState
 from syncengine.domain.merge import (
     ChangeTimes,
@@ -39,10 +40,11 @@ from syncengine.domain.merge import (
     merge_link,
 )
 from syncengine.domain.statuses import AlreadyThere, NoTransition, choose_transition
+from syncengine.domain.transition_screen import fill_screen
 from syncengine.errors import ConfigError, JiraError, JiraPermanentError
 from syncengine.jira.client import JiraClient
 from syncengine.jira.errors import JiraOutcomeUnknown
-from syncengine.jira.models import JiraIssue
+from syncengine.jira.models import JiraIssue, JiraTransition
 from syncengine.store.link_sync import AuditEntry, GroupSyncView, LinkSyncStore, SyncWrite
 from syncengine.store.links import IssueLinkRepository, LinkRecord, Snapshot
 from syncengine.store.outbox import OutboxWork
@@ -292,13 +294,12 @@ class LinkSync:
         if isinstance(choice, AlreadyThere):
             await self._confirm(ctx, "state", confirmed, ())
             return confirmed
+        screen = await self._screen_values(ctx, offered, choice.id, choice.name, target)
         await self._store.mark_pushing(ctx.item_id, "state", target.value)
-        fields = (
-            {"resolution": {"name": choice.resolution}}
-            if choice.needs_resolution and choice.resolution
-            else None
-        )
-        await ctx.client.transition_issue(ctx.link.issue_id, choice.id, fields=fields)
+        fields = dict(screen)
+        if choice.needs_resolution and choice.resolution:
+            fields["resolution"] = {"name": choice.resolution}
+        await ctx.client.transition_issue(ctx.link.issue_id, choice.id, fields=fields or None)
         confirmed = replace(confirmed, status=choice.to_status)
         detail = {
             "issue": issue.key,
@@ -310,6 +311,45 @@ class LinkSync:
         entry = AuditEntry(actor=ACTOR, action="jira.transition", detail=detail)
         await self._confirm(ctx, "state", confirmed, (entry,))
         return confirmed
+
+    async def _screen_values(
+        self,
+        ctx: _PushContext,
+        offered: tuple[JiraTransition, ...],
+        transition_id: str,
+        name: str,
+        target: GroupState,
+    ) -> dict[str, Any]:
+        """What the transition's screen asks for besides the resolution, from configuration.
+
+        Raises:
+            NoTransitionError: a required field has no configured value (or it does not
+                fit): Jira would refuse the transition, so it is not sent.
+        """
+        chosen = next((t for t in offered if t.id == transition_id), None)
+        screen = [
+            field_meta(key, raw)
+            for key, raw in (chosen.fields if chosen is not None else {}).items()
+            if key != "resolution" and isinstance(raw, dict)
+        ]
+        filled = fill_screen(
+            screen,
+            ctx.cfg.transition_fields,
+            cloud=await ctx.client.flavour() == "cloud",
+            api_version=ctx.client.config.api_version,
+        )
+        if filled.ready:
+            return dict(filled.values)
+        needs = [f"{m.name} ({m.id})" for m in filled.missing]
+        example = filled.missing[0].name if filled.missing else "Field name"
+        raise NoTransitionError(
+            f"{ctx.issue.key} cannot be moved to {target.value}: the {name!r} transition "
+            + "; ".join(
+                ([f"requires {', '.join(needs)}"] if needs else []) + list(filled.problems)
+            ),
+            fix=f'set projects.{ctx.cfg.slug}.sync.transition_fields."{example}" = "…" '
+            "(a field id or name and its value)",
+        )
 
     async def _push_assignee(
         self, ctx: _PushContext, value: str | None, snapshot: Snapshot

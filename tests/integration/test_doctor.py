@@ -131,3 +131,60 @@ def test_cli_exit_status_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[
     )
     assert main(["--config", str(config), "doctor", "--json", "--project", "shop"]) == 1
     assert '"ok": false' in capsys.readouterr().out
+
+
+async def test_a_custom_field_keyed_by_its_name_passes(database_url: str) -> None:
+    # The README's form: "Severity" = "…" instead of customfield_10050.
+    jira = {"custom_fields": {"Severity": "Major"}}
+    container, _ = await engine(database_url, Clock(), jira=jira)
+    try:
+        await ingest(container, [crash("by-name")])
+        checks = await container.doctor.run("shop")
+        assert failed(checks) == {}
+        assert {"field configuration", "sample group"} <= {c.name for c in checks}
+    finally:
+        await container.aclose()
+
+
+SUPPORT_ONLY = {
+    "jira": {"project_key": "SUP", "issue_type": "Task", "custom_fields": {}},
+    "rules": {"enabled": False},
+    "support": {"enabled": True, "issue_type": "Task", "category_field": "customfield_10070"},
+}
+
+
+async def test_a_support_project_with_its_category_field_passes(database_url: str) -> None:
+    container, _ = await engine(database_url, Clock(), **SUPPORT_ONLY)
+    try:
+        checks = await container.doctor.run("shop")
+        assert failed(checks) == {}
+        names = [c.name for c in checks]
+        assert "support create screen" in names
+        assert "create screen" not in names  # a support-only project files no crash tickets
+    finally:
+        await container.aclose()
+
+
+async def test_a_support_project_without_its_category_field_says_which(
+    database_url: str,
+) -> None:
+    settings = {**SUPPORT_ONLY, "support": {"enabled": True, "issue_type": "Task"}}
+    container, _ = await engine(database_url, Clock(), **settings)
+    try:
+        bad = failed(await container.doctor.run("shop"))
+        assert set(bad) == {"support create screen"}
+        assert "customfield_10070" in bad["support create screen"].detail
+        assert "support.category_field" in bad["support create screen"].fix
+    finally:
+        await container.aclose()
+
+
+async def test_a_create_screen_problem_does_not_hide_the_field_checks(database_url: str) -> None:
+    jira = {"custom_fields": {"customfield_10050": "Enormous", "customfield_99999": "x"}}
+    container, _ = await engine(database_url, Clock(), jira=jira)
+    try:
+        bad = failed(await container.doctor.run("shop"))
+        assert "customfield_99999" in bad["create screen"].detail
+        assert "Enormous" in bad["field configuration"].detail + bad["field configuration"].fix
+    finally:
+        await container.aclose()

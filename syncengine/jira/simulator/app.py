@@ -10,12 +10,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from syncengine.jira.simulator.clock import Clock, SystemClock
 from syncengine.jira.simulator.handle import Simulator
 from syncengine.jira.simulator.limits import LimitsConfig
-from syncengine.jira.simulator.pipeline import Api
-from syncengine.jira.simulator.routes import admin, issues, meta, parts, search
+from syncengine.jira.simulator.pipeline import Api, Ctx
+from syncengine.jira.simulator.routes import admin, createmeta, issues, meta, parts, search
 from syncengine.jira.simulator.seed import DEFAULT_LOGIN, DEFAULT_TOKEN, seed_site
 from syncengine.jira.simulator.state import SimState
 
@@ -30,6 +31,28 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def _latest_is_v2(app: ASGIApp) -> ASGIApp:
+    """``/rest/api/latest/...`` answered as ``/rest/api/2/...``, as Jira does.
+
+    (pycontribs' ``jira`` sends some calls there, ``assign_issue`` among them.)
+    """
+    old, new = "/rest/api/latest/", "/rest/api/2/"
+
+    async def aliased(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and old in scope["path"]:
+            path = scope["path"].replace(old, new, 1)
+            raw = scope.get("raw_path") or scope["path"].encode()
+            scope = {**scope, "path": path, "raw_path": raw.replace(old.encode(), new.encode(), 1)}
+        await app(scope, receive, send)
+
+    return aliased
+
+
+async def tenant_info(ctx: Ctx) -> Response:
+    """Cloud's anonymous ``/_edge/tenant_info``: the site's cloudId."""
+    return JSONResponse({"cloudId": ctx.state.cloud_id})
+
+
 def create_simulator(
     flavour: Literal["cloud", "datacenter"] = "cloud",
     *,
@@ -37,6 +60,7 @@ def create_simulator(
     login: str = DEFAULT_LOGIN,
     token: str = DEFAULT_TOKEN,
     base_url: str = "http://jira.local",
+    gateway_url: str = "https://api.atlassian.com",
     clock: Clock | None = None,
     limits: LimitsConfig | None = None,
     fault_seed: int = 0,
@@ -47,7 +71,9 @@ def create_simulator(
     """Build a simulated Jira site.
 
     ``flavour`` picks Cloud (REST v2 + v3, accountIds, ``/search/jql``) or Data
-    Center (v2, usernames, ``/search``; also served under ``/jira``). With
+    Center (v2, usernames, ``/search``; also served under ``/jira``). Cloud is
+    also served through the API gateway, ``/ex/jira/{cloudId}`` (the cloudId from
+    ``/_edge/tenant_info``), where answers link to ``gateway_url``. With
     ``seed`` the CRASH and SUP projects exist and ``login``/``token`` is the bot's
     credential. ``limits`` defaults to Cloud's published rate limits on Cloud and to
     none on Data Center (page and bulk caps apply to both). ``clock`` defaults to
@@ -60,7 +86,12 @@ def create_simulator(
     if flavour not in ("cloud", "datacenter"):
         raise ValueError(f"unknown Jira flavour {flavour!r}: use 'cloud' or 'datacenter'")
     real_clock = clock or SystemClock()
-    state = SimState(flavour=flavour, clock=real_clock, base_url=base_url.rstrip("/"))
+    state = SimState(
+        flavour=flavour,
+        clock=real_clock,
+        site_url=base_url.rstrip("/"),
+        gateway_url=gateway_url.rstrip("/"),
+    )
     if seed:
         seed_site(state, login=login, token=token)
     sim = Simulator(
@@ -76,12 +107,20 @@ def create_simulator(
     api = Api(sim)
     jira: list[BaseRoute] = [
         *meta.routes(api),
+        *createmeta.routes(api),
         *issues.routes(api),
         *parts.routes(api),
         *search.routes(api),
+        *admin.webhook_routes(api),
     ]
-    routes: list[BaseRoute] = [*jira, *admin.routes(api)]
+    routes: list[BaseRoute] = [*jira, *admin.sim_routes(sim)]
     if flavour == "datacenter":
         routes.append(Mount("/jira", routes=jira))
-    sim.attach(Starlette(routes=routes, exception_handlers={HTTPException: _http_error}))
+    else:
+        routes += [
+            api.route("GET", "/_edge/tenant_info", tenant_info, anonymous=True, rest=False),
+            Mount(f"/ex/jira/{state.cloud_id}", routes=jira),
+        ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    sim.attach(_latest_is_v2(app))
     return sim

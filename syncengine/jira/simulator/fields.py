@@ -12,6 +12,13 @@ from typing import Any
 from syncengine.jira.simulator import adf
 from syncengine.jira.simulator.model import FieldDef, Project
 from syncengine.jira.simulator.state import SimState
+from syncengine.jira.simulator.text_limits import (
+    LINE_LIMIT,
+    TEXT_LIMIT,
+    check_adf,
+    too_long,
+    too_long_message,
+)
 
 __all__ = ["FieldProblem", "changelog_strings", "parse_value", "schema_of"]
 
@@ -34,9 +41,11 @@ def _parse_text(field: FieldDef, raw: Any, api_version: int) -> Any:
     if api_version >= 3:
         if not adf.is_document(raw):
             raise FieldProblem(adf.ADF_REQUIRED)
-        return raw
-    if not isinstance(raw, str):
+        check_adf(raw)  # a malformed document fails the whole request, as on Cloud
+    elif not isinstance(raw, str):
         raise FieldProblem("Operation value must be a string")
+    if too_long(raw, TEXT_LIMIT):
+        raise FieldProblem(too_long_message(TEXT_LIMIT))
     return raw
 
 
@@ -107,6 +116,8 @@ def parse_value(  # noqa: PLR0911, PLR0912 - one branch per field kind reads bes
             raise FieldProblem("Operation value must be a string")
         if field.id == "summary" and raw is not None and len(raw) > 255:
             raise FieldProblem("Summary must be less than 255 characters.")
+        if field.custom and too_long(raw, LINE_LIMIT):
+            raise FieldProblem(too_long_message(LINE_LIMIT))
         return raw or None
     if kind == "text":
         return _parse_text(field, raw, api_version)

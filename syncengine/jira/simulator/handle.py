@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -20,7 +21,7 @@ from syncengine.jira.simulator.errors import ConnectionDropped
 from syncengine.jira.simulator.faults import FaultRule, Faults
 from syncengine.jira.simulator.limits import LimitsConfig, RateLimiter
 from syncengine.jira.simulator.metering import RequestCounter
-from syncengine.jira.simulator.model import Issue, Permission, User
+from syncengine.jira.simulator.model import Issue, Permission, ScreenField, User
 from syncengine.jira.simulator.state import SimState
 from syncengine.jira.simulator.webhooks import Webhook, WebhookDispatcher
 
@@ -148,6 +149,10 @@ class Simulator:
             name=name, email=email, display_name=display_name or name, token=token, admin=admin
         )
 
+    def add_scoped_token(self, ref: str, token: str) -> None:
+        """Give user ``ref`` a scoped API token: good only through the API gateway."""
+        self.state.add_token(self.user(ref), token, scoped=True)
+
     def revoke_token(self, token: str) -> bool:
         """Revoke an API token / PAT: later calls with it get 401."""
         return self.state.revoke_token(token)
@@ -158,6 +163,25 @@ class Simulator:
 
     def grant_permission(self, user: str, project: str, permission: Permission | str) -> None:
         self.state.allow(self.user(user), self.state.project(project), Permission(permission))
+
+    def require_on_transition(
+        self, project: str, transition_id: str, field_id: str, *, required: bool = True
+    ) -> None:
+        """Put ``field_id`` on the screen of transition ``transition_id`` in ``project``
+        (required by default): Jira then refuses the transition without a value for it."""
+        proj = self.state.project(project)
+        if field_id not in self.state.fields:
+            raise KeyError(f"no simulated field {field_id!r}")
+        flow = proj.workflow
+        if transition_id not in {t.id for t in flow.transitions}:
+            raise KeyError(f"no transition {transition_id!r} in {project}'s workflow")
+        changed = tuple(
+            replace(t, screen=(*t.screen, ScreenField(field_id=field_id, required=required)))
+            if t.id == transition_id
+            else t
+            for t in flow.transitions
+        )
+        proj.workflow = replace(flow, transitions=changed)
 
     # ---- faults ---------------------------------------------------------------
     def add_fault(self, **rule: Any) -> int:

@@ -7,6 +7,7 @@ fields. All field problems are reported together, keyed by field id.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from syncengine.jira.simulator.errors import JiraHttpError, bad_request, field_errors
@@ -201,15 +202,41 @@ def _item(  # noqa: PLR0917 - mirrors the changelog item's shape
     )
 
 
-def _entity_properties(raw: Any) -> dict[str, Any]:
-    """The ``properties`` of a create body (``[{"key", "value"}]``); Jira's 400 when malformed."""
+def _entity_properties(state: SimState, raw: Any) -> dict[str, Any]:
+    """The ``properties`` of a create body (``[{"key", "value"}]``); Jira's 400 when malformed.
+
+    Cloud takes any JSON ``value``. Data Center's ``EntityPropertyBean.value`` is a
+    Java string holding the JSON text (its spec and its source say so): an object
+    there fails to deserialize, and text that is not JSON is refused.
+    """
     if raw is None:
         return {}
     if not isinstance(raw, list) or not all(
         isinstance(p, dict) and isinstance(p.get("key"), str) and "value" in p for p in raw
     ):
         raise bad_request("properties must be a list of objects with 'key' and 'value'")
-    return {p["key"]: p["value"] for p in raw}
+    if state.flavour == "cloud":
+        return {p["key"]: p["value"] for p in raw}
+    found: dict[str, Any] = {}
+    for p in raw:
+        value = p["value"]
+        if isinstance(value, bool | int | float):
+            value = json.dumps(value)  # Jackson turns a scalar into its text
+        if isinstance(value, dict | list):
+            token = "START_OBJECT" if isinstance(value, dict) else "START_ARRAY"
+            raise bad_request(
+                f"Can not deserialize instance of java.lang.String out of {token} token "
+                "(through reference chain: com.atlassian.jira.rest.v2.issue.IssueUpdateBean"
+                '["properties"]->com.atlassian.jira.issue.fields.rest.json.beans.'
+                'EntityPropertyBean["value"])'
+            )
+        try:
+            found[p["key"]] = json.loads(value) if isinstance(value, str) else None
+        except ValueError:
+            found[p["key"]] = None
+        if found[p["key"]] is None:
+            raise bad_request("The property value must be a valid JSON.")
+    return found
 
 
 def create_issue(state: SimState, user: User, body: Any, *, api_version: int) -> Issue:
@@ -226,7 +253,7 @@ def create_issue(state: SimState, user: User, body: Any, *, api_version: int) ->
     number = project.next_number
     project.next_number += 1
     reporter = values.pop("reporter", None) or user.account_id
-    properties = _entity_properties(body.get("properties"))
+    properties = _entity_properties(state, body.get("properties"))
     issue = Issue(
         id=state.new_id(),
         key=f"{project.key}-{number}",

@@ -66,6 +66,12 @@ class Status:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScreenField:
+    field_id: str
+    required: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class Transition:
     """A workflow transition; ``from_statuses`` empty means global (from anywhere)."""
 
@@ -74,6 +80,8 @@ class Transition:
     to_status: str
     from_statuses: frozenset[str] = frozenset()
     requires_resolution: bool = False
+    screen: tuple[ScreenField, ...] = ()
+    """Fields of the transition screen besides the resolution (``required`` or not)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,12 +128,6 @@ class FieldDef:
     @property
     def custom_id(self) -> int | None:
         return int(self.id.removeprefix("customfield_")) if self.custom else None
-
-
-@dataclass(frozen=True, kw_only=True)
-class ScreenField:
-    field_id: str
-    required: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,7 +179,11 @@ class Project:
 
 @dataclass(kw_only=True)
 class User:
-    """A user; ``token_digests`` are SHA-256 digests of API tokens and PATs."""
+    """A user; ``token_digests`` are SHA-256 digests of API tokens and PATs.
+
+    ``scoped_digests`` are scoped API tokens (and service-account tokens): Cloud
+    accepts them only through the API gateway, ``api.atlassian.com/ex/jira/{cloudId}``.
+    """
 
     account_id: str
     name: str
@@ -188,6 +194,7 @@ class User:
     admin: bool = False
     time_zone: str = "UTC"
     token_digests: set[str] = field(default_factory=set)
+    scoped_digests: set[str] = field(default_factory=set)
 
 
 @dataclass(kw_only=True)

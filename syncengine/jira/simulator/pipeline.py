@@ -26,7 +26,7 @@ from syncengine.jira.simulator.faults import FaultRule
 from syncengine.jira.simulator.limits import Throttle
 from syncengine.jira.simulator.metering import NO_ANSWER
 from syncengine.jira.simulator.model import Issue, User
-from syncengine.jira.simulator.state import SimState
+from syncengine.jira.simulator.state import SimState, links_via
 
 if TYPE_CHECKING:
     from syncengine.jira.simulator.handle import Simulator
@@ -202,15 +202,18 @@ class Api:
     ) -> Response:
         version = int(request.path_params.get("version", 2))
         path = request.url.path
+        via_gateway = path.startswith("/ex/jira/")
         try:
             if rest and version not in allowed:
                 return error_response(self._no_version(version))
             await self._faults_before(request, operation, method, path)
-            user = self._authenticate(request, anonymous)
+            user = self._authenticate(request, anonymous, via_gateway=via_gateway)
             throttle = self.sim.limiter.check_burst(operation, method)
             if throttle is not None:
                 raise throttled(self.sim, throttle)
-            response = await handler(Ctx(sim=self.sim, user=user, version=version, request=request))
+            with links_via(self.sim.state.gateway_base if via_gateway else None):
+                ctx = Ctx(sim=self.sim, user=user, version=version, request=request)
+                response = await handler(ctx)
         except JiraHttpError as error:
             return error_response(error)
         if method != "GET" and 200 <= response.status_code < 300:
@@ -272,7 +275,7 @@ class Api:
         )
         return JiraHttpError(rule.status, {"errorMessages": [message], "errors": {}})
 
-    def _authenticate(self, request: Request, anonymous: bool) -> User:
+    def _authenticate(self, request: Request, anonymous: bool, *, via_gateway: bool) -> User:
         header = request.headers.get("authorization", "")
         scheme, _, credentials = header.partition(" ")
         user: User | None = None
@@ -281,9 +284,13 @@ class Api:
                 login, _, token = base64.b64decode(credentials).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError):
                 login, token = "", ""
-            user = self.sim.state.authenticate(login, token) if token else None
+            user = (
+                self.sim.state.authenticate(login, token, via_gateway=via_gateway)
+                if token
+                else None
+            )
         elif scheme.lower() == "bearer" and credentials:
-            user = self.sim.state.authenticate(None, credentials.strip())
+            user = self.sim.state.authenticate(None, credentials.strip(), via_gateway=via_gateway)
         if user is not None:
             return user
         if anonymous and not header:

@@ -30,6 +30,7 @@ from syncengine.jira.simulator.model import (
 from syncengine.jira.simulator.state import SimState
 
 __all__ = [
+    "allowed_values",
     "attachment",
     "category",
     "change_item",
@@ -190,6 +191,25 @@ def version(state: SimState, ver: Version, api_version: int) -> dict[str, Any]:
     if ver.release_date:
         body["releaseDate"] = ver.release_date
     return body
+
+
+def allowed_values(
+    state: SimState, proj: Project, field: FieldDef, api_version: int
+) -> list[dict[str, Any]] | None:
+    """A screen field's ``allowedValues`` (createmeta, transition screens); None when free."""
+    if field.kind == "option":
+        api = _api(state, api_version)
+        return [
+            {"self": f"{api}/customFieldOption/{o.id}", "value": o.value, "id": o.id}
+            for o in field.options
+        ]
+    if field.kind == "priority":
+        return [priority(state, p, api_version) for p in state.priorities.values()]
+    if field.kind == "versions":
+        return [version(state, v, api_version) for v in proj.versions]
+    if field.kind == "resolution":
+        return [resolution(state, r, api_version) for r in state.resolutions.values()]
+    return None
 
 
 def project(

@@ -250,3 +250,4 @@ def seed_site(state: SimState, *, login: str = DEFAULT_LOGIN, token: str = DEFAU
     )
     state.projects[crash.key] = crash
     state.projects[support.key] = support
+    state.reserve_ids()

@@ -8,7 +8,10 @@ records and who may do what.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -30,7 +33,28 @@ from syncengine.jira.simulator.model import (
     Version,
 )
 
-__all__ = ["CATEGORIES", "ChangeItem", "Flavour", "IssueEvent", "SimState", "digest"]
+__all__ = [
+    "CATEGORIES",
+    "ChangeItem",
+    "Flavour",
+    "IssueEvent",
+    "SimState",
+    "digest",
+    "links_via",
+]
+
+_LINK_BASE: ContextVar[str | None] = ContextVar("simulator_link_base", default=None)
+
+
+@contextmanager
+def links_via(base: str | None) -> Iterator[None]:
+    """Within the block, answers link to ``base`` (None: the site)."""
+    token = _LINK_BASE.set(base)
+    try:
+        yield
+    finally:
+        _LINK_BASE.reset(token)
+
 
 Flavour = Literal["cloud", "datacenter"]
 
@@ -65,7 +89,8 @@ class SimState:
 
     flavour: Flavour
     clock: Clock
-    base_url: str = "http://jira.local"
+    site_url: str = "http://jira.local"
+    gateway_url: str = "https://api.atlassian.com"
     statuses: dict[str, Status] = field(default_factory=dict)
     issue_types: dict[str, IssueType] = field(default_factory=dict)
     fields: dict[str, FieldDef] = field(default_factory=dict)
@@ -77,12 +102,36 @@ class SimState:
     denied: set[tuple[str, str, Permission]] = field(default_factory=set)
     listeners: list[Callable[[IssueEvent], None]] = field(default_factory=list)
     next_id: int = 10000
+    reserved_ids: set[str] = field(default_factory=set)
+
+    @property
+    def base_url(self) -> str:
+        """Where the answer's links point: the site, or the API gateway when the call came
+        through it (Cloud returns ``self`` links on the gateway host there)."""
+        return _LINK_BASE.get() or self.site_url
+
+    @property
+    def cloud_id(self) -> str:
+        """The site's cloudId (``/_edge/tenant_info``), stable for a site URL."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, self.site_url))
+
+    @property
+    def gateway_base(self) -> str:
+        """``https://api.atlassian.com/ex/jira/{cloudId}``: the site through the gateway."""
+        return f"{self.gateway_url}/ex/jira/{self.cloud_id}"
 
     # ---- ids -------------------------------------------------------------
     def new_id(self) -> str:
-        """A fresh numeric id, unique across every kind of record."""
+        """A fresh numeric id, unique across every kind of record (fixed seeded ones too)."""
         self.next_id += 1
+        while str(self.next_id) in self.reserved_ids:
+            self.next_id += 1
         return str(self.next_id)
+
+    def reserve_ids(self) -> None:
+        """Keep :meth:`new_id` off the seeded versions' ids (versions are also made at run
+        time and looked up by id alone; other records live in tables of their own)."""
+        self.reserved_ids |= {v.id for p in self.projects.values() for v in p.versions}
 
     def emit(self, event: IssueEvent) -> None:
         """Record an update's changelog in the issue's history, then tell every listener."""
@@ -124,28 +173,33 @@ class SimState:
         self.users[account] = user
         return user
 
-    def add_token(self, user: User, token: str) -> None:
-        user.token_digests.add(digest(token))
+    def add_token(self, user: User, token: str, *, scoped: bool = False) -> None:
+        (user.scoped_digests if scoped else user.token_digests).add(digest(token))
 
     def revoke_token(self, token: str) -> bool:
         """Revoke ``token`` wherever it is held; whether it was."""
         hit = False
         for user in self.users.values():
-            if digest(token) in user.token_digests:
-                user.token_digests.discard(digest(token))
-                hit = True
+            for held in (user.token_digests, user.scoped_digests):
+                if digest(token) in held:
+                    held.discard(digest(token))
+                    hit = True
         return hit
 
-    def authenticate(self, login: str | None, token: str) -> User | None:
+    def authenticate(
+        self, login: str | None, token: str, *, via_gateway: bool = False
+    ) -> User | None:
         """The active user whose token this is, or None.
 
         With Basic auth ``login`` must be the user's e-mail on Cloud (Cloud refuses
         usernames with API tokens) and the username on Data Center; a Bearer PAT
-        (``login`` None) identifies the user by itself.
+        (``login`` None) identifies the user by itself. A scoped token counts only
+        through the gateway (``via_gateway``).
         """
         wanted = digest(token)
         for user in self.users.values():
-            if wanted not in user.token_digests or not user.active:
+            held = wanted in user.token_digests or (via_gateway and wanted in user.scoped_digests)
+            if not held or not user.active:
                 continue
             expected = user.email if self.flavour == "cloud" else user.name
             if login is None or login == expected:

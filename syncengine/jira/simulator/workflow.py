@@ -7,9 +7,19 @@ from typing import Any
 
 from syncengine.jira.simulator import adf
 from syncengine.jira.simulator.errors import JiraHttpError, bad_request, field_errors
+from syncengine.jira.simulator.fields import FieldProblem, parse_value
 from syncengine.jira.simulator.issues import not_on_screen, resolve_issuetype
-from syncengine.jira.simulator.model import ChangeItem, Comment, Issue, Permission, Transition, User
+from syncengine.jira.simulator.model import (
+    ChangeItem,
+    Comment,
+    Issue,
+    Permission,
+    Project,
+    Transition,
+    User,
+)
 from syncengine.jira.simulator.state import IssueEvent, SimState
+from syncengine.jira.simulator.text_limits import TEXT_LIMIT, check_adf, too_long, too_long_message
 
 __all__ = [
     "add_comment",
@@ -41,6 +51,33 @@ def _resolution_of(state: SimState, body: dict[str, Any]) -> str | None:
     raise field_errors({"resolution": "The resolution selected is invalid."})
 
 
+def _screen_values(
+    state: SimState, project: Project, transition: Transition, body: Any, api_version: int
+) -> dict[str, Any]:
+    """The transition screen's values in ``body``; Jira's 400 for a field not on the
+    screen, a bad value, or a required field left out."""
+    given = dict(body.get("fields") or {})
+    given.pop("resolution", None)
+    screen = {sf.field_id: sf for sf in transition.screen}
+    errors = {f: not_on_screen(f) for f in sorted(set(given) - set(screen))}
+    values: dict[str, Any] = {}
+    for field_id, screen_field in screen.items():
+        definition = state.fields[field_id]
+        if field_id in given:
+            try:
+                values[field_id] = parse_value(
+                    state, project, definition, given[field_id], api_version=api_version
+                )
+            except FieldProblem as problem:
+                errors[field_id] = str(problem)
+                continue
+        if screen_field.required and values.get(field_id) in (None, "", []):
+            errors.setdefault(field_id, f"{definition.name} is required.")
+    if errors:
+        raise field_errors(errors)
+    return values
+
+
 def transition_issue(
     state: SimState, user: User, issue: Issue, body: Any, *, api_version: int
 ) -> Transition:
@@ -52,9 +89,7 @@ def transition_issue(
     transition = available.get(transition_id)
     if transition is None:
         raise bad_request(f"Transition id '{transition_id}' is not valid for this issue.")
-    extra = set(body.get("fields") or {}) - {"resolution"}
-    if extra:
-        raise field_errors({f: not_on_screen(f) for f in sorted(extra)})
+    screen_values = _screen_values(state, project, transition, body, api_version)
     resolution_id = _resolution_of(state, body)
     if resolution_id is not None and not transition.requires_resolution:
         raise field_errors({"resolution": not_on_screen("resolution")})
@@ -64,6 +99,7 @@ def transition_issue(
     before_status, before_res = state.statuses[issue.status_id], issue.resolution_id
     target = state.statuses[transition.to_status]
     now = state.clock.now()
+    issue.fields.update(screen_values)
     issue.status_id = target.id
     if target.category.key == "done":
         issue.resolution_id, issue.resolution_date = resolution_id, now
@@ -129,11 +165,14 @@ def parse_comment_body(payload: Any, api_version: int) -> Any:
             raise field_errors({"comment": adf.ADF_REQUIRED})
         if not body["content"]:
             raise field_errors({"comment": "Comment body can not be empty!"})
-        return body
-    if not isinstance(body, str):
-        raise field_errors({"comment": "Operation value must be a string"})
-    if not body.strip():
-        raise field_errors({"comment": "Comment body can not be empty!"})
+        check_adf(body)
+    else:
+        if not isinstance(body, str):
+            raise field_errors({"comment": "Operation value must be a string"})
+        if not body.strip():
+            raise field_errors({"comment": "Comment body can not be empty!"})
+    if too_long(body, TEXT_LIMIT):
+        raise field_errors({"comment": too_long_message(TEXT_LIMIT)})
     return body
 
 

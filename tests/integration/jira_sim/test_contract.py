@@ -189,7 +189,12 @@ async def exercise(
         files={"file": ("a.txt", b"hello", "text/plain")},
         headers={"X-Atlassian-Token": "no-check"},
     )
+    attachment_id = calls["POST /issue/{issueIdOrKey}/attachments"].json()[0]["id"]
+    link_id = calls["POST /issue/{issueIdOrKey}/remotelink"].json()["id"]
     reads = {
+        "GET /attachment/{id}": f"/attachment/{attachment_id}",
+        "GET /issue/{issueIdOrKey}/remotelink/{linkId}": f"/issue/{key}/remotelink/{link_id}",
+        "GET /version/{id}": "/version/10011",
         "GET /serverInfo": "/serverInfo",
         "GET /myself": "/myself",
         "GET /mypermissions": "/mypermissions?projectKey=CRASH"
@@ -228,6 +233,9 @@ async def exercise(
         await client.put(f"{api}/issue/{key}", json={"fields": {"summary": "Renamed"}})
         reads["GET /issue/{issueIdOrKey}/changelog"] = f"/issue/{key}/changelog"
         reads["GET /project/search"] = "/project/search"
+        reads["GET /issue/createmeta"] = (
+            "/issue/createmeta?projectKeys=CRASH&expand=projects.issuetypes.fields"
+        )
         reads["GET /search/jql"] = "/search/jql?jql=project%20%3D%20CRASH&fields=*all"
         await call(
             "POST /search/jql",
@@ -255,6 +263,12 @@ async def exercise(
         )
         assert answer.status_code == 201, answer.text
         calls["POST /version"] = answer
+        if cloud:  # Data Center's spec declares no body for this answer
+            released = await admin.put(
+                f"{api}/version/{answer.json()['id']}", json={"released": True}
+            )
+            assert released.status_code == 200, released.text
+            calls["PUT /version/{id}"] = released
     return calls
 
 

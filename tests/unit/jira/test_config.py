@@ -7,7 +7,7 @@ from pydantic import SecretStr
 
 from syncengine.bootstrap.jira_clients import jira_config, new_site_limiters, open_jira_client
 from syncengine.errors import ConfigError
-from syncengine.jira.config import JiraConfig, parse_base_url
+from syncengine.jira.config import JiraConfig, parse_base_url, site_of
 from syncengine.settings import JiraSettings
 
 
@@ -122,3 +122,72 @@ async def test_clients_of_one_site_share_its_limiter() -> None:
     finally:
         for client in (first, second, other):
             await client.aclose()
+
+
+CLOUD_ID = "b184c2c2-48c5-59b0-b89a-141a8e010b22"
+GATEWAY = f"https://api.atlassian.com/ex/jira/{CLOUD_ID}"
+
+
+@pytest.mark.parametrize(
+    ("url", "version"),
+    [(GATEWAY, None), (f"{GATEWAY}/rest/api/2/", 2), (f"{GATEWAY}/rest/api/3", 3)],
+)
+def test_the_gateway_is_accepted_with_any_api_version(url: str, version: int | None) -> None:
+    base = parse_base_url(url)
+    assert (base.site, base.version, base.gateway) == (GATEWAY, version, True)
+
+
+def test_a_gateway_url_without_a_cloud_id_says_what_to_give() -> None:
+    with pytest.raises(ConfigError, match="ex/jira/<cloudId>"):
+        parse_base_url("https://api.atlassian.com/rest/api/3/")
+
+
+@pytest.mark.parametrize(
+    ("url", "site_url", "site"),
+    [
+        ("https://jira.corp.example/jira/rest/api/2/", "", "https://jira.corp.example/jira"),
+        ("https://x.atlassian.net/rest/api/3", "", "https://x.atlassian.net"),
+        (f"{GATEWAY}/rest/api/3/", "https://x.atlassian.net/", "https://x.atlassian.net"),
+        (GATEWAY, "", None),
+    ],
+)
+def test_links_hang_from_the_site_never_a_rest_root_or_the_gateway(
+    url: str, site_url: str, site: str | None
+) -> None:
+    assert site_of(url, site_url) == site
+
+
+def test_wiring_sends_every_call_through_a_configured_gateway() -> None:
+    config = jira_config(
+        _settings(url=f"{GATEWAY}/rest/api/3/", site_url="https://x.atlassian.net")
+    )
+    assert (config.site, config.gateway, config.deployment) == (
+        "https://x.atlassian.net",
+        GATEWAY,
+        "cloud",
+    )
+    assert config.api_root == f"{GATEWAY}/rest/api/3"
+
+
+def test_wiring_finds_the_gateway_from_the_site_when_asked() -> None:
+    config = jira_config(_settings(api_gateway=True, api_version=3))
+    assert (config.site, config.gateway, config.find_gateway) == (
+        "https://x.atlassian.net",
+        "",
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        ({"url": GATEWAY}, "site_url: not set"),
+        ({"site_url": "https://x.atlassian.net"}, "only used with a gateway URL"),
+        ({"api_gateway": True, "deployment": "datacenter"}, "serves Jira Cloud only"),
+    ],
+)
+def test_wiring_refuses_gateway_settings_that_cannot_work(
+    values: dict[str, object], words: str
+) -> None:
+    with pytest.raises(ConfigError, match=words):
+        jira_config(_settings(**values), key="projects.crash.jira")

@@ -45,14 +45,15 @@ def _patched(flavour: str) -> dict[str, Any]:
     """The vendored components, with the generated-DC-spec defect of dynamic ``fields`` relaxed.
 
     The DC spec declares every value of ``IssueUpdateBean.fields`` an object, though
-    Jira takes strings, arrays and numbers there (its own examples do); and, as for the
-    property PUT, it types an entity property's JSON ``value`` as a string.
+    Jira takes strings, arrays and numbers there (its own examples do). An entity
+    property's ``value`` in a create body is NOT relaxed: Data Center's
+    ``EntityPropertyBean.value`` really is a string (the JSON text), so the client
+    must send it as the spec says.
     """
     components = json.loads(json.dumps(SPECS[flavour]["components"]))
     if flavour == "datacenter":
         schemas = components["schemas"]
         schemas["IssueUpdateBean"]["properties"]["fields"]["additionalProperties"] = {}
-        schemas["EntityPropertyBean"]["properties"]["value"] = {}
     return _nullable(components)
 
 

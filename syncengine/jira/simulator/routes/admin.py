@@ -20,7 +20,7 @@ from syncengine.jira.simulator.faults import FaultRule
 from syncengine.jira.simulator.handle import Simulator
 from syncengine.jira.simulator.pipeline import Api, Ctx, error_response, json_response
 
-__all__ = ["routes"]
+__all__ = ["routes", "sim_routes", "webhook_routes"]
 
 
 def _require_admin(ctx: Ctx) -> None:
@@ -30,7 +30,8 @@ def _require_admin(ctx: Ctx) -> None:
         )
 
 
-def _webhook_routes(api: Api) -> list[Route]:
+def webhook_routes(api: Api) -> list[Route]:
+    """Jira's webhook registration API (served under a Data Center context path too)."""
     sim = api.sim
 
     async def list_hooks(ctx: Ctx) -> Response:
@@ -95,7 +96,9 @@ async def _body(request: Request) -> dict[str, Any]:
     return data
 
 
-def _sim_routes(sim: Simulator) -> list[Route]:
+def sim_routes(sim: Simulator) -> list[Route]:
+    """The ``/_sim`` controls (never under a context path: they are not Jira's)."""
+
     def handler(fn: Any) -> Any:
         async def endpoint(request: Request) -> Response:
             try:
@@ -227,4 +230,4 @@ def _sim_routes(sim: Simulator) -> list[Route]:
 
 
 def routes(api: Api) -> list[Route]:
-    return _webhook_routes(api) + _sim_routes(api.sim)
+    return webhook_routes(api) + sim_routes(api.sim)

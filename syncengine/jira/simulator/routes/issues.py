@@ -9,8 +9,9 @@ from starlette.routing import Route
 
 from syncengine.jira.simulator import render, workflow
 from syncengine.jira.simulator.errors import JiraHttpError, bad_request
+from syncengine.jira.simulator.fields import schema_of
 from syncengine.jira.simulator.issues import create_issue, edit_issue
-from syncengine.jira.simulator.model import Issue, Permission
+from syncengine.jira.simulator.model import Issue, Permission, Project, Transition
 from syncengine.jira.simulator.pipeline import Api, Ctx, json_response
 
 __all__ = ["routes"]
@@ -145,30 +146,49 @@ async def transitions(ctx: Ctx) -> Response:
             "id": transition.id,
             "name": transition.name,
             "to": render.status(ctx.state, target, ctx.version),
-            "hasScreen": transition.requires_resolution,
+            "hasScreen": transition.requires_resolution or bool(transition.screen),
             "isGlobal": not transition.from_statuses,
             "isInitial": False,
             "isAvailable": True,
             "isConditional": False,
             "isLooped": False,
         }
-        if transition.requires_resolution and ctx.query("expand") == "transitions.fields":
-            item["fields"] = {
-                "resolution": {
-                    "required": True,
-                    "schema": {"type": "resolution", "system": "resolution"},
-                    "name": "Resolution",
-                    "key": "resolution",
-                    "hasDefaultValue": False,
-                    "operations": ["set"],
-                    "allowedValues": [
-                        render.resolution(ctx.state, r, ctx.version)
-                        for r in ctx.state.resolutions.values()
-                    ],
-                }
-            }
+        if item["hasScreen"] and ctx.query("expand") == "transitions.fields":
+            item["fields"] = _screen(ctx, project, transition)
         shown.append(item)
     return json_response({"expand": "transitions", "transitions": shown})
+
+
+def _screen(ctx: Ctx, project: Project, transition: Transition) -> dict[str, Any]:
+    """The transition screen's fields, as ``expand=transitions.fields`` shows them."""
+    fields: dict[str, Any] = {}
+    if transition.requires_resolution:
+        fields["resolution"] = {
+            "required": True,
+            "schema": {"type": "resolution", "system": "resolution"},
+            "name": "Resolution",
+            "key": "resolution",
+            "hasDefaultValue": False,
+            "operations": ["set"],
+            "allowedValues": [
+                render.resolution(ctx.state, r, ctx.version) for r in ctx.state.resolutions.values()
+            ],
+        }
+    for screen_field in transition.screen:
+        field = ctx.state.fields[screen_field.field_id]
+        entry: dict[str, Any] = {
+            "required": screen_field.required,
+            "schema": schema_of(field),
+            "name": field.name,
+            "key": field.id,
+            "hasDefaultValue": False,
+            "operations": ["set"],
+        }
+        allowed = render.allowed_values(ctx.state, project, field, ctx.version)
+        if allowed is not None:
+            entry["allowedValues"] = allowed
+        fields[field.id] = entry
+    return fields
 
 
 async def do_transition(ctx: Ctx) -> Response:

@@ -1,5 +1,4 @@
-"""Site and project metadata: serverInfo, myself, projects, versions, catalogs, users,
-createmeta."""
+"""Site and project metadata: serverInfo, myself, projects, versions, catalogs, users."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ from starlette.routing import Route
 from syncengine.jira.simulator import render
 from syncengine.jira.simulator.errors import JiraHttpError, bad_request, field_errors
 from syncengine.jira.simulator.fields import schema_of
-from syncengine.jira.simulator.issues import resolve_issuetype
 from syncengine.jira.simulator.model import Permission, User, Version
 from syncengine.jira.simulator.pipeline import Api, Ctx, json_response
 
@@ -34,7 +32,7 @@ async def server_info(ctx: Ctx) -> Response:
     now = ctx.state.clock.now()
     return json_response(
         {
-            "baseUrl": ctx.state.base_url,
+            "baseUrl": ctx.state.site_url,  # the site, also when asked through the gateway
             "version": "1001.0.0-SNAPSHOT" if cloud else "10.3.5",
             "versionNumbers": [1001, 0, 0] if cloud else [10, 3, 5],
             "deploymentType": "Cloud" if cloud else "Server",
@@ -136,14 +134,7 @@ async def project_versions_page(ctx: Ctx) -> Response:
     )
 
 
-async def create_version(ctx: Ctx) -> Response:
-    body = await ctx.json()
-    if not isinstance(body, dict) or not body.get("name"):
-        raise field_errors({"name": "You must specify a valid version name"})
-    ref = body.get("projectId") or body.get("project")
-    if ref is None:
-        raise field_errors({"project": "Project must be specified to create a version."})
-    proj = ctx.state.project(str(ref), ctx.user)
+def _require_version_admin(ctx: Ctx) -> None:
     if not ctx.user.admin:
         raise JiraHttpError(
             403,
@@ -155,6 +146,58 @@ async def create_version(ctx: Ctx) -> Response:
                 "errors": {},
             },
         )
+
+
+def _version(ctx: Ctx) -> Version:
+    """The version of the path's ``id`` in a project the user can browse; Jira's 404 else."""
+    wanted = ctx.param("id")
+    for proj in ctx.state.projects.values():
+        for version in proj.versions:
+            if version.id == wanted and ctx.state.can(ctx.user, proj, Permission.BROWSE):
+                return version
+    raise JiraHttpError(
+        404, {"errorMessages": [f"Could not find version for id '{wanted}'"], "errors": {}}
+    )
+
+
+async def get_version(ctx: Ctx) -> Response:
+    return json_response(render.version(ctx.state, _version(ctx), ctx.version))
+
+
+async def update_version(ctx: Ctx) -> Response:
+    """``PUT /version/{id}``: rename, release (``released``, ``releaseDate``), archive."""
+    version = _version(ctx)
+    body = await ctx.json()
+    if not isinstance(body, dict):
+        raise bad_request("Can not deserialize the request: a version object expected.")
+    _require_version_admin(ctx)
+    proj = ctx.state.project_by_id(version.project_id)
+    name = body.get("name")
+    if name is not None:
+        if not isinstance(name, str) or not name.strip():
+            raise field_errors({"name": "You must specify a valid version name"})
+        if any(v.name == name and v.id != version.id for v in proj.versions):
+            raise field_errors({"name": "A version with this name already exists in this project."})
+        version.name = name
+    for key, attr in (("released", "released"), ("archived", "archived")):
+        if key in body:
+            setattr(version, attr, bool(body[key]))
+    if "releaseDate" in body:
+        version.release_date = body["releaseDate"]
+    if "description" in body:
+        version.description = str(body["description"] or "")
+    return json_response(render.version(ctx.state, version, ctx.version))
+
+
+async def create_version(ctx: Ctx) -> Response:
+    body = await ctx.json()
+    if not isinstance(body, dict) or not body.get("name"):
+        raise field_errors({"name": "You must specify a valid version name"})
+    ref = body.get("projectId") or body.get("project")
+    if ref is None:
+        raise field_errors({"project": "Project must be specified to create a version."})
+    proj = ctx.state.project(str(ref), ctx.user)
+    _require_version_admin(ctx)
     if any(v.name == body["name"] for v in proj.versions):
         raise field_errors({"name": "A version with this name already exists in this project."})
     version = Version(
@@ -246,11 +289,26 @@ def _user_matches(user: User, query: str) -> bool:
     )
 
 
+def _no_user_names_on_cloud(ctx: Ctx) -> None:
+    """Cloud removed usernames and user keys from its API (the GDPR migration): 400."""
+    if ctx.state.flavour != "cloud":
+        return
+    for name in ("username", "key"):
+        if ctx.query(name) is not None:
+            raise bad_request(f"The query parameter '{name}' is not supported in GDPR strict mode.")
+
+
 def _user_query(ctx: Ctx) -> str:
-    key = "query" if ctx.state.flavour == "cloud" else "username"
-    value = ctx.query(key) or ctx.query("query") or ctx.query("username") or ctx.query("accountId")
+    """The search text: ``query``/``accountId`` on Cloud, ``username`` on Data Center."""
+    _no_user_names_on_cloud(ctx)
+    if ctx.state.flavour == "cloud":
+        value = ctx.query("query") or ctx.query("accountId")
+        if value is None:
+            raise bad_request("The 'query' or 'accountId' query parameter is required.")
+        return value
+    value = ctx.query("username")
     if value is None:
-        raise bad_request(f"The '{key}' query parameter is required.")
+        raise bad_request("The 'username' query parameter is required.")
     return value
 
 
@@ -272,7 +330,11 @@ async def assignable_search(ctx: Ctx) -> Response:
         proj = ctx.state.project_by_id(issue.project_id)
     else:
         proj = ctx.state.project(str(ref), ctx.user)
-    query = ctx.query("query") or ctx.query("username") or ""
+    _no_user_names_on_cloud(ctx)
+    if ctx.state.flavour == "cloud":
+        query = ctx.query("query") or ctx.query("accountId") or ""
+    else:
+        query = ctx.query("username") or ""
     found = [
         u
         for u in ctx.state.users.values()
@@ -284,6 +346,7 @@ async def assignable_search(ctx: Ctx) -> Response:
 
 
 async def get_user(ctx: Ctx) -> Response:
+    _no_user_names_on_cloud(ctx)
     ref = ctx.query("accountId") or ctx.query("username") or ctx.query("key")
     found = ctx.state.user_ref(ref) if ref else None
     if found is None:
@@ -292,93 +355,6 @@ async def get_user(ctx: Ctx) -> Response:
             {"errorMessages": [f"The user with account ID '{ref}' does not exist"], "errors": {}},
         )
     return json_response(render.user(ctx.state, found, ctx.version))
-
-
-def _createmeta_page(ctx: Ctx) -> tuple[int, int]:
-    start, size = ctx.int_query("startAt", 0), ctx.int_query("maxResults", 50)
-    if size > 200:
-        raise bad_request("Parameter 'maxResults' must not exceed the limit '200'")
-    return start, size
-
-
-async def createmeta_types(ctx: Ctx) -> Response:
-    proj = ctx.state.project(ctx.param("projectIdOrKey"), ctx.user)
-    start, size = _createmeta_page(ctx)
-    values = [
-        render.issuetype(ctx.state, ctx.state.issue_types[t], ctx.version) for t in proj.issue_types
-    ]
-    key = "issueTypes" if ctx.state.flavour == "cloud" else "values"
-    page = _page(values, start, size, key)
-    if ctx.state.flavour == "cloud":
-        page.pop("isLast")
-    return json_response(page)
-
-
-async def createmeta_fields(ctx: Ctx) -> Response:
-    proj = ctx.state.project(ctx.param("projectIdOrKey"), ctx.user)
-    start, size = _createmeta_page(ctx)
-    try:
-        it = resolve_issuetype(ctx.state, proj, {"id": ctx.param("issueTypeId")})
-    except JiraHttpError:
-        raise JiraHttpError(
-            404,
-            {
-                "errorMessages": [
-                    f"Issue type with id '{ctx.param('issueTypeId')}' does not exist or is not "
-                    f"valid for project {proj.key}."
-                ],
-                "errors": {},
-            },
-        ) from None
-    values: list[dict[str, Any]] = []
-    for name, required in (("project", True), ("issuetype", True)):
-        values.append(
-            {
-                "required": required,
-                "schema": {"type": name, "system": name},
-                "name": name.capitalize() if name == "project" else "Issue Type",
-                "fieldId": name,
-                "key": name,
-                "hasDefaultValue": False,
-                "operations": ["set"],
-            }
-        )
-    for screen_field in proj.screens.get(it.id, ()):
-        field = ctx.state.fields[screen_field.field_id]
-        item: dict[str, Any] = {
-            "required": screen_field.required,
-            "schema": schema_of(field),
-            "name": field.name,
-            "fieldId": field.id,
-            "key": field.id,
-            "hasDefaultValue": False,
-            "operations": ["add", "set", "remove"]
-            if field.kind in ("labels", "versions")
-            else ["set"],
-        }
-        if field.kind == "option":
-            item["allowedValues"] = [
-                {
-                    "self": f"{ctx.state.base_url}/rest/api/{ctx.version}/customFieldOption/{o.id}",
-                    "value": o.value,
-                    "id": o.id,
-                }
-                for o in field.options
-            ]
-        elif field.kind == "priority":
-            item["allowedValues"] = [
-                render.priority(ctx.state, p, ctx.version) for p in ctx.state.priorities.values()
-            ]
-        elif field.kind == "versions":
-            item["allowedValues"] = [
-                render.version(ctx.state, v, ctx.version) for v in proj.versions
-            ]
-        values.append(item)
-    key = "fields" if ctx.state.flavour == "cloud" else "values"
-    page = _page(values, start, size, key)
-    if ctx.state.flavour == "cloud":
-        page.pop("isLast")
-    return json_response(page)
 
 
 def routes(api: Api) -> list[Route]:
@@ -393,6 +369,8 @@ def routes(api: Api) -> list[Route]:
         api.route("GET", "/project/{projectIdOrKey}/versions", project_versions),
         api.route("GET", "/project/{projectIdOrKey}/version", project_versions_page),
         api.route("POST", "/version", create_version),
+        api.route("GET", "/version/{id}", get_version),
+        api.route("PUT", "/version/{id}", update_version),
         api.route("GET", "/issuetype", issue_types),
         api.route("GET", "/field", fields),
         api.route("GET", "/status", statuses),
@@ -402,8 +380,4 @@ def routes(api: Api) -> list[Route]:
         api.route("GET", "/user", get_user),
         api.route("GET", "/user/search", user_search),
         api.route("GET", "/user/assignable/search", assignable_search),
-        api.route("GET", "/issue/createmeta/{projectIdOrKey}/issuetypes", createmeta_types),
-        api.route(
-            "GET", "/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}", createmeta_fields
-        ),
     ]

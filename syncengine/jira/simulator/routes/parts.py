@@ -23,6 +23,42 @@ def _issue(ctx: Ctx) -> Issue:
     return ctx.state.issue(ctx.param("issueIdOrKey"), ctx.user)
 
 
+def _attachment(ctx: Ctx) -> tuple[Issue, Attachment]:
+    """The attachment of the path's ``id`` on an issue the user can browse; Jira's 404 else."""
+    wanted = ctx.param("id")
+    for issue in ctx.state.issues.values():
+        for attachment in issue.attachments:
+            if attachment.id == wanted:
+                ctx.state.issue(issue.id, ctx.user)  # 404 unless the user can browse it
+                return issue, attachment
+    raise JiraHttpError(
+        404, {"errorMessages": [f"The attachment with id '{wanted}' does not exist"], "errors": {}}
+    )
+
+
+async def get_attachment(ctx: Ctx) -> Response:
+    _, attachment = _attachment(ctx)
+    body = render.attachment(ctx.state, attachment, ctx.version)
+    if ctx.state.flavour == "cloud":
+        body["id"] = int(attachment.id)  # Cloud's AttachmentMetadata: a number, unlike the upload's
+    return json_response(body)
+
+
+async def attachment_content(ctx: Ctx) -> Response:
+    """The file itself (``content`` of the attachment's JSON; Cloud's ``/attachment/content``)."""
+    _, attachment = _attachment(ctx)
+    return Response(attachment.content, media_type=attachment.mime_type)
+
+
+async def delete_attachment(ctx: Ctx) -> Response:
+    issue, attachment = _attachment(ctx)
+    project = ctx.state.project_by_id(issue.project_id)
+    ctx.state.require(ctx.user, project, Permission.ATTACH, "delete attachments")
+    ctx.write_to(issue)
+    issue.attachments = [a for a in issue.attachments if a.id != attachment.id]
+    return Response(status_code=204)
+
+
 async def add_attachments(ctx: Ctx) -> Response:
     issue = _issue(ctx)
     if ctx.request.headers.get("x-atlassian-token", "").lower() != "no-check":
@@ -123,6 +159,17 @@ async def remote_links(ctx: Ctx) -> Response:
     return json_response([_link_json(ctx, issue, link) for link in links])
 
 
+async def get_remote_link(ctx: Ctx) -> Response:
+    issue = _issue(ctx)
+    wanted = ctx.param("linkId")
+    for link in issue.remote_links:
+        if str(link.id) == wanted:
+            return json_response(_link_json(ctx, issue, link))
+    raise JiraHttpError(
+        404, {"errorMessages": [f"No remote link with id '{wanted}'."], "errors": {}}
+    )
+
+
 async def add_remote_link(ctx: Ctx) -> Response:
     issue = _issue(ctx)
     body = await ctx.json()
@@ -170,7 +217,16 @@ async def delete_remote_link(ctx: Ctx) -> Response:
 
 
 def routes(api: Api) -> list[Route]:
+    content = [
+        # Jira's own download URL (the ``content`` of an attachment), under the site root.
+        api.route("GET", "/secure/attachment/{id}/{filename}", attachment_content, rest=False),
+    ]
+    if api.sim.flavour == "cloud":
+        content.append(api.route("GET", "/attachment/content/{id}", attachment_content))
     return [
+        *content,
+        api.route("GET", "/attachment/{id}", get_attachment),
+        api.route("DELETE", "/attachment/{id}", delete_attachment),
         api.route("POST", "/issue/{issueIdOrKey}/attachments", add_attachments),
         api.route("GET", "/issue/{issueIdOrKey}/properties", property_keys),
         api.route("GET", "/issue/{issueIdOrKey}/properties/{propertyKey}", get_property),
@@ -179,5 +235,6 @@ def routes(api: Api) -> list[Route]:
         api.route("GET", "/issue/{issueIdOrKey}/remotelink", remote_links),
         api.route("POST", "/issue/{issueIdOrKey}/remotelink", add_remote_link),
         api.route("DELETE", "/issue/{issueIdOrKey}/remotelink", delete_remote_link),
+        api.route("GET", "/issue/{issueIdOrKey}/remotelink/{linkId}", get_remote_link),
         api.route("DELETE", "/issue/{issueIdOrKey}/remotelink/{linkId}", delete_remote_link),
     ]
