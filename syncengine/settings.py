@@ -20,6 +20,7 @@ per problem, each naming the file (or environment variable) and the key.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -27,6 +28,7 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -54,6 +56,7 @@ from syncengine.jira.config import ApiVersion, AuthScheme, Deployment, JiraConfi
 __all__ = [
     "DEFAULT_CONFIG_PATH",
     "AttributeFilter",
+    "HttpSettings",
     "IngestSettings",
     "JiraSettings",
     "ProjectSettings",
@@ -76,13 +79,9 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 def mask_secret(value: str | SecretStr | None) -> str:
-    """Show enough of a secret to recognise it, never enough to use it."""
+    """Whether a secret is set, and nothing else: no character of it, not its length."""
     raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-    if not raw:
-        return "(unset)"
-    if len(raw) < 12:
-        return "*" * 8
-    return f"{raw[:4]}…{raw[-2:]} ({len(raw)} chars)"
+    return "(set)" if raw else "(unset)"
 
 
 def _check_slug(slug: str) -> str:
@@ -318,21 +317,52 @@ class ProjectSettings(_Section):
 class UserSettings(_Section):
     """A person who signs in to the dashboard."""
 
+    # Not a secret to resolve, but never shown: a hash is a password's offline target.
+    _masked: ClassVar[tuple[str, ...]] = ("password_hash",)
+
     password_hash: str
     role: Literal["admin", "portal"] = "portal"
     email: str = ""
 
 
 class WebSettings(_Section):
-    """The dashboard: sign-in and sessions."""
+    """The dashboard and the status pages: sign-in, sessions, who may read what."""
 
-    _secrets = ("session_secret",)
+    _secrets = ("session_secret", "status_token")
 
     session_secret: SecretStr | None = None
     session_secret_env: str | None = None
     session_secret_file: Path | None = None
     session_max_age_seconds: int = Field(8 * 3600, gt=0)
+    password_check_concurrency: int = Field(1, gt=0, le=64)
+    status_token: SecretStr | None = None
+    status_token_env: str | None = None
+    status_token_file: Path | None = None
+    metrics: Literal["open", "token"] = "open"
+    api_docs: Literal["open", "admin", "off"] = "open"
     users: dict[str, UserSettings] = Field(default_factory=dict)
+
+
+def _check_network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an IP address or network (e.g. 10.0.0.0/8)") from exc
+    return value
+
+
+class HttpSettings(_Section):
+    """The HTTP server's limits and timeouts, for every route (README: Limits and timeouts)."""
+
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+    max_webhook_bytes: int = Field(5 * 1024 * 1024, gt=0)
+    body_timeout_seconds: float = Field(60.0, gt=0)
+    header_timeout_seconds: float = Field(10.0, gt=0)
+    keep_alive_seconds: int = Field(5, gt=0)
+    max_header_bytes: int = Field(16 * 1024, ge=1024)
+    max_connections: int = Field(2048, gt=0)
+    webhook_max_age_seconds: int = Field(3600, gt=0, le=86400)
+    trusted_proxies: tuple[Annotated[str, AfterValidator(_check_network)], ...] = ()
 
 
 class Settings(BaseSettings):
@@ -363,6 +393,7 @@ class Settings(BaseSettings):
     admin_token_env: str | None = None
     admin_token_file: Path | None = None
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     projects: dict[Slug, ProjectSettings] = Field(default_factory=dict)
 
@@ -385,6 +416,23 @@ class Settings(BaseSettings):
             if value is not None:
                 object.__setattr__(self, "admin_token", SecretStr(value))
         return self
+
+    def secret_values(self) -> list[str]:
+        """Every secret this configuration holds, in clear: the log redaction list."""
+        found = [
+            secret.get_secret_value()
+            for secret in (self.admin_token, self.web.session_secret, self.web.status_token)
+            if secret is not None
+        ]
+        found += [user.password_hash for user in self.web.users.values()]
+        if self.database_url and (password := urlsplit(self.database_url).password):
+            found.append(password)
+        for project in self.projects.values():
+            found += [token.get_secret_value() for token in project.submission_tokens]
+            for secret in (project.jira.api_token, project.jira.webhook_secret):
+                if secret is not None:
+                    found.append(secret.get_secret_value())
+        return found
 
     @property
     def effective_database_url(self) -> str:
@@ -486,7 +534,13 @@ def _dump_for_display(value: Any) -> Any:
     if isinstance(value, SecretStr):
         return mask_secret(value)
     if isinstance(value, BaseModel):
-        return {name: _dump_for_display(getattr(value, name)) for name in type(value).model_fields}
+        masked = getattr(type(value), "_masked", ())
+        return {
+            name: mask_secret(getattr(value, name))
+            if name in masked
+            else _dump_for_display(getattr(value, name))
+            for name in type(value).model_fields
+        }
     if isinstance(value, dict):
         return {str(k): _dump_for_display(v) for k, v in value.items()}
     if isinstance(value, tuple | list):

@@ -45,6 +45,7 @@ from syncengine.store.retention import RetentionRepository
 from syncengine.store.support import CREATE_KIND as SUPPORT_CREATE
 from syncengine.store.support import SupportRepository
 from syncengine.store.ticket_queue import TicketRequests
+from syncengine.store.web_sessions import WebSessionRepository
 from syncengine.support.create import SupportCreateHandler
 from syncengine.support.jira_adapter import ClientSupportJira
 from syncengine.support.jira_port import SupportJira
@@ -65,6 +66,7 @@ from syncengine.sync.tickets import CREATE, TicketService
 from syncengine.sync.webhook_inbox import EventHandler, WebhookInbox
 from syncengine.sync.worker import Handler, OutboxWorker
 from syncengine.web.services import WebServices
+from syncengine.web.sessions import WebSessions
 
 if TYPE_CHECKING:
     from syncengine.jira.simulator import Simulator
@@ -303,6 +305,7 @@ async def bootstrap(
             cursors=cursors,
             handlers=all_handlers,
             clock=clock,
+            max_age=timedelta(seconds=settings.http.webhook_max_age_seconds),
         ),
         groups=GroupAdmin(
             projects=projects,
@@ -329,6 +332,12 @@ async def bootstrap(
             wake=wake,
         ),
         support=support,
+        sessions=WebSessions(
+            repository=WebSessionRepository(db),
+            password_hashes={n: u.password_hash for n, u in settings.web.users.items()},
+            max_age=timedelta(seconds=settings.web.session_max_age_seconds),
+            clock=clock,
+        ),
         status=EngineStatus(
             db=db, projects=projects, outbox=outbox, cursors=cursors, metrics=metrics, clock=clock
         ),

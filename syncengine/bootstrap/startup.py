@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from syncengine.bootstrap.container import Container
-from syncengine.settings import mask_secret
 from syncengine.store.migrate import schema_is_current as _schema_is_current
 from syncengine.store.projects import generate_token
 
@@ -22,7 +21,7 @@ async def prepare_projects(container: Container, echo: Callable[[str], None]) ->
 
     A project with ``generate_token`` and no token configured gets one generated
     on its first start; it is printed once through ``echo`` and only its digest is
-    kept. Configured tokens are printed masked.
+    kept. Configured tokens are only counted.
     """
     now = container.clock()
     for slug, project in container.settings.projects.items():
@@ -31,8 +30,9 @@ async def prepare_projects(container: Container, echo: Callable[[str], None]) ->
         )
         tokens = [t.get_secret_value() for t in project.submission_tokens]
         await container.projects.set_tokens(record.id, tokens, source="config", now=now)
-        for token in tokens:
-            echo(f"project {slug}: submission token {mask_secret(token)}")
+        if tokens:
+            # No character of a token is shown: a prefix and a length narrow a guess.
+            echo(f"project {slug}: {len(tokens)} submission token(s) configured")
         if tokens or not project.generate_token:
             continue
         if await container.projects.token_count(record.id, source="generated"):

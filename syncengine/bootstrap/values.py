@@ -6,6 +6,7 @@ Each function converts one section once, at start; the composition root
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 
 from syncengine.bootstrap.template_sources import load_template_sources
@@ -17,6 +18,7 @@ from syncengine.domain.merge import SyncMode
 from syncengine.domain.regression import RegressionConfig
 from syncengine.domain.rules import AttributeFilter, TicketRules
 from syncengine.domain.statuses import StatusMapping, validate_mapping
+from syncengine.entrypoints.server import ServerLimits
 from syncengine.errors import ConfigError
 from syncengine.ingest.limits import IngestLimits, ReportContexts
 from syncengine.jira.diagnostics import ScreenSpec
@@ -37,6 +39,7 @@ __all__ = [
     "project_sync",
     "regression_checks",
     "report_contexts",
+    "server_limits",
     "support_configs",
     "support_fields",
     "sync_configs",
@@ -266,6 +269,26 @@ def web_config(settings: Settings) -> WebConfig:
         https_only=settings.effective_public_url.startswith("https://"),
         # Every file at its limit, plus room for the form fields and multipart framing.
         upload_limit=largest * MAX_ATTACHMENTS + 1024 * 1024,
+        max_body_bytes=settings.http.max_body_bytes,
+        max_webhook_bytes=settings.http.max_webhook_bytes,
+        body_timeout_seconds=settings.http.body_timeout_seconds,
+        trusted_proxies=tuple(
+            ipaddress.ip_network(p, strict=False) for p in settings.http.trusted_proxies
+        ),
+        password_check_concurrency=settings.web.password_check_concurrency,
+        status_token=settings.web.status_token,
+        metrics=settings.web.metrics,
+        api_docs=settings.web.api_docs,
+    )
+
+
+def server_limits(settings: Settings) -> ServerLimits:
+    """How the HTTP server guards its sockets against slow and idle clients."""
+    return ServerLimits(
+        header_timeout_seconds=settings.http.header_timeout_seconds,
+        keep_alive_seconds=settings.http.keep_alive_seconds,
+        max_header_bytes=settings.http.max_header_bytes,
+        max_connections=settings.http.max_connections,
     )
 
 

@@ -16,22 +16,37 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "MAX_DEPTH",
     "EventKind",
     "FieldChange",
     "IssueState",
     "JiraEvent",
     "PayloadError",
+    "age_problem",
+    "decode_payload",
     "delivery_key",
+    "parse_delivery",
     "parse_webhook",
     "sign",
     "verify_signature",
 ]
+
+# Jira's payloads nest a dozen levels (ADF comment bodies included).
+MAX_DEPTH = 64
+MAX_DELIVERY_KEY = 200  # the store's column
+_MAX_TEXT = 4096  # any one text the event keeps
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LAST_MILLISECOND = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC) - _EPOCH) // timedelta(
+    milliseconds=1
+)
 
 _FIELD_ALIASES = {
     "status": "status",
@@ -129,31 +144,125 @@ def verify_signature(secret: bytes, body: bytes, header: str | None) -> str | No
     return None
 
 
-def _str(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    return str(value)
+class _Reader:
+    """Typed reads of one JSON object of the payload; each wrong type is a PayloadError.
+
+    ``where`` is the object's path in the payload (``issue.fields``), so an error
+    names the field: "issue.fields.status must be an object, not a number".
+    """
+
+    __slots__ = ("_data", "where")
+
+    def __init__(self, data: Mapping[str, Any], where: str) -> None:
+        self._data = data
+        self.where = where
+
+    def _path(self, name: str) -> str:
+        return f"{self.where}.{name}" if self.where else name
+
+    def _wrong(self, name: str, wanted: str, value: Any) -> PayloadError:
+        return PayloadError(f"{self._path(name)} must be {wanted}, not {_kind(value)}")
+
+    def has(self, name: str) -> bool:
+        """True when ``name`` is present and not null."""
+        return self._data.get(name) is not None
+
+    def obj(self, name: str) -> _Reader:
+        """The object at ``name`` (an empty one for null or absent)."""
+        value = self._data.get(name)
+        if value is None:
+            return _Reader({}, self._path(name))
+        if not isinstance(value, dict):
+            raise self._wrong(name, "an object", value)
+        return _Reader(value, self._path(name))
+
+    def objs(self, name: str) -> list[_Reader]:
+        """The list of objects at ``name`` (empty for null or absent)."""
+        value = self._data.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self._wrong(name, "a list of objects", value)
+        readers = []
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise self._wrong(f"{name}[{index}]", "an object", item)
+            readers.append(_Reader(item, self._path(f"{name}[{index}]")))
+        return readers
+
+    def text(self, name: str, *, numbers: bool = True, limit: int = _MAX_TEXT) -> str | None:
+        """The string (or, with ``numbers``, integer) at ``name``; None for null, absent or ""."""
+        value = self._data.get(name)
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):
+            return _checked_text(self._path(name), value, limit)
+        if numbers and type(value) is int and 0 <= value < 2**63:
+            return str(value)
+        raise self._wrong(name, "a string or an id" if numbers else "a string", value)
+
+    def texts(self, name: str) -> tuple[str, ...]:
+        """The list of strings at ``name`` (empty for null or absent)."""
+        value = self._data.get(name)
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise self._wrong(name, "a list of strings", value)
+        found = []
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                raise self._wrong(f"{name}[{index}]", "a string", item)
+            found.append(_checked_text(self._path(f"{name}[{index}]"), item, _MAX_TEXT))
+        return tuple(found)
+
+    def raw(self, name: str) -> Any:
+        """The value at ``name`` as it is (for checks of their own)."""
+        return self._data.get(name)
 
 
-def _state(fields: dict[str, Any]) -> IssueState:
-    status = fields.get("status") or {}
-    category = status.get("statusCategory") or {}
-    assignee = fields.get("assignee") or {}
-    resolution = fields.get("resolution") or {}
-    updated = fields.get("updated")
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"a number ({value!r:.40})"
+    if isinstance(value, str):
+        return f"a string ({value[:40]!r})"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _checked_text(where: str, text: str, limit: int) -> str:
+    if len(text) > limit:
+        raise PayloadError(f"{where} is {len(text)} characters long; at most {limit} are read")
+    if "\x00" in text:
+        raise PayloadError(f"{where} contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise PayloadError(
+            f"{where} contains a lone surrogate (\\u{ord(text[exc.start]):04x})"
+        ) from exc
+    return text
+
+
+def _state(fields: _Reader) -> IssueState:
+    status = fields.obj("status")
+    assignee = fields.obj("assignee")
+    updated = fields.text("updated", numbers=False)
     return IssueState(
-        status_id=_str(status.get("id")),
-        status_name=_str(status.get("name")),
-        status_category=_str(category.get("key")),
-        resolution=_str(resolution.get("name")) if isinstance(resolution, dict) else None,
-        assignee_account_id=_str(assignee.get("accountId")),
-        assignee_name=_str(assignee.get("name")),
-        assignee_email=_str(assignee.get("emailAddress")),
+        status_id=status.text("id"),
+        status_name=status.text("name", numbers=False),
+        status_category=status.obj("statusCategory").text("key", numbers=False),
+        resolution=fields.obj("resolution").text("name", numbers=False),
+        assignee_account_id=assignee.text("accountId", numbers=False),
+        assignee_name=assignee.text("name", numbers=False),
+        assignee_email=assignee.text("emailAddress", numbers=False),
         fix_versions=tuple(
-            str(v["name"]) for v in fields.get("fixVersions") or [] if isinstance(v, dict)
+            name for v in fields.objs("fixVersions") if (name := v.text("name")) is not None
         ),
-        labels=tuple(str(v) for v in fields.get("labels") or []),
-        updated=_jira_time(updated) if isinstance(updated, str) else None,
+        labels=fields.texts("labels"),
+        updated=_jira_time(updated) if updated is not None else None,
     )
 
 
@@ -162,12 +271,12 @@ def _jira_time(text: str) -> datetime | None:
     for pattern in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
         try:
             return datetime.strptime(text, pattern).astimezone(UTC)
-        except ValueError:
+        except (ValueError, OverflowError):
             continue
     return None
 
 
-def _kind(event: str) -> EventKind:
+def _kind_of_event(event: str) -> EventKind:
     if event == "jira:issue_created":
         return EventKind.CREATED
     if event == "jira:issue_updated":
@@ -179,59 +288,151 @@ def _kind(event: str) -> EventKind:
     return EventKind.OTHER
 
 
-def parse_webhook(payload: Any) -> JiraEvent:
-    """Normalise a Jira webhook body.
+def event_time(payload: _Reader) -> datetime | None:
+    """The payload's ``timestamp`` (epoch milliseconds) as a time; None when it has none.
 
-    Raises:
-        PayloadError: the body is not an issue or comment event (says what is missing).
+    Raises PayloadError for a value that is not a time (a string, ``1e30``, negative).
     """
-    if not isinstance(payload, dict):
-        raise PayloadError("webhook body must be a JSON object")
-    issue = payload.get("issue")
-    if not isinstance(issue, dict) or not issue.get("id"):
-        raise PayloadError("webhook body has no issue with an id")
-    stamp = payload.get("timestamp")
-    if not isinstance(stamp, int | float):
-        raise PayloadError("webhook body has no epoch-millisecond timestamp")
-    fields = issue.get("fields") if isinstance(issue.get("fields"), dict) else {}
-    project = (fields or {}).get("project") or {}
-    changelog = payload.get("changelog") if isinstance(payload.get("changelog"), dict) else {}
-    changes = []
-    for item in (changelog or {}).get("items") or []:
-        if not isinstance(item, dict):
-            continue
-        name = str(item.get("fieldId") or item.get("field") or "")
-        canonical = _FIELD_ALIASES.get(
-            name.lower(), _FIELD_ALIASES.get(str(item.get("field") or "").lower(), name)
+    stamp = payload.raw("timestamp")
+    if stamp is None:
+        return None
+    if isinstance(stamp, bool) or not isinstance(stamp, int | float):
+        raise PayloadError(f"timestamp must be epoch milliseconds, not {_kind(stamp)}")
+    if not 0 <= stamp <= _LAST_MILLISECOND:
+        raise PayloadError(
+            f"timestamp {stamp!r:.40} is not a time in epoch milliseconds (0 to year 9999)"
         )
+    return _EPOCH + timedelta(milliseconds=stamp)
+
+
+def _changes(changelog: _Reader) -> tuple[FieldChange, ...]:
+    changes = []
+    for item in changelog.objs("items"):
+        name = item.text("fieldId", numbers=False) or item.text("field", numbers=False) or ""
+        field = item.text("field", numbers=False) or ""
+        canonical = _FIELD_ALIASES.get(name.lower(), _FIELD_ALIASES.get(field.lower(), name))
         changes.append(
             FieldChange(
                 field=canonical,
-                from_id=_str(item.get("from")),
-                from_string=_str(item.get("fromString")),
-                to_id=_str(item.get("to")),
-                to_string=_str(item.get("toString")),
+                from_id=item.text("from"),
+                from_string=item.text("fromString"),
+                to_id=item.text("to"),
+                to_string=item.text("toString"),
             )
         )
-    webhook_event = str(payload.get("webhookEvent") or "")
-    type_name = str(payload.get("issue_event_type_name") or "")
-    kind = _kind(webhook_event)
+    return tuple(changes)
+
+
+def parse_webhook(payload: Any) -> JiraEvent:
+    """Normalise a Jira webhook body (already decoded JSON).
+
+    Total: any input gives a :class:`JiraEvent` or raises :class:`PayloadError`
+    saying what is missing or of the wrong type, never another exception.
+    """
+    if not isinstance(payload, dict):
+        raise PayloadError(f"webhook body must be a JSON object, not {_kind(payload)}")
+    body = _Reader(payload, "")
+    issue = body.obj("issue")
+    issue_id = issue.text("id", limit=20)
+    if issue_id is None:
+        raise PayloadError("webhook body has no issue with an id")
+    if not issue_id.isdigit():
+        raise PayloadError(f"issue.id must be Jira's numeric issue id, not {issue_id[:40]!r}")
+    when = event_time(body)
+    if when is None:
+        raise PayloadError("webhook body has no epoch-millisecond timestamp")
+    fields = issue.obj("fields")
+    changelog = body.obj("changelog")
+    changes = _changes(changelog)
+    webhook_event = body.text("webhookEvent", numbers=False, limit=100) or ""
+    type_name = body.text("issue_event_type_name", numbers=False, limit=100) or ""
+    kind = _kind_of_event(webhook_event)
     # "Assigned" events may come without a changelog; the payload then cannot be trusted.
     needs_fetch = kind is EventKind.UPDATED and not changes and type_name != "issue_commented"
-    comment = payload.get("comment") if isinstance(payload.get("comment"), dict) else None
     return JiraEvent(
         kind=kind,
         webhook_event=webhook_event,
-        issue_id=str(issue["id"]),
-        issue_key=str(issue.get("key") or ""),
-        project_key=_str(project.get("key")) if isinstance(project, dict) else None,
-        timestamp=datetime.fromtimestamp(stamp / 1000, UTC),
-        changelog_id=_str((changelog or {}).get("id")),
-        changes=tuple(changes),
-        state=_state(fields or {}),
+        issue_id=issue_id,
+        issue_key=issue.text("key", numbers=False, limit=255) or "",
+        project_key=fields.obj("project").text("key", numbers=False),
+        timestamp=when,
+        changelog_id=changelog.text("id", limit=64),
+        changes=changes,
+        state=_state(fields),
         needs_fetch=needs_fetch,
-        comment_id=_str(comment.get("id")) if comment else None,
+        comment_id=body.obj("comment").text("id", limit=64),
     )
+
+
+def decode_payload(body: bytes) -> Any:
+    """The JSON of a webhook body, nested at most :data:`MAX_DEPTH` levels.
+
+    Raises PayloadError for a body that is not UTF-8 JSON or is nested deeper.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadError(f"the body is not UTF-8 (byte {exc.start})") from exc
+    try:
+        payload = json.loads(text)
+    except RecursionError as exc:
+        raise PayloadError(f"the body is nested deeper than {MAX_DEPTH} levels") from exc
+    except ValueError as exc:  # JSONDecodeError, and numbers too long to convert
+        raise PayloadError(f"the body is not JSON: {exc}") from exc
+    _check_depth(payload)
+    return payload
+
+
+def _check_depth(payload: Any) -> None:
+    # Iteratively: a recursive walk is what a deep payload would break.
+    stack: list[tuple[Any, int]] = [(payload, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise PayloadError(f"the body is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, dict | list))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, dict | list))
+
+
+def parse_delivery(body: bytes) -> JiraEvent:
+    """:func:`parse_webhook` of a raw body (see :func:`decode_payload`)."""
+    return parse_webhook(decode_payload(body))
+
+
+def age_problem(event: JiraEvent, now: datetime, max_age: timedelta) -> str | None:
+    """Why a delivery signed at ``event.timestamp`` is refused as a replay, or None.
+
+    Older than ``max_age``, or as far in the future (a clock that far off is not
+    Jira's). A delivery without a timestamp is not judged here.
+    """
+    when: datetime | None = event.timestamp
+    if when is None:
+        return None
+    age = now - when
+    window = int(max_age.total_seconds())
+    if age > max_age:
+        return (
+            f"the delivery's timestamp ({when:%Y-%m-%d %H:%M:%S} UTC) is "
+            f"{_duration(age)} old; deliveries older than {_duration(max_age)} are refused as "
+            f"replays (http.webhook_max_age_seconds = {window})"
+        )
+    if -age > max_age:
+        return (
+            f"the delivery's timestamp ({when:%Y-%m-%d %H:%M:%S} UTC) is {_duration(-age)} "
+            f"ahead of this server's clock; check the clocks (http.webhook_max_age_seconds = "
+            f"{window})"
+        )
+    return None
+
+
+def _duration(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}".replace(".0 ", " ")
+    return f"{seconds} s"
 
 
 def delivery_key(event: JiraEvent, identifier: str | None) -> str:
@@ -241,6 +442,13 @@ def delivery_key(event: JiraEvent, identifier: str | None) -> str:
     with the changelog id (or comment id, or event and timestamp).
     """
     if identifier:
-        return f"atl:{identifier}"
-    detail = event.changelog_id or event.comment_id or str(int(event.timestamp.timestamp() * 1000))
-    return f"{event.issue_id}:{event.webhook_event}:{detail}"
+        key = f"atl:{identifier}"
+    else:
+        detail = (
+            event.changelog_id or event.comment_id or str(int(event.timestamp.timestamp() * 1000))
+        )
+        key = f"{event.issue_id}:{event.webhook_event}:{detail}"
+    if len(key) <= MAX_DELIVERY_KEY and key.isprintable() and key.isascii():
+        return key
+    # The header is not signed: whatever it holds, the key must fit the store.
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()

@@ -30,32 +30,27 @@ def _echo(line: str) -> None:
     print(line, flush=True)
 
 
-def _secrets_of(settings: Settings) -> list[str]:
-    found: list[str] = []
-    if settings.admin_token:
-        found.append(settings.admin_token.get_secret_value())
-    for project in settings.projects.values():
-        found += [t.get_secret_value() for t in project.submission_tokens]
-        for secret in (project.jira.api_token, project.jira.webhook_secret):
-            if secret is not None:
-                found.append(secret.get_secret_value())
-    return found
-
-
 def _run(settings: Settings, *, api: bool, background: bool, host: str, port: int) -> int:
     from syncengine.bootstrap import bootstrap, prepare_projects
+    from syncengine.bootstrap.values import server_limits
     from syncengine.entrypoints.server import serve_app
     from syncengine.logs import configure_logging
     from syncengine.web import create_app
 
     configure_logging(
-        settings.log_level, json_lines=settings.log_json, secrets=_secrets_of(settings)
+        settings.log_level, json_lines=settings.log_json, secrets=settings.secret_values()
     )
 
     async def run() -> None:
         container = await bootstrap(settings)
         try:
             await prepare_projects(container, _echo)
+            ended = await container.web.sessions.end_stale()
+            if ended:
+                _echo(
+                    f"{ended} dashboard session(s) ended: expired, or their user or password "
+                    "changed"
+                )
             for record in await container.projects.all():
                 _echo(f"project {record.slug}: id {record.id} (the project number in a Sentry DSN)")
             if api:
@@ -63,7 +58,7 @@ def _run(settings: Settings, *, api: bool, background: bool, host: str, port: in
                     container.web, background=container.background if background else None
                 )
                 _echo(f"syncengine listening on http://{host}:{port}")
-                await serve_app(app, host=host, port=port)
+                await serve_app(app, host=host, port=port, limits=server_limits(settings))
             else:
                 await _run_background_only(container)
         finally:
@@ -148,6 +143,22 @@ def cmd_user_hash_password(args: argparse.Namespace) -> int:
         print("warning: passwords under 12 characters are easy to guess", file=sys.stderr)
     _echo(hash_password(password))
     return EXIT_OK
+
+
+def cmd_user_sign_out(args: argparse.Namespace, settings: Settings) -> int:
+    """End every session of one dashboard user (after a password change, a lost laptop)."""
+    from syncengine.bootstrap import bootstrap
+
+    async def run() -> int:
+        container = await bootstrap(settings)
+        try:
+            ended = await container.web.sessions.end_all(args.name)
+        finally:
+            await container.aclose()
+        _echo(f"{args.name}: {ended} session(s) ended")
+        return EXIT_OK
+
+    return asyncio.run(run())
 
 
 def cmd_jira_sim(args: argparse.Namespace) -> int:
@@ -290,6 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
         "hash-password",
         help="hash a password for [web.users.<name>] password_hash (reads stdin or asks)",
     ).set_defaults(standalone=cmd_user_hash_password)
+    sign_out = user.add_parser(
+        "sign-out", help="end every dashboard session of a user, in every process, now"
+    )
+    sign_out.add_argument("name", help="the login name ([web.users.<name>])")
+    sign_out.set_defaults(handler=cmd_user_sign_out)
 
     add_group_commands(commands)
     add_ops_commands(commands)

@@ -1,16 +1,108 @@
-"""Serving the app with uvicorn, with SIGTERM/SIGINT handled by us."""
+"""Serving the app with uvicorn: SIGTERM/SIGINT handled by us, sockets guarded from slow clients.
+
+uvicorn bounds a request's headers in size (``h11_max_incomplete_event_size``),
+closes idle keep-alive connections (``timeout_keep_alive``) and answers 503 past
+``limit_concurrency`` connections, but it waits for ever for headers that never
+end: a client sending a byte every half second, or a thousand connections that
+never finish a request, hold their sockets as long as they like (and, with a
+connection limit, lock everyone else out). :class:`GuardedH11Protocol` adds the
+missing deadline: a connection that has not sent a whole request head within
+``header_timeout_seconds`` of opening (or of its previous answer) is closed.
+Bodies are the app's: :class:`~syncengine.web.body_limits.BodyLimits` gives them a deadline.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
+import h11
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["Server", "serve_app"]
+__all__ = ["GuardedH11Protocol", "Server", "ServerLimits", "serve_app"]
+
+log = logging.getLogger(__name__)
+
+
+_HEADER_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ServerLimits:
+    """The HTTP server's socket limits (``[http]`` in the configuration)."""
+
+    header_timeout_seconds: float = _HEADER_TIMEOUT
+    keep_alive_seconds: int = 5
+    max_header_bytes: int = 16 * 1024
+    max_connections: int = 2048
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline on each request head.
+
+    The deadline starts when the connection opens, and again when an answer is
+    done and the connection waits for the next request; it is not pushed back by
+    each byte that arrives, so dripping a request head does not keep it open.
+    """
+
+    header_timeout: float = _HEADER_TIMEOUT
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._watch_head()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._watch_head()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._watch_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_watch()
+        super().connection_lost(exc)
+
+    def _watch_head(self) -> None:
+        # Waiting for a request head exactly while h11 has none: IDLE on our side's view
+        # of the client. Arm once per wait; a request head, when it comes, disarms.
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            if self._head_deadline is None:
+                self._head_deadline = self.loop.call_later(self.header_timeout, self._too_slow)
+        else:
+            self._stop_watch()
+
+    def _stop_watch(self) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+            self._head_deadline = None
+
+    def _too_slow(self) -> None:
+        self._head_deadline = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            if self.client:
+                log.info(
+                    "closed a connection from %s: no request within %gs",
+                    self.client[0],
+                    self.header_timeout,
+                )
+            self.transport.close()
+
+
+def guarded_protocol(header_timeout: float) -> type[GuardedH11Protocol]:
+    """The protocol class with ``header_timeout`` (uvicorn takes a class, not an instance)."""
+    return type("GuardedH11", (GuardedH11Protocol,), {"header_timeout": header_timeout})
 
 
 class Server(uvicorn.Server):
@@ -25,10 +117,33 @@ class Server(uvicorn.Server):
         yield
 
 
-async def serve_app(app: FastAPI, *, host: str, port: int) -> None:
+def server_config(
+    app: Callable[..., Any], *, host: str, port: int, limits: ServerLimits
+) -> uvicorn.Config:
+    """uvicorn's configuration for ``app`` under ``limits``.
+
+    Proxy headers are left to the app (``http.trusted_proxies``): uvicorn's own
+    default would believe ``X-Forwarded-For`` from any local process.
+    """
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        lifespan="on",
+        http=guarded_protocol(limits.header_timeout_seconds),
+        timeout_keep_alive=limits.keep_alive_seconds,
+        h11_max_incomplete_event_size=limits.max_header_bytes,
+        limit_concurrency=limits.max_connections,
+        proxy_headers=False,
+    )
+
+
+async def serve_app(
+    app: FastAPI, *, host: str, port: int, limits: ServerLimits | None = None
+) -> None:
     """Serve ``app`` until SIGTERM or SIGINT, then shut down gracefully."""
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="on")
-    server = Server(config)
+    server = Server(server_config(app, host=host, port=port, limits=limits or ServerLimits()))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.handle_exit, sig, None)

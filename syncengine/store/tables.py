@@ -46,6 +46,7 @@ __all__ = [
     "SupportRequest",
     "SyncCursor",
     "UTCDateTime",
+    "WebSession",
     "WebhookDelivery",
     "from_epoch_ms",
     "to_epoch_ms",
@@ -416,3 +417,20 @@ class GroupDayCount(Base):
     day: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # days since 1970-01-01
     version: Mapped[str] = mapped_column(String(128), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class WebSession(Base):
+    """A dashboard sign-in, kept server-side so that signing out (or a new password) ends it.
+
+    The cookie carries a random token; only its SHA-256 digest is stored. The
+    fingerprint is a digest of the user's password hash at sign-in: when the
+    configured hash changes, the session no longer matches and is ended.
+    """
+
+    __tablename__ = "web_sessions"
+
+    token_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(128), index=True)
+    password_fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import SecretStr
 
-from syncengine.domain.webhooks import JiraEvent
+from syncengine.domain.webhooks import JiraEvent, age_problem
 from syncengine.store.cursors import CursorRepository
 from syncengine.store.projects import ProjectRepository
 
@@ -43,8 +43,11 @@ class WebhookInbox:
         cursors: CursorRepository,
         handlers: Sequence[EventHandler],
         clock: Callable[[], datetime],
+        max_age: timedelta = timedelta(hours=1),
     ) -> None:
+        """``max_age``: deliveries signed longer ago than this are refused as replays."""
         self._secrets = dict(secrets)
+        self.max_age = max_age
         self._projects = projects
         self._cursors = cursors
         self.handlers = tuple(handlers)
@@ -57,6 +60,14 @@ class WebhookInbox:
         if secret is None or record is None:
             return None
         return WebhookTarget(project_id=record.id, secret=secret.get_secret_value().encode())
+
+    def too_old(self, event: JiraEvent) -> str | None:
+        """Why a verified delivery is refused as a replay (signed too long ago), or None.
+
+        Jira signs the body, timestamp included, so an old signed body replayed
+        after its delivery id was forgotten is recognised by its age.
+        """
+        return age_problem(event, self._clock(), self.max_age)
 
     async def first_sight(self, target: WebhookTarget, key: str) -> bool:
         """Note the delivery (the project's last webhook); False when ``key`` was seen before."""

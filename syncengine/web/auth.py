@@ -1,9 +1,10 @@
 """Who is signed in: session users (admin or portal) and the admin API token.
 
-Sessions live in a signed cookie (Starlette's SessionMiddleware, itsdangerous):
-``user`` (the login name), ``since`` (sign-in time, for an absolute expiry) and
-``csrf`` (see :mod:`syncengine.web.csrf`). Users come from ``[web.users]``: a user
-removed from the configuration is signed out on the next request.
+The session cookie is signed (Starlette's SessionMiddleware, itsdangerous) and
+carries ``sid`` (the token of a server-side session, :mod:`syncengine.web.sessions`),
+``user`` (the login name) and ``csrf`` (see :mod:`syncengine.web.csrf`). The
+server-side session decides: it ends at sign-out, at its absolute expiry, and when
+its user is removed from ``[web.users]`` or gets another password hash.
 
 Dependencies for routes:
 
@@ -17,12 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from dataclasses import dataclass
 from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import Depends, Request
+from pydantic import SecretStr
 
 from syncengine.web.services import get_services
 
@@ -34,9 +35,11 @@ __all__ = [
     "PrincipalDep",
     "User",
     "UserDep",
+    "bearer_token",
     "current_user",
     "sign_in",
     "sign_out",
+    "token_matches",
 ]
 
 SESSION_COOKIE = "syncengine_session"
@@ -73,33 +76,39 @@ class Forbidden(Exception):  # answered as 403 by the app's handler
 
 
 def current_user(request: Request) -> User | None:
-    """The signed-in user, or None (also when the session expired or the user was removed)."""
-    name = request.session.get("user")
+    """The signed-in user, or None (also when the session ended or the user was removed).
+
+    The session was checked against the store by
+    :class:`~syncengine.web.sessions.SessionCheck` before the route ran.
+    """
+    name = request.scope.get("state", {}).get("user_name")
     if not isinstance(name, str):
         return None
-    config = get_services(request).config
-    since = request.session.get("since")
-    max_age = config.session_max_age_seconds
-    if not isinstance(since, int | float) or time.time() - since > max_age:
-        request.session.pop("user", None)
-        return None
-    configured = config.users.get(name)
+    configured = get_services(request).config.users.get(name)
     if configured is None:
-        request.session.pop("user", None)
         return None
     return User(name=name, role=configured.role, email=configured.email)
 
 
-def sign_in(request: Request, user: User) -> None:
-    """Start a fresh session for ``user`` (a new CSRF token: nothing carries over)."""
+async def sign_in(request: Request, user: User) -> None:
+    """Start a fresh session for ``user`` (a new token and CSRF token: nothing carries over)."""
+    sessions = get_services(request).sessions
+    previous = request.session.get("sid")
+    if isinstance(previous, str):
+        await sessions.end(previous)
     request.session.clear()
+    request.session["sid"] = await sessions.start(user.name)
     request.session["user"] = user.name
-    request.session["since"] = int(time.time())
+    request.scope.setdefault("state", {})["user_name"] = user.name
 
 
-def sign_out(request: Request) -> None:
-    """End the session."""
+async def sign_out(request: Request) -> None:
+    """End the session, here and in the store (the cookie is worthless afterwards)."""
+    token = request.session.get("sid")
+    if isinstance(token, str):
+        await get_services(request).sessions.end(token)
     request.session.clear()
+    request.scope.setdefault("state", {})["user_name"] = None
 
 
 def _require_user(request: Request) -> User:
@@ -120,21 +129,31 @@ class ApiUnauthorized(Exception):  # answered as 401 JSON by the app's handler
     """The JSON API needs the admin token or a signed-in session."""
 
 
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, or None."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def token_matches(token: str, secret: SecretStr | None) -> bool:
+    """True when ``token`` is ``secret`` (constant-time; False when no secret is set)."""
+    if secret is None:
+        return False
+    # Digests first: compare_digest is constant-time only for inputs of equal length.
+    given = hashlib.sha256(token.encode()).digest()
+    return hmac.compare_digest(given, hashlib.sha256(secret.get_secret_value().encode()).digest())
+
+
 def _principal(request: Request) -> User:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token:
+    token = bearer_token(request)
+    if token is not None:
         configured = get_services(request).config.admin_token
         if configured is None:
             raise ApiUnauthorized(
                 "the admin API token is off: set admin_token (or admin_token_env / "
                 "admin_token_file) in the configuration"
             )
-        # Digests first: compare_digest is constant-time only for inputs of equal length.
-        given = hashlib.sha256(token.strip().encode()).digest()
-        if hmac.compare_digest(
-            given, hashlib.sha256(configured.get_secret_value().encode()).digest()
-        ):
+        if token_matches(token, configured):
             return User(name="api", role="admin")
         raise ApiUnauthorized("the bearer token is not the configured admin token")
     user = current_user(request)

@@ -22,9 +22,9 @@ from syncengine.web.auth import SESSION_COOKIE
 from syncengine.web.error_handlers import install_error_handlers
 from syncengine.web.login_throttle import LoginThrottle
 from syncengine.web.page_templates import build_templates, static_dir
-from syncengine.web.passwords import is_password_hash
+from syncengine.web.passwords import PasswordChecks, is_password_hash
 from syncengine.web.services import WebConfig
-from syncengine.web.upload_limit import UploadLimit
+from syncengine.web.sessions import SessionCheck
 
 __all__ = ["install_dashboard"]
 
@@ -77,7 +77,10 @@ def install_dashboard(app: FastAPI, config: WebConfig) -> None:
     _check_users(config)
     app.state.templates = build_templates(config.templates_dir)
     app.state.login_throttle = LoginThrottle()
+    app.state.password_checks = PasswordChecks(config.password_check_concurrency)
     app.middleware("http")(_security_headers)
+    # Inside SessionMiddleware: the cookie is decoded first, then checked against the store.
+    app.add_middleware(SessionCheck)
     app.add_middleware(
         SessionMiddleware,
         secret_key=_session_secret(config),
@@ -86,7 +89,6 @@ def install_dashboard(app: FastAPI, config: WebConfig) -> None:
         same_site="lax",
         https_only=config.https_only,
     )
-    app.add_middleware(UploadLimit, limit=config.upload_limit)
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
     install_error_handlers(app)
     for router in (

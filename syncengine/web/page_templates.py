@@ -67,7 +67,12 @@ def build_templates(templates_dir: Path | None) -> Jinja2Templates:
 
 
 def render(
-    request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """Render page ``name`` with the common globals."""
     templates: Jinja2Templates = request.app.state.templates
@@ -78,4 +83,6 @@ def render(
         "flashes": lambda: _flashes(request),
         **(context or {}),
     }
-    return templates.TemplateResponse(request, name, values, status_code=status_code)
+    return templates.TemplateResponse(
+        request, name, values, status_code=status_code, headers=headers
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Literal, Protocol
 
@@ -22,6 +23,7 @@ from syncengine.sync.group_admin import GroupAdmin
 from syncengine.sync.integration_admin import IntegrationAdmin
 from syncengine.sync.status import EngineStatus
 from syncengine.sync.webhook_inbox import WebhookInbox
+from syncengine.web.sessions import WebSessions
 
 __all__ = [
     "BackgroundWork",
@@ -44,7 +46,7 @@ class WebUser:
 
 @dataclass(frozen=True, kw_only=True)
 class WebConfig:
-    """The web app's settings: who signs in, sessions, page templates, upload limit."""
+    """The web app's settings: who signs in, sessions, page templates, body limits, access."""
 
     users: Mapping[str, WebUser] = field(default_factory=dict)
     admin_token: SecretStr | None = None
@@ -53,6 +55,15 @@ class WebConfig:
     templates_dir: Path | None = None
     https_only: bool = False
     upload_limit: int = 1024 * 1024  # bytes of one support-request body
+    max_body_bytes: int = 1024 * 1024  # any other route that is not the intake's
+    max_webhook_bytes: int = 5 * 1024 * 1024
+    body_timeout_seconds: float = 60.0
+    # Peers whose X-Forwarded-For is believed (reverse proxies); no one by default.
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    password_check_concurrency: int = 1
+    status_token: SecretStr | None = None
+    metrics: Literal["open", "token"] = "open"
+    api_docs: Literal["open", "admin", "off"] = "open"
 
 
 class BackgroundWork(Protocol):
@@ -75,6 +86,7 @@ class WebServices:
     groups: GroupAdmin
     integration: IntegrationAdmin
     support: SupportService
+    sessions: WebSessions
     status: EngineStatus
     metrics: Metrics
     clock: Callable[[], datetime]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -13,7 +13,7 @@ from syncengine.web.auth import OptionalUserDep, User, sign_in, sign_out
 from syncengine.web.csrf import require_csrf
 from syncengine.web.login_throttle import LoginThrottle
 from syncengine.web.page_templates import flash, render
-from syncengine.web.passwords import verify_password
+from syncengine.web.passwords import PasswordChecks, PasswordChecksBusy, verify_password
 from syncengine.web.services import ServicesDep
 
 __all__ = ["router"]
@@ -43,6 +43,13 @@ async def login_page(request: Request, user: OptionalUserDep, next: str = "/") -
     return render(request, "web/login.html", {"next": _safe_next(next), "username": ""})
 
 
+def _in(seconds: float) -> str:
+    if seconds < 90:
+        whole = max(1, math.ceil(seconds))
+        return f"{whole} second{'s' if whole != 1 else ''}"
+    return f"{math.ceil(seconds / 60)} minutes"
+
+
 @router.post("/login", dependencies=[Depends(require_csrf)], response_class=HTMLResponse)
 async def login(
     request: Request,
@@ -51,28 +58,42 @@ async def login(
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    """Check the password; rate-limited per user name and per client address."""
+    """Check the password; the guesser waits longer after each failure (see LoginThrottle)."""
     throttle: LoginThrottle = request.app.state.login_throttle
+    checks: PasswordChecks = request.app.state.password_checks
+    # The peer, or the client a trusted proxy names (http.trusted_proxies).
     address = request.client.host if request.client else "unknown"
     username = username.strip()
-    wait = throttle.retry_after(username, address)
     context = {"next": _safe_next(next), "username": username}
+    wait = throttle.attempt(username, address)
     if wait is not None:
-        minutes = max(1, round(wait / 60))
         log.warning("sign-in for %r from %s refused: too many failures", username, address)
-        context["error"] = f"Too many failed sign-ins. Try again in {minutes} minute(s)."
-        return render(request, "web/login.html", context, status_code=429)
+        context["error"] = f"Too many failed sign-ins. Try again in {_in(wait)}."
+        return render(
+            request,
+            "web/login.html",
+            context,
+            status_code=429,
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
     configured = services.config.users.get(username)
-    ok = await asyncio.to_thread(
-        verify_password, configured.password_hash if configured else None, password
-    )
+    try:
+        ok = await checks.verify(
+            verify_password, configured.password_hash if configured else None, password
+        )
+    except PasswordChecksBusy:
+        throttle.cancelled(username, address)
+        log.warning("sign-in for %r from %s turned away: too many at once", username, address)
+        context["error"] = "Too many sign-ins at once. Try again in a few seconds."
+        return render(
+            request, "web/login.html", context, status_code=503, headers={"Retry-After": "5"}
+        )
     if configured is None or not ok:
-        throttle.failed(username, address)
         log.info("failed sign-in for %r from %s", username, address)
         context["error"] = "Wrong user name or password."
         return render(request, "web/login.html", context, status_code=401)
-    throttle.succeeded(username)
-    sign_in(request, User(name=username, role=configured.role, email=configured.email))
+    throttle.succeeded(username, address)
+    await sign_in(request, User(name=username, role=configured.role, email=configured.email))
     log.info("%s signed in from %s", username, address)
     return RedirectResponse(_safe_next(next), status_code=303)
 
@@ -80,6 +101,6 @@ async def login(
 @router.post("/logout", dependencies=[Depends(require_csrf)])
 async def logout(request: Request) -> RedirectResponse:
     """End the session."""
-    sign_out(request)
+    await sign_out(request)
     flash(request, "You are signed out.")
     return RedirectResponse("/login", status_code=303)

@@ -24,7 +24,8 @@ def test_serve_default_config_answers_health(tmp_path: Path, serve: type[Server]
     assert server.stop() == 0
     log = server.log.read_text()
     assert "demo-token-for-the-e2e-test" not in log
-    assert "project demo: submission token demo…st" in log
+    assert "project demo: 1 submission token(s) configured" in log
+    assert "demo…" not in log
     assert (tmp_path / "data" / "syncengine.db").exists()
 
 

@@ -34,16 +34,31 @@ def test_config_check_reports_every_problem_and_exits_2(
     assert any("projects.p.submission_token_env" in line for line in lines)
 
 
-def test_config_check_prints_masked_settings(
+def test_config_check_masks_secrets_fully_and_shows_no_password_hash(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("T", "a-long-submission-token")
-    path = write(tmp_path, '[projects.p]\nsubmission_token_env = "T"\n')
+    token, jira_token = "Qx1-submission-value-Vb9", "Jt5-jira-api-value-Kp2"
+    session = "Zq8-session-secret-value-xY7W"
+    password_hash = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"
+    monkeypatch.setenv("T", token)
+    path = write(
+        tmp_path,
+        f'[web]\nsession_secret = "{session}"\n'
+        f'[web.users.root]\npassword_hash = "{password_hash}"\nrole = "admin"\n'
+        '[projects.p]\nsubmission_token_env = "T"\n'
+        f'[projects.p.jira]\napi_token = "{jira_token}"\n',
+    )
     assert main(["--config", str(path), "config", "check"]) == 0
     out = capsys.readouterr().out
     assert "configuration OK" in out
-    assert "a-long-submission-token" not in out
-    assert "a-lo…en" in out
+    # Not the secret, not its first or last characters, not its length.
+    for secret in (token, jira_token, session):
+        assert secret[:4] not in out
+        assert secret[-3:] not in out
+        assert f"{len(secret)} chars" not in out
+    assert "$argon2" not in out
+    assert password_hash[-12:] not in out
+    assert out.count('"(set)"') >= 4
 
 
 def test_db_upgrade(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

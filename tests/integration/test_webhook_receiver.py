@@ -14,9 +14,8 @@ from syncengine.domain.webhooks import JiraEvent, sign
 from syncengine.settings import load_settings
 from syncengine.sync.webhook_inbox import EventHandler
 from syncengine.web import create_app
-from tests.paths import WEBHOOK_PAYLOADS
+from tests.webhook_bodies import recorded
 
-HOOKS = WEBHOOK_PAYLOADS
 SECRET = "hook-secret-0123456789"
 URL = "/api/v1/jira/webhooks/shop"
 
@@ -51,7 +50,7 @@ def client(container: Container) -> httpx.AsyncClient:
 
 
 def body(name: str = "webhook-issue-updated-resolved.json") -> bytes:
-    return (HOOKS / name).read_bytes()
+    return recorded(name)
 
 
 async def test_signed_delivery_is_handled_once(

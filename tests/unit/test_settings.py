@@ -169,7 +169,8 @@ def test_display_masks_every_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     shown = repr(display_settings(load_settings(path)))
     for secret in ("very-secret-token-value-1", "jira-secret-999999", "pw-hunter2"):
         assert secret not in shown
-    assert mask_secret("short") == "********"
+    assert mask_secret("short") == "(set)"
+    assert mask_secret("a-much-longer-secret-value") == "(set)"
     assert mask_secret(None) == "(unset)"
 
 

@@ -1,7 +1,8 @@
 """Real Jira webhook payloads (Cloud and Server) through the receiver into the sync.
 
 Each payload's issue id is given to a simulated issue, so the handler's read of
-the issue finds it; the payload itself is delivered byte for byte, signed.
+the issue finds it; the payload itself is delivered byte for byte, signed (only its
+timestamp is made recent: older deliveries are refused as replays).
 """
 
 from __future__ import annotations
@@ -19,9 +20,7 @@ from syncengine.store.links import Snapshot
 from syncengine.store.tables import ErrorGroup
 from syncengine.web import create_app
 from tests.integration.sync.harness import SECRET, SyncWorld, sync_world
-from tests.paths import WEBHOOK_PAYLOADS
-
-HOOKS = WEBHOOK_PAYLOADS
+from tests.webhook_bodies import recorded
 
 
 async def adopt(world: SyncWorld, payload: bytes) -> tuple[int, str]:
@@ -74,7 +73,7 @@ async def post(world: SyncWorld, payload: bytes) -> httpx.Response:
     ["webhook-issue-updated-resolved.json", "webhook-issue-updated-fix-version.json"],
 )
 async def test_resolved_payloads(database_url: str, tmp_path: Path, name: str) -> None:
-    payload = (HOOKS / name).read_bytes()
+    payload = recorded(name)
     async with sync_world(database_url, tmp_path) as world:
         gid, key = await adopt(world, payload)
         await world.human.edit_issue(key, fields={"fixVersions": [{"name": "2.3.0"}]})
@@ -89,7 +88,7 @@ async def test_resolved_payloads(database_url: str, tmp_path: Path, name: str) -
 
 
 async def test_server_assigned_payload(database_url: str, tmp_path: Path) -> None:
-    payload = (HOOKS / "webhook-issue-updated-assigned-on-server.json").read_bytes()
+    payload = recorded("webhook-issue-updated-assigned-on-server.json")
     async with sync_world(database_url, tmp_path) as world:
         gid, key = await adopt(world, payload)
         await world.human.assign_issue(key, world.sim.user(SeedUsers.alice).account_id)
@@ -99,7 +98,7 @@ async def test_server_assigned_payload(database_url: str, tmp_path: Path) -> Non
 
 
 async def test_deleted_payload(database_url: str, tmp_path: Path) -> None:
-    payload = (HOOKS / "webhook-issue-deleted.json").read_bytes()
+    payload = recorded("webhook-issue-deleted.json")
     async with sync_world(database_url, tmp_path) as world:
         gid, _ = await adopt(world, payload)
         assert (await post(world, payload)).json()["status"] == "ok"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -27,10 +28,15 @@ def _hash(name: str) -> str:
 
 
 def web_settings(database_url: str, *, active: bool = True) -> Settings:
-    return Settings(
-        database_url=database_url,
-        admin_token=ADMIN_TOKEN,
-        web={
+    return Settings(**web_settings_data(database_url, active=active))
+
+
+def web_settings_data(database_url: str, *, active: bool = True) -> dict[str, Any]:
+    """The keyword arguments of :func:`web_settings`, for tests that change some."""
+    return {
+        "database_url": database_url,
+        "admin_token": ADMIN_TOKEN,
+        "web": {
             "session_secret": "s" * 40,
             "users": {
                 "alice": {"password_hash": _hash("alice"), "role": "portal"},
@@ -38,7 +44,7 @@ def web_settings(database_url: str, *, active: bool = True) -> Settings:
                 "root": {"password_hash": _hash("root"), "role": "admin"},
             },
         },
-        projects={
+        "projects": {
             "api": {
                 "name": "API Portal",
                 "integration_active": active,
@@ -53,7 +59,7 @@ def web_settings(database_url: str, *, active: bool = True) -> Settings:
                 },
             }
         },
-    )
+    }
 
 
 @dataclass
