@@ -35,7 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "domain": {"errors"},
     "store": {"domain", "errors"},
     "jira": {"domain", "errors"},
-    "jira.simulator": set(),
+    "jira.simulator": {"domain"},
     "ingest": {"domain", "store", "errors"},
     "sync": {"domain", "store", "jira", "errors", "metrics"},
     "support": {"domain", "store", "jira", "errors"},
