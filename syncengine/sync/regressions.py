@@ -42,6 +42,7 @@ from syncengine.store.link_sync import LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
 from syncengine.store.outbox import OutboxWork
 from syncengine.store.regressions import ResolvedGroup, reopen_regressed, resolved_groups
+from syncengine.store.work_kinds import LINK_REGRESSION
 from syncengine.sync.executor import LinkSync
 from syncengine.sync.tickets import CREATE, TicketService, group_key
 
@@ -49,7 +50,7 @@ __all__ = ["REGRESSION", "RegressionCheck", "RegressionHook", "RegressionJira"]
 
 log = logging.getLogger(__name__)
 
-REGRESSION = "link.regression"
+REGRESSION = LINK_REGRESSION
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from syncengine.errors import NotFound
 from syncengine.store.outbox import OutboxWork
 from syncengine.store.projects import ProjectRecord
+from syncengine.store.work_kinds import LINK_PUSH, SUPPORT_CREATE, TICKET_CREATE
 from syncengine.sync.integration_admin import IntegrationAdmin
 from syncengine.web.auth import Forbidden, PrincipalDep, User
 from syncengine.web.csrf import require_csrf
@@ -66,7 +67,7 @@ class OutboxItemOut(BaseModel):
     """One piece of Jira work owed."""
 
     id: int
-    kind: str = Field(examples=["ticket.create", "link.push", "support.create"])
+    kind: str = Field(examples=[TICKET_CREATE, LINK_PUSH, SUPPORT_CREATE])
     state: Literal["pending", "retrying", "running", "dead", "done"] = Field(
         description="done only in the answer to a drop"
     )
