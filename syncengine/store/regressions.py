@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from syncengine.store.outbox import State
+from syncengine.store.outbox import State, waits_for
 from syncengine.store.tables import AuditLog, ErrorGroup, IssueLink, OutboxItem, Project
 
 __all__ = ["ResolvedGroup", "reopen_regressed", "resolved_groups"]
@@ -119,6 +119,7 @@ async def reopen_regressed(
                 next_attempt_at=now,
                 created_at=now,
                 updated_at=now,
+                waits_for=waits_for(group_id=group.id, support_request_id=None),
             )
         )
     return count
