@@ -206,6 +206,9 @@ class JiraSettings(_Section):
     max_concurrency: int = Field(_client_default("max_concurrency"), gt=0)
     requests_per_second: float = Field(_client_default("requests_per_second"), gt=0)
     max_retries: int = Field(_client_default("max_retries"), ge=0)
+    deadline_seconds: float = Field(_client_default("deadline_seconds"), gt=0)
+    max_response_bytes: int = Field(_client_default("max_response_bytes"), ge=64 * 1024)
+    max_retry_after_seconds: float = Field(_client_default("max_retry_after_seconds"), ge=1)
 
     @property
     def simulated(self) -> bool:
