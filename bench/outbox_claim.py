@@ -8,7 +8,7 @@ waiting behind them, N/20 dead items each with a waiting follower, and N/10 done
 ``OutboxRepository.claim`` takes 50 items (then gives them back, so N stays) R times.
 Reported: the median full claim (select, mark 50 rows, commit), the fastest run of the
 claim's query alone and its ratio to the smallest size's, measured in the same run (the
-goal: flat within ±20 %). The reference is the claim as it was before migration 0010 (a
+goal: flat within ±20 %). The reference is the claim as it was before migration 0011 (a
 correlated NOT EXISTS per candidate, no per-subject index), its query alone on the same
 rows (fastest of 2) for sizes up to ``--old-up-to`` (quadratic: 31 s at 10,000).
 """
@@ -101,7 +101,7 @@ def fill(url: str, n: int) -> None:
 
 
 def old_claim_query(limit: int) -> Any:
-    """The claim before migration 0010, verbatim."""
+    """The claim before migration 0011, verbatim."""
     earlier = aliased(OutboxItem)
     blocked = exists().where(
         earlier.id < OutboxItem.id,

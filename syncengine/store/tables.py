@@ -155,6 +155,8 @@ class ErrorGroup(Base):
     regression_count: Mapped[int] = mapped_column(Integer, default=0)
     last_regression_at: Mapped[datetime | None]
     last_sync_error: Mapped[str | None] = mapped_column(Text)
+    # Why the versions of reports for this resolved group cannot be ordered (None: they can).
+    version_problem: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime]
 
 
@@ -281,7 +283,7 @@ class OutboxItem(Base):
         ),
         Index("ix_outbox_project_state", "project_id", "state"),
         # The claim reads only items that wait for nothing, in due order: O(batch),
-        # however many are pending, blocked or dead (migration 0010).
+        # however many are pending, blocked or dead (migration 0011).
         Index(
             "ix_outbox_ready",
             "next_attempt_at",

@@ -189,9 +189,12 @@ def test_claim_reads_the_ready_index_on_sqlite(tmp_path: Path) -> None:
     assert "TEMP B-TREE" not in plan, plan  # no sort of every pending item
 
 
+WAITS_FOR, BEFORE = "0011", "0010"  # the outbox migration and the one before it
+
+
 def test_migration_links_waiting_items_and_goes_back(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/m.db"
-    upgrade(url, "0009")
+    upgrade(url, BEFORE)
     engine = create_engine(url)
     item = {
         "project_id": 1,
@@ -201,7 +204,7 @@ def test_migration_links_waiting_items_and_goes_back(tmp_path: Path) -> None:
         "created_at": T0,
         "updated_at": T0,
     }
-    outbox_0009 = OutboxItem.__table__.insert()  # names no waits_for: fits 0009's table
+    outbox_before = OutboxItem.__table__.insert()  # names no waits_for: fits the old table
     try:
         with engine.begin() as conn:
             conn.execute(
@@ -228,13 +231,13 @@ def test_migration_links_waiting_items_and_goes_back(tmp_path: Path) -> None:
             ]
             for iid, gid, state in rows:
                 conn.execute(
-                    outbox_0009.values(id=iid, group_id=gid, kind="k", state=state, **item)
+                    outbox_before.values(id=iid, group_id=gid, kind="k", state=state, **item)
                 )
-        upgrade(url, "0010")
+        upgrade(url, WAITS_FOR)
         with engine.connect() as conn:
             linked = dict(conn.execute(text("SELECT id, waits_for FROM outbox ORDER BY id")).all())
         assert linked == {1: None, 2: None, 3: None, 4: 2, 5: 3, 6: 4}
-        command.downgrade(alembic_config(url), "0009")
+        command.downgrade(alembic_config(url), BEFORE)
         with engine.connect() as conn:
             names = [r[1] for r in conn.execute(text("PRAGMA table_info(outbox)"))]
             kept = conn.execute(text("SELECT count(*) FROM outbox")).scalar()
