@@ -76,9 +76,7 @@ class WebhookInbox:
         await self._cursors.update(target.project_id, last_webhook_at=now)
         return await self._cursors.first_delivery(target.project_id, key, now=now)
 
-    async def handle(
-        self, slug: str, target: WebhookTarget, event: JiraEvent, key: str
-    ) -> Handled:
+    async def handle(self, slug: str, target: WebhookTarget, event: JiraEvent, key: str) -> Handled:
         """Run the event handlers on a first-seen delivery; say what they did with it.
 
         A handler's failure forgets the delivery (so Jira's retry is handled, not
