@@ -37,7 +37,7 @@ ALLOWED: dict[str, set[str]] = {
     "jira": {"domain", "errors"},
     "jira.simulator": {"domain"},
     "ingest": {"domain", "store", "errors"},
-    "sync": {"domain", "store", "jira", "errors", "metrics"},
+    "sync": {"domain", "store", "jira", "errors", "logs", "metrics"},
     "support": {"domain", "store", "jira", "errors"},
     "settings": {"domain", "jira", "errors"},
     "web": {

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from syncengine.errors import JiraError
 from syncengine.jira import jql
 from syncengine.jira.errors import JiraBadRequest
+from syncengine.logs import bound
 from syncengine.store.cursors import CursorRecord, CursorRepository
 from syncengine.store.link_sync import LinkSyncStore, PollScope
 from syncengine.store.links import IssueLinkRepository
@@ -102,6 +103,14 @@ class Poller:
 
     async def run(self, slug: str, *, force: bool = False) -> PollResult:
         """One poll of project ``slug`` (``force``: even when webhooks are live).
+
+        Raises what :meth:`_run` raises; its logs carry the project.
+        """
+        with bound(project=slug):
+            return await self._run(slug, force=force)
+
+    async def _run(self, slug: str, *, force: bool) -> PollResult:
+        """The poll :meth:`run` describes.
 
         Raises JiraError (also kept as the cursor's ``last_error``) or StoreError.
         """

@@ -36,6 +36,7 @@ from syncengine.domain.regression import (
 from syncengine.domain.resolve import InvalidRule, ReportFacts, ResolveRule
 from syncengine.domain.versions import VersionScheme
 from syncengine.jira.parsing import parse_datetime
+from syncengine.logs import bind
 from syncengine.store.batch_fold import GroupFold
 from syncengine.store.database import Connection
 from syncengine.store.groups import GroupRepository
@@ -172,6 +173,7 @@ class RegressionJira:
         group_id = work.group_id
         payload = work.payload
         slug = await self._executor.slug_of(work.project_id)
+        bind(project=slug)
         if payload.get("new_issue_for"):  # a retry of a replacement under way
             old = str(payload["new_issue_for"])
             again = FileNewIssue(

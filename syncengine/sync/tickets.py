@@ -29,6 +29,7 @@ from syncengine.jira.bodies import NewIssue
 from syncengine.jira.client import JiraClient
 from syncengine.jira.errors import JiraBadRequest, JiraInvalidIssueType
 from syncengine.jira.models import JiraIssue
+from syncengine.logs import bind
 from syncengine.store.groups import GroupRepository
 from syncengine.store.links import IssueLinkRepository, LinkRecord, Snapshot
 from syncengine.store.outbox import OutboxWork
@@ -222,6 +223,7 @@ class TicketService:
         self, project_id: int, works: list[OutboxWork]
     ) -> dict[int, BaseException | None]:
         slug = await self._slug(project_id)
+        bind(project=slug)
         outcomes: dict[int, BaseException | None] = {}
         pending: list[tuple[OutboxWork, GroupSnapshot]] = []
         for work in works:

@@ -29,6 +29,7 @@ from syncengine.ingest.native import parse_native
 from syncengine.ingest.problems import RequestProblem
 from syncengine.ingest.sentry import parse_sentry_auth, parse_sentry_envelope, parse_sentry_store
 from syncengine.ingest.sink import Accepted
+from syncengine.logs import bind
 from syncengine.store.projects import ProjectRecord
 from syncengine.web.ingest_problems import item_errors, problem_response, store_unavailable
 from syncengine.web.problem_documents import problem_responses
@@ -91,6 +92,7 @@ def _nothing_good(parsed: Parsed) -> RequestProblem:
 
 async def _store(services: WebServices, project: ProjectRecord, parsed: Parsed) -> list[Accepted]:
     """Submit the good reports; raises RequestProblem when there is none and some were bad."""
+    bind(project=project.slug)
     if not parsed.reports:
         if parsed.problems:
             raise _nothing_good(parsed)

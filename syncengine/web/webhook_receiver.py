@@ -30,6 +30,7 @@ from syncengine.domain.webhooks import (
     parse_delivery,
     verify_signature,
 )
+from syncengine.logs import bind
 from syncengine.sync.webhook_inbox import WebhookInbox
 from syncengine.web.problem_documents import problem, problem_responses
 from syncengine.web.services import ServicesDep
@@ -76,6 +77,7 @@ def _event(project: str, body: bytes, inbox: WebhookInbox) -> JiraEvent | JSONRe
 )
 async def receive(project: str, request: Request, services: ServicesDep) -> JSONResponse:
     """Take one Jira webhook delivery for ``project``."""
+    bind(project=project)
     inbox = services.webhooks
     target = await inbox.target(project)
     if target is None:
