@@ -23,6 +23,7 @@ from syncengine.sync.integration_admin import IntegrationAdmin
 from syncengine.web.auth import Forbidden, PrincipalDep, User
 from syncengine.web.csrf import require_csrf
 from syncengine.web.problem_documents import problem, problem_responses
+from syncengine.web.request_bodies import NO_BODY
 from syncengine.web.services import ServicesDep
 
 __all__ = ["router", "switch_router"]
@@ -129,6 +130,7 @@ async def outbox(project: str, user: AdminApiDep, services: ServicesDep) -> Outb
     response_model=OutboxItemOut,
     dependencies=[Depends(require_csrf)],
     responses=problem_responses(409),
+    openapi_extra=NO_BODY,
 )
 async def act(
     project: str,

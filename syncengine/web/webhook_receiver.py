@@ -33,6 +33,7 @@ from syncengine.domain.webhooks import (
 from syncengine.logs import bind
 from syncengine.sync.webhook_inbox import WebhookInbox
 from syncengine.web.problem_documents import problem, problem_responses
+from syncengine.web.request_bodies import WEBHOOK_BODY
 from syncengine.web.services import ServicesDep
 
 __all__ = ["PATH", "router"]
@@ -74,6 +75,7 @@ def _event(project: str, body: bytes, inbox: WebhookInbox) -> JiraEvent | JSONRe
     PATH,
     response_model=None,
     responses=problem_responses(400, 401, 413, 500),
+    openapi_extra=WEBHOOK_BODY,
 )
 async def receive(project: str, request: Request, services: ServicesDep) -> JSONResponse:
     """Take one Jira webhook delivery for ``project``."""
