@@ -309,3 +309,25 @@ def test_each_outbox_kind_is_named_once() -> None:
         if isinstance(node, ast.Constant) and node.value in kinds
     ]
     assert not offenders, "take the kind from syncengine.store.work_kinds"
+
+
+def test_one_outbox_retry_and_drop_path() -> None:
+    """The dashboard page and the API both retry and drop through IntegrationAdmin.act."""
+    users = {
+        module
+        for module, path in MODULES.items()
+        if part_of(module) not in {"store", "jira.simulator"}
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr in {"requeue", "drop"}
+    }
+    assert users == {"syncengine.sync.integration_admin"}
+    callers = {
+        module
+        for module, path in MODULES.items()
+        if part_of(module) == "web"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "act"
+    }
+    assert callers == {"syncengine.web.integration_pages", "syncengine.web.api_integration"}
