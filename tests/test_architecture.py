@@ -38,7 +38,7 @@ ALLOWED: dict[str, set[str]] = {
     "jira.simulator": {"domain"},
     "ingest": {"domain", "store", "errors"},
     "sync": {"domain", "store", "jira", "errors", "logs", "metrics"},
-    "support": {"domain", "store", "jira", "errors"},
+    "support": {"domain", "store", "jira", "errors", "logs"},
     "settings": {"domain", "jira", "errors"},
     "web": {
         "domain",
