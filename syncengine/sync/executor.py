@@ -49,6 +49,7 @@ from syncengine.errors import ConfigError, JiraError, JiraPermanentError
 from syncengine.jira.client import JiraClient
 from syncengine.jira.errors import JiraOutcomeUnknown
 from syncengine.jira.models import JiraIssue, JiraTransition
+from syncengine.logs import bind, bound
 from syncengine.store.link_sync import AuditEntry, GroupSyncView, LinkSyncStore, SyncWrite
 from syncengine.store.links import IssueLinkRepository, LinkRecord, Snapshot
 from syncengine.store.locks import LinkLocks
@@ -158,6 +159,7 @@ class LinkSync:
         if link is None:
             return  # unlinked since (the issue was deleted): nothing is owed
         slug = await self.slug_of(link.project_id)
+        bind(project=slug)
         if self.config(slug).mode is SyncMode.OFF:
             return
         await self.sync(slug, link, item_id=work.id)
@@ -205,19 +207,20 @@ class LinkSync:
 
         Raises JiraError, StoreError (LinkBusy: the lock was not had in time).
         """
-        async with self._locks.hold(link.id, wait=wait):
-            for _ in range(_ATTEMPTS):
-                current = issue if issue is not None else await self.read_issue(slug, link.issue_id)
-                outcome = await self._sync_once(
-                    slug, link, current, item_id, newer_only=issue is not None
-                )
-                if isinstance(outcome, _Stale):
-                    if issue is not None:
-                        return None  # the link has seen this version or a newer one
-                    continue  # a read older than a write we saw: read again
-                if not isinstance(outcome, _Retry):
-                    return outcome
-            return None  # the engine keeps changing the group; its own push merges again
+        with bound(project=slug, group_id=link.group_id):  # push, webhook, poll alike
+            async with self._locks.hold(link.id, wait=wait):
+                for _ in range(_ATTEMPTS):
+                    current = issue or await self.read_issue(slug, link.issue_id)
+                    outcome = await self._sync_once(
+                        slug, link, current, item_id, newer_only=issue is not None
+                    )
+                    if isinstance(outcome, _Stale):
+                        if issue is not None:
+                            return None  # the link has seen this version or a newer one
+                        continue  # a read older than a write we saw: read again
+                    if not isinstance(outcome, _Retry):
+                        return outcome
+                return None  # the engine keeps changing the group; its own push merges again
 
     async def _sync_once(
         self,
