@@ -206,6 +206,7 @@ class JiraSettings(_Section):
     max_concurrency: int = Field(_client_default("max_concurrency"), gt=0)
     requests_per_second: float = Field(_client_default("requests_per_second"), gt=0)
     max_retries: int = Field(_client_default("max_retries"), ge=0)
+    search_lag_seconds: float = Field(300.0, ge=0)
 
     @property
     def simulated(self) -> bool:
