@@ -7,6 +7,7 @@ and the problems of the bad ones.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -22,7 +23,17 @@ from syncengine.ingest.limits import (
 )
 from syncengine.ingest.problems import FieldError, ItemProblem, ReportInvalid
 
-__all__ = ["MAX_FRAMES", "Parsed", "ParsedReport", "assemble", "check_report_size", "pick_version"]
+__all__ = [
+    "MAX_FRAMES",
+    "Parsed",
+    "ParsedReport",
+    "assemble",
+    "check_report_size",
+    "pick_version",
+    "unreadable",
+]
+
+log = logging.getLogger(__name__)
 
 MAX_FRAMES = 256  # innermost frames kept; grouping reads only the top few
 
@@ -57,6 +68,24 @@ class Parsed:
     def truncated(self) -> int:
         """Names and values cut across all good reports."""
         return sum(r.truncated for r in self.reports)
+
+
+def unreadable(index: int, exc: Exception) -> ReportInvalid:
+    """An unexpected error while reading item ``index``, as that item's problem alone.
+
+    Whatever one report holds fails that report, never its request or the reports
+    sent with it; the error is logged with its traceback, as a defect to fix.
+    """
+    if isinstance(exc, RecursionError):
+        return ReportInvalid.one(
+            "", "objects and arrays nest too deeply: flatten the report", kind="nested-too-deeply"
+        )
+    log.error("item %d of a submission could not be read", index, exc_info=exc)
+    return ReportInvalid.one(
+        "",
+        "the report could not be read (the server logged why): check it against the format",
+        kind="unreadable-report",
+    )
 
 
 def check_report_size(item: Any, ctx: ReportContext, size: int | None = None) -> None:
