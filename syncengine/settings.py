@@ -206,6 +206,9 @@ class JiraSettings(_Section):
     max_concurrency: int = Field(_client_default("max_concurrency"), gt=0)
     requests_per_second: float = Field(_client_default("requests_per_second"), gt=0)
     max_retries: int = Field(_client_default("max_retries"), ge=0)
+    deadline_seconds: float = Field(_client_default("deadline_seconds"), gt=0)
+    max_response_bytes: int = Field(_client_default("max_response_bytes"), ge=64 * 1024)
+    max_retry_after_seconds: float = Field(_client_default("max_retry_after_seconds"), ge=1)
 
     @property
     def simulated(self) -> bool:
@@ -293,11 +296,28 @@ class ProjectSettings(_Section):
     submission_token_env: str | None = None
     submission_token_file: Path | None = None
     version_attribute: str = "version"
+    version_pattern: str | None = None
     integration_active: bool = True
     jira: JiraSettings = Field(default_factory=JiraSettings)
     rules: RuleSettings = Field(default_factory=RuleSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     support: SupportSettings = Field(default_factory=SupportSettings)
+
+    @field_validator("version_pattern")
+    @classmethod
+    def _one_group(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            groups = re.compile(value).groups
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        if groups != 1:
+            raise ValueError(
+                f"needs exactly one group, the version (it has {groups}): "
+                r"e.g. 'MyApp (\d+(?:\.\d+)*)'; use (?:...) for other parentheses"
+            )
+        return value
 
     @model_validator(mode="after")
     def _read_token(self) -> ProjectSettings:

@@ -25,6 +25,7 @@ from syncengine.jira.errors import (
     JiraNotFound,
     JiraOutcomeUnknown,
     JiraPermanentError,
+    JiraUnexpectedResponse,
 )
 from syncengine.jira.models import (
     BulkCreateFailure,
@@ -74,7 +75,14 @@ class JiraClient(JiraSiteClient):
             "create an issue", project_key=_project_of(fields), permission="Create Issues"
         )
         data = await self.session.json("POST", ep.ISSUES, context=ctx, json=body)
-        return parsing.parse_created(data)
+        try:
+            return parsing.parse_created(data)
+        except JiraUnexpectedResponse as exc:
+            # Answered 2xx, so very likely created: look it up before creating it again.
+            raise JiraOutcomeUnknown(
+                f"the outcome of the request to create an issue is unknown: {exc}",
+                fix="look the object up (identity label or property) before sending it again",
+            ) from exc
 
     async def bulk_create(self, issues: Sequence[NewIssue]) -> BulkCreateResult:
         """``POST /issue/bulk``, 50 issues a call; failures are per item (input index).
