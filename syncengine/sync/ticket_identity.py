@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from syncengine.domain.fields import identity_label
+from syncengine.jira import jql
 from syncengine.jira.client import JiraClient
 from syncengine.jira.errors import JiraNotFound
 from syncengine.jira.models import JiraIssue
@@ -147,10 +148,10 @@ async def _nominated(
     labels = list(by_label)
     found: dict[str, Identity] = {}
     for start in range(0, len(labels), _LABELS_PER_QUERY):
-        chunk = ", ".join(f'"{label}"' for label in labels[start : start + _LABELS_PER_QUERY])
-        jql = f"project = {project_key} AND labels in ({chunk}) ORDER BY created ASC"
+        chunk = jql.values(labels[start : start + _LABELS_PER_QUERY])
+        query = f"project = {jql.quote(project_key)} AND labels in {chunk} ORDER BY created ASC"
         async for issue in client.search(
-            jql, fields=LOOKUP_FIELDS, properties=(IDENTITY_PROPERTY,), reconcile=reconcile
+            query, fields=LOOKUP_FIELDS, properties=(IDENTITY_PROPERTY,), reconcile=reconcile
         ):
             for label in issue.labels:
                 identity = by_label.get(label)

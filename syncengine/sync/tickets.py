@@ -42,10 +42,12 @@ from syncengine.jira.errors import (
     JiraOutcomeUnknown,
 )
 from syncengine.jira.models import BulkCreateFailure, CreatedIssue, JiraIssue
+from syncengine.logs import bind
 from syncengine.store.groups import GroupRepository
 from syncengine.store.links import IssueLinkRepository, LinkRecord, Snapshot
 from syncengine.store.outbox import OutboxRepository, OutboxWork
 from syncengine.store.projects import ProjectRepository
+from syncengine.store.work_kinds import TICKET_CREATE
 from syncengine.sync.create_records import CreateRecords, CreateUnsettled, may_exist
 from syncengine.sync.ticket_identity import (
     IDENTITY_PROPERTY,
@@ -65,7 +67,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CREATE = "ticket.create"
+CREATE = TICKET_CREATE
 DEFAULT_SETTLE_SECONDS = 330.0  # 30 s client timeout + 5 minutes of search lag
 
 
@@ -236,6 +238,7 @@ class TicketService:
         self, project_id: int, works: list[OutboxWork]
     ) -> dict[int, BaseException | None]:
         slug = await self._slug(project_id)
+        bind(project=slug)
         outcomes: dict[int, BaseException | None] = {}
         pending: list[tuple[OutboxWork, GroupSnapshot]] = []
         for work in works:
