@@ -169,6 +169,11 @@ async def bootstrap(
         clients=jira.for_project,
         renderer=renderer,
         clock=clock,
+        outbox=outbox,
+        settle_seconds={
+            slug: p.jira.timeout_seconds + p.jira.search_lag_seconds
+            for slug, p in settings.projects.items()
+        },
     )
     changes = GroupChanges(
         GroupEdits(db), syncing=values.syncing_projects(settings), clock=clock, wake=wake
