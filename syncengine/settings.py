@@ -210,6 +210,7 @@ class JiraSettings(_Section):
     deadline_seconds: float = Field(_client_default("deadline_seconds"), gt=0)
     max_response_bytes: int = Field(_client_default("max_response_bytes"), ge=64 * 1024)
     max_retry_after_seconds: float = Field(_client_default("max_retry_after_seconds"), ge=1)
+    search_lag_seconds: float = Field(300.0, ge=0)
 
     @property
     def simulated(self) -> bool:
