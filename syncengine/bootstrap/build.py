@@ -300,7 +300,11 @@ async def bootstrap(
     web = WebServices(
         config=values.web_config(settings),
         intake=Intake(
-            projects=projects, sink=sink, contexts=values.report_contexts(settings), clock=clock
+            projects=projects,
+            sink=sink,
+            contexts=values.report_contexts(settings),
+            clock=clock,
+            token_cache_seconds=settings.ingest.token_cache_seconds,
         ),
         webhooks=WebhookInbox(
             secrets={
