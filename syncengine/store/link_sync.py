@@ -16,11 +16,13 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from syncengine.store import work_kinds
 from syncengine.store.audit import AuditRepository
 from syncengine.store.database import Database
 from syncengine.store.links import Snapshot
 from syncengine.store.outbox import OutboxRepository, State
 from syncengine.store.tables import AuditLog, ErrorGroup, IssueLink, OutboxItem
+from syncengine.store.work_kinds import LINK_PUSH
 
 __all__ = [
     "AuditEntry",
@@ -31,9 +33,9 @@ __all__ = [
     "SyncWrite",
 ]
 
-PUSH_KIND = "link.push"
+PUSH_KIND = LINK_PUSH
 # Items that push link values (a regression pushes the reopened state).
-PUSHING_KINDS = (PUSH_KIND, "link.regression")
+PUSHING_KINDS = work_kinds.PUSHING_KINDS
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -45,6 +45,7 @@ from syncengine.errors import ConfigError, JiraError, JiraPermanentError
 from syncengine.jira.client import JiraClient
 from syncengine.jira.errors import JiraOutcomeUnknown
 from syncengine.jira.models import JiraIssue, JiraTransition
+from syncengine.logs import bind, bound
 from syncengine.store.link_sync import AuditEntry, GroupSyncView, LinkSyncStore, SyncWrite
 from syncengine.store.links import IssueLinkRepository, LinkRecord, Snapshot
 from syncengine.store.outbox import OutboxWork
@@ -143,6 +144,7 @@ class LinkSync:
         if link is None:
             return  # unlinked since (the issue was deleted): nothing is owed
         slug = await self.slug_of(link.project_id)
+        bind(project=slug)
         if self.config(slug).mode is SyncMode.OFF:
             return
         issue = await self.read_issue(slug, link.issue_id)
@@ -163,6 +165,12 @@ class LinkSync:
         ``item_id``: the ``link.push`` item being run (pushes happen only then).
         Returns the merge, or None when the link or group is gone.
         """
+        with bound(project=slug, group_id=link.group_id):  # push, webhook, poll alike
+            return await self._sync_locked(slug, link, issue, item_id)
+
+    async def _sync_locked(
+        self, slug: str, link: LinkRecord, issue: JiraIssue, item_id: int | None
+    ) -> LinkMerge | None:
         lock = self._locks.setdefault(link.id, asyncio.Lock())
         try:
             async with lock:

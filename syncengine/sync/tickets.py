@@ -24,14 +24,17 @@ from syncengine.domain.fieldcheck import check_config
 from syncengine.domain.fields import BuiltFields, TicketTemplate, build_fields, identity_label
 from syncengine.domain.groups import GroupSnapshot
 from syncengine.errors import JiraPermanentError, NotFound
+from syncengine.jira import jql
 from syncengine.jira.bodies import NewIssue
 from syncengine.jira.client import JiraClient
 from syncengine.jira.errors import JiraBadRequest, JiraInvalidIssueType
 from syncengine.jira.models import JiraIssue
+from syncengine.logs import bind
 from syncengine.store.groups import GroupRepository
 from syncengine.store.links import IssueLinkRepository, LinkRecord, Snapshot
 from syncengine.store.outbox import OutboxWork
 from syncengine.store.projects import ProjectRepository
+from syncengine.store.work_kinds import TICKET_CREATE
 
 __all__ = [
     "CREATE",
@@ -44,7 +47,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CREATE = "ticket.create"
+CREATE = TICKET_CREATE
 IDENTITY_PROPERTY = "syncengine"
 LOOKUP_FIELDS = ("status", "assignee", "fixVersions", "labels", "updated", "resolution")
 
@@ -167,10 +170,11 @@ class TicketService:
     ) -> dict[int, JiraIssue]:
         """Issues Jira already has for ``groups`` (by identity label), by group id."""
         by_label = {identity_label(group_key(slug, g.fingerprint)): g.id for g in groups}
-        labels = ", ".join(f'"{label}"' for label in by_label)
-        jql = f"project = {site.template.project_key} AND labels in ({labels})"
+        query = (
+            f"project = {jql.quote(site.template.project_key)} AND labels in {jql.values(by_label)}"
+        )
         found: dict[int, JiraIssue] = {}
-        async for issue in site.client.search(jql, fields=LOOKUP_FIELDS):
+        async for issue in site.client.search(query, fields=LOOKUP_FIELDS):
             for label in issue.labels:
                 group_id = by_label.get(label)
                 if group_id is not None and group_id not in found:
@@ -219,6 +223,7 @@ class TicketService:
         self, project_id: int, works: list[OutboxWork]
     ) -> dict[int, BaseException | None]:
         slug = await self._slug(project_id)
+        bind(project=slug)
         outcomes: dict[int, BaseException | None] = {}
         pending: list[tuple[OutboxWork, GroupSnapshot]] = []
         for work in works:

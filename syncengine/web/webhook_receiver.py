@@ -30,8 +30,10 @@ from syncengine.domain.webhooks import (
     parse_delivery,
     verify_signature,
 )
+from syncengine.logs import bind
 from syncengine.sync.webhook_inbox import WebhookInbox
 from syncengine.web.problem_documents import problem, problem_responses
+from syncengine.web.request_bodies import WEBHOOK_BODY
 from syncengine.web.services import ServicesDep
 
 __all__ = ["PATH", "router"]
@@ -73,9 +75,11 @@ def _event(project: str, body: bytes, inbox: WebhookInbox) -> JiraEvent | JSONRe
     PATH,
     response_model=None,
     responses=problem_responses(400, 401, 413, 500),
+    openapi_extra=WEBHOOK_BODY,
 )
 async def receive(project: str, request: Request, services: ServicesDep) -> JSONResponse:
     """Take one Jira webhook delivery for ``project``."""
+    bind(project=project)
     inbox = services.webhooks
     target = await inbox.target(project)
     if target is None:
