@@ -348,6 +348,39 @@ class OutboxRepository:
             },
         )
 
+    async def annotate(
+        self,
+        item_ids: list[int],
+        worker: str,
+        values: dict[str, Any],
+        *,
+        now: datetime,
+        live_claim: bool = False,
+    ) -> set[int]:
+        """Merge ``values`` into the payloads of the items ``worker`` holds; their ids.
+
+        Keys set to None are removed. With ``live_claim`` an item whose lease has run
+        out is left alone (a paused worker must not act on an item another may hold):
+        write-ahead records go through here just before the action they announce.
+        """
+        if not item_ids:
+            return set()
+        query = select(OutboxItem).where(
+            OutboxItem.id.in_(item_ids),
+            OutboxItem.state == State.RUNNING,
+            OutboxItem.claimed_by == worker,
+        )
+        if live_claim:
+            query = query.where(OutboxItem.claimed_until > now)
+        if self._db.is_postgres:
+            query = query.with_for_update(of=OutboxItem)
+        async with self._db.session() as session:
+            rows = (await session.scalars(query)).all()
+            for row in rows:
+                merged = {**row.payload, **values}
+                row.payload = {k: v for k, v in merged.items() if v is not None}
+            return {row.id for row in rows}
+
     async def release(self, worker: str, *, now: datetime) -> int:
         """Give back every claim of ``worker`` (graceful stop); returns how many."""
         async with self._db.session() as session:
