@@ -124,8 +124,8 @@ class BatchWriter:
 
         Returns one :class:`Accepted` per report, in order. Raises BadReport when
         a report has no fingerprint or a field longer than the store keeps, or the
-        reports cannot be folded (nothing of the submission is stored), StoreError when the batch could not be
-        written or the writer is closed.
+        reports cannot be folded (nothing of the submission is stored), StoreError
+        when the batch could not be written or the writer is closed.
         """
         _check(reports)
         if not reports:
