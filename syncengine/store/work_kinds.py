@@ -7,13 +7,23 @@ the services queue them. All of them take these names from here.
 
 from __future__ import annotations
 
-__all__ = ["LINK_PUSH", "LINK_REGRESSION", "PUSHING_KINDS", "SUPPORT_CREATE", "TICKET_CREATE"]
+__all__ = [
+    "LINK_PULL",
+    "LINK_PUSH",
+    "LINK_REGRESSION",
+    "PUSHING_KINDS",
+    "SUPPORT_CREATE",
+    "TICKET_CREATE",
+]
 
 TICKET_CREATE = "ticket.create"
 """Create (or find, after a lost answer) the Jira issue of an error group."""
 
 LINK_PUSH = "link.push"
 """Push a linked group's state, assignee or fix versions to its issue."""
+
+LINK_PULL = "link.pull"
+"""Merge a linked issue's current state into its group (a webhook that could not wait)."""
 
 LINK_REGRESSION = "link.regression"
 """Reopen (or re-file) the issue of a group that regressed, with a comment."""

@@ -188,8 +188,10 @@ class Poller:
                 known = link.jira_updated_at
                 if known is not None and issue.updated is not None and issue.updated <= known:
                     continue  # seen at this version already (the overlap)
-                await self._executor.sync(slug, link, issue)
-                synced += 1
+                # Re-checked under the link's lock: a webhook or a push may have merged
+                # a newer version since this page was read.
+                if await self._executor.sync(slug, link, issue) is not None:
+                    synced += 1
             token = page.next_cursor
             if token is None or not page.issues:
                 return PollResult(pages=pages, seen=seen, synced=synced)

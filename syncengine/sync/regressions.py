@@ -207,7 +207,7 @@ class RegressionJira:
             now=self._clock(),
         )
         if isinstance(action, ReopenIssue):
-            await self._executor.sync(slug, link, issue, item_id=work.id)
+            await self._executor.sync(slug, link, item_id=work.id)
             if not payload.get("commented"):
                 await self._executor.client(slug).add_comment(link.issue_id, action.comment)
                 await self._store.note(work.id, "commented", True)

@@ -12,7 +12,8 @@ nesting past 64 levels), saying which field.
 
 The answer (200) says what happened: ``{"status": "applied"}``,
 ``{"status": "ignored", "reason": "not linked: …"}`` (not linked, comment only,
-unknown event, Passive…) or ``{"status": "duplicate"}``, with the ``delivery`` id.
+unknown event, Passive…), ``{"status": "queued", "reason": …}`` (the link was busy or Jira
+failed: merged later by the outbox) or ``{"status": "duplicate"}``, with the ``delivery`` id.
 """
 
 from __future__ import annotations
