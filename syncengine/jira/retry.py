@@ -49,7 +49,7 @@ def rate_limit_backoff(attempt: int, random: Callable[[], float]) -> float:
     5 s, doubling towards 30 s, each times a jitter of 0.7-1.3 but never under 5 s
     (a quick retry only spends more of the rate budget every process shares).
     """
-    ceiling = min(RATE_LIMIT_MAX_SECONDS, RATE_LIMIT_FIRST_SECONDS * 2 ** max(attempt - 1, 0))
+    ceiling = min(RATE_LIMIT_MAX_SECONDS, RATE_LIMIT_FIRST_SECONDS * 2.0 ** max(attempt - 1, 0))
     return max(RATE_LIMIT_FIRST_SECONDS, ceiling * (0.7 + 0.6 * random()))
 
 
