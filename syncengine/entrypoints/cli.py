@@ -179,13 +179,23 @@ def cmd_jira_sim(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     login, token = args.user or DEFAULT_LOGIN, args.token or DEFAULT_TOKEN
     base_url = f"http://{args.host}:{args.port}"
+    if args.search_lag < 0:
+        print("config error: jira-sim: --search-lag cannot be negative", file=sys.stderr)
+        return EXIT_CONFIG
     sim = create_simulator(
-        args.flavour, seed=not args.no_seed, login=login, token=token, base_url=base_url
+        args.flavour,
+        seed=not args.no_seed,
+        login=login,
+        token=token,
+        base_url=base_url,
+        search_lag=args.search_lag,
     )
     if args.no_seed and args.user:
         sim.add_user(name=login.split("@")[0], email=login, token=token, admin=True)
     shown = f"{token[:4]}…{token[-2:]}" if len(token) > 8 else "…"
     _echo(f"Jira simulator ({args.flavour}) listening on {base_url}")
+    if args.search_lag:
+        _echo(f"JQL search shows writes {args.search_lag:g}s late (reconcileIssues: at once)")
     if args.no_seed and not args.user:
         _echo("empty site: no projects and no users (add users with POST /_sim/users)")
     else:
@@ -280,6 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--no-seed", action="store_true", help="start empty: no projects, no users")
     sim.add_argument("--user", help="e-mail/username of the seeded API user")
     sim.add_argument("--token", help="API token (or PAT) of that user")
+    sim.add_argument(
+        "--search-lag",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="seconds a write takes to show in JQL search, as on Jira Cloud (default 0)",
+    )
     sim.set_defaults(standalone=cmd_jira_sim)
 
     config = commands.add_parser("config", help="configuration").add_subparsers(

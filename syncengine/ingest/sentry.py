@@ -11,6 +11,10 @@
 * ``release`` (also the version), ``environment``, ``level``, ``server_name``,
   ``logger``, ``platform`` and every tag become attributes; so does ``handled``
   when the exception's mechanism says.
+* The ``user`` context's ``id``, ``email``, ``username`` and ``ip_address`` become
+  ``user.id``, ``user.email``, ``user.username`` and ``user.ip_address`` (an
+  ``ip_address`` of ``{{auto}}`` — "the server fills it in" — is not an address and
+  is left out), so affected users can be counted and templated.
 * ``fingerprint`` (a list of strings, ``{{ default }}`` allowed) is honoured.
 """
 
@@ -46,6 +50,7 @@ from syncengine.ingest.problems import ReportInvalid
 __all__ = ["event_report", "parse_sentry_auth", "parse_sentry_envelope", "parse_sentry_store"]
 
 _FIELDS_AS_ATTRIBUTES = ("release", "environment", "level", "server_name", "logger", "platform")
+_USER_FIELDS = ("id", "email", "username", "ip_address")
 _AUTH_PAIR = re.compile(r"([A-Za-z_]+)\s*=\s*\"?([^,\s\"]*)\"?")
 
 
@@ -125,6 +130,13 @@ def _attributes(
     if tags is not None and not isinstance(tags, Mapping):
         raise ReportInvalid.one("tags", "must be an object of tag → value")
     fields = {key: event[key] for key in _FIELDS_AS_ATTRIBUTES if event.get(key) is not None}
+    user = event.get("user")
+    if user is not None and not isinstance(user, Mapping):
+        raise ReportInvalid.one("user", "must be an object (id, email, username, ip_address)")
+    for key in _USER_FIELDS:
+        value = user.get(key) if user is not None else None
+        if value is not None and value != "{{auto}}":
+            fields[f"user.{key}"] = value
     mechanism = raised.get("mechanism") if raised is not None else None
     if isinstance(mechanism, Mapping) and isinstance(mechanism.get("handled"), bool):
         fields["handled"] = mechanism["handled"]

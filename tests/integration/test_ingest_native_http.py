@@ -155,7 +155,7 @@ async def test_nothing_good_is_4xx_with_every_item(harness: Harness) -> None:
             "unsupported-media-type",
         ),
         (b"not gzip", {"Content-Encoding": "gzip"}, 400, "bad-content-encoding"),
-        (b"x", {"Content-Encoding": "br"}, 415, "unsupported-content-encoding"),
+        (b"x", {"Content-Encoding": "zstd"}, 415, "unsupported-content-encoding"),
         (b"[]", {"Content-Type": "application/json"}, 400, "empty-body"),
     ],
 )

@@ -68,6 +68,7 @@ def create_simulator(
     webhook_transport: httpx.AsyncBaseTransport | None = None,
     webhook_mode: Literal["auto", "manual"] = "auto",
     hang_seconds: float = 300.0,
+    search_lag: float = 0.0,
 ) -> Simulator:
     """Build a simulated Jira site.
 
@@ -80,6 +81,8 @@ def create_simulator(
     none on Data Center (page and bulk caps apply to both). ``clock`` defaults to
     the wall clock; pass a ManualClock to move time in tests.
     ``webhook_mode="manual"`` queues deliveries until ``await sim.deliver_pending()``.
+    ``search_lag``: seconds a write takes to show in JQL search, as on Jira Cloud
+    (``GET /issue`` is always current; ``reconcileIssues`` ids are searched current).
     The ASGI app is ``sim.app``.
 
     Raises ValueError for an unknown flavour.
@@ -105,6 +108,7 @@ def create_simulator(
         webhook_mode=webhook_mode,
         hang_seconds=hang_seconds,
     )
+    sim.search_lag = search_lag
     api = Api(sim)
     jira: list[BaseRoute] = [
         *meta.routes(api),

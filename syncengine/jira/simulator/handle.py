@@ -107,6 +107,15 @@ class Simulator:
     def flavour(self) -> str:
         return self.state.flavour
 
+    @property
+    def search_lag(self) -> float:
+        """Seconds a write takes to show in JQL search (Cloud's eventual consistency)."""
+        return self.state.search_index.lag
+
+    @search_lag.setter
+    def search_lag(self, seconds: float) -> None:
+        self.state.search_index.set_lag(seconds)
+
     # ---- HTTP in-process ----------------------------------------------------
     def transport(self) -> SimTransport:
         """An httpx transport into this simulator (no socket)."""

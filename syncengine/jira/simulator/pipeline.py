@@ -159,6 +159,7 @@ class Api:
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
+        self._late_tasks: set[asyncio.Task[Response]] = set()
 
     def route(
         self,
@@ -187,6 +188,8 @@ class Api:
                 return response
             finally:
                 self.sim.counter.record(operation, status or NO_ANSWER)
+                if method != "GET":
+                    self.sim.state.search_index.after_write()
 
         return Route(full, endpoint, methods=[method], name=operation)
 
@@ -213,7 +216,11 @@ class Api:
                 raise throttled(self.sim, throttle)
             with links_via(self.sim.state.gateway_base if via_gateway else None):
                 ctx = Ctx(sim=self.sim, user=user, version=version, request=request)
-                response = await handler(ctx)
+                late = self.sim.faults.pick(("late",), operation, method, path)
+                if late:
+                    response = await self._late(ctx, handler, max(r.seconds for r in late))
+                else:
+                    response = await handler(ctx)
         except JiraHttpError as error:
             return error_response(error)
         if method != "GET" and 200 <= response.status_code < 300:
@@ -222,6 +229,25 @@ class Api:
                     return _DroppedResponse()
                 return error_response(self._fault_error(rule))
         return response
+
+    async def _late(self, ctx: Ctx, handler: Handler, seconds: float) -> Response:
+        """Handle after ``seconds``, whether or not the caller still waits: Jira does not
+        cancel a request when the client's timeout fires, so the write lands late."""
+        await ctx.request.body()  # read (and kept) now: the caller may hang up meanwhile
+
+        async def later() -> Response:
+            await asyncio.sleep(seconds)
+            try:
+                return await handler(ctx)
+            except JiraHttpError as error:
+                return error_response(error)
+            finally:
+                self.sim.state.search_index.after_write()
+
+        task = asyncio.get_running_loop().create_task(later())
+        self._late_tasks.add(task)
+        task.add_done_callback(self._late_tasks.discard)
+        return await asyncio.shield(task)
 
     async def _faults_before(
         self, request: Request, operation: str, method: str, path: str
