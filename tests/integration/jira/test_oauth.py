@@ -102,7 +102,8 @@ async def test_oauth1_application_link_end_to_end(
         assert connector is not None
         # Before the application link exists Jira refuses the request token: say so.
         first = await connector.start("shop")
-        assert first.link_missing and not first.authorize_url
+        assert first.link_missing
+        assert not first.authorize_url
         assert first.consumer_key == "syncengine"
         assert "BEGIN PUBLIC KEY" in first.public_key
         # The administrator pastes the consumer key and public key into Jira.
@@ -119,7 +120,8 @@ async def test_oauth1_application_link_end_to_end(
             oauth_token=query["oauth_token"][0],
             verifier=query["oauth_verifier"][0],
         )
-        assert state.connected and state.expires_at is not None
+        assert state.connected
+        assert state.expires_at is not None
         key = await _create(container)
         bot = next(u for u in dc.state.users.values() if u.admin)
         assert dc.issue(key).creator == bot.account_id  # signed as the user who allowed it
@@ -220,7 +222,8 @@ async def test_oauth2_cloud_through_the_gateway(database_url: str, tmp_path: Pat
         await _create(container)
         issue_calls = [u for u in seen if "/rest/api/" in u]
         assert issue_calls
-        assert all(u.startswith(f"https://api.atlassian.com/ex/jira/{cloud.state.cloud_id}/") for u in issue_calls)
+        gateway = f"https://api.atlassian.com/ex/jira/{cloud.state.cloud_id}/"
+        assert all(u.startswith(gateway) for u in issue_calls)
         # On the site itself a 3LO token is refused, as on Cloud.
         token = (await container.connector.credentials.connected("shop")).secrets["access_token"]
         async with httpx.AsyncClient(transport=cloud.transport()) as http:
@@ -297,9 +300,10 @@ async def test_no_secret_in_clear_in_the_database(
 
 
 async def test_basic_auth_disabled_says_what_to_use(dc: Simulator) -> None:
+    from pydantic import SecretStr
+
     from syncengine.jira import JiraClient, JiraConfig
     from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN
-    from pydantic import SecretStr
 
     dc.oauth.basic_auth_enabled = False
     config = JiraConfig(
@@ -313,7 +317,8 @@ async def test_basic_auth_disabled_says_what_to_use(dc: Simulator) -> None:
         with pytest.raises(JiraAuthError) as raised:
             await client.myself()
     assert "disabled" in str(raised.value)
-    assert "bearer" in raised.value.fix and "oauth" in raised.value.fix
+    assert "bearer" in raised.value.fix
+    assert "oauth" in raised.value.fix
 
 
 def test_oauth_config_is_checked(tmp_path: Path) -> None:
@@ -355,7 +360,8 @@ async def test_connect_from_the_integration_page(
         async with httpx.AsyncClient(transport=app, base_url="http://testserver") as browser:
             await sign_in(browser, "root")
             page = await browser.get("/admin/integration")
-            assert "Not connected" in page.text and "Connect to Jira" in page.text
+            assert "Not connected" in page.text
+            assert "Connect to Jira" in page.text
             started = await browser.post(
                 "/admin/integration/shop/connect", data={"csrf_token": csrf_of(page.text)}
             )
