@@ -33,7 +33,8 @@ edge, with ``raise ... from exc``::
         └── JiraPermanentError      retrying will not help until someone fixes something
             │                       (401, 403, 404, 400, 410); ``fix`` says what to do
             ├── JiraAuthError, JiraPermissionError, JiraNotFound, JiraGone,
-            │   JiraRequestRejected, JiraUnexpectedResponse (jira.errors)
+            │   JiraRequestRejected, JiraUnexpectedResponse,
+            │   JiraResponseTooLarge                       (jira.errors)
             ├── JiraBadRequest      field errors by field └── JiraInvalidIssueType
             └── NoTransitionError, UnmappedUser           (sync.executor, sync.users)
 

@@ -163,6 +163,7 @@ class IngestSettings(_Section):
     samples_newest: int = Field(5, ge=0)
     batch_max_reports: int = Field(5000, gt=0)
     batch_max_delay_ms: int = Field(50, ge=0)
+    token_cache_seconds: float = Field(10.0, ge=0)
 
 
 def _client_default(name: str) -> Any:
@@ -217,6 +218,10 @@ class JiraSettings(_Section):
     max_concurrency: int = Field(_client_default("max_concurrency"), gt=0)
     requests_per_second: float = Field(_client_default("requests_per_second"), gt=0)
     max_retries: int = Field(_client_default("max_retries"), ge=0)
+    deadline_seconds: float = Field(_client_default("deadline_seconds"), gt=0)
+    max_response_bytes: int = Field(_client_default("max_response_bytes"), ge=64 * 1024)
+    max_retry_after_seconds: float = Field(_client_default("max_retry_after_seconds"), ge=1)
+    search_lag_seconds: float = Field(300.0, ge=0)
 
     @property
     def simulated(self) -> bool:
@@ -304,11 +309,28 @@ class ProjectSettings(_Section):
     submission_token_env: str | None = None
     submission_token_file: Path | None = None
     version_attribute: str = "version"
+    version_pattern: str | None = None
     integration_active: bool = True
     jira: JiraSettings = Field(default_factory=JiraSettings)
     rules: RuleSettings = Field(default_factory=RuleSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     support: SupportSettings = Field(default_factory=SupportSettings)
+
+    @field_validator("version_pattern")
+    @classmethod
+    def _one_group(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            groups = re.compile(value).groups
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        if groups != 1:
+            raise ValueError(
+                f"needs exactly one group, the version (it has {groups}): "
+                r"e.g. 'MyApp (\d+(?:\.\d+)*)'; use (?:...) for other parentheses"
+            )
+        return value
 
     @model_validator(mode="after")
     def _read_token(self) -> ProjectSettings:

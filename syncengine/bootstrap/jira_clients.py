@@ -82,6 +82,9 @@ def jira_config(settings: JiraSettings, *, key: str = "jira") -> JiraConfig:
             max_concurrency=settings.max_concurrency,
             requests_per_second=settings.requests_per_second,
             max_retries=settings.max_retries,
+            deadline_seconds=settings.deadline_seconds,
+            max_response_bytes=settings.max_response_bytes,
+            max_retry_after_seconds=settings.max_retry_after_seconds,
         )
     except ConfigError as exc:
         raise ConfigError([p.replace("jira.", f"{key}.", 1) for p in exc.problems]) from exc

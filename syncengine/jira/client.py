@@ -25,6 +25,7 @@ from syncengine.jira.errors import (
     JiraNotFound,
     JiraOutcomeUnknown,
     JiraPermanentError,
+    JiraUnexpectedResponse,
 )
 from syncengine.jira.models import (
     BulkCreateFailure,
@@ -74,7 +75,14 @@ class JiraClient(JiraSiteClient):
             "create an issue", project_key=_project_of(fields), permission="Create Issues"
         )
         data = await self.session.json("POST", ep.ISSUES, context=ctx, json=body)
-        return parsing.parse_created(data)
+        try:
+            return parsing.parse_created(data)
+        except JiraUnexpectedResponse as exc:
+            # Answered 2xx, so very likely created: look it up before creating it again.
+            raise JiraOutcomeUnknown(
+                f"the outcome of the request to create an issue is unknown: {exc}",
+                fix="look the object up (identity label or property) before sending it again",
+            ) from exc
 
     async def bulk_create(self, issues: Sequence[NewIssue]) -> BulkCreateResult:
         """``POST /issue/bulk``, 50 issues a call; failures are per item (input index).
@@ -310,10 +318,18 @@ class JiraClient(JiraSiteClient):
         properties: Sequence[str] = (),
         cursor: str | None = None,
         page_size: int = 100,
+        reconcile: Sequence[str] = (),
     ) -> SearchPage:
-        """One page: Cloud ``POST /search/jql`` (``nextPageToken``), DC ``POST /search``."""
+        """One page: Cloud ``POST /search/jql`` (``nextPageToken``), DC ``POST /search``.
+
+        ``reconcile``: issue ids Cloud searches as they are now (its search lags writes).
+        """
         request = SearchRequest(
-            jql=jql, fields=tuple(fields), properties=tuple(properties), page_size=page_size
+            jql=jql,
+            fields=tuple(fields),
+            properties=tuple(properties),
+            page_size=page_size,
+            reconcile=tuple(reconcile),
         )
         return await request.page(self.session, await self.flavour(), cursor)
 
@@ -324,12 +340,18 @@ class JiraClient(JiraSiteClient):
         fields: Sequence[str] = ("*navigable",),
         properties: Sequence[str] = (),
         page_size: int = 100,
+        reconcile: Sequence[str] = (),
     ) -> AsyncIterator[JiraIssue]:
-        """Every issue ``jql`` matches, page after page."""
+        """Every issue ``jql`` matches, page after page (``reconcile``: see search_page)."""
         cursor: str | None = None
         while True:
             page = await self.search_page(
-                jql, fields=fields, properties=properties, cursor=cursor, page_size=page_size
+                jql,
+                fields=fields,
+                properties=properties,
+                cursor=cursor,
+                page_size=page_size,
+                reconcile=reconcile,
             )
             for issue in page.issues:
                 yield issue

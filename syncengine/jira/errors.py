@@ -19,6 +19,11 @@ empty bodies. The tree below hangs under :mod:`syncengine.errors`::
     ├── JiraGone               410: the endpoint was removed (old Cloud /search)
     ├── JiraRequestRejected    any other 4xx
     └── JiraUnexpectedResponse a 2xx whose body is not what the API documents
+        └── JiraResponseTooLarge  the answer passed ``jira.max_response_bytes``
+
+A 2xx answer to a request that is not safe to repeat (a create, a comment) whose
+body is unusable (not JSON, too large) is a :class:`JiraOutcomeUnknown`: the work
+was probably done, so it is looked up before being sent again.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ __all__ = [
     "JiraPermissionError",
     "JiraRateLimited",
     "JiraRequestRejected",
+    "JiraResponseTooLarge",
     "JiraTransientError",
     "JiraUnavailable",
     "JiraUnexpectedResponse",
@@ -187,6 +193,10 @@ class JiraRequestRejected(JiraPermanentError):
 
 class JiraUnexpectedResponse(JiraPermanentError):
     """A successful answer whose body is not what the API documents."""
+
+
+class JiraResponseTooLarge(JiraUnexpectedResponse):
+    """The answer was larger than ``jira.max_response_bytes``; reading stopped at the cap."""
 
 
 def _text_of(value: object) -> str:
@@ -438,7 +448,8 @@ def error_from_response(  # noqa: PLR0911 one return per status family reads bes
             f"Jira rate-limited the request to {context.operation}{wait}",
             status=429,
             fix="lower jira.requests_per_second or jira.max_concurrency if this persists",
-            retry_after=retry_after,
+            # No Retry-After: still wait Atlassian's 5 s at least before the outbox tries again.
+            retry_after=retry_after if retry_after is not None else 5.0,
         )
     if status >= 500:
         return JiraUnavailable(
