@@ -390,6 +390,10 @@ class Settings(BaseSettings):
     log_json: bool = False
     auto_migrate: bool = True
     outbox_lease_seconds: int = Field(120, ge=5)
+    outbox_concurrency: int = Field(4, gt=0, le=256)
+    outbox_project_concurrency: int = Field(2, gt=0, le=256)
+    outbox_item_deadline_seconds: float = Field(600.0, gt=0)
+    stop_grace_seconds: float = Field(30.0, ge=0)
     retention_days: int = Field(14, gt=0)
     createmeta_refresh_seconds: int = Field(3600, gt=0)
     admin_token: SecretStr | None = None

@@ -11,6 +11,7 @@ Nothing is claimed for a project whose integration is Passive.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -105,9 +106,18 @@ class OutboxRepository:
         return row
 
     async def claim(
-        self, worker: str, *, now: datetime, lease: timedelta, limit: int = 50
+        self,
+        worker: str,
+        *,
+        now: datetime,
+        lease: timedelta,
+        limit: int = 50,
+        exclude_projects: Collection[int] = (),
     ) -> list[OutboxWork]:
         """Claim up to ``limit`` due items for ``worker`` until ``now + lease``.
+
+        Items of ``exclude_projects`` are left for later (the worker's slots for those
+        projects are full: taking their items would only hold them).
 
         Due means pending and past its next attempt, or running under an expired
         lease. Items whose project is Passive, or that wait behind an earlier
@@ -136,6 +146,8 @@ class OutboxRepository:
             .order_by(OutboxItem.id)
             .limit(limit)
         )
+        if exclude_projects:
+            query = query.where(OutboxItem.project_id.not_in(sorted(exclude_projects)))
         if self._db.is_postgres:
             query = query.with_for_update(of=OutboxItem, skip_locked=True)
         async with self._db.session() as session:
