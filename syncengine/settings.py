@@ -296,11 +296,28 @@ class ProjectSettings(_Section):
     submission_token_env: str | None = None
     submission_token_file: Path | None = None
     version_attribute: str = "version"
+    version_pattern: str | None = None
     integration_active: bool = True
     jira: JiraSettings = Field(default_factory=JiraSettings)
     rules: RuleSettings = Field(default_factory=RuleSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     support: SupportSettings = Field(default_factory=SupportSettings)
+
+    @field_validator("version_pattern")
+    @classmethod
+    def _one_group(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            groups = re.compile(value).groups
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        if groups != 1:
+            raise ValueError(
+                f"needs exactly one group, the version (it has {groups}): "
+                r"e.g. 'MyApp (\d+(?:\.\d+)*)'; use (?:...) for other parentheses"
+            )
+        return value
 
     @model_validator(mode="after")
     def _read_token(self) -> ProjectSettings:

@@ -49,6 +49,7 @@ _GROUP_COLUMNS = (
     ErrorGroup.assignee,
     ErrorGroup.regression_count,
     ErrorGroup.last_sync_error,
+    ErrorGroup.version_problem,
 )
 
 
@@ -69,6 +70,7 @@ def _snapshot(row: Any, **extra: Any) -> GroupSnapshot:
         assignee=m["assignee"],
         regression_count=m["regression_count"],
         last_sync_error=m["last_sync_error"],
+        version_problem=m["version_problem"],
         **extra,
     )
 

@@ -148,6 +148,8 @@ class ErrorGroup(Base):
     regression_count: Mapped[int] = mapped_column(Integer, default=0)
     last_regression_at: Mapped[datetime | None]
     last_sync_error: Mapped[str | None] = mapped_column(Text)
+    # Why the versions of reports for this resolved group cannot be ordered (None: they can).
+    version_problem: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime]
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from syncengine.domain.merge import SyncMode
-from syncengine.domain.webhooks import EventKind, JiraEvent
+from syncengine.domain.webhooks import EventKind, Handled, JiraEvent, applied, ignored
 from syncengine.jira.errors import JiraNotFound
 from syncengine.store.link_sync import LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
@@ -47,18 +47,18 @@ class WebhookEvents:
         self._executor = executor
         self._clock = clock
 
-    async def __call__(self, slug: str, event: JiraEvent) -> None:
-        """Handle one event for project ``slug``.
+    async def __call__(self, slug: str, event: JiraEvent) -> Handled:
+        """Handle one event for project ``slug``; say whether it was applied or why not.
 
         Raises JiraError or StoreError when it cannot be applied now (the receiver
         answers 500 and Jira delivers it again).
         """
         project = await self._projects.get(slug)
         if project is None:
-            return
+            return ignored(f"there is no project {slug!r}")
         link = await self._links.for_issue(project.id, event.issue_id)
         if link is None:
-            return  # not an issue of ours
+            return ignored(f"not linked: issue {event.issue_id} is not linked to an error group")
         if event.kind is EventKind.DELETED:
             await self._store.unlink(
                 link.id,
@@ -70,17 +70,27 @@ class WebhookEvents:
             log.info(
                 "issue %s was deleted in Jira; group %s unlinked", link.issue_key, link.group_id
             )
-            return
-        if (
-            event.kind not in (EventKind.CREATED, EventKind.UPDATED)  # comments and the like
-            or not project.integration_active  # Passive: the next poll covers this change
-            or self._executor.config(slug).mode is SyncMode.OFF
-        ):
-            return
+            return applied()
+        skip = self._skip(slug, event, active=project.integration_active)
+        if skip is not None:
+            return ignored(skip)
         try:
             issue = await self._executor.read_issue(slug, link.issue_id)
         except JiraNotFound:
             # Deleted meanwhile (its own event unlinks it) or hidden from us: nothing to merge.
             log.warning("issue %s of group %s cannot be read", link.issue_key, link.group_id)
-            return
+            return ignored(f"issue {link.issue_key} cannot be read (deleted or hidden)")
         await self._executor.sync(slug, link, issue)
+        return applied()
+
+    def _skip(self, slug: str, event: JiraEvent, *, active: bool) -> str | None:
+        """Why a created/updated-style event for a linked issue is not merged, or None."""
+        if event.kind is EventKind.COMMENT:
+            return "comment only: comments on linked issues are not synced"
+        if event.kind not in (EventKind.CREATED, EventKind.UPDATED):
+            return f"unknown event {event.webhook_event!r}"
+        if not active:
+            return "the integration is Passive: the next poll catches up"
+        if self._executor.config(slug).mode is SyncMode.OFF:
+            return "sync is off for this project"
+        return None

@@ -61,6 +61,11 @@ class GroupOut(BaseModel):
     regression_count: int
     jira_issue_key: str | None = Field(description="The linked Jira issue, if any")
     last_sync_error: str | None = Field(description="The last Jira error of the group's sync")
+    version_problem: str | None = Field(
+        None,
+        description="Why the versions of the group's reports cannot be ordered under the "
+        "project's version scheme (so they cannot show a regression); null when they can",
+    )
 
 
 class GroupList(BaseModel):
@@ -196,6 +201,7 @@ def _out(group: GroupSnapshot, key: str | None) -> dict[str, Any]:
         "regression_count": group.regression_count,
         "jira_issue_key": key,
         "last_sync_error": group.last_sync_error,
+        "version_problem": group.version_problem,
     }
 
 

@@ -88,6 +88,7 @@ def test_chained_exception_uses_the_last_value_and_reverses_frames() -> None:
         "server_name": "web-3",
         "platform": "python",
         "handled": "true",
+        "version": "shop@2.0.1",  # the canonical version attribute, from the release
     }
     assert report.version == "shop@2.0.1"
     assert report.timestamp == datetime(2026, 2, 28, 9, 30, 0, 123456, tzinfo=UTC)

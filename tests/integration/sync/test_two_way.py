@@ -145,7 +145,7 @@ async def test_duplicate_delivery_and_bad_signature(database_url: str, tmp_path:
             first = await http.post(url, content=delivery.body, headers=headers)
             reads = world.sim.calls()
             again = await http.post(url, content=delivery.body, headers=headers)
-        assert first.json()["status"] == "ok"
+        assert first.json()["status"] == "applied"
         assert again.json()["status"] == "duplicate"
         assert world.sim.calls() == reads  # the duplicate read nothing from Jira
         assert await world.state(gid) is GroupState.IN_PROGRESS
