@@ -162,6 +162,7 @@ class IngestSettings(_Section):
     samples_newest: int = Field(5, ge=0)
     batch_max_reports: int = Field(5000, gt=0)
     batch_max_delay_ms: int = Field(50, ge=0)
+    token_cache_seconds: float = Field(10.0, ge=0)
 
 
 def _client_default(name: str) -> Any:
@@ -209,6 +210,7 @@ class JiraSettings(_Section):
     deadline_seconds: float = Field(_client_default("deadline_seconds"), gt=0)
     max_response_bytes: int = Field(_client_default("max_response_bytes"), ge=64 * 1024)
     max_retry_after_seconds: float = Field(_client_default("max_retry_after_seconds"), ge=1)
+    search_lag_seconds: float = Field(300.0, ge=0)
 
     @property
     def simulated(self) -> bool:

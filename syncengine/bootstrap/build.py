@@ -38,6 +38,7 @@ from syncengine.store.groups import GroupRepository
 from syncengine.store.history import HistoryHook, HistoryRepository
 from syncengine.store.link_sync import LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
+from syncengine.store.locks import LinkLocks
 from syncengine.store.migrate import upgrade_async
 from syncengine.store.outbox import OutboxRepository
 from syncengine.store.projects import ProjectRepository
@@ -170,6 +171,11 @@ async def bootstrap(
         clients=jira.for_project,
         renderer=renderer,
         clock=clock,
+        outbox=outbox,
+        settle_seconds={
+            slug: p.jira.timeout_seconds + p.jira.search_lag_seconds
+            for slug, p in settings.projects.items()
+        },
     )
     changes = GroupChanges(
         GroupEdits(db), syncing=values.syncing_projects(settings), clock=clock, wake=wake
@@ -185,6 +191,7 @@ async def bootstrap(
     )
     sync = build_sync(
         store=link_store,
+        locks=LinkLocks(db),
         configs=values.sync_configs(settings),
         user_maps={slug: dict(p.jira.user_map) for slug, p in settings.projects.items()},
         poll_intervals={
@@ -300,7 +307,11 @@ async def bootstrap(
     web = WebServices(
         config=values.web_config(settings),
         intake=Intake(
-            projects=projects, sink=sink, contexts=values.report_contexts(settings), clock=clock
+            projects=projects,
+            sink=sink,
+            contexts=values.report_contexts(settings),
+            clock=clock,
+            token_cache_seconds=settings.ingest.token_cache_seconds,
         ),
         webhooks=WebhookInbox(
             secrets={

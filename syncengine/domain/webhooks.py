@@ -45,6 +45,7 @@ __all__ = [
     "ignored",
     "parse_delivery",
     "parse_webhook",
+    "queued",
     "sign",
     "verify_signature",
 ]
@@ -138,7 +139,8 @@ class JiraEvent:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Handled:
-    """What a handler did with a delivery: ``applied``, or ``ignored`` with ``reason``."""
+    """What a handler did with a delivery: ``applied``, ``queued`` (in the outbox) or
+    ``ignored``, with ``reason``."""
 
     status: str
     reason: str = ""
@@ -154,6 +156,11 @@ def ignored(reason: str) -> Handled:
     return Handled(status="ignored", reason=reason)
 
 
+def queued(reason: str) -> Handled:
+    """The delivery could not be applied at once and waits, durable, in the outbox."""
+    return Handled(status="queued", reason=reason)
+
+
 def combine(answers: list[Handled | None]) -> Handled:
     """One answer for a delivery from its handlers' (None: a handler with no say).
 
@@ -161,6 +168,9 @@ def combine(answers: list[Handled | None]) -> Handled:
     """
     if any(a is not None and a.status == "applied" for a in answers):
         return applied()
+    waiting = next((a for a in answers if a is not None and a.status == "queued"), None)
+    if waiting is not None:
+        return waiting
     reasons = [a.reason for a in answers if a is not None]
     return ignored(reasons[0] if reasons else "no handler takes this event")
 

@@ -12,6 +12,7 @@ and the problems of the bad ones.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -36,7 +37,10 @@ __all__ = [
     "assemble",
     "check_report_size",
     "pick_version",
+    "unreadable",
 ]
+
+log = logging.getLogger(__name__)
 
 VERSION = "version"  # the canonical attribute every report's version is counted under
 
@@ -73,6 +77,24 @@ class Parsed:
     def truncated(self) -> int:
         """Names and values cut across all good reports."""
         return sum(r.truncated for r in self.reports)
+
+
+def unreadable(index: int, exc: Exception) -> ReportInvalid:
+    """An unexpected error while reading item ``index``, as that item's problem alone.
+
+    Whatever one report holds fails that report, never its request or the reports
+    sent with it; the error is logged with its traceback, as a defect to fix.
+    """
+    if isinstance(exc, RecursionError):
+        return ReportInvalid.one(
+            "", "objects and arrays nest too deeply: flatten the report", kind="nested-too-deeply"
+        )
+    log.error("item %d of a submission could not be read", index, exc_info=exc)
+    return ReportInvalid.one(
+        "",
+        "the report could not be read (the server logged why): check it against the format",
+        kind="unreadable-report",
+    )
 
 
 def check_report_size(item: Any, ctx: ReportContext, size: int | None = None) -> None:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from syncengine.ingest.problems import FieldError, ReportInvalid
+from syncengine.ingest.wire_text import spelling
 from syncengine.store.groups import FIELD_LIMITS
 
 __all__ = [
@@ -112,10 +113,16 @@ def attribute_value(value: Any) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        if math.isfinite(value) and value.is_integer() and abs(value) < 2**53:
-            return str(int(value))
-        return repr(value)
+        return _float_text(value)
     raise TypeError(type(value).__name__)
+
+
+def _float_text(value: float) -> str:
+    if not math.isfinite(value):
+        return spelling(value)  # "NaN", as the raw copy keeps it
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)
 
 
 def _kind(value: Any) -> str:

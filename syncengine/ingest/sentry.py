@@ -35,6 +35,7 @@ from syncengine.ingest.assemble import (
     assemble,
     check_report_size,
     pick_version,
+    unreadable,
 )
 from syncengine.ingest.bodies import decode_json, invalid_json, too_large
 from syncengine.ingest.envelope import parse_envelope
@@ -46,6 +47,7 @@ from syncengine.ingest.limits import (
     parse_timestamp,
 )
 from syncengine.ingest.problems import ReportInvalid
+from syncengine.ingest.wire_text import check_nesting
 
 __all__ = ["event_report", "parse_sentry_auth", "parse_sentry_envelope", "parse_sentry_store"]
 
@@ -173,6 +175,7 @@ def event_report(event: Any, ctx: ReportContext, size: int | None = None) -> Par
     """One Sentry event as a :class:`ParsedReport`; raises :class:`ReportInvalid`."""
     if not isinstance(event, dict):
         raise ReportInvalid.one("", "an event must be a JSON object")
+    check_nesting(event)
     check_report_size(event, ctx, size)
     exceptions = _exceptions(event)
     raised = exceptions[-1] if exceptions else None
@@ -218,6 +221,8 @@ def _add_event(parsed: Parsed, index: int, payload: bytes, ctx: ReportContext) -
         parsed.add(index, event_report(document, ctx, len(payload)))
     except ReportInvalid as exc:
         parsed.add(index, exc)
+    except Exception as exc:  # one report's failure is that report's problem alone
+        parsed.add(index, unreadable(index, exc))
 
 
 def parse_sentry_envelope(body: bytes, ctx: ReportContext) -> tuple[Parsed, dict[str, Any]]:
@@ -262,4 +267,6 @@ def parse_sentry_store(body: bytes, ctx: ReportContext) -> Parsed:
         parsed.add(0, event_report(document, ctx, len(body)))
     except ReportInvalid as exc:
         parsed.add(0, exc)
+    except Exception as exc:  # one report's failure is that report's problem alone
+        parsed.add(0, unreadable(0, exc))
     return parsed

@@ -318,10 +318,18 @@ class JiraClient(JiraSiteClient):
         properties: Sequence[str] = (),
         cursor: str | None = None,
         page_size: int = 100,
+        reconcile: Sequence[str] = (),
     ) -> SearchPage:
-        """One page: Cloud ``POST /search/jql`` (``nextPageToken``), DC ``POST /search``."""
+        """One page: Cloud ``POST /search/jql`` (``nextPageToken``), DC ``POST /search``.
+
+        ``reconcile``: issue ids Cloud searches as they are now (its search lags writes).
+        """
         request = SearchRequest(
-            jql=jql, fields=tuple(fields), properties=tuple(properties), page_size=page_size
+            jql=jql,
+            fields=tuple(fields),
+            properties=tuple(properties),
+            page_size=page_size,
+            reconcile=tuple(reconcile),
         )
         return await request.page(self.session, await self.flavour(), cursor)
 
@@ -332,12 +340,18 @@ class JiraClient(JiraSiteClient):
         fields: Sequence[str] = ("*navigable",),
         properties: Sequence[str] = (),
         page_size: int = 100,
+        reconcile: Sequence[str] = (),
     ) -> AsyncIterator[JiraIssue]:
-        """Every issue ``jql`` matches, page after page."""
+        """Every issue ``jql`` matches, page after page (``reconcile``: see search_page)."""
         cursor: str | None = None
         while True:
             page = await self.search_page(
-                jql, fields=fields, properties=properties, cursor=cursor, page_size=page_size
+                jql,
+                fields=fields,
+                properties=properties,
+                cursor=cursor,
+                page_size=page_size,
+                reconcile=reconcile,
             )
             for issue in page.issues:
                 yield issue

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
+from syncengine.domain.backoff import backoff_ceiling
+
 __all__ = [
     "DEFAULT_MAX_RETRY_AFTER",
     "Clock",
@@ -123,8 +125,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, random: Callable[[], float]) -> float:
         """Full jitter: uniform in [0, min(max_delay, base * 2**(attempt-1)))."""
-        ceiling = min(self.max_delay, self.base_delay * (2.0 ** max(0, attempt - 1)))
-        return random() * ceiling
+        return random() * backoff_ceiling(attempt, base=self.base_delay, cap=self.max_delay)
 
     def for_status(
         self,

@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from syncengine.store.outbox import State
+from syncengine.store.outbox import State, waits_for
 from syncengine.store.tables import AuditLog, ErrorGroup, IssueLink, OutboxItem, Project
+from syncengine.store.work_kinds import LINK_REGRESSION
 
 __all__ = ["ResolvedGroup", "note_version_problem", "reopen_regressed", "resolved_groups"]
 
@@ -118,13 +119,14 @@ async def reopen_regressed(
             insert(OutboxItem).values(
                 project_id=group.project_id,
                 group_id=group.id,
-                kind="link.regression",
+                kind=LINK_REGRESSION,
                 payload={**outbox, "regression_count": count},
                 state=State.PENDING,
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,
                 updated_at=now,
+                waits_for=waits_for(group_id=group.id, support_request_id=None),
             )
         )
     return count

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -63,6 +64,12 @@ NAMING = {
 
 # BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+
+# Outbox states by the literal SQL partial indexes and the claim share (literals, not
+# bound parameters: a planner can match a partial index only against literals).
+OUTBOX_UNFINISHED = "state IN ('pending', 'running', 'dead')"
+OUTBOX_DONE = "state = 'done'"
+OUTBOX_READY = "state IN ('pending', 'running') AND waits_for IS NULL"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
@@ -260,8 +267,51 @@ class OutboxItem(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_state_next_attempt", "state", "next_attempt_at"),
+        # Partial, so that no index but the ready one can serve the claim's state test.
+        Index(
+            "ix_outbox_done_updated",
+            "updated_at",
+            sqlite_where=text(OUTBOX_DONE),
+            postgresql_where=text(OUTBOX_DONE),
+        ),
+        Index(
+            "ix_outbox_unfinished_state",
+            "state",
+            "created_at",
+            sqlite_where=text(OUTBOX_UNFINISHED),
+            postgresql_where=text(OUTBOX_UNFINISHED),
+        ),
         Index("ix_outbox_project_state", "project_id", "state"),
+        # The claim reads only items that wait for nothing, in due order: O(batch),
+        # however many are pending, blocked or dead (migration 0011).
+        Index(
+            "ix_outbox_ready",
+            "next_attempt_at",
+            "id",
+            sqlite_where=text(OUTBOX_READY),
+            postgresql_where=text(OUTBOX_READY),
+        ),
+        # "Is an earlier item of this subject unfinished?" is one index probe.
+        Index(
+            "ix_outbox_group_unfinished",
+            "group_id",
+            "id",
+            sqlite_where=text(OUTBOX_UNFINISHED),
+            postgresql_where=text(OUTBOX_UNFINISHED),
+        ),
+        Index(
+            "ix_outbox_support_unfinished",
+            "support_request_id",
+            "id",
+            sqlite_where=text(OUTBOX_UNFINISHED),
+            postgresql_where=text(OUTBOX_UNFINISHED),
+        ),
+        Index(
+            "ix_outbox_waits_for",
+            "waits_for",
+            sqlite_where=text("waits_for IS NOT NULL"),
+            postgresql_where=text("waits_for IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -280,6 +330,9 @@ class OutboxItem(Base):
     claimed_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The earlier unfinished item of the same group or support request this one
+    # waits behind (None: it may run). Set on insert, handed on when that item finishes.
+    waits_for: Mapped[int | None] = mapped_column(Id)
 
 
 class SyncCursor(Base):

@@ -36,6 +36,7 @@ from syncengine.domain.regression import (
 from syncengine.domain.resolve import InvalidRule, ReportFacts, ResolveRule
 from syncengine.domain.versions import VersionScheme
 from syncengine.jira.parsing import parse_datetime
+from syncengine.logs import bind
 from syncengine.store.batch_fold import GroupFold
 from syncengine.store.database import Connection
 from syncengine.store.groups import GroupRepository
@@ -48,6 +49,7 @@ from syncengine.store.regressions import (
     reopen_regressed,
     resolved_groups,
 )
+from syncengine.store.work_kinds import LINK_REGRESSION
 from syncengine.sync.executor import LinkSync
 from syncengine.sync.tickets import CREATE, TicketService, group_key
 
@@ -55,7 +57,7 @@ __all__ = ["REGRESSION", "RegressionCheck", "RegressionHook", "RegressionJira"]
 
 log = logging.getLogger(__name__)
 
-REGRESSION = "link.regression"
+REGRESSION = LINK_REGRESSION
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -171,6 +173,7 @@ class RegressionJira:
         group_id = work.group_id
         payload = work.payload
         slug = await self._executor.slug_of(work.project_id)
+        bind(project=slug)
         if payload.get("new_issue_for"):  # a retry of a replacement under way
             old = str(payload["new_issue_for"])
             again = FileNewIssue(
@@ -204,7 +207,7 @@ class RegressionJira:
             now=self._clock(),
         )
         if isinstance(action, ReopenIssue):
-            await self._executor.sync(slug, link, issue, item_id=work.id)
+            await self._executor.sync(slug, link, item_id=work.id)
             if not payload.get("commented"):
                 await self._executor.client(slug).add_comment(link.issue_id, action.comment)
                 await self._store.note(work.id, "commented", True)

@@ -8,6 +8,12 @@ an "assigned" event may come with an empty changelog). Reading by id also
 follows an issue moved to another project: its new key is stored. A deleted
 issue unlinks its group (the group stays) and is audited. With the integration
 Passive nothing is read from Jira; the poll catches up when it is Active again.
+
+The issue is read under the link's lock (a push or poll of the same link runs
+first, so the read is never older than their writes). When the lock is not had
+within ``lock_wait`` seconds, or Jira fails for a passing reason, the delivery
+is queued instead (a ``link.pull`` outbox item, durable, retried with backoff)
+and answered: Jira does not redeliver forever, the outbox does.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from collections.abc import Callable
 from datetime import datetime
 
 from syncengine.domain.merge import SyncMode
-from syncengine.domain.webhooks import EventKind, Handled, JiraEvent, applied, ignored
+from syncengine.domain.webhooks import EventKind, Handled, JiraEvent, applied, ignored, queued
+from syncengine.errors import JiraError
 from syncengine.jira.errors import JiraNotFound
 from syncengine.store.link_sync import LinkSyncStore
-from syncengine.store.links import IssueLinkRepository
+from syncengine.store.links import IssueLinkRepository, LinkRecord
+from syncengine.store.locks import LinkBusy
 from syncengine.store.projects import ProjectRepository
 from syncengine.sync.executor import LinkSync
 
@@ -40,7 +48,11 @@ class WebhookEvents:
         store: LinkSyncStore,
         executor: LinkSync,
         clock: Callable[[], datetime],
+        wake: Callable[[], None] = lambda: None,
+        lock_wait: float = 2.0,
     ) -> None:
+        self.lock_wait = lock_wait
+        self._wake = wake
         self._projects = projects
         self._links = links
         self._store = store
@@ -74,13 +86,30 @@ class WebhookEvents:
         skip = self._skip(slug, event, active=project.integration_active)
         if skip is not None:
             return ignored(skip)
+        return await self._merge(slug, project.id, link)
+
+    async def _merge(self, slug: str, project_id: int, link: LinkRecord) -> Handled:
+        """Merge the issue now, or queue a ``link.pull`` when that cannot be done now."""
         try:
-            issue = await self._executor.read_issue(slug, link.issue_id)
+            await self._executor.sync(slug, link, wait=self.lock_wait)
         except JiraNotFound:
             # Deleted meanwhile (its own event unlinks it) or hidden from us: nothing to merge.
             log.warning("issue %s of group %s cannot be read", link.issue_key, link.group_id)
             return ignored(f"issue {link.issue_key} cannot be read (deleted or hidden)")
-        await self._executor.sync(slug, link, issue)
+        except (LinkBusy, JiraError) as exc:
+            if isinstance(exc, JiraError) and not exc.transient:
+                raise
+            waiting = not await self._store.queue_pull(
+                project_id=project_id, group_id=link.group_id, now=self._clock()
+            )
+            log.info(
+                "webhook for %s queued (%s)%s",
+                link.issue_key,
+                exc,
+                "; a pull was already waiting" if waiting else "",
+            )
+            self._wake()
+            return queued(f"issue {link.issue_key} is merged by the outbox (link.pull): {exc}")
         return applied()
 
     def _skip(self, slug: str, event: JiraEvent, *, active: bool) -> str | None:

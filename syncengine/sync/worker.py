@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from syncengine.domain.backoff import BackoffPolicy, GiveUp, next_attempt
 from syncengine.errors import JiraError, SyncEngineError, WorkTimedOut
+from syncengine.logs import bound
 from syncengine.store.outbox import OutboxRepository, OutboxWork
 
 __all__ = ["BatchHandler", "Handler", "OutboxWorker", "OutcomeHook"]
@@ -268,6 +269,10 @@ class OutboxWorker:
                 self._on_crash(result)
 
     async def _run_item(self, item: OutboxWork, project_slots: asyncio.Semaphore) -> None:
+        with bound(outbox_id=item.id, group_id=item.group_id):
+            await self._run_one(item, project_slots)
+
+    async def _run_one(self, item: OutboxWork, project_slots: asyncio.Semaphore) -> None:
         async with project_slots, self._slots:
             handler = self.handlers.get(item.kind)
             if handler is None:
@@ -301,7 +306,8 @@ class OutboxWorker:
                 outcomes = dict.fromkeys((item.id for item in items), exc)
             for item in items:
                 missing = RuntimeError(f"batch handler for {kind!r} gave no outcome")
-                await self._settle(item, outcomes.get(item.id, missing))
+                with bound(outbox_id=item.id, group_id=item.group_id):
+                    await self._settle(item, outcomes.get(item.id, missing))
                 self._started.discard(item.id)
         self._progress()
 

@@ -20,6 +20,7 @@ from syncengine.sync.group_admin import MAX_TOP, GroupDetail
 from syncengine.web.auth import Forbidden, PrincipalDep, User
 from syncengine.web.csrf import require_csrf
 from syncengine.web.problem_documents import problem, problem_responses
+from syncengine.web.request_bodies import NO_BODY
 from syncengine.web.services import ServicesDep
 
 __all__ = ["router"]
@@ -360,7 +361,12 @@ async def set_assignee(
     return _change(await services.groups.assign(group_id, body.assignee, actor=user.name))
 
 
-@router.post("/{group_id}/ticket", response_model=TicketOut, dependencies=[Depends(require_csrf)])
+@router.post(
+    "/{group_id}/ticket",
+    response_model=TicketOut,
+    dependencies=[Depends(require_csrf)],
+    openapi_extra=NO_BODY,
+)
 async def create_ticket(
     project: str, group_id: GroupId, user: AdminApiDep, services: ServicesDep
 ) -> TicketOut:

@@ -12,7 +12,8 @@ nesting past 64 levels), saying which field.
 
 The answer (200) says what happened: ``{"status": "applied"}``,
 ``{"status": "ignored", "reason": "not linked: …"}`` (not linked, comment only,
-unknown event, Passive…) or ``{"status": "duplicate"}``, with the ``delivery`` id.
+unknown event, Passive…), ``{"status": "queued", "reason": …}`` (the link was busy or Jira
+failed: merged later by the outbox) or ``{"status": "duplicate"}``, with the ``delivery`` id.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from syncengine.domain.webhooks import (
     parse_delivery,
     verify_signature,
 )
+from syncengine.logs import bind
 from syncengine.sync.webhook_inbox import WebhookInbox
 from syncengine.web.problem_documents import problem, problem_responses
+from syncengine.web.request_bodies import WEBHOOK_BODY
 from syncengine.web.services import ServicesDep
 
 __all__ = ["PATH", "router"]
@@ -73,9 +76,11 @@ def _event(project: str, body: bytes, inbox: WebhookInbox) -> JiraEvent | JSONRe
     PATH,
     response_model=None,
     responses=problem_responses(400, 401, 413, 500),
+    openapi_extra=WEBHOOK_BODY,
 )
 async def receive(project: str, request: Request, services: ServicesDep) -> JSONResponse:
     """Take one Jira webhook delivery for ``project``."""
+    bind(project=project)
     inbox = services.webhooks
     target = await inbox.target(project)
     if target is None:

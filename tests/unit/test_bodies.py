@@ -8,7 +8,7 @@ import zlib
 import brotli  # type: ignore[import-untyped]
 import pytest
 
-from syncengine.ingest.bodies import BodyReader
+from syncengine.ingest.bodies import MAX_GZIP_MEMBERS, BodyReader
 from syncengine.ingest.problems import RequestProblem
 
 
@@ -91,3 +91,43 @@ def test_unknown_encoding_is_415() -> None:
     with pytest.raises(RequestProblem, match="'zstd' is not supported") as caught:
         BodyReader("zstd", 100)
     assert caught.value.status_code == 415
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 100_000])
+def test_a_gzip_body_of_several_members_is_read_whole(chunk: int) -> None:
+    # RFC 1952 2.2: a gzip file is a series of members (what `cat a.gz b.gz` gives).
+    members = gzip.compress(b'[{"message": "a"},') + gzip.compress(b"") + gzip.compress(b"{}]")
+    assert read(members, "gzip", chunk=chunk) == b'[{"message": "a"},{}]'
+
+
+@pytest.mark.parametrize(
+    ("encoding", "data"),
+    [
+        ("gzip", gzip.compress(TEXT) + b"trailing garbage"),
+        ("gzip", gzip.compress(TEXT) + b"\x1f"),  # half a magic number, then the end
+        ("gzip", gzip.compress(TEXT) + b"\x1f\x8b"),  # a member that never comes
+        ("deflate", zlib.compress(TEXT) + b"more"),
+        ("deflate", zlib.compress(TEXT)[2:-4] + b"\x03\x00more"),
+    ],
+)
+def test_data_after_the_compressed_stream_is_refused(encoding: str, data: bytes) -> None:
+    with pytest.raises(RequestProblem) as caught:
+        read(data, encoding)
+    assert caught.value.status_code == 400
+    assert caught.value.kind == "bad-content-encoding"
+
+
+def test_members_are_bounded() -> None:
+    many = gzip.compress(b"x") * (MAX_GZIP_MEMBERS + 1)
+    with pytest.raises(RequestProblem, match=f"more than {MAX_GZIP_MEMBERS} gzip members"):
+        read(many, "gzip", chunk=4096)
+    assert read(many[: len(many) - len(gzip.compress(b"x"))], "gzip", chunk=4096) == (
+        b"x" * MAX_GZIP_MEMBERS
+    )
+
+
+def test_every_member_counts_against_the_limit() -> None:
+    bomb = gzip.compress(b"\0" * 600_000) * 2  # each member alone fits, both do not
+    with pytest.raises(RequestProblem) as caught:
+        read(bomb, "gzip", chunk=4096)
+    assert caught.value.status_code == 413
