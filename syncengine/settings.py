@@ -172,11 +172,8 @@ def _client_default(name: str) -> Any:
 
 
 class JiraSettings(_Section):
-    """How one project reaches Jira and what its tickets look like.
-
-    The connection keys become the client's :class:`~syncengine.jira.config.JiraConfig`
-    (built once by the composition root); their types and defaults are that model's.
-    """
+    """How one project reaches Jira and what its tickets look like; the connection keys
+    become the client's :class:`~syncengine.jira.config.JiraConfig` (its types, its defaults)."""
 
     _secrets = ("api_token", "webhook_secret", "oauth_client_secret")
 
