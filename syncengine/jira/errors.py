@@ -432,7 +432,8 @@ def error_from_response(  # noqa: PLR0911 one return per status family reads bes
             f"Jira rate-limited the request to {context.operation}{wait}",
             status=429,
             fix="lower jira.requests_per_second or jira.max_concurrency if this persists",
-            retry_after=retry_after,
+            # No Retry-After: still wait Atlassian's 5 s at least before the outbox tries again.
+            retry_after=retry_after if retry_after is not None else 5.0,
         )
     if status >= 500:
         return JiraUnavailable(

@@ -25,6 +25,7 @@ __all__ = [
     "SiteLimiters",
     "Sleep",
     "TokenBucket",
+    "rate_limit_backoff",
     "retry_after_seconds",
 ]
 
@@ -36,6 +37,20 @@ Clock = Callable[[], float]
 # Statuses a repeat of the same request may cure.
 _RETRY_ANY_METHOD = {429, 503}  # Jira refused before doing anything
 _RETRY_IDEMPOTENT = {500, 502, 504}  # the work may have been done: only repeat safe requests
+
+
+RATE_LIMIT_FIRST_SECONDS = 5.0
+RATE_LIMIT_MAX_SECONDS = 30.0
+
+
+def rate_limit_backoff(attempt: int, random: Callable[[], float]) -> float:
+    """The wait after a 429 that named no ``Retry-After``: Atlassian's advice for Cloud.
+
+    5 s, doubling towards 30 s, each times a jitter of 0.7-1.3 but never under 5 s
+    (a quick retry only spends more of the rate budget every process shares).
+    """
+    ceiling = min(RATE_LIMIT_MAX_SECONDS, RATE_LIMIT_FIRST_SECONDS * 2.0 ** max(attempt - 1, 0))
+    return max(RATE_LIMIT_FIRST_SECONDS, ceiling * (0.7 + 0.6 * random()))
 
 
 def retry_after_seconds(
@@ -151,9 +166,10 @@ class RetryPolicy:
                 # caller reschedule with the error's retry_after instead.
                 return RetryDecision(action="give_up", reason=f"Jira asked for {retry_after:g}s")
             return RetryDecision(action="retry", delay=retry_after, reason="Retry-After")
-        return RetryDecision(
-            action="retry", delay=self.backoff(attempt, random), reason=f"{status} backoff"
+        delay = (
+            rate_limit_backoff(attempt, random) if status == 429 else self.backoff(attempt, random)
         )
+        return RetryDecision(action="retry", delay=delay, reason=f"{status} backoff")
 
     def for_transport_error(
         self,

@@ -148,8 +148,11 @@ async def _nominated(
     labels = list(by_label)
     found: dict[str, Identity] = {}
     for start in range(0, len(labels), _LABELS_PER_QUERY):
-        chunk = jql.values(labels[start : start + _LABELS_PER_QUERY])
-        query = f"project = {jql.quote(project_key)} AND labels in {chunk} ORDER BY created ASC"
+        chunk = labels[start : start + _LABELS_PER_QUERY]
+        query = (
+            f"project = {jql.quote(project_key)} AND labels in {jql.values(chunk)} "
+            "ORDER BY created ASC"
+        )
         async for issue in client.search(
             query, fields=LOOKUP_FIELDS, properties=(IDENTITY_PROPERTY,), reconcile=reconcile
         ):

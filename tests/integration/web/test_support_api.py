@@ -148,3 +148,24 @@ async def test_openapi_describes_every_request_body(web: Web) -> None:
     backtrace = spec["paths"]["/post"]["post"]["requestBody"]
     assert "upload_file" in backtrace["content"]["multipart/form-data"]["schema"]["properties"]
     assert "$defs" not in str(spec)  # every schema resolves inside the document
+
+
+async def test_nul_in_a_field_is_400_naming_the_field_on_every_backend(web: Web) -> None:
+    # SQLite stored NUL and PostgreSQL refused it with 500; now both answer 400.
+    async with web.client() as client:
+        answer = await client.post(
+            BASE,
+            headers=TOKEN,
+            files=[
+                ("label", (None, b"Question")),
+                ("summary", (None, b"Paging \x00")),
+                ("description", (None, b"Docs \x00 unclear.")),
+                ("endpoint", (None, b"")),
+            ],
+        )
+        assert answer.status_code == 400, answer.text
+        problems = answer.json()["problems"]
+        assert set(problems) == {"summary", "description"}
+        assert "NUL" in problems["summary"]
+        good = await client.post(BASE, headers=TOKEN, data=_form())
+        assert good.status_code == 201
