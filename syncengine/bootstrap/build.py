@@ -55,6 +55,7 @@ from syncengine.support.service import SupportService
 from syncengine.support.targets import SupportTargets
 from syncengine.sync.changes import GroupChanges
 from syncengine.sync.doctor import Doctor, DoctorProject
+from syncengine.sync.duplicates import DuplicateSweep
 from syncengine.sync.group_admin import GroupAdmin
 from syncengine.sync.housekeeping import Housekeeping
 from syncengine.sync.integration_admin import IntegrationAdmin
@@ -268,9 +269,18 @@ async def bootstrap(
                 name="support.pull", seconds=min(support_intervals), func=_discard(puller.poll)
             )
         )
+    duplicates = DuplicateSweep(
+        projects=projects,
+        links=links,
+        audit=audit,
+        clients=jira.for_project,
+        project_keys={slug: p.jira.project_key for slug, p in settings.projects.items()},
+        clock=clock,
+    )
     all_jobs += [
         *sync.jobs,
         PeriodicJob(name="retention", seconds=3600, func=_discard(housekeeping.retention)),
+        PeriodicJob(name="tickets.duplicates", seconds=3600, func=_discard(duplicates.sweep)),
         PeriodicJob(
             name="createmeta.revalidate",
             seconds=settings.createmeta_refresh_seconds,

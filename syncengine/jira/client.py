@@ -279,6 +279,22 @@ class JiraClient(JiraSiteClient):
             json=value,
         )
 
+    async def link_issues(self, link_type: str, *, outward: str, inward: str) -> None:
+        """``POST /issueLink``: ``outward`` <type's outward phrase> ``inward``.
+
+        For ``"Duplicate"``: ``outward`` duplicates ``inward``. Repeating it adds no
+        second link (Jira keeps one link per type and pair), so it is safe to retry.
+        """
+        ctx = self.session.context(
+            f"link {outward} to {inward}", issue=outward, permission="Link Issues"
+        )
+        body = {
+            "type": {"name": link_type},
+            "outwardIssue": {"key": outward} if not outward.isdigit() else {"id": outward},
+            "inwardIssue": {"key": inward} if not inward.isdigit() else {"id": inward},
+        }
+        await self.session.json("POST", ep.ISSUE_LINKS, context=ctx, json=body, idempotent=True)
+
     async def remote_links(self, issue: str) -> tuple[RemoteLink, ...]:
         """``GET /issue/{key}/remotelink``."""
         data = await self._get(

@@ -267,3 +267,41 @@ def _other_worker(container: Container, name: str) -> OutboxWorker:
         lease=mine.lease,
         batch_handlers=mine.batch_handlers,
     )
+
+
+async def test_the_sweep_closes_a_duplicate_made_under_a_lag_past_the_window(
+    database_url: str,
+) -> None:
+    clock = Clock()
+    sim = clock.simulator(search_lag=900)  # slower than the configured 300 s
+    container, _ = await engine(database_url, clock, sim)
+    try:
+        sim.add_fault(kind="commit_then_fail", route="POST /issue", drop=True, remaining=1)
+        accepted = await ingest(container, [crash("fp-dup")])
+        await container.worker.drain()
+        await _settle(container, clock)
+        assert len(_crash_issues(sim)) == 2  # the configured window was too short
+        link = await container.links.for_group(accepted[0].group_id)
+        assert link is not None
+        (sweep,) = [j for j in container.jobs if j.name == "tickets.duplicates"]
+        clock.advance(900)  # the search has caught up
+        await sweep.func()
+        (duplicate,) = [i for i in sim.issues("CRASH") if i.key != link.issue_key]
+        kept = sim.issue(link.issue_key)
+        assert duplicate.issue_links == [("Duplicate", kept.id)]
+        assert sim.state.statuses[duplicate.status_id].category.key == "done"
+        assert sim.state.resolutions[duplicate.resolution_id or ""].name == "Duplicate"
+        assert f"Duplicate of {kept.key}" in str(duplicate.comments[-1].body)
+        label = identity_label(group_key("shop", "fp-dup"))
+        assert label not in duplicate.fields["labels"]
+        assert label in kept.fields["labels"]
+        assert kept.status_id != duplicate.status_id
+        audit = await container.audit.for_group(accepted[0].group_id)
+        assert [e.detail for e in audit if e.action == "ticket.duplicate_closed"] == [
+            {"issue": duplicate.key, "duplicate_of": kept.key}
+        ]
+        await sweep.func()  # nothing left to close: no second comment, no second entry
+        audit = await container.audit.for_group(accepted[0].group_id)
+        assert len([e for e in audit if e.action == "ticket.duplicate_closed"]) == 1
+    finally:
+        await container.aclose()
