@@ -25,6 +25,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -177,7 +178,7 @@ class JiraSettings(_Section):
     (built once by the composition root); their types and defaults are that model's.
     """
 
-    _secrets = ("api_token", "webhook_secret")
+    _secrets = ("api_token", "webhook_secret", "oauth_client_secret")
 
     url: str = ""
     site_url: str = ""
@@ -192,6 +193,16 @@ class JiraSettings(_Section):
     webhook_secret: SecretStr | None = None
     webhook_secret_env: str | None = None
     webhook_secret_file: Path | None = None
+    oauth_consumer_key: str = "syncengine"
+    oauth_client_id: str = ""
+    oauth_client_secret: SecretStr | None = None
+    oauth_client_secret_env: str | None = None
+    oauth_client_secret_file: Path | None = None
+    oauth_scopes: tuple[str, ...] = ()
+    oauth_auth_root: str = "https://auth.atlassian.com"
+    oauth_callback_url: str = ""
+    api_token_expires: date | None = None
+    expiry_warning_days: int = Field(30, ge=0)
     project_key: str = "CRASH"
     issue_type: str = "Bug"
     summary: str = "$classifier: $message"
@@ -414,6 +425,8 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     admin_token_env: str | None = None
     admin_token_file: Path | None = None
+    secret_key_env: str = "SYNCENGINE_SECRET_KEY"  # noqa: S105 the variable's name, not a key
+    secret_key_file: Path | None = None
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     web: WebSettings = Field(default_factory=WebSettings)
@@ -451,7 +464,8 @@ class Settings(BaseSettings):
             found.append(password)
         for project in self.projects.values():
             found += [token.get_secret_value() for token in project.submission_tokens]
-            for secret in (project.jira.api_token, project.jira.webhook_secret):
+            jira = project.jira
+            for secret in (jira.api_token, jira.webhook_secret, jira.oauth_client_secret):
                 if secret is not None:
                     found.append(secret.get_secret_value())
         return found

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from syncengine.entrypoints.cli_groups import add_group_commands
+from syncengine.entrypoints.cli_jira import add_jira_commands
 from syncengine.entrypoints.cli_ops import add_ops_commands
 from syncengine.errors import ConfigError, SyncEngineError
 from syncengine.settings import Settings, display_settings, load_settings
@@ -367,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_group_commands(commands)
     add_ops_commands(commands)
+    add_jira_commands(commands)
     return parser
 
 

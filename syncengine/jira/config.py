@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 Deployment = Literal["auto", "cloud", "datacenter"]
-AuthScheme = Literal["basic", "bearer"]
+AuthScheme = Literal["basic", "bearer", "oauth1", "oauth2"]
 ApiVersion = Literal[2, 3]
 
 # Optional context path (e.g. /jira), then optionally /rest/api/<2|3>, then an optional slash.

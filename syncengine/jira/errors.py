@@ -97,6 +97,7 @@ class RequestContext:
     permission: str | None = None
     """The Jira permission the operation needs ("Create Issues")."""
     bearer: bool = False
+    oauth: bool = False
 
 
 class JiraRateLimited(JiraTransientError):
@@ -290,6 +291,13 @@ def _auth_error(context: RequestContext, body: ErrorBody, headers: Mapping[str, 
             status=401,
             fix="log in to Jira once in a browser as that user to clear the CAPTCHA",
         )
+    if context.oauth:
+        return JiraAuthError(
+            "Jira rejected the OAuth access (401): the grant was revoked or has expired",
+            status=401,
+            fix="connect again: `syncengine jira connect PROJECT` (or Connect on the "
+            "integration page)",
+        )
     if context.bearer:
         return JiraAuthError(
             "Jira rejected the personal access token (401)",
@@ -308,6 +316,14 @@ def _auth_error(context: RequestContext, body: ErrorBody, headers: Mapping[str, 
 
 
 def _permission_error(context: RequestContext, body: ErrorBody) -> JiraError:
+    if any("basic authentication has been disabled" in m.lower() for m in body.messages):
+        # Data Center 10+ blocks Basic auth by default (the atlassian-authentication plugin).
+        return JiraAuthError(
+            "Basic authentication is disabled on this Jira (403)",
+            status=403,
+            fix='use a personal access token (jira.auth = "bearer") or OAuth (jira.auth = '
+            '"oauth1" or "oauth2", then `syncengine jira connect PROJECT`)',
+        )
     said = f": {body.summary()}" if body.messages or body.field_errors else ""
     where = f" in project {context.project_key}" if context.project_key else ""
     permission = f"the '{context.permission}' permission" if context.permission else "permission"

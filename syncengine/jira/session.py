@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import httpx
 
+from syncengine.errors import ConfigError
 from syncengine.jira.answers import read_bounded
 from syncengine.jira.config import JiraConfig
 from syncengine.jira.errors import (
@@ -79,6 +80,7 @@ class JiraSession:
         now: Callable[[], datetime] = _utcnow,
         random: Callable[[], float] = random_module.random,
         observer: CallObserver | None = None,
+        auth: httpx.Auth | None = None,
     ) -> None:
         self.config = config
         self._observer = observer
@@ -103,7 +105,6 @@ class JiraSession:
         self._secrets = [s for s in (basic, self._secret) if len(s) >= 4]
         self.requests_sent = 0
         self._rest_base: str | None = None if config.find_gateway else config.rest_base
-        auth: httpx.Auth | None = None
         headers = {
             "Accept": "application/json",
             "User-Agent": config.user_agent,
@@ -112,7 +113,12 @@ class JiraSession:
             "Accept-Language": "en",
             "X-Force-Accept-Language": "true",
         }
-        if config.auth == "basic":
+        if config.auth in ("oauth1", "oauth2"):
+            if auth is None:
+                raise ConfigError(
+                    [f"jira.auth = {config.auth!r} needs the project's OAuth credential"]
+                )
+        elif config.auth == "basic":
             auth = httpx.BasicAuth(config.user, self._secret)
         else:
             headers["Authorization"] = f"Bearer {self._secret}"
@@ -140,6 +146,7 @@ class JiraSession:
             operation=operation,
             user=self.config.user,
             bearer=self.config.auth == "bearer",
+            oauth=self.config.auth in ("oauth1", "oauth2"),
             **kwargs,
         )
 

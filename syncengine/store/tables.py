@@ -40,6 +40,7 @@ __all__ = [
     "GroupDayCount",
     "GroupMinuteCount",
     "IssueLink",
+    "JiraCredential",
     "OutboxItem",
     "Project",
     "Sample",
@@ -489,3 +490,22 @@ class WebSession(Base):
     password_fingerprint: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class JiraCredential(Base):
+    """A project's OAuth credential for Jira: keys and tokens sealed (see ``store.secret_box``).
+
+    Only the kind, the state of the connection and when it must be renewed are in clear;
+    ``sealed`` is Fernet ciphertext of a JSON object. ``version`` grows with every write,
+    so a refresh that lost a race sees that another process already rotated the token.
+    """
+
+    __tablename__ = "jira_credentials"
+
+    project_slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    sealed: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]

@@ -17,6 +17,7 @@ from syncengine.jira.simulator.handle import Simulator
 from syncengine.jira.simulator.limits import LimitsConfig
 from syncengine.jira.simulator.pipeline import Api, Ctx
 from syncengine.jira.simulator.routes import admin, createmeta, issues, meta, parts, search
+from syncengine.jira.simulator.routes.oauth import oauth_admin_routes, oauth_routes
 from syncengine.jira.simulator.seed import DEFAULT_LOGIN, DEFAULT_TOKEN, seed_site
 from syncengine.jira.simulator.state import SimState
 
@@ -117,8 +118,14 @@ def create_simulator(
         *search.routes(api),
         *admin.webhook_routes(api),
     ]
-    routes: list[BaseRoute] = [*jira, *admin.sim_routes(sim)]
+    routes: list[BaseRoute] = [
+        *jira,
+        *admin.sim_routes(sim),
+        *oauth_admin_routes(sim),
+        *oauth_routes(sim),
+    ]
     if flavour == "datacenter":
+        routes += oauth_routes(sim, prefix="/jira")
         routes.append(Mount("/jira", routes=jira))
     else:
         routes += [

@@ -22,6 +22,7 @@ from syncengine.jira.simulator.faults import FaultRule, Faults
 from syncengine.jira.simulator.limits import LimitsConfig, RateLimiter
 from syncengine.jira.simulator.metering import RequestCounter
 from syncengine.jira.simulator.model import Issue, Permission, ScreenField, User
+from syncengine.jira.simulator.oauth import OAuthServers
 from syncengine.jira.simulator.state import SimState
 from syncengine.jira.simulator.webhooks import Webhook, WebhookDispatcher
 
@@ -72,6 +73,7 @@ class Simulator:
         self.limiter = RateLimiter(limits, clock)
         self.faults = Faults(seed)
         self.counter = RequestCounter()
+        self.oauth = OAuthServers(clock, cloud=state.flavour == "cloud")
         self.hang_seconds = hang_seconds
         self.webhooks = WebhookDispatcher(
             state,

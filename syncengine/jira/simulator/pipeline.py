@@ -305,7 +305,15 @@ class Api:
         header = request.headers.get("authorization", "")
         scheme, _, credentials = header.partition(" ")
         user: User | None = None
+        oauth = self.sim.oauth
         if scheme.lower() == "basic":
+            if not oauth.basic_auth_enabled:
+                # Data Center 10+ with basic auth blocked (the atlassian-authentication plugin).
+                raise JiraHttpError(
+                    403,
+                    "Basic Authentication has been disabled on this instance.",
+                    media_type="text/plain;charset=UTF-8",
+                )
             try:
                 login, _, token = base64.b64decode(credentials).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError):
@@ -317,7 +325,14 @@ class Api:
             )
         elif scheme.lower() == "bearer" and credentials:
             user = self.sim.state.authenticate(None, credentials.strip(), via_gateway=via_gateway)
-        if user is not None:
+            if user is None:
+                account = oauth.authenticate_bearer(credentials.strip(), via_gateway=via_gateway)
+                user = self.sim.state.users.get(account) if account else None
+        elif scheme == "OAuth" and self.sim.state.flavour == "datacenter":
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            account = oauth.authenticate_oauth1(request.method, str(request.url), headers)
+            user = self.sim.state.users.get(account) if account else None
+        if user is not None and user.active:
             return user
         if anonymous and not header:
             return self.sim.anonymous
