@@ -151,21 +151,31 @@ class BackgroundRuntime:
         """Stop taking work, finish or release in-flight claims, stop the schedule.
 
         Jobs already running and the worker's items in hand get ``grace_seconds``
-        (default: the runtime's, 30 s) to finish; none starts meanwhile. Past it they
-        are cancelled: the worker's cut-off items are retried as later attempts.
+        (default: the runtime's, 30 s) in all to finish, side by side; none starts
+        meanwhile. Past it they are cancelled: the worker's cut-off items are retried as
+        later attempts, a cut-off job runs again at its next time.
         """
         grace = self.grace_seconds if grace_seconds is None else grace_seconds
+        # One budget for everything: jobs and the worker's items finish side by side.
+        deadline = asyncio.get_running_loop().time() + grace
+
+        def left() -> float:
+            return max(0.0, deadline - asyncio.get_running_loop().time())
+
         self._stopping.set()
+        self.worker.stop()
         if self._scheduler.running:
             self._scheduler.pause()
             if self._running:
-                await asyncio.wait(set(self._running), timeout=grace)
+                await asyncio.wait(set(self._running), timeout=left())
+            for task in list(self._running):
+                log.warning("periodic job still running after %gs; cutting it off", grace)
+                task.cancel()
             self._scheduler.shutdown(wait=False)
         for job in self.jobs:
             self.supervision.stopped(job_loop(job.name))
-        self.worker.stop()
         if self._worker_task is not None:
-            done, _ = await asyncio.wait({self._worker_task}, timeout=grace)
+            done, _ = await asyncio.wait({self._worker_task}, timeout=left())
             if not done:
                 log.warning("outbox work still running after %gs; cutting it off", grace)
                 self._worker_task.cancel()

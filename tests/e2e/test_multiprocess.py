@@ -34,9 +34,14 @@ def _config(tmp: Path, database_url: str, sim: JiraSim) -> Path:
     config.write_text(
         f'database_url = "{database_url}"\ndata_dir = "{tmp}/data"\nlog_level = "warning"\n'
         "outbox_lease_seconds = 5\n"
+        # A stop must end well inside the 15 s the harness waits after SIGTERM.
+        "stop_grace_seconds = 5\n"
         f"[projects.shop]\nsubmission_tokens = ['{TOKEN}']\n"
         f'[projects.shop.jira]\nurl = "{sim.url}"\nuser = "bot@example.com"\n'
         'api_token = "sim-api-token"\nproject_key = "CRASH"\nrequests_per_second = 200\n'
+        # This simulator's search does not lag: a create whose answer a kill -9 lost is
+        # looked up after timeout + lag (6 s), not the default 330 s.
+        "timeout_seconds = 5\nsearch_lag_seconds = 1\n"
         'custom_fields = { customfield_10050 = "Minor" }\n',
         encoding="utf-8",
     )
