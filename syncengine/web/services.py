@@ -90,6 +90,8 @@ class WebServices:
     status: EngineStatus
     metrics: Metrics
     clock: Callable[[], datetime]
+    issue_pages: Callable[[str], str | None] | None = None
+    """The bundled Jira simulator's issue page by key (None: no simulator runs here)."""
 
 
 def get_services(request: Request) -> WebServices:

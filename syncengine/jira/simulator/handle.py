@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -24,6 +24,9 @@ from syncengine.jira.simulator.metering import RequestCounter
 from syncengine.jira.simulator.model import Issue, Permission, ScreenField, User
 from syncengine.jira.simulator.state import SimState
 from syncengine.jira.simulator.webhooks import Webhook, WebhookDispatcher
+
+if TYPE_CHECKING:
+    from syncengine.jira.simulator.persistence import StateFile
 
 __all__ = ["SimTransport", "Simulator"]
 
@@ -88,6 +91,7 @@ class Simulator:
         )
         self.app: ASGIApp = _unset_app
         self._inner: ASGIApp = _unset_app
+        self.state_file: StateFile | None = None
 
     def attach(self, app: ASGIApp) -> None:
         """Install the routed app (``create_simulator`` does this)."""
@@ -104,6 +108,20 @@ class Simulator:
     @property
     def flavour(self) -> str:
         return self.state.flavour
+
+    def issue_page(self, key: str) -> str | None:
+        """The read-only page of issue ``key`` (``/browse/{key}``), or None if there is none."""
+        from syncengine.jira.simulator.browse import issue_page
+
+        if self.state_file is not None:
+            self.state_file.refresh()
+        return issue_page(self.state, key)
+
+    def close(self) -> None:
+        """Save the site to its file (if it has one) and let the file go."""
+        if self.state_file is not None:
+            self.state_file.close()
+            self.state_file = None
 
     # ---- HTTP in-process ----------------------------------------------------
     def transport(self) -> SimTransport:
