@@ -11,8 +11,9 @@ edge, with ``raise ... from exc``::
     │   ├── MigrationRequired       the schema is behind the code: run `syncengine db upgrade`
     │   ├── NotFound                a row that was asked for by id or key does not exist
     │   ├── StoreBusy               a passing failure (deadlock, lock timeout, lost connection)
-    │   └── StoreRejected           the data broke a constraint; retrying it will not help
-    │       └── StoreConflict       a row with the same key exists (a unique constraint)
+    │   ├── StoreRejected           the data broke a constraint; retrying it will not help
+    │   │   └── StoreConflict       a row with the same key exists (a unique constraint)
+    │   └── SecretUnreadable        no configured key opens a stored secret (store.secret_box)
     ├── IngestError                 a crash report or request body cannot be accepted
     │   ├── AuthError               missing or wrong submission token
     │   │   └── TokenMissing, TokenRejected               (ingest.problems)
@@ -32,7 +33,8 @@ edge, with ``raise ... from exc``::
         └── JiraPermanentError      retrying will not help until someone fixes something
             │                       (401, 403, 404, 400, 410); ``fix`` says what to do
             ├── JiraAuthError, JiraPermissionError, JiraNotFound, JiraGone,
-            │   JiraRequestRejected, JiraUnexpectedResponse (jira.errors)
+            │   JiraRequestRejected, JiraUnexpectedResponse,
+            │   JiraResponseTooLarge                       (jira.errors)
             ├── JiraBadRequest      field errors by field └── JiraInvalidIssueType
             └── NoTransitionError, UnmappedUser           (sync.executor, sync.users)
 

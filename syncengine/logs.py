@@ -1,18 +1,77 @@
-"""Logging set-up: plain or JSON lines, with secrets redacted from every record."""
+"""Logging set-up: plain or JSON lines, with secrets redacted from every record.
+
+Records carry the context of the work they are about: the request id, and the
+``project``, ``group_id`` and ``outbox_id`` bound where that work is known
+(:func:`bound` around an outbox item in the worker, an intake request, a webhook
+delivery, a poll; :func:`bind` once a handler has looked the project up). The
+context lives in :mod:`contextvars` rather than in a logger adapter or structlog:
+every module keeps its plain ``logging.getLogger(__name__)`` calls, nothing new is
+installed, and asyncio copies the context into each task, so the items a worker
+runs side by side (``asyncio.gather``) never see each other's ids.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 
-__all__ = ["RedactingFilter", "configure_logging", "request_id"]
+__all__ = [
+    "CONTEXT_FIELDS",
+    "RedactingFilter",
+    "bind",
+    "bound",
+    "configure_logging",
+    "context",
+    "request_id",
+]
 
 # The id of the HTTP request being handled, put on every log record made while it runs.
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+CONTEXT_FIELDS = ("project", "group_id", "outbox_id")
+"""What :func:`bound` and :func:`bind` may put on records (the JSON formatter's slots)."""
+
+_context: contextvars.ContextVar[Mapping[str, object]] = contextvars.ContextVar(
+    "log_context", default=MappingProxyType({})
+)
+
+
+def _with(fields: Mapping[str, object]) -> Mapping[str, object]:
+    unknown = set(fields) - set(CONTEXT_FIELDS)
+    if unknown:
+        raise TypeError(f"not a log context field: {sorted(unknown)}")
+    given = {k: v for k, v in fields.items() if v is not None}
+    return MappingProxyType({**_context.get(), **given})
+
+
+@contextlib.contextmanager
+def bound(**fields: object) -> Iterator[None]:
+    """Put ``fields`` (None ones skipped) on every record logged inside the block.
+
+    Whatever :func:`bind` adds inside the block ends with it too.
+    """
+    token = _context.set(_with(fields))
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def bind(**fields: object) -> None:
+    """Add ``fields`` to the current context until the enclosing :func:`bound` ends."""
+    _context.set(_with(fields))
+
+
+def context() -> Mapping[str, object]:
+    """The fields bound now."""
+    return _context.get()
+
 
 _SECRETISH = re.compile(
     r"(?i)(authorization:\s*(?:basic|bearer)\s+|token=|sentry_key=|password=|secret=)[^\s&,\"']+"
@@ -46,6 +105,9 @@ class RedactingFilter(logging.Filter):
         current = request_id.get()
         if current is not None and not hasattr(record, "request_id"):
             record.request_id = current
+        for key, value in _context.get().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
         return True
 
 
@@ -69,7 +131,11 @@ class _PlainFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         rid = getattr(record, "request_id", None)
-        return f"{line} [request {rid}]" if rid else line
+        line = f"{line} [request {rid}]" if rid else line
+        bound_now = [
+            f"{key}={getattr(record, key)}" for key in CONTEXT_FIELDS if hasattr(record, key)
+        ]
+        return f"{line} [{' '.join(bound_now)}]" if bound_now else line
 
 
 def configure_logging(level: str, *, json_lines: bool, secrets: Iterable[str] = ()) -> None:

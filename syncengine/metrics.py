@@ -35,6 +35,19 @@ class Metrics:
             ["state"],
             registry=r,
         )
+        self.http_requests = Counter(
+            "syncengine_http_requests",
+            "HTTP requests answered, by method, route template and status",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.http_latency = Histogram(
+            "syncengine_http_request_seconds",
+            "HTTP request duration, by method and route template",
+            ["method", "route"],
+            registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
         self.jira_calls = Counter(
             "syncengine_jira_calls",
             "Jira REST calls, by operation and status",

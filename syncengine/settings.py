@@ -25,6 +25,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -162,6 +163,7 @@ class IngestSettings(_Section):
     samples_newest: int = Field(5, ge=0)
     batch_max_reports: int = Field(5000, gt=0)
     batch_max_delay_ms: int = Field(50, ge=0)
+    token_cache_seconds: float = Field(10.0, ge=0)
 
 
 def _client_default(name: str) -> Any:
@@ -176,7 +178,7 @@ class JiraSettings(_Section):
     (built once by the composition root); their types and defaults are that model's.
     """
 
-    _secrets = ("api_token", "webhook_secret")
+    _secrets = ("api_token", "webhook_secret", "oauth_client_secret")
 
     url: str = ""
     site_url: str = ""
@@ -191,6 +193,16 @@ class JiraSettings(_Section):
     webhook_secret: SecretStr | None = None
     webhook_secret_env: str | None = None
     webhook_secret_file: Path | None = None
+    oauth_consumer_key: str = "syncengine"
+    oauth_client_id: str = ""
+    oauth_client_secret: SecretStr | None = None
+    oauth_client_secret_env: str | None = None
+    oauth_client_secret_file: Path | None = None
+    oauth_scopes: tuple[str, ...] = ()
+    oauth_auth_root: str = "https://auth.atlassian.com"
+    oauth_callback_url: str = ""
+    api_token_expires: date | None = None
+    expiry_warning_days: int = Field(30, ge=0)
     project_key: str = "CRASH"
     issue_type: str = "Bug"
     summary: str = "$classifier: $message"
@@ -206,6 +218,10 @@ class JiraSettings(_Section):
     max_concurrency: int = Field(_client_default("max_concurrency"), gt=0)
     requests_per_second: float = Field(_client_default("requests_per_second"), gt=0)
     max_retries: int = Field(_client_default("max_retries"), ge=0)
+    deadline_seconds: float = Field(_client_default("deadline_seconds"), gt=0)
+    max_response_bytes: int = Field(_client_default("max_response_bytes"), ge=64 * 1024)
+    max_retry_after_seconds: float = Field(_client_default("max_retry_after_seconds"), ge=1)
+    search_lag_seconds: float = Field(300.0, ge=0)
 
     @property
     def simulated(self) -> bool:
@@ -293,11 +309,28 @@ class ProjectSettings(_Section):
     submission_token_env: str | None = None
     submission_token_file: Path | None = None
     version_attribute: str = "version"
+    version_pattern: str | None = None
     integration_active: bool = True
     jira: JiraSettings = Field(default_factory=JiraSettings)
     rules: RuleSettings = Field(default_factory=RuleSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     support: SupportSettings = Field(default_factory=SupportSettings)
+
+    @field_validator("version_pattern")
+    @classmethod
+    def _one_group(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            groups = re.compile(value).groups
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        if groups != 1:
+            raise ValueError(
+                f"needs exactly one group, the version (it has {groups}): "
+                r"e.g. 'MyApp (\d+(?:\.\d+)*)'; use (?:...) for other parentheses"
+            )
+        return value
 
     @model_validator(mode="after")
     def _read_token(self) -> ProjectSettings:
@@ -393,6 +426,8 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     admin_token_env: str | None = None
     admin_token_file: Path | None = None
+    secret_key_env: str = "SYNCENGINE_SECRET_KEY"  # noqa: S105 the variable's name, not a key
+    secret_key_file: Path | None = None
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     web: WebSettings = Field(default_factory=WebSettings)
@@ -430,7 +465,8 @@ class Settings(BaseSettings):
             found.append(password)
         for project in self.projects.values():
             found += [token.get_secret_value() for token in project.submission_tokens]
-            for secret in (project.jira.api_token, project.jira.webhook_secret):
+            jira = project.jira
+            for secret in (jira.api_token, jira.webhook_secret, jira.oauth_client_secret):
                 if secret is not None:
                     found.append(secret.get_secret_value())
         return found

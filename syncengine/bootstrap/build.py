@@ -21,7 +21,14 @@ from pydantic import SecretStr
 
 from syncengine.bootstrap import values
 from syncengine.bootstrap.container import Background, Container
-from syncengine.bootstrap.jira_clients import JiraClients, SimulatedJira, issue_sites, jira_configs
+from syncengine.bootstrap.jira_clients import (
+    JiraClients,
+    ProjectJira,
+    SimulatedJira,
+    issue_sites,
+    jira_configs,
+    oauth_setups,
+)
 from syncengine.bootstrap.sync_services import build_sync
 from syncengine.domain.merge import SyncMode
 from syncengine.ingest.intake import Intake
@@ -31,6 +38,7 @@ from syncengine.jira.config import JiraConfig
 from syncengine.metrics import Metrics
 from syncengine.settings import Settings
 from syncengine.store.audit import AuditRepository
+from syncengine.store.credentials import CredentialRepository
 from syncengine.store.cursors import CursorRepository
 from syncengine.store.database import Database
 from syncengine.store.group_edits import GroupEdits
@@ -38,10 +46,12 @@ from syncengine.store.groups import GroupRepository
 from syncengine.store.history import HistoryHook, HistoryRepository
 from syncengine.store.link_sync import LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
+from syncengine.store.locks import LinkLocks
 from syncengine.store.migrate import upgrade_async
 from syncengine.store.outbox import OutboxRepository
 from syncengine.store.projects import ProjectRepository
 from syncengine.store.retention import RetentionRepository
+from syncengine.store.secret_box import load_secret_box
 from syncengine.store.support import CREATE_KIND as SUPPORT_CREATE
 from syncengine.store.support import SupportRepository
 from syncengine.store.ticket_queue import TicketRequests
@@ -54,9 +64,12 @@ from syncengine.support.service import SupportService
 from syncengine.support.targets import SupportTargets
 from syncengine.sync.changes import GroupChanges
 from syncengine.sync.doctor import Doctor, DoctorProject
+from syncengine.sync.duplicates import DuplicateSweep
 from syncengine.sync.group_admin import GroupAdmin
 from syncengine.sync.housekeeping import Housekeeping
 from syncengine.sync.integration_admin import IntegrationAdmin
+from syncengine.sync.jira_auth import JiraCredentials
+from syncengine.sync.jira_connect import JiraConnector
 from syncengine.sync.manual_tickets import ManualTickets
 from syncengine.sync.planner import TicketPlanner
 from syncengine.sync.regressions import RegressionHook
@@ -154,13 +167,17 @@ async def bootstrap(
     requests = SupportRepository(db)
     link_store = LinkSyncStore(db)
 
-    # Jira, and the signal any writer of outbox work sets to wake the worker.
+    # Jira (OAuth projects sign with their stored credential), and the signal any writer of
+    # outbox work sets to wake the worker.
     metrics = Metrics()
+    configs = jira_configs(settings)
+    connector = _oauth(settings, db, configs, jira_transport, clock)
     jira = JiraClients(
-        jira_configs(settings),
+        configs,
         transport=jira_transport,
         simulator=simulator[1] if simulator is not None else None,
         observer=lambda slug: metrics.jira_observer(slug, clock),
+        auth=connector.credentials.auth_for if connector is not None else None,
     )
     work_written = asyncio.Event()
     wake = work_written.set
@@ -189,6 +206,11 @@ async def bootstrap(
         clients=jira.for_project,
         renderer=renderer,
         clock=clock,
+        outbox=outbox,
+        settle_seconds={
+            slug: p.jira.timeout_seconds + p.jira.search_lag_seconds
+            for slug, p in settings.projects.items()
+        },
     )
     changes = GroupChanges(
         GroupEdits(db), syncing=values.syncing_projects(settings), clock=clock, wake=wake
@@ -204,6 +226,7 @@ async def bootstrap(
     )
     sync = build_sync(
         store=link_store,
+        locks=LinkLocks(db),
         configs=values.sync_configs(settings),
         user_maps={slug: dict(p.jira.user_map) for slug, p in settings.projects.items()},
         poll_intervals={
@@ -282,9 +305,18 @@ async def bootstrap(
                 name="support.pull", seconds=min(support_intervals), func=_discard(puller.poll)
             )
         )
+    duplicates = DuplicateSweep(
+        projects=projects,
+        links=links,
+        audit=audit,
+        clients=jira.for_project,
+        project_keys={slug: p.jira.project_key for slug, p in settings.projects.items()},
+        clock=clock,
+    )
     all_jobs += [
         *sync.jobs,
         PeriodicJob(name="retention", seconds=3600, func=_discard(housekeeping.retention)),
+        PeriodicJob(name="tickets.duplicates", seconds=3600, func=_discard(duplicates.sweep)),
         PeriodicJob(
             name="createmeta.revalidate",
             seconds=settings.createmeta_refresh_seconds,
@@ -301,9 +333,7 @@ async def bootstrap(
                 template=values.ticket_template(p.jira),
                 screens=values.doctor_screens(p),
             )
-            for (slug, p), config in zip(
-                settings.projects.items(), jira_configs(settings).values(), strict=True
-            )
+            for (slug, p), config in zip(settings.projects.items(), configs.values(), strict=True)
         },
         clients=jira.for_project,
         stored=projects,
@@ -314,7 +344,11 @@ async def bootstrap(
     web = WebServices(
         config=values.web_config(settings),
         intake=Intake(
-            projects=projects, sink=sink, contexts=values.report_contexts(settings), clock=clock
+            projects=projects,
+            sink=sink,
+            contexts=values.report_contexts(settings),
+            clock=clock,
+            token_cache_seconds=settings.ingest.token_cache_seconds,
         ),
         webhooks=WebhookInbox(
             secrets={
@@ -365,6 +399,7 @@ async def bootstrap(
         metrics=metrics,
         clock=clock,
         issue_pages=simulator[0].issue_page if simulator is not None else None,
+        connector=connector,
     )
     frozen_jobs = tuple(all_jobs)
     return Container(
@@ -396,7 +431,38 @@ async def bootstrap(
         clock=clock,
         started_at=utcnow(),
         simulator=simulator[0] if simulator is not None else None,
+        connector=connector,
     )
+
+
+def _oauth(
+    settings: Settings,
+    db: Database,
+    configs: Mapping[str, ProjectJira],
+    transport: httpx.AsyncBaseTransport | None,
+    clock: Callable[[], datetime],
+) -> JiraConnector | None:
+    """The OAuth credential service and connect flows, when any project uses OAuth (the
+    secret key is loaded, or the demo's made, only then)."""
+    setups = oauth_setups(settings, configs)
+    if not setups:
+        return None
+    box = load_secret_box(
+        key_env=settings.secret_key_env,
+        key_file=settings.secret_key_file,
+        data_dir=settings.data_dir,
+    )
+
+    def http() -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=transport,
+            timeout=30.0,
+            follow_redirects=False,
+            headers={"User-Agent": "syncengine"},
+        )
+
+    credentials = JiraCredentials(CredentialRepository(db, box), setups, http=http, now=clock)
+    return JiraConnector(credentials, http=http, now=clock)
 
 
 def _writer(

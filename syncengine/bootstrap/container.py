@@ -24,6 +24,7 @@ from syncengine.support.pullback import SupportPuller
 from syncengine.support.service import SupportService
 from syncengine.sync.changes import GroupChanges
 from syncengine.sync.doctor import Doctor
+from syncengine.sync.jira_connect import JiraConnector
 from syncengine.sync.manual_tickets import ManualTickets
 from syncengine.sync.scheduler import BackgroundRuntime, PeriodicJob
 from syncengine.sync.tickets import TicketService
@@ -94,6 +95,8 @@ class Container:
     clock: Callable[[], datetime]
     started_at: datetime
     simulator: Simulator | None = None
+    connector: JiraConnector | None = None
+    """OAuth connect flows and credentials (None when no project uses OAuth)."""
 
     @property
     def runtime(self) -> BackgroundRuntime | None:

@@ -11,17 +11,20 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import SecretStr
 
 from syncengine.errors import ConfigError
 from syncengine.jira.client import JiraClient
-from syncengine.jira.config import BaseUrl, JiraConfig, parse_base_url, site_of
+from syncengine.jira.config import BaseUrl, Deployment, JiraConfig, parse_base_url, site_of
+from syncengine.jira.oauth import DEFAULT_SCOPES, oauth2_endpoints
 from syncengine.jira.retry import SiteLimiters
 from syncengine.jira.session import CallObserver
 from syncengine.settings import JiraSettings, Settings
+from syncengine.sync.jira_auth import OAuthSetup
 
 __all__ = [
     "JiraClients",
@@ -30,6 +33,8 @@ __all__ = [
     "jira_config",
     "jira_configs",
     "new_site_limiters",
+    "oauth_deployment",
+    "oauth_setups",
     "open_jira_client",
 ]
 
@@ -52,17 +57,23 @@ def jira_config(settings: JiraSettings, *, key: str = "jira") -> JiraConfig:
     version = JiraConfig.choose_version(base, explicit, key=f"{key}.url")
     site, gateway = _site_and_gateway(settings, base, key=key)
     token = settings.api_token or SecretStr("")
-    if not token.get_secret_value():
+    oauth = settings.auth in ("oauth1", "oauth2")
+    if not oauth and not token.get_secret_value():
         raise ConfigError(
             [f"{key}.api_token: not set; give api_token, api_token_env or api_token_file"]
         )
+    deployment = "cloud" if gateway or settings.api_gateway else settings.deployment
+    if oauth:
+        deployment = oauth_deployment(settings, site, key=key)
     try:
         return JiraConfig(
             site=site,
             gateway=gateway,
-            find_gateway=settings.api_gateway and not gateway,
+            # Cloud OAuth 2.0 tokens, like scoped tokens, work only through the gateway.
+            find_gateway=(settings.api_gateway or (oauth and deployment == "cloud"))
+            and not gateway,
             # The gateway serves Cloud only: no serverInfo call is needed to know it.
-            deployment="cloud" if gateway or settings.api_gateway else settings.deployment,
+            deployment=deployment,
             api_version=version,
             auth=settings.auth,
             user=settings.user,
@@ -71,9 +82,46 @@ def jira_config(settings: JiraSettings, *, key: str = "jira") -> JiraConfig:
             max_concurrency=settings.max_concurrency,
             requests_per_second=settings.requests_per_second,
             max_retries=settings.max_retries,
+            deadline_seconds=settings.deadline_seconds,
+            max_response_bytes=settings.max_response_bytes,
+            max_retry_after_seconds=settings.max_retry_after_seconds,
         )
     except ConfigError as exc:
         raise ConfigError([p.replace("jira.", f"{key}.", 1) for p in exc.problems]) from exc
+
+
+def oauth_deployment(settings: JiraSettings, site: str, *, key: str) -> Deployment:
+    """Cloud or Data Center, for an OAuth project (the flows differ; "auto" goes by host).
+
+    Raises:
+        ConfigError: OAuth 1.0a asked of Cloud, or OAuth 2.0 without a client id.
+    """
+    deployment: Deployment = settings.deployment
+    if deployment == "auto":
+        host = urlsplit(site).hostname or ""
+        deployment = "cloud" if host.endswith((".atlassian.net", ".jira.com")) else "datacenter"
+    if settings.auth == "oauth1" and deployment == "cloud":
+        raise ConfigError(
+            [
+                f"{key}.auth: OAuth 1.0a application links are Data Center / Server only; "
+                'on Cloud use auth = "oauth2" (a 3LO app) or an API token'
+            ]
+        )
+    if settings.auth == "oauth2" and not settings.oauth_client_id:
+        raise ConfigError(
+            [
+                f"{key}.oauth_client_id: not set; give the client id of the incoming link "
+                "(Data Center) or of the OAuth 2.0 app (Cloud developer console)"
+            ]
+        )
+    if settings.auth == "oauth2" and settings.oauth_client_secret is None:
+        raise ConfigError(
+            [
+                f"{key}.oauth_client_secret: not set; give oauth_client_secret, "
+                "oauth_client_secret_env or oauth_client_secret_file"
+            ]
+        )
+    return deployment
 
 
 def _site_and_gateway(settings: JiraSettings, base: BaseUrl, *, key: str) -> tuple[str, str]:
@@ -200,8 +248,10 @@ class JiraClients:
         transport: httpx.AsyncBaseTransport | None = None,
         simulator: SimulatedJira | None = None,
         observer: Callable[[str], CallObserver] | None = None,
+        auth: Callable[[str], httpx.Auth | None] | None = None,
     ) -> None:
         self._configs = dict(configs)
+        self._auth = auth
         self._transport = transport
         self._observer = observer
         self.simulator = simulator
@@ -225,7 +275,11 @@ class JiraClients:
             raise config
         if config is not None:
             client = _open(
-                config, limiters=self._limiters, transport=self._transport, observer=observer
+                config,
+                limiters=self._limiters,
+                transport=self._transport,
+                observer=observer,
+                auth=self._auth(slug) if self._auth is not None else None,
             )
         elif self.simulator is not None:
             client = JiraClient.open(
@@ -246,3 +300,37 @@ class JiraClients:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+
+
+def oauth_setups(settings: Settings, configs: Mapping[str, ProjectJira]) -> dict[str, OAuthSetup]:
+    """The OAuth configuration of every project whose Jira section uses OAuth (and is usable)."""
+    setups: dict[str, OAuthSetup] = {}
+    public = settings.effective_public_url
+    for slug, project in settings.projects.items():
+        jira, config = project.jira, configs.get(slug)
+        if jira.auth not in ("oauth1", "oauth2") or not isinstance(config, JiraConfig):
+            continue
+        deployment: Literal["cloud", "datacenter"] = (
+            "cloud" if config.deployment == "cloud" else "datacenter"
+        )
+        callback = jira.oauth_callback_url or f"{public}/integration/{slug}/oauth/callback"
+        setups[slug] = OAuthSetup(
+            project=slug,
+            kind=jira.auth,
+            site=config.site,
+            deployment=deployment,
+            consumer_key=jira.oauth_consumer_key,
+            client_id=jira.oauth_client_id,
+            client_secret=jira.oauth_client_secret or SecretStr(""),
+            scopes=jira.oauth_scopes or tuple(DEFAULT_SCOPES[deployment]),
+            endpoints=oauth2_endpoints(
+                config.site,
+                deployment,
+                auth_root=jira.oauth_auth_root.rstrip("/"),
+                gateway_root=config.gateway_root,
+            )
+            if jira.auth == "oauth2"
+            else None,
+            callback_url=callback,
+        )
+    return setups

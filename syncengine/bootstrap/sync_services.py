@@ -15,8 +15,9 @@ from syncengine.errors import ConfigError
 from syncengine.jira.client import JiraClient
 from syncengine.store.cursors import CursorRepository
 from syncengine.store.groups import GroupRepository
-from syncengine.store.link_sync import LinkSyncStore
+from syncengine.store.link_sync import PULL_KIND, LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
+from syncengine.store.locks import LinkLocks
 from syncengine.store.projects import ProjectRepository
 from syncengine.sync.changes import PUSH, GroupChanges
 from syncengine.sync.config import ProjectSync
@@ -49,6 +50,7 @@ class TwoWaySync:
 def build_sync(
     *,
     store: LinkSyncStore,
+    locks: LinkLocks,
     configs: Mapping[str, ProjectSync | ConfigError],
     user_maps: Mapping[str, Mapping[str, str]],
     poll_intervals: Mapping[str, int],
@@ -72,6 +74,7 @@ def build_sync(
         store=store,
         clients=clients,
         projects=projects,
+        locks=locks,
         clock=clock,
         wake=wake,
     )
@@ -85,7 +88,7 @@ def build_sync(
         clock=clock,
     )
     webhooks = WebhookEvents(
-        projects=projects, links=links, store=store, executor=executor, clock=clock
+        projects=projects, links=links, store=store, executor=executor, clock=clock, wake=wake
     )
     regressions = RegressionJira(
         public_url=public_url,
@@ -110,6 +113,6 @@ def build_sync(
         webhooks=webhooks,
         regressions=regressions,
         manual=ManualResolution(changes=changes, store=store, executor=executor, clock=clock),
-        handlers={PUSH: executor.push, REGRESSION: regressions},
+        handlers={PUSH: executor.push, PULL_KIND: executor.pull, REGRESSION: regressions},
         jobs=tuple(jobs),
     )

@@ -134,7 +134,8 @@ def project_sync(slug: str, project: ProjectSettings) -> ProjectSync:
             fix_version_pattern=sync.fix_version_pattern,
             version_scheme=sync.version_scheme,
             resolve_rule=sync.resolve_rule,
-            version_attribute=project.version_attribute,
+            # Rules compare the canonical version attribute every report carries.
+            version_attribute="version",
         ),
         regression=RegressionConfig(
             regression_action=sync.regression_action,
@@ -213,6 +214,11 @@ def report_contexts(settings: Settings) -> ReportContexts:
             max_value_length=min(ingest.max_value_length, FIELD_LIMITS["attribute value"]),
         ),
         version_attributes={s: p.version_attribute for s, p in settings.projects.items()},
+        version_patterns={
+            s: p.version_pattern
+            for s, p in settings.projects.items()
+            if p.version_pattern is not None
+        },
     )
 
 

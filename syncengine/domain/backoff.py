@@ -1,6 +1,10 @@
 """When to try a failed Jira action again: exponential backoff with full jitter.
 
-``retry_at`` is a pure decision: the random source and the time are arguments.
+:func:`backoff_ceiling` is the one backoff formula: the outbox (:func:`next_attempt`,
+between attempts of a work item) and the Jira client (``RetryPolicy``, between tries
+of one call) both draw their delay uniformly below it.
+
+``next_attempt`` is a pure decision: the random source and the time are arguments.
 A delay Jira asked for (``Retry-After``) is honoured as a floor, never shortened.
 """
 
@@ -10,7 +14,17 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-__all__ = ["BackoffPolicy", "GiveUp", "RetryAt", "next_attempt"]
+__all__ = ["BackoffPolicy", "GiveUp", "RetryAt", "backoff_ceiling", "next_attempt"]
+
+_MAX_DOUBLINGS = 64  # far past any cap; keeps 2**n a float and never an OverflowError
+
+
+def backoff_ceiling(attempt: int, *, base: float, cap: float) -> float:
+    """The longest wait after the ``attempt``-th failure (counted from 1).
+
+    ``min(cap, base * 2 ** (attempt - 1))``: doubling from ``base``, never above ``cap``.
+    """
+    return min(cap, base * 2.0 ** min(max(attempt - 1, 0), _MAX_DOUBLINGS))
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -51,7 +65,7 @@ def next_attempt(
         return GiveUp(reason="permanent error")
     if attempts >= policy.max_attempts:
         return GiveUp(reason=f"gave up after {attempts} attempts")
-    ceiling = min(policy.max_seconds, policy.base_seconds * 2 ** max(attempts - 1, 0))
+    ceiling = backoff_ceiling(attempts, base=policy.base_seconds, cap=policy.max_seconds)
     delay = rng.uniform(0, ceiling)  # full jitter spreads a herd of retries apart
     if retry_after is not None:
         delay = max(delay, retry_after)

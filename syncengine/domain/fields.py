@@ -44,8 +44,10 @@ __all__ = [
     "TicketTemplate",
     "build_fields",
     "identity_label",
+    "is_identity_label",
     "render_body",
     "resolve_field",
+    "split_reserved_labels",
     "text_body",
 ]
 
@@ -108,6 +110,21 @@ class BuiltFields:
 def identity_label(group_key: str) -> str:
     """The label that names a group's issue (``syncengine-<key>``), searchable by JQL."""
     return sanitize_labels([f"{IDENTITY_PREFIX}{group_key}"])[0]
+
+
+def is_identity_label(label: str) -> bool:
+    """True when ``label`` has the identity prefix (compared as Jira does, ignoring case)."""
+    return label.casefold().startswith(IDENTITY_PREFIX)
+
+
+def split_reserved_labels(labels: list[str]) -> tuple[list[str], list[str]]:
+    """``labels`` without those a template may not set (the identity prefix), and those.
+
+    Labels are sanitised first, as Jira would store them, so spacing cannot sneak one past.
+    """
+    cleaned = sanitize_labels(labels)
+    kept = [label for label in cleaned if not is_identity_label(label)]
+    return kept, [label for label in cleaned if is_identity_label(label)]
 
 
 def resolve_field(key: str, createmeta: CreateMeta | None) -> FieldMeta | None:
@@ -229,6 +246,23 @@ def _empty_fix(meta: FieldMeta) -> str:
     )
 
 
+def _guard_identity(
+    builder: _Builder,
+    template: TicketTemplate,
+    createmeta: CreateMeta | None,
+    identity: str | None,
+) -> None:
+    """A custom field overriding the labels cannot drop the identity nor add a forged one."""
+    meta = resolve_field(template.labels_field, createmeta)
+    if meta is None or not isinstance(builder.fields.get(meta.id), list):
+        return
+    values = [v for v in builder.fields[meta.id] if isinstance(v, str)]
+    kept = [v for v in values if not is_identity_label(v) or v == identity]
+    if identity and identity not in kept:
+        kept.append(identity)
+    builder.fields[meta.id] = kept
+
+
 def build_fields(
     template: TicketTemplate,
     group: GroupSnapshot,
@@ -272,6 +306,16 @@ def build_fields(
 
     missing = template.missing_attribute
     labels = [item for t in template.labels for item in expand_list(t, group, missing=missing)]
+    labels, reserved = split_reserved_labels(labels)
+    if reserved:
+        builder.problems.append(
+            FieldProblem(
+                field=template.labels_field,
+                message=f"{len(reserved)} label(s) from the template began with the reserved "
+                f"{IDENTITY_PREFIX!r} and were left out (only the engine sets identity labels)",
+                fix="keep report values that may hold that prefix out of the labels",
+            )
+        )
     if identity:
         labels.append(identity)
     if labels:
@@ -283,6 +327,7 @@ def build_fields(
         raw = builder.text_value(meta, value_template) if meta else None
         builder.put(key, meta, raw)
 
+    _guard_identity(builder, template, createmeta, identity)
     if createmeta is not None:
         for meta in createmeta.fields:
             reported = any(p.field in {meta.id, meta.name} for p in builder.problems)

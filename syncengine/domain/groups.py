@@ -65,6 +65,7 @@ class GroupSnapshot:
     assignee: str | None = None
     regression_count: int = 0
     last_sync_error: str | None = None
+    version_problem: str | None = None  # why reports' versions cannot be ordered, if so
     attributes: dict[str, tuple[AttributeValue, ...]] = field(default_factory=dict)
     frames: tuple[Frame, ...] = ()
     url: str = ""

@@ -106,8 +106,9 @@ Invariant = VersionBound | TimestampGt | RegularExpression | And
 class ReportFacts:
     """What a rule may read of an incoming report: its time and its attributes.
 
-    The report's version is one of the attributes (under the project's version
-    attribute name); :meth:`from_report` puts it there.
+    The report's version is one of the attributes: the canonical ``version``, and
+    the project's version attribute name too (rules stored before the canonical
+    attribute existed name that); :meth:`from_report` puts it there.
     """
 
     timestamp: datetime
@@ -117,6 +118,7 @@ class ReportFacts:
     def from_report(cls, report: CrashReport, *, version_attribute: str = "version") -> ReportFacts:
         attributes = dict(report.attributes)
         if report.version is not None:
+            attributes["version"] = report.version
             attributes[version_attribute] = report.version
         return cls(timestamp=report.timestamp, attributes=attributes)
 

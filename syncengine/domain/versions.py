@@ -1,5 +1,12 @@
 """Version parsing and ordering under a configured scheme.
 
+Every scheme first drops a package prefix, as Sentry's recommended release form
+``package@version[+build]`` has it (``checkout-service@1.4.2``,
+``@acme/web@2.0.0+417``): the text after the LAST ``@`` is the version, and the
+package does not take part in the order. A project whose versions carry other
+text sets ``version_pattern`` (a regex with one group) and the version is what
+the group matched (:func:`extract_version`).
+
 Four schemes (``SyncSettings.version_scheme``):
 
 ``semver``
@@ -11,19 +18,34 @@ Four schemes (``SyncSettings.version_scheme``):
     leading ``v`` is accepted. ``2.3`` is *not* semver: use ``loose`` for that.
 ``pep440``
     Python's PEP 440 (epochs, pre/post/dev releases, local versions), by the
-    ``packaging`` library, the reference implementation.
-``calendar``
+    ``packaging`` library, the reference implementation. A ``+local`` part orders
+    after the same version without one.
+``calver`` (``calendar`` is the old name, still read)
     ``YYYY.MM[.DD][.N]`` or ``YY.MM[.DD][.N]`` with ``.`` or ``-`` between parts
-    (``2024.05``, ``2024-05-17``, ``24.05``, ``2024.05.17.2``). ``YY`` means
+    (``2024.05``, ``2024-05-17``, ``24.05``, ``2024.05.17.2``), then optionally a
+    build number written ``build 17`` (or ``build17``, ``+17``). ``YY`` means
     ``20YY``, so ``24.05 == 2024.05``. The month must be 1-12 and the day a real
-    day of that month. A missing day sorts before day 1; a missing ``N`` is 0.
+    day of that month. A missing day sorts before day 1; a missing ``N`` or build
+    is 0.
 ``loose``
     Dotted numbers of any length with an optional pre-release tag and an
     optional ``v`` prefix: ``2.3``, ``v2.3.0``, ``2.3.0-rc1``, ``2.3.0b2``,
     ``2.3.0-beta.2``, ``1.2.3.4``. Trailing zeros do not count (``2.3 == 2.3.0``).
     Tags, lowest first: ``dev``/``snapshot`` < ``a``/``alpha`` < ``b``/``beta``
     < ``c``/``rc``/``pre``/``preview`` < the release; a missing tag number is 0.
+    A trailing ``build N`` orders builds of one version (a missing one is 0);
     ``+build`` metadata is ignored. Any other tag is not a version.
+
+What each does with three common texts:
+
+- ``2.3.0-beta``: semver, a pre-release below ``2.3.0``; pep440, ``2.3.0b0``;
+  calver, not a version; loose, ``2.3-b0``, below ``2.3``.
+- ``2024.05 build 17``: semver and pep440, not a version; calver, build 17 of
+  ``2024.05`` (after ``2024.05``, before ``2024.05.01``); loose, build 17 of
+  ``2024.5`` (before ``2024.5.1``).
+- ``v2.3``: semver, not a version (it needs three numbers); pep440, ``2.3``;
+  calver, not a version (``v`` then a two-digit year: ``v24.05`` is); loose,
+  ``2.3`` (equal to ``2.3.0``).
 
 Anything a scheme does not accept raises :class:`UnparseableVersion`, naming the
 text and the scheme: versions are never guessed. Versions of different schemes
@@ -57,8 +79,13 @@ class VersionScheme(StrEnum):
 
     SEMVER = "semver"
     PEP440 = "pep440"
-    CALENDAR = "calendar"
+    CALVER = "calver"
+    CALENDAR = "calver"  # the old name of CALVER; "calendar" in settings and rules still reads
     LOOSE = "loose"
+
+    @classmethod
+    def _missing_(cls, value: object) -> VersionScheme | None:
+        return cls.CALVER if value == "calendar" else None
 
 
 class UnparseableVersion(SyncEngineError):
@@ -75,8 +102,9 @@ class UnparseableVersion(SyncEngineError):
 class Version:
     """A parsed version. Equality, hashing and order go by ``scheme`` and ``key`` only.
 
-    ``text`` is the version as written (``str(v)``); ``normalized`` is its
-    canonical spelling. ``parse_version(str(v), s) == v`` and
+    ``text`` is the version as written (``str(v)``, any ``package@`` included);
+    ``normalized`` is its canonical spelling, without the package. ``package`` is
+    the ``package@`` prefix's name, if any. ``parse_version(str(v), s) == v`` and
     ``parse_version(v.normalized, s) == v`` always hold.
     """
 
@@ -84,6 +112,7 @@ class Version:
     text: str
     normalized: str
     key: tuple[Any, ...] = field(repr=False)
+    package: str | None = None
 
     def __str__(self) -> str:
         return self.text
@@ -122,15 +151,23 @@ class Version:
 def parse_version(text: str, scheme: VersionScheme | str) -> Version:
     """Parse ``text`` under ``scheme``; raise :class:`UnparseableVersion` if it is not one.
 
-    Surrounding whitespace is ignored. An unknown scheme name raises ``ValueError``.
+    Surrounding whitespace and a ``package@`` prefix are ignored. An unknown
+    scheme name raises ``ValueError``.
     """
     scheme = VersionScheme(scheme)
     stripped = text.strip()
-    if not stripped:
+    package, at, bare = stripped.rpartition("@")
+    if not at:
+        package, bare = "", stripped
+    elif not bare.strip():
+        raise UnparseableVersion(text, scheme, f"nothing follows {package + '@'!r}")
+    if not bare:
         raise UnparseableVersion(text, scheme, "it is empty")
     parser = _PARSERS[scheme]
-    normalized, key = parser(stripped, text)
-    return Version(scheme=scheme, text=stripped, normalized=normalized, key=key)
+    normalized, key = parser(bare.strip(), text)
+    return Version(
+        scheme=scheme, text=stripped, normalized=normalized, key=key, package=package or None
+    )
 
 
 def extract_version(
@@ -211,7 +248,8 @@ def _pep440(text: str, original: str) -> tuple[str, tuple[Any, ...]]:
 
 _CALENDAR = re.compile(
     r"^[vV]?(?P<year>\d{4}|\d{2})[.-](?P<month>\d{1,2})"
-    r"(?:[.-](?P<day>\d{1,2})(?:[.-](?P<n>\d+))?)?$"
+    r"(?:[.-](?P<day>\d{1,2})(?:[.-](?P<n>\d+))?)?"
+    r"(?:(?:\s*[Bb]uild\s*|\+)(?P<build>\d+))?$"
 )
 
 
@@ -219,26 +257,31 @@ def _calendar(text: str, original: str) -> tuple[str, tuple[Any, ...]]:
     match = _CALENDAR.match(text)
     if match is None:
         raise UnparseableVersion(
-            original, VersionScheme.CALENDAR, "expected YYYY.MM[.DD][.N] or YY.MM[.DD][.N]"
+            original,
+            VersionScheme.CALVER,
+            "expected YYYY.MM[.DD][.N] or YY.MM[.DD][.N], then optionally 'build N'",
         )
     year = int(match["year"]) + (2000 if len(match["year"]) == 2 else 0)
     month = int(match["month"])
     if not 1 <= month <= 12:
-        raise UnparseableVersion(original, VersionScheme.CALENDAR, f"month {month} is not 1-12")
+        raise UnparseableVersion(original, VersionScheme.CALVER, f"month {month} is not 1-12")
     day = int(match["day"]) if match["day"] is not None else 0
     if match["day"] is not None:
         last = calendar.monthrange(year, month)[1]
         if not 1 <= day <= last:
             raise UnparseableVersion(
-                original, VersionScheme.CALENDAR, f"{year}-{month:02d} has no day {day}"
+                original, VersionScheme.CALVER, f"{year}-{month:02d} has no day {day}"
             )
     n = int(match["n"]) if match["n"] is not None else 0
+    build = int(match["build"]) if match["build"] is not None else 0
     normalized = f"{year:04d}.{month:02d}"
     if day:
         normalized += f".{day:02d}"
         if match["n"] is not None:
             normalized += f".{n}"
-    return normalized, (year, month, day, n)
+    if build:
+        normalized += f" build {build}"
+    return normalized, (year, month, day, n, build)
 
 
 # --- loose --------------------------------------------------------------------------
@@ -258,7 +301,8 @@ _TAG_RANK = {
 _TAG_NAME = {0: "dev", 1: "a", 2: "b", 3: "rc"}
 _LOOSE = re.compile(
     r"^[vV]?(?P<release>\d+(?:\.\d+)*)"
-    r"(?:[-_.]?(?P<tag>[A-Za-z]+)(?:[-_.]?(?P<tagnum>\d+))?)?"
+    r"(?:[-_.]?(?![Bb]uild)(?P<tag>[A-Za-z]+)(?:[-_.]?(?P<tagnum>\d+))?)?"
+    r"(?:[\s_.-]*[Bb]uild[\s_.-]*(?P<build>\d+))?"
     r"(?:\+[0-9A-Za-z.-]*)?$"
 )
 
@@ -276,9 +320,11 @@ def _loose(text: str, original: str) -> tuple[str, tuple[Any, ...]]:
         numbers.pop()
     release = tuple(numbers)
     shown = ".".join(map(str, release or (0,)))
+    build = int(match["build"] or 0)
+    built = f" build {build}" if build else ""
     tag = match["tag"]
     if tag is None:
-        return shown, (release, (1, 0, 0))
+        return shown + built, (release, (1, 0, 0), build)
     rank = _TAG_RANK.get(tag.lower())
     if rank is None:
         raise UnparseableVersion(
@@ -287,12 +333,12 @@ def _loose(text: str, original: str) -> tuple[str, tuple[Any, ...]]:
             f"unknown pre-release tag {tag!r}; known: {', '.join(sorted(_TAG_RANK))}",
         )
     number = int(match["tagnum"] or 0)
-    return f"{shown}-{_TAG_NAME[rank]}{number}", (release, (0, rank, number))
+    return f"{shown}-{_TAG_NAME[rank]}{number}{built}", (release, (0, rank, number), build)
 
 
 _PARSERS = {
     VersionScheme.SEMVER: _semver,
     VersionScheme.PEP440: _pep440,
-    VersionScheme.CALENDAR: _calendar,
+    VersionScheme.CALVER: _calendar,
     VersionScheme.LOOSE: _loose,
 }

@@ -10,6 +10,11 @@ Payload quirks handled here, once:
   read the issue instead of trusting the payload.
 - An issue moved to another project keeps its id and gets a new key: events carry
   both, and consumers follow the id.
+- Data Center / Server ``comment_created|updated|deleted`` deliveries carry no
+  ``issue`` object: the issue id is read from ``comment.self``
+  (``…/rest/api/2/issue/10148/comment/252789``).
+- A delivery without ``timestamp`` is read (its time is None); it is de-duplicated
+  on Jira's identifier header or, without one, a hash of its body.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,14 +33,19 @@ __all__ = [
     "MAX_DEPTH",
     "EventKind",
     "FieldChange",
+    "Handled",
     "IssueState",
     "JiraEvent",
     "PayloadError",
     "age_problem",
+    "applied",
+    "combine",
     "decode_payload",
     "delivery_key",
+    "ignored",
     "parse_delivery",
     "parse_webhook",
+    "queued",
     "sign",
     "verify_signature",
 ]
@@ -59,6 +70,9 @@ _FIELD_ALIASES = {
     "key": "key",
     "summary": "summary",
 }
+
+
+_COMMENT_SELF = re.compile(r"/rest/api/(?:\d+|latest)/issue/(\d{1,19})/comment(?:/|$)")
 
 
 class PayloadError(ValueError):
@@ -111,7 +125,7 @@ class JiraEvent:
     issue_id: str
     issue_key: str
     project_key: str | None
-    timestamp: datetime
+    timestamp: datetime | None  # None: the delivery had none (some Data Center events)
     changelog_id: str | None
     changes: tuple[FieldChange, ...]
     state: IssueState
@@ -121,6 +135,44 @@ class JiraEvent:
     def changed(self, field: str) -> FieldChange | None:
         """The change of the canonical ``field``, if this event has one."""
         return next((c for c in self.changes if c.field == field), None)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Handled:
+    """What a handler did with a delivery: ``applied``, ``queued`` (in the outbox) or
+    ``ignored``, with ``reason``."""
+
+    status: str
+    reason: str = ""
+
+
+def applied() -> Handled:
+    """The delivery changed (or checked) something of ours."""
+    return Handled(status="applied")
+
+
+def ignored(reason: str) -> Handled:
+    """The delivery was read and deliberately not acted on; ``reason`` says why."""
+    return Handled(status="ignored", reason=reason)
+
+
+def queued(reason: str) -> Handled:
+    """The delivery could not be applied at once and waits, durable, in the outbox."""
+    return Handled(status="queued", reason=reason)
+
+
+def combine(answers: list[Handled | None]) -> Handled:
+    """One answer for a delivery from its handlers' (None: a handler with no say).
+
+    Applied by any handler is applied; otherwise the first reason it was ignored.
+    """
+    if any(a is not None and a.status == "applied" for a in answers):
+        return applied()
+    waiting = next((a for a in answers if a is not None and a.status == "queued"), None)
+    if waiting is not None:
+        return waiting
+    reasons = [a.reason for a in answers if a is not None]
+    return ignored(reasons[0] if reasons else "no handler takes this event")
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -333,14 +385,17 @@ def parse_webhook(payload: Any) -> JiraEvent:
         raise PayloadError(f"webhook body must be a JSON object, not {_kind(payload)}")
     body = _Reader(payload, "")
     issue = body.obj("issue")
+    comment = body.obj("comment")
     issue_id = issue.text("id", limit=20)
+    if issue_id is None and not body.has("issue"):
+        issue_id = _issue_of_comment(comment)
     if issue_id is None:
-        raise PayloadError("webhook body has no issue with an id")
+        raise PayloadError(
+            "webhook body has no issue with an id (nor a comment whose self link names one)"
+        )
     if not issue_id.isdigit():
         raise PayloadError(f"issue.id must be Jira's numeric issue id, not {issue_id[:40]!r}")
     when = event_time(body)
-    if when is None:
-        raise PayloadError("webhook body has no epoch-millisecond timestamp")
     fields = issue.obj("fields")
     changelog = body.obj("changelog")
     changes = _changes(changelog)
@@ -360,8 +415,15 @@ def parse_webhook(payload: Any) -> JiraEvent:
         changes=changes,
         state=_state(fields),
         needs_fetch=needs_fetch,
-        comment_id=body.obj("comment").text("id", limit=64),
+        comment_id=comment.text("id", limit=64),
     )
+
+
+def _issue_of_comment(comment: _Reader) -> str | None:
+    """The issue id in a comment's ``self`` link, as Data Center comment events give it."""
+    link = comment.text("self", numbers=False)
+    match = _COMMENT_SELF.search(link) if link is not None else None
+    return match.group(1) if match is not None else None
 
 
 def decode_payload(body: bytes) -> Any:
@@ -435,18 +497,20 @@ def _duration(span: timedelta) -> str:
     return f"{seconds} s"
 
 
-def delivery_key(event: JiraEvent, identifier: str | None) -> str:
+def delivery_key(event: JiraEvent, identifier: str | None, body: bytes = b"") -> str:
     """The id a delivery is de-duplicated on.
 
     Jira Cloud's ``X-Atlassian-Webhook-Identifier`` when sent; otherwise the issue id
-    with the changelog id (or comment id, or event and timestamp).
+    with the changelog id (or event and timestamp). A comment event (one comment
+    is edited many times) or a delivery without a timestamp goes by the issue id
+    and the SHA-256 of its ``body``: Jira redelivers the same bytes.
     """
     if identifier:
         key = f"atl:{identifier}"
+    elif event.timestamp is None or event.kind is EventKind.COMMENT:
+        key = f"{event.issue_id}:body:{hashlib.sha256(body).hexdigest()}"
     else:
-        detail = (
-            event.changelog_id or event.comment_id or str(int(event.timestamp.timestamp() * 1000))
-        )
+        detail = event.changelog_id or str(int(event.timestamp.timestamp() * 1000))
         key = f"{event.issue_id}:{event.webhook_event}:{detail}"
     if len(key) <= MAX_DELIVERY_KEY and key.isprintable() and key.isascii():
         return key

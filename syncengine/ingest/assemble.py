@@ -1,5 +1,10 @@
 """The last step of every parser: a checked, fingerprinted :class:`CrashReport`.
 
+Every report with a version also gets it as the canonical ``version`` attribute
+(:data:`VERSION`), whatever the client called it (Sentry's ``release``,
+Backtrace's ``application.version``), so ``$version``, ticket rules and
+regressions all read the one value, counted like any attribute.
+
 Also the values a parser returns: the good reports of a request with their index,
 and the problems of the bad ones.
 """
@@ -7,6 +12,8 @@ and the problems of the bad ones.
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -22,7 +29,20 @@ from syncengine.ingest.limits import (
 )
 from syncengine.ingest.problems import FieldError, ItemProblem, ReportInvalid
 
-__all__ = ["MAX_FRAMES", "Parsed", "ParsedReport", "assemble", "check_report_size", "pick_version"]
+__all__ = [
+    "MAX_FRAMES",
+    "VERSION",
+    "Parsed",
+    "ParsedReport",
+    "assemble",
+    "check_report_size",
+    "pick_version",
+    "unreadable",
+]
+
+log = logging.getLogger(__name__)
+
+VERSION = "version"  # the canonical attribute every report's version is counted under
 
 MAX_FRAMES = 256  # innermost frames kept; grouping reads only the top few
 
@@ -59,6 +79,24 @@ class Parsed:
         return sum(r.truncated for r in self.reports)
 
 
+def unreadable(index: int, exc: Exception) -> ReportInvalid:
+    """An unexpected error while reading item ``index``, as that item's problem alone.
+
+    Whatever one report holds fails that report, never its request or the reports
+    sent with it; the error is logged with its traceback, as a defect to fix.
+    """
+    if isinstance(exc, RecursionError):
+        return ReportInvalid.one(
+            "", "objects and arrays nest too deeply: flatten the report", kind="nested-too-deeply"
+        )
+    log.error("item %d of a submission could not be read", index, exc_info=exc)
+    return ReportInvalid.one(
+        "",
+        "the report could not be read (the server logged why): check it against the format",
+        kind="unreadable-report",
+    )
+
+
 def check_report_size(item: Any, ctx: ReportContext, size: int | None = None) -> None:
     """Raise :class:`ReportInvalid` (413) when one report is over ``max_report_bytes``.
 
@@ -80,15 +118,28 @@ def check_report_size(item: Any, ctx: ReportContext, size: int | None = None) ->
 def pick_version(
     explicit: str | None, attributes: dict[str, str], ctx: ReportContext
 ) -> str | None:
-    """The version: the explicit one, else the configured attribute, else application.version."""
-    for candidate in (
+    """The report's version, through the project's extractor.
+
+    The project's ``version_attribute`` when it names one of its own, else the
+    client's version field (``explicit``: the native ``version``, Sentry's
+    ``release``), else the ``version`` attribute, else Backtrace's
+    ``application.version``. With a ``version_pattern``, its group's match is the
+    version; a text it does not match is kept whole (the regression check then
+    says it cannot order it), never dropped.
+    """
+    configured = ctx.version_attribute
+    candidates = (
+        attributes.get(configured) if configured != VERSION else None,
         explicit,
-        attributes.get(ctx.version_attribute),
+        attributes.get(VERSION),
         attributes.get("application.version"),
-    ):
-        if candidate is not None and candidate.strip():
-            return candidate.strip()
-    return None
+    )
+    found = next((c.strip() for c in candidates if c is not None and c.strip()), None)
+    if found is None or ctx.version_pattern is None:
+        return found
+    match = re.search(ctx.version_pattern, found)
+    extracted = match.group(1) if match is not None and match.re.groups else None
+    return extracted.strip() if extracted and extracted.strip() else found
 
 
 def assemble(
@@ -108,14 +159,18 @@ def assemble(
     if len(frames) > MAX_FRAMES:
         cuts.count += 1
         frames = frames[:MAX_FRAMES]
+    attributes = attributes or {}
+    if version is not None:
+        version = cuts.cut(version, VERSION_LIMIT)
+        attributes[VERSION] = version
     report = CrashReport(
         project=ctx.project,
         timestamp=timestamp,
         classifier=cuts.cut(classifier.strip(), CLASSIFIER_LIMIT),
         message=message,
         frames=tuple(frames),
-        attributes=attributes or {},
-        version=None if version is None else cuts.cut(version, VERSION_LIMIT),
+        attributes=attributes,
+        version=version,
         raw=raw,
     )
     entries = [e for e in fingerprint or () if e]

@@ -29,11 +29,13 @@ from syncengine.ingest.assemble import (
     assemble,
     check_report_size,
     pick_version,
+    unreadable,
 )
 from syncengine.ingest.bodies import decode_json, invalid_json, media_type
 from syncengine.ingest.limits import ReportContext, Truncations, clean_attributes, parse_timestamp
 from syncengine.ingest.multipart import form_parts
 from syncengine.ingest.problems import ReportInvalid, RequestProblem
+from syncengine.ingest.wire_text import check_nesting
 
 __all__ = ["backtrace_report", "parse_backtrace"]
 
@@ -83,6 +85,7 @@ def backtrace_report(report: Any, ctx: ReportContext) -> ParsedReport:
     if not isinstance(report, dict):
         raise ReportInvalid.one("", "a Backtrace report must be a JSON object")
     kept = {key: value for key, value in report.items() if key != "sourceCode"}
+    check_nesting(kept)
     check_report_size(kept, ctx)
     classifiers = report.get("classifiers") or []
     if not isinstance(classifiers, list) or not all(isinstance(c, str) for c in classifiers):
@@ -135,4 +138,6 @@ def parse_backtrace(body: bytes, content_type: str | None, ctx: ReportContext) -
         parsed.add(0, backtrace_report(document, ctx))
     except ReportInvalid as exc:
         parsed.add(0, exc)
+    except Exception as exc:  # one report's failure is that report's problem alone
+        parsed.add(0, unreadable(0, exc))
     return parsed

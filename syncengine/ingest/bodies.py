@@ -1,4 +1,4 @@
-"""Reading a request body within its size limit, decompressing gzip and deflate safely.
+"""Reading a request body within its size limit, decompressing gzip, deflate and brotli safely.
 
 :class:`BodyReader` is fed the raw chunks as they arrive and stops as soon as
 either the compressed or the decompressed size passes the limit, so neither a
@@ -13,11 +13,23 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from syncengine.ingest.problems import RequestProblem
+import brotli  # type: ignore[import-untyped]  # the binding ships no type information
 
-__all__ = ["BodyReader", "decode_json", "invalid_json", "media_type", "too_large"]
+from syncengine.ingest.problems import RequestProblem
+from syncengine.ingest.wire_text import repair_decoded
+
+__all__ = [
+    "MAX_GZIP_MEMBERS",
+    "BodyReader",
+    "decode_json",
+    "invalid_json",
+    "media_type",
+    "too_large",
+]
 
 _CHUNK_OUT = 256 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
+MAX_GZIP_MEMBERS = 1000  # each costs a decoder; real bodies have one or a few
 
 
 def too_large(limit: int, what: str = "request body") -> RequestProblem:
@@ -40,19 +52,43 @@ def _bad_encoding(encoding: str, exc: Exception) -> RequestProblem:
 
 
 class _Inflater:
-    """One zlib stream (gzip, zlib-wrapped or raw deflate) with bounded output."""
+    """One zlib stream (gzip, zlib-wrapped or raw deflate) with bounded output.
+
+    A gzip body may hold several members one after the other (RFC 1952 section 2.2,
+    what ``cat a.gz b.gz`` and streaming compressors produce): each is inflated in
+    turn, up to :data:`MAX_GZIP_MEMBERS`. Anything after the last member, or after
+    a deflate stream, is refused rather than silently dropped.
+    """
 
     def __init__(self, encoding: str) -> None:
         self.encoding = encoding
         # 47 = auto-detect gzip or zlib header; plain deflate may also be raw (-15).
-        wbits = 31 if encoding == "gzip" else 47
-        self._decoder = zlib.decompressobj(wbits)
+        self._wbits = 31 if encoding == "gzip" else 47
+        self._decoder = zlib.decompressobj(self._wbits)
         self._first = True
         self._pending = b""
+        self._members = 1
 
     def _switch_to_raw(self, data: bytes) -> None:
+        self._wbits = -15
         self._decoder = zlib.decompressobj(-15)
         self._pending = data
+
+    def _next_member(self, data: bytes) -> bool:
+        """Start the member ``data`` begins; False when too little of it has come to tell."""
+        if self.encoding != "gzip":
+            raise _bad_encoding(self.encoding, ValueError("data follows the end of the stream"))
+        if len(data) < len(_GZIP_MAGIC):
+            return False
+        if not data.startswith(_GZIP_MAGIC):
+            raise _bad_encoding(self.encoding, ValueError("data follows the last gzip member"))
+        self._members += 1
+        if self._members > MAX_GZIP_MEMBERS:
+            raise _bad_encoding(
+                self.encoding, ValueError(f"more than {MAX_GZIP_MEMBERS} gzip members")
+            )
+        self._decoder = zlib.decompressobj(self._wbits)
+        return True
 
     def feed(self, data: bytes, emit: Callable[[bytes], None]) -> None:
         if self._first and self.encoding == "deflate":
@@ -64,11 +100,13 @@ class _Inflater:
         self._pending = b""
         try:
             while data:
+                if self._decoder.eof and not self._next_member(data):
+                    self._pending = data
+                    return
                 out = self._decoder.decompress(data, _CHUNK_OUT)
                 emit(out)
-                data = self._decoder.unconsumed_tail
-                if self._decoder.eof:
-                    break
+                decoder = self._decoder
+                data = decoder.unused_data if decoder.eof else decoder.unconsumed_tail
         except zlib.error as exc:
             raise _bad_encoding(self.encoding, exc) from exc
 
@@ -77,7 +115,35 @@ class _Inflater:
             emit(self._decoder.flush())
         except zlib.error as exc:
             raise _bad_encoding(self.encoding, exc) from exc
+        if self._pending:
+            raise _bad_encoding(self.encoding, ValueError("data follows the last gzip member"))
         if not self._decoder.eof:
+            raise _bad_encoding(self.encoding, ValueError("the stream ends early"))
+
+
+class _Unbrotli:
+    """One brotli stream (``Content-Encoding: br``, as sentry-sdk sends) with bounded output.
+
+    ``brotli`` 1.2's ``output_buffer_limit`` stops each call at ``_CHUNK_OUT`` bytes,
+    so a small bomb is cut off at the body limit like a gzip one.
+    """
+
+    encoding = "br"
+
+    def __init__(self) -> None:
+        self._decoder = brotli.Decompressor()
+
+    def feed(self, data: bytes, emit: Callable[[bytes], None]) -> None:
+        try:
+            out: bytes = self._decoder.process(data, output_buffer_limit=_CHUNK_OUT)
+            emit(out)
+            while not self._decoder.can_accept_more_data():
+                emit(self._decoder.process(b"", output_buffer_limit=_CHUNK_OUT))
+        except brotli.error as exc:
+            raise _bad_encoding(self.encoding, exc) from exc
+
+    def finish(self, emit: Callable[[bytes], None]) -> None:
+        if not self._decoder.is_finished():
             raise _bad_encoding(self.encoding, ValueError("the stream ends early"))
 
 
@@ -85,7 +151,7 @@ class BodyReader:
     """Collects a request body, decoding ``Content-Encoding`` and enforcing ``limit``.
 
     Raises :class:`RequestProblem` (413) as soon as the body passes ``limit``
-    bytes, compressed or not; (415) for an encoding other than gzip, deflate or
+    bytes, compressed or not; (415) for an encoding other than gzip, deflate, br or
     identity; (400) for a body that does not decompress.
     """
 
@@ -94,7 +160,7 @@ class BodyReader:
         self._received = 0
         self._size = 0
         self._parts: list[bytes] = []
-        self._stages: list[_Inflater] = []
+        self._stages: list[_Inflater | _Unbrotli] = []
         names = [e.strip().lower() for e in (content_encoding or "").split(",") if e.strip()]
         for name in reversed(names):  # the last encoding applied is undone first
             if name in {"identity", ""}:
@@ -103,16 +169,12 @@ class BodyReader:
                 self._stages.append(_Inflater("gzip"))
             elif name == "deflate":
                 self._stages.append(_Inflater("deflate"))
+            elif name == "br":
+                self._stages.append(_Unbrotli())
             else:
-                hint = (
-                    " (sentry-sdk picks br when the brotli module is installed: pass "
-                    '_experiments={"transport_compression_algo": "gzip"} to sentry_sdk.init)'
-                    if name == "br"
-                    else ""
-                )
                 raise RequestProblem(
-                    f"Content-Encoding {name!r} is not supported: send gzip, deflate or "
-                    f"an uncompressed body{hint}",
+                    f"Content-Encoding {name!r} is not supported: send gzip, deflate, br or "
+                    "an uncompressed body",
                     kind="unsupported-content-encoding",
                     title="Unsupported Content-Encoding",
                     status=415,
@@ -152,9 +214,12 @@ def media_type(content_type: str | None) -> str:
 
 
 def decode_json(data: bytes | str) -> Any:
-    """Parsed JSON; raises ValueError with a message that says where the JSON breaks."""
+    """Parsed JSON, its NULs and lone surrogates replaced by U+FFFD (see ``wire_text``).
+
+    Raises ValueError with a message that says where the JSON breaks.
+    """
     try:
-        return json.loads(data)
+        return repair_decoded(data, json.loads(data))
     except json.JSONDecodeError as exc:
         raise ValueError(
             f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, TextIO, cast
 
 from syncengine.domain.reports import CrashReport
+from syncengine.ingest.assemble import ParsedReport, unreadable
 from syncengine.ingest.bodies import decode_json
 from syncengine.ingest.limits import ReportContext
 from syncengine.ingest.native import native_report
@@ -109,6 +110,17 @@ def _open(source: str, stdin: IO[bytes]) -> Iterator[IO[bytes]]:
         yield cast(IO[bytes], handle)
 
 
+def _read_line(line: bytes, ctx: ReportContext, index: int) -> ParsedReport | ReportInvalid:
+    try:
+        return native_report(decode_json(line), ctx, len(line))
+    except ValueError as exc:
+        return ReportInvalid.one("", str(exc), kind="invalid-json")
+    except ReportInvalid as exc:
+        return exc
+    except Exception as exc:  # one line's failure is that line's problem alone
+        return unreadable(index, exc)
+
+
 async def import_files(
     sources: list[str],
     *,
@@ -156,12 +168,9 @@ async def import_files(
                     continue
                 summary.read += 1
                 where = f"{'stdin' if source == '-' else source}:{number}"
-                try:
-                    parsed = native_report(decode_json(line), ctx, len(line))
-                except ValueError as exc:
-                    summary.reject(where, ReportInvalid.one("", str(exc), kind="invalid-json"))
-                except ReportInvalid as exc:
-                    summary.reject(where, exc)
+                parsed = _read_line(line, ctx, summary.read - 1)
+                if isinstance(parsed, ReportInvalid):
+                    summary.reject(where, parsed)
                 else:
                     chunk.append((parsed.report, parsed.truncated))
                 if len(chunk) >= CHUNK_LINES:

@@ -3,18 +3,23 @@
 A missing token is 401 and an unknown one 403, before any project lookup, so
 neither says whether a project exists; only the holder of a valid token learns
 that the project in the URL is not the token's (404).
+
+An accepted token is remembered (by its digest, never in clear) for
+``token_cache_seconds``: real SDKs send one event per request, and a database
+round trip per request was a tenth of that path's cost. A token removed from the
+store is therefore still accepted for up to that long by a running process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from syncengine.domain.reports import CrashReport
 from syncengine.ingest.limits import IngestLimits, ReportContext, ReportContexts
 from syncengine.ingest.problems import ProjectNotFound, TokenMissing, TokenRejected
 from syncengine.ingest.sink import Accepted, ReportSink
-from syncengine.store.projects import ProjectRecord, ProjectRepository
+from syncengine.store.projects import ProjectRecord, ProjectRepository, token_digest
 
 __all__ = ["Intake"]
 
@@ -29,11 +34,17 @@ class Intake:
         sink: ReportSink,
         contexts: ReportContexts,
         clock: Callable[[], datetime],
+        token_cache_seconds: float = 0.0,
+        token_cache_size: int = 1024,
     ) -> None:
         self._projects = projects
         self._sink = sink
         self.contexts = contexts
         self._clock = clock
+        self._token_ttl = timedelta(seconds=token_cache_seconds)
+        self._token_cache_size = token_cache_size
+        # digest -> (project, when it stops being trusted); only accepted tokens enter.
+        self._tokens: dict[str, tuple[ProjectRecord, datetime]] = {}
 
     @property
     def limits(self) -> IngestLimits:
@@ -50,7 +61,7 @@ class Intake:
         """
         if not token:
             raise TokenMissing(f"no submission token: {how}")
-        project = await self._projects.by_token(token)
+        project = await self._project_of(token)
         if project is None:
             raise TokenRejected(
                 "the submission token is not accepted: check it against the project"
@@ -60,6 +71,23 @@ class Intake:
                 f"no project {named[:64]!r} for this token: the token belongs to another "
                 "project; check the project in the URL"
             )
+        return project
+
+    async def _project_of(self, token: str) -> ProjectRecord | None:
+        if not self._token_ttl:
+            return await self._projects.by_token(token)
+        digest = token_digest(token)
+        now = self._clock()
+        cached = self._tokens.get(digest)
+        if cached is not None and now < cached[1]:
+            return cached[0]
+        project = await self._projects.by_token(token)
+        if project is None:
+            self._tokens.pop(digest, None)
+            return None
+        if len(self._tokens) >= self._token_cache_size:
+            self._tokens.clear()  # bounded: a process rarely sees more tokens than this
+        self._tokens[digest] = (project, now + self._token_ttl)
         return project
 
     def context(self, project: ProjectRecord) -> ReportContext:

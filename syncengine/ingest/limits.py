@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from syncengine.ingest.problems import FieldError, ReportInvalid
+from syncengine.ingest.wire_text import spelling
 from syncengine.store.groups import FIELD_LIMITS
 
 __all__ = [
@@ -50,20 +51,27 @@ class IngestLimits:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ReportContext:
-    """What a parser needs besides the bytes: whose reports, when, and the limits."""
+    """What a parser needs besides the bytes: whose reports, when, and the limits.
+
+    ``version_attribute`` names the attribute that holds the project's version
+    (``"version"``: the client's own version field); ``version_pattern`` is the
+    project's version extractor (a regex with one group), or None.
+    """
 
     project: str
     now: datetime
     limits: IngestLimits = field(default_factory=IngestLimits)
     version_attribute: str = "version"
+    version_pattern: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ReportContexts:
-    """The intake's configuration: its limits and each project's version attribute."""
+    """The intake's configuration: its limits and each project's version attribute and pattern."""
 
     limits: IngestLimits = field(default_factory=IngestLimits)
     version_attributes: Mapping[str, str] = field(default_factory=dict)
+    version_patterns: Mapping[str, str] = field(default_factory=dict)
 
     def for_project(self, project: str, now: datetime) -> ReportContext:
         """The context of ``project``'s reports received at ``now``."""
@@ -72,6 +80,7 @@ class ReportContexts:
             now=now,
             limits=self.limits,
             version_attribute=self.version_attributes.get(project, "version"),
+            version_pattern=self.version_patterns.get(project),
         )
 
 
@@ -104,10 +113,16 @@ def attribute_value(value: Any) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        if math.isfinite(value) and value.is_integer() and abs(value) < 2**53:
-            return str(int(value))
-        return repr(value)
+        return _float_text(value)
     raise TypeError(type(value).__name__)
+
+
+def _float_text(value: float) -> str:
+    if not math.isfinite(value):
+        return spelling(value)  # "NaN", as the raw copy keeps it
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)
 
 
 def _kind(value: Any) -> str:

@@ -36,6 +36,7 @@ from syncengine.ingest.assemble import (
     assemble,
     check_report_size,
     pick_version,
+    unreadable,
 )
 from syncengine.ingest.bodies import decode_json, invalid_json, media_type
 from syncengine.ingest.limits import ReportContext, Truncations, clean_attributes, parse_timestamp
@@ -149,6 +150,8 @@ def _outcome(
         return native_report(item, ctx, size, index=index)
     except ReportInvalid as exc:
         return exc
+    except Exception as exc:  # one report's failure is that report's problem alone
+        return unreadable(index, exc)
 
 
 def _parse_lines(body: bytes, ctx: ReportContext) -> Parsed:

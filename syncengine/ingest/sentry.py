@@ -11,6 +11,10 @@
 * ``release`` (also the version), ``environment``, ``level``, ``server_name``,
   ``logger``, ``platform`` and every tag become attributes; so does ``handled``
   when the exception's mechanism says.
+* The ``user`` context's ``id``, ``email``, ``username`` and ``ip_address`` become
+  ``user.id``, ``user.email``, ``user.username`` and ``user.ip_address`` (an
+  ``ip_address`` of ``{{auto}}`` — "the server fills it in" — is not an address and
+  is left out), so affected users can be counted and templated.
 * ``fingerprint`` (a list of strings, ``{{ default }}`` allowed) is honoured.
 """
 
@@ -31,6 +35,7 @@ from syncengine.ingest.assemble import (
     assemble,
     check_report_size,
     pick_version,
+    unreadable,
 )
 from syncengine.ingest.bodies import decode_json, invalid_json, too_large
 from syncengine.ingest.envelope import parse_envelope
@@ -42,10 +47,12 @@ from syncengine.ingest.limits import (
     parse_timestamp,
 )
 from syncengine.ingest.problems import ReportInvalid
+from syncengine.ingest.wire_text import check_nesting
 
 __all__ = ["event_report", "parse_sentry_auth", "parse_sentry_envelope", "parse_sentry_store"]
 
 _FIELDS_AS_ATTRIBUTES = ("release", "environment", "level", "server_name", "logger", "platform")
+_USER_FIELDS = ("id", "email", "username", "ip_address")
 _AUTH_PAIR = re.compile(r"([A-Za-z_]+)\s*=\s*\"?([^,\s\"]*)\"?")
 
 
@@ -125,6 +132,13 @@ def _attributes(
     if tags is not None and not isinstance(tags, Mapping):
         raise ReportInvalid.one("tags", "must be an object of tag → value")
     fields = {key: event[key] for key in _FIELDS_AS_ATTRIBUTES if event.get(key) is not None}
+    user = event.get("user")
+    if user is not None and not isinstance(user, Mapping):
+        raise ReportInvalid.one("user", "must be an object (id, email, username, ip_address)")
+    for key in _USER_FIELDS:
+        value = user.get(key) if user is not None else None
+        if value is not None and value != "{{auto}}":
+            fields[f"user.{key}"] = value
     mechanism = raised.get("mechanism") if raised is not None else None
     if isinstance(mechanism, Mapping) and isinstance(mechanism.get("handled"), bool):
         fields["handled"] = mechanism["handled"]
@@ -161,6 +175,7 @@ def event_report(event: Any, ctx: ReportContext, size: int | None = None) -> Par
     """One Sentry event as a :class:`ParsedReport`; raises :class:`ReportInvalid`."""
     if not isinstance(event, dict):
         raise ReportInvalid.one("", "an event must be a JSON object")
+    check_nesting(event)
     check_report_size(event, ctx, size)
     exceptions = _exceptions(event)
     raised = exceptions[-1] if exceptions else None
@@ -206,6 +221,8 @@ def _add_event(parsed: Parsed, index: int, payload: bytes, ctx: ReportContext) -
         parsed.add(index, event_report(document, ctx, len(payload)))
     except ReportInvalid as exc:
         parsed.add(index, exc)
+    except Exception as exc:  # one report's failure is that report's problem alone
+        parsed.add(index, unreadable(index, exc))
 
 
 def parse_sentry_envelope(body: bytes, ctx: ReportContext) -> tuple[Parsed, dict[str, Any]]:
@@ -250,4 +267,6 @@ def parse_sentry_store(body: bytes, ctx: ReportContext) -> Parsed:
         parsed.add(0, event_report(document, ctx, len(body)))
     except ReportInvalid as exc:
         parsed.add(0, exc)
+    except Exception as exc:  # one report's failure is that report's problem alone
+        parsed.add(0, unreadable(0, exc))
     return parsed

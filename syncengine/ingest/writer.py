@@ -7,9 +7,11 @@ submit and writes it together:
 - a batch is cut when it holds ``max_reports`` reports or its oldest
   submission has waited ``max_delay`` seconds; while one batch is being written
   the next one fills, so under load batches grow on their own;
-- a submission is never split: it lands in one batch, whole, or fails whole;
+- a submission is never split: it lands in one batch, whole, or fails whole (one
+  that cannot even be folded fails alone, the batch folded again without it);
 - each :meth:`BatchWriter.submit` resolves only once its batch has committed;
-- a batch that fails on its data (a constraint, a bad value) is split and
+- a batch that fails on its data (a constraint, a bad value) or with an error
+  outside the store's tree (a defect one report's data sets off) is split and
   retried, so only the submissions that cause the failure get the error; one
   that fails for a passing reason (a deadlock, a lock timeout, a dropped
   connection) is retried a few times before its submitters get a StoreError;
@@ -121,9 +123,9 @@ class BatchWriter:
         """Store ``reports`` of project ``project_id``; resolves once they are committed.
 
         Returns one :class:`Accepted` per report, in order. Raises BadReport when
-        a report has no fingerprint or a field longer than the store keeps (nothing
-        of the submission is stored), StoreError when the batch could not be
-        written or the writer is closed.
+        a report has no fingerprint or a field longer than the store keeps, or the
+        reports cannot be folded (nothing of the submission is stored), StoreError
+        when the batch could not be written or the writer is closed.
         """
         _check(reports)
         if not reports:
@@ -141,7 +143,13 @@ class BatchWriter:
         if batch is None:
             batch = self._open = _Batch(self._repository.new_batch(), loop.time())
         submission = _Submission(project_id, reports, loop.create_future())
-        batch.fold.add(project_id, reports)  # cannot fail: _check saw every fingerprint
+        try:
+            batch.fold.add(project_id, reports)
+        except Exception as exc:
+            # Half folded, it would be written with the others: fold them again without it.
+            log.exception("a submission could not be folded into its batch")
+            batch.fold = self._refold(batch.submissions).fold
+            raise BadReport(f"the reports could not be stored: {exc}") from exc
         batch.submissions.append(submission)
         self._queued_reports += len(reports)
         if batch.fold.reports >= self._max_reports:
@@ -198,14 +206,7 @@ class BatchWriter:
             try:
                 results = await self._repository.write(batch.fold, now=self._clock())
             except StoreRejected as exc:
-                if len(batch.submissions) == 1:
-                    self._failed(batch, exc)
-                    return
-                # Split so only the submissions that cause the failure see it.
-                self.stats.retries += 1
-                middle = len(batch.submissions) // 2
-                for half in (batch.submissions[:middle], batch.submissions[middle:]):
-                    await self._write(self._refold(half))
+                await self._isolate(batch, exc)
                 return
             except StoreBusy as exc:
                 if attempt == len(_RETRY_DELAYS):
@@ -218,6 +219,9 @@ class BatchWriter:
             except StoreError as exc:
                 self._failed(batch, exc)
                 return
+            except Exception as exc:  # a defect, perhaps set off by one report's data
+                await self._isolate(batch, exc)
+                return
             break
         self.stats.batches += 1
         self.stats.reports += batch.fold.reports
@@ -225,6 +229,16 @@ class BatchWriter:
         for submission, assigned in zip(batch.submissions, results, strict=True):
             if not submission.future.done():
                 submission.future.set_result(_accepted(assigned, accepted))
+
+    async def _isolate(self, batch: _Batch, exc: Exception) -> None:
+        """Split ``batch`` until only the submissions that make ``exc`` happen see it."""
+        if len(batch.submissions) == 1:
+            self._failed(batch, _rejected(exc))
+            return
+        self.stats.retries += 1
+        middle = len(batch.submissions) // 2
+        for half in (batch.submissions[:middle], batch.submissions[middle:]):
+            await self._write(self._refold(half))
 
     def _refold(self, submissions: list[_Submission]) -> _Batch:
         fold = self._repository.new_batch()
@@ -236,6 +250,14 @@ class BatchWriter:
         log.warning("a batch of %d submissions failed: %s", len(batch.submissions), exc)
         self.stats.failed_batches += 1
         _fail(batch.submissions, exc)
+
+
+def _rejected(exc: Exception) -> StoreError:
+    """The error a lone failing submission gets: a defect is logged and answered as a rejection."""
+    if isinstance(exc, StoreError):
+        return exc
+    log.error("storing a submission failed unexpectedly", exc_info=exc)
+    return StoreRejected(f"storing the reports failed: {type(exc).__name__}: {exc}")
 
 
 def _accepted(assigned: list[Assigned], cache: dict[int, Accepted]) -> list[Accepted]:

@@ -6,7 +6,7 @@ The client covers Cloud (REST v2 and v3) and Data Center (REST v2): start at
 
 from __future__ import annotations
 
-from syncengine.jira.bodies import NewIssue, RichText, text_to_adf
+from syncengine.jira.bodies import NewIssue, RichText
 from syncengine.jira.client import JiraClient
 from syncengine.jira.config import JiraConfig, parse_base_url
 from syncengine.jira.models import (
@@ -59,5 +59,4 @@ __all__ = [
     "StatusCategory",
     "WebhookRegistration",
     "parse_base_url",
-    "text_to_adf",
 ]

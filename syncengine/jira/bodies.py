@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from syncengine.domain.adf import text_document
 from syncengine.jira.config import ApiVersion
 from syncengine.jira.models import Flavour
 
@@ -17,7 +18,6 @@ __all__ = [
     "issue_body",
     "remote_link_body",
     "rich_text",
-    "text_to_adf",
 ]
 
 RichText = str | Mapping[str, Any]
@@ -40,22 +40,6 @@ def _is_adf(value: Any) -> bool:
     return isinstance(value, Mapping) and value.get("type") == "doc"
 
 
-def text_to_adf(text: str) -> dict[str, Any]:
-    """Plain text as an ADF document: one paragraph per blank-line block, line breaks kept."""
-    paragraphs: list[dict[str, Any]] = []
-    for block in text.replace("\r\n", "\n").split("\n\n"):
-        if not block.strip():
-            continue
-        content: list[dict[str, Any]] = []
-        for n, line in enumerate(block.split("\n")):
-            if n:
-                content.append({"type": "hardBreak"})
-            if line:
-                content.append({"type": "text", "text": line})
-        paragraphs.append({"type": "paragraph", "content": content})
-    return {"type": "doc", "version": 1, "content": paragraphs}
-
-
 def rich_text(value: RichText, api_version: ApiVersion, *, what: str = "text") -> Any:
     """``value`` in the form REST ``api_version`` takes.
 
@@ -63,7 +47,7 @@ def rich_text(value: RichText, api_version: ApiVersion, *, what: str = "text") -
         ValueError: an ADF document for v2, or a mapping that is not an ADF document.
     """
     if isinstance(value, str):
-        return text_to_adf(value) if api_version == 3 else value
+        return text_document(value) if api_version == 3 else value
     if not _is_adf(value):
         raise ValueError(f"{what}: expected a string or an ADF document ({{'type': 'doc', ...}})")
     if api_version == 2:

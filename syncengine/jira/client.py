@@ -25,6 +25,7 @@ from syncengine.jira.errors import (
     JiraNotFound,
     JiraOutcomeUnknown,
     JiraPermanentError,
+    JiraUnexpectedResponse,
 )
 from syncengine.jira.models import (
     BulkCreateFailure,
@@ -74,7 +75,14 @@ class JiraClient(JiraSiteClient):
             "create an issue", project_key=_project_of(fields), permission="Create Issues"
         )
         data = await self.session.json("POST", ep.ISSUES, context=ctx, json=body)
-        return parsing.parse_created(data)
+        try:
+            return parsing.parse_created(data)
+        except JiraUnexpectedResponse as exc:
+            # Answered 2xx, so very likely created: look it up before creating it again.
+            raise JiraOutcomeUnknown(
+                f"the outcome of the request to create an issue is unknown: {exc}",
+                fix="look the object up (identity label or property) before sending it again",
+            ) from exc
 
     async def bulk_create(self, issues: Sequence[NewIssue]) -> BulkCreateResult:
         """``POST /issue/bulk``, 50 issues a call; failures are per item (input index).
@@ -271,6 +279,22 @@ class JiraClient(JiraSiteClient):
             json=value,
         )
 
+    async def link_issues(self, link_type: str, *, outward: str, inward: str) -> None:
+        """``POST /issueLink``: ``outward`` <type's outward phrase> ``inward``.
+
+        For ``"Duplicate"``: ``outward`` duplicates ``inward``. Repeating it adds no
+        second link (Jira keeps one link per type and pair), so it is safe to retry.
+        """
+        ctx = self.session.context(
+            f"link {outward} to {inward}", issue=outward, permission="Link Issues"
+        )
+        body = {
+            "type": {"name": link_type},
+            "outwardIssue": {"key": outward} if not outward.isdigit() else {"id": outward},
+            "inwardIssue": {"key": inward} if not inward.isdigit() else {"id": inward},
+        }
+        await self.session.json("POST", ep.ISSUE_LINKS, context=ctx, json=body, idempotent=True)
+
     async def remote_links(self, issue: str) -> tuple[RemoteLink, ...]:
         """``GET /issue/{key}/remotelink``."""
         data = await self._get(
@@ -310,10 +334,18 @@ class JiraClient(JiraSiteClient):
         properties: Sequence[str] = (),
         cursor: str | None = None,
         page_size: int = 100,
+        reconcile: Sequence[str] = (),
     ) -> SearchPage:
-        """One page: Cloud ``POST /search/jql`` (``nextPageToken``), DC ``POST /search``."""
+        """One page: Cloud ``POST /search/jql`` (``nextPageToken``), DC ``POST /search``.
+
+        ``reconcile``: issue ids Cloud searches as they are now (its search lags writes).
+        """
         request = SearchRequest(
-            jql=jql, fields=tuple(fields), properties=tuple(properties), page_size=page_size
+            jql=jql,
+            fields=tuple(fields),
+            properties=tuple(properties),
+            page_size=page_size,
+            reconcile=tuple(reconcile),
         )
         return await request.page(self.session, await self.flavour(), cursor)
 
@@ -324,12 +356,18 @@ class JiraClient(JiraSiteClient):
         fields: Sequence[str] = ("*navigable",),
         properties: Sequence[str] = (),
         page_size: int = 100,
+        reconcile: Sequence[str] = (),
     ) -> AsyncIterator[JiraIssue]:
-        """Every issue ``jql`` matches, page after page."""
+        """Every issue ``jql`` matches, page after page (``reconcile``: see search_page)."""
         cursor: str | None = None
         while True:
             page = await self.search_page(
-                jql, fields=fields, properties=properties, cursor=cursor, page_size=page_size
+                jql,
+                fields=fields,
+                properties=properties,
+                cursor=cursor,
+                page_size=page_size,
+                reconcile=reconcile,
             )
             for issue in page.issues:
                 yield issue

@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 Deployment = Literal["auto", "cloud", "datacenter"]
-AuthScheme = Literal["basic", "bearer"]
+AuthScheme = Literal["basic", "bearer", "oauth1", "oauth2"]
 ApiVersion = Literal[2, 3]
 
 # Optional context path (e.g. /jira), then optionally /rest/api/<2|3>, then an optional slash.
@@ -129,6 +129,14 @@ class JiraConfig:
     user: str = ""
     token: SecretStr = field(default_factory=lambda: SecretStr(""))
     timeout_seconds: float = 30.0
+    """The longest wait for one network step (connect, a read, a write)."""
+    deadline_seconds: float = 120.0
+    """The longest one call may take from start to its whole answer, retries and the waits
+    between them included: an answer dripping a byte at a time cannot hold a worker longer."""
+    max_response_bytes: int = 16 * 1024 * 1024
+    """The most of one answer that is read (decoded); past it the call fails."""
+    max_retry_after_seconds: float = 3600.0
+    """The longest wait a ``Retry-After`` (or ``X-RateLimit-Reset``) is honoured for."""
     max_concurrency: int = 4
     requests_per_second: float = 10.0
     max_retries: int = 5
@@ -148,6 +156,13 @@ class JiraConfig:
             problems.append("jira.user: basic auth needs the e-mail (Cloud) or username (DC)")
         if self.timeout_seconds <= 0 or self.requests_per_second <= 0:
             problems.append("jira.timeout_seconds and requests_per_second must be above 0")
+        if not self.deadline_seconds >= self.timeout_seconds:
+            problems.append("jira.deadline_seconds must be at least jira.timeout_seconds")
+        if self.max_response_bytes < 64 * 1024 or self.max_retry_after_seconds < 1:
+            problems.append(
+                "jira.max_response_bytes must be at least 65536 and "
+                "jira.max_retry_after_seconds at least 1"
+            )
         if self.max_concurrency < 1 or self.max_retries < 0:
             problems.append("jira.max_concurrency must be >= 1 and max_retries >= 0")
         if problems:

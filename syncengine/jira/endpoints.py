@@ -17,6 +17,7 @@ __all__ = [
     "ISSUE",
     "ISSUES",
     "ISSUES_BULK",
+    "ISSUE_LINKS",
     "ISSUE_PROPERTY",
     "ISSUE_TYPES_FOR_PROJECT",
     "MYSELF",
@@ -55,6 +56,7 @@ COMMENTS = "/issue/{issue}/comment"
 ATTACHMENTS = "/issue/{issue}/attachments"
 ISSUE_PROPERTY = "/issue/{issue}/properties/{property_key}"
 REMOTE_LINKS = "/issue/{issue}/remotelink"
+ISSUE_LINKS = "/issueLink"
 USER_SEARCH = "/user/search"
 USER_ASSIGNABLE_SEARCH = "/user/assignable/search"
 STATUSES = "/status"

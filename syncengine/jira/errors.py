@@ -19,6 +19,11 @@ empty bodies. The tree below hangs under :mod:`syncengine.errors`::
     ├── JiraGone               410: the endpoint was removed (old Cloud /search)
     ├── JiraRequestRejected    any other 4xx
     └── JiraUnexpectedResponse a 2xx whose body is not what the API documents
+        └── JiraResponseTooLarge  the answer passed ``jira.max_response_bytes``
+
+A 2xx answer to a request that is not safe to repeat (a create, a comment) whose
+body is unusable (not JSON, too large) is a :class:`JiraOutcomeUnknown`: the work
+was probably done, so it is looked up before being sent again.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ __all__ = [
     "JiraPermissionError",
     "JiraRateLimited",
     "JiraRequestRejected",
+    "JiraResponseTooLarge",
     "JiraTransientError",
     "JiraUnavailable",
     "JiraUnexpectedResponse",
@@ -91,6 +97,7 @@ class RequestContext:
     permission: str | None = None
     """The Jira permission the operation needs ("Create Issues")."""
     bearer: bool = False
+    oauth: bool = False
 
 
 class JiraRateLimited(JiraTransientError):
@@ -188,6 +195,10 @@ class JiraUnexpectedResponse(JiraPermanentError):
     """A successful answer whose body is not what the API documents."""
 
 
+class JiraResponseTooLarge(JiraUnexpectedResponse):
+    """The answer was larger than ``jira.max_response_bytes``; reading stopped at the cap."""
+
+
 def _text_of(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
@@ -280,6 +291,13 @@ def _auth_error(context: RequestContext, body: ErrorBody, headers: Mapping[str, 
             status=401,
             fix="log in to Jira once in a browser as that user to clear the CAPTCHA",
         )
+    if context.oauth:
+        return JiraAuthError(
+            "Jira rejected the OAuth access (401): the grant was revoked or has expired",
+            status=401,
+            fix="connect again: `syncengine jira connect PROJECT` (or Connect on the "
+            "integration page)",
+        )
     if context.bearer:
         return JiraAuthError(
             "Jira rejected the personal access token (401)",
@@ -298,6 +316,14 @@ def _auth_error(context: RequestContext, body: ErrorBody, headers: Mapping[str, 
 
 
 def _permission_error(context: RequestContext, body: ErrorBody) -> JiraError:
+    if any("basic authentication has been disabled" in m.lower() for m in body.messages):
+        # Data Center 10+ blocks Basic auth by default (the atlassian-authentication plugin).
+        return JiraAuthError(
+            "Basic authentication is disabled on this Jira (403)",
+            status=403,
+            fix='use a personal access token (jira.auth = "bearer") or OAuth (jira.auth = '
+            '"oauth1" or "oauth2", then `syncengine jira connect PROJECT`)',
+        )
     said = f": {body.summary()}" if body.messages or body.field_errors else ""
     where = f" in project {context.project_key}" if context.project_key else ""
     permission = f"the '{context.permission}' permission" if context.permission else "permission"
@@ -422,7 +448,8 @@ def error_from_response(  # noqa: PLR0911 one return per status family reads bes
             f"Jira rate-limited the request to {context.operation}{wait}",
             status=429,
             fix="lower jira.requests_per_second or jira.max_concurrency if this persists",
-            retry_after=retry_after,
+            # No Retry-After: still wait Atlassian's 5 s at least before the outbox tries again.
+            retry_after=retry_after if retry_after is not None else 5.0,
         )
     if status >= 500:
         return JiraUnavailable(

@@ -7,13 +7,17 @@ is injected (``clock``, ``sleep``, ``random``) so tests run instantly.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
+from syncengine.domain.backoff import backoff_ceiling
+
 __all__ = [
+    "DEFAULT_MAX_RETRY_AFTER",
     "Clock",
     "RetryDecision",
     "RetryPolicy",
@@ -21,10 +25,13 @@ __all__ = [
     "SiteLimiters",
     "Sleep",
     "TokenBucket",
+    "rate_limit_backoff",
     "retry_after_seconds",
 ]
 
 Sleep = Callable[[float], Awaitable[None]]
+DEFAULT_MAX_RETRY_AFTER = 3600.0
+"""The longest wait a Retry-After is honoured for (``jira.max_retry_after_seconds``)."""
 Clock = Callable[[], float]
 
 # Statuses a repeat of the same request may cure.
@@ -32,37 +39,78 @@ _RETRY_ANY_METHOD = {429, 503}  # Jira refused before doing anything
 _RETRY_IDEMPOTENT = {500, 502, 504}  # the work may have been done: only repeat safe requests
 
 
-def retry_after_seconds(headers: Mapping[str, str], now: datetime) -> float | None:
-    """Seconds Jira asked us to wait: ``Retry-After`` (seconds or HTTP date), else
-    ``X-RateLimit-Reset`` (ISO timestamp). None when neither is usable.
+RATE_LIMIT_FIRST_SECONDS = 5.0
+RATE_LIMIT_MAX_SECONDS = 30.0
 
-    ``now`` is the aware current time, used to turn dates into delays.
+
+def rate_limit_backoff(attempt: int, random: Callable[[], float]) -> float:
+    """The wait after a 429 that named no ``Retry-After``: Atlassian's advice for Cloud.
+
+    5 s, doubling towards 30 s, each times a jitter of 0.7-1.3 but never under 5 s
+    (a quick retry only spends more of the rate budget every process shares).
+    """
+    ceiling = min(RATE_LIMIT_MAX_SECONDS, RATE_LIMIT_FIRST_SECONDS * 2.0 ** max(attempt - 1, 0))
+    return max(RATE_LIMIT_FIRST_SECONDS, ceiling * (0.7 + 0.6 * random()))
+
+
+def retry_after_seconds(
+    headers: Mapping[str, str], now: datetime, *, cap: float = DEFAULT_MAX_RETRY_AFTER
+) -> float | None:
+    """Seconds Jira asked us to wait: ``Retry-After`` (seconds or HTTP date), else
+    ``X-RateLimit-Reset`` (ISO timestamp); at most ``cap``. None when neither is usable.
+
+    Total: whatever the header holds (``1e12``, ``inf``, ``nan``, ``-5``, a date in
+    year 9999, text) the answer is None or a finite number in ``[0, cap]``. An
+    unreadable value (``nan``, text) counts as absent (the ordinary backoff applies); a
+    negative delay or a date in the past as 0. ``now`` is the aware current time, used
+    to turn dates into delays.
     """
     lowered = {k.lower(): v.strip() for k, v in headers.items()}
-    value = lowered.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            when = None
-        if when is not None:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            return max(0.0, (when - now).total_seconds())
-    reset = lowered.get("x-ratelimit-reset")
-    if reset:
-        try:
-            when = datetime.fromisoformat(reset.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
+    value = lowered.get("retry-after", "")
+    seconds = _delay_seconds(value) if value else None
+    if seconds is None and value:
+        seconds = _until(_http_date(value), now)
+    if seconds is None:
+        reset = lowered.get("x-ratelimit-reset", "")
+        seconds = _until(_iso_time(reset), now) if reset else None
+    return None if seconds is None else min(seconds, cap)
+
+
+def _delay_seconds(value: str) -> float | None:
+    # RFC 9110 says digits; Jira and proxies send "1.5" too. float() also takes "inf",
+    # "nan" and "1e12": nan is no delay, the others are capped by the caller.
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    if math.isnan(seconds):
+        return None
+    return max(0.0, seconds)  # may be inf: the caller caps it
+
+
+def _http_date(value: str) -> datetime | None:
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+def _iso_time(value: str) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+def _until(when: datetime | None, now: datetime) -> float | None:
+    if when is None:
+        return None
+    try:
         return max(0.0, (when - now).total_seconds())
-    return None
+    except OverflowError:
+        return math.inf
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,8 +140,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, random: Callable[[], float]) -> float:
         """Full jitter: uniform in [0, min(max_delay, base * 2**(attempt-1)))."""
-        ceiling = min(self.max_delay, self.base_delay * (2.0 ** max(0, attempt - 1)))
-        return random() * ceiling
+        return random() * backoff_ceiling(attempt, base=self.base_delay, cap=self.max_delay)
 
     def for_status(
         self,
@@ -119,9 +166,10 @@ class RetryPolicy:
                 # caller reschedule with the error's retry_after instead.
                 return RetryDecision(action="give_up", reason=f"Jira asked for {retry_after:g}s")
             return RetryDecision(action="retry", delay=retry_after, reason="Retry-After")
-        return RetryDecision(
-            action="retry", delay=self.backoff(attempt, random), reason=f"{status} backoff"
+        delay = (
+            rate_limit_backoff(attempt, random) if status == 429 else self.backoff(attempt, random)
         )
+        return RetryDecision(action="retry", delay=delay, reason=f"{status} backoff")
 
     def for_transport_error(
         self,

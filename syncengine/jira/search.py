@@ -12,7 +12,13 @@ from syncengine.jira import parsing
 from syncengine.jira.models import Flavour, SearchPage
 from syncengine.jira.session import JiraSession
 
-__all__ = ["CLOUD_MAX_PAGE", "CLOUD_MAX_PAGE_IDS", "DATACENTER_MAX_PAGE", "SearchRequest"]
+__all__ = [
+    "CLOUD_MAX_PAGE",
+    "CLOUD_MAX_PAGE_IDS",
+    "DATACENTER_MAX_PAGE",
+    "RECONCILE_LIMIT",
+    "SearchRequest",
+]
 
 CLOUD_MAX_PAGE = 100
 """Cloud's ``/search/jql`` returns at most 100 issues a page when fields are asked for..."""
@@ -20,6 +26,8 @@ CLOUD_MAX_PAGE_IDS = 5000
 """...and up to 5,000 when only ``id`` or ``key`` is."""
 DATACENTER_MAX_PAGE = 1000
 """Data Center's default ``jira.search.views.default.max``."""
+RECONCILE_LIMIT = 50
+"""Cloud reconciles at most 50 issue ids a search."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +38,9 @@ class SearchRequest:
     fields: tuple[str, ...] = ("*navigable",)
     properties: tuple[str, ...] = ()
     page_size: int = 100
+    reconcile: tuple[str, ...] = ()
+    """Cloud: ids of issues to search as they are now, not as the lagging index has them
+    (``reconcileIssues``, at most 50; Data Center's search needs none)."""
 
     def body(self, flavour: Flavour, cursor: str | None) -> dict[str, Any]:
         """The POST body for one page after ``cursor`` (None for the first page)."""
@@ -40,9 +51,13 @@ class SearchRequest:
             body["maxResults"] = min(size, CLOUD_MAX_PAGE_IDS if ids_only else CLOUD_MAX_PAGE)
             if self.properties:
                 body["properties"] = list(self.properties)
+            if self.reconcile:
+                body["reconcileIssues"] = [int(i) for i in self.reconcile[:RECONCILE_LIMIT]]
             if cursor is not None:
                 body["nextPageToken"] = cursor
             return body
+        if self.properties:
+            body["properties"] = list(self.properties)
         body["maxResults"] = min(size, DATACENTER_MAX_PAGE)
         body["startAt"] = int(cursor) if cursor is not None else 0
         return body

@@ -19,11 +19,14 @@ from typing import Any, Literal
 
 import httpx
 
+from syncengine.errors import ConfigError
+from syncengine.jira.answers import read_bounded
 from syncengine.jira.config import JiraConfig
 from syncengine.jira.errors import (
     JiraError,
     JiraOutcomeUnknown,
     JiraPermanentError,
+    JiraResponseTooLarge,
     JiraUnavailable,
     JiraUnexpectedResponse,
     RequestContext,
@@ -77,6 +80,7 @@ class JiraSession:
         now: Callable[[], datetime] = _utcnow,
         random: Callable[[], float] = random_module.random,
         observer: CallObserver | None = None,
+        auth: httpx.Auth | None = None,
     ) -> None:
         self.config = config
         self._observer = observer
@@ -101,7 +105,6 @@ class JiraSession:
         self._secrets = [s for s in (basic, self._secret) if len(s) >= 4]
         self.requests_sent = 0
         self._rest_base: str | None = None if config.find_gateway else config.rest_base
-        auth: httpx.Auth | None = None
         headers = {
             "Accept": "application/json",
             "User-Agent": config.user_agent,
@@ -110,7 +113,12 @@ class JiraSession:
             "Accept-Language": "en",
             "X-Force-Accept-Language": "true",
         }
-        if config.auth == "basic":
+        if config.auth in ("oauth1", "oauth2"):
+            if auth is None:
+                raise ConfigError(
+                    [f"jira.auth = {config.auth!r} needs the project's OAuth credential"]
+                )
+        elif config.auth == "basic":
             auth = httpx.BasicAuth(config.user, self._secret)
         else:
             headers["Authorization"] = f"Bearer {self._secret}"
@@ -138,6 +146,7 @@ class JiraSession:
             operation=operation,
             user=self.config.user,
             bearer=self.config.auth == "bearer",
+            oauth=self.config.auth in ("oauth1", "oauth2"),
             **kwargs,
         )
 
@@ -195,29 +204,43 @@ class JiraSession:
         safe = idempotent if idempotent is not None else method.upper() in _IDEMPOTENT_METHODS
         await self.rest_base()
         url = self.url(path, root)
+        deadline = self._clock() + self.config.deadline_seconds
         attempt = 0
         while True:
             attempt += 1
             started = self._clock()
+            sent = False
             try:
-                async with self.limiter.semaphore:
-                    await self.limiter.bucket.acquire()
-                    self.requests_sent += 1
-                    response = await self._http.request(
-                        method, url, params=params, json=json, files=files, headers=headers
-                    )
-                    await response.aread()
+                async with asyncio.timeout(max(deadline - started, 0.0)):
+                    async with self.limiter.semaphore:
+                        await self.limiter.bucket.acquire()
+                        request = self._http.build_request(
+                            method, url, params=params, json=json, files=files, headers=headers
+                        )
+                        self.requests_sent += 1
+                        sent = True
+                        answer = await read_bounded(
+                            await self._http.send(request, stream=True),
+                            max_bytes=self.config.max_response_bytes,
+                        )
             except httpx.UnsupportedProtocol as exc:
                 raise JiraPermanentError(
                     f"cannot reach Jira at {self.config.site}: {exc}",
                     fix="jira.url must start with https:// (or http://)",
                 ) from exc
-            except httpx.TransportError as exc:
+            except (httpx.TransportError, TimeoutError) as exc:
                 self._observe(method, path, None, started, attempt)
                 error, decision = self._transport_failure(
-                    exc, method=method, path=path, attempt=attempt, idempotent=safe, context=context
+                    exc,
+                    method=method,
+                    path=path,
+                    attempt=attempt,
+                    idempotent=safe,
+                    context=context,
+                    sent=sent,
                 )
             else:
+                response = answer.response
                 self._observe(method, path, response.status_code, started, attempt)
                 elapsed_ms = (self._clock() - started) * 1000
                 logger.debug(
@@ -225,6 +248,8 @@ class JiraSession:
                     method, path, response.status_code, elapsed_ms, attempt,
                 )  # fmt: skip
                 if response.is_success or response.status_code in ok_statuses:
+                    if not answer.complete:
+                        raise self._too_large(response, context=context, idempotent=safe)
                     return response
                 error, decision = self._status_failure(
                     response, path=path, attempt=attempt, idempotent=safe, context=context
@@ -235,6 +260,8 @@ class JiraSession:
                     status=error.status,
                     fix="look the object up (identity label or property) before sending it again",
                 ) from error
+            if decision.retry and decision.delay >= deadline - self._clock():
+                decision = RetryDecision(action="give_up", reason="past jira.deadline_seconds")
             if not decision.retry:
                 raise error
             logger.warning(
@@ -242,6 +269,28 @@ class JiraSession:
                 method, path, error, decision.delay, attempt, self.policy.max_retries,
             )  # fmt: skip
             await self._sleep(decision.delay)
+
+    def _too_large(
+        self, response: httpx.Response, *, context: RequestContext, idempotent: bool
+    ) -> JiraError:
+        limit = self.config.max_response_bytes
+        error = JiraResponseTooLarge(
+            f"Jira's answer to {context.operation} was larger than {limit} bytes; "
+            "reading stopped there",
+            status=response.status_code,
+            fix="raise jira.max_response_bytes if Jira really answers this much; otherwise a "
+            "proxy in front of Jira is answering",
+        )
+        if idempotent:
+            return error
+        # A 2xx to a create: it was very likely done. Look it up before sending it again.
+        unknown = JiraOutcomeUnknown(
+            f"the outcome of the request to {context.operation} is unknown: {error}",
+            status=response.status_code,
+            fix="look the object up (identity label or property) before sending it again",
+        )
+        unknown.__cause__ = error
+        return unknown
 
     def _status_failure(
         self,
@@ -252,7 +301,9 @@ class JiraSession:
         idempotent: bool,
         context: RequestContext,
     ) -> tuple[JiraError, RetryDecision]:
-        retry_after = retry_after_seconds(response.headers, self._now())
+        retry_after = retry_after_seconds(
+            response.headers, self._now(), cap=self.config.max_retry_after_seconds
+        )
         error = error_from_response(
             response.status_code,
             response.headers,
@@ -273,20 +324,26 @@ class JiraSession:
 
     def _transport_failure(
         self,
-        exc: httpx.TransportError,
+        exc: httpx.TransportError | TimeoutError,
         *,
         method: str,
         path: str,
         attempt: int,
         idempotent: bool,
         context: RequestContext,
+        sent: bool,
     ) -> tuple[JiraError, RetryDecision]:
-        sent = not isinstance(exc, _NOT_SENT)
-        kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+        sent = sent and not isinstance(exc, _NOT_SENT)
+        if isinstance(exc, TimeoutError):
+            kind = "timed out"
+            limit = self.config.deadline_seconds
+            detail = f"no whole answer within jira.deadline_seconds ({limit:g}s)"
+        else:
+            kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+            detail = f"{type(exc).__name__}: {self.redact(str(exc)) or 'no detail'}"
         logger.info("jira %s %s %s: %s", method, path, kind, type(exc).__name__)
         error = JiraUnavailable(
-            f"the request to {context.operation} {kind} ({type(exc).__name__}: "
-            f"{self.redact(str(exc)) or 'no detail'})",
+            f"the request to {context.operation} {kind} ({detail})",
             fix="check that Jira is reachable from this host; the work is kept and retried",
         )
         error.__cause__ = exc
@@ -307,6 +364,8 @@ class JiraSession:
 
         Raises:
             JiraUnexpectedResponse: the answer is not JSON (an SSO page, a proxy).
+            JiraOutcomeUnknown: the same, for a request that is not safe to repeat:
+                it was answered 2xx, so it was probably done (look it up first).
         """
         response = await self.request(method, path, context=context, **kwargs)
         if response.status_code == 204 or not response.content.strip():
@@ -315,8 +374,17 @@ class JiraSession:
             return response.json()
         except ValueError as exc:
             kind = response.headers.get("content-type", "unknown content")
-            raise JiraUnexpectedResponse(
+            error = JiraUnexpectedResponse(
                 f"Jira answered {context.operation} with {kind}, not JSON",
                 status=response.status_code,
                 fix="check jira.url points at Jira itself, not a login or proxy page",
-            ) from exc
+            )
+            idempotent = kwargs.get("idempotent")
+            safe = idempotent if idempotent is not None else method.upper() in _IDEMPOTENT_METHODS
+            if safe or not response.is_success:
+                raise error from exc
+            raise JiraOutcomeUnknown(
+                f"the outcome of the request to {context.operation} is unknown: {error}",
+                status=response.status_code,
+                fix="look the object up (identity label or property) before sending it again",
+            ) from error

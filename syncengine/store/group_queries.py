@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from syncengine.domain.groups import AttributeValue, GroupSnapshot, GroupState
@@ -49,11 +49,14 @@ _GROUP_COLUMNS = (
     ErrorGroup.assignee,
     ErrorGroup.regression_count,
     ErrorGroup.last_sync_error,
+    ErrorGroup.version_problem,
 )
 
 
 def _snapshot(row: Any, **extra: Any) -> GroupSnapshot:
     m = row._mapping
+    extra.setdefault("classifier", m["classifier"])
+    extra.setdefault("message", m["message"])
     return GroupSnapshot(
         id=m["id"],
         project=m["slug"],
@@ -62,13 +65,12 @@ def _snapshot(row: Any, **extra: Any) -> GroupSnapshot:
         count=m["count"],
         first_seen=m["first_seen"],
         last_seen=m["last_seen"],
-        classifier=m["classifier"],
-        message=m["message"],
         first_version=m["first_version"],
         last_version=m["last_version"],
         assignee=m["assignee"],
         regression_count=m["regression_count"],
         last_sync_error=m["last_sync_error"],
+        version_problem=m["version_problem"],
         **extra,
     )
 
@@ -115,16 +117,26 @@ async def load_snapshot(conn: AsyncConnection, group_id: int, *, top: int | None
     attributes: dict[str, list[AttributeValue]] = defaultdict(list)
     for name, val, count, last_seen, _ in await conn.execute(query):
         attributes[name].append(AttributeValue(value=val, count=count, last_seen=last_seen))
-    payload = (
+    # The callstack shown beside the group's classifier and message is the FIRST
+    # report's, which set them: with a custom fingerprint the reports of one group can
+    # differ in type and stack, and the newest one's stack would not match its type.
+    first = and_(Sample.kind == "first", Sample.slot == 0)
+    sample = (
         await conn.execute(
-            select(Sample.payload)
+            select(Sample.payload, first)
             .where(Sample.group_id == group_id)
-            .order_by(Sample.received_at.desc(), Sample.id.desc())
+            .order_by(case((first, 0), else_=1), Sample.received_at.desc(), Sample.id.desc())
             .limit(1)
         )
-    ).scalar()
-    frames = frames_from_payload(payload) if isinstance(payload, dict) else ()
-    return _snapshot(row, attributes={k: tuple(v) for k, v in attributes.items()}, frames=frames)
+    ).first()
+    payload, is_first = sample if sample is not None else (None, False)
+    extra: dict[str, Any] = {"attributes": {k: tuple(v) for k, v in attributes.items()}}
+    if isinstance(payload, dict):
+        extra["frames"] = frames_from_payload(payload)
+        if not is_first:  # no first sample kept (ingest.samples_first = 0): all from this one
+            extra["classifier"] = str(payload.get("classifier") or row._mapping["classifier"])
+            extra["message"] = str(payload.get("message") or row._mapping["message"])
+    return _snapshot(row, **extra)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -16,13 +16,16 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from syncengine.store import work_kinds
 from syncengine.store.audit import AuditRepository
 from syncengine.store.database import Database
 from syncengine.store.links import Snapshot
 from syncengine.store.outbox import OutboxRepository, State
 from syncengine.store.tables import AuditLog, ErrorGroup, IssueLink, OutboxItem
+from syncengine.store.work_kinds import LINK_PULL, LINK_PUSH
 
 __all__ = [
+    "PULL_KIND",
     "AuditEntry",
     "GroupSyncView",
     "LinkSyncStore",
@@ -31,9 +34,10 @@ __all__ = [
     "SyncWrite",
 ]
 
-PUSH_KIND = "link.push"
+PUSH_KIND = LINK_PUSH
+PULL_KIND = LINK_PULL
 # Items that push link values (a regression pushes the reopened state).
-PUSHING_KINDS = (PUSH_KIND, "link.regression")
+PUSHING_KINDS = work_kinds.PUSHING_KINDS
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -101,6 +105,17 @@ class SyncWrite:
     confirm: tuple[int, str] | None = None
     push_fields: tuple[str, ...] = ()
     expect_snapshot: Snapshot | None = None
+
+
+def _still_fresh(link: IssueLink | None, write: SyncWrite) -> bool:
+    """Whether the link still holds what ``write`` was decided on."""
+    if write.expect_snapshot is not None and (
+        link is None or _stored(link) != write.expect_snapshot
+    ):
+        return False  # another process synced the link meanwhile: merge again
+    seen = link.jira_updated_at if link is not None else None
+    # A newer issue was merged meanwhile: never store an older one.
+    return write.jira_updated_at is None or seen is None or write.jira_updated_at >= seen
 
 
 def _stored(row: IssueLink) -> Snapshot:
@@ -202,6 +217,28 @@ class LinkSyncStore:
             )
             return True
 
+    async def queue_pull(self, *, project_id: int, group_id: int, now: datetime) -> bool:
+        """Queue a ``link.pull`` of the group (merge Jira's issue later); False if one waits."""
+        async with self._db.session() as session:
+            waiting = await session.scalar(
+                select(OutboxItem.id).where(
+                    OutboxItem.group_id == group_id,
+                    OutboxItem.kind == PULL_KIND,
+                    OutboxItem.state == State.PENDING,
+                )
+            )
+            if waiting is not None:
+                return False
+            OutboxRepository.add(
+                session,
+                project_id=project_id,
+                group_id=group_id,
+                kind=PULL_KIND,
+                payload={"actor": "webhook"},
+                now=now,
+            )
+            return True
+
     async def note(self, item_id: int, key: str, value: Any) -> None:
         """Remember a finished step of a multi-step item (``payload[key] = value``)."""
         async with self._db.session() as session:
@@ -222,10 +259,8 @@ class LinkSyncStore:
         """Apply ``write`` in one transaction; False (nothing written) if an expectation fails."""
         async with self._db.session() as session:
             link = await session.get(IssueLink, write.link_id, with_for_update=self._db.is_postgres)
-            if write.expect_snapshot is not None and (
-                link is None or _stored(link) != write.expect_snapshot
-            ):
-                return False  # another process synced the link meanwhile: merge again
+            if not _still_fresh(link, write):
+                return False
             if write.group:
                 query = update(ErrorGroup).where(ErrorGroup.id == write.group_id)
                 for column, value in write.expect.items():

@@ -3,10 +3,16 @@
 Periodic jobs are singletons across processes: on PostgreSQL a job runs only where
 its advisory lock is taken (``pg_try_advisory_lock``); on SQLite only one process
 runs background work at all (:class:`ProcessLock`, an exclusive lock file).
+
+Runs of one issue link (a push, a webhook, a poll) are serialised by
+:class:`LinkLocks`: an ``asyncio.Lock`` per link in the process and, on
+PostgreSQL, a session advisory lock per link (the two-key form, its own key
+space) held on a dedicated connection while the run reads Jira, merges and writes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import hashlib
@@ -18,11 +24,11 @@ from typing import IO
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from syncengine.errors import StoreError
+from syncengine.errors import StoreBusy, StoreError
 from syncengine.store.database import Database
 from syncengine.store.db_errors import FOREIGN_ERRORS, translate
 
-__all__ = ["ProcessLock", "advisory_lock"]
+__all__ = ["LinkBusy", "LinkLocks", "ProcessLock", "advisory_lock"]
 
 
 def _lock_key(name: str) -> int:
@@ -94,3 +100,90 @@ class ProcessLock:
             fcntl.flock(self._file, fcntl.LOCK_UN)
             self._file.close()
             self._file = None
+
+
+# The first key of every link lock (the second is the link id): "sync" in ASCII.
+_LINK_SPACE = 0x73796E63
+
+
+class LinkBusy(StoreBusy):
+    """Another run of the link held its lock longer than the caller would wait."""
+
+
+class LinkLocks:
+    """One run at a time per issue link, in this process and across processes."""
+
+    def __init__(self, db: Database, *, wait_seconds: float = 60.0) -> None:
+        """``wait_seconds``: how long :meth:`hold` waits by default before LinkBusy."""
+        self._db = db
+        self.wait_seconds = wait_seconds
+        self._local: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}
+
+    def contenders(self, link_id: int) -> int:
+        """Runs in this process holding or waiting for link ``link_id``'s lock."""
+        return self._users.get(link_id, 0)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, link_id: int, *, wait: float | None = None) -> AsyncIterator[None]:
+        """Hold link ``link_id``'s lock; LinkBusy after ``wait`` seconds (default: the set one).
+
+        Raises StoreError when the database cannot be reached.
+        """
+        limit = self.wait_seconds if wait is None else wait
+        deadline = asyncio.get_running_loop().time() + limit
+        lock = self._local.setdefault(link_id, asyncio.Lock())
+        self._users[link_id] = self._users.get(link_id, 0) + 1
+        try:
+            try:
+                await asyncio.wait_for(lock.acquire(), timeout=max(limit, 0.0))
+            except TimeoutError as exc:
+                raise LinkBusy(f"issue link {link_id} is being synced by another run") from exc
+            try:
+                if self._db.is_postgres:
+                    async with self._across_processes(link_id, deadline):
+                        yield
+                else:
+                    yield
+            finally:
+                lock.release()
+        finally:
+            self._users[link_id] -= 1
+            if not self._users[link_id]:
+                del self._users[link_id]
+                self._local.pop(link_id, None)
+
+    @contextlib.asynccontextmanager
+    async def _across_processes(self, link_id: int, deadline: float) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        args = {"a": _LINK_SPACE, "b": link_id % 2**31}  # int4 keys; ids past 2**31 may share
+        try:
+            conn = await self._db.engine.connect()
+        except FOREIGN_ERRORS as exc:
+            raise translate(exc, "taking an issue link's lock failed") from exc
+        try:
+            pause = 0.01
+            while True:
+                query = text(
+                    "SELECT pg_try_advisory_lock(CAST(:a AS integer), CAST(:b AS integer))"
+                )
+                got = (await conn.execute(query, args)).scalar()
+                await conn.commit()
+                if got:
+                    break
+                if loop.time() + pause > deadline:
+                    raise LinkBusy(f"issue link {link_id} is being synced by another process")
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.25)
+            try:
+                yield
+            finally:
+                await conn.execute(
+                    text("SELECT pg_advisory_unlock(CAST(:a AS integer), CAST(:b AS integer))"),
+                    args,
+                )
+                await conn.commit()
+        except FOREIGN_ERRORS as exc:
+            raise translate(exc, "an issue link's lock failed") from exc
+        finally:
+            await conn.close()

@@ -7,6 +7,16 @@ crashed worker's claims expire and are taken over. Items of one group (or one
 support request) run strictly in order: an item is not claimed while an earlier
 item of the same subject is unfinished, so a transition never overtakes the create.
 Nothing is claimed for a project whose integration is Passive.
+
+The claim costs O(batch), not O(pending): each item records on insert the earlier
+unfinished item of its subject it waits behind (``waits_for``, :func:`waits_for`),
+and hands its own ``waits_for`` on to its follower when it finishes, so the claim
+reads only the partial index of items that wait for nothing, in due order. Dead
+items block their own subject's followers but are never scanned. The claim still
+checks each candidate against the per-subject index of unfinished items (one
+probe), so ordering holds even when two PostgreSQL transactions queue items for
+one subject at once; a follower whose predecessor finished in a transaction that
+could not see it yet is released by the next claim that finds the queue short.
 """
 
 from __future__ import annotations
@@ -15,15 +25,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    and_,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import QueryableAttribute, aliased
 
 from syncengine.store.audit import AuditRepository
 from syncengine.store.database import Database
 from syncengine.store.tables import OutboxItem, Project
 
-__all__ = ["OutboxRepository", "OutboxWork", "State"]
+__all__ = ["OutboxRepository", "OutboxWork", "State", "state_in", "tails", "waits_for"]
 
 
 class State:
@@ -54,6 +75,82 @@ class OutboxWork:
     created_at: datetime
 
 
+def _subject(group_id: int | None, support_request_id: int | None) -> ColumnElement[bool]:
+    if group_id is not None:
+        return OutboxItem.group_id == group_id
+    return OutboxItem.support_request_id == support_request_id
+
+
+def waits_for(*, group_id: int | None, support_request_id: int | None) -> ScalarSelect[Any] | None:
+    """The value of a new item's ``waits_for``: the last unfinished item of its subject.
+
+    A SQL expression evaluated inside the inserting statement (so it sees the
+    inserting transaction's own earlier items); None for an item with no subject.
+    """
+    if group_id is None and support_request_id is None:
+        return None
+    return (
+        select(func.max(OutboxItem.id))
+        .where(
+            _subject(group_id, support_request_id),
+            state_in(OutboxItem.state, State.UNFINISHED),
+        )
+        .scalar_subquery()
+    )
+
+
+async def tails(conn: AsyncConnection, group_ids: list[int]) -> dict[int, int]:
+    """For bulk inserts: each group's last unfinished item (groups with none are absent)."""
+    if not group_ids:
+        return {}
+    rows = await conn.execute(
+        select(OutboxItem.group_id, func.max(OutboxItem.id))
+        .where(OutboxItem.group_id.in_(group_ids), state_in(OutboxItem.state, State.UNFINISHED))
+        .group_by(OutboxItem.group_id)
+    )
+    return {int(gid): int(tail) for gid, tail in rows if gid is not None}
+
+
+def _literal(value: str) -> ColumnElement[str]:
+    # Rendered into the SQL, not bound: planners match partial indexes against literals.
+    return literal_column(f"'{value}'")
+
+
+def state_in(column: QueryableAttribute[str], values: tuple[str, ...]) -> ColumnElement[bool]:
+    """``column IN values`` with the values in the SQL, so partial indexes can serve it."""
+    if len(values) == 1:
+        return column == _literal(values[0])
+    return column.in_([_literal(value) for value in values])
+
+
+def _ready() -> ColumnElement[bool]:
+    """The predicate of ``ix_outbox_ready`` (tables.OUTBOX_READY), as the claim spells it."""
+    return and_(
+        state_in(OutboxItem.state, (State.PENDING, State.RUNNING)), OutboxItem.waits_for.is_(None)
+    )
+
+
+def _blocked() -> ColumnElement[bool]:
+    """An earlier item of the same subject is unfinished (one probe of a per-subject index)."""
+    group, support = aliased(OutboxItem), aliased(OutboxItem)
+    return or_(
+        exists().where(
+            group.group_id == OutboxItem.group_id,
+            group.id < OutboxItem.id,
+            state_in(group.state, State.UNFINISHED),
+        ),
+        exists().where(
+            support.support_request_id == OutboxItem.support_request_id,
+            support.id < OutboxItem.id,
+            state_in(support.state, State.UNFINISHED),
+        ),
+    )
+
+
+def _active() -> ColumnElement[bool]:
+    return exists().where(Project.id == OutboxItem.project_id, Project.integration_active.is_(True))
+
+
 def _work(row: OutboxItem) -> OutboxWork:
     return OutboxWork(
         id=row.id,
@@ -74,8 +171,13 @@ def _work(row: OutboxItem) -> OutboxWork:
 class OutboxRepository:
     """Adds, claims and settles outbox items."""
 
+    # How often a short claim looks for followers left waiting behind an item that
+    # finished unseen (a PostgreSQL race, see the module docstring; a cheap read).
+    ORPHAN_SWEEP_EVERY = timedelta(seconds=30)
+
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._swept_at: datetime | None = None
 
     @staticmethod
     def add(
@@ -101,6 +203,9 @@ class OutboxRepository:
             created_at=now,
             updated_at=now,
         )
+        tail = waits_for(group_id=group_id, support_request_id=support_request_id)
+        if tail is not None:
+            row.waits_for = tail  # evaluated by the INSERT
         session.add(row)
         return row
 
@@ -110,34 +215,11 @@ class OutboxRepository:
         """Claim up to ``limit`` due items for ``worker`` until ``now + lease``.
 
         Due means pending and past its next attempt, or running under an expired
-        lease. Items whose project is Passive, or that wait behind an earlier
-        unfinished item of the same group or support request, are left alone.
+        lease; the earliest due come first (by next attempt, then by id). Items
+        whose project is Passive, or that wait behind an earlier unfinished item of
+        the same group or support request, are left alone.
         """
-        earlier = aliased(OutboxItem)
-        blocked = exists().where(
-            earlier.id < OutboxItem.id,
-            earlier.state.in_(State.UNFINISHED),
-            or_(
-                and_(OutboxItem.group_id.is_not(None), earlier.group_id == OutboxItem.group_id),
-                and_(
-                    OutboxItem.support_request_id.is_not(None),
-                    earlier.support_request_id == OutboxItem.support_request_id,
-                ),
-            ),
-        )
-        due = or_(
-            and_(OutboxItem.state == State.PENDING, OutboxItem.next_attempt_at <= now),
-            and_(OutboxItem.state == State.RUNNING, OutboxItem.claimed_until < now),
-        )
-        query = (
-            select(OutboxItem)
-            .join(Project, Project.id == OutboxItem.project_id)
-            .where(due, Project.integration_active.is_(True), ~blocked)
-            .order_by(OutboxItem.id)
-            .limit(limit)
-        )
-        if self._db.is_postgres:
-            query = query.with_for_update(of=OutboxItem, skip_locked=True)
+        query = self._claim_query(now=now, limit=limit)
         async with self._db.session() as session:
             rows = (await session.scalars(query)).all()
             for row in rows:
@@ -146,7 +228,62 @@ class OutboxRepository:
                 row.claimed_until = now + lease
                 row.attempts += 1
                 row.updated_at = now
-            return [_work(row) for row in rows]
+            claimed = [_work(row) for row in rows]
+        if len(claimed) < limit:
+            await self._release_orphans(now)
+        return claimed
+
+    def _claim_query(self, *, now: datetime, limit: int) -> Select[OutboxItem]:
+        due = or_(OutboxItem.state == _literal(State.PENDING), OutboxItem.claimed_until < now)
+        query = (
+            select(OutboxItem)
+            .where(_ready(), OutboxItem.next_attempt_at <= now)
+            .where(due, _active(), ~_blocked())
+            .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+            .limit(limit)
+        )
+        if self._db.is_postgres:
+            query = query.with_for_update(of=OutboxItem, skip_locked=True)
+        return query
+
+    async def _release_orphans(self, now: datetime) -> None:
+        # On PostgreSQL an item can be queued behind one whose completion committed
+        # while the queuing transaction could not see it: nobody hands it on. Such
+        # followers are set free here; the claim's per-subject check keeps the order.
+        if self._swept_at is not None and now - self._swept_at < self.ORPHAN_SWEEP_EVERY:
+            return
+        self._swept_at = now
+        predecessor = aliased(OutboxItem)
+        alive = exists().where(
+            predecessor.id == OutboxItem.waits_for,
+            state_in(predecessor.state, State.UNFINISHED),
+        )
+        async with self._db.session() as session:
+            orphans = (
+                await session.scalars(
+                    select(OutboxItem.id)
+                    .where(OutboxItem.waits_for.is_not(None), ~alive)
+                    .limit(1000)
+                )
+            ).all()
+            if orphans:
+                await session.execute(
+                    update(OutboxItem)
+                    .where(OutboxItem.id.in_(orphans), ~alive)
+                    .values(waits_for=None)
+                )
+
+    @staticmethod
+    async def _hand_on(session: AsyncSession, item_id: int) -> None:
+        # A finished item's followers now wait for what it waited for (usually nothing).
+        finished = aliased(OutboxItem)
+        await session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.waits_for == item_id)
+            .values(
+                waits_for=select(finished.waits_for).where(finished.id == item_id).scalar_subquery()
+            )
+        )
 
     async def _settle(self, item_id: int, worker: str, values: dict[str, Any]) -> bool:
         # Only the current lease holder may settle: a worker whose lease expired
@@ -161,7 +298,10 @@ class OutboxRepository:
                 )
                 .values(**values)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            settled = bool(result.rowcount)  # type: ignore[attr-defined]
+            if settled and values["state"] == State.DONE:
+                await self._hand_on(session, item_id)
+            return settled
 
     async def complete(self, item_id: int, worker: str, *, now: datetime) -> bool:
         """Mark a claimed item done; False when the claim was lost."""
@@ -207,6 +347,39 @@ class OutboxRepository:
                 "updated_at": now,
             },
         )
+
+    async def annotate(
+        self,
+        item_ids: list[int],
+        worker: str,
+        values: dict[str, Any],
+        *,
+        now: datetime,
+        live_claim: bool = False,
+    ) -> set[int]:
+        """Merge ``values`` into the payloads of the items ``worker`` holds; their ids.
+
+        Keys set to None are removed. With ``live_claim`` an item whose lease has run
+        out is left alone (a paused worker must not act on an item another may hold):
+        write-ahead records go through here just before the action they announce.
+        """
+        if not item_ids:
+            return set()
+        query = select(OutboxItem).where(
+            OutboxItem.id.in_(item_ids),
+            OutboxItem.state == State.RUNNING,
+            OutboxItem.claimed_by == worker,
+        )
+        if live_claim:
+            query = query.where(OutboxItem.claimed_until > now)
+        if self._db.is_postgres:
+            query = query.with_for_update(of=OutboxItem)
+        async with self._db.session() as session:
+            rows = (await session.scalars(query)).all()
+            for row in rows:
+                merged = {**row.payload, **values}
+                row.payload = {k: v for k, v in merged.items() if v is not None}
+            return {row.id for row in rows}
 
     async def release(self, worker: str, *, now: datetime) -> int:
         """Give back every claim of ``worker`` (graceful stop); returns how many."""
@@ -273,6 +446,9 @@ class OutboxRepository:
             for key, value in values.items():
                 setattr(row, key, value)
             row.updated_at = now
+            if row.state == State.DONE:
+                await session.flush()
+                await self._hand_on(session, item_id)
             AuditRepository.add(
                 session,
                 project_id=row.project_id,
@@ -310,16 +486,19 @@ class OutboxRepository:
         async with self._db.session() as session:
             rows = await session.execute(
                 select(OutboxItem.state, func.count(), func.min(OutboxItem.created_at))
-                .where(OutboxItem.state != State.DONE)
+                .where(state_in(OutboxItem.state, State.UNFINISHED))
                 .group_by(OutboxItem.state)
             )
             return {state: (count, oldest) for state, count, oldest in rows}
 
     async def next_due(self) -> datetime | None:
-        """When the earliest pending item becomes due (so a worker can sleep until then)."""
+        """When the earliest claimable pending item becomes due (so a worker can sleep
+        until then): items of Passive projects and items that wait do not count."""
         async with self._db.session() as session:
             return await session.scalar(
-                select(func.min(OutboxItem.next_attempt_at)).where(
-                    OutboxItem.state == State.PENDING
-                )
+                select(OutboxItem.next_attempt_at)
+                .where(_ready(), OutboxItem.state == _literal(State.PENDING))
+                .where(_active(), ~_blocked())
+                .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+                .limit(1)
             )

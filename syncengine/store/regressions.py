@@ -16,10 +16,13 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from syncengine.store.outbox import State
+from syncengine.store.outbox import State, waits_for
 from syncengine.store.tables import AuditLog, ErrorGroup, IssueLink, OutboxItem, Project
+from syncengine.store.work_kinds import LINK_REGRESSION
 
-__all__ = ["ResolvedGroup", "reopen_regressed", "resolved_groups"]
+__all__ = ["ResolvedGroup", "note_version_problem", "reopen_regressed", "resolved_groups"]
+
+_MAX_PROBLEM = 2000  # characters of a version problem kept on the group
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -32,6 +35,7 @@ class ResolvedGroup:
     resolve_rule: list[dict[str, Any]] | None
     resolved_at: datetime | None
     linked: bool
+    version_problem: str | None = None
 
 
 async def resolved_groups(conn: AsyncConnection, group_ids: Sequence[int]) -> list[ResolvedGroup]:
@@ -47,6 +51,7 @@ async def resolved_groups(conn: AsyncConnection, group_ids: Sequence[int]) -> li
                 ErrorGroup.resolve_rule,
                 ErrorGroup.resolved_at,
                 IssueLink.id,
+                ErrorGroup.version_problem,
             )
             .join(Project, Project.id == ErrorGroup.project_id)
             .outerjoin(IssueLink, IssueLink.group_id == ErrorGroup.id)
@@ -60,6 +65,7 @@ async def resolved_groups(conn: AsyncConnection, group_ids: Sequence[int]) -> li
                 resolve_rule=row[3],
                 resolved_at=row[4],
                 linked=row[5] is not None,
+                version_problem=row[6],
             )
             for row in rows
         )
@@ -89,6 +95,7 @@ async def reopen_regressed(
             last_regression_at=now,
             resolve_rule=None,
             resolved_at=None,
+            version_problem=None,
             updated_at=now,
         )
     )
@@ -112,13 +119,44 @@ async def reopen_regressed(
             insert(OutboxItem).values(
                 project_id=group.project_id,
                 group_id=group.id,
-                kind="link.regression",
+                kind=LINK_REGRESSION,
                 payload={**outbox, "regression_count": count},
                 state=State.PENDING,
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,
                 updated_at=now,
+                waits_for=waits_for(group_id=group.id, support_request_id=None),
             )
         )
     return count
+
+
+async def note_version_problem(
+    conn: AsyncConnection, group: ResolvedGroup, problem: str | None, *, now: datetime
+) -> bool:
+    """Show ``problem`` (None: no problem) on ``group``; audit a new one. True when it changed.
+
+    Written only when it differs from what the group shows, so a stream of reports
+    with the same unreadable version writes the row and the audit log once.
+    """
+    problem = problem[:_MAX_PROBLEM] if problem else None
+    if problem == group.version_problem:
+        return False
+    await conn.execute(
+        update(ErrorGroup)
+        .where(ErrorGroup.id == group.id)
+        .values(version_problem=problem, updated_at=now)
+    )
+    if problem is not None:
+        await conn.execute(
+            insert(AuditLog).values(
+                project_id=group.project_id,
+                group_id=group.id,
+                actor="ingest",
+                action="group.version_unreadable",
+                detail={"problem": problem},
+                created_at=now,
+            )
+        )
+    return True

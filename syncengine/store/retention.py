@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete
 
 from syncengine.store.database import Database
-from syncengine.store.outbox import State
+from syncengine.store.outbox import State, state_in
 from syncengine.store.tables import GroupMinuteCount, OutboxItem
 
 __all__ = ["RetentionRepository"]
@@ -28,7 +28,7 @@ class RetentionRepository:
         async with self._db.session() as session:
             outbox = await session.execute(
                 delete(OutboxItem).where(
-                    OutboxItem.state == State.DONE, OutboxItem.updated_at < done_before
+                    state_in(OutboxItem.state, (State.DONE,)), OutboxItem.updated_at < done_before
                 )
             )
             counts = await session.execute(

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from syncengine.store.database import Database
 from syncengine.store.outbox import OutboxRepository
 from syncengine.store.tables import Attachment, Comment, SupportRequest
+from syncengine.store.work_kinds import SUPPORT_CREATE
 
 __all__ = [
     "CREATE_KIND",
@@ -30,7 +31,7 @@ __all__ = [
     "SupportRequestRecord",
 ]
 
-CREATE_KIND = "support.create"
+CREATE_KIND = SUPPORT_CREATE
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -39,6 +40,7 @@ __all__ = [
     "GroupDayCount",
     "GroupMinuteCount",
     "IssueLink",
+    "JiraCredential",
     "OutboxItem",
     "Project",
     "Sample",
@@ -63,6 +65,12 @@ NAMING = {
 
 # BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+
+# Outbox states by the literal SQL partial indexes and the claim share (literals, not
+# bound parameters: a planner can match a partial index only against literals).
+OUTBOX_UNFINISHED = "state IN ('pending', 'running', 'dead')"
+OUTBOX_DONE = "state = 'done'"
+OUTBOX_READY = "state IN ('pending', 'running') AND waits_for IS NULL"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
@@ -148,6 +156,8 @@ class ErrorGroup(Base):
     regression_count: Mapped[int] = mapped_column(Integer, default=0)
     last_regression_at: Mapped[datetime | None]
     last_sync_error: Mapped[str | None] = mapped_column(Text)
+    # Why the versions of reports for this resolved group cannot be ordered (None: they can).
+    version_problem: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime]
 
 
@@ -258,8 +268,51 @@ class OutboxItem(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_state_next_attempt", "state", "next_attempt_at"),
+        # Partial, so that no index but the ready one can serve the claim's state test.
+        Index(
+            "ix_outbox_done_updated",
+            "updated_at",
+            sqlite_where=text(OUTBOX_DONE),
+            postgresql_where=text(OUTBOX_DONE),
+        ),
+        Index(
+            "ix_outbox_unfinished_state",
+            "state",
+            "created_at",
+            sqlite_where=text(OUTBOX_UNFINISHED),
+            postgresql_where=text(OUTBOX_UNFINISHED),
+        ),
         Index("ix_outbox_project_state", "project_id", "state"),
+        # The claim reads only items that wait for nothing, in due order: O(batch),
+        # however many are pending, blocked or dead (migration 0011).
+        Index(
+            "ix_outbox_ready",
+            "next_attempt_at",
+            "id",
+            sqlite_where=text(OUTBOX_READY),
+            postgresql_where=text(OUTBOX_READY),
+        ),
+        # "Is an earlier item of this subject unfinished?" is one index probe.
+        Index(
+            "ix_outbox_group_unfinished",
+            "group_id",
+            "id",
+            sqlite_where=text(OUTBOX_UNFINISHED),
+            postgresql_where=text(OUTBOX_UNFINISHED),
+        ),
+        Index(
+            "ix_outbox_support_unfinished",
+            "support_request_id",
+            "id",
+            sqlite_where=text(OUTBOX_UNFINISHED),
+            postgresql_where=text(OUTBOX_UNFINISHED),
+        ),
+        Index(
+            "ix_outbox_waits_for",
+            "waits_for",
+            sqlite_where=text("waits_for IS NOT NULL"),
+            postgresql_where=text("waits_for IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -278,6 +331,9 @@ class OutboxItem(Base):
     claimed_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The earlier unfinished item of the same group or support request this one
+    # waits behind (None: it may run). Set on insert, handed on when that item finishes.
+    waits_for: Mapped[int | None] = mapped_column(Id)
 
 
 class SyncCursor(Base):
@@ -434,3 +490,22 @@ class WebSession(Base):
     password_fingerprint: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class JiraCredential(Base):
+    """A project's OAuth credential for Jira: keys and tokens sealed (see ``store.secret_box``).
+
+    Only the kind, the state of the connection and when it must be renewed are in clear;
+    ``sealed`` is Fernet ciphertext of a JSON object. ``version`` grows with every write,
+    so a refresh that lost a race sees that another process already rotated the token.
+    """
+
+    __tablename__ = "jira_credentials"
+
+    project_slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    sealed: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from syncengine.store.audit import AuditRepository
 from syncengine.store.database import Connection, Database
-from syncengine.store.outbox import OutboxRepository, State
+from syncengine.store.outbox import OutboxRepository, State, tails
 from syncengine.store.tables import ErrorGroup, GroupMinuteCount, IssueLink, OutboxItem, Project
 
 __all__ = [
@@ -78,6 +78,8 @@ async def queue_tickets(
     """Queue one ``kind`` item per due group, in the fold's transaction."""
     if not due:
         return
+    # One item per group here; each waits behind its group's last unfinished item.
+    behind = await tails(conn, [item.group_id for item in due])
     rows: list[dict[str, Any]] = [
         {
             "project_id": item.project_id,
@@ -90,6 +92,7 @@ async def queue_tickets(
             "next_attempt_at": now,
             "created_at": now,
             "updated_at": now,
+            "waits_for": behind.get(item.group_id),
         }
         for item in due
     ]

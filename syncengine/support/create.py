@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from syncengine.errors import JiraError
+from syncengine.logs import bind
 from syncengine.store.outbox import OutboxWork
 from syncengine.store.projects import ProjectRepository
 from syncengine.store.support import SupportRepository, SupportRequestRecord
@@ -65,7 +66,9 @@ class SupportCreateHandler:
             log.warning("support request of outbox item %s no longer exists", work.id)
             return
         try:
-            target = self.targets(await self._slug(work.project_id))
+            slug = await self._slug(work.project_id)
+            bind(project=slug)
+            target = self.targets(slug)
             issue = await self._ensure_issue(request, target, unknown=work.attempts > 1)
             await self._upload(request, issue, target, unknown=work.attempts > 1)
             ref, status = await target.jira.issue_status(issue.id)

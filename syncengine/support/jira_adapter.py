@@ -10,7 +10,7 @@ from typing import Any
 from syncengine.domain.coercion import CoercionError, coerce
 from syncengine.domain.createmeta import FieldMeta
 from syncengine.errors import JiraPermanentError
-from syncengine.jira import JiraClient
+from syncengine.jira import JiraClient, jql
 from syncengine.jira.errors import JiraInvalidIssueType
 from syncengine.support.jira_port import IssueRef, JiraComment
 
@@ -19,10 +19,6 @@ __all__ = ["ClientSupportJira", "shape_value"]
 log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _jql_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def shape_value(value: str, meta: FieldMeta | None, *, cloud: bool) -> Any:
@@ -125,17 +121,17 @@ class ClientSupportJira:
         self, labels: Sequence[str], *, within_minutes: int | None
     ) -> list[tuple[IssueRef, str, tuple[str, ...]]]:
         """One search (paged) for the labelled issues updated lately."""
-        jql = "labels in (" + ", ".join(_jql_string(label) for label in labels) + ")"
+        query = f"labels in {jql.values(labels)}"
         if within_minutes is not None:
-            jql += f' AND updated >= "-{within_minutes}m"'
+            query += f' AND updated >= "-{int(within_minutes)}m"'
         return [
             (IssueRef(id=i.id, key=i.key), i.status.name if i.status else "", i.labels)
-            async for i in self.client.search(jql, fields=["status", "labels"])
+            async for i in self.client.search(query, fields=["status", "labels"])
         ]
 
     async def find_by_label(self, project_key: str, label: str) -> list[IssueRef]:
         """Issues of ``project_key`` labelled ``label``."""
-        jql = f"project = {_jql_string(project_key)} AND labels = {_jql_string(label)}"
+        query = f"project = {jql.quote(project_key)} AND labels = {jql.quote(label)}"
         return [
-            IssueRef(id=i.id, key=i.key) async for i in self.client.search(jql, fields=["labels"])
+            IssueRef(id=i.id, key=i.key) async for i in self.client.search(query, fields=["labels"])
         ]

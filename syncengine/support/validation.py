@@ -31,6 +31,7 @@ MAX_DESCRIPTION = 32_000  # below Jira's 32,767-character limit for text fields
 MAX_ENDPOINT = 500
 MAX_ATTACHMENTS = 10
 # A URL path: "/" then RFC 3986 path characters; "{id}"-style placeholders are allowed.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _PATH = re.compile(r"^/[A-Za-z0-9\-._~!$&'()*+,;=:@%/{}]*$")
 
 
@@ -65,6 +66,13 @@ def _choice(value: str, allowed: tuple[str, ...], what: str, problems: dict[str,
     return value
 
 
+def _storable(form: RequestForm, problems: dict[str, str]) -> None:
+    """Name each field holding a character no database keeps (PostgreSQL refuses NUL)."""
+    for name in ("label", "summary", "description", "category", "api_product", "endpoint"):
+        if _UNSTORABLE.search(getattr(form, name)):
+            problems[name] = "remove the NUL character (or lone surrogate): it cannot be stored"
+
+
 def validate_request(form: RequestForm, config: SupportConfig) -> ValidRequest:
     """The checked request; raises InvalidInput listing every problem."""
     problems: dict[str, str] = {}
@@ -91,6 +99,7 @@ def validate_request(form: RequestForm, config: SupportConfig) -> ValidRequest:
             "give the endpoint as a URL path starting with '/', such as /payments/v1/orders "
             f"(no spaces, at most {MAX_ENDPOINT} characters)"
         )
+    _storable(form, problems)
     if problems:
         raise InvalidInput(problems)
     return ValidRequest(

@@ -17,10 +17,11 @@ from typing import Any
 from syncengine.domain.groups import GroupState
 from syncengine.store.group_edits import GroupEdit, GroupEdits, GroupFields
 from syncengine.store.outbox import OutboxWork
+from syncengine.store.work_kinds import LINK_PUSH
 
 __all__ = ["PUSH", "ChangeResult", "GroupChanges"]
 
-PUSH = "link.push"
+PUSH = LINK_PUSH
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -13,16 +13,20 @@ and then:
    value before sending it and confirms it with the snapshot afterwards; an
    inbound run that finds something owed to Jira queues a ``link.push`` instead.
 
-Runs of one link are serialised in this process; across processes, a decision
-is written only while the link still holds the snapshot it was made on
-(otherwise the run merges again). Problems a user must act on
+Runs of one link are serialised by the link's lock (:class:`~syncengine.store.locks.LinkLocks`:
+in this process, and across processes on PostgreSQL), and Jira's issue is read
+UNDER that lock, so a read never predates another run's write. Jira's side is
+merged only when it is not older than what the link has seen (the issue's
+``updated`` against the link's ``jira_updated_at``; an issue a poll read before
+the lock was taken must be newer), and an older ``updated`` is never stored. A
+decision is also written only while the link still holds the snapshot it was
+made on (otherwise the run merges again). Problems a user must act on
 (no transition leads to the state, an unmapped assignee, a status without an
 engine state, an unreadable fix version) are shown on the group.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -45,8 +49,10 @@ from syncengine.errors import ConfigError, JiraError, JiraPermanentError
 from syncengine.jira.client import JiraClient
 from syncengine.jira.errors import JiraOutcomeUnknown
 from syncengine.jira.models import JiraIssue, JiraTransition
+from syncengine.logs import bind, bound
 from syncengine.store.link_sync import AuditEntry, GroupSyncView, LinkSyncStore, SyncWrite
 from syncengine.store.links import IssueLinkRepository, LinkRecord, Snapshot
+from syncengine.store.locks import LinkLocks
 from syncengine.store.outbox import OutboxWork
 from syncengine.store.projects import ProjectRepository
 from syncengine.sync.applying import ACTOR, conflict_entry, engine_changes
@@ -75,6 +81,10 @@ class _Retry:
     """The group changed while a decision was being written: merge again."""
 
 
+class _Stale:
+    """Jira's issue is older than what the link has seen: read again, or skip it."""
+
+
 class LinkSync:
     """Merges links and carries out the decisions (see the module docstring)."""
 
@@ -87,6 +97,7 @@ class LinkSync:
         store: LinkSyncStore,
         clients: Callable[[str], JiraClient],
         projects: ProjectRepository,
+        locks: LinkLocks,
         clock: Callable[[], datetime],
         wake: Callable[[], None] = lambda: None,
     ) -> None:
@@ -100,7 +111,7 @@ class LinkSync:
         self._clock = clock
         self._wake = wake
         self._users: dict[str, UserDirectory] = {}
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._locks = locks
 
     async def slug_of(self, project_id: int) -> str:
         """The slug of a stored project (KeyError when there is none)."""
@@ -123,6 +134,11 @@ class LinkSync:
             self._users[slug] = found
         return found
 
+    @property
+    def locks(self) -> LinkLocks:
+        """The per-link locks every run of a link holds."""
+        return self._locks
+
     def client(self, slug: str) -> JiraClient:
         """The Jira client of project ``slug``."""
         return self._clients(slug)
@@ -143,45 +159,89 @@ class LinkSync:
         if link is None:
             return  # unlinked since (the issue was deleted): nothing is owed
         slug = await self.slug_of(link.project_id)
+        bind(project=slug)
         if self.config(slug).mode is SyncMode.OFF:
             return
-        issue = await self.read_issue(slug, link.issue_id)
-        await self.sync(slug, link, issue, item_id=work.id)
+        await self.sync(slug, link, item_id=work.id)
+
+    async def pull(self, work: OutboxWork) -> None:
+        """The ``link.pull`` outbox handler: merge Jira's current issue into its group.
+
+        Queued for a webhook delivery that could not be applied at once (the link was
+        busy, or Jira failed). Raises JiraError or StoreError (the worker retries).
+        """
+        if work.group_id is None:
+            return
+        link = await self._links.for_group(work.group_id)
+        if link is None:
+            return
+        slug = await self.slug_of(link.project_id)
+        if self.config(slug).mode is SyncMode.OFF:
+            return
+        await self.sync(slug, link)
 
     async def sync_issue(self, slug: str, project_id: int, issue: JiraIssue) -> LinkMerge | None:
-        """Merge Jira's current ``issue`` into its linked group; None when it is not linked."""
+        """Merge a poll's ``issue`` into its linked group; None when it is not linked."""
         link = await self._links.for_issue(project_id, issue.id)
         if link is None:
             return None
         return await self.sync(slug, link, issue)
 
     async def sync(
-        self, slug: str, link: LinkRecord, issue: JiraIssue, *, item_id: int | None = None
+        self,
+        slug: str,
+        link: LinkRecord,
+        issue: JiraIssue | None = None,
+        *,
+        item_id: int | None = None,
+        wait: float | None = None,
     ) -> LinkMerge | None:
-        """One merge of ``link`` against ``issue`` and its execution.
+        """One merge of ``link`` and its execution, under the link's lock.
 
-        ``item_id``: the ``link.push`` item being run (pushes happen only then).
-        Returns the merge, or None when the link or group is gone.
+        ``issue``: Jira's issue as a poll read it before the lock was taken; it is
+        merged only if newer than what the link has seen by then (else skipped).
+        None: the issue is read under the lock. ``item_id``: the ``link.push``
+        item being run (pushes happen only then). ``wait``: seconds to wait for
+        the lock (None: the locks' default). Returns the merge, or None when
+        the link or group is gone or the issue was not newer.
+
+        Raises JiraError, StoreError (LinkBusy: the lock was not had in time).
         """
-        lock = self._locks.setdefault(link.id, asyncio.Lock())
-        try:
-            async with lock:
+        with bound(project=slug, group_id=link.group_id):  # push, webhook, poll alike
+            async with self._locks.hold(link.id, wait=wait):
                 for _ in range(_ATTEMPTS):
-                    outcome = await self._sync_once(slug, link, issue, item_id)
+                    current = issue or await self.read_issue(slug, link.issue_id)
+                    outcome = await self._sync_once(
+                        slug, link, current, item_id, newer_only=issue is not None
+                    )
+                    if isinstance(outcome, _Stale):
+                        if issue is not None:
+                            return None  # the link has seen this version or a newer one
+                        continue  # a read older than a write we saw: read again
                     if not isinstance(outcome, _Retry):
                         return outcome
                 return None  # the engine keeps changing the group; its own push merges again
-        finally:
-            if not lock.locked() and not getattr(lock, "_waiters", None):
-                self._locks.pop(link.id, None)
 
     async def _sync_once(
-        self, slug: str, stale: LinkRecord, issue: JiraIssue, item_id: int | None
-    ) -> LinkMerge | _Retry | None:
+        self,
+        slug: str,
+        stale: LinkRecord,
+        issue: JiraIssue,
+        item_id: int | None,
+        *,
+        newer_only: bool,
+    ) -> LinkMerge | _Retry | _Stale | None:
         link = await self._links.for_group(stale.group_id)
         inputs = await self._store.merge_inputs(stale.group_id, exclude=item_id)
         if link is None or link.id != stale.id or inputs is None:
             return None
+        seen, updated = link.jira_updated_at, issue.updated
+        if (
+            seen is not None
+            and updated is not None
+            and (updated < seen or (newer_only and updated == seen))
+        ):
+            return _Stale()
         group, changed = inputs.group, inputs.changed_at
         cfg = self.config(slug)
         base = snapshot_values(link)

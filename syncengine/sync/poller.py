@@ -23,7 +23,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from syncengine.errors import JiraError
+from syncengine.jira import jql
 from syncengine.jira.errors import JiraBadRequest
+from syncengine.logs import bound
 from syncengine.store.cursors import CursorRecord, CursorRepository
 from syncengine.store.link_sync import LinkSyncStore, PollScope
 from syncengine.store.links import IssueLinkRepository
@@ -59,9 +61,9 @@ class PollResult:
 
 def poll_jql(project_key: str, *, minutes: int, moved_ids: tuple[str, ...] = ()) -> str:
     """The search of one run: the project's issues (and ours moved elsewhere) changed lately."""
-    scope = f'project = "{project_key}"'
+    scope = f"project = {jql.quote(project_key)}"
     if moved_ids:
-        scope = f"({scope} OR id in ({', '.join(moved_ids)}))"
+        scope = f"({scope} OR id in {jql.ids(moved_ids)})"
     return f'{scope} AND updated >= "-{minutes}m" ORDER BY updated ASC'
 
 
@@ -101,6 +103,14 @@ class Poller:
 
     async def run(self, slug: str, *, force: bool = False) -> PollResult:
         """One poll of project ``slug`` (``force``: even when webhooks are live).
+
+        Raises what :meth:`_run` raises; its logs carry the project.
+        """
+        with bound(project=slug):
+            return await self._run(slug, force=force)
+
+    async def _run(self, slug: str, *, force: bool) -> PollResult:
+        """The poll :meth:`run` describes.
 
         Raises JiraError (also kept as the cursor's ``last_error``) or StoreError.
         """
@@ -160,13 +170,13 @@ class Poller:
     ) -> PollResult:
         since = cursor.watermark or scope.oldest or now
         minutes = max(1, math.ceil((now - since + OVERLAP).total_seconds() / 60))
-        jql = poll_jql(project_key, minutes=minutes, moved_ids=scope.moved_ids)
+        query = poll_jql(project_key, minutes=minutes, moved_ids=scope.moved_ids)
         client = self._executor.client(slug)
         pages = seen = synced = 0
         token: str | None = None
         while True:
             page = await client.search_page(
-                jql, fields=ISSUE_FIELDS, cursor=token, page_size=PAGE_SIZE
+                query, fields=ISSUE_FIELDS, cursor=token, page_size=PAGE_SIZE
             )
             pages += 1
             links = await self._links.for_issues(project_id, [i.id for i in page.issues])
@@ -178,8 +188,10 @@ class Poller:
                 known = link.jira_updated_at
                 if known is not None and issue.updated is not None and issue.updated <= known:
                     continue  # seen at this version already (the overlap)
-                await self._executor.sync(slug, link, issue)
-                synced += 1
+                # Re-checked under the link's lock: a webhook or a push may have merged
+                # a newer version since this page was read.
+                if await self._executor.sync(slug, link, issue) is not None:
+                    synced += 1
             token = page.next_cursor
             if token is None or not page.issues:
                 return PollResult(pages=pages, seen=seen, synced=synced)

@@ -26,6 +26,7 @@ from syncengine.domain.fields import identity_label
 from syncengine.domain.groups import GroupState
 from syncengine.domain.merge import SyncMode
 from syncengine.domain.regression import (
+    CountOnly,
     FileNewIssue,
     Regressed,
     ReopenIssue,
@@ -35,13 +36,20 @@ from syncengine.domain.regression import (
 from syncengine.domain.resolve import InvalidRule, ReportFacts, ResolveRule
 from syncengine.domain.versions import VersionScheme
 from syncengine.jira.parsing import parse_datetime
+from syncengine.logs import bind
 from syncengine.store.batch_fold import GroupFold
 from syncengine.store.database import Connection
 from syncengine.store.groups import GroupRepository
 from syncengine.store.link_sync import LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
 from syncengine.store.outbox import OutboxWork
-from syncengine.store.regressions import ResolvedGroup, reopen_regressed, resolved_groups
+from syncengine.store.regressions import (
+    ResolvedGroup,
+    note_version_problem,
+    reopen_regressed,
+    resolved_groups,
+)
+from syncengine.store.work_kinds import LINK_REGRESSION
 from syncengine.sync.executor import LinkSync
 from syncengine.sync.tickets import CREATE, TicketService, group_key
 
@@ -49,7 +57,7 @@ __all__ = ["REGRESSION", "RegressionCheck", "RegressionHook", "RegressionJira"]
 
 log = logging.getLogger(__name__)
 
-REGRESSION = "link.regression"
+REGRESSION = LINK_REGRESSION
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -77,9 +85,15 @@ class RegressionHook:
             if project is None:
                 continue
             fold = candidates[group.id]
-            regressed = self._decide(group, fold, project)
-            if regressed is None:
+            decision = self._decide(group, fold, project)
+            if isinstance(decision, CountOnly):
+                # A version the scheme cannot order can never show a regression: say so
+                # on the group and in the audit log rather than only counting the report.
+                problem = "; ".join(decision.problems) or None
+                if await note_version_problem(conn, group, problem, now=now) and problem:
+                    log.warning("group %s: versions cannot be ordered: %s", group.id, problem)
                 continue
+            regressed = decision
             report = fold.reports[regressed.report_index]
             rule_json = regressed.rule.to_json() if regressed.rule is not None else None
             audit = {
@@ -108,7 +122,7 @@ class RegressionHook:
 
     def _decide(
         self, group: ResolvedGroup, fold: GroupFold, project: RegressionCheck
-    ) -> Regressed | None:
+    ) -> Regressed | CountOnly:
         scheme = project.version_scheme
         rule: ResolveRule | None = None
         if group.resolve_rule:
@@ -121,14 +135,13 @@ class RegressionHook:
             ReportFacts.from_report(r, version_attribute=project.version_attribute)
             for r in fold.reports
         ]
-        decision = decide_regression(
+        return decide_regression(
             state=GroupState.RESOLVED,
             rule=rule,
             resolved_at=group.resolved_at,
             reports=facts,
             default_scheme=scheme,
         )
-        return decision if isinstance(decision, Regressed) else None
 
 
 class RegressionJira:
@@ -160,6 +173,7 @@ class RegressionJira:
         group_id = work.group_id
         payload = work.payload
         slug = await self._executor.slug_of(work.project_id)
+        bind(project=slug)
         if payload.get("new_issue_for"):  # a retry of a replacement under way
             old = str(payload["new_issue_for"])
             again = FileNewIssue(
@@ -193,7 +207,7 @@ class RegressionJira:
             now=self._clock(),
         )
         if isinstance(action, ReopenIssue):
-            await self._executor.sync(slug, link, issue, item_id=work.id)
+            await self._executor.sync(slug, link, item_id=work.id)
             if not payload.get("commented"):
                 await self._executor.client(slug).add_comment(link.issue_id, action.comment)
                 await self._store.note(work.id, "commented", True)

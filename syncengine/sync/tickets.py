@@ -1,12 +1,15 @@
 """Ticket creation: exactly one Jira issue per group, even when Jira loses answers.
 
-Every issue carries its group's identity twice: a label ``syncengine-<key>`` (JQL
-finds it) and the issue property ``syncengine`` (``{"group": key, ...}``), set
-atomically with the create. An outbox item on its first attempt creates; on any
-later attempt the outcome of an earlier one is unknown (a lost answer, a crashed
-worker), so the identity is searched for first and a found issue is linked
-instead of creating a second. Creates of many groups go through bulk create, 50
-issues a call, and retried batches search all their identities in one JQL query.
+Every issue carries its group's identity (see :mod:`syncengine.sync.ticket_identity`).
+Creates of many groups go through bulk create, 50 issues a call.
+
+A create whose outcome is unknown (a lost or late answer, a worker that died or
+was paused mid-call) stays unknown until a lookup that can see it settles it: the
+item keeps a write-ahead record (:mod:`syncengine.sync.create_records`) and waits
+out the client's timeout plus the site's search lag before the identity is looked
+up and, if absent, created again. An operator's retry keeps the record, so it runs
+the same wait and lookup. What still slips through (a search slower than
+configured) is found by the duplicate sweep (:mod:`syncengine.sync.duplicates`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from syncengine.domain.createmeta import CreateMeta
@@ -23,15 +26,35 @@ from syncengine.domain.description import DescriptionRenderer
 from syncengine.domain.fieldcheck import check_config
 from syncengine.domain.fields import BuiltFields, TicketTemplate, build_fields, identity_label
 from syncengine.domain.groups import GroupSnapshot
-from syncengine.errors import JiraPermanentError, NotFound
+from syncengine.errors import (
+    JiraError,
+    JiraPermanentError,
+    JiraTransientError,
+    NotFound,
+    StoreError,
+)
 from syncengine.jira.bodies import NewIssue
 from syncengine.jira.client import JiraClient
-from syncengine.jira.errors import JiraBadRequest, JiraInvalidIssueType
-from syncengine.jira.models import JiraIssue
+from syncengine.jira.errors import (
+    JiraBadRequest,
+    JiraBulkOutcomeUnknown,
+    JiraInvalidIssueType,
+    JiraOutcomeUnknown,
+)
+from syncengine.jira.models import BulkCreateFailure, CreatedIssue, JiraIssue
+from syncengine.logs import bind
 from syncengine.store.groups import GroupRepository
 from syncengine.store.links import IssueLinkRepository, LinkRecord, Snapshot
-from syncengine.store.outbox import OutboxWork
+from syncengine.store.outbox import OutboxRepository, OutboxWork
 from syncengine.store.projects import ProjectRepository
+from syncengine.store.work_kinds import TICKET_CREATE
+from syncengine.sync.create_records import CreateRecords, CreateUnsettled, may_exist
+from syncengine.sync.ticket_identity import (
+    IDENTITY_PROPERTY,
+    LOOKUP_FIELDS,
+    Identity,
+    find_issues,
+)
 
 __all__ = [
     "CREATE",
@@ -44,9 +67,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CREATE = "ticket.create"
-IDENTITY_PROPERTY = "syncengine"
-LOOKUP_FIELDS = ("status", "assignee", "fixVersions", "labels", "updated", "resolution")
+CREATE = TICKET_CREATE
+DEFAULT_SETTLE_SECONDS = 330.0  # 30 s client timeout + 5 minutes of search lag
 
 
 def group_key(project_slug: str, fingerprint: str) -> str:
@@ -86,8 +108,17 @@ class TicketService:
         clients: Callable[[str], JiraClient],
         renderer: DescriptionRenderer,
         clock: Callable[[], datetime],
+        outbox: OutboxRepository,
+        settle_seconds: Mapping[str, float] | None = None,
     ) -> None:
+        """``settle_seconds``: per project, how long after a create's outcome became unknown
+        Jira's search can be trusted to show it (default 330 s)."""
         self._templates = dict(templates)
+        self._records = CreateRecords(outbox, clock)
+        self._settle = dict(settle_seconds or {})
+        # Issues created whose link could not be written: group id -> issue id. Read back
+        # with GET (always current) before anything else, whatever the search shows.
+        self._unlinked: dict[int, str] = {}
         self._projects = projects
         self._groups = groups
         self._links = links
@@ -162,21 +193,6 @@ class TicketService:
         identity: dict[str, Any] = {"group": key, "project": slug, "group_id": group.id}
         return NewIssue(fields=built.fields, properties={IDENTITY_PROPERTY: identity})
 
-    async def _find_existing(
-        self, site: _Site, slug: str, groups: Sequence[GroupSnapshot]
-    ) -> dict[int, JiraIssue]:
-        """Issues Jira already has for ``groups`` (by identity label), by group id."""
-        by_label = {identity_label(group_key(slug, g.fingerprint)): g.id for g in groups}
-        labels = ", ".join(f'"{label}"' for label in by_label)
-        jql = f"project = {site.template.project_key} AND labels in ({labels})"
-        found: dict[int, JiraIssue] = {}
-        async for issue in site.client.search(jql, fields=LOOKUP_FIELDS):
-            for label in issue.labels:
-                group_id = by_label.get(label)
-                if group_id is not None and group_id not in found:
-                    found[group_id] = issue
-        return found
-
     async def _link(
         self,
         project_id: int,
@@ -215,10 +231,14 @@ class TicketService:
                 outcomes.update(dict.fromkeys((w.id for w in items), exc))
         return outcomes
 
+    def _settle_for(self, slug: str) -> timedelta:
+        return timedelta(seconds=self._settle.get(slug, DEFAULT_SETTLE_SECONDS))
+
     async def _create_in_project(
         self, project_id: int, works: list[OutboxWork]
     ) -> dict[int, BaseException | None]:
         slug = await self._slug(project_id)
+        bind(project=slug)
         outcomes: dict[int, BaseException | None] = {}
         pending: list[tuple[OutboxWork, GroupSnapshot]] = []
         for work in works:
@@ -226,6 +246,7 @@ class TicketService:
                 outcomes[work.id] = JiraPermanentError(f"outbox item {work.id} names no group")
                 continue
             if await self._links.for_group(work.group_id) is not None:
+                self._unlinked.pop(work.group_id, None)
                 outcomes[work.id] = None  # already linked: nothing owed
                 continue
             try:
@@ -234,37 +255,130 @@ class TicketService:
                 outcomes[work.id] = None  # the group is gone; nothing to create
         if not pending:
             return outcomes
+        known = {w.id for w, g in pending if g.id in self._unlinked}
+        waits = await self._records.waiting(
+            [w for w, _ in pending], self._settle_for(slug), known=known
+        )
+        outcomes.update(waits)
+        pending = [(w, g) for w, g in pending if w.id not in waits]
+        if not pending:
+            return outcomes
         site = await self._site(slug)
-        retried = [group for work, group in pending if work.attempts > 1]
-        if retried:
-            found = await self._find_existing(site, slug, retried)
-            still: list[tuple[OutboxWork, GroupSnapshot]] = []
-            for work, group in pending:
-                issue = found.get(group.id)
-                if issue is None:
-                    still.append((work, group))
-                    continue
-                log.info(
-                    "group %s already has %s (an earlier create's answer was lost)",
-                    group.id,
-                    issue.key,
-                )
-                await self._link(project_id, group, issue.id, issue.key, issue)
-                outcomes[work.id] = None
-            pending = still
+        pending = await self._adopt_existing(site, slug, project_id, pending, outcomes)
         built: list[tuple[OutboxWork, GroupSnapshot, NewIssue]] = []
         for work, group in pending:
             try:
                 built.append((work, group, self._build(site, group, slug)))
             except JiraPermanentError as exc:
                 outcomes[work.id] = exc
-        if len(built) == 1:
-            work, group, new = built[0]
-            created = await site.client.create_issue(new.fields, properties=new.properties)
-            await self._link(project_id, group, created.id, created.key)
+        built = await self._announce(built, outcomes)
+        if built:
+            outcomes.update(await self._send(site, slug, project_id, built))
+        return outcomes
+
+    async def _adopt_existing(
+        self,
+        site: _Site,
+        slug: str,
+        project_id: int,
+        pending: list[tuple[OutboxWork, GroupSnapshot]],
+        outcomes: dict[int, BaseException | None],
+    ) -> list[tuple[OutboxWork, GroupSnapshot]]:
+        """Link the groups whose issue exists already; the rest still need a create."""
+        suspect = [
+            (work, group)
+            for work, group in pending
+            if may_exist(work) or group.id in self._unlinked
+        ]
+        if not suspect:
+            return pending
+        identities = [
+            Identity(key=group_key(slug, g.fingerprint), slug=slug, group_id=g.id)
+            for _, g in suspect
+        ]
+        remembered = {g.id: self._unlinked[g.id] for _, g in suspect if g.id in self._unlinked}
+        found = await find_issues(
+            site.client, site.template.project_key, identities, remembered=remembered
+        )
+        still: list[tuple[OutboxWork, GroupSnapshot]] = []
+        for work, group in pending:
+            issue = found.get(group.id)
+            if issue is None:
+                still.append((work, group))
+                continue
+            log.info(
+                "group %s already has %s (an earlier create went through)", group.id, issue.key
+            )
+            await self._link(project_id, group, issue.id, issue.key, issue)
             outcomes[work.id] = None
-        elif built:
-            outcomes.update(await self._bulk(site, project_id, built))
+        return still
+
+    async def _announce(
+        self,
+        built: list[tuple[OutboxWork, GroupSnapshot, NewIssue]],
+        outcomes: dict[int, BaseException | None],
+    ) -> list[tuple[OutboxWork, GroupSnapshot, NewIssue]]:
+        """Only items whose claim is still live, announced in the store, are sent."""
+        held = await self._records.announce([work for work, _, _ in built])
+        for work, _, _ in built:
+            if work.id not in held:
+                outcomes[work.id] = JiraTransientError(
+                    "this worker's claim on the ticket ran out before the create was sent; "
+                    "nothing was sent"
+                )
+        return [item for item in built if item[0].id in held]
+
+    async def _send(
+        self,
+        site: _Site,
+        slug: str,
+        project_id: int,
+        built: list[tuple[OutboxWork, GroupSnapshot, NewIssue]],
+    ) -> dict[int, BaseException | None]:
+        works = [work for work, _, _ in built]
+        window = self._settle_for(slug).total_seconds()
+        try:
+            if len(built) == 1:
+                _, _, new = built[0]
+                created = await site.client.create_issue(new.fields, properties=new.properties)
+                outcomes = await self._record(project_id, built, {0: created})
+            else:
+                outcomes = await self._bulk(site, project_id, built)
+        except JiraBulkOutcomeUnknown as exc:
+            done = await self._record(project_id, built, dict(exc.partial.created))
+            done.update(await self._refusals(built, exc.partial.failed))
+            lost = [built[i][0] for i in exc.unknown if i < len(built)]
+            await self._records.answered(lost, unknown=True)
+            unsettled = CreateUnsettled(str(exc), fix=exc.fix, retry_after=window)
+            done.update(dict.fromkeys((w.id for w in lost), unsettled))
+            return done
+        except JiraOutcomeUnknown as exc:
+            await self._records.answered(works, unknown=True)
+            raise CreateUnsettled(str(exc), fix=exc.fix, retry_after=window) from exc
+        except JiraError:
+            # Jira answered: whatever it said, it did not create the issue.
+            await self._records.answered(works, unknown=False)
+            raise
+        return outcomes
+
+    async def _record(
+        self,
+        project_id: int,
+        built: list[tuple[OutboxWork, GroupSnapshot, NewIssue]],
+        created: Mapping[int, CreatedIssue],
+    ) -> dict[int, BaseException | None]:
+        """Link each created issue; a link that cannot be written is remembered here."""
+        outcomes: dict[int, BaseException | None] = {}
+        for index, issue in created.items():
+            work, group, _ = built[index]
+            try:
+                await self._link(project_id, group, issue.id, issue.key)
+            except StoreError as exc:
+                self._unlinked[group.id] = issue.id  # next attempt reads it back by id
+                outcomes[work.id] = exc
+                continue
+            self._unlinked.pop(group.id, None)
+            outcomes[work.id] = None
         return outcomes
 
     async def _bulk(
@@ -273,21 +387,27 @@ class TicketService:
         project_id: int,
         built: list[tuple[OutboxWork, GroupSnapshot, NewIssue]],
     ) -> dict[int, BaseException | None]:
-        outcomes: dict[int, BaseException | None] = {}
         result = await site.client.bulk_create([issue for _, _, issue in built])
-        failures = {f.index: f for f in result.failed}
-        for index, (work, group, _) in enumerate(built):
-            created = result.created.get(index)
-            if created is not None:
-                await self._link(project_id, group, created.id, created.key)
-                outcomes[work.id] = None
-                continue
-            failure = failures.get(index)
-            if failure is None:
+        outcomes = await self._record(project_id, built, result.created)
+        outcomes.update(await self._refusals(built, result.failed))
+        for work, group, _ in built:
+            if work.id not in outcomes:
                 outcomes[work.id] = JiraBadRequest(
                     f"Jira's bulk create answer says nothing of group {group.id}", status=400
                 )
+        return outcomes
+
+    async def _refusals(
+        self,
+        built: list[tuple[OutboxWork, GroupSnapshot, NewIssue]],
+        failed: Sequence[BulkCreateFailure],
+    ) -> dict[int, BaseException | None]:
+        """The items of a bulk create Jira refused: nothing was created for them."""
+        outcomes: dict[int, BaseException | None] = {}
+        for failure in failed:
+            if not 0 <= failure.index < len(built):
                 continue
+            work, group, _ = built[failure.index]
             detail = "; ".join(
                 [*failure.messages, *(f"{k}: {v}" for k, v in failure.field_errors.items())]
             )
@@ -297,4 +417,7 @@ class TicketService:
                 fix="fix the fields it names in the project's jira settings "
                 "(`syncengine doctor` checks them)",
             )
+        await self._records.answered(
+            [built[f.index][0] for f in failed if 0 <= f.index < len(built)], unknown=False
+        )
         return outcomes

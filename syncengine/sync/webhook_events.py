@@ -8,6 +8,12 @@ an "assigned" event may come with an empty changelog). Reading by id also
 follows an issue moved to another project: its new key is stored. A deleted
 issue unlinks its group (the group stays) and is audited. With the integration
 Passive nothing is read from Jira; the poll catches up when it is Active again.
+
+The issue is read under the link's lock (a push or poll of the same link runs
+first, so the read is never older than their writes). When the lock is not had
+within ``lock_wait`` seconds, or Jira fails for a passing reason, the delivery
+is queued instead (a ``link.pull`` outbox item, durable, retried with backoff)
+and answered: Jira does not redeliver forever, the outbox does.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from collections.abc import Callable
 from datetime import datetime
 
 from syncengine.domain.merge import SyncMode
-from syncengine.domain.webhooks import EventKind, JiraEvent
+from syncengine.domain.webhooks import EventKind, Handled, JiraEvent, applied, ignored, queued
+from syncengine.errors import JiraError
 from syncengine.jira.errors import JiraNotFound
 from syncengine.store.link_sync import LinkSyncStore
-from syncengine.store.links import IssueLinkRepository
+from syncengine.store.links import IssueLinkRepository, LinkRecord
+from syncengine.store.locks import LinkBusy
 from syncengine.store.projects import ProjectRepository
 from syncengine.sync.executor import LinkSync
 
@@ -40,25 +48,29 @@ class WebhookEvents:
         store: LinkSyncStore,
         executor: LinkSync,
         clock: Callable[[], datetime],
+        wake: Callable[[], None] = lambda: None,
+        lock_wait: float = 2.0,
     ) -> None:
+        self.lock_wait = lock_wait
+        self._wake = wake
         self._projects = projects
         self._links = links
         self._store = store
         self._executor = executor
         self._clock = clock
 
-    async def __call__(self, slug: str, event: JiraEvent) -> None:
-        """Handle one event for project ``slug``.
+    async def __call__(self, slug: str, event: JiraEvent) -> Handled:
+        """Handle one event for project ``slug``; say whether it was applied or why not.
 
         Raises JiraError or StoreError when it cannot be applied now (the receiver
         answers 500 and Jira delivers it again).
         """
         project = await self._projects.get(slug)
         if project is None:
-            return
+            return ignored(f"there is no project {slug!r}")
         link = await self._links.for_issue(project.id, event.issue_id)
         if link is None:
-            return  # not an issue of ours
+            return ignored(f"not linked: issue {event.issue_id} is not linked to an error group")
         if event.kind is EventKind.DELETED:
             await self._store.unlink(
                 link.id,
@@ -70,17 +82,44 @@ class WebhookEvents:
             log.info(
                 "issue %s was deleted in Jira; group %s unlinked", link.issue_key, link.group_id
             )
-            return
-        if (
-            event.kind not in (EventKind.CREATED, EventKind.UPDATED)  # comments and the like
-            or not project.integration_active  # Passive: the next poll covers this change
-            or self._executor.config(slug).mode is SyncMode.OFF
-        ):
-            return
+            return applied()
+        skip = self._skip(slug, event, active=project.integration_active)
+        if skip is not None:
+            return ignored(skip)
+        return await self._merge(slug, project.id, link)
+
+    async def _merge(self, slug: str, project_id: int, link: LinkRecord) -> Handled:
+        """Merge the issue now, or queue a ``link.pull`` when that cannot be done now."""
         try:
-            issue = await self._executor.read_issue(slug, link.issue_id)
+            await self._executor.sync(slug, link, wait=self.lock_wait)
         except JiraNotFound:
             # Deleted meanwhile (its own event unlinks it) or hidden from us: nothing to merge.
             log.warning("issue %s of group %s cannot be read", link.issue_key, link.group_id)
-            return
-        await self._executor.sync(slug, link, issue)
+            return ignored(f"issue {link.issue_key} cannot be read (deleted or hidden)")
+        except (LinkBusy, JiraError) as exc:
+            if isinstance(exc, JiraError) and not exc.transient:
+                raise
+            waiting = not await self._store.queue_pull(
+                project_id=project_id, group_id=link.group_id, now=self._clock()
+            )
+            log.info(
+                "webhook for %s queued (%s)%s",
+                link.issue_key,
+                exc,
+                "; a pull was already waiting" if waiting else "",
+            )
+            self._wake()
+            return queued(f"issue {link.issue_key} is merged by the outbox (link.pull): {exc}")
+        return applied()
+
+    def _skip(self, slug: str, event: JiraEvent, *, active: bool) -> str | None:
+        """Why a created/updated-style event for a linked issue is not merged, or None."""
+        if event.kind is EventKind.COMMENT:
+            return "comment only: comments on linked issues are not synced"
+        if event.kind not in (EventKind.CREATED, EventKind.UPDATED):
+            return f"unknown event {event.webhook_event!r}"
+        if not active:
+            return "the integration is Passive: the next poll catches up"
+        if self._executor.config(slug).mode is SyncMode.OFF:
+            return "sync is off for this project"
+        return None

@@ -14,14 +14,15 @@ from datetime import datetime, timedelta
 
 from pydantic import SecretStr
 
-from syncengine.domain.webhooks import JiraEvent, age_problem
+from syncengine.domain.webhooks import Handled, JiraEvent, age_problem, combine
 from syncengine.store.cursors import CursorRepository
 from syncengine.store.projects import ProjectRepository
 
 __all__ = ["EventHandler", "WebhookInbox", "WebhookTarget"]
 
-# Takes a verified, first-seen Jira event for a project (by slug).
-EventHandler = Callable[[str, JiraEvent], Awaitable[None]]
+# Takes a verified, first-seen Jira event for a project (by slug); says whether it
+# applied or ignored it (None: no say).
+EventHandler = Callable[[str, JiraEvent], Awaitable[Handled | None]]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -75,15 +76,17 @@ class WebhookInbox:
         await self._cursors.update(target.project_id, last_webhook_at=now)
         return await self._cursors.first_delivery(target.project_id, key, now=now)
 
-    async def handle(self, slug: str, target: WebhookTarget, event: JiraEvent, key: str) -> None:
-        """Run the event handlers on a first-seen delivery.
+    async def handle(self, slug: str, target: WebhookTarget, event: JiraEvent, key: str) -> Handled:
+        """Run the event handlers on a first-seen delivery; say what they did with it.
 
         A handler's failure forgets the delivery (so Jira's retry is handled, not
         dropped) and propagates.
         """
+        answers: list[Handled | None] = []
         try:
             for handler in self.handlers:
-                await handler(slug, event)
+                answers.append(await handler(slug, event))
         except Exception:
             await self._cursors.forget_delivery(target.project_id, key)
             raise
+        return combine(answers)

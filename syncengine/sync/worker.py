@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from syncengine.domain.backoff import BackoffPolicy, GiveUp, next_attempt
 from syncengine.errors import JiraError, SyncEngineError
+from syncengine.logs import bound
 from syncengine.store.outbox import OutboxRepository, OutboxWork
 
 __all__ = ["BatchHandler", "Handler", "OutboxWorker", "OutcomeHook"]
@@ -149,6 +150,10 @@ class OutboxWorker:
             await asyncio.wait_for(self._wakeup.wait(), timeout=timeout)
 
     async def _run_item(self, item: OutboxWork) -> None:
+        with bound(outbox_id=item.id, group_id=item.group_id):
+            await self._run_one(item)
+
+    async def _run_one(self, item: OutboxWork) -> None:
         async with self._slots:
             handler = self.handlers.get(item.kind)
             if handler is None:
@@ -169,7 +174,8 @@ class OutboxWorker:
                 outcomes = dict.fromkeys((item.id for item in items), exc)
             for item in items:
                 missing = RuntimeError(f"batch handler for {kind!r} gave no outcome")
-                await self._settle(item, outcomes.get(item.id, missing))
+                with bound(outbox_id=item.id, group_id=item.group_id):
+                    await self._settle(item, outcomes.get(item.id, missing))
 
     async def _settle(self, item: OutboxWork, error: BaseException | None) -> None:
         if error is None:

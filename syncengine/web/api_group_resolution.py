@@ -20,6 +20,7 @@ from syncengine.sync.changes import ChangeResult
 from syncengine.web.api_groups import AdminApiDep, GroupId
 from syncengine.web.csrf import require_csrf
 from syncengine.web.problem_documents import problem, problem_responses
+from syncengine.web.request_bodies import NO_BODY
 from syncengine.web.services import ServicesDep
 
 __all__ = ["router"]
@@ -74,6 +75,7 @@ async def resolve(
     response_model=None,
     dependencies=[Depends(require_csrf)],
     responses=problem_responses(401, 403, 404),
+    openapi_extra=NO_BODY,
 )
 async def reopen(group_id: GroupId, user: AdminApiDep, services: ServicesDep) -> JSONResponse:
     """Reopen a group (its resolved-until rule is cleared)."""

@@ -20,6 +20,7 @@ from syncengine.sync.group_admin import MAX_TOP, GroupDetail
 from syncengine.web.auth import Forbidden, PrincipalDep, User
 from syncengine.web.csrf import require_csrf
 from syncengine.web.problem_documents import problem, problem_responses
+from syncengine.web.request_bodies import NO_BODY
 from syncengine.web.services import ServicesDep
 
 __all__ = ["router"]
@@ -61,6 +62,11 @@ class GroupOut(BaseModel):
     regression_count: int
     jira_issue_key: str | None = Field(description="The linked Jira issue, if any")
     last_sync_error: str | None = Field(description="The last Jira error of the group's sync")
+    version_problem: str | None = Field(
+        None,
+        description="Why the versions of the group's reports cannot be ordered under the "
+        "project's version scheme (so they cannot show a regression); null when they can",
+    )
 
 
 class GroupList(BaseModel):
@@ -196,6 +202,7 @@ def _out(group: GroupSnapshot, key: str | None) -> dict[str, Any]:
         "regression_count": group.regression_count,
         "jira_issue_key": key,
         "last_sync_error": group.last_sync_error,
+        "version_problem": group.version_problem,
     }
 
 
@@ -354,7 +361,12 @@ async def set_assignee(
     return _change(await services.groups.assign(group_id, body.assignee, actor=user.name))
 
 
-@router.post("/{group_id}/ticket", response_model=TicketOut, dependencies=[Depends(require_csrf)])
+@router.post(
+    "/{group_id}/ticket",
+    response_model=TicketOut,
+    dependencies=[Depends(require_csrf)],
+    openapi_extra=NO_BODY,
+)
 async def create_ticket(
     project: str, group_id: GroupId, user: AdminApiDep, services: ServicesDep
 ) -> TicketOut:

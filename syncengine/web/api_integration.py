@@ -18,10 +18,12 @@ from pydantic import BaseModel, Field
 from syncengine.errors import NotFound
 from syncengine.store.outbox import OutboxWork
 from syncengine.store.projects import ProjectRecord
+from syncengine.store.work_kinds import LINK_PUSH, SUPPORT_CREATE, TICKET_CREATE
 from syncengine.sync.integration_admin import IntegrationAdmin
 from syncengine.web.auth import Forbidden, PrincipalDep, User
 from syncengine.web.csrf import require_csrf
 from syncengine.web.problem_documents import problem, problem_responses
+from syncengine.web.request_bodies import NO_BODY
 from syncengine.web.services import ServicesDep
 
 __all__ = ["router", "switch_router"]
@@ -66,7 +68,7 @@ class OutboxItemOut(BaseModel):
     """One piece of Jira work owed."""
 
     id: int
-    kind: str = Field(examples=["ticket.create", "link.push", "support.create"])
+    kind: str = Field(examples=[TICKET_CREATE, LINK_PUSH, SUPPORT_CREATE])
     state: Literal["pending", "retrying", "running", "dead", "done"] = Field(
         description="done only in the answer to a drop"
     )
@@ -128,6 +130,7 @@ async def outbox(project: str, user: AdminApiDep, services: ServicesDep) -> Outb
     response_model=OutboxItemOut,
     dependencies=[Depends(require_csrf)],
     responses=problem_responses(409),
+    openapi_extra=NO_BODY,
 )
 async def act(
     project: str,

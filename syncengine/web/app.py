@@ -15,6 +15,7 @@ from syncengine.web.api_group_resolution import router as group_resolution_route
 from syncengine.web.api_groups import router as groups_router
 from syncengine.web.body_limits import BodyLimits, RouteLimit
 from syncengine.web.dashboard import install_dashboard
+from syncengine.web.http_metrics import HttpMetrics
 from syncengine.web.request_ids import RequestIdMiddleware
 from syncengine.web.services import BackgroundWork, WebConfig, WebServices
 
@@ -88,6 +89,8 @@ def create_app(services: WebServices, *, background: BackgroundWork | None = Non
         default=RouteLimit(limit=config.max_body_bytes, hint="the limit is http.max_body_bytes"),
         read_timeout=config.body_timeout_seconds,
     )
+    # Outside BodyLimits, so its 413 and 408 answers are counted under their route too.
+    app.add_middleware(HttpMetrics, metrics=services.metrics)
     if config.trusted_proxies:
         # X-Forwarded-For is believed only from these peers (uvicorn's own is off).
         app.add_middleware(

@@ -157,7 +157,8 @@ def _answer(scope: Scope, status: int, detail: str) -> Response:
         title = "Too large" if status == 413 else "Too slow"
         page = f"<!doctype html><title>{title}</title><p>{detail}.</p>"
         return HTMLResponse(page, status_code=status)
-    return problem(status, detail)
+    # The intake's own 413 has this kind too: one name for one problem, whichever route.
+    return problem(status, detail, kind="body-too-large" if status == 413 else None)
 
 
 class BodyLimits:

@@ -29,9 +29,16 @@ from syncengine.ingest.native import parse_native
 from syncengine.ingest.problems import RequestProblem
 from syncengine.ingest.sentry import parse_sentry_auth, parse_sentry_envelope, parse_sentry_store
 from syncengine.ingest.sink import Accepted
+from syncengine.logs import bind
 from syncengine.store.projects import ProjectRecord
 from syncengine.web.ingest_problems import item_errors, problem_response, store_unavailable
 from syncengine.web.problem_documents import problem_responses
+from syncengine.web.request_bodies import (
+    BACKTRACE_BODY,
+    NATIVE_REPORTS_BODY,
+    SENTRY_ENVELOPE_BODY,
+    SENTRY_STORE_BODY,
+)
 from syncengine.web.services import ServicesDep, WebServices
 
 __all__ = ["router"]
@@ -91,6 +98,7 @@ def _nothing_good(parsed: Parsed) -> RequestProblem:
 
 async def _store(services: WebServices, project: ProjectRecord, parsed: Parsed) -> list[Accepted]:
     """Submit the good reports; raises RequestProblem when there is none and some were bad."""
+    bind(project=project.slug)
     if not parsed.reports:
         if parsed.problems:
             raise _nothing_good(parsed)
@@ -121,6 +129,7 @@ def _bearer(request: Request) -> str | None:
     "/api/v1/projects/{project}/reports",
     status_code=202,
     responses=problem_responses(400, 401, 403, 404, 413, 415, 422, 503),
+    openapi_extra=NATIVE_REPORTS_BODY,
 )
 async def post_reports(project: str, request: Request, services: ServicesDep) -> JSONResponse:
     """Native reports: one JSON object, a JSON array, or JSON Lines; 202 per report."""
@@ -181,14 +190,20 @@ async def _backtrace(request: Request, services: WebServices, token: str | None)
     return JSONResponse({"response": "ok", "_rxid": rxid})
 
 
-@router.post("/post", responses=problem_responses(400, 401, 403, 413, 415, 422, 503))
+@router.post(
+    "/post",
+    responses=problem_responses(400, 401, 403, 413, 415, 422, 503),
+    openapi_extra=BACKTRACE_BODY,
+)
 async def post_backtrace(request: Request, services: ServicesDep) -> JSONResponse:
     """Backtrace-compatible submission, ``/post?format=json&token=...``."""
     return await _backtrace(request, services, request.query_params.get("token"))
 
 
 @router.post(
-    "/{universe}/{token}/json", responses=problem_responses(400, 401, 403, 413, 415, 422, 503)
+    "/{universe}/{token}/json",
+    responses=problem_responses(400, 401, 403, 413, 415, 422, 503),
+    openapi_extra=BACKTRACE_BODY,
 )
 async def post_backtrace_path(
     universe: str, token: str, request: Request, services: ServicesDep
@@ -250,6 +265,7 @@ async def _sentry(
 @router.post(
     "/api/{project_id}/envelope/",
     responses=problem_responses(400, 401, 403, 404, 413, 415, 422, 503),
+    openapi_extra=SENTRY_ENVELOPE_BODY,
 )
 @router.post("/api/{project_id}/envelope", include_in_schema=False)
 async def post_sentry_envelope(
@@ -262,6 +278,7 @@ async def post_sentry_envelope(
 @router.post(
     "/api/{project_id}/store/",
     responses=problem_responses(400, 401, 403, 404, 413, 415, 422, 503),
+    openapi_extra=SENTRY_STORE_BODY,
 )
 @router.post("/api/{project_id}/store", include_in_schema=False)
 async def post_sentry_store(

@@ -11,9 +11,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from syncengine.errors import NotFound
+from syncengine.errors import InvalidInput, NotFound
 from syncengine.sync.doctor import Check
 from syncengine.sync.integration_admin import IntegrationAdmin
+from syncengine.sync.jira_connect import ConnectStart, JiraConnector
 from syncengine.web.auth import AdminDep
 from syncengine.web.csrf import require_csrf
 from syncengine.web.page_templates import flash, render
@@ -25,10 +26,18 @@ router = APIRouter(include_in_schema=False)
 
 
 async def _page(
-    request: Request, admin: IntegrationAdmin, doctor: tuple[str, list[Check]] | None = None
+    request: Request,
+    admin: IntegrationAdmin,
+    doctor: tuple[str, list[Check]] | None = None,
+    *,
+    connector: JiraConnector | None = None,
+    connect: ConnectStart | None = None,
 ) -> Response:
     sections = []
     for project in await admin.projects():
+        oauth = None
+        if connector is not None and project.slug in connector.credentials.setups:
+            oauth = await connector.state(project.slug)
         items = await admin.outbox(project.id)
         cursor = await admin.cursor(project.id)
         sections.append(
@@ -41,6 +50,8 @@ async def _page(
                 "doctor": doctor[1] if doctor and doctor[0] == project.slug else None,
                 "history": await admin.switches(project.id, limit=5),
                 "support": admin.takes_support(project.slug),
+                "oauth": oauth,
+                "connect": connect if connect and connect.project == project.slug else None,
             }
         )
     return render(request, "web/integration_admin.html", {"sections": sections})
@@ -49,7 +60,7 @@ async def _page(
 @router.get("/admin/integration", response_class=HTMLResponse)
 async def integration(request: Request, user: AdminDep, services: ServicesDep) -> Response:
     """Every project with its switch, outbox, webhook health and the switch's history."""
-    return await _page(request, services.integration)
+    return await _page(request, services.integration, connector=services.connector)
 
 
 @router.post(
@@ -62,7 +73,56 @@ async def doctor(request: Request, project: str, user: AdminDep, services: Servi
     admin = services.integration
     if not admin.configured(project):
         raise NotFound(f"project {project!r} is not configured")
-    return await _page(request, admin, (project, await admin.doctor(project)))
+    return await _page(
+        request, admin, (project, await admin.doctor(project)), connector=services.connector
+    )
+
+
+@router.post(
+    "/admin/integration/{project}/connect",
+    response_class=HTMLResponse,
+    dependencies=[Depends(require_csrf)],
+)
+async def connect(
+    request: Request, project: str, user: AdminDep, services: ServicesDep
+) -> Response:
+    """Start the OAuth connect flow: off to Jira to allow access, or (OAuth 1.0a before the
+    application link exists) the key to paste into Jira, shown on the page."""
+    connector = services.connector
+    if connector is None or project not in connector.credentials.setups:
+        raise NotFound(f"project {project!r} does not connect with OAuth")
+    start = await connector.start(project)
+    if start.authorize_url:
+        return RedirectResponse(start.authorize_url, status_code=303)
+    return await _page(request, services.integration, connector=connector, connect=start)
+
+
+@router.get("/integration/{project}/oauth/callback", response_class=HTMLResponse)
+async def oauth_callback(
+    request: Request,
+    project: str,
+    services: ServicesDep,
+    *,
+    code: str = "",
+    state: str = "",
+    oauth_token: str = "",
+    oauth_verifier: str = "",
+    error: str = "",
+) -> Response:
+    """Where Jira sends the administrator's browser back. The one-time ``state`` (OAuth 2.0)
+    or request token (OAuth 1.0a) of the flow under way is what authorises this call."""
+    connector = services.connector
+    if connector is None or project not in connector.credentials.setups:
+        raise NotFound(f"project {project!r} does not connect with OAuth")
+    if error:
+        raise InvalidInput({"error": f"Jira did not grant access ({error[:100]}): start again"})
+    if not (state or oauth_token):
+        raise InvalidInput({"state": "missing: open the link the connect flow gave"})
+    done = await connector.complete(
+        project, code=code, state=state, verifier=oauth_verifier, oauth_token=oauth_token
+    )
+    flash(request, f"{project}: connected to Jira ({done.kind})")
+    return RedirectResponse("/admin/integration", status_code=303)
 
 
 @router.post(

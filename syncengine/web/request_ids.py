@@ -7,7 +7,7 @@ import secrets
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from syncengine.logs import request_id
+from syncengine.logs import bound, request_id
 
 __all__ = ["RequestIdMiddleware"]
 
@@ -34,6 +34,7 @@ class RequestIdMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            with bound():  # what a route binds (its project) ends with the request
+                await self.app(scope, receive, send_with_id)
         finally:
             request_id.reset(token)

@@ -21,6 +21,7 @@ from syncengine.metrics import Metrics
 from syncengine.support.service import SupportService
 from syncengine.sync.group_admin import GroupAdmin
 from syncengine.sync.integration_admin import IntegrationAdmin
+from syncengine.sync.jira_connect import JiraConnector
 from syncengine.sync.status import EngineStatus
 from syncengine.sync.webhook_inbox import WebhookInbox
 from syncengine.web.sessions import WebSessions
@@ -92,6 +93,8 @@ class WebServices:
     clock: Callable[[], datetime]
     issue_pages: Callable[[str], str | None] | None = None
     """The bundled Jira simulator's issue page by key (None: no simulator runs here)."""
+    connector: JiraConnector | None = None
+    """OAuth connect flows (None when no project uses OAuth)."""
 
 
 def get_services(request: Request) -> WebServices:

@@ -4,10 +4,16 @@ A delivery is accepted when ``X-Hub-Signature`` signs the raw body with the
 project's webhook secret, or, where Jira cannot sign (some Data Center set-ups),
 when the URL carries ``?token=<secret>``. Anything else gets 401 and changes
 nothing. Jira redelivers for about 30 minutes, so each delivery is handled once:
-by ``X-Atlassian-Webhook-Identifier``, else by issue id and changelog id. A
-signed body whose timestamp is older than ``http.webhook_max_age_seconds`` is a
-replay and gets 400; so does a body the parser cannot read (a field of the wrong
-type, nesting past 64 levels), saying which field.
+by ``X-Atlassian-Webhook-Identifier``, else by issue id and changelog id (comment
+events and deliveries without a timestamp: by a hash of the body). A signed body
+whose timestamp is older than ``http.webhook_max_age_seconds`` is a replay and
+gets 400; so does a body the parser cannot read (a field of the wrong type,
+nesting past 64 levels), saying which field.
+
+The answer (200) says what happened: ``{"status": "applied"}``,
+``{"status": "ignored", "reason": "not linked: …"}`` (not linked, comment only,
+unknown event, Passive…), ``{"status": "queued", "reason": …}`` (the link was busy or Jira
+failed: merged later by the outbox) or ``{"status": "duplicate"}``, with the ``delivery`` id.
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ from syncengine.domain.webhooks import (
     parse_delivery,
     verify_signature,
 )
+from syncengine.logs import bind
 from syncengine.sync.webhook_inbox import WebhookInbox
 from syncengine.web.problem_documents import problem, problem_responses
+from syncengine.web.request_bodies import WEBHOOK_BODY
 from syncengine.web.services import ServicesDep
 
 __all__ = ["PATH", "router"]
@@ -68,9 +76,11 @@ def _event(project: str, body: bytes, inbox: WebhookInbox) -> JiraEvent | JSONRe
     PATH,
     response_model=None,
     responses=problem_responses(400, 401, 413, 500),
+    openapi_extra=WEBHOOK_BODY,
 )
 async def receive(project: str, request: Request, services: ServicesDep) -> JSONResponse:
     """Take one Jira webhook delivery for ``project``."""
+    bind(project=project)
     inbox = services.webhooks
     target = await inbox.target(project)
     if target is None:
@@ -87,13 +97,16 @@ async def receive(project: str, request: Request, services: ServicesDep) -> JSON
     event = _event(project, body, inbox)
     if isinstance(event, JSONResponse):
         return event
-    delivery = delivery_key(event, request.headers.get("x-atlassian-webhook-identifier"))
+    delivery = delivery_key(event, request.headers.get("x-atlassian-webhook-identifier"), body)
     if not await inbox.first_sight(target, delivery):
         return JSONResponse({"status": "duplicate", "delivery": delivery})
     try:
-        await inbox.handle(project, target, event, delivery)
+        handled = await inbox.handle(project, target, event, delivery)
     except Exception:
         # The inbox forgot the delivery, so Jira's retry (it retries 5xx) is handled.
         log.exception("webhook delivery %s for %s failed", delivery, project)
         return problem(500, "the delivery could not be applied; Jira will retry it")
-    return JSONResponse({"status": "ok", "delivery": delivery})
+    answer = {"status": handled.status, "delivery": delivery}
+    if handled.reason:
+        answer["reason"] = handled.reason
+    return JSONResponse(answer)

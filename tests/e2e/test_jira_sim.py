@@ -93,3 +93,18 @@ def test_empty_site_starts_and_says_so(start: type[SimProcess]) -> None:
     assert httpx.get(f"{sim.url}/rest/api/2/myself", auth=AUTH).status_code == 401
     assert sim.stop() == 0
     assert "empty site" in sim.log.read_text()
+
+
+def test_search_lag_over_a_real_socket(start: type[SimProcess]) -> None:
+    sim = start("--search-lag", "600")
+    sim.wait_ready()
+    created = httpx.post(f"{sim.url}/rest/api/2/issue", json=ISSUE, auth=AUTH).json()
+    search = f"{sim.url}/rest/api/3/search/jql"
+    body = {"jql": "project = CRASH", "fields": ["summary"]}
+    assert httpx.post(search, json=body, auth=AUTH).json()["issues"] == []
+    reconciled = {**body, "reconcileIssues": [int(created["id"])]}
+    found = httpx.post(search, json=reconciled, auth=AUTH).json()["issues"]
+    assert [i["key"] for i in found] == [created["key"]]
+    assert httpx.get(f"{sim.url}/_sim/search-lag").json() == {"seconds": 600}
+    assert sim.stop() == 0
+    assert "JQL search shows writes 600s late" in sim.log.read_text()

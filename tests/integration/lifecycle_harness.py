@@ -14,23 +14,38 @@ from syncengine.bootstrap.jira_clients import SimulatedJira
 from syncengine.domain.reports import CrashReport, Frame
 from syncengine.ingest.sink import Accepted
 from syncengine.jira.config import JiraConfig
-from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN, Simulator, create_simulator
+from syncengine.jira.simulator import (
+    DEFAULT_LOGIN,
+    DEFAULT_TOKEN,
+    ManualClock,
+    Simulator,
+    create_simulator,
+)
 from syncengine.settings import Settings
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 class Clock:
-    """A clock tests move by hand."""
+    """A clock tests move by hand; a simulator made by :meth:`simulator` moves with it."""
 
     def __init__(self) -> None:
         self.now = NOW
+        self._followers: list[ManualClock] = []
 
     def __call__(self) -> datetime:
         return self.now
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+        for follower in self._followers:
+            follower.advance(seconds)
+
+    def simulator(self, *, search_lag: float = 0.0, **kwargs: Any) -> Simulator:
+        """A seeded Cloud simulator on this clock, its JQL search lagging ``search_lag`` s."""
+        follower = ManualClock(self.now)
+        self._followers.append(follower)
+        return create_simulator("cloud", seed=True, clock=follower, search_lag=search_lag, **kwargs)
 
 
 def project_settings(**overrides: Any) -> dict[str, Any]:
@@ -44,7 +59,12 @@ def project_settings(**overrides: Any) -> dict[str, Any]:
 
 
 async def engine(
-    database_url: str, clock: Clock, simulator: Simulator | None = None, **project: Any
+    database_url: str,
+    clock: Clock,
+    simulator: Simulator | None = None,
+    *,
+    jira_timeout: float = 5,
+    **project: Any,
 ) -> tuple[Container, Simulator]:
     sim = simulator or create_simulator("cloud", seed=True)
     config = JiraConfig(
@@ -54,7 +74,7 @@ async def engine(
         token=SecretStr(DEFAULT_TOKEN),
         backoff_base_seconds=0.01,
         max_retry_delay_seconds=0.05,
-        timeout_seconds=5,
+        timeout_seconds=jira_timeout,
     )
     settings = Settings(
         database_url=database_url,

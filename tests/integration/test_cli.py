@@ -93,3 +93,44 @@ async def test_app_health_and_generated_token(tmp_path: Path) -> None:
         assert await container.projects.authenticate("demo", token) is not None
     finally:
         await container.aclose()
+
+
+def test_db_current_downgrade_and_upgrade(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from syncengine.store.migrate import head_revision
+
+    path = write(tmp_path, "")
+    assert main(["--config", str(path), "db", "current"]) == 0
+    assert "database at revision base; the code's head is" in capsys.readouterr().out
+    assert main(["--config", str(path), "db", "upgrade"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(path), "db", "current"]) == 0
+    assert capsys.readouterr().out.strip() == f"database at revision {head_revision()} (head)"
+    assert main(["--config", str(path), "db", "downgrade", "-1"]) == 0
+    assert head_revision() not in capsys.readouterr().out
+    assert main(["--config", str(path), "db", "downgrade", "base"]) == 0
+    assert "base (no tables)" in capsys.readouterr().out
+    assert main(["--config", str(path), "db", "upgrade"]) == 0
+
+
+def test_db_revision_autogenerates_from_the_tables(tmp_path: Path) -> None:
+    """A copy of the migrations without the newest file: the next revision writes it again."""
+    import shutil
+
+    from syncengine.store import migrate
+
+    copy = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    newest = max((copy / "versions").glob("[0-9]*.py"))
+    number = newest.name[:4]
+    newest.unlink()
+    written = migrate.new_revision("outbox waits for", migrations=copy)
+    assert written.name == f"{number}_outbox_waits_for.py"
+    text = written.read_text(encoding="utf-8")
+    assert f"revision = '{number}'" in text
+    assert "op." in text  # the difference between the tables and the older head, as operations
+    empty = migrate.new_revision("nothing", migrations=copy, autogenerate=False)
+    assert empty.name == f"{int(number) + 1:04d}_nothing.py"
+    with pytest.raises(ValueError, match="message"):
+        migrate.new_revision(" ", migrations=copy)

@@ -38,7 +38,8 @@ def config(tmp_path: Path) -> Path:
 def served(config: Path) -> Iterator[Simulator]:
     """The running server's simulator: it holds the file."""
     sim, _ = bundled_simulator(load_settings(config))
-    assert sim.state_file is not None and sim.state_file.writable
+    assert sim.state_file is not None
+    assert sim.state_file.writable
     yield sim
     sim.close()
 

@@ -7,6 +7,7 @@ import json
 import zlib
 from typing import Any
 
+import brotli  # type: ignore[import-untyped]
 import pytest
 
 from tests.integration.ingest_harness import OTHER_TOKEN, SHOP_TOKEN, Harness, harness
@@ -87,13 +88,17 @@ def event_envelope(event: dict[str, Any]) -> bytes:
     )
 
 
-@pytest.mark.parametrize("project", ["shop", "numeric"])
-async def test_sentry_envelope_gzip(harness: Harness, project: str) -> None:
+@pytest.mark.parametrize(
+    ("project", "encoding"), [("shop", "gzip"), ("numeric", "gzip"), ("shop", "br")]
+)
+async def test_sentry_envelope_compressed(harness: Harness, project: str, encoding: str) -> None:
     project_id = str(harness.shop_id) if project == "numeric" else project
+    envelope = event_envelope(CHAINED)
+    packed = gzip.compress(envelope) if encoding == "gzip" else brotli.compress(envelope)
     response = await harness.client.post(
         f"/api/{project_id}/envelope/",
-        content=gzip.compress(event_envelope(CHAINED)),
-        headers=sentry_headers(**{"Content-Encoding": "gzip"}),
+        content=packed,
+        headers=sentry_headers(**{"Content-Encoding": encoding}),
     )
     assert response.status_code == 200, response.text
     assert response.json() == {"id": CHAINED["event_id"]}

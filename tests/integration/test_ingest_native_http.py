@@ -155,7 +155,7 @@ async def test_nothing_good_is_4xx_with_every_item(harness: Harness) -> None:
             "unsupported-media-type",
         ),
         (b"not gzip", {"Content-Encoding": "gzip"}, 400, "bad-content-encoding"),
-        (b"x", {"Content-Encoding": "br"}, 415, "unsupported-content-encoding"),
+        (b"x", {"Content-Encoding": "zstd"}, 415, "unsupported-content-encoding"),
         (b"[]", {"Content-Type": "application/json"}, 400, "empty-body"),
     ],
 )
@@ -206,3 +206,24 @@ async def test_store_down_is_503_and_says_retry(database_url: str) -> None:
     body = problem(response, 503, "store-unavailable")
     assert "retry" in body["detail"]
     assert response.headers["retry-after"] == "5"
+
+
+async def test_every_route_is_measured_by_its_template(harness: Harness) -> None:
+    from prometheus_client import generate_latest
+
+    assert (await harness.client.post(URL, json=CRASH, headers=AUTH)).status_code == 202
+    assert (await harness.client.post(URL, content=b"{", headers=AUTH)).status_code == 400
+    other = "/api/v1/projects/other/reports"
+    assert (await harness.client.post(other, json=CRASH)).status_code == 401
+    assert (await harness.client.get("/no/such/page/12345")).status_code == 404
+    assert (await harness.client.get("/healthz")).status_code == 200
+    text = generate_latest(harness.container.metrics.registry).decode()
+    route = "/api/v1/projects/{project}/reports"
+    for status, count in (("202", 1.0), ("400", 1.0), ("401", 1.0)):
+        labels = f'method="POST",route="{route}",status="{status}"'
+        assert f"syncengine_http_requests_total{{{labels}}} {count}" in text
+    assert 'route="/healthz",status="200"' in text
+    assert 'route="(unmatched)",status="404"' in text
+    assert "/no/such/page" not in text  # templates, not raw paths
+    assert "projects/shop" not in text
+    assert f'syncengine_http_request_seconds_count{{method="POST",route="{route}"}} 3.0' in text

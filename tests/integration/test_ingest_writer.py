@@ -238,3 +238,50 @@ async def test_a_submitter_that_goes_away_still_has_its_reports_written(db: Data
     finally:
         await writer.aclose()
     assert await group_count(db, "a") == 2
+
+
+class DefectRepository(GroupRepository):
+    """A real repository with a defect set off by one fingerprint (not a store error)."""
+
+    async def write(self, batch: BatchFold, *, now: datetime) -> list[list[Assigned]]:
+        if any(fingerprint == "poison" for _, fingerprint in batch.groups):
+            raise RuntimeError("a defect set off by one report")
+        return await super().write(batch, now=now)
+
+
+async def test_a_defect_set_off_by_one_submission_fails_only_that_submitter(db: Database) -> None:
+    pid = await make_project(db)
+    writer = BatchWriter(DefectRepository(db), clock=clock, max_reports=1000, max_delay=0.05)
+    try:
+        outcomes = await asyncio.gather(
+            writer.submit(pid, reports("good-1", 3)),
+            writer.submit(pid, reports("poison", 1)),
+            writer.submit(pid, reports("good-2", 4)),
+            return_exceptions=True,
+        )
+    finally:
+        await writer.aclose()
+    assert isinstance(outcomes[1], StoreRejected)
+    assert "RuntimeError" in str(outcomes[1])
+    assert [len(o) for o in outcomes if isinstance(o, list)] == [3, 4]
+    assert await group_count(db, "good-1") == 3
+    assert await group_count(db, "good-2") == 4
+
+
+async def test_a_submission_that_cannot_be_folded_leaves_nothing_behind(db: Database) -> None:
+    pid = await make_project(db)
+    writer = BatchWriter(GroupRepository(db), clock=clock, max_reports=1000, max_delay=0.05)
+    naive = CrashReport(
+        project="shop", timestamp=T0.replace(tzinfo=None), fingerprint="shared", classifier="E"
+    )
+    try:
+        first = asyncio.ensure_future(writer.submit(pid, reports("shared", 2)))
+        await asyncio.sleep(0)  # folded into the open batch
+        with pytest.raises(BadReport, match="could not be stored"):
+            # Its first report folds, its second cannot be compared with the group's times.
+            await writer.submit(pid, [*reports("half", 1), naive])
+        assert len(await first) == 2
+    finally:
+        await writer.aclose()
+    assert await group_count(db, "shared") == 2
+    assert await group_count(db, "half") is None

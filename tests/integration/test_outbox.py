@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -294,3 +295,25 @@ async def test_heartbeat_keeps_a_slow_item_from_being_taken_over(db: Database) -
     )
     assert await worker.run_once() == 1
     assert taken == []  # the lease (0.3 s) was renewed while the 0.8 s handler ran
+
+
+async def test_worker_logs_carry_the_item_and_the_project(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    from syncengine.logs import RedactingFilter, bind
+
+    outbox = OutboxRepository(db)
+    pid = await _project(db)
+    group = await _group(db, pid, "fp-log")
+    item = await _add(db, pid, "flaky", group_id=group)
+
+    async def handler(work: OutboxWork) -> None:
+        bind(project="shop")  # as the real handlers do once they know the slug
+        raise JiraTransientError("503 from Jira", status=503)
+
+    caplog.handler.addFilter(RedactingFilter())
+    worker = OutboxWorker(outbox, {"flaky": handler}, worker_id="w", clock=Clock())
+    with caplog.at_level(logging.WARNING, logger="syncengine.sync.worker"):
+        await worker.drain(max_rounds=1)
+    failed = next(r for r in caplog.records if "failed, retry" in r.getMessage())
+    assert (failed.outbox_id, failed.group_id, failed.project) == (item, group, "shop")  # type: ignore[attr-defined]

@@ -144,7 +144,29 @@ async def test_samples_keep_the_first_and_the_newest(db: Database) -> None:
     }
     assert minutes == {"first": [0, 1], "newest": [17, 18, 19]}
     snap = await repo.snapshot(gid)
-    assert snap.frames == (Frame(function="f19", module="app.core", line=19),)
+    # the callstack shown is the first report's, the one its classifier and message are from
+    assert snap.frames == (Frame(function="f0", module="app.core", line=0),)
+
+
+@pytest.mark.parametrize("samples_first", [1, 0])
+async def test_a_custom_fingerprint_group_shows_one_report_whole(
+    db: Database, samples_first: int
+) -> None:
+    # One client fingerprint ("payments") over reports of different types and stacks.
+    pid = await project_id(db)
+    repo = GroupRepository(db, samples_first=samples_first, samples_newest=2)
+    [[hit]] = await repo.fold(
+        [(pid, [report("payments", 1, classifier="KeyError", message="no sku")])], now=T0
+    )
+    await repo.fold(
+        [(pid, [report("payments", 2, classifier="TimeoutError", message="upstream")])], now=T0
+    )
+    snap = await repo.snapshot(hit.group_id)
+    shown = (snap.classifier, snap.message, [f.function for f in snap.frames])
+    if samples_first:
+        assert shown == ("KeyError", "no sku", ["f1"])
+    else:  # no first sample kept: the newest report, whole
+        assert shown == ("TimeoutError", "upstream", ["f2"])
 
 
 async def test_no_samples_when_configured_off(db: Database) -> None:

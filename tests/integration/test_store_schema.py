@@ -38,3 +38,28 @@ async def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path: pytest.TempPathFac
             assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
     finally:
         await db.aclose()
+
+
+def test_migration_0010_goes_down_and_up_again(tmp_path: pytest.TempPathFactory) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from syncengine.store.migrate import alembic_config, upgrade
+
+    url = f"sqlite:///{tmp_path}/m.db"
+    upgrade(url)
+
+    def group_columns() -> set[str]:
+        engine = create_engine(sync_url(url))
+        try:
+            return {c["name"] for c in inspect(engine).get_columns("error_groups")}
+        finally:
+            engine.dispose()
+
+    assert "version_problem" in group_columns()
+    command.downgrade(alembic_config(url), "0009")  # below 0010, which added it
+    assert current_revision(url) != head_revision()
+    assert "version_problem" not in group_columns()
+    upgrade(url)
+    assert current_revision(url) == head_revision()
+    assert "version_problem" in group_columns()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -205,3 +206,24 @@ def test_any_text_is_valid_adf_and_keeps_its_characters(value: str) -> None:
         for node in paragraph.get("content", [])
     )
     assert shown.replace("\n", "") == clean_text(value).replace("\n", "")
+
+
+# One text -> ADF builder: the client (REST v3 bodies) and the simulator (v2 text read back
+# on v3) both use text_document, so they agree on line ends and on empty text.
+TEXTS = ["", "   ", "a", "a\r\nb", "a\rb", "a\r\n\r\nb", "a\n\n\n\nb", "x\x00y\n\nz"]
+
+
+@pytest.mark.parametrize("text", TEXTS, ids=repr)
+def test_client_and_simulator_write_text_as_the_same_adf(text: str) -> None:
+    from syncengine.jira.bodies import rich_text
+    from syncengine.jira.simulator.model import FieldDef
+    from syncengine.jira.simulator.render import render_value
+    from syncengine.jira.simulator.text_limits import adf_rejected
+
+    expected = text_document(text)
+    assert rich_text(text, 3) == expected
+    field = FieldDef(id="description", name="Description", kind="text")
+    assert render_value(None, field, text, api_version=3) == expected  # type: ignore[arg-type]
+    assert adf_problems(expected) == []
+    assert not adf_rejected(expected)
+    assert "\r" not in json.dumps(expected)

@@ -36,3 +36,54 @@ def test_json_lines_carry_request_id_and_redacted_traceback() -> None:
     assert entry["message"] == "failed with ***"
     assert "s3cr3t-value-123" not in stream.getvalue()
     assert "ValueError: bad token ***" in entry["exc"]
+
+
+def _json_lines() -> tuple[io.StringIO, logging.Handler]:
+    configure_logging("info", json_lines=True)
+    stream = io.StringIO()
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
+    return stream, handler
+
+
+def test_bound_context_fills_the_json_slots_and_ends_with_its_block() -> None:
+    import pytest
+
+    from syncengine.logs import bind, bound
+
+    stream, _ = _json_lines()
+    try:
+        with bound(outbox_id=7, group_id=3):
+            bind(project="shop")
+            logging.getLogger("t").warning("inside")
+        logging.getLogger("t").warning("after")
+        with pytest.raises(TypeError, match="not a log context field"):
+            bind(token="x")  # only the known slots: nothing arbitrary (or secret) rides along
+    finally:
+        logging.getLogger().handlers.clear()
+    inside, after = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert (inside["project"], inside["group_id"], inside["outbox_id"]) == ("shop", 3, 7)
+    assert not {"project", "group_id", "outbox_id"} & set(after)
+
+
+async def test_tasks_side_by_side_keep_their_own_ids() -> None:
+    import asyncio
+
+    from syncengine.logs import bind, bound
+
+    stream, _ = _json_lines()
+    both = asyncio.Barrier(2)
+
+    async def item(outbox_id: int, project: str) -> None:
+        with bound(outbox_id=outbox_id):
+            bind(project=project)
+            await both.wait()  # both bound before either logs
+            logging.getLogger("t").warning("item")
+
+    try:
+        await asyncio.gather(item(1, "a"), item(2, "b"))
+    finally:
+        logging.getLogger().handlers.clear()
+    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert sorted((e["outbox_id"], e["project"]) for e in entries) == [(1, "a"), (2, "b")]

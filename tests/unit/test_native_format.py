@@ -40,7 +40,13 @@ def test_one_report() -> None:
     assert report.classifier == "TimeoutError"
     assert [f.function for f in report.frames] == ["charge", "checkout"]
     assert report.frames[1].filename == "shop/views.py"
-    assert report.attributes == {"host": "web-1", "retries": "3", "ratio": "0.5", "beta": "true"}
+    assert report.attributes == {
+        "host": "web-1",
+        "retries": "3",
+        "ratio": "0.5",
+        "beta": "true",
+        "version": "2.4.1",  # the canonical version attribute
+    }
     assert report.timestamp == datetime(2026, 2, 28, 10, tzinfo=UTC)
     assert report.version == "2.4.1"
     assert report.fingerprint == default_fingerprint(report)

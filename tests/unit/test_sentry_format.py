@@ -88,6 +88,7 @@ def test_chained_exception_uses_the_last_value_and_reverses_frames() -> None:
         "server_name": "web-3",
         "platform": "python",
         "handled": "true",
+        "version": "shop@2.0.1",  # the canonical version attribute, from the release
     }
     assert report.version == "shop@2.0.1"
     assert report.timestamp == datetime(2026, 2, 28, 9, 30, 0, 123456, tzinfo=UTC)
@@ -192,3 +193,29 @@ def test_bad_event_fields() -> None:
 )
 def test_auth_header_in_any_order(header: str) -> None:
     assert parse_sentry_auth(header)["sentry_key"] == "k123"
+
+
+def test_user_context_becomes_user_attributes() -> None:
+    # As sentry-sdk sends sentry_sdk.set_user(...) (ip "{{auto}}" with send_default_pii).
+    event = {
+        **CHAINED,
+        "user": {
+            "id": 42,
+            "email": "ada@example.com",
+            "username": "ada",
+            "ip_address": "203.0.113.9",
+            "data": {"plan": "pro"},
+        },
+    }
+    attributes = event_report(event, CTX).report.attributes
+    assert {k: v for k, v in attributes.items() if k.startswith("user.")} == {
+        "user.id": "42",
+        "user.email": "ada@example.com",
+        "user.username": "ada",
+        "user.ip_address": "203.0.113.9",
+    }
+    auto = event_report({**CHAINED, "user": {"id": "7", "ip_address": "{{auto}}"}}, CTX)
+    assert "user.ip_address" not in auto.report.attributes
+    assert auto.report.attributes["user.id"] == "7"
+    parsed = parse_sentry_store(json.dumps({**CHAINED, "user": "ada"}).encode(), CTX)
+    assert parsed.problems[0].errors[0].field == "user"

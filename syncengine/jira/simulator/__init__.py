@@ -16,6 +16,7 @@ Outside the process the same controls are HTTP endpoints (not Jira's, not counte
   ``POST /_sim/webhooks/deliver``
 - ``POST /_sim/issues/{key}/move`` ``{"project"}``, ``DELETE /_sim/issues/{key}``
 - ``POST /_sim/clock/advance`` ``{"seconds"}`` (ManualClock only)
+- ``GET|POST /_sim/search-lag`` ``{"seconds"}``: how long writes take to show in JQL search
 """
 
 from __future__ import annotations

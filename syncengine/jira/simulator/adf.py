@@ -2,14 +2,15 @@
 
 Cloud v3 takes and returns rich text as ADF; v2 takes and returns strings. The
 simulator stores whichever form it was given and converts when it answers in
-the other version, the way Jira renders one stored value both ways.
+the other version, the way Jira renders one stored value both ways (text becomes
+ADF through the engine's one builder, :func:`syncengine.domain.adf.text_document`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ADF_REQUIRED", "from_text", "is_document", "to_text"]
+__all__ = ["ADF_REQUIRED", "is_document", "to_text"]
 
 ADF_REQUIRED = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
 
@@ -23,22 +24,6 @@ def is_document(value: Any) -> bool:
         and isinstance(value.get("content"), list)
         and all(isinstance(node, dict) and "type" in node for node in value["content"])
     )
-
-
-def from_text(text: str) -> dict[str, Any]:
-    """An ADF document with one paragraph per blank-line-separated block of ``text``."""
-    paragraphs: list[dict[str, Any]] = []
-    for block in text.split("\n\n"):
-        if not block:
-            continue
-        content: list[dict[str, Any]] = []
-        for i, line in enumerate(block.split("\n")):
-            if i:
-                content.append({"type": "hardBreak"})
-            if line:
-                content.append({"type": "text", "text": line})
-        paragraphs.append({"type": "paragraph", "content": content})
-    return {"type": "doc", "version": 1, "content": paragraphs}
 
 
 def _inline(node: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from syncengine.jira.simulator.limits import LimitsConfig
 from syncengine.jira.simulator.persistence import StateFile
 from syncengine.jira.simulator.pipeline import Api, Ctx
 from syncengine.jira.simulator.routes import admin, createmeta, issues, meta, parts, search
+from syncengine.jira.simulator.routes.oauth import oauth_admin_routes, oauth_routes
 from syncengine.jira.simulator.seed import DEFAULT_LOGIN, DEFAULT_TOKEN, seed_site
 from syncengine.jira.simulator.state import SimState
 
@@ -73,6 +74,7 @@ def create_simulator(
     hang_seconds: float = 300.0,
     state_path: Path | None = None,
     lock_wait_seconds: float = 0.0,
+    search_lag: float = 0.0,
 ) -> Simulator:
     """Build a simulated Jira site.
 
@@ -91,6 +93,9 @@ def create_simulator(
     from it when it exists, written after every change — by this process when it gets
     the file's lock within ``lock_wait_seconds``, else the site only reads
     (``sim.state_file.writable``).
+    ``search_lag``: seconds a write takes to show in JQL search, as on Jira Cloud
+    (``GET /issue`` is always current; ``reconcileIssues`` ids are searched current).
+    The ASGI app is ``sim.app``.
 
     Raises ValueError for an unknown flavour, OSError when ``state_path`` cannot be opened.
     """
@@ -115,6 +120,7 @@ def create_simulator(
         webhook_mode=webhook_mode,
         hang_seconds=hang_seconds,
     )
+    sim.search_lag = search_lag
     api = Api(sim)
     jira: list[BaseRoute] = [
         *meta.routes(api),
@@ -125,8 +131,15 @@ def create_simulator(
         *admin.webhook_routes(api),
     ]
     pages: list[BaseRoute] = list(page_routes(state))
-    routes: list[BaseRoute] = [*jira, *pages, *admin.sim_routes(sim)]
+    routes: list[BaseRoute] = [
+        *jira,
+        *pages,
+        *admin.sim_routes(sim),
+        *oauth_admin_routes(sim),
+        *oauth_routes(sim),
+    ]
     if flavour == "datacenter":
+        routes += oauth_routes(sim, prefix="/jira")
         routes.append(Mount("/jira", routes=[*jira, *pages]))
     else:
         routes += [

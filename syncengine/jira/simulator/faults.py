@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 __all__ = ["FaultKind", "FaultRule", "Faults"]
 
-FaultKind = Literal["latency", "error", "timeout", "commit_then_fail"]
-_KINDS = ("latency", "error", "timeout", "commit_then_fail")
+FaultKind = Literal["latency", "error", "timeout", "commit_then_fail", "late"]
+_KINDS = ("latency", "error", "timeout", "commit_then_fail", "late")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +27,9 @@ class FaultRule:
     - ``timeout``: hang ``seconds`` (past any sane client timeout) before answering 504.
     - ``commit_then_fail``: do the write, then answer ``status`` or, with ``drop``,
       cut the connection: the change is made but the caller never learns it.
+    - ``late``: do the request ``seconds`` later, even when the caller has given up by
+      then (Jira does not cancel a request whose client timed out): a create answered
+      after the client's timeout still creates the issue.
 
     ``route`` is a glob on the operation (``"POST /issue"``) or on the path;
     ``remaining`` bounds how many times the rule fires (None: forever).

@@ -22,6 +22,7 @@ from syncengine.jira.simulator.faults import FaultRule, Faults
 from syncengine.jira.simulator.limits import LimitsConfig, RateLimiter
 from syncengine.jira.simulator.metering import RequestCounter
 from syncengine.jira.simulator.model import Issue, Permission, ScreenField, User
+from syncengine.jira.simulator.oauth import OAuthServers
 from syncengine.jira.simulator.state import SimState
 from syncengine.jira.simulator.webhooks import Webhook, WebhookDispatcher
 
@@ -75,6 +76,7 @@ class Simulator:
         self.limiter = RateLimiter(limits, clock)
         self.faults = Faults(seed)
         self.counter = RequestCounter()
+        self.oauth = OAuthServers(clock, cloud=state.flavour == "cloud")
         self.hang_seconds = hang_seconds
         self.webhooks = WebhookDispatcher(
             state,
@@ -122,6 +124,15 @@ class Simulator:
         if self.state_file is not None:
             self.state_file.close()
             self.state_file = None
+
+    @property
+    def search_lag(self) -> float:
+        """Seconds a write takes to show in JQL search (Cloud's eventual consistency)."""
+        return self.state.search_index.lag
+
+    @search_lag.setter
+    def search_lag(self, seconds: float) -> None:
+        self.state.search_index.set_lag(seconds)
 
     # ---- HTTP in-process ----------------------------------------------------
     def transport(self) -> SimTransport:

@@ -47,6 +47,7 @@ class Permission(enum.StrEnum):
     COMMENT = "ADD_COMMENTS"
     ATTACH = "CREATE_ATTACHMENTS"
     DELETE = "DELETE_ISSUES"
+    LINK = "LINK_ISSUES"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -269,3 +270,5 @@ class Issue:
     previous_keys: list[str] = field(default_factory=list)
     history: list[History] = field(default_factory=list)
     writes: int = 0
+    # Issue links where this issue is the outward one: (link type name, the other issue's id).
+    issue_links: list[tuple[str, str]] = field(default_factory=list)

@@ -159,6 +159,7 @@ class Api:
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
+        self._late_tasks: set[asyncio.Task[Response]] = set()
 
     def route(
         self,
@@ -187,6 +188,8 @@ class Api:
                 return response
             finally:
                 self.sim.counter.record(operation, status or NO_ANSWER)
+                if method != "GET":
+                    self.sim.state.search_index.after_write()
 
         return Route(full, endpoint, methods=[method], name=operation)
 
@@ -213,7 +216,11 @@ class Api:
                 raise throttled(self.sim, throttle)
             with links_via(self.sim.state.gateway_base if via_gateway else None):
                 ctx = Ctx(sim=self.sim, user=user, version=version, request=request)
-                response = await handler(ctx)
+                late = self.sim.faults.pick(("late",), operation, method, path)
+                if late:
+                    response = await self._late(ctx, handler, max(r.seconds for r in late))
+                else:
+                    response = await handler(ctx)
         except JiraHttpError as error:
             return error_response(error)
         if method != "GET" and 200 <= response.status_code < 300:
@@ -222,6 +229,25 @@ class Api:
                     return _DroppedResponse()
                 return error_response(self._fault_error(rule))
         return response
+
+    async def _late(self, ctx: Ctx, handler: Handler, seconds: float) -> Response:
+        """Handle after ``seconds``, whether or not the caller still waits: Jira does not
+        cancel a request when the client's timeout fires, so the write lands late."""
+        await ctx.request.body()  # read (and kept) now: the caller may hang up meanwhile
+
+        async def later() -> Response:
+            await asyncio.sleep(seconds)
+            try:
+                return await handler(ctx)
+            except JiraHttpError as error:
+                return error_response(error)
+            finally:
+                self.sim.state.search_index.after_write()
+
+        task = asyncio.get_running_loop().create_task(later())
+        self._late_tasks.add(task)
+        task.add_done_callback(self._late_tasks.discard)
+        return await asyncio.shield(task)
 
     async def _faults_before(
         self, request: Request, operation: str, method: str, path: str
@@ -279,7 +305,15 @@ class Api:
         header = request.headers.get("authorization", "")
         scheme, _, credentials = header.partition(" ")
         user: User | None = None
+        oauth = self.sim.oauth
         if scheme.lower() == "basic":
+            if not oauth.basic_auth_enabled:
+                # Data Center 10+ with basic auth blocked (the atlassian-authentication plugin).
+                raise JiraHttpError(
+                    403,
+                    "Basic Authentication has been disabled on this instance.",
+                    media_type="text/plain;charset=UTF-8",
+                )
             try:
                 login, _, token = base64.b64decode(credentials).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError):
@@ -291,7 +325,14 @@ class Api:
             )
         elif scheme.lower() == "bearer" and credentials:
             user = self.sim.state.authenticate(None, credentials.strip(), via_gateway=via_gateway)
-        if user is not None:
+            if user is None:
+                account = oauth.authenticate_bearer(credentials.strip(), via_gateway=via_gateway)
+                user = self.sim.state.users.get(account) if account else None
+        elif scheme == "OAuth" and self.sim.state.flavour == "datacenter":
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            account = oauth.authenticate_oauth1(request.method, str(request.url), headers)
+            user = self.sim.state.users.get(account) if account else None
+        if user is not None and user.active:
             return user
         if anonymous and not header:
             return self.sim.anonymous

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from syncengine.domain.adf import text_document
 from syncengine.jira.simulator import adf
 from syncengine.jira.simulator.model import (
     Attachment,
@@ -258,7 +259,7 @@ def history(state: SimState, entry: History, version: int) -> dict[str, Any]:
 def comment(state: SimState, issue_id: str, com: Comment, version: int) -> dict[str, Any]:
     body = com.body
     if version >= 3 and isinstance(body, str):
-        body = adf.from_text(body)
+        body = text_document(body)
     elif version < 3 and isinstance(body, dict):
         body = adf.to_text(body)
     author = user(state, state.users[com.author], version)
@@ -346,7 +347,7 @@ def render_value(  # noqa: PLR0911 - one branch per field kind
         return [] if kind in ("labels", "versions") else None
     if kind == "text":
         if api_version >= 3:
-            return stored if isinstance(stored, dict) else adf.from_text(stored)
+            return stored if isinstance(stored, dict) else text_document(stored)
         return adf.to_text(stored) if isinstance(stored, dict) else stored
     if kind == "option":
         option = next(o for o in field.options if o.id == stored)

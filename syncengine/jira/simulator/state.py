@@ -32,6 +32,7 @@ from syncengine.jira.simulator.model import (
     User,
     Version,
 )
+from syncengine.jira.simulator.search_index import SearchIndex
 
 __all__ = [
     "CATEGORIES",
@@ -103,6 +104,10 @@ class SimState:
     listeners: list[Callable[[IssueEvent], None]] = field(default_factory=list)
     next_id: int = 10000
     reserved_ids: set[str] = field(default_factory=set)
+    search_index: SearchIndex = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.search_index = SearchIndex(self.clock, lambda: self.issues)
 
     @property
     def base_url(self) -> str:
@@ -253,6 +258,12 @@ class SimState:
 
     def find_issue(self, ref: str) -> Issue | None:
         """An issue by id, key, or a key it had before it moved."""
+        found = self._find_issue(ref)
+        if found is not None:
+            self.search_index.touch(found.id)  # the request may change it
+        return found
+
+    def _find_issue(self, ref: str) -> Issue | None:
         if ref.isdigit():
             return self.issues.get(ref)
         wanted = ref.upper()

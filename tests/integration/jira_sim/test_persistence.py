@@ -83,8 +83,10 @@ async def test_a_second_process_reads_the_site_and_refuses_to_change_it(
 ) -> None:
     writer = _open(tmp_path, opened)
     reader = _open(tmp_path, opened)  # the lock is taken: this copy only reads
-    assert writer.state_file is not None and writer.state_file.writable
-    assert reader.state_file is not None and not reader.state_file.writable
+    assert writer.state_file is not None
+    assert writer.state_file.writable
+    assert reader.state_file is not None
+    assert not reader.state_file.writable
     async with _client(writer) as jira, _client(reader) as copy:
         await _create(jira, "Made by the server")
         seen = await copy.get("/rest/api/2/issue/CRASH-1")

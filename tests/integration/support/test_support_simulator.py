@@ -221,3 +221,25 @@ async def test_lost_attachment_answer_is_not_uploaded_twice(db: Database) -> Non
         assert all(a.jira_attachment_id for a in await wired.requests.attachments(record.id))
     finally:
         await wired.client.aclose()
+
+
+async def test_support_logs_say_which_project_and_outbox_item(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from syncengine.logs import RedactingFilter
+
+    sim = create_simulator("cloud")
+    wired = Wired(db, sim, sim_settings(3))
+    caplog.handler.addFilter(RedactingFilter())
+    try:
+        await wired.projects.ensure("api", name="API", integration_active=True, now=T0)
+        await wired.service.file("api", FORM, [], reporter="alice")
+        with caplog.at_level(logging.INFO, logger="syncengine.support.create"):
+            await wired.worker.drain()
+        [item] = await wired.outbox.list(states=(State.DONE,))
+        [filed] = [r for r in caplog.records if "is Jira issue" in r.getMessage()]
+        assert (filed.project, filed.outbox_id) == ("api", item.id)  # type: ignore[attr-defined]
+    finally:
+        await wired.client.aclose()

@@ -6,7 +6,7 @@ posts them, signed, to the engine's receiver through an ASGI transport.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -175,15 +175,20 @@ async def sync_world(
     *,
     flavour: str = "cloud",
     secret: str | None = SECRET,
+    wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
     **sync: Any,
 ) -> AsyncIterator[SyncWorld]:
-    """The world for one test; everything is closed afterwards."""
+    """The world for one test; everything is closed afterwards.
+
+    ``wrap``: wraps the engine's transport into the simulator (to hold or count calls).
+    """
     sim = create_simulator(flavour, seed=True, webhook_mode="manual")  # type: ignore[arg-type]
     clock = Clock()
     settings = settings_for(database_url, tmp_path, secret=secret, flavour=flavour, **sync)
-    container = await bootstrap(
-        settings, migrate=False, clock=clock, jira_transport=sim.transport()
-    )
+    transport: httpx.AsyncBaseTransport = sim.transport()
+    if wrap is not None:
+        transport = wrap(transport)
+    container = await bootstrap(settings, migrate=False, clock=clock, jira_transport=transport)
     app = create_app(container.web)
     sim.webhooks.transport = httpx.ASGITransport(app=app)
     if secret is not None:

@@ -99,7 +99,7 @@ async def test_wrong_types_get_400_naming_the_field(database_url: str, tmp_path:
         assert "nested deeper than 64 levels" in answer.json()["detail"]
         assert await world.container.cursors.seen(world.project_id) == []
         # The intact delivery is still handled afterwards.
-        assert (await _deliver(world, recorded(NAME))).json()["status"] == "ok"
+        assert (await _deliver(world, recorded(NAME))).json()["status"] == "applied"
 
 
 async def test_any_odd_value_anywhere_is_never_a_500(database_url: str, tmp_path: Path) -> None:
@@ -147,4 +147,4 @@ async def test_a_replayed_old_delivery_is_refused_and_says_so(
         assert (await world.group(gid)).state == "open", "a refused delivery changes nothing"
         # Within the window it is a delivery like any other.
         recent = recorded(NAME, world.clock() - timedelta(minutes=30))
-        assert (await _deliver(world, recent)).json()["status"] == "ok"
+        assert (await _deliver(world, recent)).json()["status"] == "applied"

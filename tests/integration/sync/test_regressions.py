@@ -165,3 +165,46 @@ async def test_recently_closed_issue_is_reopened(database_url: str, tmp_path: Pa
         assert link is not None
         assert link.issue_key == key
         assert world.status(key) == "To Do"
+
+
+@pytest.mark.parametrize("scheme", ["semver", "loose", "pep440"])
+async def test_sentry_package_at_version_releases_resolve_and_regress(
+    database_url: str, tmp_path: Path, scheme: str
+) -> None:
+    async with sync_world(database_url, tmp_path, version_scheme=scheme) as world:
+        gid, key = await world.linked_group("pkg")
+        await fixed_in(world, key, "2.3.0")
+        await crash(world, "pkg", "checkout-service@2.2.0", "checkout-service@2.2.9+981")
+        group = await world.group(gid)
+        assert (group.state, group.version_problem) == ("resolved", None)
+        await crash(world, "pkg", "checkout-service@2.3.0+1002")
+        group = await world.group(gid)
+        assert (group.state, group.regression_count) == ("open", 1)
+        [entry] = await world.audit(gid, "group.regression")
+        assert entry["version"] == "checkout-service@2.3.0+1002"
+        assert entry["problems"] == []
+
+
+async def test_an_unorderable_version_is_said_on_the_group_and_audited_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with sync_world(database_url, tmp_path, version_scheme="semver") as world:
+        gid, key = await world.linked_group("odd")
+        await fixed_in(world, key, "2.3.0")
+        await crash(world, "odd", "nightly-7f3a")
+        await crash(world, "odd", "nightly-7f3a")  # the same problem again: no second entry
+        group = await world.group(gid)
+        assert group.state == "resolved"  # it cannot be shown to come from a fixed build
+        assert group.version_problem is not None
+        assert "'nightly-7f3a' is not a semver version" in group.version_problem
+        [entry] = await world.audit(gid, "group.version_unreadable")
+        assert "nightly-7f3a" in entry["problem"]
+        snapshot = await world.container.groups.snapshot(gid)
+        assert snapshot.version_problem == group.version_problem
+        await crash(world, "odd", "2.2.9")  # readable again: the note goes
+        assert (await world.group(gid)).version_problem is None
+        await crash(world, "odd", "nightly-7f3a", "2.3.1")  # a regression clears it too
+        group = await world.group(gid)
+        assert (group.state, group.version_problem) == ("open", None)
+        [entry] = await world.audit(gid, "group.regression")
+        assert any("nightly-7f3a" in p for p in entry["problems"])

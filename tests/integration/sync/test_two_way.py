@@ -145,7 +145,7 @@ async def test_duplicate_delivery_and_bad_signature(database_url: str, tmp_path:
             first = await http.post(url, content=delivery.body, headers=headers)
             reads = world.sim.calls()
             again = await http.post(url, content=delivery.body, headers=headers)
-        assert first.json()["status"] == "ok"
+        assert first.json()["status"] == "applied"
         assert again.json()["status"] == "duplicate"
         assert world.sim.calls() == reads  # the duplicate read nothing from Jira
         assert await world.state(gid) is GroupState.IN_PROGRESS
@@ -254,3 +254,33 @@ async def test_newest_wins_compares_change_times(
         expected = GroupState.RESOLVED if engine_later else GroupState.IN_PROGRESS
         assert await world.state(gid) is expected
         assert world.status(key) == ("Done" if engine_later else "In Progress")
+
+
+async def test_inbound_sync_runs_with_its_project_and_group_bound(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the merge does (its store calls, any log line) is about its project and group."""
+    from syncengine import logs
+    from syncengine.store.link_sync import LinkSyncStore
+
+    seen: list[dict[str, object]] = []
+    original = LinkSyncStore.merge_inputs
+
+    async def merge_inputs(self: LinkSyncStore, *args: object, **kwargs: object) -> object:
+        seen.append(dict(logs.context()))
+        return await original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LinkSyncStore, "merge_inputs", merge_inputs)
+    async with sync_world(database_url, tmp_path) as world:
+        gid, key = await world.linked_group("bound")
+        seen.clear()
+        await world.human_transition(key, "Start Progress")
+        await world.settle()  # the webhook delivery
+        webhook = len(seen)
+        world.clock.now += timedelta(minutes=1)
+        await world.human_transition(key, "Won't Do", resolution="Won't Do")
+        await world.sync.poller.run("shop", force=True)  # and a poll (before the delivery)
+    assert webhook >= 1
+    assert len(seen) > webhook
+    assert all(ctx.get("project") == "shop" for ctx in seen)
+    assert all(ctx.get("group_id") == gid for ctx in seen)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.integration.web.conftest import ADMIN_TOKEN, Web, sign_in
 
 TOKEN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -117,3 +119,53 @@ async def test_openapi_describes_every_support_operation(web: Web) -> None:
     )
     # Pages are not API: they stay out of the document.
     assert not any(p.startswith(("/login", "/projects/", "/admin")) for p in paths)
+
+
+async def test_openapi_describes_every_request_body(web: Web) -> None:
+    import jsonschema
+
+    async with web.client() as client:
+        spec: dict[str, Any] = (await client.get("/openapi.json")).json()
+    writes = [
+        (path, method, op)
+        for path, ops in spec["paths"].items()
+        for method, op in ops.items()
+        if method in {"post", "put", "patch"}
+    ]
+    assert len(writes) >= 15
+    undocumented = [f"{m.upper()} {p}" for p, m, op in writes if "requestBody" not in op]
+    assert not undocumented
+    reports = spec["paths"]["/api/v1/projects/{project}/reports"]["post"]["requestBody"]
+    assert {"application/json", "application/x-ndjson"} <= set(reports["content"])
+    schema = reports["content"]["application/json"]["schema"]
+    report = {"classifier": "E", "frames": [{"function": "f", "line": 3}], "attributes": {}}
+    jsonschema.validate(report, schema)
+    jsonschema.validate([report, report], schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"clasifier": "typo"}, schema)  # unknown fields are refused
+    webhook = spec["paths"]["/api/v1/jira/webhooks/{project}"]["post"]["requestBody"]
+    assert "application/json" in webhook["content"]
+    backtrace = spec["paths"]["/post"]["post"]["requestBody"]
+    assert "upload_file" in backtrace["content"]["multipart/form-data"]["schema"]["properties"]
+    assert "$defs" not in str(spec)  # every schema resolves inside the document
+
+
+async def test_nul_in_a_field_is_400_naming_the_field_on_every_backend(web: Web) -> None:
+    # SQLite stored NUL and PostgreSQL refused it with 500; now both answer 400.
+    async with web.client() as client:
+        answer = await client.post(
+            BASE,
+            headers=TOKEN,
+            files=[
+                ("label", (None, b"Question")),
+                ("summary", (None, b"Paging \x00")),
+                ("description", (None, b"Docs \x00 unclear.")),
+                ("endpoint", (None, b"")),
+            ],
+        )
+        assert answer.status_code == 400, answer.text
+        problems = answer.json()["problems"]
+        assert set(problems) == {"summary", "description"}
+        assert "NUL" in problems["summary"]
+        good = await client.post(BASE, headers=TOKEN, data=_form())
+        assert good.status_code == 201

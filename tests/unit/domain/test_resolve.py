@@ -138,12 +138,12 @@ def test_unbounded_rule_reopens_on_any_later_report() -> None:
         unbounded_rule(datetime(2026, 1, 1))
 
 
-def test_facts_from_a_report_carry_its_version_under_the_version_attribute() -> None:
+def test_facts_from_a_report_carry_its_version_as_version_and_the_version_attribute() -> None:
     report = CrashReport(
         project="demo", timestamp=NOW, attributes={"environment": "prod"}, version="2.3.1"
     )
     made = ReportFacts.from_report(report, version_attribute="app.version")
-    assert made.attributes == {"environment": "prod", "app.version": "2.3.1"}
+    assert made.attributes == {"environment": "prod", "app.version": "2.3.1", "version": "2.3.1"}
     assert made.timestamp == NOW
 
 

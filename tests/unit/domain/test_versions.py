@@ -324,3 +324,68 @@ def test_sorting_agrees_with_pairwise_order(texts: list[str]) -> None:
 def test_loose_trailing_zeros_do_not_count(release: list[int], zeros: int) -> None:
     text = ".".join(map(str, release))
     assert v(text, LOOSE) == v(text + ".0" * zeros, LOOSE)
+
+
+# --- package@version (Sentry releases), calver, builds, the documented examples -------
+
+
+@pytest.mark.parametrize("scheme", [SEMVER, PEP440, LOOSE])
+def test_sentry_package_at_version_orders_by_its_version(scheme: VersionScheme) -> None:
+    release = v("checkout-service@1.4.2", scheme)
+    assert (release.package, release.text) == ("checkout-service", "checkout-service@1.4.2")
+    assert release == v("1.4.2", scheme)
+    assert v("checkout-service@1.4.2", scheme) < v("checkout-service@1.4.3", scheme)
+    assert v("@acme/web@2.0.0", scheme) == v("2.0.0", scheme)  # npm scopes: the last @ splits
+    assert v("@acme/web@2.0.0", scheme).package == "@acme/web"
+    built = v("checkout-service@1.4.2+1234", scheme)
+    assert built >= v("1.4.2", scheme)  # the build never sorts it below its version
+    assert built < v("1.4.3", scheme)
+    assert parse_version(built.normalized, scheme) == built
+    with pytest.raises(UnparseableVersion, match="nothing follows 'checkout-service@'"):
+        v("checkout-service@", scheme)
+
+
+def test_calver_is_the_scheme_name_and_calendar_still_reads() -> None:
+    assert VersionScheme("calver") is VersionScheme.CALVER
+    assert VersionScheme("calendar") is VersionScheme.CALVER
+    assert VersionScheme.CALENDAR is VersionScheme.CALVER
+    assert v("app@2024.05.17", VersionScheme("calendar")) == v("2024.05.17", VersionScheme.CALVER)
+
+
+def test_builds_order_within_their_version() -> None:
+    assert_ascending(
+        ["2024.05", "2024.05 build 3", "2024.05 build 17", "2024.05+18", "2024.05.01", "2024.06"],
+        VersionScheme.CALVER,
+    )
+    assert v("2024.05 build 17", VersionScheme.CALVER) == v("2024.05build17", VersionScheme.CALVER)
+    assert_ascending(["2.3-rc1", "2.3", "2.3 build 2", "2.3.0 build 10", "2.3.1"], LOOSE)
+    assert v("2.3.0-Build5", LOOSE).normalized == "2.3 build 5"
+
+
+@pytest.mark.parametrize(
+    ("text", "scheme", "normalized"),
+    [  # the table in syncengine/domain/versions.py's docstring and the README
+        ("2.3.0-beta", SEMVER, "2.3.0-beta"),
+        ("2.3.0-beta", PEP440, "2.3.0b0"),
+        ("2.3.0-beta", VersionScheme.CALVER, None),
+        ("2.3.0-beta", LOOSE, "2.3-b0"),
+        ("2024.05 build 17", SEMVER, None),
+        ("2024.05 build 17", PEP440, None),
+        ("2024.05 build 17", VersionScheme.CALVER, "2024.05 build 17"),
+        ("2024.05 build 17", LOOSE, "2024.5 build 17"),
+        ("v2.3", SEMVER, None),
+        ("v2.3", PEP440, "2.3"),
+        ("v2.3", VersionScheme.CALVER, None),
+        ("v2.3", LOOSE, "2.3"),
+    ],
+)
+def test_the_documented_examples(text: str, scheme: VersionScheme, normalized: str | None) -> None:
+    if normalized is None:
+        with pytest.raises(UnparseableVersion):
+            v(text, scheme)
+    else:
+        assert v(text, scheme).normalized == normalized
+    if scheme is SEMVER and normalized is not None:
+        assert v(text, scheme) < v("2.3.0", scheme)
+    if scheme is LOOSE and text == "2.3.0-beta":
+        assert v(text, scheme) < v("2.3", scheme)

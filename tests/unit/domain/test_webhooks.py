@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +11,11 @@ import pytest
 from syncengine.domain.webhooks import (
     EventKind,
     PayloadError,
+    age_problem,
+    applied,
+    combine,
     delivery_key,
+    ignored,
     parse_webhook,
     sign,
     verify_signature,
@@ -110,8 +114,60 @@ def test_every_recorded_payload_parses(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [[], {"issue": {}}, {"issue": {"id": "1"}}, {"timestamp": 1, "issue": "x"}]
+    # ({"issue": {"id": "1"}} without a timestamp is read: see the timestamp-less test below)
+    "body",
+    [[], {"issue": {}}, {"timestamp": 1, "issue": "x"}, {"timestamp": 1, "comment": {"id": "1"}}],
 )
 def test_malformed_bodies_say_what_is_missing(body: Any) -> None:
     with pytest.raises(PayloadError):
         parse_webhook(body)
+
+
+def dc_comment(self_link: object) -> dict[str, Any]:
+    # Jira Data Center/Server comment events (Atlassian's webhook docs): no "issue" object.
+    return {
+        "timestamp": 1733137500000,
+        "webhookEvent": "comment_updated",
+        "comment": {"self": self_link, "id": "252789", "body": "Tested on master."},
+    }
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://jira.example.com/rest/api/2/issue/10148/comment/252789",
+        "https://example.com/jira/rest/api/latest/issue/10148/comment/252789",
+    ],
+)
+def test_a_data_center_comment_event_takes_the_issue_id_from_comment_self(link: str) -> None:
+    event = parse_webhook(dc_comment(link))
+    assert (event.kind, event.issue_id, event.comment_id) == (EventKind.COMMENT, "10148", "252789")
+    assert event.issue_key == ""
+
+
+@pytest.mark.parametrize(
+    "link", [None, "https://jira.example.com/rest/api/2/project/10", 10148, "/issue/x/comment/1"]
+)
+def test_a_comment_event_without_a_readable_issue_is_still_refused(link: object) -> None:
+    with pytest.raises(PayloadError):
+        parse_webhook(dc_comment(link))
+
+
+def test_a_delivery_without_timestamp_is_read_and_keyed_by_its_body() -> None:
+    payload = load("webhook-issue-updated-resolved.json")
+    del payload["timestamp"]
+    event = parse_webhook(payload)
+    assert event.timestamp is None
+    assert age_problem(event, datetime.now(UTC), timedelta(hours=1)) is None
+    key = delivery_key(event, None, b"body one")
+    assert key.startswith(f"{event.issue_id}:body:")
+    assert delivery_key(event, None, b"body one") == key
+    assert delivery_key(event, None, b"body two") != key
+    assert delivery_key(event, "abc", b"body one") == "atl:abc"
+
+
+def test_handler_answers_combine() -> None:
+    assert combine([None, applied(), ignored("x")]) == applied()
+    assert combine([ignored("not linked"), ignored("other")]) == ignored("not linked")
+    assert combine([None]).status == "ignored"
+    assert combine([]).reason == "no handler takes this event"

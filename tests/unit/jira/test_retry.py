@@ -217,3 +217,29 @@ def test_site_limiters_are_shared_per_site(fake_time: FakeTime) -> None:
     assert limiters.for_site(SITE, max_concurrency=9, requests_per_second=9) is first
     assert limiters.for_site("https://other", max_concurrency=2, requests_per_second=5) is not first
     assert isinstance(first, SiteLimiter)
+
+
+@pytest.mark.parametrize("draw", [0.0, 0.5, 1.0])
+def test_a_429_without_retry_after_waits_5s_growing_to_30s(draw: float) -> None:
+    policy = RetryPolicy(max_retries=10, base_delay=0.5, max_delay=60.0)
+    delays = [
+        policy.for_status(
+            429, attempt=n, idempotent=False, retry_after=None, random=lambda: draw
+        ).delay
+        for n in range(1, 8)
+    ]
+    assert all(5.0 <= d <= 39.0 for d in delays)
+    assert delays == sorted(delays)
+    assert delays[-1] == pytest.approx(30.0 * (0.7 + 0.6 * draw))
+    assert delays[0] == pytest.approx(max(5.0, 5.0 * (0.7 + 0.6 * draw)))
+
+
+def test_the_outbox_waits_5s_after_a_429_that_named_no_wait() -> None:
+    from syncengine.jira.errors import RequestContext, error_from_response
+
+    context = RequestContext(operation="create an issue")
+    silent = error_from_response(429, {}, "", context=context, path="/issue")
+    assert isinstance(silent, JiraRateLimited)
+    assert silent.retry_after == 5.0
+    told = error_from_response(429, {}, "", context=context, path="/issue", retry_after=12.0)
+    assert told.retry_after == 12.0

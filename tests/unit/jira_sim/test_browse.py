@@ -31,7 +31,9 @@ def test_the_page_shows_summary_description_fields_status_and_comments() -> None
     bot = next(iter(sim.state.users.values()))
     crash = sim.state.projects["CRASH"]
     issue = _issue(
-        description="h2. KeyError\n\n||Occurrences|3|\n\n{noformat}\n#0 checkout <cart>\n{noformat}",
+        description=(
+            "h2. KeyError\n\n||Occurrences|3|\n\n{noformat}\n#0 checkout <cart>\n{noformat}"
+        ),
         customfield_10050="10100",
         labels=["syncengine", "demo"],
     )

@@ -61,6 +61,9 @@ def test_valid_request_is_trimmed() -> None:
             "endpoint",
             "no spaces",
         ),
+        (RequestForm(label="Bug", summary="s\x00", description="d"), "summary", "NUL"),
+        (RequestForm(label="Bug", summary="s", description="d\ud83d"), "description", "NUL"),
+        (RequestForm(label="Bug\x00", summary="s", description="d"), "label", "NUL"),
     ],
 )
 def test_each_bad_field_is_named(form: RequestForm, field: str, says: str) -> None:

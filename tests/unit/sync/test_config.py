@@ -36,7 +36,8 @@ def test_settings_become_domain_values() -> None:
     assert cfg.mapping.state_statuses == {GroupState.MUTED: ("Won't Fix",)}
     assert cfg.mapping.state_transitions == {GroupState.OPEN: "Reopen"}
     assert cfg.fix_versions.resolve_rule == "version_gt"
-    assert cfg.fix_versions.version_attribute == "app.version"
+    # rules compare the canonical version attribute, whatever the project reads it from
+    assert cfg.fix_versions.version_attribute == "version"
     assert cfg.regression.regression_action == "new_issue"
     assert cfg.regression.new_issue_after_days == 30
     assert cfg.user_map == {"a@x.io": "acc-1"}

@@ -96,6 +96,28 @@ async def _body(request: Request) -> dict[str, Any]:
     return data
 
 
+def _time_controls(sim: Simulator) -> list[tuple[str, Any, list[str]]]:
+    """``/_sim/clock/advance`` and ``/_sim/search-lag``."""
+
+    async def advance(request: Request) -> Response:
+        if not isinstance(sim.clock, ManualClock):
+            raise ValueError(  # noqa: TRY004 - answered as a 400 like every bad admin request
+                "this simulator runs on the real clock; start it with a ManualClock"
+            )
+        sim.clock.advance(float((await _body(request))["seconds"]))
+        return JSONResponse({"now": sim.clock.now().isoformat()})
+
+    async def search_lag(request: Request) -> Response:
+        if request.method == "POST":
+            sim.search_lag = float((await _body(request))["seconds"])
+        return JSONResponse({"seconds": sim.search_lag})
+
+    return [
+        ("/_sim/clock/advance", advance, ["POST"]),
+        ("/_sim/search-lag", search_lag, ["GET", "POST"]),
+    ]
+
+
 def sim_routes(sim: Simulator) -> list[Route]:
     """The ``/_sim`` controls (never under a context path: they are not Jira's)."""
 
@@ -107,6 +129,9 @@ def sim_routes(sim: Simulator) -> list[Route]:
                 return error_response(error)
             except (KeyError, ValueError, TypeError) as exc:
                 return JSONResponse({"errorMessages": [str(exc)], "errors": {}}, status_code=400)
+            finally:
+                if request.method != "GET":  # a move or delete shows in search late too
+                    sim.state.search_index.after_write()
 
         return endpoint
 
@@ -205,14 +230,6 @@ def sim_routes(sim: Simulator) -> list[Route]:
         sim.delete_issue(request.path_params["key"])
         return Response(status_code=204)
 
-    async def advance(request: Request) -> Response:
-        if not isinstance(sim.clock, ManualClock):
-            raise ValueError(  # noqa: TRY004 - answered as a 400 like every bad admin request
-                "this simulator runs on the real clock; start it with a ManualClock"
-            )
-        sim.clock.advance(float((await _body(request))["seconds"]))
-        return JSONResponse({"now": sim.clock.now().isoformat()})
-
     table = [
         ("/_sim/counters", counters, ["GET", "DELETE"]),
         ("/_sim/faults", faults, ["GET", "POST", "DELETE"]),
@@ -224,7 +241,7 @@ def sim_routes(sim: Simulator) -> list[Route]:
         ("/_sim/webhooks/deliver", deliver, ["POST"]),
         ("/_sim/issues/{key}/move", move, ["POST"]),
         ("/_sim/issues/{key}", delete, ["DELETE"]),
-        ("/_sim/clock/advance", advance, ["POST"]),
+        *_time_controls(sim),
     ]
     return [Route(path, handler(fn), methods=methods) for path, fn, methods in table]
 

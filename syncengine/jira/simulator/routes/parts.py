@@ -216,6 +216,38 @@ async def delete_remote_link(ctx: Ctx) -> Response:
     return Response(status_code=204)
 
 
+LINK_TYPES = ("Duplicate", "Blocks", "Relates", "Cloners")
+
+
+async def add_issue_link(ctx: Ctx) -> Response:
+    """``POST /issueLink``: ``outwardIssue`` <type outward> ``inwardIssue`` (for Duplicate,
+    the outward issue duplicates the inward one)."""
+    body = await ctx.json()
+    if not isinstance(body, dict):
+        raise bad_request("Can not deserialize the request: a JSON object expected.")
+    kind = (body.get("type") or {}).get("name") if isinstance(body.get("type"), dict) else None
+    if kind not in LINK_TYPES:
+        raise JiraHttpError(
+            404, {"errorMessages": [f"No issue link type with name '{kind}' found."], "errors": {}}
+        )
+    refs = [body.get(side) for side in ("outwardIssue", "inwardIssue")]
+    issues: list[Issue] = []
+    for ref in refs:
+        wanted = (ref.get("key") or ref.get("id")) if isinstance(ref, dict) else None
+        if not wanted:
+            raise bad_request("Both outwardIssue and inwardIssue are required.")
+        issues.append(ctx.state.issue(str(wanted), ctx.user))
+    outward, inward = issues
+    ctx.state.require(
+        ctx.user, ctx.state.project_by_id(outward.project_id), Permission.LINK, "link issues"
+    )
+    ctx.write_to(outward)
+    if (kind, inward.id) not in outward.issue_links:
+        outward.issue_links.append((kind, inward.id))
+    outward.updated = ctx.state.clock.now()
+    return Response(status_code=201)
+
+
 def routes(api: Api) -> list[Route]:
     content = [
         # Jira's own download URL (the ``content`` of an attachment), under the site root.
@@ -232,6 +264,7 @@ def routes(api: Api) -> list[Route]:
         api.route("GET", "/issue/{issueIdOrKey}/properties/{propertyKey}", get_property),
         api.route("PUT", "/issue/{issueIdOrKey}/properties/{propertyKey}", set_property),
         api.route("DELETE", "/issue/{issueIdOrKey}/properties/{propertyKey}", delete_property),
+        api.route("POST", "/issueLink", add_issue_link),
         api.route("GET", "/issue/{issueIdOrKey}/remotelink", remote_links),
         api.route("POST", "/issue/{issueIdOrKey}/remotelink", add_remote_link),
         api.route("DELETE", "/issue/{issueIdOrKey}/remotelink", delete_remote_link),

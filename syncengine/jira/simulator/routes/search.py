@@ -1,5 +1,9 @@
-"""Search: Cloud's ``/search/jql`` (nextPageToken, no total), Data Center's ``/search``
-(startAt, total), and Cloud's 410 for the removed ``/search``."""
+"""Search: Cloud's ``/search/jql`` (nextPageToken, no total, ``reconcileIssues``), Data
+Center's ``/search`` (startAt, total), and Cloud's 410 for the removed ``/search``.
+
+Every search reads the search index (``search_index.py``), which lags writes by the
+simulator's search lag (0 by default); ``reconcileIssues`` names ids read as they are.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from syncengine.jira.simulator import jql, render
 from syncengine.jira.simulator.errors import JiraHttpError, bad_request
 from syncengine.jira.simulator.model import Issue, Permission
 from syncengine.jira.simulator.pipeline import Api, Ctx, json_response
+from syncengine.jira.simulator.search_index import RECONCILE_LIMIT
 
 __all__ = ["routes"]
 
@@ -58,10 +63,27 @@ def _int(raw: Any, name: str, default: int) -> int:
         raise bad_request(f"The value '{raw}' of parameter '{name}' is not a number.") from None
 
 
-def _visible(ctx: Ctx, query: jql.Query) -> list[Issue]:
+def _visible(ctx: Ctx, query: jql.Query, reconcile: frozenset[str] = frozenset()) -> list[Issue]:
+    """What the search finds: the index's view (lagging writes), ``reconcile`` ids current."""
     state = ctx.state
     browsable = {p.id for p in state.projects.values() if state.can(ctx.user, p, Permission.BROWSE)}
-    return query.run([i for i in state.issues.values() if i.project_id in browsable])
+    indexed = state.search_index.searchable(reconcile)
+    return query.run([i for i in indexed if i.project_id in browsable])
+
+
+def _reconcile(raw: Any) -> frozenset[str]:
+    """``reconcileIssues``: up to 50 issue ids (numbers) to search as they are now."""
+    if raw is None:
+        return frozenset()
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list) or len(items) > RECONCILE_LIMIT:
+        raise bad_request(f"reconcileIssues accepts a list of at most {RECONCILE_LIMIT} issue ids.")
+    ids: set[str] = set()
+    for item in items:
+        if isinstance(item, bool) or not str(item).strip().isdigit():
+            raise bad_request(f"The issue id '{item}' in reconcileIssues is not a number.")
+        ids.add(str(int(str(item).strip())))
+    return frozenset(ids)
 
 
 def _token(text: str, offset: int) -> str:
@@ -99,7 +121,7 @@ async def search_jql(ctx: Ctx) -> Response:
     cap = limits.search_max_ids_only if ids_only else limits.search_max_with_fields
     size = max(0, min(_int(params.get("maxResults"), "maxResults", 50), cap))
     start = _offset(text, params.get("nextPageToken"))
-    found = _visible(ctx, query)
+    found = _visible(ctx, query, _reconcile(params.get("reconcileIssues")))
     chunk = found[start : start + size]
     wanted = None if ids_only else render.wanted_fields(ctx.state, requested, "id")
     properties = _as_list(params.get("properties")) or []

@@ -1,0 +1,111 @@
+"""What the intake reads from JSON besides what ``json.loads`` checks: text every store keeps.
+
+JSON can spell characters no database keeps: a lone UTF-16 surrogate
+(``"\\ud83d"`` without its pair; not a character, so no UTF-8 encoder takes it)
+and NUL (``"\\u0000"``; PostgreSQL refuses it in text, SQLite keeps it). Both are
+replaced by U+FFFD (the replacement character) where the JSON is decoded, in
+names and values alike, so a report that holds them is stored like any other,
+the same way on every backend, and never fails the reports stored with it.
+
+Decoded JSON is walked only when the raw text can hold such an escape at all;
+a surrogate pair (an emoji sent as ASCII) does not count.
+
+:func:`check_nesting` bounds how deep a kept raw report may be and turns the
+numbers JSON has no spelling for (``NaN``, ``Infinity``, an overflowing ``1e999``)
+into strings, so every backend's JSON column takes the report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from syncengine.ingest.problems import FieldError, ReportInvalid
+
+__all__ = [
+    "MAX_NESTING",
+    "REPLACEMENT",
+    "check_nesting",
+    "clean_text",
+    "repair_decoded",
+    "spelling",
+]
+
+REPLACEMENT = "\ufffd"
+MAX_NESTING = 64  # objects and arrays inside one another in a kept report
+
+_ASCII_ESCAPES = frozenset({"utf-8", "utf-8-sig"})  # where "\\u" is those two bytes
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_HIGH = r"\\u[dD][89abAB][0-9a-fA-F]{2}"
+_LOW = r"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+# An escape that can decode to NUL or to a lone surrogate. It may match more than
+# that (a literal backslash before "u", an escape pair behind an escaped backslash):
+# that only costs a walk. It must never miss one.
+_SUSPECT = re.compile(rf"\\u0000|{_HIGH}(?!{_LOW})|(?:(?<!{_HIGH})|(?<=\\{_HIGH})){_LOW}".encode())
+
+
+def clean_text(text: str) -> str:
+    """``text`` with each NUL and lone surrogate replaced by :data:`REPLACEMENT`."""
+    return _UNSTORABLE.sub(REPLACEMENT, text) if _UNSTORABLE.search(text) else text
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    return value
+
+
+def repair_decoded(raw: bytes | str, document: Any) -> Any:
+    """``document`` (decoded from ``raw``) with text no store keeps replaced (see module)."""
+    if isinstance(raw, str):
+        data = raw.encode("utf-8", "surrogatepass")
+    elif (encoding := json.detect_encoding(raw)) not in _ASCII_ESCAPES:
+        data = raw.decode(encoding).encode("utf-8", "surrogatepass")  # UTF-16 or UTF-32 JSON
+    else:
+        data = raw
+    if b"\\u" not in data or _SUSPECT.search(data) is None:
+        return document
+    return _clean(document)
+
+
+def check_nesting(document: Any, *, where: str = "") -> None:
+    """Raise :class:`ReportInvalid` (422) when ``document`` nests past :data:`MAX_NESTING`.
+
+    Non-finite floats inside it are replaced, in place, by their JSON-ish
+    spelling (``"NaN"``, ``"Infinity"``, ``"-Infinity"``).
+    """
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ReportInvalid(
+                [
+                    FieldError(
+                        field=where,
+                        problem=f"objects and arrays nest more than {MAX_NESTING} levels "
+                        "deep: flatten the report",
+                    )
+                ],
+                kind="nested-too-deeply",
+            )
+        if not isinstance(node, dict | list):
+            continue
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in items:
+            if isinstance(value, dict | list):
+                stack.append((value, depth + 1))
+            elif isinstance(value, float) and not math.isfinite(value):
+                node[key] = spelling(value)
+
+
+def spelling(value: float) -> str:
+    """How a non-finite float is kept: ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``."""
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"

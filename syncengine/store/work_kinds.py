@@ -1,0 +1,35 @@
+"""The kinds of outbox work, each named once.
+
+An outbox row's ``kind`` picks the handler the worker runs for it (the composition
+root maps each kind to its handler); the store writes and queries rows by kind, and
+the services queue them. All of them take these names from here.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LINK_PULL",
+    "LINK_PUSH",
+    "LINK_REGRESSION",
+    "PUSHING_KINDS",
+    "SUPPORT_CREATE",
+    "TICKET_CREATE",
+]
+
+TICKET_CREATE = "ticket.create"
+"""Create (or find, after a lost answer) the Jira issue of an error group."""
+
+LINK_PUSH = "link.push"
+"""Push a linked group's state, assignee or fix versions to its issue."""
+
+LINK_PULL = "link.pull"
+"""Merge a linked issue's current state into its group (a webhook that could not wait)."""
+
+LINK_REGRESSION = "link.regression"
+"""Reopen (or re-file) the issue of a group that regressed, with a comment."""
+
+SUPPORT_CREATE = "support.create"
+"""Create the Jira issue of a portal support request."""
+
+PUSHING_KINDS = (LINK_PUSH, LINK_REGRESSION)
+"""Kinds whose pending items are pushes the link's merge must not undo."""
