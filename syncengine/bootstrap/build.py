@@ -84,7 +84,7 @@ from syncengine.web.sessions import WebSessions
 if TYPE_CHECKING:
     from syncengine.jira.simulator import Simulator
 
-__all__ = ["SIMULATOR_FILE", "bootstrap", "bundled_simulator", "utcnow"]
+__all__ = ["SIMULATOR_DIR", "bootstrap", "bundled_simulator", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -92,8 +92,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-SIMULATOR_FILE = "jira-sim.sqlite3"
-"""The bundled Jira simulator's site, under the data folder."""
+SIMULATOR_DIR = "jira-sim"
+"""The bundled Jira simulator's site: a folder under the data folder."""
 
 
 def bundled_simulator(
@@ -112,7 +112,7 @@ def bundled_simulator(
         "cloud",
         seed=True,
         base_url=site,
-        state_path=settings.data_dir / SIMULATOR_FILE,
+        state_path=settings.data_dir / SIMULATOR_DIR,
         lock_wait_seconds=lock_wait_seconds,
     )
     config = JiraConfig(

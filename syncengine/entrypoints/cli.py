@@ -248,11 +248,11 @@ def cmd_jira_sim(args: argparse.Namespace) -> int:
         login=login,
         token=token,
         base_url=base_url,
-        state_path=args.state_file,
+        state_path=args.state_dir,
         search_lag=args.search_lag,
     )
     if sim.state_file is not None and not sim.state_file.writable:
-        print(f"error: another process serves {args.state_file}; stop it first", file=sys.stderr)
+        print(f"error: another process serves {args.state_dir}; stop it first", file=sys.stderr)
         sim.close()
         return EXIT_FAILED
     if args.no_seed and args.user:
@@ -379,9 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--user", help="e-mail/username of the seeded API user")
     sim.add_argument("--token", help="API token (or PAT) of that user")
     sim.add_argument(
-        "--state-file",
+        "--state-dir",
         type=Path,
-        help="keep the site in this SQLite file, so that a restart keeps its issues",
+        help="keep the site in this folder, so that a restart keeps its issues",
     )
     sim.add_argument(
         "--search-lag",

@@ -88,10 +88,10 @@ def create_simulator(
     the wall clock; pass a ManualClock to move time in tests.
     ``webhook_mode="manual"`` queues deliveries until ``await sim.deliver_pending()``.
     The ASGI app is ``sim.app``. A ``base_url`` with a path (``http://host/jira``) is
-    also served under that path. With ``state_path`` the site is kept in that file
+    also served under that path. With ``state_path`` the site is kept in that folder
     (:mod:`~syncengine.jira.simulator.persistence`; ``sim.close()`` lets it go): read
     from it when it exists, written after every change — by this process when it gets
-    the file's lock within ``lock_wait_seconds``, else the site only reads
+    the folder's lock within ``lock_wait_seconds``, else the site only reads
     (``sim.state_file.writable``).
     ``search_lag``: seconds a write takes to show in JQL search, as on Jira Cloud
     (``GET /issue`` is always current; ``reconcileIssues`` ids are searched current).

@@ -1,15 +1,18 @@
-"""The simulator's site kept in a SQLite file, so that a bundled demo's Jira survives restarts.
+"""The simulator's site kept in a folder, so that a bundled demo's Jira survives restarts.
 
 :meth:`StateFile.open` ties a :class:`~syncengine.jira.simulator.state.SimState` to a
-file: a file that exists replaces the seeded site's issues, users, versions and
-counters with what it holds; a new file gets the seeded site written into it.
+folder of JSON files (``site.json``: users, versions and counters; ``issues/<id>.json``:
+one file per issue, rewritten only when the issue changed): a folder that holds a
+site replaces the seeded site's issues, users, versions and counters with it; a new
+folder gets the seeded site written into it.
 :meth:`StateFile.wrap` wraps the simulator's ASGI app so that the answer to a request
 that may have changed the site is sent only once what changed is on disk: an issue a
 client was told about is never forgotten, even by a process that is killed.
 
-One process writes a file: the one holding its lock (``<file>.lock``, an ``flock``).
+One process writes a folder: the one holding its lock (``lock``, an ``flock``).
 Another opens it read-only: it sees the site as the writer last saved it, and
 answers 503 to any call that would change it (a CLI command while ``serve`` runs).
+Each file is written aside and renamed into place, so a reader never sees half of one.
 
 Definitions (statuses, fields, workflows) are not stored: they come from the seed.
 """
@@ -17,14 +20,11 @@ Definitions (statuses, fields, workflows) are not stored: they come from the see
 from __future__ import annotations
 
 import base64
-import contextlib
 import dataclasses
 import fcntl
 import json
 import os
-import sqlite3
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -46,10 +46,6 @@ from syncengine.jira.simulator.state import SimState
 
 __all__ = ["StateFile"]
 
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS site (name TEXT PRIMARY KEY, doc TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS issues (id TEXT PRIMARY KEY, doc TEXT NOT NULL)",
-)
 # Calls that change nothing although they are not GETs.
 _READ_POSTS = ("/search", "/search/jql", "/search/approximate-count")
 
@@ -148,68 +144,75 @@ def _signature(issue: Issue) -> tuple[Any, ...]:
 
 
 class StateFile:
-    """One simulator's state tied to its file (see the module docstring)."""
+    """One simulator's state tied to its folder (see the module docstring)."""
 
     def __init__(self, path: Path, state: SimState, *, lock: IO[str] | None) -> None:
         self.path = path
         self._state = state
         self._lock = lock
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA busy_timeout = 5000")
         self._site = ""
         self._signatures: dict[str, tuple[Any, ...]] = {}
-        self._seen_version: int | None = None
+        self._seen: tuple[int, int] | None = None
 
     @property
     def writable(self) -> bool:
-        """True in the process holding the file's lock."""
+        """True in the process holding the folder's lock."""
         return self._lock is not None
+
+    @property
+    def _site_file(self) -> Path:
+        return self.path / "site.json"
+
+    @property
+    def _issues(self) -> Path:
+        return self.path / "issues"
 
     @classmethod
     def open(cls, path: Path, state: SimState, *, wait_seconds: float = 0.0) -> StateFile:
-        """Tie ``state`` (seeded) to the file ``path``, loading what it holds.
+        """Tie ``state`` (seeded) to the folder ``path``, loading what it holds.
 
         The lock is taken when free (waiting up to ``wait_seconds``); otherwise the
-        file is opened read-only. Raises OSError when the folder cannot be written.
+        folder is opened read-only. Raises OSError when the folder cannot be written.
         """
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock = _take_lock(path.with_name(path.name + ".lock"), wait_seconds)
+        (path / "issues").mkdir(parents=True, exist_ok=True)
+        lock = _take_lock(path / "lock", wait_seconds)
         opened = cls(path, state, lock=lock)
-        if lock is not None:
-            opened._db.execute("PRAGMA journal_mode = WAL")
-            for statement in _SCHEMA:
-                opened._db.execute(statement)
         opened._load()
-        opened._seen_version = opened._db.execute("PRAGMA data_version").fetchone()[0]
         if lock is not None:
             opened.save()
         return opened
 
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            found = self._site_file.stat()
+        except FileNotFoundError:
+            return None
+        return (found.st_ino, found.st_mtime_ns)
+
     def refresh(self) -> None:
-        """Read-only: load the file again when the writer saved since the last load."""
-        if self._lock is not None:
-            return
-        version = self._db.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._seen_version:
-            self._seen_version = version
+        """Read-only: load the folder again when the writer saved since the last load."""
+        if self._lock is None and self._stamp() != self._seen:
             self._load()
 
     def _load(self) -> None:
+        self._seen = self._stamp()
         try:
-            site = self._db.execute("SELECT doc FROM site WHERE name = 'site'").fetchone()
-            rows = self._db.execute("SELECT id, doc FROM issues").fetchall() if site else []
-        except sqlite3.OperationalError:
-            return  # read-only before the writer made the tables: the seeded site
-        if site is None:
-            return
-        _load_site(self._state, _loads(site[0]))
-        issues = [_issue_from(_loads(doc)) for _id, doc in rows]
+            site = self._site_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return  # a new folder: the seeded site
+        _load_site(self._state, _loads(site))
+        issues = []
+        for file in self._issues.glob("*.json"):
+            try:
+                issues.append(_issue_from(_loads(file.read_text(encoding="utf-8"))))
+            except FileNotFoundError:
+                continue  # deleted by the writer while this copy read
         self._state.issues = {i.id: i for i in sorted(issues, key=lambda i: int(i.id))}
-        self._site = site[0]
+        self._site = site
         self._signatures = {i.id: _signature(i) for i in issues}
 
     def save(self) -> None:
-        """Write what changed since the last save, in one transaction."""
+        """Write what changed since the last save: the issues, then the site."""
         if self._lock is None:
             return
         state = self._state
@@ -218,28 +221,15 @@ class StateFile:
         gone = [key for key in self._signatures if key not in state.issues]
         if site == self._site and not changed and not gone:
             return
-        with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO site (name, doc) VALUES ('site', ?)", (site,))
-            db.executemany(
-                "INSERT OR REPLACE INTO issues (id, doc) VALUES (?, ?)",
-                [(i.id, _dumps(dataclasses.asdict(i))) for i in changed],
-            )
-            db.executemany("DELETE FROM issues WHERE id = ?", [(key,) for key in gone])
-        self._site = site
         for issue in changed:
+            _write(self._issues / f"{issue.id}.json", _dumps(dataclasses.asdict(issue)))
             self._signatures[issue.id] = _signature(issue)
         for key in gone:
+            (self._issues / f"{key}.json").unlink(missing_ok=True)
             del self._signatures[key]
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        # Last, and always: a reader reloads when the site file is new.
+        _write(self._site_file, site)
+        self._site = site
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """``app`` answering only once its changes are saved (read-only: refusing them)."""
@@ -269,11 +259,10 @@ class StateFile:
         return saved
 
     def close(self) -> None:
-        """Save, close the file and give up the lock."""
+        """Save and give up the lock."""
         try:
             self.save()
         finally:
-            self._db.close()
             if self._lock is not None:
                 self._lock.close()
                 self._lock = None
@@ -304,6 +293,13 @@ async def _refuse(path: Path, send: Send) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _write(path: Path, text: str) -> None:
+    # A whole file or none: written aside, then renamed over the old one.
+    aside = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    aside.write_text(text, encoding="utf-8")
+    os.replace(aside, path)
 
 
 def _take_lock(path: Path, wait_seconds: float) -> IO[str] | None:

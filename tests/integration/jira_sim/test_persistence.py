@@ -24,7 +24,7 @@ def opened(tmp_path: Path) -> Iterator[list[Simulator]]:
 
 
 def _open(tmp_path: Path, opened: list[Simulator]) -> Simulator:
-    sim = create_simulator("cloud", base_url=SITE, state_path=tmp_path / "jira-sim.sqlite3")
+    sim = create_simulator("cloud", base_url=SITE, state_path=tmp_path / "jira-sim")
     opened.append(sim)
     return sim
 
