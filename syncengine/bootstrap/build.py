@@ -63,6 +63,7 @@ from syncengine.support.pullback import SupportPuller
 from syncengine.support.service import SupportService
 from syncengine.support.targets import SupportTargets
 from syncengine.sync.changes import GroupChanges
+from syncengine.sync.credential_checks import CredentialChecks, TokenExpiry
 from syncengine.sync.doctor import Doctor, DoctorProject
 from syncengine.sync.duplicates import DuplicateSweep
 from syncengine.sync.group_admin import GroupAdmin
@@ -339,6 +340,16 @@ async def bootstrap(
         stored=projects,
         groups=groups,
         renderer=renderer,
+        credentials=CredentialChecks(
+            connector=connector,
+            expiries={
+                slug: TokenExpiry(
+                    expires=p.jira.api_token_expires, warning_days=p.jira.expiry_warning_days
+                )
+                for slug, p in settings.projects.items()
+            },
+            now=clock,
+        ),
     )
     all_handlers: tuple[EventHandler, ...] = (sync.webhooks, *event_handlers)
     web = WebServices(

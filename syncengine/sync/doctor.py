@@ -10,7 +10,7 @@ project). Each result says what was found and, when it failed, the fix.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -123,7 +123,9 @@ class Doctor:
         stored: ProjectRepository,
         groups: GroupRepository,
         renderer: DescriptionRenderer,
+        credentials: Callable[[str], Awaitable[list[Check]]] | None = None,
     ) -> None:
+        self._credentials = credentials
         self._projects = dict(projects)
         self._clients = clients
         self._stored = stored
@@ -194,6 +196,8 @@ class Doctor:
         if not url.ok:
             return [url]
         checks = [url]
+        if self._credentials is not None:
+            checks += await self._credentials(slug)
         try:
             client = self._clients(slug)
         except ConfigError as exc:

@@ -41,8 +41,8 @@ def require_chromium() -> None:
 class JiraSim(SimProcess):
     """A seeded ``syncengine jira-sim`` process, ready once built."""
 
-    def __init__(self, workdir: Path) -> None:
-        super().__init__(workdir)
+    def __init__(self, workdir: Path, *args: str) -> None:
+        super().__init__(workdir, *args)
         self.wait_ready()
 
     def client(self) -> httpx.Client:

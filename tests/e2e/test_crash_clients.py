@@ -7,11 +7,12 @@ really are unhandled), then reads the groups back from the server's store.
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pytest
 
 from syncengine.domain.fingerprint import custom_fingerprint, default_fingerprint
 from syncengine.domain.groups import GroupSnapshot
+from syncengine.domain.placeholders import expand
 from syncengine.domain.reports import CrashReport
 from syncengine.store.database import Database
 from syncengine.store.groups import GroupRepository
@@ -223,7 +225,7 @@ BACKTRACE_APP = """
     except ZeroDivisionError:
         bt.send_last_exception(attributes={"step": "pricing"})
 
-    bt.send_report("cache cold", attributes={"cache": "prices"})
+    bt.send_report("cache cold", attributes={"cache": "prices", "user.id": "u-7"})
 
 
     def explode():
@@ -255,8 +257,85 @@ def test_backtracepython_handled_message_and_unhandled(tmp_path: Path, engine: S
     assert message.count == 2
     assert message.top_value("error.type") == "Message"
     assert message.top_value("cache") == "prices"
+    assert message.top_value("user.id") == "u-7"  # Backtrace's user attributes are counted too
+    # the project's version attribute (app.version) is the canonical version $version reads
+    assert {v.value for v in handled.attributes["version"]} == {"3.1.0", "3.1.1"}
+    summary = expand("$classifier in $version: $message", handled)
+    assert summary == "ZeroDivisionError in 3.1.1: division by zero"
 
     unhandled = groups["LookupError"]
     assert unhandled.count == 2
     assert unhandled.top_value("error.type") == "Unhandled exception"
     assert unhandled.message == "no such tenant"
+
+
+SENTRY_RELEASES_APP = """
+    import sys
+    import sentry_sdk
+
+    port, release = sys.argv[1], sys.argv[2]
+    sentry_sdk.init(dsn=f"http://{TOKEN}@127.0.0.1:{port}/1", release=release, shutdown_timeout=20)
+    # with the brotli module importable, sentry-sdk compresses its envelopes with brotli
+    print("compression:", sentry_sdk.get_client().transport._compression_algo)
+    sentry_sdk.set_user(
+        {"id": "42", "email": "ada@example.com", "username": "ada", "ip_address": "{{auto}}"}
+    )
+
+
+    def charge():
+        raise RuntimeError("card declined")
+
+
+    try:
+        charge()
+    except RuntimeError as exc:
+        sentry_sdk.capture_exception(exc)
+    sentry_sdk.flush()
+""".replace("{TOKEN}", TOKEN)
+
+
+def wait_for(tmp_path: Path, check: Callable[[GroupSnapshot], bool]) -> GroupSnapshot:
+    """The shop's one group once ``check`` holds for it (or as it is after 15 s)."""
+    deadline = time.monotonic() + 15
+    while True:
+        [group] = read_groups(tmp_path, expected=1)
+        if check(group) or time.monotonic() > deadline:
+            return group
+        time.sleep(0.2)
+
+
+def test_sentry_sdk_with_brotli_package_releases_resolve_until_and_regress(
+    tmp_path: Path, engine: Server
+) -> None:
+    def send(release: str) -> None:
+        done = run_client(tmp_path, "releases", SENTRY_RELEASES_APP, str(engine.port), release)
+        assert done.returncode == 0, done.stderr
+        assert "compression: br" in done.stdout  # what a client with brotli installed sends
+
+    send("checkout-service@1.4.2")
+    group = wait_for(tmp_path, lambda g: g.count == 1)
+    assert group.top_value("version") == "checkout-service@1.4.2"
+    summary = expand("$classifier in $version: $message", group)
+    assert summary == "RuntimeError in checkout-service@1.4.2: card declined"
+    assert (group.top_value("user.id"), group.top_value("user.email")) == ("42", "ada@example.com")
+    assert group.top_value("user.username") == "ada"
+    assert "user.ip_address" not in group.attributes  # "{{auto}}" is not an address
+
+    config = str(tmp_path / "syncengine.toml")
+    resolve = ["group", "resolve", str(group.id), "--until-version", "1.4.3"]
+    resolved = subprocess.run(
+        [sys.executable, "-m", "syncengine", "--config", config, *resolve],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "E2E_SHOP_TOKEN": TOKEN},
+    )
+    assert resolved.returncode == 0, resolved.stderr
+    send("checkout-service@1.4.2")  # an older release: only counted
+    group = wait_for(tmp_path, lambda g: g.count == 2)
+    assert (group.count, group.state.value, group.version_problem) == (2, "resolved", None)
+    send("checkout-service@1.4.3+77")  # the fixed release, a later build: a regression
+    group = wait_for(tmp_path, lambda g: g.count == 3 and g.state.value == "open")
+    assert (group.state.value, group.regression_count) == ("open", 1)
+    assert group.last_version == "checkout-service@1.4.3+77"

@@ -380,3 +380,67 @@ async def test_connect_from_the_integration_page(
         await _create(container)
     finally:
         await container.aclose()
+
+
+async def test_doctor_says_connect_then_warns_before_the_grant_expires(
+    database_url: str, dc: Simulator, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    dc.oauth.add_client(CLIENT_ID, CLIENT_SECRET, CALLBACK)
+    moment = [datetime.now(UTC)]
+    settings = Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        projects={"shop": {"jira": _jira("oauth2", "http://jira.local")}},
+    )
+    container = await bootstrap(
+        settings, migrate=False, jira_transport=dc.transport(), clock=lambda: moment[0]
+    )
+    try:
+        checks = {c.name: c for c in await container.doctor.run("shop")}
+        assert not checks["OAuth connection"].ok
+        assert "jira connect shop" in checks["OAuth connection"].fix
+        await _connect_oauth2(container, dc)
+        checks = {c.name: c for c in await container.doctor.run("shop")}
+        assert checks["OAuth connection"].ok
+        assert "renew by" in checks["OAuth connection"].detail
+        moment[0] += timedelta(days=65)  # 90-day idle lifetime, warned 30 days ahead
+        checks = {c.name: c for c in await container.doctor.run("shop")}
+        assert not checks["OAuth connection"].ok
+        assert "expires on" in checks["OAuth connection"].detail
+    finally:
+        await container.aclose()
+
+
+async def test_doctor_warns_before_a_cloud_api_token_expires(
+    database_url: str, tmp_path: Path
+) -> None:
+    from datetime import UTC, date, datetime
+
+    cloud = create_simulator("cloud", base_url="https://acme.atlassian.net")
+    settings = Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        projects={
+            "shop": {
+                "jira": {
+                    "url": "https://acme.atlassian.net",
+                    "user": "bot@example.com",
+                    "api_token": "sim-api-token",
+                    "api_token_expires": "2027-01-10",
+                }
+            }
+        },
+    )
+    now = datetime(2026, 12, 20, tzinfo=UTC)
+    container = await bootstrap(
+        settings, migrate=False, jira_transport=cloud.transport(), clock=lambda: now
+    )
+    try:
+        checks = {c.name: c for c in await container.doctor.run("shop")}
+        assert not checks["token expiry"].ok
+        assert date(2027, 1, 10).isoformat() in checks["token expiry"].detail
+        assert "api_token_expires" in checks["token expiry"].fix
+    finally:
+        await container.aclose()
