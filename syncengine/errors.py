@@ -26,6 +26,7 @@ edge, with ``raise ... from exc``::
     │                               maps each field to what to fix)
     ├── UnparseableVersion          a version does not fit the configured scheme (domain.versions)
     ├── InvalidRule                 a resolved-until rule is malformed (domain.resolve)
+    ├── WorkTimedOut                an outbox item passed its deadline; retried (transient)
     └── JiraError                   anything that went wrong talking to Jira
         ├── JiraTransientError      worth retrying later (429, 502-504, timeouts, connection)
         │   ├── JiraRateLimited, JiraUnavailable          (jira.errors)
@@ -62,6 +63,7 @@ __all__ = [
     "StoreRejected",
     "SyncEngineError",
     "TemplateError",
+    "WorkTimedOut",
 ]
 
 
@@ -149,6 +151,15 @@ class InvalidInput(SyncEngineError):
     def __init__(self, problems: dict[str, str]) -> None:
         self.problems = dict(problems)
         super().__init__("; ".join(f"{k}: {v}" if k else v for k, v in self.problems.items()))
+
+
+class WorkTimedOut(SyncEngineError):
+    """An outbox item (or bulk batch) did not finish within its deadline; it is retried.
+
+    Whatever it was doing may have reached Jira: the retry looks a create up first.
+    """
+
+    transient = True
 
 
 class JiraError(SyncEngineError):

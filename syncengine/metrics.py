@@ -70,6 +70,13 @@ class Metrics:
             ["project"],
             registry=r,
         )
+        self.loop_crashes = Counter(
+            "syncengine_background_crashes",
+            "Unexpected exceptions in background loops (the outbox worker, periodic jobs), "
+            "each logged with its traceback; the loop went on or restarted",
+            ["loop"],
+            registry=r,
+        )
         # For /readyz: when each project's Jira last answered well, and the last failure.
         self.last_jira_ok: dict[str, datetime] = {}
         self.last_jira_error: dict[str, tuple[datetime, str]] = {}
@@ -116,6 +123,10 @@ class Metrics:
             self.outbox_depth.labels(state).set(count)
             age = (now - oldest).total_seconds() if oldest is not None else 0.0
             self.outbox_oldest_age.labels(state).set(max(age, 0.0))
+
+    def count_crash(self, loop: str) -> None:
+        """One unexpected exception in background loop ``loop``."""
+        self.loop_crashes.labels(loop).inc()
 
     def render(self) -> bytes:
         """The exposition text."""

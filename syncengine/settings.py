@@ -172,11 +172,8 @@ def _client_default(name: str) -> Any:
 
 
 class JiraSettings(_Section):
-    """How one project reaches Jira and what its tickets look like.
-
-    The connection keys become the client's :class:`~syncengine.jira.config.JiraConfig`
-    (built once by the composition root); their types and defaults are that model's.
-    """
+    """How one project reaches Jira and what its tickets look like; the connection keys
+    become the client's :class:`~syncengine.jira.config.JiraConfig` (its types, its defaults)."""
 
     _secrets = ("api_token", "webhook_secret", "oauth_client_secret")
 
@@ -421,6 +418,10 @@ class Settings(BaseSettings):
     log_json: bool = False
     auto_migrate: bool = True
     outbox_lease_seconds: int = Field(120, ge=5)
+    outbox_concurrency: int = Field(4, gt=0, le=256)
+    outbox_project_concurrency: int = Field(2, gt=0, le=256)
+    outbox_item_deadline_seconds: float = Field(600.0, gt=0)
+    stop_grace_seconds: float = Field(30.0, ge=0)
     retention_days: int = Field(14, gt=0)
     createmeta_refresh_seconds: int = Field(3600, gt=0)
     admin_token: SecretStr | None = None

@@ -74,8 +74,9 @@ from syncengine.sync.jira_connect import JiraConnector
 from syncengine.sync.manual_tickets import ManualTickets
 from syncengine.sync.planner import TicketPlanner
 from syncengine.sync.regressions import RegressionHook
-from syncengine.sync.scheduler import PeriodicJob
+from syncengine.sync.scheduler import OUTBOX_LOOP, PeriodicJob
 from syncengine.sync.status import EngineStatus
+from syncengine.sync.supervision import Supervision
 from syncengine.sync.tickets import CREATE, TicketService
 from syncengine.sync.webhook_inbox import EventHandler, WebhookInbox
 from syncengine.sync.worker import Handler, OutboxWorker
@@ -171,6 +172,7 @@ async def bootstrap(
     # Jira (OAuth projects sign with their stored credential), and the signal any writer of
     # outbox work sets to wake the worker.
     metrics = Metrics()
+    supervision = Supervision(clock=clock, on_crash=metrics.count_crash)
     configs = jira_configs(settings)
     connector = _oauth(settings, db, configs, jira_transport, clock)
     jira = JiraClients(
@@ -279,8 +281,13 @@ async def bootstrap(
         clock=clock,
         batch_handlers={CREATE: tickets.create_many},
         lease=timedelta(seconds=settings.outbox_lease_seconds),
+        concurrency=settings.outbox_concurrency,
+        project_concurrency=settings.outbox_project_concurrency,
+        item_deadline=settings.outbox_item_deadline_seconds,
         on_outcome=changes.record_outcome,
         wakeup=work_written,
+        progress=lambda: supervision.progress(OUTBOX_LOOP),
+        on_crash=lambda error: supervision.crashed(OUTBOX_LOOP, error),
     )
 
     # Periodic jobs.
@@ -405,7 +412,13 @@ async def bootstrap(
             clock=clock,
         ),
         status=EngineStatus(
-            db=db, projects=projects, outbox=outbox, cursors=cursors, metrics=metrics, clock=clock
+            db=db,
+            projects=projects,
+            outbox=outbox,
+            cursors=cursors,
+            metrics=metrics,
+            clock=clock,
+            supervision=supervision,
         ),
         metrics=metrics,
         clock=clock,
@@ -438,7 +451,13 @@ async def bootstrap(
         sync=sync,
         doctor=doctor,
         web=web,
-        background=Background(db, worker, frozen_jobs),
+        background=Background(
+            db,
+            worker,
+            frozen_jobs,
+            supervision=supervision,
+            grace_seconds=settings.stop_grace_seconds,
+        ),
         clock=clock,
         started_at=utcnow(),
         simulator=simulator[0] if simulator is not None else None,

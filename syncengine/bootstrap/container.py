@@ -27,6 +27,7 @@ from syncengine.sync.doctor import Doctor
 from syncengine.sync.jira_connect import JiraConnector
 from syncengine.sync.manual_tickets import ManualTickets
 from syncengine.sync.scheduler import BackgroundRuntime, PeriodicJob
+from syncengine.sync.supervision import Supervision
 from syncengine.sync.tickets import TicketService
 from syncengine.sync.webhook_inbox import EventHandler
 from syncengine.sync.worker import Handler, OutboxWorker
@@ -41,15 +42,31 @@ __all__ = ["Background", "Container"]
 class Background:
     """Runs the outbox worker and the periodic jobs in this process, when asked."""
 
-    def __init__(self, db: Database, worker: OutboxWorker, jobs: tuple[PeriodicJob, ...]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        worker: OutboxWorker,
+        jobs: tuple[PeriodicJob, ...],
+        *,
+        supervision: Supervision | None = None,
+        grace_seconds: float = 30.0,
+    ) -> None:
         self._db = db
         self._worker = worker
         self.jobs = jobs
+        self.supervision = supervision
+        self.grace_seconds = grace_seconds
         self.runtime: BackgroundRuntime | None = None
 
     def start(self) -> None:
         """Start the worker and the schedule (inside a running event loop)."""
-        self.runtime = BackgroundRuntime(self._db, self._worker, self.jobs)
+        self.runtime = BackgroundRuntime(
+            self._db,
+            self._worker,
+            self.jobs,
+            supervision=self.supervision,
+            grace_seconds=self.grace_seconds,
+        )
         self.runtime.start()
 
     async def stop(self) -> None:

@@ -14,14 +14,22 @@ engine state.
 Outbound (:func:`choose_transition`): to move an issue to an engine state, given
 the transitions Jira offers from its current status (``GET transitions``):
 
-- :class:`AlreadyThere` when the current status already maps to the target
-  (nothing is sent: no double "Done");
+- :class:`AlreadyThere` when the current status already satisfies the target in
+  meaning (:func:`satisfies`: it maps to the target, or the target is resolved
+  and the issue is closed in any done status, muted ones included — a group
+  resolved while its issue sits in Won't Do is resolved already); nothing is
+  sent: no double "Done";
 - else the first transition that matches ``state_transitions[target]`` (its
   id, its name, or its target status's id or name);
 - else the first transition whose target status is listed for the target
   state in ``state_statuses``;
 - else the first whose target status, by its category, lands in the target
   state (Jira's order);
+- else, when no offered transition lands there, one step along the workflow
+  (:class:`Transition` with ``step=True``) to a status not visited yet — first
+  one of category new, then indeterminate (a reopen: from there most workflows
+  reach every state), never a done one — so the executor can chain
+  transitions (Done → Reopen → Won't Do for muted), bounded in steps;
 - else :class:`NoTransition`, whose reason lists what is available.
 
 A configured transition that is not offered from the current status falls
@@ -35,7 +43,7 @@ only through a status configured for muted.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from syncengine.domain.groups import GroupState
@@ -50,6 +58,7 @@ __all__ = [
     "StatusMapping",
     "Transition",
     "choose_transition",
+    "satisfies",
     "state_for",
     "validate_mapping",
 ]
@@ -139,7 +148,11 @@ class NoTransition:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Transition:
-    """Run transition ``id``; set ``resolution`` when ``needs_resolution``."""
+    """Run transition ``id``; set ``resolution`` when ``needs_resolution``.
+
+    ``step``: a step on the way (the target is not reached yet: choose again from
+    ``lands``, the status it leads to).
+    """
 
     id: str
     name: str
@@ -147,6 +160,8 @@ class Transition:
     needs_resolution: bool
     resolution: str | None
     via: str
+    step: bool = False
+    lands: JiraStatus | None = field(default=None, compare=False)
 
 
 def validate_mapping(mapping: StatusMapping) -> list[str]:
@@ -195,6 +210,18 @@ def state_for(status: JiraStatus, resolution: str | None, mapping: StatusMapping
     return InboundState(state=state, reason=reason)
 
 
+def satisfies(
+    status: JiraStatus, resolution: str | None, target: GroupState, mapping: StatusMapping
+) -> bool:
+    """Whether an issue in ``status`` with ``resolution`` is in ``target`` in meaning.
+
+    It maps to ``target``, or ``target`` is resolved and the issue is closed with a
+    muted resolution (muted is resolved without regressions: both are done).
+    """
+    state = state_for(status, resolution, mapping).state
+    return state is target or (target is GroupState.RESOLVED and state is GroupState.MUTED)
+
+
 def choose_transition(
     target: GroupState,
     *,
@@ -202,9 +229,14 @@ def choose_transition(
     current_resolution: str | None,
     available: Sequence[AvailableTransition],
     mapping: StatusMapping,
+    visited: frozenset[str] = frozenset(),
 ) -> AlreadyThere | NoTransition | Transition:
-    """How to bring an issue in ``current`` status to the engine state ``target``."""
-    if state_for(current, current_resolution, mapping).state is target:
+    """How to bring an issue in ``current`` status to the engine state ``target``.
+
+    ``visited``: ids of the statuses this push passed through already (a step
+    never leads back to one of them).
+    """
+    if satisfies(current, current_resolution, target, mapping):
         return AlreadyThere(status=current.name)
     configured = mapping.state_transitions.get(target)
     if configured:
@@ -221,6 +253,12 @@ def choose_transition(
     for item in available:
         if _lands_in(item, target, mapping):
             return _transition(item, target, mapping, via="status category")
+    seen = visited | {current.id}
+    for category in (StatusCategory.NEW.value, StatusCategory.INDETERMINATE.value):
+        for item in available:
+            if item.to.category == category and item.to.id not in seen:
+                step = _transition(item, target, mapping, via=f"a step towards {target.value}")
+                return replace(step, step=True, needs_resolution=False, resolution=None)
     return NoTransition(reason=_nothing_fits(target, current, available, configured))
 
 
@@ -251,6 +289,7 @@ def _transition(
         needs_resolution=needs,
         resolution=resolution,
         via=via,
+        lands=item.to,
     )
 
 

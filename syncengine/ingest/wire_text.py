@@ -38,12 +38,20 @@ MAX_NESTING = 64  # objects and arrays inside one another in a kept report
 
 _ASCII_ESCAPES = frozenset({"utf-8", "utf-8-sig"})  # where "\\u" is those two bytes
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_ENCODED_SURROGATE = re.compile(b"\xed[\xa0-\xbf]")  # a surrogate's UTF-8-style bytes
 _HIGH = r"\\u[dD][89abAB][0-9a-fA-F]{2}"
 _LOW = r"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
 # An escape that can decode to NUL or to a lone surrogate. It may match more than
 # that (a literal backslash before "u", an escape pair behind an escaped backslash):
-# that only costs a walk. It must never miss one.
-_SUSPECT = re.compile(rf"\\u0000|{_HIGH}(?!{_LOW})|(?:(?<!{_HIGH})|(?<=\\{_HIGH})){_LOW}".encode())
+# that only costs a walk. It must never miss one. Every branch starts with the
+# literal "\\u", so the search skips ahead between escapes (ten times faster).
+_SUSPECT = re.compile(
+    (
+        r"\\u(?:0000"
+        rf"|[dD][89abAB][0-9a-fA-F]{{2}}(?!{_LOW})"
+        rf"|[dD][c-fC-F][0-9a-fA-F]{{2}}(?:(?<!{_HIGH}{_LOW})|(?<=\\{_HIGH}{_LOW})))"
+    ).encode()
+)
 
 
 def clean_text(text: str) -> str:
@@ -65,13 +73,14 @@ def repair_decoded(raw: bytes | str, document: Any) -> Any:
     """``document`` (decoded from ``raw``) with text no store keeps replaced (see module)."""
     if isinstance(raw, str):
         data = raw.encode("utf-8", "surrogatepass")
-    elif (encoding := json.detect_encoding(raw)) not in _ASCII_ESCAPES:
-        data = raw.decode(encoding).encode("utf-8", "surrogatepass")  # UTF-16 or UTF-32 JSON
+    elif json.detect_encoding(raw) not in _ASCII_ESCAPES:
+        return _clean(document)  # UTF-16 or UTF-32 JSON: rare enough to walk always
     else:
         data = raw
-    if b"\\u" not in data or _SUSPECT.search(data) is None:
-        return document
-    return _clean(document)
+    # json.loads decodes bytes with "surrogatepass": a surrogate may come unescaped too.
+    if _ENCODED_SURROGATE.search(data) or (b"\\u" in data and _SUSPECT.search(data)):
+        return _clean(document)
+    return document
 
 
 def check_nesting(document: Any, *, where: str = "") -> None:

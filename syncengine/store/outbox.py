@@ -21,6 +21,7 @@ could not see it yet is released by the next claim that finds the queue short.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -210,16 +211,25 @@ class OutboxRepository:
         return row
 
     async def claim(
-        self, worker: str, *, now: datetime, lease: timedelta, limit: int = 50
+        self,
+        worker: str,
+        *,
+        now: datetime,
+        lease: timedelta,
+        limit: int = 50,
+        exclude_projects: Collection[int] = (),
     ) -> list[OutboxWork]:
         """Claim up to ``limit`` due items for ``worker`` until ``now + lease``.
+
+        Items of ``exclude_projects`` are left for later (the worker's slots for those
+        projects are full: taking their items would only hold them).
 
         Due means pending and past its next attempt, or running under an expired
         lease; the earliest due come first (by next attempt, then by id). Items
         whose project is Passive, or that wait behind an earlier unfinished item of
         the same group or support request, are left alone.
         """
-        query = self._claim_query(now=now, limit=limit)
+        query = self._claim_query(now=now, limit=limit, exclude_projects=exclude_projects)
         async with self._db.session() as session:
             rows = (await session.scalars(query)).all()
             for row in rows:
@@ -233,7 +243,9 @@ class OutboxRepository:
             await self._release_orphans(now)
         return claimed
 
-    def _claim_query(self, *, now: datetime, limit: int) -> Select[OutboxItem]:
+    def _claim_query(
+        self, *, now: datetime, limit: int, exclude_projects: Collection[int] = ()
+    ) -> Select[OutboxItem]:
         due = or_(OutboxItem.state == _literal(State.PENDING), OutboxItem.claimed_until < now)
         query = (
             select(OutboxItem)
@@ -242,6 +254,8 @@ class OutboxRepository:
             .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
             .limit(limit)
         )
+        if exclude_projects:
+            query = query.where(OutboxItem.project_id.not_in(sorted(exclude_projects)))
         if self._db.is_postgres:
             query = query.with_for_update(of=OutboxItem, skip_locked=True)
         return query

@@ -43,11 +43,18 @@ from syncengine.domain.merge import (
     SyncMode,
     merge_link,
 )
-from syncengine.domain.statuses import AlreadyThere, NoTransition, choose_transition
+from syncengine.domain.statuses import (
+    AlreadyThere,
+    JiraStatus,
+    NoTransition,
+    Transition,
+    choose_transition,
+    state_for,
+)
 from syncengine.domain.transition_screen import fill_screen
-from syncengine.errors import ConfigError, JiraError, JiraPermanentError
+from syncengine.errors import ConfigError, JiraError, JiraPermanentError, JiraTransientError
 from syncengine.jira.client import JiraClient
-from syncengine.jira.errors import JiraOutcomeUnknown
+from syncengine.jira.errors import JiraBadRequest, JiraOutcomeUnknown
 from syncengine.jira.models import JiraIssue, JiraTransition
 from syncengine.logs import bind, bound
 from syncengine.store.link_sync import AuditEntry, GroupSyncView, LinkSyncStore, SyncWrite
@@ -71,10 +78,15 @@ from syncengine.sync.users import UserDirectory
 __all__ = ["LinkSync", "NoTransitionError"]
 
 _ATTEMPTS = 3
+_MAX_STEPS = 4  # transitions chained to reach one state
 
 
 class NoTransitionError(JiraPermanentError):
     """No transition offered from the issue's status leads to the wanted state."""
+
+
+class _MovedMeanwhile(JiraTransientError):
+    """Jira refused a transition because the issue moved meanwhile: merge again later."""
 
 
 class _Retry:
@@ -245,7 +257,13 @@ class LinkSync:
         group, changed = inputs.group, inputs.changed_at
         cfg = self.config(slug)
         base = snapshot_values(link)
-        jira = jira_values(issue, mapping=cfg.mapping, users=self.users(slug), fallback=base)
+        jira = jira_values(
+            issue,
+            mapping=cfg.mapping,
+            users=self.users(slug),
+            fallback=base,
+            fallback_status=link.snapshot.status,
+        )
         engine = LinkValues(
             state=GroupState(group.state),
             assignee=group.assignee,
@@ -334,43 +352,117 @@ class LinkSync:
     async def _push_state(
         self, ctx: _PushContext, target: GroupState, snapshot: Snapshot
     ) -> Snapshot:
+        """Bring the issue to ``target``, chaining transitions (at most ``_MAX_STEPS``).
+
+        A transition Jira refuses (someone changed the issue or the workflow a moment
+        before) is chosen again from a fresh read, once per step; if the issue itself
+        moved meanwhile, the push is retried later so the merge sees that change.
+        """
         issue = ctx.issue
         if issue.status is None:
             raise NoTransitionError(f"{issue.key} has no status Jira would show; cannot move it")
-        offered = await ctx.client.transitions(ctx.link.issue_id)
+        current, resolution = domain_status(issue.status), issue.resolution
+        visited: set[str] = set()
+        for _ in range(_MAX_STEPS):
+            offered = await ctx.client.transitions(ctx.link.issue_id)
+            choice = self._choose(ctx, target, current, resolution, offered, visited)
+            if isinstance(choice, AlreadyThere):
+                confirmed = replace(snapshot, state=target.value, status=current.name)
+                await self._confirm(ctx, "state", confirmed, ())
+                return confirmed
+            try:
+                await self._transition(ctx, target, offered, choice)
+            except JiraBadRequest:
+                fresh = await self.read_issue(ctx.cfg.slug, ctx.link.issue_id)
+                if fresh.status is None or fresh.status.id != current.id:
+                    raise _MovedMeanwhile(
+                        f"{issue.key} changed in Jira while it was being moved; merging again"
+                    ) from None
+                offered = await ctx.client.transitions(ctx.link.issue_id)
+                choice = self._choose(ctx, target, current, resolution, offered, visited)
+                if isinstance(choice, AlreadyThere):
+                    continue
+                await self._transition(ctx, target, offered, choice)
+            visited.add(current.id)
+            lands = choice.lands or current
+            current, resolution = lands, choice.resolution if choice.needs_resolution else None
+            if not choice.step:
+                confirmed = replace(snapshot, state=target.value, status=choice.to_status)
+                await self._confirm(ctx, "state", confirmed, ())
+                return confirmed
+            # Our own step: the snapshot follows it, so its echo is not taken for a change.
+            reached = state_for(lands, resolution, ctx.cfg.mapping).state
+            snapshot = replace(
+                snapshot, state=reached.value if reached else snapshot.state, status=lands.name
+            )
+            await self._store.commit(
+                SyncWrite(
+                    link_id=ctx.link.id,
+                    group_id=ctx.group.id,
+                    project_id=ctx.group.project_id,
+                    now=self._clock(),
+                    snapshot=snapshot,
+                )
+            )
+        raise NoTransitionError(
+            f"{issue.key} cannot be moved to {target.value}: no path of {_MAX_STEPS} "
+            f"transitions from {domain_status(issue.status).describe()} leads there",
+            fix=f"adjust projects.{ctx.cfg.slug}.sync.state_transitions or the workflow",
+        )
+
+    @staticmethod
+    def _choose(  # noqa: PLR0917 - private; the step's facts, in the caller's order
+        ctx: _PushContext,
+        target: GroupState,
+        current: JiraStatus,
+        resolution: str | None,
+        offered: tuple[JiraTransition, ...],
+        visited: set[str],
+    ) -> AlreadyThere | Transition:
         choice = choose_transition(
             target,
-            current=domain_status(issue.status),
-            current_resolution=issue.resolution,
+            current=current,
+            current_resolution=resolution,
             available=available_transitions(offered),
             mapping=ctx.cfg.mapping,
+            visited=frozenset(visited),
         )
         if isinstance(choice, NoTransition):
             raise NoTransitionError(
-                f"{issue.key} cannot be moved to {target.value}: {choice.reason}",
+                f"{ctx.issue.key} cannot be moved to {target.value}: {choice.reason}",
                 fix=f"adjust projects.{ctx.cfg.slug}.sync.state_transitions or the workflow",
             )
-        confirmed = replace(snapshot, state=target.value)
-        if isinstance(choice, AlreadyThere):
-            await self._confirm(ctx, "state", confirmed, ())
-            return confirmed
+        return choice
+
+    async def _transition(
+        self,
+        ctx: _PushContext,
+        target: GroupState,
+        offered: tuple[JiraTransition, ...],
+        choice: Transition,
+    ) -> None:
         screen = await self._screen_values(ctx, offered, choice.id, choice.name, target)
         await self._store.mark_pushing(ctx.item_id, "state", target.value)
         fields = dict(screen)
         if choice.needs_resolution and choice.resolution:
             fields["resolution"] = {"name": choice.resolution}
         await ctx.client.transition_issue(ctx.link.issue_id, choice.id, fields=fields or None)
-        confirmed = replace(confirmed, status=choice.to_status)
         detail = {
-            "issue": issue.key,
+            "issue": ctx.issue.key,
             "transition": choice.name,
             "to": choice.to_status,
             "resolution": choice.resolution,
             "via": choice.via,
         }
-        entry = AuditEntry(actor=ACTOR, action="jira.transition", detail=detail)
-        await self._confirm(ctx, "state", confirmed, (entry,))
-        return confirmed
+        await self._store.commit(
+            SyncWrite(
+                link_id=ctx.link.id,
+                group_id=ctx.group.id,
+                project_id=ctx.group.project_id,
+                now=self._clock(),
+                audits=(AuditEntry(actor=ACTOR, action="jira.transition", detail=detail),),
+            )
+        )
 
     async def _screen_values(
         self,

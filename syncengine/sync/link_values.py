@@ -13,7 +13,13 @@ from typing import Any
 
 from syncengine.domain.groups import GroupState
 from syncengine.domain.merge import InFlight, LinkValues
-from syncengine.domain.statuses import AvailableTransition, JiraStatus, StatusMapping, state_for
+from syncengine.domain.statuses import (
+    AvailableTransition,
+    JiraStatus,
+    StatusMapping,
+    satisfies,
+    state_for,
+)
 from syncengine.jira.models import JiraIssue, JiraTransition
 from syncengine.jira.models import JiraStatus as ClientStatus
 from syncengine.store.links import LinkRecord, Snapshot
@@ -86,19 +92,30 @@ def jira_values(
     mapping: StatusMapping,
     users: UserDirectory,
     fallback: LinkValues | None,
+    fallback_status: str | None = None,
 ) -> JiraValues:
     """Jira's issue in engine terms.
 
     A status that maps to no engine state keeps the snapshot's state (``fallback``)
     so it is neither applied nor taken for a change; the reason is in ``problems``.
+    So does the status the snapshot was agreed in (``fallback_status``) when it
+    satisfies the snapshot's state in meaning (a group resolved while its issue
+    sits in Won't Do): Jira has not changed since.
     """
     problems: list[str] = []
     state: GroupState | None = fallback.state if fallback is not None else None
     if issue.status is not None:
-        inbound = state_for(domain_status(issue.status), issue.resolution, mapping)
+        status = domain_status(issue.status)
+        inbound = state_for(status, issue.resolution, mapping)
+        unchanged = (
+            state is not None
+            and fallback_status is not None
+            and issue.status.name == fallback_status
+            and satisfies(status, issue.resolution, state, mapping)
+        )
         if inbound.state is None:
             problems.append(f"{issue.key}: {inbound.reason}")
-        else:
+        elif not unchanged:
             state = inbound.state
     values = LinkValues(
         state=state,

@@ -1,9 +1,11 @@
 """The engine's status as ``/readyz`` and ``/metrics`` show it.
 
-Readiness: the database answers, its schema is current, and per project the
-integration's state (Active/Passive, dead outbox items, the last good Jira call
-and the last error, the last webhook and poll). Metrics: the gauges read from the
-store at each scrape (outbox depth and age, groups by state, regressions, sync lag).
+Readiness: the database answers, its schema is current, the background loops
+this process runs (the outbox worker, each periodic job) are neither dead nor
+stalled, and per project the integration's state (Active/Passive, dead outbox
+items, the last good Jira call and the last error, the last webhook and poll).
+Metrics: the gauges read from the store at each scrape (outbox depth and age,
+groups by state, regressions, sync lag).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from syncengine.store.migrate import schema_is_current
 from syncengine.store.outbox import OutboxRepository
 from syncengine.store.projects import ProjectRepository
 from syncengine.store.stats import group_stats
+from syncengine.sync.supervision import Supervision
 
 __all__ = ["EngineStatus"]
 
@@ -40,6 +43,7 @@ class EngineStatus:
         cursors: CursorRepository,
         metrics: Metrics,
         clock: Callable[[], datetime],
+        supervision: Supervision | None = None,
     ) -> None:
         self._db = db
         self._projects = projects
@@ -47,6 +51,7 @@ class EngineStatus:
         self._cursors = cursors
         self.metrics = metrics
         self._clock = clock
+        self._supervision = supervision or Supervision(clock=clock)
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Whether the engine is ready, and each check's answer."""
@@ -62,6 +67,12 @@ class EngineStatus:
         except StoreError as exc:
             checks["database"] = str(exc)
             ready = False
+        reports = self._supervision.report()
+        if reports:
+            checks["background"] = {name: r.details() for name, r in reports.items()}
+            ready = ready and all(Supervision.healthy(r) for r in reports.values())
+        else:
+            checks["background"] = "not run in this process"
         return ready, checks
 
     async def _integrations(self) -> dict[str, Any]:

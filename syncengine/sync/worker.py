@@ -16,13 +16,15 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from syncengine.domain.backoff import BackoffPolicy, GiveUp, next_attempt
-from syncengine.errors import JiraError, SyncEngineError
+from syncengine.errors import JiraError, SyncEngineError, WorkTimedOut
 from syncengine.logs import bound
 from syncengine.store.outbox import OutboxRepository, OutboxWork
 
 __all__ = ["BatchHandler", "Handler", "OutboxWorker", "OutcomeHook"]
 
 log = logging.getLogger(__name__)
+
+_LONGEST_WAIT = 7 * 24 * 3600.0
 
 Handler = Callable[[OutboxWork], Awaitable[None]]
 # Runs several items of one kind at once (bulk create); returns each item's error or None.
@@ -35,8 +37,25 @@ async def _no_hook(_work: OutboxWork, _error: str | None) -> None:
     return None
 
 
+def _nothing() -> None:
+    return None
+
+
+def _ignore(_error: BaseException) -> None:
+    return None
+
+
 class OutboxWorker:
-    """Drains the outbox with bounded concurrency until stopped."""
+    """Drains the outbox with bounded concurrency until stopped.
+
+    ``concurrency`` items run at once in all, at most ``project_concurrency`` of them
+    for one project, so a project whose Jira is slow cannot take every slot. Each
+    claim's items of one project form a *unit* (one bulk call for batch kinds); a
+    project with ``project_concurrency`` units in hand is left out of the next claim,
+    which :meth:`run` makes as soon as capacity frees, not when a whole batch is done.
+    Every item (or batch) ends within ``item_deadline`` seconds: past it, it fails
+    as transient and is retried (a create is looked up first).
+    """
 
     def __init__(
         self,
@@ -50,12 +69,18 @@ class OutboxWorker:
         lease: timedelta = timedelta(seconds=120),
         batch_size: int = 50,
         concurrency: int = 4,
+        project_concurrency: int | None = None,
+        item_deadline: float = 600.0,
         poll_interval: float = 1.0,
         on_outcome: OutcomeHook = _no_hook,
         batch_handlers: dict[str, BatchHandler] | None = None,
         wakeup: asyncio.Event | None = None,
+        progress: Callable[[], None] = _nothing,
+        on_crash: Callable[[BaseException], None] = _ignore,
     ) -> None:
-        """``wakeup``: an event others set when they write work (see :meth:`wake`)."""
+        """``wakeup``: an event others set when they write work (see :meth:`wake`);
+        ``progress``: told whenever the worker did work or found none due, ``on_crash`` of
+        every unexpected exception of a run (supervision counts both)."""
         self.outbox = outbox
         self.handlers = handlers
         self.batch_handlers = batch_handlers if batch_handlers is not None else {}
@@ -65,34 +90,40 @@ class OutboxWorker:
         self.rng = rng or random.Random()  # noqa: S311  # jitter, not cryptography
         self.lease = lease
         self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.project_concurrency = project_concurrency or max(1, concurrency // 2)
+        self.item_deadline = item_deadline
         self.poll_interval = poll_interval
         self.on_outcome = on_outcome
+        self._progress = progress
+        self._on_crash = on_crash
         self._slots = asyncio.Semaphore(concurrency)
+        self._project_slots: dict[int, asyncio.Semaphore] = {}
         self._wakeup = wakeup if wakeup is not None else asyncio.Event()
         self._stopping = asyncio.Event()
+        self._in_hand: dict[int, OutboxWork] = {}
+        self._started: set[int] = set()
+        self._units: dict[asyncio.Task[None], int] = {}
 
     def wake(self) -> None:
         """New work was written: look for it now rather than at the next poll."""
         self._wakeup.set()
 
+    def _units_of(self, items: list[OutboxWork]) -> list[tuple[int, list[OutboxWork]]]:
+        by_project: dict[int, list[OutboxWork]] = {}
+        for item in items:
+            by_project.setdefault(item.project_id, []).append(item)
+            self._in_hand[item.id] = item
+        return list(by_project.items())
+
     async def run_once(self) -> int:
-        """Claim one batch of due items and run them; returns how many were claimed."""
+        """Claim one batch of due items and run them all; returns how many were claimed."""
         items = await self.outbox.claim(
             self.worker_id, now=self.clock(), lease=self.lease, limit=self.batch_size
         )
-        batches: dict[str, list[OutboxWork]] = {}
-        singles: list[OutboxWork] = []
-        for item in items:
-            if item.kind in self.batch_handlers:
-                batches.setdefault(item.kind, []).append(item)
-            else:
-                singles.append(item)
         heartbeat = asyncio.create_task(self._heartbeat(), name="outbox-heartbeat")
         try:
-            await asyncio.gather(
-                *(self._run_item(item) for item in singles),
-                *(self._run_batch(kind, batch) for kind, batch in batches.items()),
-            )
+            await asyncio.gather(*(self._run_unit(p, u) for p, u in self._units_of(items)))
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -101,14 +132,19 @@ class OutboxWorker:
 
     async def _heartbeat(self) -> None:
         # Keep our claims alive while slow Jira calls run: a lease that ran out would let
-        # another worker take an item whose create may still land (a duplicate).
+        # another worker take an item whose create may still land (a duplicate). Only the
+        # items in hand: one whose run crashed must expire and be taken over.
         interval = self.lease.total_seconds() / 3
         while True:
             await asyncio.sleep(interval)
-            try:
-                await self.outbox.extend_claims(self.worker_id, until=self.clock() + self.lease)
-            except SyncEngineError:
-                log.warning("outbox worker %s could not extend its claims", self.worker_id)
+            until = self.clock() + self.lease
+            for item_id in list(self._in_hand):
+                try:
+                    await self.outbox.extend(item_id, self.worker_id, until=until)
+                except SyncEngineError:
+                    log.warning(
+                        "outbox worker %s could not extend claim %s", self.worker_id, item_id
+                    )
 
     async def drain(self, *, max_rounds: int = 1000) -> int:
         """Run batches until nothing is due (tests and the CLI); returns items processed."""
@@ -121,61 +157,165 @@ class OutboxWorker:
         return total
 
     async def run(self) -> None:
-        """Work until :meth:`stop`; then give back any claim still held."""
+        """Work until :meth:`stop`; then let the items in hand finish and give back any claim.
+
+        Raises whatever unexpected error the loop meets (the supervisor restarts it);
+        items in hand keep running meanwhile only until the loop is left.
+        """
+        heartbeat = asyncio.create_task(self._heartbeat(), name="outbox-heartbeat")
         try:
             while not self._stopping.is_set():
                 self._wakeup.clear()
                 try:
-                    claimed = await self.run_once()
+                    claimed = await self._fill()
                 except SyncEngineError:
                     log.exception("outbox worker %s: claiming failed; retrying", self.worker_id)
-                    claimed = 0
-                if claimed:
+                    claimed = -1
+                if claimed > 0:
                     continue
-                await self._sleep()
+                await self._sleep(nothing_due=claimed == 0)
+            if self._units:
+                await asyncio.wait(set(self._units))
         finally:
-            await self.outbox.release(self.worker_id, now=self.clock())
+            heartbeat.cancel()
+            for unit in list(self._units):
+                unit.cancel()
+            if self._units:
+                await asyncio.wait(set(self._units))
+            await self._give_back()
+
+    async def _give_back(self) -> None:
+        # Work cut off mid-way may have reached Jira: it is retried as a later attempt (a
+        # create is looked up first). Work not begun is released as if never claimed.
+        now = self.clock()
+        for item_id in sorted(self._started):
+            await self.outbox.retry_later(
+                item_id, self.worker_id, error="interrupted by a stop; retried", when=now, now=now
+            )
+        self._started.clear()
+        self._in_hand.clear()
+        await self.outbox.release(self.worker_id, now=now)
+
+    async def _fill(self) -> int:
+        """Claim what capacity allows and start it; 0 when nothing could be claimed."""
+        if len(self._units) >= self.concurrency:
+            return 0
+        in_flight: dict[int, int] = {}
+        for project in self._units.values():
+            in_flight[project] = in_flight.get(project, 0) + 1
+        full = {p for p, n in in_flight.items() if n >= self.project_concurrency}
+        items = await self.outbox.claim(
+            self.worker_id,
+            now=self.clock(),
+            lease=self.lease,
+            limit=self.batch_size,
+            exclude_projects=full,
+        )
+        if not items and not full:
+            self._progress()  # nothing due for us: idle is progress
+        for project, unit in self._units_of(items):
+            task = asyncio.create_task(self._run_unit(project, unit), name="outbox-unit")
+            self._units[task] = project
+            task.add_done_callback(self._unit_done)
+        return len(items)
+
+    def _unit_done(self, task: asyncio.Task[None]) -> None:
+        self._units.pop(task, None)
+        self._wakeup.set()  # capacity freed: claim again
 
     def stop(self) -> None:
         """Ask :meth:`run` to return after the items in hand."""
         self._stopping.set()
         self._wakeup.set()
 
-    async def _sleep(self) -> None:
+    async def _sleep(self, *, nothing_due: bool) -> None:
         timeout = self.poll_interval
-        due = await self.outbox.next_due()
-        if due is not None:
-            timeout = min(timeout, max((due - self.clock()).total_seconds(), 0.0))
+        if nothing_due:
+            due = await self.outbox.next_due()
+            if due is not None and due > self.clock():
+                timeout = min(timeout, (due - self.clock()).total_seconds())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), timeout=timeout)
 
-    async def _run_item(self, item: OutboxWork) -> None:
-        with bound(outbox_id=item.id, group_id=item.group_id):
-            await self._run_one(item)
+    async def _run_unit(self, project_id: int, items: list[OutboxWork]) -> None:
+        slots = self._project_slots.setdefault(
+            project_id, asyncio.Semaphore(self.project_concurrency)
+        )
+        batches: dict[str, list[OutboxWork]] = {}
+        singles: list[OutboxWork] = []
+        for item in items:
+            if item.kind in self.batch_handlers:
+                batches.setdefault(item.kind, []).append(item)
+            else:
+                singles.append(item)
+        try:
+            results = await asyncio.gather(
+                *(self._run_item(item, slots) for item in singles),
+                *(self._run_batch(kind, batch, slots) for kind, batch in batches.items()),
+                return_exceptions=True,
+            )
+        finally:
+            for item in items:
+                self._in_hand.pop(item.id, None)
+        for result in results:
+            if isinstance(result, asyncio.CancelledError):
+                raise result
+            if isinstance(result, BaseException):
+                # Settling failed (the store, or a bug): the item's claim is no longer renewed,
+                # so it expires and the item is taken again, as a later attempt.
+                log.error(
+                    "outbox worker %s: settling an item failed", self.worker_id, exc_info=result
+                )
+                self._on_crash(result)
 
-    async def _run_one(self, item: OutboxWork) -> None:
-        async with self._slots:
+    async def _run_item(self, item: OutboxWork, project_slots: asyncio.Semaphore) -> None:
+        with bound(outbox_id=item.id, group_id=item.group_id):
+            await self._run_one(item, project_slots)
+
+    async def _run_one(self, item: OutboxWork, project_slots: asyncio.Semaphore) -> None:
+        async with project_slots, self._slots:
             handler = self.handlers.get(item.kind)
             if handler is None:
                 await self._kill(item, f"no handler for outbox item kind {item.kind!r}")
                 return
+            self._started.add(item.id)
+            error: BaseException | None = None
             try:
-                await handler(item)
+                async with asyncio.timeout(self.item_deadline):
+                    await handler(item)
+            except TimeoutError:
+                error = self._timed_out(item.kind)
             except Exception as exc:  # settled below; nothing escapes the worker
-                await self._settle(item, exc)
-            else:
-                await self._settle(item, None)
+                error = exc
+            await self._settle(item, error)
+            # Only once settled: work cut off before this is retried by _give_back.
+            self._started.discard(item.id)
+        self._progress()
 
-    async def _run_batch(self, kind: str, items: list[OutboxWork]) -> None:
-        async with self._slots:
+    async def _run_batch(
+        self, kind: str, items: list[OutboxWork], project_slots: asyncio.Semaphore
+    ) -> None:
+        async with project_slots, self._slots:
+            self._started.update(item.id for item in items)
             try:
-                outcomes = await self.batch_handlers[kind](items)
+                async with asyncio.timeout(self.item_deadline):
+                    outcomes = await self.batch_handlers[kind](items)
+            except TimeoutError:
+                outcomes = dict.fromkeys((item.id for item in items), self._timed_out(kind))
             except Exception as exc:  # the whole batch failed the same way
                 outcomes = dict.fromkeys((item.id for item in items), exc)
             for item in items:
                 missing = RuntimeError(f"batch handler for {kind!r} gave no outcome")
                 with bound(outbox_id=item.id, group_id=item.group_id):
                     await self._settle(item, outcomes.get(item.id, missing))
+                self._started.discard(item.id)
+        self._progress()
+
+    def _timed_out(self, kind: str) -> WorkTimedOut:
+        return WorkTimedOut(
+            f"the {kind} work did not finish within {self.item_deadline:g}s "
+            "(outbox_item_deadline_seconds); it is retried"
+        )
 
     async def _settle(self, item: OutboxWork, error: BaseException | None) -> None:
         if error is None:
@@ -196,6 +336,10 @@ class OutboxWorker:
         self, item: OutboxWork, error: str, transient: bool, retry_after: float | None
     ) -> None:
         now = self.clock()
+        if retry_after is not None:
+            # Any error may carry a wait (the Jira client caps Jira's own): never one that
+            # overflows a date, nor a NaN.
+            retry_after = min(retry_after, _LONGEST_WAIT) if retry_after >= 0 else 0.0
         decision = next_attempt(
             attempts=item.attempts,
             transient=transient,

@@ -46,6 +46,15 @@ def public_checks(checks: dict[str, Any]) -> dict[str, Any]:
     shown: dict[str, Any] = {"database": "ok" if checks.get("database") == "ok" else "failing"}
     if "migrations" in checks:
         shown["migrations"] = "current" if checks["migrations"] == "current" else "behind"
+    background = checks.get("background")
+    if isinstance(background, dict):
+        shown["background"] = {
+            name: report.get("state")
+            for name, report in background.items()
+            if isinstance(report, dict)
+        }
+    elif background is not None:
+        shown["background"] = "off"
     integrations = checks.get("integrations")
     if isinstance(integrations, dict):
         shown["integrations"] = {
@@ -64,7 +73,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request, services: ServicesDep) -> JSONResponse:
-    """The database answers and its schema is current (details with a status token)."""
+    """The database answers, its schema is current and no background loop is dead or
+    stalled (details with a status token)."""
     ready, checks = await services.status.readiness()
     body: dict[str, Any] = {"status": "ready" if ready else "not ready"}
     if _may_see_details(request, services.config):

@@ -78,3 +78,32 @@ async def test_filters_combine_and_wildcards_are_text(db: Database) -> None:
     assert await ids(state=GroupState.MUTED, regressed=True) == {b.group_id}
     assert await ids(state=GroupState.OPEN, regressed=True) == set()
     assert await ids(project_ids=(blog,)) == {c.group_id}
+
+
+async def test_the_list_over_every_project_merges_their_pages_in_one_order(db: Database) -> None:
+    groups = GroupRepository(db)
+    projects = [await project_id(db, slug) for slug in ("shop", "blog", "docs")]
+    # Each project's groups interleave with the others' in both sorts, with ties.
+    await groups.fold(
+        [
+            (pid, [report(f"{n}-{i:02}", i % 4) for _ in range(1 + (i + n) % 3)])
+            for n, pid in enumerate(projects)
+            for i in range(9)
+        ],
+        now=T0,
+    )
+    sorts: dict[GroupSort, Callable[[GroupSnapshot], tuple[Any, int]]] = {
+        "count": lambda g: (g.count, g.id),
+        "last_seen": lambda g: (g.last_seen, g.id),
+    }
+    for sort, key in sorts.items():
+        for wanted in (
+            GroupFilter(sort=sort),
+            GroupFilter(sort=sort, project_ids=(projects[0], projects[2])),
+        ):
+            paged = await _all_pages(groups, None, wanted, 4)
+            expected = 27 if wanted.project_ids is None else 18
+            assert len({g.id for g in paged}) == len(paged) == expected
+            assert paged == sorted(paged, key=key, reverse=True)
+        shop_only = await _all_pages(groups, projects[0], GroupFilter(sort=sort), 4)
+        assert {g.project for g in shop_only} == {"shop"}

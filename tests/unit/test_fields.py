@@ -67,6 +67,20 @@ def test_labels_split_trim_and_lose_spaces() -> None:
     assert build(template, group=g).fields["labels"] == ["crash", "Core_Platform", "beta_build"]
 
 
+def test_labels_can_never_carry_an_identity_from_report_values() -> None:
+    forged = identity_label("victim-1")
+    g = group(attributes={"channel": (value(forged, 2),), "tag": (value("Syncengine- x", 1),)})
+    template = TicketTemplate(project_key="C", labels=("crash", "$channel", "$tag"))
+    built = build(template, group=g, identity=identity_label("own-7"))
+    assert built.fields["labels"] == ["crash", "syncengine-own-7"]
+    assert any("reserved" in p.message for p in built.problems)
+    assert not built.blocked
+    # A custom field overriding the labels keeps the identity and drops a forged one.
+    override = TicketTemplate(project_key="C", custom_fields={"labels": "$channel, extra"})
+    fields = build(override, group=g, identity=identity_label("own-7")).fields
+    assert fields["labels"] == ["extra", "syncengine-own-7"]
+
+
 def test_v3_description_is_adf() -> None:
     built = build(TicketTemplate(project_key="C", api_version=3))
     description = built.fields["description"]

@@ -6,12 +6,14 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from syncengine.ingest.bodies import decode_json
 from syncengine.ingest.limits import ReportContext
 from syncengine.ingest.native import parse_native
 from syncengine.ingest.problems import ReportInvalid
-from syncengine.ingest.wire_text import MAX_NESTING, REPLACEMENT, check_nesting
+from syncengine.ingest.wire_text import MAX_NESTING, REPLACEMENT, check_nesting, clean_text
 
 F = REPLACEMENT
 
@@ -82,3 +84,16 @@ def test_native_attributes_keep_non_finite_numbers_as_their_spelling() -> None:
     body = b'{"attributes": {"a": NaN, "b": -Infinity, "c": 1e999, "d": 2.5}}'
     (parsed,) = parse_native(body, "application/json", ctx).reports
     assert parsed.report.attributes == {"a": "NaN", "b": "-Infinity", "c": "Infinity", "d": "2.5"}
+
+
+_PIECES = st.sampled_from(["\\", "u", "d83d", "\ud83d", "\ude00", "\x00", "\U0001f600", "a", "é"])
+
+
+@given(st.lists(st.lists(_PIECES, max_size=12).map("".join), min_size=1, max_size=4))
+def test_no_unstorable_character_ever_slips_through(texts: list[str]) -> None:
+    # json.dumps writes lone surrogates and NUL as escapes, beside literal backslashes.
+    for ensure_ascii in (True, False):
+        raw = json.dumps(texts, ensure_ascii=ensure_ascii).encode("utf-8", "surrogatepass")
+        # Repaired exactly where json.loads leaves a NUL or a lone surrogate (an escape
+        # pair is one character, and stays).
+        assert decode_json(raw) == [clean_text(t) for t in json.loads(raw)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -207,6 +208,50 @@ async def test_echo_of_a_push_whose_answer_was_lost_is_not_a_conflict(
         assert await world.container.outbox.list(project_id=world.project_id) == []
 
 
+async def test_a_two_step_target_is_reached_by_chaining_transitions(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with sync_world(database_url, tmp_path) as world:
+        gid, key = await world.linked_group("chain")
+        await world.human_transition(key, "Done", resolution="Done")
+        await world.settle()
+        assert await world.state(gid) is GroupState.RESOLVED
+        await world.container.changes.set_state(gid, GroupState.MUTED, actor="a")
+        await world.settle()  # Done offers only Reopen: Reopen, then a close as Won't Do
+        assert world.sim.issue(key).resolution_id == "10001"  # closed as "Won't Do": muted
+        assert await world.state(gid) is GroupState.MUTED
+        steps = [entry["transition"] for entry in await world.audit(gid, "jira.transition")]
+        assert steps[0] == "Reopen"
+        assert len(steps) == 2
+        assert (await world.group(gid)).last_sync_error is None
+        assert await world.container.outbox.list(project_id=world.project_id) == []
+        assert await world.audit(gid, "sync.conflict") == []
+
+
+async def test_resolving_a_group_whose_issue_is_closed_otherwise_sends_nothing(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with sync_world(database_url, tmp_path) as world:
+        gid, key = await world.linked_group("done-already")
+        await world.human_transition(key, "Won't Do", resolution="Won't Do")
+        await world.settle()
+        assert await world.state(gid) is GroupState.MUTED
+        sent = transitions_sent(world.sim)
+        await world.container.changes.set_state(gid, GroupState.RESOLVED, actor="a")
+        await world.settle()
+        await world.sync.poller.run("shop", force=True)
+        await world.settle()
+        assert transitions_sent(world.sim) == sent  # Won't Do is resolved in meaning
+        assert world.status(key) == "Won't Do"
+        assert await world.state(gid) is GroupState.RESOLVED
+        await world.human.assign_issue(key, world.sim.user(SeedUsers.alice).account_id)
+        await world.settle()  # a later Jira change merges the link again: it stays resolved
+        assert await world.state(gid) is GroupState.RESOLVED
+        assert (await world.group(gid)).assignee == SeedUsers.alice
+        assert (await world.group(gid)).last_sync_error is None
+        assert await world.container.outbox.list(project_id=world.project_id) == []
+
+
 async def test_no_transition_to_the_state_is_shown_on_the_group(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -215,14 +260,19 @@ async def test_no_transition_to_the_state_is_shown_on_the_group(
         await world.human_transition(key, "Done", resolution="Done")
         await world.settle()
         assert await world.state(gid) is GroupState.RESOLVED
+        project = world.sim.state.project("CRASH")
+        flow = project.workflow  # a workflow where Done is final
+        project.workflow = replace(
+            flow, transitions=tuple(t for t in flow.transitions if t.id not in {"51", "61"})
+        )
         await world.container.changes.set_state(gid, GroupState.MUTED, actor="a")
-        await world.settle()  # the workflow offers no way from Done to Won't Do
+        await world.settle()
         group = await world.group(gid)
         assert group.last_sync_error is not None
         assert "cannot be moved to muted" in group.last_sync_error
-        assert "'Reopen'" in group.last_sync_error  # the available transitions are named
+        assert "state_transitions" in group.last_sync_error  # what to configure
         [item] = await world.container.outbox.list(project_id=world.project_id)
-        assert item.state == State.DEAD
+        assert item.state == State.DEAD  # not retried forever
         assert world.status(key) == "Done"
 
 
@@ -284,3 +334,39 @@ async def test_inbound_sync_runs_with_its_project_and_group_bound(
     assert len(seen) > webhook
     assert all(ctx.get("project") == "shop" for ctx in seen)
     assert all(ctx.get("group_id") == gid for ctx in seen)
+
+
+async def test_a_refused_transition_is_chosen_again_from_a_fresh_read(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with sync_world(database_url, tmp_path) as world:
+        gid, key = await world.linked_group("refused")
+        await world.container.changes.set_state(gid, GroupState.IN_PROGRESS, actor="a")
+        # Jira refuses the first transition once, as when its id was invalidated a moment before.
+        world.sim.add_fault(
+            kind="error", status=400, route="*transitions*", method="POST", remaining=1
+        )
+        await world.settle()
+        assert world.status(key) == "In Progress"
+        assert await world.state(gid) is GroupState.IN_PROGRESS
+        assert (await world.group(gid)).last_sync_error is None
+        assert await world.container.outbox.list(project_id=world.project_id) == []
+
+
+async def test_jira_reopen_and_done_on_a_muted_group(database_url: str, tmp_path: Path) -> None:
+    async with sync_world(database_url, tmp_path) as world:
+        gid, key = await world.linked_group("muted")
+        await world.container.changes.set_state(gid, GroupState.MUTED, actor="a")
+        await world.settle()
+        assert world.sim.issue(key).resolution_id == "10001"  # closed as Won't Do
+        await world.human_transition(key, "Reopen")
+        await world.settle()
+        assert await world.state(gid) is GroupState.OPEN  # a reopen unmutes
+        await world.container.changes.set_state(gid, GroupState.MUTED, actor="a")
+        await world.settle()
+        await world.human_transition(key, "Reopen")
+        await world.human_transition(key, "Done", resolution="Done")
+        await world.settle()
+        assert await world.state(gid) is GroupState.RESOLVED  # fixed: regressions count again
+        assert (await world.group(gid)).resolve_rule is not None
+        assert world.status(key) == "Done"

@@ -345,7 +345,10 @@ async def test_html_in_attributes_classifier_and_errors_is_text(web: Web) -> Non
         await session.execute(
             update(ErrorGroup)
             .where(ErrorGroup.id == ids["evil"])
-            .values(last_sync_error=f"Jira answered {EVIL}")
+            .values(
+                last_sync_error=f"Jira answered {EVIL}",
+                version_problem=f"report version: {EVIL!r} is not a loose version",
+            )
         )
     async with web.client() as http:
         await sign_in(http, "root")
@@ -358,6 +361,8 @@ async def test_html_in_attributes_classifier_and_errors_is_text(web: Web) -> Non
         assert "Jira answered &lt;script&gt;" in detail.text
         api = await http.get(f"/api/v1/projects/api/groups/{ids['evil']}", headers=AUTH)
         assert api.json()["last_sync_error"] == f"Jira answered {EVIL}"
+        assert "Versions cannot be ordered:" in detail.text  # shown, escaped like the rest
+        assert api.json()["version_problem"] == f"report version: {EVIL!r} is not a loose version"
 
 
 async def test_integration_page_outbox_retry_drop_health_and_doctor(web: Web) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from syncengine.bootstrap import Container, bootstrap, prepare_projects
 from syncengine.settings import Settings
+from syncengine.sync.scheduler import OUTBOX_LOOP
 from syncengine.web import create_app
 from tests.integration.web.conftest import ADMIN_TOKEN, sign_in, web_settings_data
 
@@ -108,5 +110,48 @@ async def test_api_docs_can_be_off(tmp_path: Path) -> None:
             for path in ("/openapi.json", "/docs", "/redoc"):
                 answer = await client.get(path, headers=_bearer(ADMIN_TOKEN))
                 assert answer.status_code == 404, path
+    finally:
+        await container.aclose()
+
+
+async def test_a_dead_worker_makes_readyz_not_ready_and_shows_anyone_only_its_state(
+    tmp_path: Path,
+) -> None:
+    container = await _built(tmp_path)
+    try:
+        container.start_background()
+        runtime = container.runtime
+        assert runtime is not None
+        async with _client(container) as client:
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200
+            assert ready.json()["checks"]["background"]["outbox"] == "ok"
+            # A crash whose text must stay hidden, then the loop's task dies outright.
+            runtime.supervision.crashed(OUTBOX_LOOP, RuntimeError("secret-looking detail"))
+            task = runtime._worker_task  # the test kills what supervision guards
+            assert task is not None
+            task.cancel()
+            await asyncio.wait({task})
+            dead = await client.get("/readyz")
+            assert dead.status_code == 503
+            assert dead.json()["status"] == "not ready"
+            assert dead.json()["checks"]["background"]["outbox"] == "dead"
+            assert "secret-looking" not in dead.text
+            full = await client.get("/readyz", headers=_bearer(ADMIN_TOKEN))
+            outbox = full.json()["checks"]["background"]["outbox"]
+            assert outbox["state"] == "dead"
+            assert outbox["crashes"] == 1
+            assert outbox["last_error"] == "RuntimeError: secret-looking detail"
+    finally:
+        await container.aclose()
+
+
+async def test_readyz_says_when_this_process_runs_no_background_work(tmp_path: Path) -> None:
+    container = await _built(tmp_path)
+    try:
+        async with _client(container) as client:
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200
+            assert ready.json()["checks"]["background"] == "off"
     finally:
         await container.aclose()

@@ -15,6 +15,7 @@ from syncengine.domain.statuses import (
     StatusMapping,
     Transition,
     choose_transition,
+    satisfies,
     state_for,
     validate_mapping,
 )
@@ -118,6 +119,7 @@ def choose(
     *,
     resolution: str | None = None,
     mapping: StatusMapping = DEFAULT,
+    visited: frozenset[str] = frozenset(),
 ) -> AlreadyThere | NoTransition | Transition:
     return choose_transition(
         target,
@@ -125,6 +127,7 @@ def choose(
         current_resolution=resolution,
         available=available,
         mapping=mapping,
+        visited=visited,
     )
 
 
@@ -197,7 +200,8 @@ def test_open_from_done_clears_nothing_and_sets_no_resolution() -> None:
 
 def test_no_transition_lists_what_is_available() -> None:
     mapping = StatusMapping(state_transitions={RESOLVED: "Finish"})
-    decision = choose(RESOLVED, TODO, [START, REVIEW], mapping=mapping)
+    passed = frozenset({IN_PROGRESS.id, IN_REVIEW.id})  # no step left to take either
+    decision = choose(RESOLVED, TODO, [START, REVIEW], mapping=mapping, visited=passed)
     assert isinstance(decision, NoTransition)
     assert "no transition from 'To Do' (new) leads to resolved" in decision.reason
     assert "configured 'Finish' is not offered" in decision.reason
@@ -225,11 +229,49 @@ def test_a_chosen_transition_lands_in_the_target_state(
 ) -> None:
     mapping = StatusMapping(state_statuses={MUTED: ("Won't Fix",)})
     decision = choose(target, current, available, resolution=resolution, mapping=mapping)
-    if isinstance(decision, Transition):
+    if isinstance(decision, Transition) and decision.step:
+        item = next(t for t in available if t.id == decision.id)
+        assert item.to.category in {"new", "indeterminate"}  # a step never closes the issue
+        assert item.to.id != current.id
+    elif isinstance(decision, Transition):
         item = next(t for t in available if t.id == decision.id)
         landed = state_for(item.to, decision.resolution, mapping).state
         assert landed is target  # and so re-deciding from there gives AlreadyThere
         again = choose(target, item.to, available, resolution=decision.resolution, mapping=mapping)
         assert isinstance(again, AlreadyThere)
     elif isinstance(decision, AlreadyThere):
-        assert state_for(current, resolution, mapping).state is target
+        assert satisfies(current, resolution, target, mapping)
+
+
+def test_a_target_no_transition_reaches_takes_a_step_towards_it() -> None:
+    done = JiraStatus(id="10002", name="Done", category="done")
+    to_do = JiraStatus(id="10001", name="To Do", category="new")
+    reopen = AvailableTransition(id="51", name="Reopen", to=to_do)
+    choice = choose_transition(
+        GroupState.MUTED,
+        current=done,
+        current_resolution="Done",
+        available=[reopen],
+        mapping=StatusMapping(),
+    )
+    assert isinstance(choice, Transition)
+    assert choice.step
+    assert choice.id == "51"
+    assert not choice.needs_resolution
+    again = choose_transition(
+        GroupState.MUTED,
+        current=done,
+        current_resolution="Done",
+        available=[reopen],
+        mapping=StatusMapping(),
+        visited=frozenset({"10001"}),
+    )
+    assert isinstance(again, NoTransition)  # never back to a status passed through
+
+
+def test_resolved_is_satisfied_by_a_muted_close_but_not_the_other_way() -> None:
+    wont_do = JiraStatus(id="10003", name="Won't Do", category="done")
+    done = JiraStatus(id="10002", name="Done", category="done")
+    assert satisfies(wont_do, "Won't Do", GroupState.RESOLVED, StatusMapping())
+    assert not satisfies(done, "Done", GroupState.MUTED, StatusMapping())
+    assert not satisfies(done, "Done", GroupState.OPEN, StatusMapping())
