@@ -179,17 +179,14 @@ def poll_watches(settings: Settings) -> dict[str, PollWatch]:
 
 
 def webhook_watches(settings: Settings) -> dict[str, WebhookWatch]:
-    """Per syncing project: the poll interval and the silence the integration page warns of.
-
-    The bundled simulator is left out: nobody can register a webhook in it, so the page
-    asks for none."""
+    """Per syncing project: the poll interval and the silence the integration page warns of."""
     return {
         slug: WebhookWatch(
             poll_interval_seconds=project.sync.poll_interval_seconds,
             webhook_silence_seconds=project.sync.webhook_silence_seconds,
         )
         for slug, project in settings.projects.items()
-        if project.sync.mode is not SyncMode.OFF and not project.jira.simulated
+        if project.sync.mode is not SyncMode.OFF
     }
 
 
