@@ -371,6 +371,7 @@ class WebSettings(_Section):
     metrics: Literal["open", "token"] = "open"
     api_docs: Literal["open", "admin", "off"] = "open"
     users: dict[str, UserSettings] = Field(default_factory=dict)
+    generate_admin: bool = False
 
 
 def _check_network(value: str) -> str:

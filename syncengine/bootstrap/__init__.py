@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from syncengine.bootstrap.build import bootstrap, bundled_simulator, utcnow
 from syncengine.bootstrap.container import Background, Container
-from syncengine.bootstrap.startup import prepare_projects, schema_is_current
+from syncengine.bootstrap.startup import prepare_projects, schema_is_current, with_generated_admin
 
 __all__ = [
     "Background",
@@ -21,4 +21,5 @@ __all__ = [
     "prepare_projects",
     "schema_is_current",
     "utcnow",
+    "with_generated_admin",
 ]

@@ -86,7 +86,7 @@ from syncengine.web.sessions import WebSessions
 if TYPE_CHECKING:
     from syncengine.jira.simulator import Simulator
 
-__all__ = ["bootstrap", "bundled_simulator", "utcnow"]
+__all__ = ["SIMULATOR_DIR", "bootstrap", "bundled_simulator", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -94,13 +94,31 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def bundled_simulator() -> tuple[Simulator, SimulatedJira]:
-    """The seeded, in-process Jira that stands in when a project has no Jira URL."""
+SIMULATOR_DIR = "jira-sim"
+"""The bundled Jira simulator's site: a folder under the data folder."""
+
+
+def bundled_simulator(
+    settings: Settings, *, lock_wait_seconds: float = 0.0
+) -> tuple[Simulator, SimulatedJira]:
+    """The seeded Jira that stands in when a project has no Jira URL, kept in the data
+    folder (restarts keep its issues) and browsed at ``<public_url>/jira``.
+
+    The process that gets the file's lock within ``lock_wait_seconds`` writes it;
+    another only reads it (``simulator.state_file.writable``).
+    """
     from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN, create_simulator
 
-    simulator = create_simulator("cloud", seed=True)
+    site = f"{settings.effective_public_url}/jira"
+    simulator = create_simulator(
+        "cloud",
+        seed=True,
+        base_url=site,
+        state_path=settings.data_dir / SIMULATOR_DIR,
+        lock_wait_seconds=lock_wait_seconds,
+    )
     config = JiraConfig(
-        site="http://jira.local",
+        site=site,
         deployment="cloud",
         user=DEFAULT_LOGIN,
         token=SecretStr(DEFAULT_TOKEN),
@@ -120,6 +138,7 @@ async def bootstrap(
     support_jira: Mapping[str, SupportJira] | None = None,
     event_handlers: Iterable[EventHandler] = (),
     jobs: Iterable[PeriodicJob] = (),
+    simulator_lock_wait: float = 0.0,
 ) -> Container:
     """Build the engine from ``settings``; upgrade the schema when asked or configured.
 
@@ -128,7 +147,9 @@ async def bootstrap(
     only when such a project exists); ``ingest`` replaces the batching writer
     (tests use the in-memory sink); ``support_jira`` gives each project's Jira for
     support requests (default: the projects' Jira clients); ``event_handlers`` and
-    ``jobs`` are added to the webhook handlers and periodic jobs the engine has.
+    ``jobs`` are added to the webhook handlers and periodic jobs the engine has;
+    ``simulator_lock_wait`` is how long to wait for the bundled simulator's file
+    (see :func:`bundled_simulator`).
 
     Raises ConfigError when a setting cannot be used (bad templates or ticket rules).
     """
@@ -136,7 +157,7 @@ async def bootstrap(
     if migrate if migrate is not None else settings.auto_migrate:
         await upgrade_async(url)
     if simulator is None and any(p.jira.simulated for p in settings.projects.values()):
-        simulator = bundled_simulator()
+        simulator = bundled_simulator(settings, lock_wait_seconds=simulator_lock_wait)
 
     # The store.
     db = Database(url)
@@ -401,6 +422,7 @@ async def bootstrap(
         ),
         metrics=metrics,
         clock=clock,
+        issue_pages=simulator[0].issue_page if simulator is not None else None,
         connector=connector,
     )
     frozen_jobs = tuple(all_jobs)

@@ -135,4 +135,8 @@ class Container:
             await self.ingest.aclose()
             await self.jira.aclose()
         finally:
-            await self.db.aclose()
+            try:
+                await self.db.aclose()
+            finally:
+                if self.simulator is not None:
+                    self.simulator.close()

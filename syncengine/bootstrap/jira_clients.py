@@ -180,6 +180,8 @@ def issue_sites(settings: Settings) -> dict[str, str]:
     sites: dict[str, str] = {}
     for slug, project in settings.projects.items():
         if project.jira.simulated:
+            # The bundled simulator: its issue pages are served by this engine.
+            sites[slug] = f"{settings.effective_public_url}/jira"
             continue
         try:
             site = site_of(project.jira.url, project.jira.site_url)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
 from collections.abc import Callable
 
 from syncengine.bootstrap.container import Container
+from syncengine.errors import ConfigError
+from syncengine.settings import Settings, UserSettings
 from syncengine.store.migrate import schema_is_current as _schema_is_current
 from syncengine.store.projects import generate_token
 
-__all__ = ["prepare_projects", "schema_is_current"]
+__all__ = ["ADMIN_FILE", "prepare_projects", "schema_is_current", "with_generated_admin"]
 
 
 async def schema_is_current(container: Container) -> bool:
@@ -16,13 +21,17 @@ async def schema_is_current(container: Container) -> bool:
     return await _schema_is_current(container.settings.effective_database_url)
 
 
-async def prepare_projects(container: Container, echo: Callable[[str], None]) -> None:
+async def prepare_projects(
+    container: Container, echo: Callable[[str], None], *, only_new: bool = False
+) -> None:
     """Make the configured projects and their tokens exist in the store.
 
     A project with ``generate_token`` and no token configured gets one generated
-    on its first start; it is printed once through ``echo`` and only its digest is
-    kept. Configured tokens are only counted.
+    on its first start — by whichever command starts first; it is printed once
+    through ``echo`` and only its digest is kept. Configured tokens are only
+    counted. With ``only_new`` nothing but a newly generated token is printed.
     """
+    said = (lambda _line: None) if only_new else echo
     now = container.clock()
     for slug, project in container.settings.projects.items():
         record = await container.projects.ensure(
@@ -32,13 +41,56 @@ async def prepare_projects(container: Container, echo: Callable[[str], None]) ->
         await container.projects.set_tokens(record.id, tokens, source="config", now=now)
         if tokens:
             # No character of a token is shown: a prefix and a length narrow a guess.
-            echo(f"project {slug}: {len(tokens)} submission token(s) configured")
+            said(f"project {slug}: {len(tokens)} submission token(s) configured")
         if tokens or not project.generate_token:
             continue
         if await container.projects.token_count(record.id, source="generated"):
             env = project.submission_token_env or "a submission token"
-            echo(f"project {slug}: using the token generated at first start (set {env} to choose)")
+            said(f"project {slug}: using the token generated at first start (set {env} to choose)")
             continue
         token = generate_token()
         await container.projects.set_tokens(record.id, [token], source="generated", now=now)
         echo(f"project {slug}: generated submission token {token} (shown once: keep it)")
+
+
+ADMIN_FILE = "dashboard-admin.json"
+"""Where the generated dashboard admin's password hash is kept, under the data folder."""
+
+
+def with_generated_admin(settings: Settings, echo: Callable[[str], None]) -> Settings:
+    """``settings`` with the generated dashboard admin, when ``web.generate_admin`` is on
+    and no user is configured (else ``settings`` unchanged).
+
+    The first start makes a password, prints it once through ``echo`` and keeps only
+    its hash in the data folder; later starts say where to sign in. Raises OSError
+    when the data folder cannot be written.
+    """
+    if not settings.web.generate_admin or settings.web.users:
+        return settings
+    from syncengine.web.passwords import hash_password
+
+    path = settings.data_dir / ADMIN_FILE
+    login = f"{settings.effective_public_url}/login"
+    try:
+        password_hash = str(json.loads(path.read_text(encoding="utf-8"))["password_hash"])
+    except FileNotFoundError:
+        password = secrets.token_urlsafe(12)
+        password_hash = hash_password(password)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Only the owner reads the hash: it is a password's offline target.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump({"name": "admin", "password_hash": password_hash}, out)
+        echo(f"dashboard: sign in at {login} as admin, password {password} (shown once: keep it)")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            [f"{path}: not a dashboard admin file ({exc}); delete it to make a new admin"]
+        ) from exc
+    else:
+        echo(
+            f"dashboard: sign in at {login} as admin with the password printed at first start "
+            f"(delete {path} for a new one)"
+        )
+    users = {"admin": UserSettings(password_hash=password_hash, role="admin")}
+    web = settings.web.model_copy(update={"users": users})
+    return settings.model_copy(update={"web": web})

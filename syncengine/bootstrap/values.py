@@ -184,6 +184,7 @@ def webhook_watches(settings: Settings) -> dict[str, WebhookWatch]:
         slug: WebhookWatch(
             poll_interval_seconds=project.sync.poll_interval_seconds,
             webhook_silence_seconds=project.sync.webhook_silence_seconds,
+            registrable=not project.jira.simulated,
         )
         for slug, project in settings.projects.items()
         if project.sync.mode is not SyncMode.OFF

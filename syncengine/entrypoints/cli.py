@@ -12,6 +12,7 @@ import json
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from syncengine.entrypoints.cli_groups import add_group_commands
@@ -31,20 +32,39 @@ def _echo(line: str) -> None:
     print(line, flush=True)
 
 
-def _run(settings: Settings, *, api: bool, background: bool, host: str, port: int) -> int:
-    from syncengine.bootstrap import bootstrap, prepare_projects
+# How long ``serve`` or ``worker`` waits for the bundled simulator's file, which a
+# CLI command (doctor, ticket) may hold for a moment.
+SIMULATOR_LOCK_WAIT = 10.0
+
+
+def _run(settings: Settings, *, api: bool, background: bool) -> int:
+    from syncengine.bootstrap import bootstrap, prepare_projects, with_generated_admin
     from syncengine.bootstrap.values import server_limits
     from syncengine.entrypoints.server import serve_app
     from syncengine.logs import configure_logging
     from syncengine.web import create_app
 
+    if api:
+        settings = with_generated_admin(settings, _echo)
     configure_logging(
         settings.log_level, json_lines=settings.log_json, secrets=settings.secret_values()
     )
 
-    async def run() -> None:
-        container = await bootstrap(settings)
+    async def run() -> int:
+        container = await bootstrap(
+            settings, simulator_lock_wait=SIMULATOR_LOCK_WAIT if background else 0.0
+        )
         try:
+            sim = container.simulator
+            if background and sim is not None and not (sim.state_file and sim.state_file.writable):
+                where = sim.state_file.path if sim.state_file else settings.data_dir
+                print(
+                    f"error: another syncengine process runs the bundled Jira simulator in "
+                    f"{where}; stop it first (with several processes, set jira.url to a real "
+                    "Jira or a `syncengine jira-sim` server)",
+                    file=sys.stderr,
+                )
+                return EXIT_FAILED
             await prepare_projects(container, _echo)
             ended = await container.web.sessions.end_stale()
             if ended:
@@ -54,19 +74,40 @@ def _run(settings: Settings, *, api: bool, background: bool, host: str, port: in
                 )
             for record in await container.projects.all():
                 _echo(f"project {record.slug}: id {record.id} (the project number in a Sentry DSN)")
+            if sim is not None:
+                _echo(
+                    f"Jira: the bundled simulator (kept in {settings.data_dir}); its issues "
+                    f"are at {settings.effective_public_url}/jira/browse/<KEY>"
+                )
             if api:
                 app = create_app(
                     container.web, background=container.background if background else None
                 )
-                _echo(f"syncengine listening on http://{host}:{port}")
-                await serve_app(app, host=host, port=port, limits=server_limits(settings))
+                url = f"http://{settings.host}:{settings.port}"
+                await serve_app(
+                    app,
+                    host=settings.host,
+                    port=settings.port,
+                    limits=server_limits(settings),
+                    on_started=lambda: _echo(f"syncengine listening on {url}"),
+                )
             else:
                 await _run_background_only(container)
         finally:
             await container.aclose()
+        return EXIT_OK
 
-    asyncio.run(run())
-    return EXIT_OK
+    return asyncio.run(run())
+
+
+def _listening(settings: Settings, args: argparse.Namespace) -> Settings:
+    """``settings`` with ``--host`` and ``--port`` applied (links follow them too)."""
+    changed: dict[str, Any] = {}
+    if args.host:
+        changed["host"] = args.host
+    if args.port is not None:
+        changed["port"] = args.port
+    return settings.model_copy(update=changed) if changed else settings
 
 
 async def _run_background_only(container: Any) -> None:
@@ -81,29 +122,17 @@ async def _run_background_only(container: Any) -> None:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the API, the outbox worker and the periodic jobs in this process."""
-    return _run(
-        settings,
-        api=True,
-        background=True,
-        host=args.host or settings.host,
-        port=args.port if args.port is not None else settings.port,
-    )
+    return _run(_listening(settings, args), api=True, background=True)
 
 
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     """Run the API only (no outbox worker, no periodic jobs)."""
-    return _run(
-        settings,
-        api=True,
-        background=False,
-        host=args.host or settings.host,
-        port=args.port if args.port is not None else settings.port,
-    )
+    return _run(_listening(settings, args), api=True, background=False)
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Run the outbox worker and the periodic jobs without the API."""
-    return _run(settings, api=False, background=True, host="", port=0)
+    return _run(settings, api=False, background=True)
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -219,12 +248,16 @@ def cmd_jira_sim(args: argparse.Namespace) -> int:
         login=login,
         token=token,
         base_url=base_url,
+        state_path=args.state_dir,
         search_lag=args.search_lag,
     )
+    if sim.state_file is not None and not sim.state_file.writable:
+        print(f"error: another process serves {args.state_dir}; stop it first", file=sys.stderr)
+        sim.close()
+        return EXIT_FAILED
     if args.no_seed and args.user:
         sim.add_user(name=login.split("@")[0], email=login, token=token, admin=True)
     shown = f"{token[:4]}…{token[-2:]}" if len(token) > 8 else "…"
-    _echo(f"Jira simulator ({args.flavour}) listening on {base_url}")
     if args.search_lag:
         _echo(f"JQL search shows writes {args.search_lag:g}s late (reconcileIssues: at once)")
     if args.no_seed and not args.user:
@@ -234,8 +267,22 @@ def cmd_jira_sim(args: argparse.Namespace) -> int:
         shown_login = who.email if args.flavour == "cloud" else who.name
         seeded = "" if args.no_seed else "; projects CRASH, SUP"
         _echo(f"user {shown_login}, token {shown}{seeded}")
-    # serve_app only hands the app to uvicorn: any ASGI app is served the same way.
-    asyncio.run(serve_app(cast(FastAPI, sim.app), host=args.host, port=args.port))
+    if sim.state_file is not None:
+        _echo(f"issues kept in {sim.state_file.path} (a restart keeps them)")
+    try:
+        # serve_app only hands the app to uvicorn: any ASGI app is served the same way.
+        asyncio.run(
+            serve_app(
+                cast(FastAPI, sim.app),
+                host=args.host,
+                port=args.port,
+                on_started=lambda: _echo(
+                    f"Jira simulator ({args.flavour}) listening on {base_url}"
+                ),
+            )
+        )
+    finally:
+        sim.close()
     return EXIT_OK
 
 
@@ -331,6 +378,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--no-seed", action="store_true", help="start empty: no projects, no users")
     sim.add_argument("--user", help="e-mail/username of the seeded API user")
     sim.add_argument("--token", help="API token (or PAT) of that user")
+    sim.add_argument(
+        "--state-dir",
+        type=Path,
+        help="keep the site in this folder, so that a restart keeps its issues",
+    )
     sim.add_argument(
         "--search-lag",
         type=float,

@@ -27,7 +27,7 @@ def cmd_integration(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> int:
         container = await bootstrap(settings)
         try:
-            await prepare_projects(container, lambda _line: None)
+            await prepare_projects(container, _echo, only_new=True)
             projects = await container.projects.all()
             if args.project:
                 projects = [p for p in projects if p.slug == args.project]
@@ -78,7 +78,7 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> dict[str, Any]:
         container = await bootstrap(settings)
         try:
-            await prepare_projects(container, lambda _line: None)
+            await prepare_projects(container, _echo, only_new=True)
             return {slug: await container.doctor.run(slug) for slug in slugs}
         finally:
             await container.aclose()
@@ -105,7 +105,7 @@ def cmd_ticket(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> int:
         container = await bootstrap(settings)
         try:
-            await prepare_projects(container, lambda _line: None)
+            await prepare_projects(container, _echo, only_new=True)
             if args.ticket_command == "create":
                 _echo(await container.manual.create_now(args.group, actor=actor))
                 _echo("a running `syncengine serve` or `worker` sends it to Jira")

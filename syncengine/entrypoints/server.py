@@ -110,7 +110,15 @@ class Server(uvicorn.Server):
 
     uvicorn re-raises a captured SIGTERM after shutting down, which turns a clean
     stop into exit status -15; the caller installs the handlers instead.
+    ``on_started`` is called once the port is bound and the app has started.
     """
+
+    on_started: Callable[[], None] | None = None
+
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit and self.on_started is not None:
+            self.on_started()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -140,10 +148,19 @@ def server_config(
 
 
 async def serve_app(
-    app: FastAPI, *, host: str, port: int, limits: ServerLimits | None = None
+    app: FastAPI,
+    *,
+    host: str,
+    port: int,
+    limits: ServerLimits | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> None:
-    """Serve ``app`` until SIGTERM or SIGINT, then shut down gracefully."""
+    """Serve ``app`` until SIGTERM or SIGINT, then shut down gracefully.
+
+    ``on_started`` is called once the port is bound (say "listening" there, not before).
+    """
     server = Server(server_config(app, host=host, port=port, limits=limits or ServerLimits()))
+    server.on_started = on_started
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.handle_exit, sig, None)

@@ -30,6 +30,8 @@ class WebhookWatch:
 
     poll_interval_seconds: int
     webhook_silence_seconds: int
+    registrable: bool = True
+    """False for the bundled simulator: nobody can register a webhook there."""
 
 
 class IntegrationAdmin:
@@ -122,6 +124,8 @@ class IntegrationAdmin:
             return ""
         poll = watch.poll_interval_seconds
         if cursor.last_webhook_at is None:
+            if not watch.registrable:
+                return ""
             return (
                 "No webhook from Jira yet: changes made in Jira arrive only by the poll "
                 f"(every {poll} s). Register the webhook in Jira to see them at once."

@@ -15,6 +15,7 @@ from syncengine.web import (
     api_support,
     group_pages,
     integration_pages,
+    jira_pages,
     signin,
     support_pages,
 )
@@ -96,6 +97,7 @@ def install_dashboard(app: FastAPI, config: WebConfig) -> None:
         support_pages.router,
         integration_pages.router,
         group_pages.router,
+        jira_pages.router,
     ):
         app.include_router(router)
     app.include_router(api_support.router)

@@ -91,6 +91,8 @@ class WebServices:
     status: EngineStatus
     metrics: Metrics
     clock: Callable[[], datetime]
+    issue_pages: Callable[[str], str | None] | None = None
+    """The bundled Jira simulator's issue page by key (None: no simulator runs here)."""
     connector: JiraConnector | None = None
     """OAuth connect flows (None when no project uses OAuth)."""
 

@@ -22,10 +22,12 @@ def free_port() -> int:
 
 
 class Server:
-    """A ``syncengine serve`` subprocess on a free port."""
+    """A ``syncengine serve`` subprocess on a free port (or on ``port``: a restart)."""
 
-    def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
+    def __init__(
+        self, config: Path, env: dict[str, str] | None = None, *, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = config.parent / "server.log"
         self._log_file = self.log.open("w")
@@ -117,8 +119,10 @@ def serve(tmp_path: Path) -> Iterator[type[Server]]:
     started: list[Server] = []
 
     class Tracked(Server):
-        def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
-            super().__init__(config, env)
+        def __init__(
+            self, config: Path, env: dict[str, str] | None = None, *, port: int | None = None
+        ) -> None:
+            super().__init__(config, env, port=port)
             started.append(self)
 
     yield Tracked

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import httpx
 from starlette.applications import Starlette
@@ -12,9 +14,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from syncengine.jira.simulator.browse import page_routes
 from syncengine.jira.simulator.clock import Clock, SystemClock
 from syncengine.jira.simulator.handle import Simulator
 from syncengine.jira.simulator.limits import LimitsConfig
+from syncengine.jira.simulator.persistence import StateFile
 from syncengine.jira.simulator.pipeline import Api, Ctx
 from syncengine.jira.simulator.routes import admin, createmeta, issues, meta, parts, search
 from syncengine.jira.simulator.routes.oauth import oauth_admin_routes, oauth_routes
@@ -68,6 +72,8 @@ def create_simulator(
     webhook_transport: httpx.AsyncBaseTransport | None = None,
     webhook_mode: Literal["auto", "manual"] = "auto",
     hang_seconds: float = 300.0,
+    state_path: Path | None = None,
+    lock_wait_seconds: float = 0.0,
     search_lag: float = 0.0,
 ) -> Simulator:
     """Build a simulated Jira site.
@@ -81,11 +87,17 @@ def create_simulator(
     none on Data Center (page and bulk caps apply to both). ``clock`` defaults to
     the wall clock; pass a ManualClock to move time in tests.
     ``webhook_mode="manual"`` queues deliveries until ``await sim.deliver_pending()``.
+    The ASGI app is ``sim.app``. A ``base_url`` with a path (``http://host/jira``) is
+    also served under that path. With ``state_path`` the site is kept in that folder
+    (:mod:`~syncengine.jira.simulator.persistence`; ``sim.close()`` lets it go): read
+    from it when it exists, written after every change — by this process when it gets
+    the folder's lock within ``lock_wait_seconds``, else the site only reads
+    (``sim.state_file.writable``).
     ``search_lag``: seconds a write takes to show in JQL search, as on Jira Cloud
     (``GET /issue`` is always current; ``reconcileIssues`` ids are searched current).
     The ASGI app is ``sim.app``.
 
-    Raises ValueError for an unknown flavour.
+    Raises ValueError for an unknown flavour, OSError when ``state_path`` cannot be opened.
     """
     if flavour not in ("cloud", "datacenter"):
         raise ValueError(f"unknown Jira flavour {flavour!r}: use 'cloud' or 'datacenter'")
@@ -118,20 +130,29 @@ def create_simulator(
         *search.routes(api),
         *admin.webhook_routes(api),
     ]
+    pages: list[BaseRoute] = list(page_routes(state))
     routes: list[BaseRoute] = [
         *jira,
+        *pages,
         *admin.sim_routes(sim),
         *oauth_admin_routes(sim),
         *oauth_routes(sim),
     ]
     if flavour == "datacenter":
         routes += oauth_routes(sim, prefix="/jira")
-        routes.append(Mount("/jira", routes=jira))
+        routes.append(Mount("/jira", routes=[*jira, *pages]))
     else:
         routes += [
             api.route("GET", "/_edge/tenant_info", tenant_info, anonymous=True, rest=False),
             Mount(f"/ex/jira/{state.cloud_id}", routes=jira),
         ]
+    context = urlsplit(base_url).path.rstrip("/")
+    if context and not (flavour == "datacenter" and context == "/jira"):
+        routes.append(Mount(context, routes=[*jira, *pages]))
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
-    sim.attach(_latest_is_v2(app))
+    served = _latest_is_v2(app)
+    if state_path is not None:
+        sim.state_file = StateFile.open(state_path, state, wait_seconds=lock_wait_seconds)
+        served = sim.state_file.wrap(served)
+    sim.attach(served)
     return sim

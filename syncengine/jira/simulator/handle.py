@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -25,6 +25,9 @@ from syncengine.jira.simulator.model import Issue, Permission, ScreenField, User
 from syncengine.jira.simulator.oauth import OAuthServers
 from syncengine.jira.simulator.state import SimState
 from syncengine.jira.simulator.webhooks import Webhook, WebhookDispatcher
+
+if TYPE_CHECKING:
+    from syncengine.jira.simulator.persistence import StateFile
 
 __all__ = ["SimTransport", "Simulator"]
 
@@ -90,6 +93,7 @@ class Simulator:
         )
         self.app: ASGIApp = _unset_app
         self._inner: ASGIApp = _unset_app
+        self.state_file: StateFile | None = None
 
     def attach(self, app: ASGIApp) -> None:
         """Install the routed app (``create_simulator`` does this)."""
@@ -106,6 +110,20 @@ class Simulator:
     @property
     def flavour(self) -> str:
         return self.state.flavour
+
+    def issue_page(self, key: str) -> str | None:
+        """The read-only page of issue ``key`` (``/browse/{key}``), or None if there is none."""
+        from syncengine.jira.simulator.browse import issue_page
+
+        if self.state_file is not None:
+            self.state_file.refresh()
+        return issue_page(self.state, key)
+
+    def close(self) -> None:
+        """Save the site to its file (if it has one) and let the file go."""
+        if self.state_file is not None:
+            self.state_file.close()
+            self.state_file = None
 
     @property
     def search_lag(self) -> float:

@@ -60,7 +60,8 @@ def _settings(**jira: Any) -> Settings:
             "https://x.atlassian.net",
         ),
         ({"url": "https://x.atlassian.net/secure/Dashboard.jspa"}, None),
-        ({}, None),
+        # The bundled simulator: its issue pages are this engine's /jira/browse/KEY.
+        ({}, "http://127.0.0.1:8080/jira"),
     ],
     ids=["dc-context-path-rest-root", "cloud-rest-root", "gateway", "unusable-url", "simulated"],
 )

@@ -1,0 +1,123 @@
+"""A new user's first hour, in a real browser: the README's Quickstart on the default config.
+
+Fresh data folder → ``serve`` → the Quickstart report → sign in with the printed
+credentials → the group page links to the ticket's page in the bundled simulator →
+restart ``serve`` → a second report makes a second ticket, the first link still
+opens, and nothing retries.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, shot, sign_in
+from tests.e2e.conftest import Server
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _quickstart_body() -> str:
+    """The JSON the README's Quickstart posts (so the README stays true)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    quickstart = readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    found = re.search(r"-d '(\{.*?\})'", quickstart)
+    assert found, "the Quickstart has a curl -d '…' line"
+    return found.group(1)
+
+
+def _printed(log: str, pattern: str) -> str:
+    found = re.search(pattern, log)
+    assert found, f"{pattern!r} not printed:\n{log}"
+    return found.group(1)
+
+
+def _post(server: Server, token: str, body: str) -> None:
+    answer = httpx.post(
+        f"{server.url}/api/v1/projects/demo/reports",
+        content=body,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 202, answer.text
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    require_chromium()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+def _ticket_link(page: Page, server: Server, group_id: int, key: str) -> str:
+    """Open the group's page until its ticket is linked; the link's address."""
+    link = page.locator("#jira a", has_text=key)
+    for _ in range(50):
+        page.goto(f"{server.url}/admin/groups/{group_id}")
+        if link.count():
+            break
+        page.wait_for_timeout(200)
+    expect(link).to_be_visible()
+    href = link.get_attribute("href")
+    assert href == f"{server.url}/jira/browse/{key}"
+    return href
+
+
+def test_quickstart_ticket_is_visible_and_survives_a_restart(
+    tmp_path: Path, serve: type[Server], browser: Browser
+) -> None:
+    config = tmp_path / "syncengine.toml"
+    shutil.copy(REPO / "config" / "syncengine.toml", config)
+    config.write_text(
+        config.read_text().replace('data_dir = "data"', f'data_dir = "{tmp_path}/data"')
+    )
+    first = serve(config)
+    first.wait_ready()
+    log = first.log.read_text()
+    token = _printed(log, r"generated submission token (\S+) \(shown once")
+    password = _printed(log, r"as admin, password (\S+) \(shown once")
+    assert "Register the webhook" not in log
+
+    _post(first, token, _quickstart_body())
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    sign_in(page, "admin", password, start=f"{first.url}/admin/groups")
+    expect(page.locator("main")).not_to_contain_text("Register the webhook")
+    href = _ticket_link(page, first, 1, "CRASH-1")
+    shot(page, "first-hour-group")
+    page.goto(href)
+    expect(page.locator("h1")).to_have_text("KeyError: cart is empty")
+    expect(page.locator(".status")).to_have_text("To Do")
+    expect(page.locator(".description table").first).to_contain_text("Occurrences")
+    shot(page, "first-hour-issue")
+    assert first.stop() == 0
+
+    second = serve(config, port=first.port)
+    second.wait_ready()
+    log = second.log.read_text()
+    assert "generated submission token" not in log
+    assert "with the password printed at first start" in log
+    _post(second, token, _quickstart_body().replace("KeyError", "ValueError"))
+    sign_in(page, "admin", password, start=f"{second.url}/admin/groups")
+    _ticket_link(page, second, 2, "CRASH-2")
+    page.goto(href)
+    expect(page.locator("h1")).to_have_text("KeyError: cart is empty")
+    assert second.stop() == 0
+
+    with sqlite3.connect(tmp_path / "data" / "syncengine.db") as db:
+        work = db.execute("SELECT kind, state, attempts, last_error FROM outbox").fetchall()
+        links = db.execute("SELECT group_id, jira_issue_key FROM issue_links").fetchall()
+    assert sorted(links) == [(1, "CRASH-1"), (2, "CRASH-2")]
+    assert all(state == "done" and attempts == 1 for _kind, state, attempts, _err in work), work
+    assert "IntegrityError" not in second.log.read_text()
