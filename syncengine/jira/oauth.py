@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from syncengine.errors import JiraError
+from syncengine.jira.answers import read_bounded
 from syncengine.jira.errors import JiraAuthError, JiraUnavailable, JiraUnexpectedResponse
 
 __all__ = [
@@ -126,28 +127,24 @@ async def _bounded(
     try:
         async with asyncio.timeout(deadline):
             async with http.stream(method, url, **kwargs) as response:
-                body = bytearray()
-                async for chunk in response.aiter_raw():
-                    body += chunk
-                    if len(body) > _MAX_ANSWER_BYTES:
-                        raise JiraUnexpectedResponse(
-                            f"Jira's answer to {what} is larger than {_MAX_ANSWER_BYTES} bytes",
-                            status=response.status_code,
-                            fix="check the OAuth endpoints point at Jira's own",
-                        )
-                return httpx.Response(
-                    response.status_code, headers=response.headers, content=bytes(body)
-                )
+                read = await read_bounded(response, max_bytes=_MAX_ANSWER_BYTES)
     except TimeoutError as exc:
         raise JiraUnavailable(
             f"{what}: Jira did not answer within {deadline:g} s",
             fix="check that Jira is reachable; try again",
         ) from exc
-    except httpx.TransportError as exc:
+    except httpx.HTTPError as exc:  # transport failures, and an undecodable answer
         raise JiraUnavailable(
             f"{what} failed ({type(exc).__name__})",
             fix="check that Jira is reachable from this host",
         ) from exc
+    if not read.complete:
+        raise JiraUnexpectedResponse(
+            f"Jira's answer to {what} is larger than {_MAX_ANSWER_BYTES} bytes",
+            status=read.response.status_code,
+            fix="check the OAuth endpoints point at Jira's own",
+        )
+    return read.response
 
 
 def _form(response: httpx.Response, what: str) -> dict[str, str]:
