@@ -424,6 +424,8 @@ class Settings(BaseSettings):
     stop_grace_seconds: float = Field(30.0, ge=0)
     retention_days: int = Field(14, gt=0)
     createmeta_refresh_seconds: int = Field(3600, gt=0)
+    webhook_refresh_seconds: int = Field(6 * 3600, gt=0)
+    health_check_seconds: int = Field(300, gt=0)
     admin_token: SecretStr | None = None
     admin_token_env: str | None = None
     admin_token_file: Path | None = None

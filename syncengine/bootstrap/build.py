@@ -30,6 +30,7 @@ from syncengine.bootstrap.jira_clients import (
     oauth_setups,
 )
 from syncengine.bootstrap.sync_services import build_sync
+from syncengine.bootstrap.webhook_plans import app_secrets, webhook_plans
 from syncengine.domain.merge import SyncMode
 from syncengine.ingest.intake import Intake
 from syncengine.ingest.sink import ReportSink
@@ -44,6 +45,7 @@ from syncengine.store.database import Database
 from syncengine.store.group_edits import GroupEdits
 from syncengine.store.groups import GroupRepository
 from syncengine.store.history import HistoryHook, HistoryRepository
+from syncengine.store.jira_webhooks import WebhookRepository
 from syncengine.store.link_sync import LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
 from syncengine.store.locks import LinkLocks
@@ -79,6 +81,7 @@ from syncengine.sync.status import EngineStatus
 from syncengine.sync.supervision import Supervision
 from syncengine.sync.tickets import CREATE, TicketService
 from syncengine.sync.webhook_inbox import EventHandler, WebhookInbox
+from syncengine.sync.webhook_registration import WebhookRegistrar
 from syncengine.sync.worker import Handler, OutboxWorker
 from syncengine.web.services import WebServices
 from syncengine.web.sessions import WebSessions
@@ -321,6 +324,13 @@ async def bootstrap(
         project_keys={slug: p.jira.project_key for slug, p in settings.projects.items()},
         clock=clock,
     )
+    registrar = WebhookRegistrar(
+        plans=webhook_plans(settings, configs),
+        repository=WebhookRepository(db),
+        clients=jira.for_project,
+        clock=clock,
+    )
+    all_jobs += _connection_jobs(settings, registrar)
     all_jobs += [
         *sync.jobs,
         PeriodicJob(name="retention", seconds=3600, func=_discard(housekeeping.retention)),
@@ -379,6 +389,7 @@ async def bootstrap(
             handlers=all_handlers,
             clock=clock,
             max_age=timedelta(seconds=settings.http.webhook_max_age_seconds),
+            app_secrets=app_secrets(settings, configs),
         ),
         groups=GroupAdmin(
             projects=projects,
@@ -424,6 +435,7 @@ async def bootstrap(
         clock=clock,
         issue_pages=simulator[0].issue_page if simulator is not None else None,
         connector=connector,
+        webhook_registrar=registrar,
     )
     frozen_jobs = tuple(all_jobs)
     return Container(
@@ -462,6 +474,7 @@ async def bootstrap(
         started_at=utcnow(),
         simulator=simulator[0] if simulator is not None else None,
         connector=connector,
+        webhook_registrar=registrar,
     )
 
 
@@ -493,6 +506,21 @@ def _oauth(
 
     credentials = JiraCredentials(CredentialRepository(db, box), setups, http=http, now=clock)
     return JiraConnector(credentials, http=http, now=clock)
+
+
+def _connection_jobs(settings: Settings, registrar: WebhookRegistrar) -> list[PeriodicJob]:
+    """The jobs that keep Jira connections healthy: extending dynamic webhooks."""
+    jobs: list[PeriodicJob] = []
+    if any(p.api == "dynamic" for p in registrar.plans.values()):
+        jobs.append(
+            PeriodicJob(
+                name="webhooks.refresh",
+                seconds=settings.webhook_refresh_seconds,
+                func=_discard(registrar.refresh_due),
+                deadline_seconds=300.0,
+            )
+        )
+    return jobs
 
 
 def _writer(

@@ -30,6 +30,7 @@ from syncengine.sync.scheduler import BackgroundRuntime, PeriodicJob
 from syncengine.sync.supervision import Supervision
 from syncengine.sync.tickets import TicketService
 from syncengine.sync.webhook_inbox import EventHandler
+from syncengine.sync.webhook_registration import WebhookRegistrar
 from syncengine.sync.worker import Handler, OutboxWorker
 from syncengine.web.services import WebServices
 
@@ -114,6 +115,8 @@ class Container:
     simulator: Simulator | None = None
     connector: JiraConnector | None = None
     """OAuth connect flows and credentials (None when no project uses OAuth)."""
+    webhook_registrar: WebhookRegistrar | None = None
+    """Webhooks registered in Jira by API (where the project's auth allows it)."""
 
     @property
     def runtime(self) -> BackgroundRuntime | None:

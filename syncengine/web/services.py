@@ -24,6 +24,7 @@ from syncengine.sync.integration_admin import IntegrationAdmin
 from syncengine.sync.jira_connect import JiraConnector
 from syncengine.sync.status import EngineStatus
 from syncengine.sync.webhook_inbox import WebhookInbox
+from syncengine.sync.webhook_registration import WebhookRegistrar
 from syncengine.web.sessions import WebSessions
 
 __all__ = [
@@ -94,6 +95,7 @@ class WebServices:
     issue_pages: Callable[[str], str | None] | None = None
     """The bundled Jira simulator's issue page by key (None: no simulator runs here)."""
     connector: JiraConnector | None = None
+    webhook_registrar: WebhookRegistrar | None = None
     """OAuth connect flows (None when no project uses OAuth)."""
 
 
