@@ -45,7 +45,7 @@ from syncengine.store.database import Database
 from syncengine.store.group_edits import GroupEdits
 from syncengine.store.groups import GroupRepository
 from syncengine.store.history import HistoryHook, HistoryRepository
-from syncengine.store.jira_webhooks import WebhookRepository
+from syncengine.store.jira_webhooks import HealthCheckRepository, WebhookRepository
 from syncengine.store.link_sync import LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
 from syncengine.store.locks import LinkLocks
@@ -65,6 +65,7 @@ from syncengine.support.pullback import SupportPuller
 from syncengine.support.service import SupportService
 from syncengine.support.targets import SupportTargets
 from syncengine.sync.changes import GroupChanges
+from syncengine.sync.connection_checks import ConnectionChecks
 from syncengine.sync.credential_checks import CredentialChecks, TokenExpiry
 from syncengine.sync.doctor import Doctor, DoctorProject
 from syncengine.sync.duplicates import DuplicateSweep
@@ -324,13 +325,10 @@ async def bootstrap(
         project_keys={slug: p.jira.project_key for slug, p in settings.projects.items()},
         clock=clock,
     )
-    registrar = WebhookRegistrar(
-        plans=webhook_plans(settings, configs),
-        repository=WebhookRepository(db),
-        clients=jira.for_project,
-        clock=clock,
+    credential_checks, connection_checks, registrar = _connections(
+        settings, connector, configs, db, jira, clock
     )
-    all_jobs += _connection_jobs(settings, registrar)
+    all_jobs += _connection_jobs(settings, registrar, connection_checks)
     all_jobs += [
         *sync.jobs,
         PeriodicJob(name="retention", seconds=3600, func=_discard(housekeeping.retention)),
@@ -357,16 +355,7 @@ async def bootstrap(
         stored=projects,
         groups=groups,
         renderer=renderer,
-        credentials=CredentialChecks(
-            connector=connector,
-            expiries={
-                slug: TokenExpiry(
-                    expires=p.jira.api_token_expires, warning_days=p.jira.expiry_warning_days
-                )
-                for slug, p in settings.projects.items()
-            },
-            now=clock,
-        ),
+        credentials=credential_checks,
     )
     all_handlers: tuple[EventHandler, ...] = (sync.webhooks, *event_handlers)
     web = WebServices(
@@ -430,12 +419,14 @@ async def bootstrap(
             metrics=metrics,
             clock=clock,
             supervision=supervision,
+            checks=connection_checks,
         ),
         metrics=metrics,
         clock=clock,
         issue_pages=simulator[0].issue_page if simulator is not None else None,
         connector=connector,
         webhook_registrar=registrar,
+        connection_checks=connection_checks,
     )
     frozen_jobs = tuple(all_jobs)
     return Container(
@@ -475,6 +466,7 @@ async def bootstrap(
         simulator=simulator[0] if simulator is not None else None,
         connector=connector,
         webhook_registrar=registrar,
+        connection_checks=connection_checks,
     )
 
 
@@ -508,9 +500,57 @@ def _oauth(
     return JiraConnector(credentials, http=http, now=clock)
 
 
-def _connection_jobs(settings: Settings, registrar: WebhookRegistrar) -> list[PeriodicJob]:
-    """The jobs that keep Jira connections healthy: extending dynamic webhooks."""
+def _connections(  # noqa: PLR0917 - private: the pieces they are built of
+    settings: Settings,
+    connector: JiraConnector | None,
+    configs: Mapping[str, ProjectJira],
+    db: Database,
+    jira: JiraClients,
+    clock: Callable[[], datetime],
+) -> tuple[CredentialChecks, ConnectionChecks, WebhookRegistrar]:
+    """Doctor's credential checks, the periodic cheap checks built on them, and the
+    webhooks registered by API."""
+    credentials = CredentialChecks(
+        connector=connector,
+        expiries={
+            slug: TokenExpiry(
+                expires=p.jira.api_token_expires, warning_days=p.jira.expiry_warning_days
+            )
+            for slug, p in settings.projects.items()
+        },
+        now=clock,
+    )
+    checks = ConnectionChecks(
+        projects=[slug for slug, c in configs.items() if isinstance(c, JiraConfig)],
+        credentials=credentials,
+        clients=jira.for_project,
+        repository=HealthCheckRepository(db),
+        clock=clock,
+        is_active=_active(ProjectRepository(db)),
+    )
+    registrar = WebhookRegistrar(
+        plans=webhook_plans(settings, configs),
+        repository=WebhookRepository(db),
+        clients=jira.for_project,
+        clock=clock,
+    )
+    return credentials, checks, registrar
+
+
+def _connection_jobs(
+    settings: Settings, registrar: WebhookRegistrar, checks: ConnectionChecks
+) -> list[PeriodicJob]:
+    """The jobs that watch Jira connections: the cheap checks, extending dynamic webhooks."""
     jobs: list[PeriodicJob] = []
+    if checks.projects:
+        jobs.append(
+            PeriodicJob(
+                name="jira.checks",
+                seconds=settings.health_check_seconds,
+                func=_discard(checks.run),
+                deadline_seconds=120.0,
+            )
+        )
     if any(p.api == "dynamic" for p in registrar.plans.values()):
         jobs.append(
             PeriodicJob(

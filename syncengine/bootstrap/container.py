@@ -23,6 +23,7 @@ from syncengine.store.projects import ProjectRepository
 from syncengine.support.pullback import SupportPuller
 from syncengine.support.service import SupportService
 from syncengine.sync.changes import GroupChanges
+from syncengine.sync.connection_checks import ConnectionChecks
 from syncengine.sync.doctor import Doctor
 from syncengine.sync.jira_connect import JiraConnector
 from syncengine.sync.manual_tickets import ManualTickets
@@ -117,6 +118,8 @@ class Container:
     """OAuth connect flows and credentials (None when no project uses OAuth)."""
     webhook_registrar: WebhookRegistrar | None = None
     """Webhooks registered in Jira by API (where the project's auth allows it)."""
+    connection_checks: ConnectionChecks | None = None
+    """The cheap periodic checks of each project's Jira connection."""
 
     @property
     def runtime(self) -> BackgroundRuntime | None:

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from syncengine.errors import InvalidInput, JiraError, NotFound
 from syncengine.store.jira_webhooks import CheckResult
+from syncengine.sync.connection_checks import ConnectionChecks
 from syncengine.sync.doctor import Check
 from syncengine.sync.integration_admin import IntegrationAdmin
 from syncengine.sync.jira_connect import ConnectStart, JiraConnector
@@ -36,8 +37,9 @@ async def _page(
     connector: JiraConnector | None = None,
     connect: ConnectStart | None = None,
     registrar: WebhookRegistrar | None = None,
-    health: Mapping[str, list[CheckResult]] | None = None,
+    checks: ConnectionChecks | None = None,
 ) -> Response:
+    health: Mapping[str, list[CheckResult]] = await checks.latest() if checks else {}
     sections = []
     for project in await admin.projects():
         plan = registrar.plan(project.slug) if registrar is not None else None
@@ -61,14 +63,18 @@ async def _page(
                 "connect": connect if connect and connect.project == project.slug else None,
                 "webhook_plan": plan,
                 "webhooks": hooks,
-                "health": [c for c in (health or {}).get(project.slug, []) if not c.ok],
+                "health": [c for c in health.get(project.slug, []) if not c.ok],
             }
         )
     return render(request, "web/integration_admin.html", {"sections": sections})
 
 
 def _extras(services: WebServices) -> dict[str, Any]:
-    return {"connector": services.connector, "registrar": services.webhook_registrar}
+    return {
+        "connector": services.connector,
+        "registrar": services.webhook_registrar,
+        "checks": services.connection_checks,
+    }
 
 
 @router.get("/admin/integration", response_class=HTMLResponse)

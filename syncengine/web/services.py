@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from syncengine.ingest.intake import Intake
 from syncengine.metrics import Metrics
 from syncengine.support.service import SupportService
+from syncengine.sync.connection_checks import ConnectionChecks
 from syncengine.sync.group_admin import GroupAdmin
 from syncengine.sync.integration_admin import IntegrationAdmin
 from syncengine.sync.jira_connect import JiraConnector
@@ -96,6 +97,7 @@ class WebServices:
     """The bundled Jira simulator's issue page by key (None: no simulator runs here)."""
     connector: JiraConnector | None = None
     webhook_registrar: WebhookRegistrar | None = None
+    connection_checks: ConnectionChecks | None = None
     """OAuth connect flows (None when no project uses OAuth)."""
 
 
