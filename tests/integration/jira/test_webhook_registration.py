@@ -4,7 +4,6 @@ webhooks (signed with the webhook secret); where the auth cannot, a clear answer
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -67,13 +66,13 @@ async def _engine(
 
 
 @pytest.fixture
-async def cloud() -> AsyncIterator[tuple[Simulator, _Engine]]:
+def cloud() -> tuple[Simulator, _Engine]:
     engine = _Engine()
     sim = create_simulator(
         "cloud", base_url=SITE, clock=ManualClock(), webhook_transport=engine, webhook_mode="manual"
     )
     sim.oauth.add_client(CLIENT_ID, CLIENT_SECRET, CALLBACK)
-    yield sim, engine
+    return sim, engine
 
 
 async def _last_webhook(container: Container) -> object:
@@ -157,7 +156,7 @@ async def test_cloud_with_an_api_token_cannot_register_and_says_how(
         assert plan is not None
         assert plan.api is None
         assert 'auth = "oauth2"' in plan.why_not
-        with pytest.raises(InvalidInput, match="OAuth 2.0 apps"):
+        with pytest.raises(InvalidInput, match=r"OAuth 2\.0 apps"):
             await registrar.register("shop")
         # And Jira itself refuses an API-token caller, as Cloud does.
         async with httpx.AsyncClient(transport=sim.transport()) as http:
