@@ -99,6 +99,9 @@ def utcnow() -> datetime:
 
 
 SIMULATOR_DIR = "jira-sim"
+# Cloud lets a dynamic webhook lapse 30 days after its last extension; each is extended once
+# due within 7 days, so a look every 6 hours leaves a week of tries.
+WEBHOOK_REFRESH_SECONDS = 6 * 3600
 """The bundled Jira simulator's site: a folder under the data folder."""
 
 
@@ -555,7 +558,7 @@ def _connection_jobs(
         jobs.append(
             PeriodicJob(
                 name="webhooks.refresh",
-                seconds=settings.webhook_refresh_seconds,
+                seconds=WEBHOOK_REFRESH_SECONDS,
                 func=_discard(registrar.refresh_due),
                 deadline_seconds=300.0,
             )
