@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from syncengine.domain.merge import SyncMode
+from syncengine.jira import jql
 from syncengine.jira.config import JiraConfig
-from syncengine.jira.jql import quote
 from syncengine.settings import Settings
 from syncengine.sync.webhook_registration import WebhookPlan
 from syncengine.web.webhook_receiver import PATH
@@ -40,8 +40,8 @@ def webhook_plans(settings: Settings, configs: Mapping[str, object]) -> dict[str
             continue
         jira = project.jira
         url = public + PATH.replace("{project}", slug)
-        jql = f"project = {quote(jira.project_key)}"
-        base = WebhookPlan(project=slug, api=None, url=url, jql=jql)
+        scope = f"project = {jql.quote(jira.project_key)}"
+        base = WebhookPlan(project=slug, api=None, url=url, jql=scope)
         if _cloud_oauth2(config, jira.auth):
             plans[slug] = replace(base, api="dynamic")
         elif _cloud(config):
@@ -49,7 +49,7 @@ def webhook_plans(settings: Settings, configs: Mapping[str, object]) -> dict[str
                 base,
                 why_not="Jira Cloud lets only OAuth 2.0 apps register webhooks by API: use "
                 f'auth = "oauth2", or as a Jira admin add {url} at Jira settings → System → '
-                f"WebHooks (JQL: {jql}) with the project's webhook_secret",
+                f"WebHooks (JQL: {scope}) with the project's webhook_secret",
             )
         elif jira.webhook_secret is None:
             plans[slug] = replace(
