@@ -82,7 +82,15 @@ _MAX_STEPS = 4  # transitions chained to reach one state
 
 
 class NoTransitionError(JiraPermanentError):
-    """No transition offered from the issue's status leads to the wanted state."""
+    """No transition offered from the issue's status leads to the wanted state.
+
+    ``at_status``: the id of the Jira status no path leads away from (the link is
+    not pushed that state again while its issue stays there).
+    """
+
+    def __init__(self, message: str, *, fix: str = "", at_status: str | None = None) -> None:
+        super().__init__(message, fix=fix)
+        self.at_status = at_status
 
 
 class _MovedMeanwhile(JiraTransientError):
@@ -285,7 +293,8 @@ class LinkSync:
         now = self._clock()
         updates, audits, problems = engine_changes(cfg, group, merged, jira, now)
         audits += [conflict_entry(name, c, issue.key) for name, c in merged.conflicts.items()]
-        pushes = _pushes(merged)
+        pushes, stuck = _reachable(_pushes(merged), inputs.unreachable, issue)
+        problems += stuck
         moved = issue.key if issue.key and issue.key != link.issue_key else None
         if moved is not None:
             audits.append(
@@ -315,6 +324,7 @@ class LinkSync:
         if write.push_fields:
             self._wake()
         problems += jira.problems
+        refused: JiraError | None = None
         if item_id is not None and snapshot is not None:
             ctx = _PushContext(
                 cfg=cfg,
@@ -325,11 +335,21 @@ class LinkSync:
                 item_id=item_id,
             )
             for name, value in pushes:
-                snapshot = await self._push_field(ctx, name, value, snapshot)
+                # Each field on its own: a state no path leads to must not keep the
+                # assignee from Jira. A passing failure retries the whole item.
+                try:
+                    snapshot = await self._push_field(ctx, name, value, snapshot)
+                except JiraError as exc:
+                    if exc.transient:
+                        raise
+                    refused = refused or exc
+                    problems.append(exc.user_message())
         if problems:
             await self._store.set_error(group.id, "; ".join(problems), now=now)
         elif item_id is not None and group.last_sync_error:
             await self._store.set_error(group.id, None, now=now)
+        if refused is not None:
+            raise refused
         return merged
 
     # -- engine → Jira --------------------------------------------------------------------
@@ -342,6 +362,12 @@ class LinkSync:
                 return await self._push_state(ctx, value, snapshot)
             return await self._push_assignee(ctx, value, snapshot)
         except JiraError as exc:
+            if isinstance(exc, NoTransitionError) and name == "state":
+                # Remembered on the (soon dead) item: merges of the link do not queue
+                # this state again while the issue stays where no path leads from.
+                stuck = exc.at_status or (ctx.issue.status.id if ctx.issue.status else None)
+                mark = {"state": value.value, "status": stuck, "error": exc.user_message()}
+                await self._store.note(ctx.item_id, "unreachable", mark)
             if not exc.transient:
                 await self._store.set_error(ctx.group.id, exc.user_message(), now=self._clock())
             if not isinstance(exc, JiraOutcomeUnknown):
@@ -408,6 +434,7 @@ class LinkSync:
             f"{issue.key} cannot be moved to {target.value}: no path of {_MAX_STEPS} "
             f"transitions from {domain_status(issue.status).describe()} leads there",
             fix=f"adjust projects.{ctx.cfg.slug}.sync.state_transitions or the workflow",
+            at_status=current.id,
         )
 
     @staticmethod
@@ -431,6 +458,7 @@ class LinkSync:
             raise NoTransitionError(
                 f"{ctx.issue.key} cannot be moved to {target.value}: {choice.reason}",
                 fix=f"adjust projects.{ctx.cfg.slug}.sync.state_transitions or the workflow",
+                at_status=current.id,
             )
         return choice
 
@@ -550,6 +578,30 @@ class _PushContext:
     group: GroupSyncView
     issue: JiraIssue
     item_id: int
+
+
+def _reachable(
+    pushes: list[tuple[str, Any]], unreachable: tuple[dict[str, Any], ...], issue: JiraIssue
+) -> tuple[list[tuple[str, Any]], list[str]]:
+    """``pushes`` without a state a dead push found no path to from the issue's status,
+    and the problems to keep showing for those (retrying would only fail again)."""
+    status = issue.status.id if issue.status is not None else None
+    kept: list[tuple[str, Any]] = []
+    stuck: list[str] = []
+    for name, value in pushes:
+        mark = next(
+            (
+                m
+                for m in unreachable
+                if name == "state" and m.get("state") == value.value and m.get("status") == status
+            ),
+            None,
+        )
+        if mark is None:
+            kept.append((name, value))
+        else:
+            stuck.append(str(mark.get("error") or f"{issue.key} cannot be moved to {value.value}"))
+    return kept, stuck
 
 
 def _pushes(merged: LinkMerge) -> list[tuple[str, Any]]:
