@@ -33,6 +33,7 @@ from syncengine.jira.errors import (
     error_from_response,
 )
 from syncengine.jira.gateway import find_cloud_id
+from syncengine.jira.oauth import OAuth2Bearer
 from syncengine.jira.retry import (
     Clock,
     RetryDecision,
@@ -122,6 +123,7 @@ class JiraSession:
             auth = httpx.BasicAuth(config.user, self._secret)
         else:
             headers["Authorization"] = f"Bearer {self._secret}"
+        self._auth = auth
         self._http = httpx.AsyncClient(
             auth=auth,
             headers=headers,
@@ -223,6 +225,16 @@ class JiraSession:
                             await self._http.send(request, stream=True),
                             max_bytes=self.config.max_response_bytes,
                         )
+                        if answer.response.status_code == 401 and await self._renewed(request):
+                            # A refused OAuth 2.0 token, refreshed: the same call once more.
+                            request = self._http.build_request(
+                                method, url, params=params, json=json, files=files, headers=headers
+                            )
+                            self.requests_sent += 1
+                            answer = await read_bounded(
+                                await self._http.send(request, stream=True),
+                                max_bytes=self.config.max_response_bytes,
+                            )
             except httpx.UnsupportedProtocol as exc:
                 raise JiraPermanentError(
                     f"cannot reach Jira at {self.config.site}: {exc}",
@@ -269,6 +281,10 @@ class JiraSession:
                 method, path, error, decision.delay, attempt, self.policy.max_retries,
             )  # fmt: skip
             await self._sleep(decision.delay)
+
+    async def _renewed(self, refused: httpx.Request) -> bool:
+        """Whether the auth has a fresh credential for a request Jira answered with 401."""
+        return isinstance(self._auth, OAuth2Bearer) and await self._auth.renew(refused)
 
     def _too_large(
         self, response: httpx.Response, *, context: RequestContext, idempotent: bool
