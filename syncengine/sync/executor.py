@@ -28,7 +28,7 @@ engine state, an unreadable fix version) are shown on the group.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -36,10 +36,8 @@ from syncengine.domain.createmeta import field_meta
 from syncengine.domain.groups import GroupState
 from syncengine.domain.merge import (
     ChangeTimes,
-    Conflict,
     LinkMerge,
     LinkValues,
-    PushToJira,
     SyncMode,
     merge_link,
 )
@@ -52,12 +50,12 @@ from syncengine.domain.statuses import (
     state_for,
 )
 from syncengine.domain.transition_screen import fill_screen
-from syncengine.errors import ConfigError, JiraError, JiraPermanentError, JiraTransientError
+from syncengine.errors import ConfigError, JiraError
 from syncengine.jira.client import JiraClient
 from syncengine.jira.errors import JiraBadRequest, JiraOutcomeUnknown
 from syncengine.jira.models import JiraIssue, JiraTransition
 from syncengine.logs import bind, bound
-from syncengine.store.link_sync import AuditEntry, GroupSyncView, LinkSyncStore, SyncWrite
+from syncengine.store.link_sync import AuditEntry, LinkSyncStore, SyncWrite
 from syncengine.store.links import IssueLinkRepository, LinkRecord, Snapshot
 from syncengine.store.locks import LinkLocks
 from syncengine.store.outbox import OutboxWork
@@ -73,28 +71,19 @@ from syncengine.sync.link_values import (
     snapshot_of,
     snapshot_values,
 )
+from syncengine.sync.push_plan import (
+    MovedMeanwhile,
+    NoTransitionError,
+    PushContext,
+    pushes_of,
+    reachable,
+)
 from syncengine.sync.users import UserDirectory
 
-__all__ = ["LinkSync", "NoTransitionError"]
+__all__ = ["LinkSync", "NoTransitionError"]  # the error lives in sync.push_plan
 
 _ATTEMPTS = 3
 _MAX_STEPS = 4  # transitions chained to reach one state
-
-
-class NoTransitionError(JiraPermanentError):
-    """No transition offered from the issue's status leads to the wanted state.
-
-    ``at_status``: the id of the Jira status no path leads away from (the link is
-    not pushed that state again while its issue stays there).
-    """
-
-    def __init__(self, message: str, *, fix: str = "", at_status: str | None = None) -> None:
-        super().__init__(message, fix=fix)
-        self.at_status = at_status
-
-
-class _MovedMeanwhile(JiraTransientError):
-    """Jira refused a transition because the issue moved meanwhile: merge again later."""
 
 
 class _Retry:
@@ -293,7 +282,7 @@ class LinkSync:
         now = self._clock()
         updates, audits, problems = engine_changes(cfg, group, merged, jira, now)
         audits += [conflict_entry(name, c, issue.key) for name, c in merged.conflicts.items()]
-        pushes, stuck = _reachable(_pushes(merged), inputs.unreachable, issue)
+        pushes, stuck = reachable(pushes_of(merged), inputs.unreachable, issue)
         problems += stuck
         moved = issue.key if issue.key and issue.key != link.issue_key else None
         if moved is not None:
@@ -326,7 +315,7 @@ class LinkSync:
         problems += jira.problems
         refused: JiraError | None = None
         if item_id is not None and snapshot is not None:
-            ctx = _PushContext(
+            ctx = PushContext(
                 cfg=cfg,
                 client=self._clients(slug),
                 link=link,
@@ -355,7 +344,7 @@ class LinkSync:
     # -- engine → Jira --------------------------------------------------------------------
 
     async def _push_field(
-        self, ctx: _PushContext, name: str, value: Any, snapshot: Snapshot
+        self, ctx: PushContext, name: str, value: Any, snapshot: Snapshot
     ) -> Snapshot:
         try:
             if name == "state":
@@ -376,7 +365,7 @@ class LinkSync:
             raise
 
     async def _push_state(
-        self, ctx: _PushContext, target: GroupState, snapshot: Snapshot
+        self, ctx: PushContext, target: GroupState, snapshot: Snapshot
     ) -> Snapshot:
         """Bring the issue to ``target``, chaining transitions (at most ``_MAX_STEPS``).
 
@@ -401,7 +390,7 @@ class LinkSync:
             except JiraBadRequest:
                 fresh = await self.read_issue(ctx.cfg.slug, ctx.link.issue_id)
                 if fresh.status is None or fresh.status.id != current.id:
-                    raise _MovedMeanwhile(
+                    raise MovedMeanwhile(
                         f"{issue.key} changed in Jira while it was being moved; merging again"
                     ) from None
                 offered = await ctx.client.transitions(ctx.link.issue_id)
@@ -439,7 +428,7 @@ class LinkSync:
 
     @staticmethod
     def _choose(  # noqa: PLR0917 - private; the step's facts, in the caller's order
-        ctx: _PushContext,
+        ctx: PushContext,
         target: GroupState,
         current: JiraStatus,
         resolution: str | None,
@@ -464,7 +453,7 @@ class LinkSync:
 
     async def _transition(
         self,
-        ctx: _PushContext,
+        ctx: PushContext,
         target: GroupState,
         offered: tuple[JiraTransition, ...],
         choice: Transition,
@@ -494,7 +483,7 @@ class LinkSync:
 
     async def _screen_values(
         self,
-        ctx: _PushContext,
+        ctx: PushContext,
         offered: tuple[JiraTransition, ...],
         transition_id: str,
         name: str,
@@ -532,7 +521,7 @@ class LinkSync:
         )
 
     async def _push_assignee(
-        self, ctx: _PushContext, value: str | None, snapshot: Snapshot
+        self, ctx: PushContext, value: str | None, snapshot: Snapshot
     ) -> Snapshot:
         target = await self.users(ctx.cfg.slug).jira_id(ctx.client, value)
         confirmed = replace(snapshot, assignee=value)
@@ -550,7 +539,7 @@ class LinkSync:
 
     async def _confirm(
         self,
-        ctx: _PushContext,
+        ctx: PushContext,
         name: str,
         snapshot: Snapshot | None,
         audits: tuple[AuditEntry, ...],
@@ -566,50 +555,3 @@ class LinkSync:
                 audits=audits,
             )
         )
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class _PushContext:
-    """What every push of one run needs."""
-
-    cfg: ProjectSync
-    client: JiraClient
-    link: LinkRecord
-    group: GroupSyncView
-    issue: JiraIssue
-    item_id: int
-
-
-def _reachable(
-    pushes: list[tuple[str, Any]], unreachable: tuple[dict[str, Any], ...], issue: JiraIssue
-) -> tuple[list[tuple[str, Any]], list[str]]:
-    """``pushes`` without a state a dead push found no path to from the issue's status,
-    and the problems to keep showing for those (retrying would only fail again)."""
-    status = issue.status.id if issue.status is not None else None
-    kept: list[tuple[str, Any]] = []
-    stuck: list[str] = []
-    for name, value in pushes:
-        mark = next(
-            (
-                m
-                for m in unreachable
-                if name == "state" and m.get("state") == value.value and m.get("status") == status
-            ),
-            None,
-        )
-        if mark is None:
-            kept.append((name, value))
-        else:
-            stuck.append(str(mark.get("error") or f"{issue.key} cannot be moved to {value.value}"))
-    return kept, stuck
-
-
-def _pushes(merged: LinkMerge) -> list[tuple[str, Any]]:
-    found: list[tuple[str, Any]] = []
-    for name in ("state", "assignee"):
-        decision = getattr(merged, name).decision
-        if isinstance(decision, Conflict):
-            decision = decision.then
-        if isinstance(decision, PushToJira) and (name != "state" or decision.value is not None):
-            found.append((name, decision.value))
-    return found
