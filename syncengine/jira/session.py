@@ -21,6 +21,7 @@ import httpx
 
 from syncengine.errors import ConfigError
 from syncengine.jira.answers import read_bounded
+from syncengine.jira.budget import current_priority, spend
 from syncengine.jira.config import JiraConfig
 from syncengine.jira.errors import (
     JiraError,
@@ -33,12 +34,14 @@ from syncengine.jira.errors import (
     error_from_response,
 )
 from syncengine.jira.gateway import find_cloud_id
+from syncengine.jira.limit_headers import read_limit_headers
 from syncengine.jira.retry import (
     Clock,
     RetryDecision,
     RetryPolicy,
     SiteLimiter,
     Sleep,
+    rate_limit_backoff,
     retry_after_seconds,
 )
 
@@ -205,6 +208,7 @@ class JiraSession:
         await self.rest_base()
         url = self.url(path, root)
         deadline = self._clock() + self.config.deadline_seconds
+        priority = current_priority()
         attempt = 0
         while True:
             attempt += 1
@@ -213,7 +217,7 @@ class JiraSession:
             try:
                 async with asyncio.timeout(max(deadline - started, 0.0)):
                     async with self.limiter.semaphore:
-                        await self.limiter.bucket.acquire()
+                        await spend(self.limiter.budget, priority, sleep=self._sleep)
                         request = self._http.build_request(
                             method, url, params=params, json=json, files=files, headers=headers
                         )
@@ -248,12 +252,14 @@ class JiraSession:
                     method, path, response.status_code, elapsed_ms, attempt,
                 )  # fmt: skip
                 if response.is_success or response.status_code in ok_statuses:
+                    await self._heed_limits(response, None, None, attempt)
                     if not answer.complete:
                         raise self._too_large(response, context=context, idempotent=safe)
                     return response
                 error, decision = self._status_failure(
                     response, path=path, attempt=attempt, idempotent=safe, context=context
                 )
+                await self._heed_limits(response, error, decision, attempt)
             if decision.action == "outcome_unknown":
                 raise JiraOutcomeUnknown(
                     f"the outcome of the request to {context.operation} is unknown: {error}",
@@ -269,6 +275,30 @@ class JiraSession:
                 method, path, error, decision.delay, attempt, self.policy.max_retries,
             )  # fmt: skip
             await self._sleep(decision.delay)
+
+    async def _heed_limits(
+        self,
+        response: httpx.Response,
+        error: JiraError | None,
+        decision: RetryDecision | None,
+        attempt: int,
+    ) -> None:
+        """Tell the site's budget what Jira said: a 429 pauses every process sending to the
+        site (unless it is about one issue); a near-limit quota sheds their refreshes."""
+        signal = read_limit_headers(response.headers)
+        if signal.near_limit:
+            await self.limiter.budget.near_limit(signal.hold_seconds)
+        if response.status_code != 429 or signal.per_issue:
+            return
+        # The wait this session takes itself (Retry-After, else 5 s growing to 30 s).
+        if decision is not None and decision.retry:
+            wait = decision.delay
+        elif error is not None and error.retry_after is not None:
+            wait = error.retry_after
+        else:
+            wait = rate_limit_backoff(attempt, self._random)
+        logger.info("jira 429 (%s): the site's requests pause %.1fs", signal.reason or "-", wait)
+        await self.limiter.budget.pause(wait)
 
     def _too_large(
         self, response: httpx.Response, *, context: RequestContext, idempotent: bool
