@@ -35,6 +35,7 @@ from syncengine.jira.errors import (
 )
 from syncengine.jira.gateway import find_cloud_id
 from syncengine.jira.limit_headers import read_limit_headers
+from syncengine.jira.oauth import OAuth2Bearer
 from syncengine.jira.retry import (
     Clock,
     RetryDecision,
@@ -125,6 +126,7 @@ class JiraSession:
             auth = httpx.BasicAuth(config.user, self._secret)
         else:
             headers["Authorization"] = f"Bearer {self._secret}"
+        self._auth = auth
         self._http = httpx.AsyncClient(
             auth=auth,
             headers=headers,
@@ -227,6 +229,17 @@ class JiraSession:
                             await self._http.send(request, stream=True),
                             max_bytes=self.config.max_response_bytes,
                         )
+                        if answer.response.status_code == 401 and await self._renewed(request):
+                            # A refused OAuth 2.0 token, refreshed: the same call once more.
+                            await spend(self.limiter.budget, priority, sleep=self._sleep)
+                            request = self._http.build_request(
+                                method, url, params=params, json=json, files=files, headers=headers
+                            )
+                            self.requests_sent += 1
+                            answer = await read_bounded(
+                                await self._http.send(request, stream=True),
+                                max_bytes=self.config.max_response_bytes,
+                            )
             except httpx.UnsupportedProtocol as exc:
                 raise JiraPermanentError(
                     f"cannot reach Jira at {self.config.site}: {exc}",
@@ -299,6 +312,10 @@ class JiraSession:
             wait = rate_limit_backoff(attempt, self._random)
         logger.info("jira 429 (%s): the site's requests pause %.1fs", signal.reason or "-", wait)
         await self.limiter.budget.pause(wait)
+
+    async def _renewed(self, refused: httpx.Request) -> bool:
+        """Whether the auth has a fresh credential for a request Jira answered with 401."""
+        return isinstance(self._auth, OAuth2Bearer) and await self._auth.renew(refused)
 
     def _too_large(
         self, response: httpx.Response, *, context: RequestContext, idempotent: bool

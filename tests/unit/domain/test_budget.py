@@ -33,7 +33,7 @@ def test_a_full_bucket_grants_one_second_of_requests_then_paces_them() -> None:
     assert granted == 10
     state, decision = take(state, LIMITS, priority=Priority.CREATE, now=0.0)
     assert decision == Wait(pytest.approx(0.1), "request budget")
-    # Over 10 s at the rate, never more than rate × time + the burst.
+    # Over 10 s at the rate, never more than rate x time + the burst.
     total, now = granted, 0.0
     while now < 10.0:
         now += 0.01
@@ -45,7 +45,7 @@ def test_a_full_bucket_grants_one_second_of_requests_then_paces_them() -> None:
 
 def test_refreshes_leave_the_reserve_to_creates_and_state_sync() -> None:
     state = BudgetState(tokens=4.0, updated=0.0)
-    # A refresh needs the bucket fuller than half (1 + 0.5 × 9 = 5.5 tokens).
+    # A refresh needs the bucket fuller than half (1 + 0.5 x 9 = 5.5 tokens).
     _, decision = take(state, LIMITS, priority=Priority.REFRESH, now=0.0)
     assert isinstance(decision, Wait)
     assert decision.seconds == pytest.approx(0.15)
