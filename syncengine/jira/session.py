@@ -310,6 +310,9 @@ class JiraSession:
             wait = error.retry_after
         else:
             wait = rate_limit_backoff(attempt, self._random)
+        # A longer wait is kept by the work itself (the outbox reschedules it): the site then
+        # sends one probe a minute at most, rather than stopping every process for an hour.
+        wait = min(wait, self.policy.max_delay)
         logger.info("jira 429 (%s): the site's requests pause %.1fs", signal.reason or "-", wait)
         await self.limiter.budget.pause(wait)
 

@@ -70,11 +70,12 @@ async def test_a_429_one_client_sees_pauses_the_others(
         await second.myself()
     assert route.call_count == 1, "a shed request is never sent"
     assert shed.value.transient
-    assert shed.value.retry_after == pytest.approx(120.0)
+    # The site pauses at most a minute at a time; the refused work itself waits the 120 s.
+    assert shed.value.retry_after == pytest.approx(60.0)
     with request_priority(Priority.CREATE):
         await second.myself()
     assert route.call_count == 2
-    assert fake_time.now - started >= 120.0
+    assert fake_time.now - started >= 60.0
 
 
 async def test_a_per_issue_429_does_not_pause_the_site(
