@@ -56,6 +56,15 @@ _IDEMPOTENT_METHODS = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
+def _unreached(exc: Exception) -> Literal["refused", "silent", "cut"]:
+    """How a call failed to get an answer: no connection, no answer in time, or a cut one."""
+    if isinstance(exc, httpx.ConnectError):
+        return "refused"
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return "silent"
+    return "cut"
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -384,17 +393,28 @@ class JiraSession:
         sent: bool,
     ) -> tuple[JiraError, RetryDecision]:
         sent = sent and not isinstance(exc, _NOT_SENT)
+        site = self.config.site
         if isinstance(exc, TimeoutError):
             kind = "timed out"
             limit = self.config.deadline_seconds
-            detail = f"no whole answer within jira.deadline_seconds ({limit:g}s)"
+            detail = f"no whole answer from {site} within jira.deadline_seconds ({limit:g} s)"
+        elif isinstance(exc, httpx.TimeoutException):
+            kind = "timed out"
+            detail = (
+                f"no answer from {site} within {self.config.timeout_seconds:g} s "
+                f"({type(exc).__name__})"
+            )
         else:
-            kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
-            detail = f"{type(exc).__name__}: {self.redact(str(exc)) or 'no detail'}"
+            kind = "failed"
+            said = self.redact(str(exc)) or "no detail"
+            detail = f"cannot connect to {site}: {type(exc).__name__}: {said}"
+            if not isinstance(exc, httpx.ConnectError):
+                detail = f"{type(exc).__name__} from {site}: {said}"
         logger.info("jira %s %s %s: %s", method, path, kind, type(exc).__name__)
         error = JiraUnavailable(
             f"the request to {context.operation} {kind} ({detail})",
             fix="check that Jira is reachable from this host; the work is kept and retried",
+            unreached=_unreached(exc),
         )
         error.__cause__ = exc
         decision = self.policy.for_transport_error(
