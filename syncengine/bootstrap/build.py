@@ -45,6 +45,7 @@ from syncengine.store.database import Database
 from syncengine.store.group_edits import GroupEdits
 from syncengine.store.groups import GroupRepository
 from syncengine.store.history import HistoryHook, HistoryRepository
+from syncengine.store.jira_budget import SharedBudgets
 from syncengine.store.jira_webhooks import HealthCheckRepository, WebhookRepository
 from syncengine.store.link_sync import LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
@@ -64,6 +65,7 @@ from syncengine.support.jira_port import SupportJira
 from syncengine.support.pullback import SupportPuller
 from syncengine.support.service import SupportService
 from syncengine.support.targets import SupportTargets
+from syncengine.support.webhooks import SupportWebhooks
 from syncengine.sync.changes import GroupChanges
 from syncengine.sync.connection_checks import ConnectionChecks
 from syncengine.sync.credential_checks import CredentialChecks, TokenExpiry
@@ -188,6 +190,8 @@ async def bootstrap(
         simulator=simulator[1] if simulator is not None else None,
         observer=lambda slug: metrics.jira_observer(slug, clock),
         auth=connector.credentials.auth_for if connector is not None else None,
+        # Several processes on PostgreSQL share each site's budget; on SQLite one process runs.
+        budgets=SharedBudgets(db) if db.is_postgres else None,
     )
     work_written = asyncio.Event()
     wake = work_written.set
@@ -331,8 +335,8 @@ async def bootstrap(
     credential_checks, connection_checks, registrar = _connections(
         settings, connector, configs, db, jira, clock
     )
-    all_jobs += _connection_jobs(settings, registrar, connection_checks)
     all_jobs += [
+        *_connection_jobs(settings, registrar, connection_checks),
         *sync.jobs,
         PeriodicJob(name="retention", seconds=3600, func=_discard(housekeeping.retention)),
         PeriodicJob(name="tickets.duplicates", seconds=3600, func=_discard(duplicates.sweep)),
@@ -360,7 +364,8 @@ async def bootstrap(
         renderer=renderer,
         credentials=credential_checks,
     )
-    all_handlers: tuple[EventHandler, ...] = (sync.webhooks, *event_handlers)
+    support_webhooks = SupportWebhooks(projects=projects, requests=requests, puller=puller)
+    all_handlers: tuple[EventHandler, ...] = (sync.webhooks, support_webhooks, *event_handlers)
     web = WebServices(
         config=values.web_config(settings),
         intake=Intake(

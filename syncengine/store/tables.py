@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -41,6 +42,7 @@ __all__ = [
     "GroupMinuteCount",
     "HealthCheck",
     "IssueLink",
+    "JiraBudget",
     "JiraCredential",
     "JiraWebhook",
     "OutboxItem",
@@ -547,3 +549,18 @@ class HealthCheck(Base):
     detail: Mapped[str] = mapped_column(Text)
     fix: Mapped[str] = mapped_column(Text)
     checked_at: Mapped[datetime]
+
+
+class JiraBudget(Base):
+    """The request budget of one Jira site, shared by every process (``store.jira_budget``).
+
+    Times are seconds since the epoch on the database's clock.
+    """
+
+    __tablename__ = "jira_budgets"
+
+    site: Mapped[str] = mapped_column(String(512), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated: Mapped[float] = mapped_column(Float)
+    paused_until: Mapped[float] = mapped_column(Float)
+    near_limit_until: Mapped[float] = mapped_column(Float)
