@@ -8,6 +8,7 @@ the services queue them. All of them take these names from here.
 from __future__ import annotations
 
 __all__ = [
+    "LINK_BACKLINK",
     "LINK_PULL",
     "LINK_PUSH",
     "LINK_REGRESSION",
@@ -27,6 +28,10 @@ LINK_PULL = "link.pull"
 
 LINK_REGRESSION = "link.regression"
 """Reopen (or re-file) the issue of a group that regressed, with a comment."""
+
+LINK_BACKLINK = "link.backlink"
+"""Comment on an issue a group was linked to (which group, counts, its page) and add a
+remote link to the group page, once per link."""
 
 SUPPORT_CREATE = "support.create"
 """Create the Jira issue of a portal support request."""
