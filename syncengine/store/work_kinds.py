@@ -8,6 +8,7 @@ the services queue them. All of them take these names from here.
 from __future__ import annotations
 
 __all__ = [
+    "LATEST_WINS",
     "LINK_BACKLINK",
     "LINK_PULL",
     "LINK_PUSH",
@@ -38,3 +39,7 @@ SUPPORT_CREATE = "support.create"
 
 PUSHING_KINDS = (LINK_PUSH, LINK_REGRESSION)
 """Kinds whose pending items are pushes the link's merge must not undo."""
+
+LATEST_WINS = (LINK_PUSH, LINK_PULL)
+"""Kinds that merge the link's current values when they run: a later item of the link
+carries the latest desired state, so a dead one never holds the link's later work back."""

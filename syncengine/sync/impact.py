@@ -39,6 +39,7 @@ from syncengine.domain.impact import (
     refresh_due,
 )
 from syncengine.jira import jql
+from syncengine.jira.budget import Priority, request_priority
 from syncengine.jira.client import JiraClient
 from syncengine.jira.errors import JiraError
 from syncengine.jira.search import RECONCILE_LIMIT
@@ -85,6 +86,7 @@ class _Screen:
 class _Spend:
     share: RequestShare
     calls: int = 0
+    written: int = 0
     problems: list[str] = field(default_factory=list)
 
     def take(self) -> bool:
@@ -186,25 +188,38 @@ class ImpactRefresher:
                 Refresh,
             )
         ]
-        written = 0
-        waiting = ""
         try:
-            while due:
-                if spend.share.tokens < (1 if cfg.policy.overwrite_edits else 2):
-                    waiting = "the round's share of the Jira budget is spent"
-                    break
-                screen = await self._screen(slug, due[0], spend, now)
-                if screen is None or not screen.metas:
-                    waiting = "no mapped field is on the edit screen"
-                    break
-                batch, due = due[:RECONCILE_LIMIT], due[RECONCILE_LIMIT:]
-                written += await self._write(slug, cfg, screen, batch, spend, now)
+            with request_priority(Priority.REFRESH):
+                written, waiting = await self._spend(slug, cfg, due, spend, now)
         except JiraError as exc:
+            # JiraRequestShed too: the site is near its limit, the next round tries again.
             log.warning("impact refresh of %s stopped: %s", slug, exc)
             spend.problems.append(str(exc))
+            written, waiting = spend.written, "Jira stopped the round"
         return ImpactRound(
             written=written, calls=spend.calls, waiting=waiting, problems=tuple(spend.problems)
         )
+
+    async def _spend(
+        self,
+        slug: str,
+        cfg: ImpactConfig,
+        due: list[ImpactCandidate],
+        spend: _Spend,
+        now: datetime,
+    ) -> tuple[int, str]:
+        waiting = ""
+        while due:
+            if spend.share.tokens < (1 if cfg.policy.overwrite_edits else 2):
+                waiting = "the round's share of the Jira budget is spent"
+                break
+            screen = await self._screen(slug, due[0], spend, now)
+            if screen is None or not screen.metas:
+                waiting = "no mapped field is on the edit screen"
+                break
+            batch, due = due[:RECONCILE_LIMIT], due[RECONCILE_LIMIT:]
+            await self._write(slug, cfg, screen, batch, spend, now)
+        return spend.written, waiting
 
     async def _screen(
         self, slug: str, sample: ImpactCandidate, spend: _Spend, now: datetime
@@ -253,14 +268,13 @@ class ImpactRefresher:
         batch: list[ImpactCandidate],
         spend: _Spend,
         now: datetime,
-    ) -> int:
+    ) -> None:
         client = self._clients(slug)
         current = (
             {} if cfg.policy.overwrite_edits else await self._current(client, screen, batch, spend)
         )
         if current is None:
-            return 0
-        written = 0
+            return
         for candidate in batch:
             if not spend.share.tokens >= 1:
                 break
@@ -277,10 +291,9 @@ class ImpactRefresher:
                     recorded[fid] = candidate.written.fields[fid]
             if fields and spend.take():
                 await client.edit_issue(candidate.issue_id, fields=fields, notify=cfg.notify)
-                written += 1
+                spend.written += 1
             elif fields:
                 break
             await self._store.record(
                 candidate.link_id, facts=candidate.facts, fields=recorded, now=now
             )
-        return written
