@@ -44,6 +44,7 @@ from syncengine.store.database import Database
 from syncengine.store.group_edits import GroupEdits
 from syncengine.store.groups import GroupRepository
 from syncengine.store.history import HistoryHook, HistoryRepository
+from syncengine.store.impact import ImpactRepository
 from syncengine.store.jira_budget import SharedBudgets
 from syncengine.store.link_sync import LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
@@ -63,6 +64,7 @@ from syncengine.support.jira_port import SupportJira
 from syncengine.support.pullback import SupportPuller
 from syncengine.support.service import SupportService
 from syncengine.support.targets import SupportTargets
+from syncengine.support.webhooks import SupportWebhooks
 from syncengine.sync.changes import GroupChanges
 from syncengine.sync.credential_checks import CredentialChecks, TokenExpiry
 from syncengine.sync.doctor import Doctor, DoctorProject
@@ -251,6 +253,8 @@ async def bootstrap(
         clients=jira.for_project,
         clock=clock,
         wake=wake,
+        impact_store=ImpactRepository(db),
+        impact_configs=values.impact_configs(settings),
     )
 
     # Support requests.
@@ -361,7 +365,8 @@ async def bootstrap(
             now=clock,
         ),
     )
-    all_handlers: tuple[EventHandler, ...] = (sync.webhooks, *event_handlers)
+    support_webhooks = SupportWebhooks(projects=projects, requests=requests, puller=puller)
+    all_handlers: tuple[EventHandler, ...] = (sync.webhooks, support_webhooks, *event_handlers)
     web = WebServices(
         config=values.web_config(settings),
         intake=Intake(
