@@ -45,6 +45,7 @@ from syncengine.store.database import Database
 from syncengine.store.group_edits import GroupEdits
 from syncengine.store.groups import GroupRepository
 from syncengine.store.history import HistoryHook, HistoryRepository
+from syncengine.store.impact import ImpactRepository
 from syncengine.store.jira_budget import SharedBudgets
 from syncengine.store.jira_webhooks import HealthCheckRepository, WebhookRepository
 from syncengine.store.link_sync import LinkSyncStore
@@ -259,6 +260,8 @@ async def bootstrap(
         clients=jira.for_project,
         clock=clock,
         wake=wake,
+        impact_store=ImpactRepository(db),
+        impact_configs=values.impact_configs(settings),
     )
 
     # Support requests.
