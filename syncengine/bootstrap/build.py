@@ -20,6 +20,7 @@ import httpx
 from pydantic import SecretStr
 
 from syncengine.bootstrap import values
+from syncengine.bootstrap.connections import connection_jobs, connections
 from syncengine.bootstrap.container import Background, Container
 from syncengine.bootstrap.jira_clients import (
     JiraClients,
@@ -30,7 +31,7 @@ from syncengine.bootstrap.jira_clients import (
     oauth_setups,
 )
 from syncengine.bootstrap.sync_services import build_sync
-from syncengine.bootstrap.webhook_plans import app_secrets, webhook_plans
+from syncengine.bootstrap.webhook_plans import app_secrets
 from syncengine.domain.merge import SyncMode
 from syncengine.ingest.intake import Intake
 from syncengine.ingest.sink import ReportSink
@@ -47,7 +48,6 @@ from syncengine.store.groups import GroupRepository
 from syncengine.store.history import HistoryHook, HistoryRepository
 from syncengine.store.impact import ImpactRepository
 from syncengine.store.jira_budget import SharedBudgets
-from syncengine.store.jira_webhooks import HealthCheckRepository, WebhookRepository
 from syncengine.store.link_sync import LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
 from syncengine.store.locks import LinkLocks
@@ -68,8 +68,6 @@ from syncengine.support.service import SupportService
 from syncengine.support.targets import SupportTargets
 from syncengine.support.webhooks import SupportWebhooks
 from syncengine.sync.changes import GroupChanges
-from syncengine.sync.connection_checks import ConnectionChecks
-from syncengine.sync.credential_checks import CredentialChecks, TokenExpiry
 from syncengine.sync.doctor import Doctor, DoctorProject
 from syncengine.sync.duplicates import DuplicateSweep
 from syncengine.sync.group_admin import GroupAdmin
@@ -85,7 +83,6 @@ from syncengine.sync.status import EngineStatus
 from syncengine.sync.supervision import Supervision
 from syncengine.sync.tickets import CREATE, TicketService
 from syncengine.sync.webhook_inbox import EventHandler, WebhookInbox
-from syncengine.sync.webhook_registration import WebhookRegistrar
 from syncengine.sync.worker import Handler, OutboxWorker
 from syncengine.web.services import WebServices
 from syncengine.web.sessions import WebSessions
@@ -102,9 +99,6 @@ def utcnow() -> datetime:
 
 
 SIMULATOR_DIR = "jira-sim"
-# Cloud lets a dynamic webhook lapse 30 days after its last extension; each is extended once
-# due within 7 days, so a look every 6 hours leaves a week of tries.
-WEBHOOK_REFRESH_SECONDS = 6 * 3600
 """The bundled Jira simulator's site: a folder under the data folder."""
 
 
@@ -335,11 +329,11 @@ async def bootstrap(
         project_keys={slug: p.jira.project_key for slug, p in settings.projects.items()},
         clock=clock,
     )
-    credential_checks, connection_checks, registrar = _connections(
+    credential_checks, connection_checks, registrar = connections(
         settings, connector, configs, db, jira, clock
     )
     all_jobs += [
-        *_connection_jobs(settings, registrar, connection_checks),
+        *connection_jobs(settings, registrar, connection_checks),
         *sync.jobs,
         PeriodicJob(name="retention", seconds=3600, func=_discard(housekeeping.retention)),
         PeriodicJob(name="tickets.duplicates", seconds=3600, func=_discard(duplicates.sweep)),
@@ -509,69 +503,6 @@ def _oauth(
 
     credentials = JiraCredentials(CredentialRepository(db, box), setups, http=http, now=clock)
     return JiraConnector(credentials, http=http, now=clock)
-
-
-def _connections(  # noqa: PLR0917 - private: the pieces they are built of
-    settings: Settings,
-    connector: JiraConnector | None,
-    configs: Mapping[str, ProjectJira],
-    db: Database,
-    jira: JiraClients,
-    clock: Callable[[], datetime],
-) -> tuple[CredentialChecks, ConnectionChecks, WebhookRegistrar]:
-    """Doctor's credential checks, the periodic cheap checks built on them, and the
-    webhooks registered by API."""
-    credentials = CredentialChecks(
-        connector=connector,
-        expiries={
-            slug: TokenExpiry(
-                expires=p.jira.api_token_expires, warning_days=p.jira.expiry_warning_days
-            )
-            for slug, p in settings.projects.items()
-        },
-        now=clock,
-    )
-    checks = ConnectionChecks(
-        projects=[slug for slug, c in configs.items() if isinstance(c, JiraConfig)],
-        credentials=credentials,
-        clients=jira.for_project,
-        repository=HealthCheckRepository(db),
-        clock=clock,
-        is_active=_active(ProjectRepository(db)),
-    )
-    registrar = WebhookRegistrar(
-        plans=webhook_plans(settings, configs),
-        repository=WebhookRepository(db),
-        clients=jira.for_project,
-        clock=clock,
-    )
-    return credentials, checks, registrar
-
-
-def _connection_jobs(
-    settings: Settings, registrar: WebhookRegistrar, checks: ConnectionChecks
-) -> list[PeriodicJob]:
-    """The jobs that watch Jira connections: the cheap checks, extending dynamic webhooks."""
-    jobs: list[PeriodicJob] = []
-    if checks.projects:
-        jobs.append(
-            PeriodicJob(
-                name="jira.checks",
-                seconds=settings.health_check_seconds,
-                func=_discard(checks.run),
-                deadline_seconds=120.0,
-            )
-        )
-    if any(p.api == "dynamic" for p in registrar.plans.values()):
-        jobs.append(
-            PeriodicJob(
-                name="webhooks.refresh",
-                seconds=WEBHOOK_REFRESH_SECONDS,
-                func=_discard(registrar.refresh_due),
-                deadline_seconds=300.0,
-            )
-        )
-    return jobs
 
 
 def _writer(
