@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -21,12 +21,14 @@ from syncengine.errors import ConfigError
 from syncengine.jira.client import JiraClient
 from syncengine.jira.config import BaseUrl, Deployment, JiraConfig, parse_base_url, site_of
 from syncengine.jira.oauth import DEFAULT_SCOPES, oauth2_endpoints
-from syncengine.jira.retry import SiteLimiters
+from syncengine.jira.retry import BudgetFactory, SiteLimiters
 from syncengine.jira.session import CallObserver
 from syncengine.settings import JiraSettings, Settings
 from syncengine.sync.jira_auth import OAuthSetup
 
 __all__ = [
+    "DOCTOR_DEADLINE_SECONDS",
+    "DOCTOR_TIMEOUT_SECONDS",
     "JiraClients",
     "SimulatedJira",
     "issue_sites",
@@ -81,6 +83,7 @@ def jira_config(settings: JiraSettings, *, key: str = "jira") -> JiraConfig:
             timeout_seconds=settings.timeout_seconds,
             max_concurrency=settings.max_concurrency,
             requests_per_second=settings.requests_per_second,
+            refresh_reserve=settings.refresh_reserve,
             max_retries=settings.max_retries,
             deadline_seconds=settings.deadline_seconds,
             max_response_bytes=settings.max_response_bytes,
@@ -156,6 +159,23 @@ def _site_and_gateway(settings: JiraSettings, base: BaseUrl, *, key: str) -> tup
     return parse_base_url(settings.site_url, key=f"{key}.site_url").site, base.site
 
 
+DOCTOR_TIMEOUT_SECONDS = 5.0
+"""The longest doctor waits for a connection or for a read (or the project's own
+``timeout_seconds`` when that is shorter)."""
+DOCTOR_DEADLINE_SECONDS = 15.0
+"""The longest one doctor call takes, its whole answer included."""
+
+
+def _doctor_config(config: JiraConfig) -> JiraConfig:
+    timeout = min(config.timeout_seconds, DOCTOR_TIMEOUT_SECONDS)
+    return replace(
+        config,
+        timeout_seconds=timeout,
+        deadline_seconds=max(timeout, min(config.deadline_seconds, DOCTOR_DEADLINE_SECONDS)),
+        max_retries=0,
+    )
+
+
 ProjectJira = JiraConfig | ConfigError | None
 """A project's client configuration; the error saying why it has none; None: simulated."""
 
@@ -192,9 +212,13 @@ def issue_sites(settings: Settings) -> dict[str, str]:
     return sites
 
 
-def new_site_limiters() -> SiteLimiters:
-    """One registry per process: every client of a site shares its concurrency and rate."""
-    return SiteLimiters(clock=time.monotonic, sleep=asyncio.sleep)
+def new_site_limiters(budgets: BudgetFactory | None = None) -> SiteLimiters:
+    """One registry per process: every client of a site shares its concurrency and rate.
+
+    ``budgets`` builds each site's request budget (the database's, shared by every
+    process on PostgreSQL); by default each process keeps its own.
+    """
+    return SiteLimiters(clock=time.monotonic, sleep=asyncio.sleep, budgets=budgets)
 
 
 def open_jira_client(
@@ -220,6 +244,7 @@ def _open(config: JiraConfig, *, limiters: SiteLimiters, **session_options: Any)
         config.site,
         max_concurrency=config.max_concurrency,
         requests_per_second=config.requests_per_second,
+        refresh_reserve=config.refresh_reserve,
     )
     return JiraClient.open(config, limiter=limiter, **session_options)
 
@@ -238,7 +263,8 @@ class JiraClients:
     ``configs`` are the projects' client configurations (:func:`jira_configs`);
     ``transport`` (tests: an in-process transport to a simulator) reaches every
     site; ``simulator`` serves the projects that configure no Jira URL;
-    ``observer(slug)`` is told of every call a project's client makes.
+    ``observer(slug)`` is told of every call a project's client makes; ``budgets`` builds
+    each site's request budget (see :func:`new_site_limiters`).
     """
 
     def __init__(
@@ -249,14 +275,39 @@ class JiraClients:
         simulator: SimulatedJira | None = None,
         observer: Callable[[str], CallObserver] | None = None,
         auth: Callable[[str], httpx.Auth | None] | None = None,
+        budgets: BudgetFactory | None = None,
     ) -> None:
         self._configs = dict(configs)
         self._auth = auth
         self._transport = transport
         self._observer = observer
         self.simulator = simulator
-        self._limiters = new_site_limiters()
+        self._limiters = new_site_limiters(budgets)
         self._clients: dict[str, JiraClient] = {}
+        self._derived: list[JiraClients] = []
+
+    def for_doctor(self) -> JiraClients:
+        """Clients of the same sites for doctor, which a person waits on: each network step
+        waits at most :data:`DOCTOR_TIMEOUT_SECONDS`, a call :data:`DOCTOR_DEADLINE_SECONDS`,
+        and nothing is retried (a Jira that does not answer is the finding). Closed with
+        these clients."""
+        simulator = self.simulator
+        if simulator is not None:
+            simulator = SimulatedJira(
+                config=_doctor_config(simulator.config), transport=simulator.transport
+            )
+        clients = JiraClients(
+            {
+                slug: _doctor_config(c) if isinstance(c, JiraConfig) else c
+                for slug, c in self._configs.items()
+            },
+            transport=self._transport,
+            simulator=simulator,
+            observer=self._observer,
+            auth=self._auth,
+        )
+        self._derived.append(clients)
+        return clients
 
     def for_project(self, slug: str) -> JiraClient:
         """The client of project ``slug``.
@@ -300,6 +351,8 @@ class JiraClients:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+        for derived in self._derived:
+            await derived.aclose()
 
 
 def oauth_setups(settings: Settings, configs: Mapping[str, ProjectJira]) -> dict[str, OAuthSetup]:

@@ -21,6 +21,7 @@ import httpx
 
 from syncengine.errors import ConfigError
 from syncengine.jira.answers import read_bounded
+from syncengine.jira.budget import current_priority, spend
 from syncengine.jira.config import JiraConfig
 from syncengine.jira.errors import (
     JiraError,
@@ -33,12 +34,15 @@ from syncengine.jira.errors import (
     error_from_response,
 )
 from syncengine.jira.gateway import find_cloud_id
+from syncengine.jira.limit_headers import read_limit_headers
+from syncengine.jira.oauth import OAuth2Bearer
 from syncengine.jira.retry import (
     Clock,
     RetryDecision,
     RetryPolicy,
     SiteLimiter,
     Sleep,
+    rate_limit_backoff,
     retry_after_seconds,
 )
 
@@ -50,6 +54,15 @@ Root = Literal["api", "site"]
 _IDEMPOTENT_METHODS = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
 # Raised before a byte of the request left: always safe to send again.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def _unreached(exc: Exception) -> Literal["refused", "silent", "cut"]:
+    """How a call failed to get an answer: no connection, no answer in time, or a cut one."""
+    if isinstance(exc, httpx.ConnectError):
+        return "refused"
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return "silent"
+    return "cut"
 
 
 def _utcnow() -> datetime:
@@ -122,6 +135,7 @@ class JiraSession:
             auth = httpx.BasicAuth(config.user, self._secret)
         else:
             headers["Authorization"] = f"Bearer {self._secret}"
+        self._auth = auth
         self._http = httpx.AsyncClient(
             auth=auth,
             headers=headers,
@@ -205,6 +219,7 @@ class JiraSession:
         await self.rest_base()
         url = self.url(path, root)
         deadline = self._clock() + self.config.deadline_seconds
+        priority = current_priority()
         attempt = 0
         while True:
             attempt += 1
@@ -213,7 +228,7 @@ class JiraSession:
             try:
                 async with asyncio.timeout(max(deadline - started, 0.0)):
                     async with self.limiter.semaphore:
-                        await self.limiter.bucket.acquire()
+                        await spend(self.limiter.budget, priority, sleep=self._sleep)
                         request = self._http.build_request(
                             method, url, params=params, json=json, files=files, headers=headers
                         )
@@ -223,6 +238,17 @@ class JiraSession:
                             await self._http.send(request, stream=True),
                             max_bytes=self.config.max_response_bytes,
                         )
+                        if answer.response.status_code == 401 and await self._renewed(request):
+                            # A refused OAuth 2.0 token, refreshed: the same call once more.
+                            await spend(self.limiter.budget, priority, sleep=self._sleep)
+                            request = self._http.build_request(
+                                method, url, params=params, json=json, files=files, headers=headers
+                            )
+                            self.requests_sent += 1
+                            answer = await read_bounded(
+                                await self._http.send(request, stream=True),
+                                max_bytes=self.config.max_response_bytes,
+                            )
             except httpx.UnsupportedProtocol as exc:
                 raise JiraPermanentError(
                     f"cannot reach Jira at {self.config.site}: {exc}",
@@ -248,12 +274,14 @@ class JiraSession:
                     method, path, response.status_code, elapsed_ms, attempt,
                 )  # fmt: skip
                 if response.is_success or response.status_code in ok_statuses:
+                    await self._heed_limits(response, None, None, attempt)
                     if not answer.complete:
                         raise self._too_large(response, context=context, idempotent=safe)
                     return response
                 error, decision = self._status_failure(
                     response, path=path, attempt=attempt, idempotent=safe, context=context
                 )
+                await self._heed_limits(response, error, decision, attempt)
             if decision.action == "outcome_unknown":
                 raise JiraOutcomeUnknown(
                     f"the outcome of the request to {context.operation} is unknown: {error}",
@@ -269,6 +297,37 @@ class JiraSession:
                 method, path, error, decision.delay, attempt, self.policy.max_retries,
             )  # fmt: skip
             await self._sleep(decision.delay)
+
+    async def _heed_limits(
+        self,
+        response: httpx.Response,
+        error: JiraError | None,
+        decision: RetryDecision | None,
+        attempt: int,
+    ) -> None:
+        """Tell the site's budget what Jira said: a 429 pauses every process sending to the
+        site (unless it is about one issue); a near-limit quota sheds their refreshes."""
+        signal = read_limit_headers(response.headers)
+        if signal.near_limit:
+            await self.limiter.budget.near_limit(signal.hold_seconds)
+        if response.status_code != 429 or signal.per_issue:
+            return
+        # The wait this session takes itself (Retry-After, else 5 s growing to 30 s).
+        if decision is not None and decision.retry:
+            wait = decision.delay
+        elif error is not None and error.retry_after is not None:
+            wait = error.retry_after
+        else:
+            wait = rate_limit_backoff(attempt, self._random)
+        # A longer wait is kept by the work itself (the outbox reschedules it): the site then
+        # sends one probe a minute at most, rather than stopping every process for an hour.
+        wait = min(wait, self.policy.max_delay)
+        logger.info("jira 429 (%s): the site's requests pause %.1fs", signal.reason or "-", wait)
+        await self.limiter.budget.pause(wait)
+
+    async def _renewed(self, refused: httpx.Request) -> bool:
+        """Whether the auth has a fresh credential for a request Jira answered with 401."""
+        return isinstance(self._auth, OAuth2Bearer) and await self._auth.renew(refused)
 
     def _too_large(
         self, response: httpx.Response, *, context: RequestContext, idempotent: bool
@@ -334,17 +393,28 @@ class JiraSession:
         sent: bool,
     ) -> tuple[JiraError, RetryDecision]:
         sent = sent and not isinstance(exc, _NOT_SENT)
+        site = self.config.site
         if isinstance(exc, TimeoutError):
             kind = "timed out"
             limit = self.config.deadline_seconds
-            detail = f"no whole answer within jira.deadline_seconds ({limit:g}s)"
+            detail = f"no whole answer from {site} within jira.deadline_seconds ({limit:g} s)"
+        elif isinstance(exc, httpx.TimeoutException):
+            kind = "timed out"
+            detail = (
+                f"no answer from {site} within {self.config.timeout_seconds:g} s "
+                f"({type(exc).__name__})"
+            )
         else:
-            kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
-            detail = f"{type(exc).__name__}: {self.redact(str(exc)) or 'no detail'}"
+            kind = "failed"
+            said = self.redact(str(exc)) or "no detail"
+            detail = f"cannot connect to {site}: {type(exc).__name__}: {said}"
+            if not isinstance(exc, httpx.ConnectError):
+                detail = f"{type(exc).__name__} from {site}: {said}"
         logger.info("jira %s %s %s: %s", method, path, kind, type(exc).__name__)
         error = JiraUnavailable(
             f"the request to {context.operation} {kind} ({detail})",
             fix="check that Jira is reachable from this host; the work is kept and retried",
+            unreached=_unreached(exc),
         )
         error.__cause__ = exc
         decision = self.policy.for_transport_error(
