@@ -35,7 +35,7 @@ from syncengine.bootstrap.webhook_plans import app_secrets
 from syncengine.domain.merge import SyncMode
 from syncengine.ingest.intake import Intake
 from syncengine.ingest.sink import ReportSink
-from syncengine.ingest.writer import BatchWriter, tune_gc_for_ingest
+from syncengine.ingest.writer import Arrivals, BatchWriter, tune_gc_for_ingest
 from syncengine.jira.config import JiraConfig
 from syncengine.metrics import Metrics
 from syncengine.settings import Settings
@@ -56,6 +56,7 @@ from syncengine.store.outbox import OutboxRepository
 from syncengine.store.projects import ProjectRepository
 from syncengine.store.retention import RetentionRepository
 from syncengine.store.secret_box import load_secret_box
+from syncengine.store.support import COMMENT_KIND as SUPPORT_COMMENT
 from syncengine.store.support import CREATE_KIND as SUPPORT_CREATE
 from syncengine.store.support import SupportRepository
 from syncengine.store.ticket_queue import TicketRequests
@@ -64,6 +65,7 @@ from syncengine.support.create import SupportCreateHandler
 from syncengine.support.jira_adapter import ClientSupportJira
 from syncengine.support.jira_port import SupportJira
 from syncengine.support.pullback import SupportPuller
+from syncengine.support.replies import SupportReplyHandler
 from syncengine.support.service import SupportService
 from syncengine.support.targets import SupportTargets
 from syncengine.support.webhooks import SupportWebhooks
@@ -204,7 +206,9 @@ async def bootstrap(
         hooks=(RegressionHook(values.regression_checks(settings)), HistoryHook(), planner),
         after_commit=(planner.after_commit,),
     )
-    sink = ingest or _writer(groups, settings, clock)
+    # The intake counts the requests it is reading; the writer commits at once when none is.
+    arrivals = Arrivals()
+    sink = ingest or _writer(groups, settings, clock, arrivals)
 
     # The engine's services.
     tickets = TicketService(
@@ -281,6 +285,9 @@ async def bootstrap(
         SUPPORT_CREATE: SupportCreateHandler(
             requests=requests, projects=projects, targets=targets, clock=clock
         ),
+        SUPPORT_COMMENT: SupportReplyHandler(
+            requests=requests, projects=projects, targets=targets, clock=clock
+        ),
     }
     worker = OutboxWorker(
         outbox,
@@ -352,6 +359,7 @@ async def bootstrap(
                 jira=config,
                 template=values.ticket_template(p.jira),
                 screens=values.doctor_screens(p),
+                impact=values.impact_configs(settings)[slug].policy,
             )
             for (slug, p), config in zip(settings.projects.items(), configs.values(), strict=True)
         },
@@ -371,6 +379,7 @@ async def bootstrap(
             contexts=values.report_contexts(settings),
             clock=clock,
             token_cache_seconds=settings.ingest.token_cache_seconds,
+            arrivals=arrivals,
         ),
         webhooks=WebhookInbox(
             secrets={
@@ -506,13 +515,17 @@ def _oauth(
 
 
 def _writer(
-    groups: GroupRepository, settings: Settings, clock: Callable[[], datetime]
+    groups: GroupRepository,
+    settings: Settings,
+    clock: Callable[[], datetime],
+    arrivals: Arrivals,
 ) -> ReportSink:
     writer = BatchWriter(
         groups,
         clock=clock,
         max_reports=settings.ingest.batch_max_reports,
         max_delay=settings.ingest.batch_max_delay_ms / 1000,
+        arrivals=arrivals,
     )
     tune_gc_for_ingest()
     writer.start()
