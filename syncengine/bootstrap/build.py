@@ -133,7 +133,7 @@ def bundled_simulator(
     return simulator, SimulatedJira(config=config, transport=simulator.transport())
 
 
-async def bootstrap(
+async def bootstrap(  # noqa: PLR0915 - the one composition root wires every part, in order
     settings: Settings,
     *,
     migrate: bool | None = None,
