@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 
 __all__ = [
+    "CHATTY_LOGGERS",
     "CONTEXT_FIELDS",
     "RedactingFilter",
     "bind",
@@ -138,8 +139,15 @@ class _PlainFormatter(logging.Formatter):
         return f"{line} [{' '.join(bound_now)}]" if bound_now else line
 
 
+# Libraries that narrate their routine at INFO (each migration step, each job added, each
+# HTTP request sent or answered, server start-up): below ``debug`` only their warnings
+# show, so the log has one line per event that matters, said by syncengine itself.
+CHATTY_LOGGERS = ("alembic", "apscheduler", "httpx", "httpcore", "uvicorn.access", "uvicorn.error")
+
+
 def configure_logging(level: str, *, json_lines: bool, secrets: Iterable[str] = ()) -> None:
-    """Send every log record through one redacting handler on stderr."""
+    """Send every log record through one redacting handler on stderr; below ``debug`` the
+    :data:`CHATTY_LOGGERS` say only warnings and errors."""
     handler = logging.StreamHandler()
     handler.addFilter(RedactingFilter(secrets))
     handler.setFormatter(
@@ -150,3 +158,6 @@ def configure_logging(level: str, *, json_lines: bool, secrets: Iterable[str] = 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    quiet = logging.NOTSET if level.lower() == "debug" else logging.WARNING
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(quiet)

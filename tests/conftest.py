@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -23,6 +24,16 @@ from syncengine.store.tables import Base
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+# Property tests run on a shared, often loaded machine: a slow example is not a failure, so
+# no per-example deadline and no "too slow" health check. Each test still sets its own
+# example count where the default does not suit it.
+settings.register_profile(
+    "syncengine",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("syncengine")
 
 
 @pytest.fixture(autouse=True)

@@ -343,7 +343,7 @@ async def bootstrap(
             )
             for (slug, p), config in zip(settings.projects.items(), configs.values(), strict=True)
         },
-        clients=jira.for_project,
+        clients=jira.for_doctor().for_project,
         stored=projects,
         groups=groups,
         renderer=renderer,

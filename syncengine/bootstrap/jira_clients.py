@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -27,6 +27,8 @@ from syncengine.settings import JiraSettings, Settings
 from syncengine.sync.jira_auth import OAuthSetup
 
 __all__ = [
+    "DOCTOR_DEADLINE_SECONDS",
+    "DOCTOR_TIMEOUT_SECONDS",
     "JiraClients",
     "SimulatedJira",
     "issue_sites",
@@ -156,6 +158,23 @@ def _site_and_gateway(settings: JiraSettings, base: BaseUrl, *, key: str) -> tup
     return parse_base_url(settings.site_url, key=f"{key}.site_url").site, base.site
 
 
+DOCTOR_TIMEOUT_SECONDS = 5.0
+"""The longest doctor waits for a connection or for a read (or the project's own
+``timeout_seconds`` when that is shorter)."""
+DOCTOR_DEADLINE_SECONDS = 15.0
+"""The longest one doctor call takes, its whole answer included."""
+
+
+def _doctor_config(config: JiraConfig) -> JiraConfig:
+    timeout = min(config.timeout_seconds, DOCTOR_TIMEOUT_SECONDS)
+    return replace(
+        config,
+        timeout_seconds=timeout,
+        deadline_seconds=max(timeout, min(config.deadline_seconds, DOCTOR_DEADLINE_SECONDS)),
+        max_retries=0,
+    )
+
+
 ProjectJira = JiraConfig | ConfigError | None
 """A project's client configuration; the error saying why it has none; None: simulated."""
 
@@ -257,6 +276,30 @@ class JiraClients:
         self.simulator = simulator
         self._limiters = new_site_limiters()
         self._clients: dict[str, JiraClient] = {}
+        self._derived: list[JiraClients] = []
+
+    def for_doctor(self) -> JiraClients:
+        """Clients of the same sites for doctor, which a person waits on: each network step
+        waits at most :data:`DOCTOR_TIMEOUT_SECONDS`, a call :data:`DOCTOR_DEADLINE_SECONDS`,
+        and nothing is retried (a Jira that does not answer is the finding). Closed with
+        these clients."""
+        simulator = self.simulator
+        if simulator is not None:
+            simulator = SimulatedJira(
+                config=_doctor_config(simulator.config), transport=simulator.transport
+            )
+        clients = JiraClients(
+            {
+                slug: _doctor_config(c) if isinstance(c, JiraConfig) else c
+                for slug, c in self._configs.items()
+            },
+            transport=self._transport,
+            simulator=simulator,
+            observer=self._observer,
+            auth=self._auth,
+        )
+        self._derived.append(clients)
+        return clients
 
     def for_project(self, slug: str) -> JiraClient:
         """The client of project ``slug``.
@@ -300,6 +343,8 @@ class JiraClients:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+        for derived in self._derived:
+            await derived.aclose()
 
 
 def oauth_setups(settings: Settings, configs: Mapping[str, ProjectJira]) -> dict[str, OAuthSetup]:

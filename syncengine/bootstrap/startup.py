@@ -7,13 +7,22 @@ import os
 import secrets
 from collections.abc import Callable
 
+from pydantic import SecretStr
+
 from syncengine.bootstrap.container import Container
 from syncengine.errors import ConfigError
 from syncengine.settings import Settings, UserSettings
 from syncengine.store.migrate import schema_is_current as _schema_is_current
 from syncengine.store.projects import generate_token
 
-__all__ = ["ADMIN_FILE", "prepare_projects", "schema_is_current", "with_generated_admin"]
+__all__ = [
+    "ADMIN_FILE",
+    "SESSION_SECRET_FILE",
+    "prepare_projects",
+    "schema_is_current",
+    "with_generated_admin",
+    "with_session_secret",
+]
 
 
 async def schema_is_current(container: Container) -> bool:
@@ -94,3 +103,39 @@ def with_generated_admin(settings: Settings, echo: Callable[[str], None]) -> Set
     users = {"admin": UserSettings(password_hash=password_hash, role="admin")}
     web = settings.web.model_copy(update={"users": users})
     return settings.model_copy(update={"web": web})
+
+
+SESSION_SECRET_FILE = "session-secret"  # noqa: S105 a file name, not a secret
+"""Where the generated key that signs dashboard session cookies is kept, under the data folder."""
+
+
+def with_session_secret(settings: Settings, echo: Callable[[str], None]) -> Settings:
+    """``settings`` with ``web.session_secret`` from ``<data_dir>/session-secret`` when none
+    is configured and someone can sign in (else ``settings`` unchanged).
+
+    The first start makes the key (mode 0600: only the owner reads it), later starts and
+    the other processes on the data folder read it, so sign-ins survive a restart. The key
+    is never printed. Raises OSError when the data folder cannot be written, ConfigError
+    when the file holds no key.
+    """
+    web = settings.web
+    if web.session_secret is not None or not (web.users or web.generate_admin):
+        return settings
+    path = settings.data_dir / SESSION_SECRET_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it a moment ago: read that one
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(secrets.token_urlsafe(48) + "\n")
+    if path.stat().st_mode & 0o077:
+        echo(f"warning: {path} can be read by other users; chmod 600 it")
+    key = path.read_text(encoding="utf-8").strip()
+    if len(key) < 32:
+        raise ConfigError([f"{path}: not a session key (too short); delete it to make a new one"])
+    return settings.model_copy(
+        update={"web": web.model_copy(update={"session_secret": SecretStr(key)})}
+    )

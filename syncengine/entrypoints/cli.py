@@ -39,13 +39,14 @@ SIMULATOR_LOCK_WAIT = 10.0
 
 def _run(settings: Settings, *, api: bool, background: bool) -> int:
     from syncengine.bootstrap import bootstrap, prepare_projects, with_generated_admin
+    from syncengine.bootstrap.startup import with_session_secret
     from syncengine.bootstrap.values import server_limits
     from syncengine.entrypoints.server import serve_app
     from syncengine.logs import configure_logging
     from syncengine.web import create_app
 
     if api:
-        settings = with_generated_admin(settings, _echo)
+        settings = with_session_secret(with_generated_admin(settings, _echo), _echo)
     configure_logging(
         settings.log_level, json_lines=settings.log_json, secrets=settings.secret_values()
     )
@@ -91,6 +92,7 @@ def _run(settings: Settings, *, api: bool, background: bool) -> int:
                     limits=server_limits(settings),
                     on_started=lambda: _echo(f"syncengine listening on {url}"),
                 )
+                _echo("syncengine stopped")
             else:
                 await _run_background_only(container)
         finally:

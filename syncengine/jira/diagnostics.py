@@ -12,10 +12,10 @@ from dataclasses import dataclass, replace
 
 from syncengine.domain.createmeta import FieldMeta
 from syncengine.jira.client import JiraClient
-from syncengine.jira.errors import JiraAuthError, JiraError
+from syncengine.jira.errors import JiraAuthError, JiraError, JiraUnavailable
 from syncengine.jira.models import IssueTypeMeta
 
-__all__ = ["ALWAYS_SET", "Check", "ScreenSpec", "diagnose"]
+__all__ = ["ALWAYS_SET", "Check", "ScreenSpec", "diagnose", "failed_check"]
 
 ALWAYS_SET = frozenset({"project", "issuetype", "summary", "reporter"})
 """Fields the engine always sends (or Jira fills itself) on create."""
@@ -31,8 +31,26 @@ class Check:
     fix: str = ""
 
 
-def _failed(name: str, error: JiraError) -> Check:
-    return Check(name=name, ok=False, detail=str(error), fix=error.fix)
+def failed_check(name: str, error: JiraError, *, site: str) -> Check:
+    """The failed check ``name`` for ``error``, with a fix for the person running doctor.
+
+    A Jira that cannot be reached gets its own fix: doctor retries nothing, so the
+    engine's "the work is kept and retried" would not say what to do.
+    """
+    fix = error.fix
+    if isinstance(error, JiraUnavailable):
+        fix = {
+            "refused": f"nothing accepts connections at {site}: check jira.url (host and "
+            "port), that Jira is running, and that no firewall or proxy blocks this host",
+            "silent": f"{site} took the connection but did not answer: check that jira.url "
+            "is Jira itself (not another service or a stuck proxy) and that Jira is not hung",
+            "cut": f"the connection to {site} broke: check the proxy or load balancer in "
+            "front of Jira",
+            None: "Jira is failing or overloaded: look at its health, then run doctor again"
+            if error.status is not None
+            else f"check that {site} is reachable from this host, then run doctor again",
+        }[error.unreached]
+    return Check(name=name, ok=False, detail=str(error), fix=fix)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,9 +104,9 @@ async def _site_checks(client: JiraClient) -> tuple[tuple[Check, ...], bool]:
     except JiraAuthError as exc:
         # Jira answered, and refused the credentials even for serverInfo.
         reached = Check(name="reach Jira", ok=True, detail=f"Jira answered at {client.config.site}")
-        return (reached, _failed("credentials", exc)), False
+        return (reached, failed_check("credentials", exc, site=client.config.site)), False
     except JiraError as exc:
-        return (_failed("reach Jira", exc),), False
+        return (failed_check("reach Jira", exc, site=client.config.site),), False
     configured = client.config.deployment
     mismatch = configured not in ("auto", info.flavour)
     site = Check(
@@ -101,7 +119,7 @@ async def _site_checks(client: JiraClient) -> tuple[tuple[Check, ...], bool]:
     try:
         me = await client.myself()
     except JiraError as exc:
-        return (site, _failed("credentials", exc)), False
+        return (site, failed_check("credentials", exc, site=client.config.site)), False
     who = me.email or me.name or me.account_id or "?"
     login = Check(name="credentials", ok=True, detail=f"signed in as {me.display_name} ({who})")
     return (site, login), True
@@ -114,7 +132,7 @@ async def _project_checks(
         project = await client.project(project_key)
         types = await client.createmeta_issue_types(project_key)
     except JiraError as exc:
-        return (_failed("project", exc),)
+        return (failed_check("project", exc, site=client.config.site),)
     checks = [Check(name="project", ok=True, detail=f"{project.key}: {project.name}")]
     for spec in screens:
         checks += await _screen_checks(client, project_key, types, spec)
@@ -141,7 +159,7 @@ async def _screen_checks(
     try:
         fields = await client.createmeta_fields(project_key, chosen.id)
     except JiraError as exc:
-        return [kind, _failed(spec.name("create screen"), exc)]
+        return [kind, failed_check(spec.name("create screen"), exc, site=client.config.site)]
     screen = _screen_check(fields, set(spec.provided), await client.flavour(), spec.fix)
     return [kind, replace(screen, name=spec.name("create screen"))]
 

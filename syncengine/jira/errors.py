@@ -33,7 +33,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html import unescape
-from typing import Any
+from typing import Any, Literal
 
 from syncengine.errors import JiraError, JiraPermanentError, JiraTransientError
 from syncengine.jira.models import BulkCreateResult
@@ -105,7 +105,24 @@ class JiraRateLimited(JiraTransientError):
 
 
 class JiraUnavailable(JiraTransientError):
-    """Jira answered 5xx, timed out, or could not be reached."""
+    """Jira answered 5xx, timed out, or could not be reached.
+
+    ``unreached`` says how a call that got no answer failed: ``"refused"`` (no
+    connection), ``"silent"`` (no answer in time) or ``"cut"`` (the connection broke);
+    None when Jira answered (``status`` is its 5xx).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        fix: str = "",
+        retry_after: float | None = None,
+        unreached: Literal["refused", "silent", "cut"] | None = None,
+    ) -> None:
+        super().__init__(message, status=status, fix=fix, retry_after=retry_after)
+        self.unreached = unreached
 
 
 class JiraOutcomeUnknown(JiraTransientError):

@@ -556,7 +556,13 @@ class TokenSource(Protocol):
 
 
 class OAuth2Bearer(httpx.Auth):
-    """Bearer auth from a :class:`TokenSource`; one fresh token is tried after a 401."""
+    """Bearer auth from a :class:`TokenSource`.
+
+    The flow only sets the header: when Jira refuses the token (401) the session, which
+    has read that answer through its capped reader, asks :meth:`renew` for a fresh one
+    and sends once more. (A retry inside the httpx flow would have httpx read the refused
+    answer whole, past every cap.)
+    """
 
     def __init__(self, source: TokenSource) -> None:
         self._source = source
@@ -566,13 +572,18 @@ class OAuth2Bearer(httpx.Auth):
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         token = await self._source.access_token()
         request.headers["Authorization"] = f"Bearer {token}"
-        response = yield request
-        if response.status_code != 401:
-            return
-        fresh = await self._source.access_token(refused=token)
-        if fresh != token:
-            request.headers["Authorization"] = f"Bearer {fresh}"
-            yield request
+        yield request
+
+    async def renew(self, refused: httpx.Request) -> bool:
+        """Jira answered ``refused`` with 401: whether a fresh token is to be had (send the
+        request again then; the flow puts the fresh token on it).
+
+        Raises:
+            JiraError: no token can be had (grant revoked, OAuth server down).
+        """
+        sent = str(refused.headers.get("Authorization", "")).removeprefix("Bearer ")
+        fresh = await self._source.access_token(refused=sent)
+        return fresh != sent
 
     def sync_auth_flow(
         self, request: httpx.Request

@@ -33,6 +33,7 @@ from syncengine.jira.errors import (
     error_from_response,
 )
 from syncengine.jira.gateway import find_cloud_id
+from syncengine.jira.oauth import OAuth2Bearer
 from syncengine.jira.retry import (
     Clock,
     RetryDecision,
@@ -50,6 +51,15 @@ Root = Literal["api", "site"]
 _IDEMPOTENT_METHODS = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
 # Raised before a byte of the request left: always safe to send again.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def _unreached(exc: Exception) -> Literal["refused", "silent", "cut"]:
+    """How a call failed to get an answer: no connection, no answer in time, or a cut one."""
+    if isinstance(exc, httpx.ConnectError):
+        return "refused"
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return "silent"
+    return "cut"
 
 
 def _utcnow() -> datetime:
@@ -122,6 +132,7 @@ class JiraSession:
             auth = httpx.BasicAuth(config.user, self._secret)
         else:
             headers["Authorization"] = f"Bearer {self._secret}"
+        self._auth = auth
         self._http = httpx.AsyncClient(
             auth=auth,
             headers=headers,
@@ -223,6 +234,16 @@ class JiraSession:
                             await self._http.send(request, stream=True),
                             max_bytes=self.config.max_response_bytes,
                         )
+                        if answer.response.status_code == 401 and await self._renewed(request):
+                            # A refused OAuth 2.0 token, refreshed: the same call once more.
+                            request = self._http.build_request(
+                                method, url, params=params, json=json, files=files, headers=headers
+                            )
+                            self.requests_sent += 1
+                            answer = await read_bounded(
+                                await self._http.send(request, stream=True),
+                                max_bytes=self.config.max_response_bytes,
+                            )
             except httpx.UnsupportedProtocol as exc:
                 raise JiraPermanentError(
                     f"cannot reach Jira at {self.config.site}: {exc}",
@@ -269,6 +290,10 @@ class JiraSession:
                 method, path, error, decision.delay, attempt, self.policy.max_retries,
             )  # fmt: skip
             await self._sleep(decision.delay)
+
+    async def _renewed(self, refused: httpx.Request) -> bool:
+        """Whether the auth has a fresh credential for a request Jira answered with 401."""
+        return isinstance(self._auth, OAuth2Bearer) and await self._auth.renew(refused)
 
     def _too_large(
         self, response: httpx.Response, *, context: RequestContext, idempotent: bool
@@ -334,17 +359,28 @@ class JiraSession:
         sent: bool,
     ) -> tuple[JiraError, RetryDecision]:
         sent = sent and not isinstance(exc, _NOT_SENT)
+        site = self.config.site
         if isinstance(exc, TimeoutError):
             kind = "timed out"
             limit = self.config.deadline_seconds
-            detail = f"no whole answer within jira.deadline_seconds ({limit:g}s)"
+            detail = f"no whole answer from {site} within jira.deadline_seconds ({limit:g} s)"
+        elif isinstance(exc, httpx.TimeoutException):
+            kind = "timed out"
+            detail = (
+                f"no answer from {site} within {self.config.timeout_seconds:g} s "
+                f"({type(exc).__name__})"
+            )
         else:
-            kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
-            detail = f"{type(exc).__name__}: {self.redact(str(exc)) or 'no detail'}"
+            kind = "failed"
+            said = self.redact(str(exc)) or "no detail"
+            detail = f"cannot connect to {site}: {type(exc).__name__}: {said}"
+            if not isinstance(exc, httpx.ConnectError):
+                detail = f"{type(exc).__name__} from {site}: {said}"
         logger.info("jira %s %s %s: %s", method, path, kind, type(exc).__name__)
         error = JiraUnavailable(
             f"the request to {context.operation} {kind} ({detail})",
             fix="check that Jira is reachable from this host; the work is kept and retried",
+            unreached=_unreached(exc),
         )
         error.__cause__ = exc
         decision = self.policy.for_transport_error(

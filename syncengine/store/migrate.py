@@ -10,6 +10,7 @@ scratch SQLite database brought to the current head.
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
 from pathlib import Path
 
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
 
 
 def alembic_config(url: str, *, migrations: Path = MIGRATIONS) -> Config:
@@ -52,9 +54,13 @@ def _ensure_sqlite_folder(url: str) -> None:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the schema at ``url`` up to ``revision`` (blocking)."""
+    """Bring the schema at ``url`` up to ``revision`` (blocking); one log line when it moved."""
     _ensure_sqlite_folder(url)
+    before = current_revision(url)
     command.upgrade(alembic_config(url), revision)
+    after = current_revision(url)
+    if after != before:
+        log.info("database schema upgraded from %s to %s", before or "empty", after)
 
 
 def downgrade(url: str, revision: str) -> None:

@@ -22,7 +22,7 @@ from syncengine.domain.groups import GroupSnapshot
 from syncengine.errors import ConfigError, JiraError, SyncEngineError
 from syncengine.jira.client import JiraClient
 from syncengine.jira.config import JiraConfig
-from syncengine.jira.diagnostics import Check, ScreenSpec, diagnose
+from syncengine.jira.diagnostics import Check, ScreenSpec, diagnose, failed_check
 from syncengine.jira.errors import JiraInvalidIssueType
 from syncengine.store.groups import GroupRepository
 from syncengine.store.projects import ProjectRepository
@@ -88,7 +88,7 @@ async def _permission_check(client: JiraClient, project_key: str) -> Check:
     try:
         held = await client.my_permissions(project_key, list(PERMISSIONS))
     except JiraError as exc:
-        return Check(name="permissions", ok=False, detail=str(exc), fix=exc.fix)
+        return failed_check("permissions", exc, site=client.config.site)
     missing = [PERMISSIONS[key] for key, ok in held.items() if not ok]
     if missing:
         return Check(
@@ -227,7 +227,9 @@ class Doctor:
         if kind is not None and kind.ok:
             try:
                 checks += await self._field_checks(slug, template, client)
-            except (JiraError, SyncEngineError) as exc:
+            except JiraError as exc:
+                checks.append(failed_check("field configuration", exc, site=client.config.site))
+            except SyncEngineError as exc:
                 checks.append(
                     Check(
                         name="field configuration",

@@ -378,6 +378,7 @@ class TicketService:
                 outcomes[work.id] = exc
                 continue
             self._unlinked.pop(group.id, None)
+            log.info("group %s: ticket %s created", group.id, issue.key)
             outcomes[work.id] = None
         return outcomes
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
 import httpx
@@ -40,3 +41,16 @@ def test_broken_config_exits_before_binding(tmp_path: Path, serve: type[Server])
         raise AssertionError("something answered on the port")
     except httpx.TransportError:
         pass
+
+
+def test_listening_is_said_only_once_the_port_is_bound(tmp_path: Path, serve: type[Server]) -> None:
+    config = tmp_path / "syncengine.toml"
+    config.write_text(f'data_dir = "{tmp_path}/data"\n')
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        server = serve(config, port=taken.getsockname()[1])
+        assert server.proc.wait(timeout=60) != 0
+    log = server.log.read_text()
+    assert "address already in use" in log
+    assert "listening on" not in log

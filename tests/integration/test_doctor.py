@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from syncengine.bootstrap import bootstrap
+from syncengine.bootstrap.jira_clients import DOCTOR_TIMEOUT_SECONDS
 from syncengine.entrypoints.cli import main
 from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN
 from syncengine.settings import Settings
@@ -188,3 +191,77 @@ async def test_a_create_screen_problem_does_not_hide_the_field_checks(database_u
         assert "Enormous" in bad["field configuration"].detail + bad["field configuration"].fix
     finally:
         await container.aclose()
+
+
+def _jira_at(tmp_path: Path, port: int) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        projects={
+            "shop": {
+                "jira": {
+                    "url": f"http://127.0.0.1:{port}",
+                    "user": "bot@example.com",
+                    "api_token": "t0ken-t0ken",
+                }
+            }
+        },
+    )
+
+
+async def _doctor_within(settings: Settings, seconds: float) -> list[Any]:
+    container = await bootstrap(settings)
+    try:
+        # A bound for the test, not a timing check: before doctor had its own deadlines
+        # this took 204 s (silent port) and 19.5 s (refused) with the default settings.
+        async with asyncio.timeout(seconds):
+            return await container.doctor.run("shop")
+    finally:
+        await container.aclose()
+
+
+async def test_a_jira_that_takes_the_connection_and_never_answers(tmp_path: Path) -> None:
+    # The kernel completes the handshake of a listening socket nobody accepts from:
+    # the connection stands and no byte ever comes back.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        checks = await _doctor_within(_jira_at(tmp_path, port), 60)
+    assert [(c.name, c.ok) for c in checks] == [("Jira URL", True), ("reach Jira", False)]
+    reach = checks[1]
+    wait = f"{DOCTOR_TIMEOUT_SECONDS:g} s"
+    assert f"no answer from http://127.0.0.1:{port} within {wait}" in reach.detail
+    assert "took the connection but did not answer" in reach.fix
+    assert "retried" not in reach.detail + reach.fix
+
+
+async def test_a_refused_port_fails_at_once_with_the_fix(tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    # Nothing listens on the port now: every connection is refused, and none is retried.
+    checks = await _doctor_within(_jira_at(tmp_path, port), 30)
+    assert [(c.name, c.ok) for c in checks] == [("Jira URL", True), ("reach Jira", False)]
+    reach = checks[1]
+    assert f"cannot connect to http://127.0.0.1:{port}" in reach.detail
+    assert "nothing accepts connections" in reach.fix
+    assert "jira.url" in reach.fix
+    assert "retried" not in reach.detail + reach.fix
+
+
+def test_the_cli_prints_the_unanswered_wait_and_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path}/data"\n[projects.shop.jira]\n'
+        f'url = "http://127.0.0.1:{port}"\nuser = "bot@example.com"\napi_token = "t0ken-t0ken"\n',
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config), "doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "✗ reach Jira — " in out
+    assert "fix: nothing accepts connections" in out

@@ -165,7 +165,7 @@ def _skeleton(wiki: str) -> list[str]:
     return re.sub(r"\{noformat\}\n.*?\n\{noformat\}", "{noformat}", wiki, flags=re.S).split("\n")
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80)
 @given(message=texts, classifier=texts, host=texts, function=texts)
 def test_any_values_keep_the_description_shape(
     message: str, classifier: str, host: str, function: str

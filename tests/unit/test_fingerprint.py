@@ -157,7 +157,7 @@ def test_assign_sets_the_fingerprint() -> None:
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(
     st.lists(st.tuples(names, names), min_size=1, max_size=8),
     st.lists(st.integers(1, 10_000), min_size=8, max_size=8),

@@ -93,13 +93,13 @@ PARSERS = [
 ]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(st.binary(max_size=200), st.integers(0, len(PARSERS) - 1))
 def test_random_bytes(body: bytes, which: int) -> None:
     check(PARSERS[which], body)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(shaped, st.integers(0, len(PARSERS) - 1))
 def test_random_json_shapes(value: Any, which: int) -> None:
     body = json.dumps(value).encode()

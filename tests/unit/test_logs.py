@@ -5,8 +5,19 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Iterator
 
-from syncengine.logs import RedactingFilter, configure_logging, request_id
+import pytest
+
+from syncengine.logs import CHATTY_LOGGERS, RedactingFilter, configure_logging, request_id
+
+
+@pytest.fixture(autouse=True)
+def _library_levels_restored() -> Iterator[None]:
+    # configure_logging sets the library loggers' levels: put them back for other tests.
+    yield
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET)
 
 
 def test_known_secrets_and_credential_shapes_are_redacted() -> None:
@@ -87,3 +98,26 @@ async def test_tasks_side_by_side_keep_their_own_ids() -> None:
         logging.getLogger().handlers.clear()
     entries = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert sorted((e["outbox_id"], e["project"]) for e in entries) == [(1, "a"), (2, "b")]
+
+
+@pytest.mark.parametrize("level", ["info", "debug"])
+def test_library_chatter_shows_only_at_debug(level: str) -> None:
+    configure_logging(level, json_lines=True)
+    stream = io.StringIO()
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
+    try:
+        for name in ("alembic.runtime.migration", "apscheduler.scheduler", "httpx"):
+            logging.getLogger(name).info("routine step")
+        logging.getLogger("uvicorn.access").info('127.0.0.1 - "GET /healthz" 200')
+        logging.getLogger("uvicorn.error").info("Application startup complete.")
+        logging.getLogger("uvicorn.error").error("error while attempting to bind")
+        logging.getLogger("syncengine.sync.tickets").info("group 1: ticket CRASH-1 created")
+    finally:
+        logging.getLogger().handlers.clear()
+    said = [json.loads(line)["message"] for line in stream.getvalue().splitlines()]
+    if level == "debug":
+        assert len(said) == 7
+    else:
+        assert said == ["error while attempting to bind", "group 1: ticket CRASH-1 created"]

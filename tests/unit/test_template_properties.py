@@ -37,7 +37,7 @@ placeholder_text = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(
     custom=st.dictionaries(st.sampled_from(KEYS), placeholder_text, max_size=6),
     attributes=st.dictionaries(names, st.text(max_size=30), max_size=4),
@@ -64,7 +64,7 @@ def test_build_fields_never_raises_on_a_real_screen(
 PIECES = [*"{}%#<>/ab ptrh12=\"'|.()*+-_", "{{", "}}", "{%", "%}", "<p>", "</p>", "<pre>", "group"]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(st.lists(st.sampled_from(PIECES), max_size=30).map("".join))
 def test_any_user_template_renders_or_raises_template_error(source: str) -> None:
     renderer = DescriptionRenderer(

@@ -23,6 +23,8 @@ from syncengine.jira.simulator.text_limits import (
 __all__ = ["FieldProblem", "changelog_strings", "parse_value", "schema_of"]
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Jira's date-time format, as coercion writes it: 2026-11-23T11:29:24.000+0000.
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{3})?)?([+-]\d{4}|Z)?$")
 
 
 class FieldProblem(Exception):
@@ -141,6 +143,10 @@ def parse_value(  # noqa: PLR0911, PLR0912 - one branch per field kind reads bes
         if raw is not None and (not isinstance(raw, str) or not _DATE.match(raw)):
             raise FieldProblem("Error parsing date string: " + str(raw))
         return raw
+    if kind == "datetime":
+        if raw is not None and (not isinstance(raw, str) or not _DATETIME.match(raw)):
+            raise FieldProblem("Error parsing date-time string: " + str(raw))
+        return raw
     if kind == "number":
         if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int | float)):
             raise FieldProblem("Operation value must be a number")
@@ -178,6 +184,7 @@ _SYSTEM_SCHEMA = {
     "string": "string",
     "text": "string",
     "date": "date",
+    "datetime": "datetime",
     "number": "number",
     "priority": "priority",
     "user": "user",

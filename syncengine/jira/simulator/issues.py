@@ -62,8 +62,9 @@ def resolve_issuetype(state: SimState, project: Project, ref: Any) -> IssueType:
     raise field_errors({"issuetype": "The issue type selected is invalid."})
 
 
-def _screen(project: Project, issuetype_id: str) -> dict[str, bool]:
-    return {sf.field_id: sf.required for sf in project.screens.get(issuetype_id, ())}
+def _screen(project: Project, issuetype_id: str, *, creating: bool) -> dict[str, bool]:
+    shown = project.screens.get(issuetype_id, ()) if creating else project.edit_screen(issuetype_id)
+    return {sf.field_id: sf.required for sf in shown}
 
 
 def _apply_update(  # noqa: PLR0917 - private, called from one place
@@ -114,7 +115,7 @@ def apply_changes(  # noqa: PLR0912 - Jira's validation order, step by step
     update = body.get("update") or {}
     if not isinstance(fields, dict) or not isinstance(update, dict):
         raise bad_request("Can not deserialize the request: 'fields' and 'update' are objects.")
-    screen = _screen(project, issuetype_id)
+    screen = _screen(project, issuetype_id, creating=creating)
     errors: dict[str, str] = {}
     result = dict(current)
     for field_id, raw in fields.items():

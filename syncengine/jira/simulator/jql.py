@@ -2,9 +2,11 @@
 
 Supported: ``project``, ``key``/``issuekey``, ``id``, ``labels``, ``status``,
 ``statusCategory``, ``created``/``updated`` (with Jira's date formats),
-``issue.property[name].path``; ``=``, ``!=``, ``IN``, ``NOT IN``, ``<``, ``<=``,
+``issue.property[name].path``, number custom fields (by name, ``cf[N]`` or
+``customfield_N``); ``=``, ``!=``, ``IN``, ``NOT IN``, ``<``, ``<=``,
 ``>``, ``>=``, ``IS [NOT] EMPTY``; ``AND``/``OR``/``NOT``/parentheses;
-``ORDER BY`` updated, created, key, id. Anything else is Jira's 400.
+``ORDER BY`` updated, created, key, id and number custom fields (issues without a
+value last). Anything else is Jira's 400.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from syncengine.jira.simulator.errors import JiraHttpError, bad_request
-from syncengine.jira.simulator.jql_clauses import build_clause
+from syncengine.jira.simulator.jql_clauses import build_clause, custom_clause, custom_field
 from syncengine.jira.simulator.model import Issue
 from syncengine.jira.simulator.state import SimState
 
@@ -93,11 +95,16 @@ class Query:
         found = [i for i in issues if self.predicate(i)]
         order = self.order or (("key_desc_default", True),)
         for name, descending in reversed(order):
-            found.sort(key=_sort_key(name), reverse=descending)
+            found.sort(key=_sort_key(name, descending), reverse=descending)
         return found
 
 
-def _sort_key(name: str) -> Callable[[Issue], Any]:
+def _sort_key(name: str, descending: bool) -> Callable[[Issue], Any]:
+    if name.startswith("customfield_"):
+        # Issues without a value sort last whichever the direction.
+        if descending:
+            return lambda i: (i.fields.get(name) is not None, i.fields.get(name) or 0)
+        return lambda i: (i.fields.get(name) is None, i.fields.get(name) or 0)
     if name in ("updated", "created"):
         return lambda i: getattr(i, name)
     if name == "id":
@@ -175,6 +182,9 @@ class _Parser:
             while True:
                 tok = self.take()
                 name = _SORTABLE.get(tok.text.lower())
+                custom = custom_field(self.state, tok.text) if name is None else None
+                if custom is not None and custom.kind == "number":
+                    name = custom.id
                 if name is None:
                     raise _error(f"Not able to sort using field '{tok.text}'.")
                 descending = False
@@ -274,12 +284,20 @@ class _Parser:
         tok = self.take()
         field = tok.text
         lowered = field.lower()
+        custom = None
+        if tok.kind != "prop" and lowered not in _FIELDS:
+            custom = custom_field(self.state, field)
+        if custom is not None:
+            op = self.operator()
+            values = self.values(op) if op not in ("IS", "IS NOT") else [self.value()]
+            return custom_clause(custom, op, values)
         if tok.kind != "prop" and lowered not in _FIELDS:
             if lowered in _KNOWN_UNSUPPORTED or lowered.startswith(("cf[", "customfield_")):
                 raise _error(
                     f"Error in the JQL Query: the Jira simulator does not support searching on "
                     f"'{field}'. Supported fields: project, key, id, labels, status, "
-                    "statusCategory, created, updated, issue.property[...]."
+                    "statusCategory, created, updated, issue.property[...], number custom "
+                    "fields."
                 )
             raise _error(
                 f"Field '{field}' does not exist or you do not have permission to view it."

@@ -9,15 +9,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from syncengine.jira.simulator.errors import bad_request
-from syncengine.jira.simulator.model import Issue
+from syncengine.jira.simulator.model import FieldDef, Issue
 from syncengine.jira.simulator.state import SimState
 
-__all__ = ["build_clause", "parse_date"]
+__all__ = ["build_clause", "custom_clause", "custom_field", "parse_date"]
 
 Predicate = Callable[[Issue], bool]
 _ORDERING = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 _DATE_FORMATS = ("%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M", "%Y-%m-%d", "%Y/%m/%d")
 _PERIOD = re.compile(r"^([-+]?)\s*((?:\d+\s*[wdhm]\s*)+)$")
+_CF = re.compile(r"^(?:cf\[(\d+)\]|customfield_(\d+))$", re.IGNORECASE)
 
 
 def _unsupported(field: str, op: str) -> Exception:
@@ -162,3 +163,51 @@ def parse_date(field: str, raw: str, now: datetime) -> datetime:
         "'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd', "
         "or a period format e.g. '-5d', '4w 2d'."
     )
+
+
+def custom_field(state: SimState, ref: str) -> FieldDef | None:
+    """The custom field a JQL reference names: ``cf[N]``, ``customfield_N`` or its name."""
+    match = _CF.match(ref)
+    if match:
+        return state.fields.get(f"customfield_{match.group(1) or match.group(2)}")
+    wanted = ref.casefold()
+    return next(
+        (f for f in state.fields.values() if f.custom and f.name.casefold() == wanted), None
+    )
+
+
+def _number(field: FieldDef, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise bad_request(f"The value '{raw}' is invalid for the field '{field.name}'.") from None
+
+
+def custom_clause(field: FieldDef, op: str, values: list[str | None]) -> Predicate:
+    """A clause on a number custom field: ``=``, ``!=``, ``<``…``>=``, ``IN``, ``IS [NOT] EMPTY``.
+
+    As in Jira, an issue without a value matches only ``IS EMPTY`` (and ``!=``/``NOT IN``
+    never match it either). Other custom field kinds are a clear 400.
+    """
+    if field.kind != "number":
+        raise bad_request(
+            f"Error in the JQL Query: the Jira simulator does not support searching on "
+            f"'{field.name}' (a {field.kind} field); only number custom fields are searchable."
+        )
+    fid = field.id
+    if op in ("IS", "IS NOT"):
+        if values[0] is not None:
+            raise _unsupported(field.name, op)
+        empty = op == "IS"
+        return lambda i: (i.fields.get(fid) is None) == empty
+    numbers = [_number(field, v) for v in values if v is not None]
+    if op in _ORDERING:
+        if not numbers:
+            raise _unsupported(field.name, op)
+        compare, bound = _ORDERING[op], numbers[0]
+        return lambda i: i.fields.get(fid) is not None and bool(compare(i.fields[fid], bound))
+    if op in ("=", "IN"):
+        return lambda i: i.fields.get(fid) is not None and i.fields[fid] in numbers
+    if op in ("!=", "NOT IN"):
+        return lambda i: i.fields.get(fid) is not None and i.fields[fid] not in numbers
+    raise _unsupported(field.name, op)

@@ -113,7 +113,7 @@ class FieldDef:
 
     ``kind`` drives validation and rendering: string, text (rich text: a wiki
     string on v2, ADF on v3), labels, option, priority, user, versions, date,
-    number, issuetype, project.
+    datetime, number, issuetype, project.
     """
 
     id: str
@@ -176,6 +176,12 @@ class Project:
     workflow: Workflow
     versions: list[Version] = field(default_factory=list)
     next_number: int = 1
+    edit_only: dict[str, tuple[ScreenField, ...]] = field(default_factory=dict)
+    """Per issue type, fields on the edit screen but not on the create screen."""
+
+    def edit_screen(self, issuetype_id: str) -> tuple[ScreenField, ...]:
+        """The edit screen of an issue type: its create screen and the edit-only fields."""
+        return self.screens.get(issuetype_id, ()) + self.edit_only.get(issuetype_id, ())
 
 
 @dataclass(kw_only=True)

@@ -24,7 +24,14 @@ from syncengine.jira.simulator.model import (
 )
 from syncengine.jira.simulator.state import CATEGORIES, SimState
 
-__all__ = ["DEFAULT_LOGIN", "DEFAULT_TOKEN", "SeedUsers", "default_login", "seed_site"]
+__all__ = [
+    "DEFAULT_LOGIN",
+    "DEFAULT_TOKEN",
+    "IMPACT_FIELDS",
+    "SeedUsers",
+    "default_login",
+    "seed_site",
+]
 
 DEFAULT_LOGIN = "bot@example.com"
 DEFAULT_TOKEN = "sim-api-token"  # noqa: S105 - the documented token of the local simulator
@@ -104,6 +111,49 @@ def _catalogs(state: SimState) -> None:
             kind="number",
             custom_type="com.atlassian.jira.plugin.system.customfieldtypes:float",
         ),
+        # Impact fields: what a crash group's statistics map to (see [projects.*.impact]).
+        FieldDef(
+            id="customfield_10053",
+            name="Affected users",
+            kind="number",
+            custom_type="com.atlassian.jira.plugin.system.customfieldtypes:float",
+        ),
+        FieldDef(
+            id="customfield_10054",
+            name="Regressions",
+            kind="number",
+            custom_type="com.atlassian.jira.plugin.system.customfieldtypes:float",
+        ),
+        FieldDef(
+            id="customfield_10055",
+            name="Last seen",
+            kind="datetime",
+            custom_type="com.atlassian.jira.plugin.system.customfieldtypes:datetime",
+        ),
+        FieldDef(
+            id="customfield_10056",
+            name="Crash group",
+            kind="string",
+            custom_type="com.atlassian.jira.plugin.system.customfieldtypes:url",
+        ),
+        FieldDef(
+            id="customfield_10057",
+            name="Versions affected",
+            kind="labels",
+            custom_type="com.atlassian.jira.plugin.system.customfieldtypes:labels",
+        ),
+        FieldDef(
+            id="customfield_10058",
+            name="First version",
+            kind="string",
+            custom_type="com.atlassian.jira.plugin.system.customfieldtypes:textfield",
+        ),
+        FieldDef(
+            id="customfield_10059",
+            name="Last version",
+            kind="string",
+            custom_type="com.atlassian.jira.plugin.system.customfieldtypes:textfield",
+        ),
         FieldDef(
             id="customfield_10070",
             name="Request category",
@@ -178,6 +228,10 @@ def crash_workflow() -> Workflow:
     )
 
 
+IMPACT_FIELDS = tuple(f"customfield_{n}" for n in range(10053, 10060))
+"""The seeded impact fields (besides Occurrences, 10052): on the CRASH Bug edit screen only."""
+
+
 def _screen(*ids: str, required: tuple[str, ...] = ("summary",)) -> tuple[ScreenField, ...]:
     return tuple(ScreenField(field_id=i, required=i in required) for i in ids)
 
@@ -224,6 +278,7 @@ def seed_site(state: SimState, *, login: str = DEFAULT_LOGIN, token: str = DEFAU
             TASK: _screen(*common, "fixVersions", "duedate", "customfield_10051"),
         },
         workflow=crash_workflow(),
+        edit_only={BUG: _screen(*IMPACT_FIELDS, required=())},
     )
     for vid, version, released in (
         ("10010", "2.2.0", True),

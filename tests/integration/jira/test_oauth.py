@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -442,5 +443,50 @@ async def test_doctor_warns_before_a_cloud_api_token_expires(
         assert not checks["token expiry"].ok
         assert date(2027, 1, 10).isoformat() in checks["token expiry"].detail
         assert "api_token_expires" in checks["token expiry"].fix
+    finally:
+        await container.aclose()
+
+
+class _Dripping(httpx.AsyncByteStream):
+    """A 64 MiB body in 64 KiB chunks, counting what is pulled from it."""
+
+    def __init__(self) -> None:
+        self.pulled = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunk = b"x" * 65536
+        for _ in range(1024):
+            self.pulled += len(chunk)
+            yield chunk
+
+
+async def test_a_refused_token_answer_is_read_through_the_cap(
+    database_url: str, dc: Simulator, tmp_path: Path
+) -> None:
+    """The 401 that makes the client refresh is read capped, not whole by httpx's auth flow."""
+    dc.oauth.add_client(CLIENT_ID, CLIENT_SECRET, CALLBACK)
+    streams: list[_Dripping] = []
+
+    class Huge401(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            answer = await dc.transport().handle_async_request(request)
+            if answer.status_code != 401:
+                return answer
+            await answer.aread()
+            streams.append(_Dripping())
+            return httpx.Response(401, headers=answer.headers, stream=streams[-1])
+
+    jira = _jira("oauth2", "http://jira.local", max_response_bytes=256 * 1024)
+    settings = Settings(
+        database_url=database_url, data_dir=tmp_path, projects={"shop": {"jira": jira}}
+    )
+    container = await bootstrap(settings, migrate=False, jira_transport=Huge401())
+    try:
+        await _connect_oauth2(container, dc)
+        dc.oauth.expire_access_tokens()
+        await _create(container)  # refused, refreshed, sent again
+        assert dc.oauth.refreshes == 1
+        assert len(streams) == 1
+        assert streams[0].pulled <= 256 * 1024 + 65536
     finally:
         await container.aclose()

@@ -250,7 +250,6 @@ def _apply(
     return engine, jira
 
 
-@settings(deadline=None)  # the machine is shared: time is not what is tested
 @given(VALUES, VALUES, VALUES, MODES, POLICIES, TIMES, TIMES, st.booleans())
 def test_applying_the_decisions_then_merging_again_is_all_noop(
     snapshot: str | None,
@@ -354,7 +353,7 @@ def _run(world: World, events: list[tuple[str, str | None]]) -> None:
             getattr(world, kind)()
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(EVENTS, st.sampled_from([TWO, ONE]), POLICIES)
 @example(ECHO_TRAP, TWO, JIRA_WINS)
 def test_without_jira_edits_no_interleaving_ever_applies_or_conflicts(
@@ -368,7 +367,7 @@ def test_without_jira_edits_no_interleaving_ever_applies_or_conflicts(
     assert isinstance(world.decisions[-1], NoOp)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(EVENTS, st.sampled_from([TWO, ONE]), POLICIES)
 @example(
     [("engine", "b"), ("merge", None), ("jira", "c"), ("land", None), ("merge", None)],

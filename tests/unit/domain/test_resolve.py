@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from syncengine.domain.fixversions import FixVersionConfig, rule_for_done
@@ -243,7 +243,6 @@ _invariants = st.recursive(
 )
 
 
-@settings(deadline=None)  # the machine is shared: time is not what is tested
 @given(st.lists(_invariants, min_size=1, max_size=4))
 def test_json_round_trip(items: list[Any]) -> None:
     rule = ResolveRule(any_of=tuple(items))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from syncengine.domain.groups import GroupState
@@ -172,7 +172,6 @@ def test_a_bad_filter_that_reaches_the_decision_raises() -> None:
         due(rules)
 
 
-@settings(deadline=None)  # the machine is shared: time is not what is tested
 @given(
     st.integers(min_value=1, max_value=50),
     st.integers(min_value=0, max_value=100),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from syncengine.domain.groups import GroupState
@@ -217,7 +217,6 @@ _statuses = st.sampled_from([TODO, REOPENED, IN_PROGRESS, IN_REVIEW, DONE, WONT_
 _transitions = st.lists(st.sampled_from([START, REVIEW, RESOLVE, CLOSE, WONT, BACK, REOPEN]))
 
 
-@settings(deadline=None)  # the machine is shared: time is not what is tested
 @given(
     st.sampled_from(list(GroupState)), _statuses, _transitions, st.sampled_from([None, "Won't Do"])
 )

@@ -6,7 +6,7 @@ import itertools
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from syncengine.domain.versions import (
@@ -279,7 +279,6 @@ scheme_and_three = st.sampled_from(list(by_scheme)).flatmap(
 )
 
 
-@settings(deadline=None)  # the machine is shared: time is not what is tested
 @given(scheme_and_three)
 def test_order_is_total_antisymmetric_and_transitive(
     case: tuple[VersionScheme, str, str, str],
@@ -298,7 +297,6 @@ def test_order_is_total_antisymmetric_and_transitive(
     assert (a >= b) == (b <= a)
 
 
-@settings(deadline=None)  # the machine is shared: time is not what is tested
 @given(scheme_and_three)
 def test_parse_round_trips_through_text_and_normal_form(
     case: tuple[VersionScheme, str, str, str],
@@ -311,7 +309,6 @@ def test_parse_round_trips_through_text_and_normal_form(
     assert again.normalized == version.normalized
 
 
-@settings(deadline=None)  # the machine is shared: time is not what is tested
 @given(st.lists(loose_texts, min_size=1, max_size=8))
 def test_sorting_agrees_with_pairwise_order(texts: list[str]) -> None:
     ordered = sorted(v(t, LOOSE) for t in texts)
@@ -319,7 +316,6 @@ def test_sorting_agrees_with_pairwise_order(texts: list[str]) -> None:
         assert low <= high
 
 
-@settings(deadline=None)  # the machine is shared: time is not what is tested
 @given(st.lists(st.integers(min_value=0, max_value=20), min_size=1, max_size=4), st.integers(0, 3))
 def test_loose_trailing_zeros_do_not_count(release: list[int], zeros: int) -> None:
     text = ".".join(map(str, release))

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from syncengine.domain.webhooks import (
@@ -104,7 +104,7 @@ def _total(payload: Any) -> JiraEvent | None:
     return event
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200)
 @given(shaped)
 def test_any_json_shape_is_an_event_or_a_payload_error(payload: Any) -> None:
     _total(payload)
@@ -140,7 +140,7 @@ def mutated(draw: st.DrawFn) -> Any:
     return _replace(RECORDED[name], path, draw(json_values))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300)
 @given(mutated())
 def test_a_recorded_payload_with_any_value_of_another_type_is_total(payload: Any) -> None:
     _total(payload)

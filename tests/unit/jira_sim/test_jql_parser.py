@@ -63,7 +63,7 @@ def _outcome(text: str) -> Query | JiraHttpError:
         return error
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.lists(st.sampled_from(WORDS), max_size=12))
 def test_token_soup_parses_or_is_a_400(tokens: list[str]) -> None:
     result = _outcome(" ".join(tokens))
@@ -76,7 +76,7 @@ def test_token_soup_parses_or_is_a_400(tokens: list[str]) -> None:
         assert result.body["errorMessages"]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.text(max_size=40))
 def test_arbitrary_text_parses_or_is_a_400(text: str) -> None:
     result = _outcome(text)

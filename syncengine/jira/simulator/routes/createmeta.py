@@ -37,8 +37,11 @@ def _createmeta_page(ctx: Ctx) -> tuple[int, int]:
     return start, size
 
 
-def screen_fields(ctx: Ctx, proj: Project, it: IssueType) -> list[dict[str, Any]]:
-    """The create screen of ``it`` in ``proj`` as createmeta lists it (``fieldId`` on each)."""
+def screen_fields(
+    ctx: Ctx, proj: Project, it: IssueType, *, edit: bool = False
+) -> list[dict[str, Any]]:
+    """The create (or ``edit``) screen of ``it`` in ``proj`` as createmeta lists it
+    (``fieldId`` on each)."""
     values: list[dict[str, Any]] = []
     for name in ("project", "issuetype"):
         values.append(
@@ -52,7 +55,8 @@ def screen_fields(ctx: Ctx, proj: Project, it: IssueType) -> list[dict[str, Any]
                 "operations": ["set"],
             }
         )
-    for screen_field in proj.screens.get(it.id, ()):
+    shown = proj.edit_screen(it.id) if edit else proj.screens.get(it.id, ())
+    for screen_field in shown:
         field = ctx.state.fields[screen_field.field_id]
         item: dict[str, Any] = {
             "required": screen_field.required,
@@ -148,8 +152,27 @@ async def legacy_createmeta(ctx: Ctx) -> Response:
     return json_response({"expand": "projects", "projects": projects})
 
 
+async def editmeta(ctx: Ctx) -> Response:
+    """``GET /issue/{key}/editmeta``: the fields of the issue's screen the user may edit.
+
+    Without the edit permission Jira answers an empty ``fields`` object, not an error.
+    """
+    issue = ctx.state.issue(ctx.param("issueIdOrKey"), ctx.user)
+    proj = ctx.state.project_by_id(issue.project_id)
+    if not ctx.state.can(ctx.user, proj, Permission.EDIT):
+        return json_response({"fields": {}})
+    it = ctx.state.issue_types[issue.issuetype_id]
+    fields = {
+        f["fieldId"]: {k: v for k, v in f.items() if k not in ("fieldId", "hasDefaultValue")}
+        for f in screen_fields(ctx, proj, it, edit=True)
+        if f["fieldId"] not in ("project", "issuetype")
+    }
+    return json_response({"fields": fields})
+
+
 def routes(api: Api) -> list[Route]:
     found = [
+        api.route("GET", "/issue/{issueIdOrKey}/editmeta", editmeta),
         api.route("GET", "/issue/createmeta/{projectIdOrKey}/issuetypes", createmeta_types),
         api.route(
             "GET", "/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}", createmeta_fields
