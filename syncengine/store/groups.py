@@ -175,7 +175,7 @@ class GroupRepository:
         groups = batch.sorted_groups()
         what = f"storing a batch of {batch.reports} reports failed"
         name_ids = await self._intern_names(batch.names, what)
-        async with self._db.connect(what) as conn:
+        async with self._db.bulk(what) as conn:
             await self._upsert_groups(conn, groups, now)
             await self._upsert_counts(conn, groups, name_ids)
             await self._upsert_samples(conn, groups)
