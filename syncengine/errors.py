@@ -37,7 +37,7 @@ edge, with ``raise ... from exc``::
             │   JiraRequestRejected, JiraUnexpectedResponse,
             │   JiraResponseTooLarge                       (jira.errors)
             ├── JiraBadRequest      field errors by field └── JiraInvalidIssueType
-            └── NoTransitionError, UnmappedUser           (sync.executor, sync.users)
+            └── NoTransitionError, UnmappedUser           (sync.push_plan, sync.users)
 
 Jira and store errors carry ``transient`` so the outbox can decide between a retry
 and a dead item without knowing the subclasses (see ``syncengine.jira.errors``);

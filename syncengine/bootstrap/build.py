@@ -44,6 +44,8 @@ from syncengine.store.database import Database
 from syncengine.store.group_edits import GroupEdits
 from syncengine.store.groups import GroupRepository
 from syncengine.store.history import HistoryHook, HistoryRepository
+from syncengine.store.impact import ImpactRepository
+from syncengine.store.jira_budget import SharedBudgets
 from syncengine.store.link_sync import LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
 from syncengine.store.locks import LinkLocks
@@ -62,6 +64,7 @@ from syncengine.support.jira_port import SupportJira
 from syncengine.support.pullback import SupportPuller
 from syncengine.support.service import SupportService
 from syncengine.support.targets import SupportTargets
+from syncengine.support.webhooks import SupportWebhooks
 from syncengine.sync.changes import GroupChanges
 from syncengine.sync.credential_checks import CredentialChecks, TokenExpiry
 from syncengine.sync.doctor import Doctor, DoctorProject
@@ -181,6 +184,8 @@ async def bootstrap(
         simulator=simulator[1] if simulator is not None else None,
         observer=lambda slug: metrics.jira_observer(slug, clock),
         auth=connector.credentials.auth_for if connector is not None else None,
+        # Several processes on PostgreSQL share each site's budget; on SQLite one process runs.
+        budgets=SharedBudgets(db) if db.is_postgres else None,
     )
     work_written = asyncio.Event()
     wake = work_written.set
@@ -248,6 +253,8 @@ async def bootstrap(
         clients=jira.for_project,
         clock=clock,
         wake=wake,
+        impact_store=ImpactRepository(db),
+        impact_configs=values.impact_configs(settings),
     )
 
     # Support requests.
@@ -358,7 +365,8 @@ async def bootstrap(
             now=clock,
         ),
     )
-    all_handlers: tuple[EventHandler, ...] = (sync.webhooks, *event_handlers)
+    support_webhooks = SupportWebhooks(projects=projects, requests=requests, puller=puller)
+    all_handlers: tuple[EventHandler, ...] = (sync.webhooks, support_webhooks, *event_handlers)
     web = WebServices(
         config=values.web_config(settings),
         intake=Intake(

@@ -62,6 +62,7 @@ class MergeInputs:
     group: GroupSyncView
     pushing: list[dict[str, Any]]
     changed_at: dict[str, datetime]
+    unreachable: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -156,18 +157,22 @@ class LinkSyncStore:
     async def merge_inputs(
         self, group_id: int, *, exclude: int | None = None
     ) -> MergeInputs | None:
-        """The group, its unconfirmed pushes and its change times (None: the group is gone).
+        """The group, its unconfirmed pushes, its change times and the targets its dead pushes
+        found unreachable (``payload["unreachable"]``); None when the group is gone.
 
-        ``exclude`` leaves out the pushes of the item being run: its own earlier
-        attempt is re-checked against Jira rather than trusted to have landed.
+        ``exclude`` leaves out the item being run: its own earlier attempt is re-checked
+        against Jira rather than trusted to have landed. A dead push is on its way nowhere:
+        its values are not in flight.
         """
         async with self._db.session() as session:
             row = await session.get(ErrorGroup, group_id)
             if row is None:
                 return None
-            pushing = await _pushing(session, group_id, exclude)
+            pushing, unreachable = await _pushing(session, group_id, exclude)
             changed = await _changed_at(session, group_id)
-            return MergeInputs(group=_view(row), pushing=pushing, changed_at=changed)
+            return MergeInputs(
+                group=_view(row), pushing=pushing, changed_at=changed, unreachable=unreachable
+            )
 
     async def mark_pushing(self, item_id: int, field_name: str, value: Any) -> None:
         """Record that item ``item_id`` is about to send ``value`` for ``field_name``."""
@@ -278,6 +283,7 @@ class LinkSyncStore:
                 link.synced_at = write.now
             if link is not None and write.issue_key is not None:
                 link.jira_issue_key = write.issue_key
+                await _backlink_moved(session, link, write.now)
             if link is not None and write.jira_updated_at is not None:
                 link.jira_updated_at = write.jira_updated_at
             if write.confirm is not None:
@@ -318,18 +324,46 @@ class LinkSyncStore:
             return True
 
 
+async def _backlink_moved(session: AsyncSession, link: IssueLink, now: datetime) -> None:
+    """A followed move gets the back-link once, when the link never had one."""
+    if link.backlinked_at is not None:
+        return
+    queued = await session.scalar(
+        select(OutboxItem.id).where(
+            OutboxItem.group_id == link.group_id,
+            OutboxItem.kind == work_kinds.LINK_BACKLINK,
+        )
+    )
+    if queued is None:
+        OutboxRepository.add(
+            session,
+            project_id=link.project_id,
+            group_id=link.group_id,
+            kind=work_kinds.LINK_BACKLINK,
+            payload={"link_id": link.id, "issue_id": link.jira_issue_id, "moved": True},
+            now=now,
+        )
+
+
 async def _pushing(
     session: AsyncSession, group_id: int, exclude: int | None
-) -> list[dict[str, Any]]:
-    query = select(OutboxItem.payload).where(
+) -> tuple[list[dict[str, Any]], tuple[dict[str, Any], ...]]:
+    query = select(OutboxItem.state, OutboxItem.payload).where(
         OutboxItem.group_id == group_id,
         OutboxItem.kind.in_(PUSHING_KINDS),
         OutboxItem.state.in_(State.UNFINISHED),
     )
     if exclude is not None:
         query = query.where(OutboxItem.id != exclude)
-    rows = await session.scalars(query.order_by(OutboxItem.id))
-    return [dict(p["pushing"]) for p in rows if isinstance(p.get("pushing"), dict)]
+    pushing: list[dict[str, Any]] = []
+    unreachable: list[dict[str, Any]] = []
+    for state, payload in await session.execute(query.order_by(OutboxItem.id)):
+        if state == State.DEAD:
+            if isinstance(payload.get("unreachable"), dict):
+                unreachable.append(dict(payload["unreachable"]))
+        elif isinstance(payload.get("pushing"), dict):
+            pushing.append(dict(payload["pushing"]))
+    return pushing, tuple(unreachable)
 
 
 async def _changed_at(session: AsyncSession, group_id: int) -> dict[str, datetime]:

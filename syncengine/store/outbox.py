@@ -12,7 +12,10 @@ The claim costs O(batch), not O(pending): each item records on insert the earlie
 unfinished item of its subject it waits behind (``waits_for``, :func:`waits_for`),
 and hands its own ``waits_for`` on to its follower when it finishes, so the claim
 reads only the partial index of items that wait for nothing, in due order. Dead
-items block their own subject's followers but are never scanned. The claim still
+items block their own subject's followers but are never scanned — except dead
+link syncs (:data:`LATEST_WINS`): a later push or pull of the link carries the
+latest desired state, so a dead one stays visible for the operator but holds
+nothing back (it hands its followers on when it dies, like a finished item). The claim still
 checks each candidate against the per-subject index of unfinished items (one
 probe), so ordering holds even when two PostgreSQL transactions queue items for
 one subject at once; a follower whose predecessor finished in a transaction that
@@ -44,8 +47,17 @@ from sqlalchemy.orm import QueryableAttribute, aliased
 from syncengine.store.audit import AuditRepository
 from syncengine.store.database import Database
 from syncengine.store.tables import OutboxItem, Project
+from syncengine.store.work_kinds import LATEST_WINS
 
-__all__ = ["OutboxRepository", "OutboxWork", "State", "state_in", "tails", "waits_for"]
+__all__ = [
+    "OutboxRepository",
+    "OutboxWork",
+    "State",
+    "holds_back",
+    "state_in",
+    "tails",
+    "waits_for",
+]
 
 
 class State:
@@ -82,8 +94,20 @@ def _subject(group_id: int | None, support_request_id: int | None) -> ColumnElem
     return OutboxItem.support_request_id == support_request_id
 
 
+def holds_back(item: Any = OutboxItem) -> ColumnElement[bool]:
+    """``item`` holds later items of its subject back: unfinished, and not a dead link sync.
+
+    It keeps the ``state IN (unfinished)`` term as spelled in the per-subject partial
+    indexes, so they still serve the probe.
+    """
+    return and_(
+        state_in(item.state, State.UNFINISHED),
+        or_(item.state != _literal(State.DEAD), item.kind.not_in(LATEST_WINS)),
+    )
+
+
 def waits_for(*, group_id: int | None, support_request_id: int | None) -> ScalarSelect[Any] | None:
-    """The value of a new item's ``waits_for``: the last unfinished item of its subject.
+    """The value of a new item's ``waits_for``: the last item of its subject holding it back.
 
     A SQL expression evaluated inside the inserting statement (so it sees the
     inserting transaction's own earlier items); None for an item with no subject.
@@ -92,21 +116,18 @@ def waits_for(*, group_id: int | None, support_request_id: int | None) -> Scalar
         return None
     return (
         select(func.max(OutboxItem.id))
-        .where(
-            _subject(group_id, support_request_id),
-            state_in(OutboxItem.state, State.UNFINISHED),
-        )
+        .where(_subject(group_id, support_request_id), holds_back())
         .scalar_subquery()
     )
 
 
 async def tails(conn: AsyncConnection, group_ids: list[int]) -> dict[int, int]:
-    """For bulk inserts: each group's last unfinished item (groups with none are absent)."""
+    """For bulk inserts: each group's last item holding new ones back (none: absent)."""
     if not group_ids:
         return {}
     rows = await conn.execute(
         select(OutboxItem.group_id, func.max(OutboxItem.id))
-        .where(OutboxItem.group_id.in_(group_ids), state_in(OutboxItem.state, State.UNFINISHED))
+        .where(OutboxItem.group_id.in_(group_ids), holds_back())
         .group_by(OutboxItem.group_id)
     )
     return {int(gid): int(tail) for gid, tail in rows if gid is not None}
@@ -132,18 +153,18 @@ def _ready() -> ColumnElement[bool]:
 
 
 def _blocked() -> ColumnElement[bool]:
-    """An earlier item of the same subject is unfinished (one probe of a per-subject index)."""
+    """An earlier item of the same subject holds it back (one probe of a per-subject index)."""
     group, support = aliased(OutboxItem), aliased(OutboxItem)
     return or_(
         exists().where(
             group.group_id == OutboxItem.group_id,
             group.id < OutboxItem.id,
-            state_in(group.state, State.UNFINISHED),
+            holds_back(group),
         ),
         exists().where(
             support.support_request_id == OutboxItem.support_request_id,
             support.id < OutboxItem.id,
-            state_in(support.state, State.UNFINISHED),
+            holds_back(support),
         ),
     )
 
@@ -268,10 +289,7 @@ class OutboxRepository:
             return
         self._swept_at = now
         predecessor = aliased(OutboxItem)
-        alive = exists().where(
-            predecessor.id == OutboxItem.waits_for,
-            state_in(predecessor.state, State.UNFINISHED),
-        )
+        alive = exists().where(predecessor.id == OutboxItem.waits_for, holds_back(predecessor))
         async with self._db.session() as session:
             orphans = (
                 await session.scalars(
@@ -288,13 +306,17 @@ class OutboxRepository:
                 )
 
     @staticmethod
-    async def _hand_on(session: AsyncSession, item_id: int) -> None:
-        # A finished item's followers now wait for what it waited for (usually nothing).
+    async def _hand_on(session: AsyncSession, item_id: int, *, dead: bool = False) -> None:
+        # A finished item's followers now wait for what it waited for (usually nothing);
+        # so do a dead link sync's (``dead``): later syncs of the link supersede it.
         finished = aliased(OutboxItem)
+        query = update(OutboxItem).where(OutboxItem.waits_for == item_id)
+        if dead:
+            query = query.where(
+                exists().where(finished.id == item_id, finished.kind.in_(LATEST_WINS))
+            )
         await session.execute(
-            update(OutboxItem)
-            .where(OutboxItem.waits_for == item_id)
-            .values(
+            query.values(
                 waits_for=select(finished.waits_for).where(finished.id == item_id).scalar_subquery()
             )
         )
@@ -313,8 +335,8 @@ class OutboxRepository:
                 .values(**values)
             )
             settled = bool(result.rowcount)  # type: ignore[attr-defined]
-            if settled and values["state"] == State.DONE:
-                await self._hand_on(session, item_id)
+            if settled and values["state"] in (State.DONE, State.DEAD):
+                await self._hand_on(session, item_id, dead=values["state"] == State.DEAD)
             return settled
 
     async def complete(self, item_id: int, worker: str, *, now: datetime) -> bool:
@@ -349,7 +371,11 @@ class OutboxRepository:
         )
 
     async def kill(self, item_id: int, worker: str, *, error: str, now: datetime) -> bool:
-        """Mark a claimed item dead: it waits, visible, until an operator retries or drops it."""
+        """Mark a claimed item dead: it waits, visible, until an operator retries or drops it.
+
+        Its subject's later items wait behind it, unless it is a link sync
+        (:data:`LATEST_WINS`): the link's later syncs supersede it.
+        """
         return await self._settle(
             item_id,
             worker,

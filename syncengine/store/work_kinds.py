@@ -8,6 +8,8 @@ the services queue them. All of them take these names from here.
 from __future__ import annotations
 
 __all__ = [
+    "LATEST_WINS",
+    "LINK_BACKLINK",
     "LINK_PULL",
     "LINK_PUSH",
     "LINK_REGRESSION",
@@ -28,8 +30,16 @@ LINK_PULL = "link.pull"
 LINK_REGRESSION = "link.regression"
 """Reopen (or re-file) the issue of a group that regressed, with a comment."""
 
+LINK_BACKLINK = "link.backlink"
+"""Comment on an issue a group was linked to (which group, counts, its page) and add a
+remote link to the group page, once per link."""
+
 SUPPORT_CREATE = "support.create"
 """Create the Jira issue of a portal support request."""
 
 PUSHING_KINDS = (LINK_PUSH, LINK_REGRESSION)
 """Kinds whose pending items are pushes the link's merge must not undo."""
+
+LATEST_WINS = (LINK_PUSH, LINK_PULL)
+"""Kinds that merge the link's current values when they run: a later item of the link
+carries the latest desired state, so a dead one never holds the link's later work back."""

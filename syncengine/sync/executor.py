@@ -28,7 +28,7 @@ engine state, an unreadable fix version) are shown on the group.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -36,10 +36,8 @@ from syncengine.domain.createmeta import field_meta
 from syncengine.domain.groups import GroupState
 from syncengine.domain.merge import (
     ChangeTimes,
-    Conflict,
     LinkMerge,
     LinkValues,
-    PushToJira,
     SyncMode,
     merge_link,
 )
@@ -52,12 +50,12 @@ from syncengine.domain.statuses import (
     state_for,
 )
 from syncengine.domain.transition_screen import fill_screen
-from syncengine.errors import ConfigError, JiraError, JiraPermanentError, JiraTransientError
+from syncengine.errors import ConfigError, JiraError
 from syncengine.jira.client import JiraClient
 from syncengine.jira.errors import JiraBadRequest, JiraOutcomeUnknown
 from syncengine.jira.models import JiraIssue, JiraTransition
 from syncengine.logs import bind, bound
-from syncengine.store.link_sync import AuditEntry, GroupSyncView, LinkSyncStore, SyncWrite
+from syncengine.store.link_sync import AuditEntry, LinkSyncStore, SyncWrite
 from syncengine.store.links import IssueLinkRepository, LinkRecord, Snapshot
 from syncengine.store.locks import LinkLocks
 from syncengine.store.outbox import OutboxWork
@@ -73,20 +71,19 @@ from syncengine.sync.link_values import (
     snapshot_of,
     snapshot_values,
 )
+from syncengine.sync.push_plan import (
+    MovedMeanwhile,
+    NoTransitionError,
+    PushContext,
+    pushes_of,
+    reachable,
+)
 from syncengine.sync.users import UserDirectory
 
-__all__ = ["LinkSync", "NoTransitionError"]
+__all__ = ["LinkSync", "NoTransitionError"]  # the error lives in sync.push_plan
 
 _ATTEMPTS = 3
 _MAX_STEPS = 4  # transitions chained to reach one state
-
-
-class NoTransitionError(JiraPermanentError):
-    """No transition offered from the issue's status leads to the wanted state."""
-
-
-class _MovedMeanwhile(JiraTransientError):
-    """Jira refused a transition because the issue moved meanwhile: merge again later."""
 
 
 class _Retry:
@@ -285,7 +282,8 @@ class LinkSync:
         now = self._clock()
         updates, audits, problems = engine_changes(cfg, group, merged, jira, now)
         audits += [conflict_entry(name, c, issue.key) for name, c in merged.conflicts.items()]
-        pushes = _pushes(merged)
+        pushes, stuck = reachable(pushes_of(merged), inputs.unreachable, issue)
+        problems += stuck
         moved = issue.key if issue.key and issue.key != link.issue_key else None
         if moved is not None:
             audits.append(
@@ -315,8 +313,9 @@ class LinkSync:
         if write.push_fields:
             self._wake()
         problems += jira.problems
+        refused: JiraError | None = None
         if item_id is not None and snapshot is not None:
-            ctx = _PushContext(
+            ctx = PushContext(
                 cfg=cfg,
                 client=self._clients(slug),
                 link=link,
@@ -325,23 +324,39 @@ class LinkSync:
                 item_id=item_id,
             )
             for name, value in pushes:
-                snapshot = await self._push_field(ctx, name, value, snapshot)
+                # Each field on its own: a state no path leads to must not keep the
+                # assignee from Jira. A passing failure retries the whole item.
+                try:
+                    snapshot = await self._push_field(ctx, name, value, snapshot)
+                except JiraError as exc:
+                    if exc.transient:
+                        raise
+                    refused = refused or exc
+                    problems.append(exc.user_message())
         if problems:
             await self._store.set_error(group.id, "; ".join(problems), now=now)
         elif item_id is not None and group.last_sync_error:
             await self._store.set_error(group.id, None, now=now)
+        if refused is not None:
+            raise refused
         return merged
 
     # -- engine → Jira --------------------------------------------------------------------
 
     async def _push_field(
-        self, ctx: _PushContext, name: str, value: Any, snapshot: Snapshot
+        self, ctx: PushContext, name: str, value: Any, snapshot: Snapshot
     ) -> Snapshot:
         try:
             if name == "state":
                 return await self._push_state(ctx, value, snapshot)
             return await self._push_assignee(ctx, value, snapshot)
         except JiraError as exc:
+            if isinstance(exc, NoTransitionError) and name == "state":
+                # Remembered on the (soon dead) item: merges of the link do not queue
+                # this state again while the issue stays where no path leads from.
+                stuck = exc.at_status or (ctx.issue.status.id if ctx.issue.status else None)
+                mark = {"state": value.value, "status": stuck, "error": exc.user_message()}
+                await self._store.note(ctx.item_id, "unreachable", mark)
             if not exc.transient:
                 await self._store.set_error(ctx.group.id, exc.user_message(), now=self._clock())
             if not isinstance(exc, JiraOutcomeUnknown):
@@ -350,7 +365,7 @@ class LinkSync:
             raise
 
     async def _push_state(
-        self, ctx: _PushContext, target: GroupState, snapshot: Snapshot
+        self, ctx: PushContext, target: GroupState, snapshot: Snapshot
     ) -> Snapshot:
         """Bring the issue to ``target``, chaining transitions (at most ``_MAX_STEPS``).
 
@@ -375,7 +390,7 @@ class LinkSync:
             except JiraBadRequest:
                 fresh = await self.read_issue(ctx.cfg.slug, ctx.link.issue_id)
                 if fresh.status is None or fresh.status.id != current.id:
-                    raise _MovedMeanwhile(
+                    raise MovedMeanwhile(
                         f"{issue.key} changed in Jira while it was being moved; merging again"
                     ) from None
                 offered = await ctx.client.transitions(ctx.link.issue_id)
@@ -408,11 +423,12 @@ class LinkSync:
             f"{issue.key} cannot be moved to {target.value}: no path of {_MAX_STEPS} "
             f"transitions from {domain_status(issue.status).describe()} leads there",
             fix=f"adjust projects.{ctx.cfg.slug}.sync.state_transitions or the workflow",
+            at_status=current.id,
         )
 
     @staticmethod
     def _choose(  # noqa: PLR0917 - private; the step's facts, in the caller's order
-        ctx: _PushContext,
+        ctx: PushContext,
         target: GroupState,
         current: JiraStatus,
         resolution: str | None,
@@ -431,12 +447,13 @@ class LinkSync:
             raise NoTransitionError(
                 f"{ctx.issue.key} cannot be moved to {target.value}: {choice.reason}",
                 fix=f"adjust projects.{ctx.cfg.slug}.sync.state_transitions or the workflow",
+                at_status=current.id,
             )
         return choice
 
     async def _transition(
         self,
-        ctx: _PushContext,
+        ctx: PushContext,
         target: GroupState,
         offered: tuple[JiraTransition, ...],
         choice: Transition,
@@ -466,7 +483,7 @@ class LinkSync:
 
     async def _screen_values(
         self,
-        ctx: _PushContext,
+        ctx: PushContext,
         offered: tuple[JiraTransition, ...],
         transition_id: str,
         name: str,
@@ -504,7 +521,7 @@ class LinkSync:
         )
 
     async def _push_assignee(
-        self, ctx: _PushContext, value: str | None, snapshot: Snapshot
+        self, ctx: PushContext, value: str | None, snapshot: Snapshot
     ) -> Snapshot:
         target = await self.users(ctx.cfg.slug).jira_id(ctx.client, value)
         confirmed = replace(snapshot, assignee=value)
@@ -522,7 +539,7 @@ class LinkSync:
 
     async def _confirm(
         self,
-        ctx: _PushContext,
+        ctx: PushContext,
         name: str,
         snapshot: Snapshot | None,
         audits: tuple[AuditEntry, ...],
@@ -538,26 +555,3 @@ class LinkSync:
                 audits=audits,
             )
         )
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class _PushContext:
-    """What every push of one run needs."""
-
-    cfg: ProjectSync
-    client: JiraClient
-    link: LinkRecord
-    group: GroupSyncView
-    issue: JiraIssue
-    item_id: int
-
-
-def _pushes(merged: LinkMerge) -> list[tuple[str, Any]]:
-    found: list[tuple[str, Any]] = []
-    for name in ("state", "assignee"):
-        decision = getattr(merged, name).decision
-        if isinstance(decision, Conflict):
-            decision = decision.then
-        if isinstance(decision, PushToJira) and (name != "state" or decision.value is not None):
-            found.append((name, decision.value))
-    return found

@@ -15,6 +15,7 @@ from syncengine.store.outbox import OutboxRepository, State
 from syncengine.store.projects import ProjectRepository
 from syncengine.store.tables import ErrorGroup, OutboxItem, Project
 from syncengine.store.ticket_queue import DueTicket, queue_tickets
+from syncengine.store.work_kinds import LINK_PULL, LINK_PUSH
 from tests.integration.test_outbox import LEASE, T0, _add, _group, _project
 
 
@@ -113,6 +114,42 @@ async def test_dead_and_blocked_items_cost_the_claim_nothing_and_others_run(db: 
     for follower in followers:
         assert await _claim_ids(outbox) == [follower]
         assert await outbox.complete(follower, "w", now=T0)
+
+
+async def test_a_dead_link_sync_holds_nothing_back_and_stays_visible(db: Database) -> None:
+    # Issue 19: a refused push must not block the link's later pushes forever; they carry
+    # the latest desired state. A dead create still blocks (the test above).
+    outbox = OutboxRepository(db)
+    pid = await _project(db)
+    g = await _group(db, pid, "a")
+    first = await _add(db, pid, LINK_PUSH, group_id=g)
+    waiting = await _add(db, pid, LINK_PUSH, group_id=g)  # queued while the first runs
+    assert await _claim_ids(outbox) == [first]
+    assert await outbox.kill(first, "w", error="400 from Jira", now=T0)
+    assert await _claim_ids(outbox) == [waiting]  # handed on when the first died
+    later = await _add(db, pid, LINK_PULL, group_id=g)  # queued after: waits for nothing dead
+    assert await outbox.kill(waiting, "w", error="400 again", now=T0)
+    assert await _claim_ids(outbox) == [later]
+    assert await outbox.complete(later, "w", now=T0)
+    after = await _add(db, pid, LINK_PUSH, group_id=g)
+    assert await _claim_ids(outbox) == [after]
+    dead = await outbox.list(project_id=pid, states=(State.DEAD,))
+    assert [item.id for item in dead] == [first, waiting]
+    # The operator may still retry one: it runs beside the link's later work.
+    assert await outbox.requeue(first, actor="ops", now=T0)
+    assert await _claim_ids(outbox) == [first]
+
+
+async def test_a_dead_create_still_blocks_the_pushes_behind_it(db: Database) -> None:
+    outbox = OutboxRepository(db)
+    pid = await _project(db)
+    g = await _group(db, pid, "a")
+    create = await _add(db, pid, "ticket.create", group_id=g)
+    assert await _claim_ids(outbox) == [create]
+    assert await outbox.kill(create, "w", error="400 from Jira", now=T0)
+    await _add(db, pid, LINK_PUSH, group_id=g)
+    assert await _claim_ids(outbox) == []
+    assert await outbox.next_due() is None
 
 
 async def test_passive_items_do_not_wake_the_worker(db: Database) -> None:

@@ -370,3 +370,49 @@ async def test_jira_reopen_and_done_on_a_muted_group(database_url: str, tmp_path
         assert await world.state(gid) is GroupState.RESOLVED  # fixed: regressions count again
         assert (await world.group(gid)).resolve_rule is not None
         assert world.status(key) == "Done"
+
+
+async def test_a_link_that_cannot_converge_is_not_retried_and_later_changes_pass_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with sync_world(database_url, tmp_path) as world:
+        gid, key = await world.linked_group("stuck-later")
+        await world.human_transition(key, "Done", resolution="Done")
+        await world.settle()
+        project = world.sim.state.project("CRASH")
+        flow = project.workflow  # a workflow where Done is final
+        project.workflow = replace(
+            flow, transitions=tuple(t for t in flow.transitions if t.id not in {"51", "61"})
+        )
+        await world.container.changes.set_state(gid, GroupState.MUTED, actor="a")
+        await world.settle()
+        [dead] = await world.container.outbox.list(project_id=world.project_id)
+        assert dead.state == State.DEAD
+        assert dead.payload["unreachable"]["state"] == "muted"
+        tried = world.sim.calls("GET /issue/{issueIdOrKey}/transitions")
+        # Jira changes the issue meanwhile: its merges do not queue the unreachable state again.
+        await world.human.assign_issue(key, world.sim.user(SeedUsers.alice).account_id)
+        await world.settle()
+        await world.sync.poller.run("shop", force=True)
+        await world.settle()
+        assert (await world.group(gid)).assignee == SeedUsers.alice
+        assert world.sim.calls("GET /issue/{issueIdOrKey}/transitions") == tried
+        assert [i.id for i in await world.container.outbox.list(project_id=world.project_id)] == [
+            dead.id
+        ]
+        group = await world.group(gid)
+        assert group.last_sync_error is not None
+        assert "cannot be moved to muted" in group.last_sync_error  # still shown
+        # A later engine change is not held behind the dead push.
+        await world.container.changes.assign(gid, SeedUsers.bob, actor="a")
+        await world.settle()
+        assert world.sim.issue(key).fields["assignee"] == world.sim.user(SeedUsers.bob).account_id
+        assert "cannot be moved to muted" in ((await world.group(gid)).last_sync_error or "")
+        # The latest desired state supersedes the dead one (Done is resolved already).
+        await world.container.changes.set_state(gid, GroupState.RESOLVED, actor="a")
+        await world.settle()
+        assert await world.state(gid) is GroupState.RESOLVED
+        assert world.status(key) == "Done"
+        assert (await world.group(gid)).last_sync_error is None
+        left = await world.container.outbox.list(project_id=world.project_id)
+        assert [(i.id, i.state) for i in left] == [(dead.id, State.DEAD)]  # for the operator
