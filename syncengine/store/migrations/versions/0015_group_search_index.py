@@ -1,7 +1,7 @@
 """indexed group search (SQLite FTS5 trigram, PostgreSQL pg_trgm); list indexes led by the state
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-02 15:00:00
 
 The dashboard's text search ("contains", any case, over fingerprint, classifier and
@@ -21,8 +21,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
