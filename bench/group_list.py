@@ -18,7 +18,7 @@ first page of 50 unless said):
 Each figure comes with a reference measured on the same rows in the same run: for
 the lists, the single query over every project and state (what the per-(project,
 state) merge replaced); for searches, the same query without the trigram index
-(``LIKE`` over the list's index in order, as before migration 0015); for the group
+(``LIKE`` over the list's index in order, as before migration 0016); for the group
 page, the same reads on a store of 10,000 groups filled alike (flat = ratio ~1).
 The goal: every new figure <= 100 ms at 1 M groups.
 """
@@ -168,7 +168,7 @@ def single_query(wanted: GroupFilter, *, after: Any = None) -> Read:
 
 
 def unindexed(wanted: GroupFilter) -> Read:
-    """The reference search: the page as before migration 0015 (no trigram index)."""
+    """The reference search: the page as before migration 0016 (no trigram index)."""
 
     async def read(conn: Any) -> list[Any]:
         saved = group_queries.SEARCH_CANDIDATES

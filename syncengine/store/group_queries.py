@@ -246,7 +246,7 @@ SEARCH_CANDIDATES = 5000
 async def search_candidates(conn: AsyncConnection, text: str) -> list[int] | None:
     """Ids of the groups whose fingerprint, classifier or message may contain ``text``.
 
-    Read off the trigram index (migration 0015): a superset of the groups that do
+    Read off the trigram index (migration 0016): a superset of the groups that do
     (the caller still tests the text itself). None when the index cannot narrow the
     search: ``text`` shorter than three characters, or more than
     :data:`SEARCH_CANDIDATES` groups contain it.

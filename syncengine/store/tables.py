@@ -76,7 +76,7 @@ OUTBOX_UNFINISHED = "state IN ('pending', 'running', 'dead')"
 OUTBOX_DONE = "state = 'done'"
 OUTBOX_READY = "state IN ('pending', 'running') AND waits_for IS NULL"
 
-# The text search index of groups (migration 0015) is no model: an FTS5 virtual table
+# The text search index of groups (migration 0016) is no model: an FTS5 virtual table
 # (and its shadow tables) on SQLite, a table with a pg_trgm index on PostgreSQL, both
 # kept by triggers. Schema comparisons (Alembic autogenerate, the schema test) skip it.
 SEARCH_TABLES = frozenset(
@@ -159,7 +159,7 @@ class ErrorGroup(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "fingerprint"),
         # A page of a list by state is a range of one index; the unfiltered list
-        # merges one page per state (migration 0015).
+        # merges one page per state (migration 0016).
         Index("ix_error_groups_project_state_last_seen", "project_id", "state", "last_seen"),
         Index("ix_error_groups_project_state_count", "project_id", "state", "count"),
     )

@@ -1,7 +1,7 @@
 """indexed group search (SQLite FTS5 trigram, PostgreSQL pg_trgm); list indexes led by the state
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-02 15:00:00
 
 The dashboard's text search ("contains", any case, over fingerprint, classifier and
@@ -21,8 +21,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
