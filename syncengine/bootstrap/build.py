@@ -223,6 +223,7 @@ async def bootstrap(
             slug: p.jira.timeout_seconds + p.jira.search_lag_seconds
             for slug, p in settings.projects.items()
         },
+        public_url=settings.effective_public_url,
     )
     changes = GroupChanges(
         GroupEdits(db), syncing=values.syncing_projects(settings), clock=clock, wake=wake
