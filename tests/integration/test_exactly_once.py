@@ -118,6 +118,30 @@ async def test_a_create_answered_after_the_client_timeout_makes_one_issue(
         await container.aclose()
 
 
+async def test_a_bulk_create_answered_after_the_client_timeout_makes_one_issue_each(
+    database_url: str,
+) -> None:
+    clock = Clock()
+    sim = clock.simulator(search_lag=30)
+    container, _ = await engine(database_url, clock, sim, jira_timeout=0.1)
+    try:
+        sim.add_fault(kind="late", route="POST /issue/bulk", seconds=0.4, remaining=1)
+        accepted = await ingest(container, [crash(f"fp-late-{n}") for n in range(6)])
+        await container.worker.drain()
+        assert _crash_issues(sim) == []  # the client gave up on the bulk call
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if _crash_issues(sim):
+                break
+        assert len(_crash_issues(sim)) == 6  # ...which Jira committed after the timeout
+        await _settle(container, clock)
+        assert len(_crash_issues(sim)) == 6
+        for group in accepted:
+            assert await container.links.for_group(group.group_id) is not None
+    finally:
+        await container.aclose()
+
+
 async def test_a_process_that_died_mid_create_is_taken_over_without_a_second_issue(
     database_url: str,
 ) -> None:
