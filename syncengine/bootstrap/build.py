@@ -33,7 +33,7 @@ from syncengine.bootstrap.sync_services import build_sync
 from syncengine.domain.merge import SyncMode
 from syncengine.ingest.intake import Intake
 from syncengine.ingest.sink import ReportSink
-from syncengine.ingest.writer import BatchWriter, tune_gc_for_ingest
+from syncengine.ingest.writer import Arrivals, BatchWriter, tune_gc_for_ingest
 from syncengine.jira.config import JiraConfig
 from syncengine.metrics import Metrics
 from syncengine.settings import Settings
@@ -203,7 +203,9 @@ async def bootstrap(
         hooks=(RegressionHook(values.regression_checks(settings)), HistoryHook(), planner),
         after_commit=(planner.after_commit,),
     )
-    sink = ingest or _writer(groups, settings, clock)
+    # The intake counts the requests it is reading; the writer commits at once when none is.
+    arrivals = Arrivals()
+    sink = ingest or _writer(groups, settings, clock, arrivals)
 
     # The engine's services.
     tickets = TicketService(
@@ -347,6 +349,7 @@ async def bootstrap(
                 jira=config,
                 template=values.ticket_template(p.jira),
                 screens=values.doctor_screens(p),
+                impact=values.impact_configs(settings)[slug].policy,
             )
             for (slug, p), config in zip(settings.projects.items(), configs.values(), strict=True)
         },
@@ -375,6 +378,7 @@ async def bootstrap(
             contexts=values.report_contexts(settings),
             clock=clock,
             token_cache_seconds=settings.ingest.token_cache_seconds,
+            arrivals=arrivals,
         ),
         webhooks=WebhookInbox(
             secrets={
@@ -504,13 +508,17 @@ def _oauth(
 
 
 def _writer(
-    groups: GroupRepository, settings: Settings, clock: Callable[[], datetime]
+    groups: GroupRepository,
+    settings: Settings,
+    clock: Callable[[], datetime],
+    arrivals: Arrivals,
 ) -> ReportSink:
     writer = BatchWriter(
         groups,
         clock=clock,
         max_reports=settings.ingest.batch_max_reports,
         max_delay=settings.ingest.batch_max_delay_ms / 1000,
+        arrivals=arrivals,
     )
     tune_gc_for_ingest()
     writer.start()
