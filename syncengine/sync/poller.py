@@ -74,13 +74,13 @@ def poll_jql(
 ) -> str:
     """The search of one run: the project's issues (and ours moved elsewhere) changed lately,
     and any of ``unseen_ids`` (linked issues) that now live in another project."""
-    project = jql.quote(project_key)
-    scope = f"project = {project}"
+    scope = f"project = {jql.quote(project_key)}"
     if moved_ids:
         scope = f"({scope} OR id in {jql.ids(moved_ids)})"
     changed = f'{scope} AND updated >= "-{minutes}m"'
     if unseen_ids:
-        changed = f"({changed}) OR (id in {jql.ids(unseen_ids)} AND project != {project})"
+        elsewhere = f"id in {jql.ids(unseen_ids)} AND project != {jql.quote(project_key)}"
+        changed = f"({changed}) OR ({elsewhere})"
     return f"{changed} ORDER BY updated ASC"
 
 
