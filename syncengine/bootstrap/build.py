@@ -54,6 +54,7 @@ from syncengine.store.outbox import OutboxRepository
 from syncengine.store.projects import ProjectRepository
 from syncengine.store.retention import RetentionRepository
 from syncengine.store.secret_box import load_secret_box
+from syncengine.store.support import COMMENT_KIND as SUPPORT_COMMENT
 from syncengine.store.support import CREATE_KIND as SUPPORT_CREATE
 from syncengine.store.support import SupportRepository
 from syncengine.store.ticket_queue import TicketRequests
@@ -62,6 +63,7 @@ from syncengine.support.create import SupportCreateHandler
 from syncengine.support.jira_adapter import ClientSupportJira
 from syncengine.support.jira_port import SupportJira
 from syncengine.support.pullback import SupportPuller
+from syncengine.support.replies import SupportReplyHandler
 from syncengine.support.service import SupportService
 from syncengine.support.targets import SupportTargets
 from syncengine.support.webhooks import SupportWebhooks
@@ -280,6 +282,9 @@ async def bootstrap(
         CREATE: tickets.create,
         **sync.handlers,
         SUPPORT_CREATE: SupportCreateHandler(
+            requests=requests, projects=projects, targets=targets, clock=clock
+        ),
+        SUPPORT_COMMENT: SupportReplyHandler(
             requests=requests, projects=projects, targets=targets, clock=clock
         ),
     }

@@ -362,3 +362,56 @@ async def test_impact_write_is_no_echo_and_a_persons_edit_stays(
         assert written.at == world.clock.now  # the round did consider the issue
         assert written.facts is not None
         assert written.facts.count == 500
+
+
+async def test_a_followed_move_gets_the_backlink_once(database_url: str, tmp_path: Path) -> None:
+    async with sync_world(database_url, tmp_path) as world:
+        group_id, key = await world.linked_group("moving")
+        assert world.sim.issue(key).comments == []  # the engine's own issue: no back-link
+        moved = world.sim.move_issue(key, "SUP")
+        await world.settle()
+        issue = world.sim.issue(moved.key)
+        assert len(issue.comments) == 1
+        assert f"/admin/groups/{group_id}" in issue.comments[0].body
+        assert len(issue.remote_links) == 1
+        link = await world.container.links.for_group(group_id)
+        assert link is not None
+        assert link.backlinked_at is not None
+        again = world.sim.move_issue(moved.key, "CRASH")
+        await world.settle()
+        issue = world.sim.issue(again.key)
+        assert len(issue.comments) == 1
+        assert len(issue.remote_links) == 1
+
+
+async def test_an_issue_that_refuses_the_fields_does_not_block_the_others(
+    database_url: str,
+) -> None:
+    clock = Clock()
+    container, sim = await _impact_engine(database_url, clock)
+    try:
+        bot = container.jira.for_project("shop")
+        task = await bot.create_issue(
+            {"project": {"key": "CRASH"}, "issuetype": {"name": "Task"}, "summary": "a task"}
+        )
+        _, bug = await _bug(container)
+        big = await ingest(container, [crash("big")] * 50)  # the Task's group is the biggest
+        small = await ingest(container, [crash("small")] * 5)
+        await container.manual.link_existing(small[0].group_id, bug, actor="ann")
+        await container.worker.drain()
+        # The edit screen is read from the Bug; the Task has none of those fields.
+        await container.sync.impact.run("shop")
+        await container.manual.link_existing(big[0].group_id, task.key, actor="ann")
+        await container.worker.drain()
+        ingest_more = [crash("small")] * 500
+        await ingest(container, ingest_more)
+        clock.advance(16 * 60)
+        done = await container.sync.impact.run("shop")
+        assert done.written == 1
+        assert any(p.startswith(f"{task.key}: ") for p in done.problems)
+        assert sim.issue(bug).fields[OCCURRENCES] == 505
+        clock.advance(60)
+        again = await container.sync.impact.run("shop")
+        assert again.calls == 0  # the Task waits out the interval
+    finally:
+        await container.aclose()
