@@ -224,6 +224,7 @@ async def bootstrap(  # noqa: PLR0915 - the one composition root wires every par
             slug: p.jira.timeout_seconds + p.jira.search_lag_seconds
             for slug, p in settings.projects.items()
         },
+        public_url=settings.effective_public_url,
     )
     changes = GroupChanges(
         GroupEdits(db), syncing=values.syncing_projects(settings), clock=clock, wake=wake
