@@ -20,8 +20,8 @@ from typing import Any, Literal
 import httpx
 
 from syncengine.errors import ConfigError
-from syncengine.jira.answers import read_bounded
-from syncengine.jira.budget import current_priority, spend
+from syncengine.jira.answers import BoundedBody, read_bounded
+from syncengine.jira.budget import Priority, current_priority, spend
 from syncengine.jira.config import JiraConfig
 from syncengine.jira.errors import (
     JiraError,
@@ -54,6 +54,8 @@ Root = Literal["api", "site"]
 _IDEMPOTENT_METHODS = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
 # Raised before a byte of the request left: always safe to send again.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# How often one call answers a 401 by renewing its OAuth 2.0 token (then sends again).
+_RENEWALS = 2
 
 
 def _unreached(exc: Exception) -> Literal["refused", "silent", "cut"]:
@@ -238,17 +240,17 @@ class JiraSession:
                             await self._http.send(request, stream=True),
                             max_bytes=self.config.max_response_bytes,
                         )
-                        if answer.response.status_code == 401 and await self._renewed(request):
-                            # A refused OAuth 2.0 token, refreshed: the same call once more.
-                            await spend(self.limiter.budget, priority, sleep=self._sleep)
-                            request = self._http.build_request(
-                                method, url, params=params, json=json, files=files, headers=headers
-                            )
-                            self.requests_sent += 1
-                            answer = await read_bounded(
-                                await self._http.send(request, stream=True),
-                                max_bytes=self.config.max_response_bytes,
-                            )
+                        answer = await self._renewing(
+                            answer,
+                            request,
+                            priority,
+                            method,
+                            url,
+                            params=params,
+                            json=json,
+                            files=files,
+                            headers=headers,
+                        )
             except httpx.UnsupportedProtocol as exc:
                 raise JiraPermanentError(
                     f"cannot reach Jira at {self.config.site}: {exc}",
@@ -324,6 +326,34 @@ class JiraSession:
         wait = min(wait, self.policy.max_delay)
         logger.info("jira 429 (%s): the site's requests pause %.1fs", signal.reason or "-", wait)
         await self.limiter.budget.pause(wait)
+
+    async def _renewing(
+        self,
+        answer: BoundedBody,
+        request: httpx.Request,
+        priority: Priority,
+        method: str,
+        url: str,
+        **parts: Any,
+    ) -> BoundedBody:
+        """The answer once a refused OAuth 2.0 token has been renewed and the call sent again
+        (at most ``_RENEWALS`` times). The first renewal may adopt a token another process
+        stored, which Jira may refuse as well; the second then refreshes the grant."""
+        renewals = 0
+        while (
+            answer.response.status_code == 401
+            and renewals < _RENEWALS
+            and await self._renewed(request)
+        ):
+            renewals += 1
+            await spend(self.limiter.budget, priority, sleep=self._sleep)
+            request = self._http.build_request(method, url, **parts)
+            self.requests_sent += 1
+            answer = await read_bounded(
+                await self._http.send(request, stream=True),
+                max_bytes=self.config.max_response_bytes,
+            )
+        return answer
 
     async def _renewed(self, refused: httpx.Request) -> bool:
         """Whether the auth has a fresh credential for a request Jira answered with 401."""

@@ -277,6 +277,29 @@ async def test_two_processes_refresh_at_once_and_both_keep_working(
         await second.aclose()
 
 
+async def test_a_process_that_slept_through_rotations_adopts_then_refreshes(
+    database_url: str, dc: Simulator, tmp_path: Path
+) -> None:
+    dc.oauth.add_client(CLIENT_ID, CLIENT_SECRET, CALLBACK)
+    jira = _jira("oauth2", "http://jira.local")
+    first = await _engine(database_url, dc, jira, tmp_path)
+    second = await _engine(database_url, dc, jira, tmp_path)
+    try:
+        await _connect_oauth2(first, dc)
+        await asyncio.gather(_create(first), _create(second))
+        dc.oauth.expire_access_tokens()
+        await _create(first)  # the first rotates the grant; the second keeps its old token
+        dc.oauth.expire_access_tokens()  # and then Jira refuses the first's token too
+        # The second's token is refused; the stored one it adopts is refused as well; it
+        # then refreshes with the stored (live) refresh token instead of giving up.
+        await _create(second)
+        assert dc.oauth.refreshes - dc.oauth.refused_refreshes == 2
+        assert dc.oauth.refused_refreshes == 0
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
 async def test_no_secret_in_clear_in_the_database(
     database_url: str, dc: Simulator, tmp_path: Path
 ) -> None:
