@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -96,4 +97,22 @@ async def test_poll_follows_an_issue_moved_to_another_project(
         world.sim.webhooks.deliveries.clear()
         result = await world.sync.poller.run("shop", force=True)
         assert result.synced == 1
+        assert await world.state(gid) is GroupState.IN_PROGRESS
+
+
+async def test_a_delivery_lost_while_no_process_ran_is_repaired_at_start(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with sync_world(database_url, tmp_path) as world:
+        gid, key = await world.linked_group("restarted")
+        assert (await world.sync.poller.run("shop")).skipped is None  # polled; webhooks live
+        await world.human_transition(key, "Start Progress")
+        world.sim.webhooks.deliveries.clear()  # Jira gave up on it while the engine was down
+        # The schedule's poll would wait out the webhooks' silence period (900 s by default).
+        assert (await world.sync.poller.run("shop")).skipped == "webhooks are live"
+        world.container.start_background()
+        for _ in range(400):
+            if await world.state(gid) is GroupState.IN_PROGRESS:
+                break
+            await asyncio.sleep(0.025)
         assert await world.state(gid) is GroupState.IN_PROGRESS
