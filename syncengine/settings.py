@@ -7,8 +7,7 @@ With no file at all the environment alone configures the engine (12-factor); whe
 names no project either, the default shipped in the package (the demo project on the
 bundled Jira simulator) is used, so an installed package runs ``serve`` as it is.
 
-The choices of a key are the domain's own enums and types (``SyncMode``,
-``VersionScheme``, the Jira client's ``AuthScheme``...): each list is written once.
+The choices of a key are the domain's own enums and types (``SyncMode``, ``VersionScheme``...).
 
 Secrets are :class:`~pydantic.SecretStr`. None is ever required in the TOML: each
 secret ``x`` may instead be named by ``x_env`` (an environment variable to read)
@@ -214,6 +213,7 @@ class JiraSettings(_Section):
     timeout_seconds: float = Field(_client_default("timeout_seconds"), gt=0)
     max_concurrency: int = Field(_client_default("max_concurrency"), gt=0)
     requests_per_second: float = Field(_client_default("requests_per_second"), gt=0)
+    refresh_reserve: float = Field(_client_default("refresh_reserve"), ge=0, le=1)
     max_retries: int = Field(_client_default("max_retries"), ge=0)
     deadline_seconds: float = Field(_client_default("deadline_seconds"), gt=0)
     max_response_bytes: int = Field(_client_default("max_response_bytes"), ge=64 * 1024)

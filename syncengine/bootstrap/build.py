@@ -44,6 +44,7 @@ from syncengine.store.database import Database
 from syncengine.store.group_edits import GroupEdits
 from syncengine.store.groups import GroupRepository
 from syncengine.store.history import HistoryHook, HistoryRepository
+from syncengine.store.jira_budget import SharedBudgets
 from syncengine.store.link_sync import LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
 from syncengine.store.locks import LinkLocks
@@ -181,6 +182,8 @@ async def bootstrap(
         simulator=simulator[1] if simulator is not None else None,
         observer=lambda slug: metrics.jira_observer(slug, clock),
         auth=connector.credentials.auth_for if connector is not None else None,
+        # Several processes on PostgreSQL share each site's budget; on SQLite one process runs.
+        budgets=SharedBudgets(db) if db.is_postgres else None,
     )
     work_written = asyncio.Event()
     wake = work_written.set

@@ -21,7 +21,7 @@ from syncengine.errors import ConfigError
 from syncengine.jira.client import JiraClient
 from syncengine.jira.config import BaseUrl, Deployment, JiraConfig, parse_base_url, site_of
 from syncengine.jira.oauth import DEFAULT_SCOPES, oauth2_endpoints
-from syncengine.jira.retry import SiteLimiters
+from syncengine.jira.retry import BudgetFactory, SiteLimiters
 from syncengine.jira.session import CallObserver
 from syncengine.settings import JiraSettings, Settings
 from syncengine.sync.jira_auth import OAuthSetup
@@ -83,6 +83,7 @@ def jira_config(settings: JiraSettings, *, key: str = "jira") -> JiraConfig:
             timeout_seconds=settings.timeout_seconds,
             max_concurrency=settings.max_concurrency,
             requests_per_second=settings.requests_per_second,
+            refresh_reserve=settings.refresh_reserve,
             max_retries=settings.max_retries,
             deadline_seconds=settings.deadline_seconds,
             max_response_bytes=settings.max_response_bytes,
@@ -211,9 +212,13 @@ def issue_sites(settings: Settings) -> dict[str, str]:
     return sites
 
 
-def new_site_limiters() -> SiteLimiters:
-    """One registry per process: every client of a site shares its concurrency and rate."""
-    return SiteLimiters(clock=time.monotonic, sleep=asyncio.sleep)
+def new_site_limiters(budgets: BudgetFactory | None = None) -> SiteLimiters:
+    """One registry per process: every client of a site shares its concurrency and rate.
+
+    ``budgets`` builds each site's request budget (the database's, shared by every
+    process on PostgreSQL); by default each process keeps its own.
+    """
+    return SiteLimiters(clock=time.monotonic, sleep=asyncio.sleep, budgets=budgets)
 
 
 def open_jira_client(
@@ -239,6 +244,7 @@ def _open(config: JiraConfig, *, limiters: SiteLimiters, **session_options: Any)
         config.site,
         max_concurrency=config.max_concurrency,
         requests_per_second=config.requests_per_second,
+        refresh_reserve=config.refresh_reserve,
     )
     return JiraClient.open(config, limiter=limiter, **session_options)
 
@@ -257,7 +263,8 @@ class JiraClients:
     ``configs`` are the projects' client configurations (:func:`jira_configs`);
     ``transport`` (tests: an in-process transport to a simulator) reaches every
     site; ``simulator`` serves the projects that configure no Jira URL;
-    ``observer(slug)`` is told of every call a project's client makes.
+    ``observer(slug)`` is told of every call a project's client makes; ``budgets`` builds
+    each site's request budget (see :func:`new_site_limiters`).
     """
 
     def __init__(
@@ -268,13 +275,14 @@ class JiraClients:
         simulator: SimulatedJira | None = None,
         observer: Callable[[str], CallObserver] | None = None,
         auth: Callable[[str], httpx.Auth | None] | None = None,
+        budgets: BudgetFactory | None = None,
     ) -> None:
         self._configs = dict(configs)
         self._auth = auth
         self._transport = transport
         self._observer = observer
         self.simulator = simulator
-        self._limiters = new_site_limiters()
+        self._limiters = new_site_limiters(budgets)
         self._clients: dict[str, JiraClient] = {}
         self._derived: list[JiraClients] = []
 

@@ -7,6 +7,14 @@ The client covers Cloud (REST v2 and v3) and Data Center (REST v2): start at
 from __future__ import annotations
 
 from syncengine.jira.bodies import NewIssue, RichText
+from syncengine.jira.budget import (
+    JiraRequestShed,
+    LocalBudget,
+    Priority,
+    SiteBudget,
+    current_priority,
+    request_priority,
+)
 from syncengine.jira.client import JiraClient
 from syncengine.jira.config import JiraConfig, parse_base_url
 from syncengine.jira.models import (
@@ -42,21 +50,27 @@ __all__ = [
     "JiraConfig",
     "JiraIssue",
     "JiraProject",
+    "JiraRequestShed",
     "JiraSession",
     "JiraStatus",
     "JiraTransition",
     "JiraUser",
     "JiraVersion",
+    "LocalBudget",
     "NewIssue",
+    "Priority",
     "RemoteLink",
     "RetryDecision",
     "RetryPolicy",
     "RichText",
     "SearchPage",
     "ServerInfo",
+    "SiteBudget",
     "SiteLimiter",
     "SiteLimiters",
     "StatusCategory",
     "WebhookRegistration",
+    "current_priority",
     "parse_base_url",
+    "request_priority",
 ]

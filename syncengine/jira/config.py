@@ -139,6 +139,11 @@ class JiraConfig:
     """The longest wait a ``Retry-After`` (or ``X-RateLimit-Reset``) is honoured for."""
     max_concurrency: int = 4
     requests_per_second: float = 10.0
+    """The site's budget: requests a second from every process together (on PostgreSQL
+    the processes share it; a process alone keeps it by itself)."""
+    refresh_reserve: float = 0.5
+    """The share of the burst that field and impact refreshes leave to creates and state
+    sync (they go only while the bucket is fuller than this; see ``jira.budget``)."""
     max_retries: int = 5
     max_retry_delay_seconds: float = 60.0
     backoff_base_seconds: float = 0.5
@@ -163,6 +168,8 @@ class JiraConfig:
                 "jira.max_response_bytes must be at least 65536 and "
                 "jira.max_retry_after_seconds at least 1"
             )
+        if not 0 <= self.refresh_reserve <= 1:
+            problems.append("jira.refresh_reserve must be between 0 and 1")
         if self.max_concurrency < 1 or self.max_retries < 0:
             problems.append("jira.max_concurrency must be >= 1 and max_retries >= 0")
         if problems:

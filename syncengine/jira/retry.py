@@ -15,16 +15,18 @@ from email.utils import parsedate_to_datetime
 from typing import Literal
 
 from syncengine.domain.backoff import backoff_ceiling
+from syncengine.domain.budget import BudgetLimits
+from syncengine.jira.budget import LocalBudget, SiteBudget
 
 __all__ = [
     "DEFAULT_MAX_RETRY_AFTER",
+    "BudgetFactory",
     "Clock",
     "RetryDecision",
     "RetryPolicy",
     "SiteLimiter",
     "SiteLimiters",
     "Sleep",
-    "TokenBucket",
     "rate_limit_backoff",
     "retry_after_seconds",
 ]
@@ -195,49 +197,11 @@ class RetryPolicy:
 
 
 @dataclass(kw_only=True)
-class TokenBucket:
-    """``rate`` requests a second on average, bursts up to ``capacity``."""
-
-    rate: float
-    capacity: float
-    clock: Clock
-    sleep: Sleep
-    _tokens: float = field(init=False)
-    _updated: float = field(init=False)
-    _lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
-
-    def __post_init__(self) -> None:
-        self._tokens = self.capacity
-        self._updated = self.clock()
-
-    def _refill(self) -> None:
-        now = self.clock()
-        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
-
-    async def acquire(self) -> float:
-        """Take one token, sleeping until one is there; return the seconds waited."""
-        waited = 0.0
-        async with self._lock:
-            self._refill()
-            while self._tokens < 1.0:
-                delay = (1.0 - self._tokens) / self.rate
-                await self.sleep(delay)
-                waited += delay
-                self._refill()
-                if self._tokens < 1.0 and self.clock() == self._updated:
-                    # A clock that did not move (a fake in tests): credit the sleep.
-                    self._tokens += delay * self.rate
-            self._tokens -= 1.0
-        return waited
-
-
-@dataclass(kw_only=True)
 class SiteLimiter:
-    """The concurrency limit and the token bucket of one Jira site."""
+    """The concurrency limit (this process) and the request budget (the site) of one site."""
 
     max_concurrency: int
-    bucket: TokenBucket
+    budget: SiteBudget
     semaphore: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -245,37 +209,57 @@ class SiteLimiter:
 
     @classmethod
     def build(
-        cls, *, max_concurrency: int, requests_per_second: float, clock: Clock, sleep: Sleep
+        cls,
+        *,
+        max_concurrency: int,
+        requests_per_second: float,
+        clock: Clock,
+        sleep: Sleep,
+        refresh_reserve: float = 0.5,
     ) -> SiteLimiter:
-        """A limiter allowing bursts of up to one second's worth of requests."""
-        bucket = TokenBucket(
-            rate=requests_per_second,
-            capacity=max(1.0, requests_per_second),
-            clock=clock,
-            sleep=sleep,
-        )
-        return cls(max_concurrency=max_concurrency, bucket=bucket)
+        """A limiter with this process's own budget, bursts of one second's worth of requests.
+
+        ``sleep`` is unused (the session sleeps); kept so callers need not change.
+        """
+        del sleep
+        limits = BudgetLimits.per_second(requests_per_second, refresh_reserve=refresh_reserve)
+        return cls(max_concurrency=max_concurrency, budget=LocalBudget(limits=limits, clock=clock))
+
+
+BudgetFactory = Callable[[str, BudgetLimits], SiteBudget]
+"""Builds the budget of a site (its address) with these limits: shared through the database
+when several processes send to the site."""
 
 
 @dataclass(kw_only=True)
 class SiteLimiters:
-    """One :class:`SiteLimiter` per site, shared by every client of that site."""
+    """One :class:`SiteLimiter` per site, shared by every client of that site.
+
+    ``budgets`` builds each site's request budget (default: this process's own).
+    """
 
     clock: Clock
     sleep: Sleep
+    budgets: BudgetFactory | None = None
     _by_site: dict[str, SiteLimiter] = field(default_factory=dict)
 
     def for_site(
-        self, site: str, *, max_concurrency: int, requests_per_second: float
+        self,
+        site: str,
+        *,
+        max_concurrency: int,
+        requests_per_second: float,
+        refresh_reserve: float = 0.5,
     ) -> SiteLimiter:
         """The limiter of ``site``, created with these limits the first time it is asked for."""
         limiter = self._by_site.get(site)
         if limiter is None:
-            limiter = SiteLimiter.build(
-                max_concurrency=max_concurrency,
-                requests_per_second=requests_per_second,
-                clock=self.clock,
-                sleep=self.sleep,
+            limits = BudgetLimits.per_second(requests_per_second, refresh_reserve=refresh_reserve)
+            budget = (
+                self.budgets(site, limits)
+                if self.budgets is not None
+                else LocalBudget(limits=limits, clock=self.clock)
             )
+            limiter = SiteLimiter(max_concurrency=max_concurrency, budget=budget)
             self._by_site[site] = limiter
         return limiter

@@ -21,6 +21,7 @@ import httpx
 
 from syncengine.errors import ConfigError
 from syncengine.jira.answers import read_bounded
+from syncengine.jira.budget import current_priority, spend
 from syncengine.jira.config import JiraConfig
 from syncengine.jira.errors import (
     JiraError,
@@ -33,6 +34,7 @@ from syncengine.jira.errors import (
     error_from_response,
 )
 from syncengine.jira.gateway import find_cloud_id
+from syncengine.jira.limit_headers import read_limit_headers
 from syncengine.jira.oauth import OAuth2Bearer
 from syncengine.jira.retry import (
     Clock,
@@ -40,6 +42,7 @@ from syncengine.jira.retry import (
     RetryPolicy,
     SiteLimiter,
     Sleep,
+    rate_limit_backoff,
     retry_after_seconds,
 )
 
@@ -216,6 +219,7 @@ class JiraSession:
         await self.rest_base()
         url = self.url(path, root)
         deadline = self._clock() + self.config.deadline_seconds
+        priority = current_priority()
         attempt = 0
         while True:
             attempt += 1
@@ -224,7 +228,7 @@ class JiraSession:
             try:
                 async with asyncio.timeout(max(deadline - started, 0.0)):
                     async with self.limiter.semaphore:
-                        await self.limiter.bucket.acquire()
+                        await spend(self.limiter.budget, priority, sleep=self._sleep)
                         request = self._http.build_request(
                             method, url, params=params, json=json, files=files, headers=headers
                         )
@@ -236,6 +240,7 @@ class JiraSession:
                         )
                         if answer.response.status_code == 401 and await self._renewed(request):
                             # A refused OAuth 2.0 token, refreshed: the same call once more.
+                            await spend(self.limiter.budget, priority, sleep=self._sleep)
                             request = self._http.build_request(
                                 method, url, params=params, json=json, files=files, headers=headers
                             )
@@ -269,12 +274,14 @@ class JiraSession:
                     method, path, response.status_code, elapsed_ms, attempt,
                 )  # fmt: skip
                 if response.is_success or response.status_code in ok_statuses:
+                    await self._heed_limits(response, None, None, attempt)
                     if not answer.complete:
                         raise self._too_large(response, context=context, idempotent=safe)
                     return response
                 error, decision = self._status_failure(
                     response, path=path, attempt=attempt, idempotent=safe, context=context
                 )
+                await self._heed_limits(response, error, decision, attempt)
             if decision.action == "outcome_unknown":
                 raise JiraOutcomeUnknown(
                     f"the outcome of the request to {context.operation} is unknown: {error}",
@@ -290,6 +297,33 @@ class JiraSession:
                 method, path, error, decision.delay, attempt, self.policy.max_retries,
             )  # fmt: skip
             await self._sleep(decision.delay)
+
+    async def _heed_limits(
+        self,
+        response: httpx.Response,
+        error: JiraError | None,
+        decision: RetryDecision | None,
+        attempt: int,
+    ) -> None:
+        """Tell the site's budget what Jira said: a 429 pauses every process sending to the
+        site (unless it is about one issue); a near-limit quota sheds their refreshes."""
+        signal = read_limit_headers(response.headers)
+        if signal.near_limit:
+            await self.limiter.budget.near_limit(signal.hold_seconds)
+        if response.status_code != 429 or signal.per_issue:
+            return
+        # The wait this session takes itself (Retry-After, else 5 s growing to 30 s).
+        if decision is not None and decision.retry:
+            wait = decision.delay
+        elif error is not None and error.retry_after is not None:
+            wait = error.retry_after
+        else:
+            wait = rate_limit_backoff(attempt, self._random)
+        # A longer wait is kept by the work itself (the outbox reschedules it): the site then
+        # sends one probe a minute at most, rather than stopping every process for an hour.
+        wait = min(wait, self.policy.max_delay)
+        logger.info("jira 429 (%s): the site's requests pause %.1fs", signal.reason or "-", wait)
+        await self.limiter.budget.pause(wait)
 
     async def _renewed(self, refused: httpx.Request) -> bool:
         """Whether the auth has a fresh credential for a request Jira answered with 401."""

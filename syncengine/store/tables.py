@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -40,6 +41,7 @@ __all__ = [
     "GroupDayCount",
     "GroupMinuteCount",
     "IssueLink",
+    "JiraBudget",
     "JiraCredential",
     "OutboxItem",
     "Project",
@@ -509,3 +511,18 @@ class JiraCredential(Base):
     sealed: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+
+
+class JiraBudget(Base):
+    """The request budget of one Jira site, shared by every process (``store.jira_budget``).
+
+    Times are seconds since the epoch on the database's clock.
+    """
+
+    __tablename__ = "jira_budgets"
+
+    site: Mapped[str] = mapped_column(String(512), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated: Mapped[float] = mapped_column(Float)
+    paused_until: Mapped[float] = mapped_column(Float)
+    near_limit_until: Mapped[float] = mapped_column(Float)

@@ -12,15 +12,17 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
 from syncengine.domain.backoff import BackoffPolicy, GiveUp, next_attempt
 from syncengine.errors import JiraError, SyncEngineError, WorkTimedOut
+from syncengine.jira.budget import Priority, request_priority
 from syncengine.logs import bound
 from syncengine.store.outbox import OutboxRepository, OutboxWork
+from syncengine.store.work_kinds import SUPPORT_CREATE, TICKET_CREATE
 
-__all__ = ["BatchHandler", "Handler", "OutboxWorker", "OutcomeHook"]
+__all__ = ["WORK_PRIORITIES", "BatchHandler", "Handler", "OutboxWorker", "OutcomeHook"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,13 @@ Handler = Callable[[OutboxWork], Awaitable[None]]
 BatchHandler = Callable[[list[OutboxWork]], Awaitable[dict[int, BaseException | None]]]
 # Called after every attempt with the error a user should see, or None on success.
 OutcomeHook = Callable[[OutboxWork, str | None], Awaitable[None]]
+
+WORK_PRIORITIES: Mapping[str, Priority] = {
+    TICKET_CREATE: Priority.CREATE,
+    SUPPORT_CREATE: Priority.CREATE,
+}
+"""The Jira priority of each kind's requests; any other kind's are ``Priority.SYNC`` (a
+handler may lower its own calls with ``request_priority(Priority.REFRESH)``)."""
 
 
 async def _no_hook(_work: OutboxWork, _error: str | None) -> None:
@@ -281,8 +290,9 @@ class OutboxWorker:
             self._started.add(item.id)
             error: BaseException | None = None
             try:
-                async with asyncio.timeout(self.item_deadline):
-                    await handler(item)
+                with request_priority(WORK_PRIORITIES.get(item.kind, Priority.SYNC)):
+                    async with asyncio.timeout(self.item_deadline):
+                        await handler(item)
             except TimeoutError:
                 error = self._timed_out(item.kind)
             except Exception as exc:  # settled below; nothing escapes the worker
@@ -298,8 +308,9 @@ class OutboxWorker:
         async with project_slots, self._slots:
             self._started.update(item.id for item in items)
             try:
-                async with asyncio.timeout(self.item_deadline):
-                    outcomes = await self.batch_handlers[kind](items)
+                with request_priority(WORK_PRIORITIES.get(kind, Priority.SYNC)):
+                    async with asyncio.timeout(self.item_deadline):
+                        outcomes = await self.batch_handlers[kind](items)
             except TimeoutError:
                 outcomes = dict.fromkeys((item.id for item in items), self._timed_out(kind))
             except Exception as exc:  # the whole batch failed the same way

@@ -15,7 +15,6 @@ from syncengine.jira.retry import (
     RetryPolicy,
     SiteLimiter,
     SiteLimiters,
-    TokenBucket,
     retry_after_seconds,
 )
 
@@ -161,34 +160,6 @@ async def test_rate_limited_error_carries_retry_after_when_retries_run_out(
     with pytest.raises(JiraRateLimited) as caught:
         await client.myself()
     assert caught.value.retry_after == 120.0
-
-
-async def test_token_bucket_spaces_requests_at_the_configured_rate(fake_time: FakeTime) -> None:
-    bucket = TokenBucket(rate=2.0, capacity=2.0, clock=fake_time.clock, sleep=fake_time.sleep)
-    waits = [await bucket.acquire() for _ in range(6)]
-    assert waits[:2] == [0.0, 0.0]  # the burst
-    assert waits[2:] == pytest.approx([0.5, 0.5, 0.5, 0.5])
-    assert fake_time.now - 1000.0 == pytest.approx(2.0)
-
-
-async def test_token_bucket_refills_while_idle(fake_time: FakeTime) -> None:
-    bucket = TokenBucket(rate=1.0, capacity=3.0, clock=fake_time.clock, sleep=fake_time.sleep)
-    for _ in range(3):
-        await bucket.acquire()
-    fake_time.now += 10
-    assert [await bucket.acquire() for _ in range(3)] == [0.0, 0.0, 0.0]
-
-
-async def test_token_bucket_terminates_with_a_clock_that_does_not_move() -> None:
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    bucket = TokenBucket(rate=4.0, capacity=1.0, clock=lambda: 0.0, sleep=sleep)
-    await bucket.acquire()
-    await bucket.acquire()
-    assert slept == [0.25]
 
 
 async def test_concurrency_is_limited_per_site(

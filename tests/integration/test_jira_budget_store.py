@@ -1,0 +1,78 @@
+"""The Jira request budget shared through PostgreSQL, as two processes see it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from syncengine.domain.budget import BudgetLimits, Grant, Priority, Shed, Wait
+from syncengine.store.database import Database
+from syncengine.store.jira_budget import SharedBudgets
+from tests.conftest import _truncate_postgres
+
+pytestmark = pytest.mark.postgres
+SITE = "https://acme.atlassian.net"
+LIMITS = BudgetLimits.per_second(5.0)
+
+
+@pytest.fixture
+async def two_processes(postgres_url: str) -> AsyncIterator[tuple[Database, Database]]:
+    _truncate_postgres(postgres_url)
+    first, second = Database(postgres_url), Database(postgres_url)
+    try:
+        yield first, second
+        assert first.checked_out() == second.checked_out() == 0
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_two_processes_share_one_bucket(two_processes: tuple[Database, Database]) -> None:
+    first = SharedBudgets(two_processes[0])(SITE, LIMITS)
+    second = SharedBudgets(two_processes[1])(SITE, LIMITS)
+    granted = 0
+    for budget in (first, second) * 10:
+        if isinstance(await budget.take(Priority.CREATE), Grant):
+            granted += 1
+    # One burst between them (5, plus what refilled in the few ms the loop took), not two.
+    assert 5 <= granted <= 6
+    assert isinstance(await first.take(Priority.CREATE), Wait)
+    other = SharedBudgets(two_processes[1])("https://other.atlassian.net", LIMITS)
+    assert isinstance(await other.take(Priority.CREATE), Grant)
+
+
+async def test_a_pause_one_process_records_holds_the_other(
+    two_processes: tuple[Database, Database],
+) -> None:
+    first = SharedBudgets(two_processes[0])(SITE, LIMITS)
+    second = SharedBudgets(two_processes[1])(SITE, LIMITS)
+    assert isinstance(await second.take(Priority.SYNC), Grant)
+    await first.pause(30.0)
+    waited = await second.take(Priority.CREATE)
+    assert isinstance(waited, Wait)
+    assert 29.0 < waited.seconds <= 30.0
+    assert isinstance(await second.take(Priority.REFRESH), Shed)
+
+
+async def test_near_the_limit_one_process_sheds_the_others_refreshes(
+    two_processes: tuple[Database, Database],
+) -> None:
+    first = SharedBudgets(two_processes[0])(SITE, LIMITS)
+    second = SharedBudgets(two_processes[1])(SITE, LIMITS)
+    await first.near_limit(60.0)
+    assert isinstance(await second.take(Priority.REFRESH), Shed)
+    assert isinstance(await second.take(Priority.CREATE), Grant)
+
+
+async def test_an_unreachable_database_leaves_a_budget_of_its_own() -> None:
+    db = Database("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    try:
+        budget = SharedBudgets(db)(SITE, LIMITS)
+        decisions = [await budget.take(Priority.CREATE) for _ in range(6)]
+        assert decisions[:5] == [Grant()] * 5
+        assert isinstance(decisions[5], Wait)
+        await budget.pause(10.0)
+        assert isinstance(await budget.take(Priority.REFRESH), Shed)
+    finally:
+        await db.aclose()
