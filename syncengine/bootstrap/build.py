@@ -63,6 +63,7 @@ from syncengine.support.jira_port import SupportJira
 from syncengine.support.pullback import SupportPuller
 from syncengine.support.service import SupportService
 from syncengine.support.targets import SupportTargets
+from syncengine.support.webhooks import SupportWebhooks
 from syncengine.sync.changes import GroupChanges
 from syncengine.sync.credential_checks import CredentialChecks, TokenExpiry
 from syncengine.sync.doctor import Doctor, DoctorProject
@@ -361,7 +362,8 @@ async def bootstrap(
             now=clock,
         ),
     )
-    all_handlers: tuple[EventHandler, ...] = (sync.webhooks, *event_handlers)
+    support_webhooks = SupportWebhooks(projects=projects, requests=requests, puller=puller)
+    all_handlers: tuple[EventHandler, ...] = (sync.webhooks, support_webhooks, *event_handlers)
     web = WebServices(
         config=values.web_config(settings),
         intake=Intake(

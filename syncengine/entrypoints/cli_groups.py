@@ -45,6 +45,9 @@ def cmd_group(args: argparse.Namespace, settings: Settings) -> int:
             manual = container.sync.manual
             if args.group_command == "reopen":
                 result = await manual.reopen(args.group_id, actor=_actor())
+                if result.before == result.after:
+                    print(f"group {result.group_id} is already open: nothing changed", flush=True)
+                    return 0
                 print(f"group {result.group_id}: {result.before} → {result.after}", flush=True)
             else:
                 result, rule = await manual.resolve(
@@ -67,15 +70,45 @@ def cmd_group(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
+_EPILOG = """examples:
+  syncengine group resolve 12 --until-version 2.3.0
+  syncengine group resolve 12 --rule-json \\
+    '[{"type": "version_ge", "field": "version", "version": "2.3.0"}]'
+  syncengine group reopen 12
+
+A rule is a JSON list of invariants; a report for which ANY holds reopens the group:
+version_ge / version_gt (field, version[, scheme]), timestamp_gt (timestamp, Unix
+seconds), regular_expression (field, regex), and (invariants: all must hold)."""
+
+
 def add_group_commands(commands: Any) -> None:
     """Add ``group resolve|reopen`` to the CLI's subcommands."""
-    group = commands.add_parser("group", help="resolve or reopen an error group by hand")
+    group = commands.add_parser(
+        "group",
+        help="resolve or reopen an error group by hand",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     actions = group.add_subparsers(dest="group_command", required=True, metavar="ACTION")
-    resolve = actions.add_parser("resolve", help="resolve a group until a version or rule")
+    resolve = actions.add_parser(
+        "resolve",
+        help="resolve a group until a version or rule",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     resolve.add_argument("group_id", type=int, metavar="GROUP_ID")
     how = resolve.add_mutually_exclusive_group()
     how.add_argument("--until-version", help="a crash in this version or later reopens it")
-    how.add_argument("--rule-json", help="a resolve rule: a JSON list of Backtrace invariants")
+    how.add_argument(
+        "--rule-json",
+        metavar="JSON",
+        help="a resolve rule: a JSON list of Backtrace invariants, any of which reopens the "
+        'group, e.g. \'[{"type": "version_ge", "field": "version", "version": "2.3.0"}]\' '
+        "or, to reopen on production crashes only, "
+        '\'[{"type": "and", "invariants": [{"type": "version_ge", "field": "version", '
+        '"version": "2.3.0"}, {"type": "regular_expression", "field": "environment", '
+        '"regex": "^prod"}]}]\'',
+    )
     resolve.set_defaults(handler=cmd_group)
     reopen = actions.add_parser("reopen", help="reopen a group")
     reopen.add_argument("group_id", type=int, metavar="GROUP_ID")

@@ -296,12 +296,16 @@ class SupportRepository:
                 for row in rows
             ]
 
-    async def by_issue(self, issue_id: str) -> SupportRequestRecord | None:
-        """The request linked to Jira issue ``issue_id`` (by id: keys change on a move)."""
+    async def by_issue(
+        self, issue_id: str, *, project_id: int | None = None
+    ) -> SupportRequestRecord | None:
+        """The request linked to Jira issue ``issue_id`` (by id: keys change on a move), of
+        project ``project_id`` when given (projects on different Jira sites share ids)."""
+        query = select(SupportRequest).where(SupportRequest.jira_issue_id == issue_id)
+        if project_id is not None:
+            query = query.where(SupportRequest.project_id == project_id)
         async with self._db.session() as session:
-            row = await session.scalar(
-                select(SupportRequest).where(SupportRequest.jira_issue_id == issue_id).limit(1)
-            )
+            row = await session.scalar(query.limit(1))
             return None if row is None else _record(row)
 
     async def linked(self, project_id: int) -> list[SupportRequestRecord]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from syncengine.domain.webhooks import JiraEvent, applied, parse_webhook
 from syncengine.errors import InvalidInput, JiraPermanentError, JiraTransientError
 from syncengine.store.database import Database
 from syncengine.store.outbox import State
 from syncengine.support.service import UploadedFile
 from syncengine.support.validation import RequestForm
+from syncengine.support.webhooks import SupportWebhooks
 from tests.integration.support.conftest import Portal, make_portal, portal_settings
 
 FORM = RequestForm(
@@ -278,3 +280,43 @@ async def test_webhook_refresh_by_issue_id(portal: Portal) -> None:
     assert stored is not None
     assert stored.jira_status == "In Progress"
     assert [c.body for c in await portal.requests.comments(record.id)] == ["On it"]
+
+
+def _event(issue_id: str, kind: str = "jira:issue_updated") -> JiraEvent:
+    return parse_webhook(
+        {"webhookEvent": kind, "issue": {"id": issue_id, "key": "SUP-1", "fields": {}}}
+    )
+
+
+async def test_a_webhook_refreshes_the_linked_request_and_says_so(portal: Portal) -> None:
+    hooks = SupportWebhooks(
+        projects=portal.projects, requests=portal.requests, puller=portal.puller
+    )
+    record = await portal.service.file("api", FORM, [], reporter="alice")
+    await portal.worker.drain()
+    [issue] = portal.jira.issues.values()
+    issue.status = "Waiting for customer"
+    portal.jira.comment(issue.id, "Sam", "Which account?")
+    assert await hooks("api", _event(issue.id)) == applied()
+    stored = await portal.requests.get(record.id)
+    assert stored is not None
+    assert stored.jira_status == "Waiting for customer"
+    assert [c.body for c in await portal.requests.comments(record.id)] == ["Which account?"]
+    # Not ours: no say (the error-group handler answers for those); another project: none.
+    assert await hooks("api", _event("424242")) is None
+    assert await hooks("elsewhere", _event(issue.id)) is None
+
+    portal.jira.fail["issue_status"] = [JiraTransientError("503 from Jira")]
+    failed = await hooks("api", _event(issue.id))
+    assert failed is not None
+    assert failed.status == "ignored"
+    assert "polled later" in failed.reason
+
+    await portal.projects.set_active("api", False, actor="test", now=portal.clock())
+    issue.status = "Done"
+    passive = await hooks("api", _event(issue.id))
+    assert passive is not None
+    assert "Passive" in passive.reason
+    stored = await portal.requests.get(record.id)
+    assert stored is not None
+    assert stored.jira_status == "Waiting for customer"  # nothing was read while Passive

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -83,9 +84,19 @@ def test_cli_resolve_until_version_and_reopen(
     assert "invalid resolve rule" in capsys.readouterr().err
     assert main(["--config", str(path), "group", "resolve", str(gid), "--rule-json", "[oops"]) == 1
     assert "not valid JSON" in capsys.readouterr().err
+    # The README's example rule is one the command takes.
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"syncengine group resolve 12 --rule-json '(.+)'", readme)
+    assert example is not None
+    assert main(["--config", str(path), "group", "resolve", str(gid), "--rule-json",
+                 example.group(1)]) == 0  # fmt: skip
+    assert "resolved until" in capsys.readouterr().out
     assert main(["--config", str(path), "group", "reopen", str(gid)]) == 0
+    assert capsys.readouterr().out.startswith(f"group {gid}: resolved → open")
     row = asyncio.run(read(gid))
     assert (row.state, row.resolve_rule) == ("open", None)
+    assert main(["--config", str(path), "group", "reopen", str(gid)]) == 0
+    assert capsys.readouterr().out == f"group {gid} is already open: nothing changed\n"
     assert main(["--config", str(path), "group", "reopen", "999999"]) == 1
     assert "no error group 999999" in capsys.readouterr().err
 
@@ -127,3 +138,13 @@ async def test_api_resolve_and_reopen(database_url: str, tmp_path: Path) -> None
         assert [t.action for t in trail] == ["group.state", "group.state"]
     finally:
         await container.aclose()
+
+
+def test_resolve_help_shows_a_rule_json_example(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["group", "resolve", "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert '--rule-json \'[{"type": "version_ge", "field": "version"' in " ".join(
+        text.replace("\\\n", " ").split()
+    )
