@@ -45,6 +45,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from syncengine.domain.fixversions import ResolveRuleType
 from syncengine.domain.groups import GroupState
+from syncengine.domain.impact import Stat
 from syncengine.domain.merge import ConflictPolicy, SyncMode
 from syncengine.domain.placeholders import MissingPolicy
 from syncengine.domain.regression import RegressionAction
@@ -295,6 +296,26 @@ class SupportSettings(_Section):
     )
 
 
+class ImpactSettings(_Section):
+    """Crash impact on linked issues: which statistic goes to which Jira field, how often."""
+
+    fields: dict[Stat, str] = Field(default_factory=dict)
+    min_change_percent: float = Field(10.0, ge=0)
+    min_change_occurrences: int = Field(100, gt=0)
+    interval_minutes: float = Field(15.0, gt=0)
+    budget_share: float = Field(0.2, gt=0, le=1)
+    overwrite_edits: bool = False
+    notify: bool = False
+
+    @field_validator("fields")
+    @classmethod
+    def _named(cls, value: dict[Stat, str]) -> dict[Stat, str]:
+        empty = [stat.value for stat, key in value.items() if not key.strip()]
+        if empty:
+            raise ValueError(f"give a Jira field id or name for {', '.join(empty)}")
+        return value
+
+
 class ProjectSettings(_Section):
     """One project: its submission tokens, its Jira integration, rules and sync options."""
 
@@ -312,6 +333,7 @@ class ProjectSettings(_Section):
     rules: RuleSettings = Field(default_factory=RuleSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     support: SupportSettings = Field(default_factory=SupportSettings)
+    impact: ImpactSettings = Field(default_factory=ImpactSettings)
 
     @field_validator("version_pattern")
     @classmethod
@@ -565,36 +587,3 @@ def _describe(exc: ValidationError, config_path: Path | str) -> list[str]:
         source = f"environment variable {env_name}" if env_name in os.environ else str(config_path)
         problems.append(f"{source}: {key}: {message}")
     return problems
-
-
-def _dump_for_display(value: Any) -> Any:
-    """Settings as plain data with every secret masked (for ``config check``)."""
-    if isinstance(value, SecretStr):
-        return mask_secret(value)
-    if isinstance(value, BaseModel):
-        masked = getattr(type(value), "_masked", ())
-        return {
-            name: mask_secret(getattr(value, name))
-            if name in masked
-            else _dump_for_display(getattr(value, name))
-            for name in type(value).model_fields
-        }
-    if isinstance(value, dict):
-        return {str(k): _dump_for_display(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_dump_for_display(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def display_settings(settings: Settings) -> dict[str, Any]:
-    """The effective settings as plain data, secrets masked."""
-    shown: dict[str, Any] = _dump_for_display(settings)
-    shown["database_url"] = _mask_url(settings.database_url)
-    shown["effective_database_url"] = _mask_url(settings.effective_database_url)
-    return shown
-
-
-def _mask_url(url: str) -> str:
-    return re.sub(r"://([^:/@]+):([^@]+)@", r"://\1:***@", url)

@@ -44,6 +44,7 @@ from syncengine.store.database import Database
 from syncengine.store.group_edits import GroupEdits
 from syncengine.store.groups import GroupRepository
 from syncengine.store.history import HistoryHook, HistoryRepository
+from syncengine.store.impact import ImpactRepository
 from syncengine.store.jira_budget import SharedBudgets
 from syncengine.store.link_sync import LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
@@ -252,6 +253,8 @@ async def bootstrap(
         clients=jira.for_project,
         clock=clock,
         wake=wake,
+        impact_store=ImpactRepository(db),
+        impact_configs=values.impact_configs(settings),
     )
 
     # Support requests.

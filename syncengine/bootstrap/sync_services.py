@@ -15,13 +15,17 @@ from syncengine.errors import ConfigError
 from syncengine.jira.client import JiraClient
 from syncengine.store.cursors import CursorRepository
 from syncengine.store.groups import GroupRepository
+from syncengine.store.impact import ImpactRepository
 from syncengine.store.link_sync import PULL_KIND, LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
 from syncengine.store.locks import LinkLocks
 from syncengine.store.projects import ProjectRepository
+from syncengine.store.work_kinds import LINK_BACKLINK
+from syncengine.sync.backlinks import BackLinks
 from syncengine.sync.changes import PUSH, GroupChanges
 from syncengine.sync.config import ProjectSync
 from syncengine.sync.executor import LinkSync
+from syncengine.sync.impact import ImpactConfig, ImpactRefresher
 from syncengine.sync.manual import ManualResolution
 from syncengine.sync.poller import Poller, PollWatch
 from syncengine.sync.regressions import REGRESSION, RegressionJira
@@ -43,6 +47,8 @@ class TwoWaySync:
     webhooks: WebhookEvents
     regressions: RegressionJira
     manual: ManualResolution
+    impact: ImpactRefresher
+    backlinks: BackLinks
     handlers: Mapping[str, Handler]
     jobs: tuple[PeriodicJob, ...]
 
@@ -65,8 +71,12 @@ def build_sync(
     clients: Callable[[str], JiraClient],
     clock: Callable[[], datetime],
     wake: Callable[[], None],
+    impact_store: ImpactRepository,
+    impact_configs: Mapping[str, ImpactConfig],
+    impact_round_seconds: float = 60.0,
 ) -> TwoWaySync:
-    """The sync services; ``poll_intervals`` names the syncing projects and their periods."""
+    """The sync services; ``poll_intervals`` names the syncing projects and their periods,
+    ``impact_configs`` each project's impact fields (one refresh job per mapping project)."""
     executor = LinkSync(
         configs=configs,
         user_maps=user_maps,
@@ -87,8 +97,33 @@ def build_sync(
         executor=executor,
         clock=clock,
     )
+    impact = ImpactRefresher(
+        configs=impact_configs,
+        projects=projects,
+        store=impact_store,
+        clients=clients,
+        public_url=public_url,
+        clock=clock,
+        round_seconds=impact_round_seconds,
+    )
+    backlinks = BackLinks(
+        public_url=public_url,
+        links=links,
+        groups=groups,
+        impact=impact_store,
+        store=store,
+        slug_of=executor.slug_of,
+        clients=clients,
+        clock=clock,
+    )
     webhooks = WebhookEvents(
-        projects=projects, links=links, store=store, executor=executor, clock=clock, wake=wake
+        projects=projects,
+        links=links,
+        store=store,
+        executor=executor,
+        clock=clock,
+        wake=wake,
+        impact_only=impact.ours,
     )
     regressions = RegressionJira(
         public_url=public_url,
@@ -113,6 +148,14 @@ def build_sync(
         jobs.append(
             PeriodicJob(name=f"sync.poll.{slug}", seconds=seconds, func=poll, at_start=catch_up)
         )
+    for slug in impact.slugs:
+
+        async def refresh(slug: str = slug) -> None:
+            await impact.run(slug)
+
+        jobs.append(
+            PeriodicJob(name=f"impact.refresh.{slug}", seconds=impact_round_seconds, func=refresh)
+        )
     return TwoWaySync(
         store=store,
         executor=executor,
@@ -120,6 +163,13 @@ def build_sync(
         webhooks=webhooks,
         regressions=regressions,
         manual=ManualResolution(changes=changes, store=store, executor=executor, clock=clock),
-        handlers={PUSH: executor.push, PULL_KIND: executor.pull, REGRESSION: regressions},
+        impact=impact,
+        backlinks=backlinks,
+        handlers={
+            PUSH: executor.push,
+            PULL_KIND: executor.pull,
+            REGRESSION: regressions,
+            LINK_BACKLINK: backlinks,
+        },
         jobs=tuple(jobs),
     )

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from datetime import timedelta
 
 from syncengine.bootstrap.template_sources import load_template_sources
 from syncengine.domain.description import DescriptionRenderer
 from syncengine.domain.fields import TicketTemplate
 from syncengine.domain.fixversions import FixVersionConfig
 from syncengine.domain.groups import GroupState
+from syncengine.domain.impact import ImpactPolicy
 from syncengine.domain.merge import SyncMode
 from syncengine.domain.regression import RegressionConfig
 from syncengine.domain.rules import AttributeFilter, TicketRules
@@ -28,6 +30,7 @@ from syncengine.support.config import SupportConfig
 from syncengine.support.fields import SupportFieldConfig
 from syncengine.support.validation import MAX_ATTACHMENTS
 from syncengine.sync.config import ProjectSync
+from syncengine.sync.impact import ImpactConfig
 from syncengine.sync.integration_admin import WebhookWatch
 from syncengine.sync.poller import PollWatch
 from syncengine.sync.regressions import RegressionCheck
@@ -188,6 +191,26 @@ def webhook_watches(settings: Settings) -> dict[str, WebhookWatch]:
         )
         for slug, project in settings.projects.items()
         if project.sync.mode is not SyncMode.OFF
+    }
+
+
+def impact_configs(settings: Settings) -> dict[str, ImpactConfig]:
+    """Each project's impact fields and refresh bounds (projects mapping none included)."""
+    return {
+        slug: ImpactConfig(
+            policy=ImpactPolicy(
+                fields=dict(project.impact.fields),
+                min_change_percent=project.impact.min_change_percent,
+                min_change_occurrences=project.impact.min_change_occurrences,
+                interval=timedelta(minutes=project.impact.interval_minutes),
+                budget_share=project.impact.budget_share,
+                overwrite_edits=project.impact.overwrite_edits,
+            ),
+            requests_per_second=project.jira.requests_per_second,
+            cloud=project.jira.simulated or project.jira.deployment != "datacenter",
+            notify=project.impact.notify,
+        )
+        for slug, project in settings.projects.items()
     }
 
 

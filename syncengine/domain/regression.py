@@ -30,10 +30,13 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from syncengine.domain.groups import GroupState
+from syncengine.domain.reports import Frame
 from syncengine.domain.resolve import (
+    And,
     Invariant,
     ReportFacts,
     ResolveRule,
+    VersionBound,
     evaluate,
     unbounded_rule,
 )
@@ -47,6 +50,7 @@ __all__ = [
     "RegressionConfig",
     "ReopenIssue",
     "decide_regression",
+    "fix_version",
     "jira_action",
     "regression_comment",
 ]
@@ -162,8 +166,39 @@ class FileNewIssue:
     comment: str
 
 
-def regression_comment(regressed: Regressed, *, regression_count: int, group_url: str) -> str:
-    """The comment text: which version regressed, how many reports, which regression, link."""
+def fix_version(rule: ResolveRule | None) -> str | None:
+    """The version the fix was in: the first version bound of ``rule`` (None without one)."""
+    pending: list[Invariant] = list(rule.any_of) if rule is not None else []
+    while pending:
+        item = pending.pop(0)
+        if isinstance(item, VersionBound):
+            return item.version
+        if isinstance(item, And):
+            pending = list(item.invariants) + pending
+    return None
+
+
+TOP_FRAMES = 5
+"""How many of a sample's innermost frames the regression comment shows."""
+
+
+def _frame_line(frame: Frame) -> str:
+    where = frame.filename or frame.module
+    line = f":{frame.line}" if frame.line is not None and where else ""
+    name = frame.function or "?"
+    return f"  at {name} ({where}{line})" if where else f"  at {name}"
+
+
+def regression_comment(
+    regressed: Regressed,
+    *,
+    regression_count: int,
+    group_url: str,
+    first_seen: datetime | None = None,
+    frames: Sequence[Frame] = (),
+) -> str:
+    """The comment text, with the proof: the version the fix was in, the version that
+    crashed, how many reports, the first report's time, a sample's top frames, the link."""
     if regressed.version is not None:
         head = f"Regression: version {regressed.version} crashed again"
     else:
@@ -175,6 +210,15 @@ def regression_comment(regressed: Regressed, *, regression_count: int, group_url
         f"{reports} new report{'s' if reports != 1 else ''} broke the resolution; "
         f"this is regression #{regression_count} of this error.",
     ]
+    fixed_in = fix_version(regressed.rule)
+    if fixed_in is not None:
+        lines.append(f"Fixed in: {fixed_in}")
+    lines.append(f"Crashed in: {regressed.version or 'a report without a version'}")
+    if first_seen is not None:
+        lines.append(f"First reported: {first_seen.strftime('%Y-%m-%d %H:%M:%S UTC')}")
+    if frames:
+        lines.append("Top frames of a sample:")
+        lines += [_frame_line(f) for f in frames[:TOP_FRAMES]]
     if group_url:
         lines.append(f"Error group: {group_url}")
     return "\n".join(lines)
@@ -190,13 +234,22 @@ def jira_action(
     group_url: str,
     config: RegressionConfig,
     now: datetime,
+    first_seen: datetime | None = None,
+    frames: Sequence[Frame] = (),
 ) -> ReopenIssue | FileNewIssue:
     """What to do in Jira for a regression of a group linked to ``issue_key``.
 
     ``closed_at``/``resolution`` describe the linked issue as last synced
-    (resolution matched case-insensitively); ``now`` is aware UTC.
+    (resolution matched case-insensitively); ``now`` is aware UTC; ``first_seen`` and
+    ``frames`` (a sample's, innermost first) go into the comment as proof.
     """
-    comment = regression_comment(regressed, regression_count=regression_count, group_url=group_url)
+    comment = regression_comment(
+        regressed,
+        regression_count=regression_count,
+        group_url=group_url,
+        first_seen=first_seen,
+        frames=frames,
+    )
     if config.regression_action == "new_issue":
         return FileNewIssue(
             link_to=issue_key, reason="regressions always get a new issue", comment=comment

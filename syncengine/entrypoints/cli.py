@@ -18,8 +18,9 @@ from typing import Any
 from syncengine.entrypoints.cli_groups import add_group_commands
 from syncengine.entrypoints.cli_jira import add_jira_commands
 from syncengine.entrypoints.cli_ops import add_ops_commands
+from syncengine.entrypoints.config_display import display_settings
 from syncengine.errors import ConfigError, SyncEngineError
-from syncengine.settings import Settings, display_settings, load_settings
+from syncengine.settings import Settings, load_settings
 
 __all__ = ["main"]
 

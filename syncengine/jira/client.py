@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
+from syncengine.domain.createmeta import FieldMeta, field_meta
 from syncengine.jira import endpoints as ep
 from syncengine.jira import parsing
 from syncengine.jira.bodies import (
@@ -165,6 +166,24 @@ class JiraClient(JiraSiteClient):
             json=issue_body(self.config.api_version, fields=fields, update=update),
             params=None if notify else {"notifyUsers": "false"},
         )
+
+    async def editmeta(self, issue: str) -> dict[str, FieldMeta]:
+        """``GET /issue/{key}/editmeta``: the fields of the issue's edit screen, by id.
+
+        Empty when the user may not edit the issue (Jira answers so, not an error).
+        """
+        data = await self._get(
+            ep.path(ep.EDITMETA, issue=issue), f"read the edit screen of {issue}",
+            ctx={"issue": issue},
+        )  # fmt: skip
+        fields = data.get("fields") if isinstance(data, dict) else None
+        if not isinstance(fields, dict):
+            return {}
+        return {
+            str(fid): field_meta(str(fid), raw)
+            for fid, raw in fields.items()
+            if isinstance(raw, dict)
+        }
 
     async def transitions(self, issue: str) -> tuple[JiraTransition, ...]:
         """``GET /issue/{key}/transitions?expand=transitions.fields``."""

@@ -14,6 +14,7 @@ __all__ = [
     "COMMENTS",
     "CREATEMETA_FIELDS",
     "CREATEMETA_ISSUE_TYPES",
+    "EDITMETA",
     "ISSUE",
     "ISSUES",
     "ISSUES_BULK",
@@ -50,6 +51,7 @@ CREATEMETA_FIELDS = "/issue/createmeta/{project}/issuetypes/{issue_type_id}"
 ISSUES = "/issue"
 ISSUES_BULK = "/issue/bulk"
 ISSUE = "/issue/{issue}"
+EDITMETA = "/issue/{issue}/editmeta"
 TRANSITIONS = "/issue/{issue}/transitions"
 ASSIGNEE = "/issue/{issue}/assignee"
 COMMENTS = "/issue/{issue}/comment"

@@ -283,6 +283,7 @@ class LinkSyncStore:
                 link.synced_at = write.now
             if link is not None and write.issue_key is not None:
                 link.jira_issue_key = write.issue_key
+                await _backlink_moved(session, link, write.now)
             if link is not None and write.jira_updated_at is not None:
                 link.jira_updated_at = write.jira_updated_at
             if write.confirm is not None:
@@ -321,6 +322,27 @@ class LinkSyncStore:
                     group_id=write.group_id,
                 )
             return True
+
+
+async def _backlink_moved(session: AsyncSession, link: IssueLink, now: datetime) -> None:
+    """A followed move gets the back-link once, when the link never had one."""
+    if link.backlinked_at is not None:
+        return
+    queued = await session.scalar(
+        select(OutboxItem.id).where(
+            OutboxItem.group_id == link.group_id,
+            OutboxItem.kind == work_kinds.LINK_BACKLINK,
+        )
+    )
+    if queued is None:
+        OutboxRepository.add(
+            session,
+            project_id=link.project_id,
+            group_id=link.group_id,
+            kind=work_kinds.LINK_BACKLINK,
+            payload={"link_id": link.id, "issue_id": link.jira_issue_id, "moved": True},
+            now=now,
+        )
 
 
 async def _pushing(

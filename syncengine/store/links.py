@@ -14,7 +14,9 @@ from sqlalchemy import delete, select
 
 from syncengine.errors import StoreConflict
 from syncengine.store.database import Database
+from syncengine.store.outbox import OutboxRepository
 from syncengine.store.tables import IssueLink
+from syncengine.store.work_kinds import LINK_BACKLINK
 
 __all__ = ["IssueLinkRepository", "LinkRecord", "Snapshot"]
 
@@ -80,11 +82,14 @@ class IssueLinkRepository:
         snapshot: Snapshot,
         now: datetime,
         jira_updated_at: datetime | None = None,
+        backlink: bool = False,
     ) -> LinkRecord:
         """Link a group to an issue; an existing link of the group is returned unchanged.
 
         Linking is idempotent so a create retried after a lost answer converges on
-        the one issue Jira has.
+        the one issue Jira has. With ``backlink`` (an issue the engine did not create)
+        the back-link comment and remote link are queued in the same transaction, so
+        each new link gets them exactly once.
         """
         try:
             async with self._db.session() as session:
@@ -103,6 +108,15 @@ class IssueLinkRepository:
                 )
                 session.add(row)
                 await session.flush()
+                if backlink:
+                    OutboxRepository.add(
+                        session,
+                        project_id=project_id,
+                        group_id=group_id,
+                        kind=LINK_BACKLINK,
+                        payload={"link_id": row.id, "issue_id": issue_id},
+                        now=now,
+                    )
                 return _record(row)
         except StoreConflict:
             existing = await self.for_group(group_id)

@@ -263,6 +263,11 @@ class IssueLink(Base):
     jira_updated_at: Mapped[datetime | None]
     synced_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # The impact last written to the issue: {"facts": …, "fields": {field id: value}}
+    # (what a person's later edit is told apart from), and when (migration 0014).
+    impact_written: Mapped[dict[str, Any] | None]
+    impact_written_at: Mapped[datetime | None]
+    backlinked_at: Mapped[datetime | None]
 
 
 class OutboxItem(Base):

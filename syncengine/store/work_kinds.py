@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "LATEST_WINS",
+    "LINK_BACKLINK",
     "LINK_PULL",
     "LINK_PUSH",
     "LINK_REGRESSION",
@@ -28,6 +29,10 @@ LINK_PULL = "link.pull"
 
 LINK_REGRESSION = "link.regression"
 """Reopen (or re-file) the issue of a group that regressed, with a comment."""
+
+LINK_BACKLINK = "link.backlink"
+"""Comment on an issue a group was linked to (which group, counts, its page) and add a
+remote link to the group page, once per link."""
 
 SUPPORT_CREATE = "support.create"
 """Create the Jira issue of a portal support request."""

@@ -82,7 +82,9 @@ class ManualTickets:
             snapshot=snapshot_of(group, issue),
             now=self._clock(),
             jira_updated_at=issue.updated,
+            backlink=True,
         )
+        self._wake()
         await self._audit.record(
             actor=actor,
             action="ticket.linked",

@@ -24,6 +24,7 @@ from datetime import datetime
 
 from syncengine.domain.fields import identity_label
 from syncengine.domain.groups import GroupState
+from syncengine.domain.impact import group_page
 from syncengine.domain.merge import SyncMode
 from syncengine.domain.regression import (
     CountOnly,
@@ -196,15 +197,18 @@ class RegressionJira:
             version=payload.get("version"),
             breaking_reports=int(payload.get("breaking_reports") or 1),
         )
+        group = await self._groups.snapshot(group_id, top=1)
         action = jira_action(
             regressed,
             issue_key=issue.key,
             closed_at=parse_datetime(issue.fields.get("resolutiondate")),
             resolution=issue.resolution,
             regression_count=int(payload.get("regression_count") or 1),
-            group_url=f"{self._public_url}/groups/{group_id}",
+            group_url=group_page(self._public_url, group_id),
             config=cfg.regression,
             now=self._clock(),
+            first_seen=group.first_seen,
+            frames=group.frames,
         )
         if isinstance(action, ReopenIssue):
             await self._executor.sync(slug, link, item_id=work.id)

@@ -50,8 +50,11 @@ class WebhookEvents:
         clock: Callable[[], datetime],
         wake: Callable[[], None] = lambda: None,
         lock_wait: float = 2.0,
+        impact_only: Callable[[str, set[str]], bool] = lambda _slug, _fields: False,
     ) -> None:
+        """``impact_only(slug, fields)`` says a change touched only impact fields."""
         self.lock_wait = lock_wait
+        self._impact_only = impact_only
         self._wake = wake
         self._projects = projects
         self._links = links
@@ -86,6 +89,10 @@ class WebhookEvents:
         skip = self._skip(slug, event, active=project.integration_active)
         if skip is not None:
             return ignored(skip)
+        if event.kind is EventKind.UPDATED and self._impact_only(
+            slug, {change.field for change in event.changes}
+        ):
+            return ignored("impact fields only: nothing the two-way sync merges changed")
         return await self._merge(slug, project.id, link)
 
     async def _merge(self, slug: str, project_id: int, link: LinkRecord) -> Handled:

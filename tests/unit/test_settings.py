@@ -10,8 +10,9 @@ from typing import Any, get_args, get_origin
 import pytest
 from pydantic import BaseModel
 
+from syncengine.entrypoints.config_display import display_settings
 from syncengine.errors import ConfigError
-from syncengine.settings import Settings, display_settings, load_settings, mask_secret
+from syncengine.settings import Settings, load_settings, mask_secret
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -145,7 +145,11 @@ def settings_for(
     flavour: str = "cloud",
     **sync: Any,
 ) -> Settings:
-    """Project ``shop`` on the simulator's CRASH project, with a webhook secret."""
+    """Project ``shop`` on the simulator's CRASH project, with a webhook secret.
+
+    ``sync`` holds the project's ``[sync]`` keys, and ``impact``, its ``[impact]`` table.
+    """
+    impact = sync.pop("impact", {})
     return Settings(
         database_url=database_url,
         data_dir=tmp_path,
@@ -163,6 +167,7 @@ def settings_for(
                     "user_map": sync.pop("user_map", {}),
                 },
                 "sync": sync,
+                "impact": impact,
             }
         },
     )

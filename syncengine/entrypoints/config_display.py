@@ -1,0 +1,46 @@
+"""The effective settings as plain data with every secret masked (``syncengine config check``)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, SecretStr
+
+from syncengine.settings import Settings, mask_secret
+
+__all__ = ["display_settings"]
+
+
+def _dump_for_display(value: Any) -> Any:
+    """Settings as plain data with every secret masked (for ``config check``)."""
+    if isinstance(value, SecretStr):
+        return mask_secret(value)
+    if isinstance(value, BaseModel):
+        masked = getattr(type(value), "_masked", ())
+        return {
+            name: mask_secret(getattr(value, name))
+            if name in masked
+            else _dump_for_display(getattr(value, name))
+            for name in type(value).model_fields
+        }
+    if isinstance(value, dict):
+        return {str(k): _dump_for_display(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_dump_for_display(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def display_settings(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, secrets masked."""
+    shown: dict[str, Any] = _dump_for_display(settings)
+    shown["database_url"] = _mask_url(settings.database_url)
+    shown["effective_database_url"] = _mask_url(settings.effective_database_url)
+    return shown
+
+
+def _mask_url(url: str) -> str:
+    return re.sub(r"://([^:/@]+):([^@]+)@", r"://\1:***@", url)
