@@ -13,6 +13,11 @@ simulator answers.
   ingested and the time until its issue is linked is measured (target ≤ 1 s);
   the reference is one bare ``POST /issue`` round trip to the same simulator,
   measured in the same run. Median of R rounds.
+- **linked groups**: G groups (default 20) are linked to existing issues with impact fields
+  mapped, then R reports (default 20,000) arrive over 30 simulated minutes with the impact
+  refresh running each simulated minute; reported as Jira calls per 1,000 reports on linked
+  groups, against the reference of one edit per group per minute (an uncoalesced refresh),
+  and checked against the budget (``budget_share`` of ``requests_per_second``).
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -51,7 +57,7 @@ def report(fingerprint: str) -> CrashReport:
     )
 
 
-async def engine(folder: Path) -> tuple[Container, Simulator]:
+async def engine(folder: Path, *, clock: Any = None, **project: Any) -> tuple[Container, Simulator]:
     sim = create_simulator("cloud", seed=True)
     config = JiraConfig(
         site="http://jira.local",
@@ -65,12 +71,15 @@ async def engine(folder: Path) -> tuple[Container, Simulator]:
         ingest={"batch_max_delay_ms": 5},
         projects={
             "bench": {
-                "jira": {"project_key": "CRASH", "custom_fields": {"customfield_10050": "Major"}}
+                "jira": {"project_key": "CRASH", "custom_fields": {"customfield_10050": "Major"}},
+                **project,
             }
         },
     )
     container = await bootstrap(
-        settings, simulator=(sim, SimulatedJira(config=config, transport=sim.transport()))
+        settings,
+        simulator=(sim, SimulatedJira(config=config, transport=sim.transport())),
+        **({"clock": clock} if clock is not None else {}),
     )
     await container.projects.ensure(
         "bench", name="Bench", integration_active=True, now=container.clock()
@@ -131,6 +140,73 @@ async def latency(folder: Path, rounds: int) -> tuple[float, float]:
         await container.aclose()
 
 
+IMPACT = {
+    "occurrences": "Occurrences",
+    "affected_users": "Affected users",
+    "last_seen": "Last seen",
+    "versions_affected": "Versions affected",
+}
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def linked(folder: Path, groups: int, reports: int) -> dict[str, float]:
+    """Jira calls for ``reports`` spread over 30 simulated minutes on ``groups`` linked groups."""
+    clock = _Clock()
+    container, sim = await engine(
+        folder, clock=clock, rules={"enabled": False}, impact={"fields": IMPACT}
+    )
+    try:
+        project = await container.projects.get("bench")
+        assert project is not None
+        bot = container.jira.for_project("bench")
+        ids = []
+        for n in range(groups):
+            created = await bot.create_issue(
+                {
+                    "project": {"key": "CRASH"},
+                    "issuetype": {"name": "Bug"},
+                    "summary": f"filed by hand {n}",
+                    "customfield_10050": {"value": "Major"},
+                }
+            )
+            accepted = await container.ingest.submit(project.id, [report(f"linked-{n}")])
+            await container.manual.link_existing(accepted[0].group_id, created.key, actor="bench")
+            ids.append(created.key)
+        await container.worker.drain()  # the back-links
+        before = sim.calls()
+        edits_before = {key: sim.issue(key).writes for key in ids}
+        steps, seconds = 60, 30
+        per_step = reports // steps
+        for step in range(steps):
+            batch = [report(f"linked-{(step * per_step + n) % groups}") for n in range(per_step)]
+            await container.ingest.submit(project.id, batch)
+            if step % 2 == 0:
+                await container.sync.impact.run("bench")
+            await container.worker.drain()
+            clock.now += timedelta(seconds=seconds)
+        calls = sim.calls() - before
+        most = max(sim.issue(key).writes - edits_before[key] for key in ids)
+        rate = container.settings.projects["bench"].jira.requests_per_second
+        share = container.settings.projects["bench"].impact.budget_share
+        budget = share * rate * steps * seconds
+        return {
+            "per_thousand": calls * 1000 / (per_step * steps),
+            "reference": groups * (steps // 2) * 1000 / (per_step * steps),
+            "calls": calls,
+            "budget": budget,
+            "most_writes": most,
+        }
+    finally:
+        await container.aclose()
+
+
 async def _linked(container: Container, group: int | str) -> None:
     if isinstance(group, str):
         project = await container.projects.get("bench")
@@ -148,6 +224,8 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backlog", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--linked-groups", type=int, default=20)
+    parser.add_argument("--linked-reports", type=int, default=20_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         per_ticket, calls, elapsed = await backlog(Path(tmp) / "backlog", args.backlog)
@@ -162,6 +240,20 @@ async def main() -> None:
             f"(target <= 1000 ms); reference POST /issue round trip {reference_s * 1000:.2f} ms; "
             f"ratio {engine_s / reference_s:.1f}x"
         )
+        figures = await linked(Path(tmp) / "linked", args.linked_groups, args.linked_reports)
+        within = figures["calls"] <= figures["budget"]
+        ratio = figures["per_thousand"] / figures["reference"]
+        print(
+            f"Jira calls per 1,000 reports on linked groups ({args.linked_groups} groups, "
+            f"{args.linked_reports} reports over 30 simulated minutes): "
+            f"{figures['per_thousand']:.2f} (reference: an edit per group per minute, "
+            f"{figures['reference']:.2f}; ratio {ratio:.3f}); "
+            f"{figures['calls']:.0f} calls against a budget of {figures['budget']:.0f} "
+            f"({'within' if within else 'OVER'}); at most {figures['most_writes']:.0f} writes "
+            "to one issue"
+        )
+        if not within:
+            raise SystemExit("impact refresh went over its Jira budget")
 
 
 if __name__ == "__main__":

@@ -347,6 +347,7 @@ async def bootstrap(
                 jira=config,
                 template=values.ticket_template(p.jira),
                 screens=values.doctor_screens(p),
+                impact=values.impact_configs(settings)[slug].policy,
             )
             for (slug, p), config in zip(settings.projects.items(), configs.values(), strict=True)
         },

@@ -184,15 +184,26 @@ class ImpactRepository:
         return found
 
     async def record(
-        self, link_id: int, *, facts: ImpactFacts, fields: dict[str, Any], now: datetime
+        self,
+        link_id: int,
+        *,
+        facts: ImpactFacts,
+        fields: dict[str, Any],
+        now: datetime,
+        names: dict[str, str] | None = None,
     ) -> None:
-        """Remember what was written to the link's issue (the next refresh compares to it)."""
+        """Remember what was written to the link's issue (the next refresh compares to it);
+        ``names`` are the fields' names, for the dashboard."""
         async with self._db.session() as session:
             await session.execute(
                 update(IssueLink)
                 .where(IssueLink.id == link_id)
                 .values(
-                    impact_written={"facts": facts.as_json(), "fields": fields},
+                    impact_written={
+                        "facts": facts.as_json(),
+                        "fields": fields,
+                        "names": names or {},
+                    },
                     impact_written_at=now,
                 )
             )

@@ -7,8 +7,10 @@ issue moves to another project).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 
@@ -44,6 +46,18 @@ class LinkRecord:
     jira_updated_at: datetime | None
     synced_at: datetime | None
     created_at: datetime
+    impact_written_at: datetime | None = None
+    impact_fields: Mapping[str, Any] = field(default_factory=dict)
+    """What the last impact write sent, by field name (or id)."""
+    backlinked_at: datetime | None = None
+
+
+def _impact_shown(written: Mapping[str, Any] | None) -> dict[str, Any]:
+    written = written or {}
+    names = written.get("names") or {}
+    return {
+        str(names.get(fid) or fid): value for fid, value in (written.get("fields") or {}).items()
+    }
 
 
 def _record(row: IssueLink) -> LinkRecord:
@@ -63,6 +77,9 @@ def _record(row: IssueLink) -> LinkRecord:
         jira_updated_at=row.jira_updated_at,
         synced_at=row.synced_at,
         created_at=row.created_at,
+        impact_written_at=row.impact_written_at,
+        impact_fields=_impact_shown(row.impact_written),
+        backlinked_at=row.backlinked_at,
     )
 
 

@@ -11,7 +11,7 @@ project). Each result says what was found and, when it failed, the fix.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from syncengine.domain.createmeta import CreateMeta
@@ -19,7 +19,9 @@ from syncengine.domain.description import DescriptionRenderer
 from syncengine.domain.fieldcheck import check_config
 from syncengine.domain.fields import TicketTemplate, build_fields, identity_label
 from syncengine.domain.groups import GroupSnapshot
+from syncengine.domain.impact import ImpactPolicy, check_mapping
 from syncengine.errors import ConfigError, JiraError, SyncEngineError
+from syncengine.jira import jql
 from syncengine.jira.client import JiraClient
 from syncengine.jira.config import JiraConfig
 from syncengine.jira.diagnostics import Check, ScreenSpec, diagnose, failed_check
@@ -55,6 +57,8 @@ class DoctorProject:
     template: TicketTemplate
     screens: tuple[ScreenSpec, ...] = ()
     """The kinds of issue the project files (default: the crash tickets of ``template``)."""
+    impact: ImpactPolicy = field(default_factory=ImpactPolicy)
+    """The impact fields, checked against an issue's edit screen (``editmeta``)."""
 
 
 def _url_check(project: DoctorProject, slug: str) -> Check:
@@ -110,6 +114,46 @@ async def _createmeta(client: JiraClient, project_key: str, issue_type: str) -> 
         return await client.create_meta(project_key, issue_type)
     except JiraInvalidIssueType:
         return None  # the issue-type check already failed and said why
+
+
+async def impact_check(client: JiraClient, template: TicketTemplate, policy: ImpactPolicy) -> Check:
+    """The impact mapping against the edit screen of a recent issue of the ticket type."""
+    name = "impact fields"
+    recent = [
+        issue
+        async for issue in client.search(
+            f"project = {jql.quote(template.project_key)} ORDER BY created DESC",
+            fields=["issuetype"],
+            page_size=20,
+        )
+    ][:20]
+    sample = next(
+        (i for i in recent if (i.issue_type or "").casefold() == template.issue_type.casefold()),
+        None,
+    )
+    if sample is None:
+        return Check(
+            name=name,
+            ok=True,
+            detail=f"no {template.issue_type} in {template.project_key} yet to read the edit "
+            "screen of; the first refresh checks the mapping (and logs what does not fit)",
+        )
+    _, problems = check_mapping(policy, await client.editmeta(sample.id))
+    if problems:
+        return Check(
+            name=name,
+            ok=False,
+            detail=f"on the edit screen of {sample.key}: "
+            + "; ".join(f"{p.stat.value} → {p.field} {p.message}" for p in problems),
+            fix="; ".join(
+                dict.fromkeys(f"impact.fields.{p.stat.value}: {p.fix}" for p in problems)
+            ),
+        )
+    return Check(
+        name=name,
+        ok=True,
+        detail=f"{len(policy.fields)} statistic(s) map to fields on {sample.key}'s edit screen",
+    )
 
 
 class Doctor:
@@ -238,6 +282,11 @@ class Doctor:
                         fix=getattr(exc, "fix", ""),
                     )
                 )
+        if project.impact.enabled and by_name.get("project") and by_name["project"].ok:
+            try:
+                checks.append(await impact_check(client, template, project.impact))
+            except JiraError as exc:
+                checks.append(failed_check("impact fields", exc, site=client.config.site))
         return checks
 
 

@@ -295,5 +295,9 @@ class ImpactRefresher:
             elif fields:
                 break
             await self._store.record(
-                candidate.link_id, facts=candidate.facts, fields=recorded, now=now
+                candidate.link_id,
+                facts=candidate.facts,
+                fields=recorded,
+                now=now,
+                names={m.id: m.name for m in screen.metas.values()},
             )

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
+from syncengine.domain.sentences import audit_sentence, until_words
 from syncengine.web.auth import current_user
 from syncengine.web.csrf import csrf_field, csrf_token
 
@@ -63,6 +64,8 @@ def build_templates(templates_dir: Path | None) -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
+    env.filters["until_words"] = until_words
+    env.filters["audit_sentence"] = audit_sentence
     return Jinja2Templates(env=env)
 
 

@@ -8,6 +8,7 @@ opens, and nothing retries.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sqlite3
@@ -61,6 +62,44 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+def _many_attributes(body: str) -> str:
+    """The report with six more attributes, some with long values that do not break."""
+    report = json.loads(body)
+    report["attributes"].update(
+        {
+            "build_id": "b" * 70,
+            "user_agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0",
+            "customer_account_identifier": "acct-0123456789",
+            "environment": "production",
+            "region": "eu-west-1",
+            "hostname": "web-1.eu-west-1.compute.internal.example.com",
+        }
+    )
+    return json.dumps(report)
+
+
+def _attribute_tables_fit(page: Page) -> None:
+    """No attribute table overlaps another, reaches past its card or hides a part."""
+    boxes = page.evaluate(
+        """() => {
+        const card = document.querySelector('.attributes').closest('.card').getBoundingClientRect();
+        return [...document.querySelectorAll('.attributes > .attribute')].map(el => {
+            const r = el.getBoundingClientRect();
+            return {l: r.left, r: r.right, t: r.top, b: r.bottom, cl: card.left, cr: card.right,
+                    clipped: el.scrollWidth > el.clientWidth};
+        });
+    }"""
+    )
+    assert len(boxes) >= 7, boxes
+    for i, a in enumerate(boxes):
+        assert a["cl"] <= a["l"], a
+        assert a["r"] <= a["cr"], a
+        assert not a["clipped"], a
+        for b in boxes[i + 1 :]:
+            apart = a["r"] <= b["l"] or b["r"] <= a["l"] or a["b"] <= b["t"] or b["b"] <= a["t"]
+            assert apart, (a, b)
+
+
 def _ticket_link(page: Page, server: Server, group_id: int, key: str) -> str:
     """Open the group's page until its ticket is linked; the link's address."""
     link = page.locator("#jira a", has_text=key)
@@ -108,11 +147,13 @@ def test_quickstart_ticket_is_visible_and_survives_a_restart(
     log = second.log.read_text()
     assert "generated submission token" not in log
     assert "with the password printed at first start" in log
-    _post(second, token, _quickstart_body().replace("KeyError", "ValueError"))
+    _post(second, token, _many_attributes(_quickstart_body().replace("KeyError", "ValueError")))
     # The sign-in survived the restart: the session key is kept in the data folder.
     page.goto(f"{second.url}/admin/groups")
     expect(page.locator(".who .user")).to_contain_text("admin")
     _ticket_link(page, second, 2, "CRASH-2")
+    _attribute_tables_fit(page)
+    shot(page, "first-hour-group-attributes")
     page.goto(href)
     expect(page.locator("h1")).to_have_text("KeyError: cart is empty")
     assert second.stop() == 0

@@ -168,7 +168,7 @@ def test_find_a_group_change_its_state_and_see_jira_follow(
     wait_until(transitioned, what=f"{key} to reach a done status in the simulator")
     page.reload()
     expect(page.locator("#jira-status")).to_have_text(issue(sim, key)["fields"]["status"]["name"])
-    expect(page.locator(".history")).to_contain_text("group.state")
+    expect(page.locator(".history")).to_contain_text("changed the state from open to resolved.")
     shot(page, "groups-03-detail-resolved")
 
 

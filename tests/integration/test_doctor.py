@@ -265,3 +265,28 @@ def test_the_cli_prints_the_unanswered_wait_and_the_fix(
     out = capsys.readouterr().out
     assert "✗ reach Jira — " in out
     assert "fix: nothing accepts connections" in out
+
+
+async def test_impact_fields_are_checked_against_the_edit_screen(database_url: str) -> None:
+    impact = {
+        "fields": {
+            "occurrences": "Occurrences",
+            "affected_users": "customfield_10053",
+            "versions_affected": "Crash details",  # a text area: not a labels field
+            "regressions": "No such field",
+        }
+    }
+    container, _ = await engine(database_url, Clock(), impact=impact)
+    try:
+        none_yet = {c.name: c for c in await container.doctor.run("shop")}["impact fields"]
+        assert none_yet.ok
+        assert "no Bug in CRASH yet" in none_yet.detail
+        await ingest(container, [crash("sample")])
+        await container.worker.drain()  # the rules file a Bug
+        bad = failed(await container.doctor.run("shop"))["impact fields"]
+        assert "versions_affected → Crash details is a string field" in bad.detail
+        assert "regressions → No such field is not on the issue's edit screen" in bad.detail
+        assert "occurrences" not in bad.detail
+        assert "impact.fields.regressions: add it to the edit screen" in bad.fix
+    finally:
+        await container.aclose()

@@ -7,7 +7,11 @@ socket would). ``syncengine jira-sim`` serves a seeded one.
 
 Outside the process the same controls are HTTP endpoints (not Jira's, not counted):
 
-- ``GET|DELETE /_sim/counters``: calls per operation and status / reset them
+- ``GET|DELETE /_sim/counters``: calls per operation and status / reset them (and the log)
+- ``GET /_sim/requests?since=S``: ``[seconds, "METHOD /path", status]`` of each call since S
+  (the simulator's monotonic clock; ``now`` is its current reading)
+- ``GET|POST|DELETE /_sim/quota`` ``{"points", "window", "everyone"}``: Jira Cloud's points
+  quota for OAuth 2.0 apps, with its ``Beta-RateLimit*`` headers (``everyone``: API tokens too)
 - ``GET|POST|DELETE /_sim/faults``, ``DELETE /_sim/faults/{id}``: fault rules
   (a :class:`FaultRule` as JSON; ``{"seed": n}`` re-seeds the generator)
 - ``POST /_sim/tokens/revoke`` ``{"token"}``; ``POST /_sim/permissions``

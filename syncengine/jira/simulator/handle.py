@@ -20,9 +20,10 @@ from syncengine.jira.simulator.clock import Clock
 from syncengine.jira.simulator.errors import ConnectionDropped
 from syncengine.jira.simulator.faults import FaultRule, Faults
 from syncengine.jira.simulator.limits import LimitsConfig, RateLimiter
-from syncengine.jira.simulator.metering import RequestCounter
+from syncengine.jira.simulator.metering import RequestCounter, RequestLog
 from syncengine.jira.simulator.model import Issue, Permission, ScreenField, User
 from syncengine.jira.simulator.oauth import OAuthServers
+from syncengine.jira.simulator.quota import PointsQuota
 from syncengine.jira.simulator.state import SimState
 from syncengine.jira.simulator.webhooks import Webhook, WebhookDispatcher
 
@@ -76,6 +77,8 @@ class Simulator:
         self.limiter = RateLimiter(limits, clock)
         self.faults = Faults(seed)
         self.counter = RequestCounter()
+        self.requests = RequestLog()
+        self.quota = PointsQuota(clock)
         self.oauth = OAuthServers(clock, cloud=state.flavour == "cloud")
         self.hang_seconds = hang_seconds
         self.webhooks = WebhookDispatcher(

@@ -1,10 +1,11 @@
-"""Every request counted by operation and status, so benchmarks can report Jira calls."""
+"""Every request counted by operation and status (benchmarks report Jira calls), and logged
+with its arrival time (tests measure request rates)."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 
-__all__ = ["NO_ANSWER", "RequestCounter"]
+__all__ = ["NO_ANSWER", "RequestCounter", "RequestLog"]
 
 
 NO_ANSWER = 499  # the connection was dropped or the caller gave up before an answer
@@ -36,3 +37,21 @@ class RequestCounter:
 
     def reset(self) -> None:
         self._counts.clear()
+
+
+class RequestLog:
+    """When each request arrived (the simulator's monotonic clock), newest last, bounded:
+    what a harness measures a client's request rate from (``GET /_sim/requests``)."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self._entries: deque[tuple[float, str, int]] = deque(maxlen=limit)
+
+    def record(self, at: float, operation: str, status: int) -> None:
+        self._entries.append((at, operation, status))
+
+    def entries(self, since: float = 0.0) -> list[tuple[float, str, int]]:
+        """``(seconds, "METHOD /path", status)`` of the requests that arrived after ``since``."""
+        return [entry for entry in self._entries if entry[0] > since]
+
+    def reset(self) -> None:
+        self._entries.clear()

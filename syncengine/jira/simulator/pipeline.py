@@ -180,6 +180,7 @@ class Api:
 
         async def endpoint(request: Request) -> Response:
             status = 0
+            arrived = self.sim.clock.monotonic()
             try:
                 response = await self._serve(
                     request, method, operation, handler, allowed, anonymous, rest
@@ -188,6 +189,7 @@ class Api:
                 return response
             finally:
                 self.sim.counter.record(operation, status or NO_ANSWER)
+                self.sim.requests.record(arrived, operation, status or NO_ANSWER)
                 if method != "GET":
                     self.sim.state.search_index.after_write()
 
@@ -214,6 +216,7 @@ class Api:
             throttle = self.sim.limiter.check_burst(operation, method)
             if throttle is not None:
                 raise throttled(self.sim, throttle)
+            quota_headers = self._spend_quota(request)
             with links_via(self.sim.state.gateway_base if via_gateway else None):
                 ctx = Ctx(sim=self.sim, user=user, version=version, request=request)
                 late = self.sim.faults.pick(("late",), operation, method, path)
@@ -223,12 +226,29 @@ class Api:
                     response = await handler(ctx)
         except JiraHttpError as error:
             return error_response(error)
+        response.headers.update(quota_headers)
         if method != "GET" and 200 <= response.status_code < 300:
             for rule in self.sim.faults.pick(("commit_then_fail",), operation, method, path):
                 if rule.drop:
                     return _DroppedResponse()
                 return error_response(self._fault_error(rule))
         return response
+
+    def _spend_quota(self, request: Request) -> dict[str, str]:
+        """Charge an OAuth 2.0 app's call to the points quota: the beta headers for its
+        answer, or Jira's 429 once the quota is spent (see :mod:`.quota`)."""
+        bearer = request.headers.get("authorization", "").lower().startswith("bearer ")
+        quota = self.sim.quota
+        if not quota.applies(oauth2=bearer and self.sim.state.flavour == "cloud"):
+            return {}
+        headers = quota.spend()
+        if headers is not None:
+            return headers
+        body = {
+            "errorMessages": ["The request has been rate-limited. Please try again later."],
+            "errors": {},
+        }
+        raise JiraHttpError(429, body, headers=quota.refusal())
 
     async def _late(self, ctx: Ctx, handler: Handler, seconds: float) -> Response:
         """Handle after ``seconds``, whether or not the caller still waits: Jira does not

@@ -19,6 +19,7 @@ from syncengine.jira.simulator.errors import JiraHttpError
 from syncengine.jira.simulator.faults import FaultRule
 from syncengine.jira.simulator.handle import Simulator
 from syncengine.jira.simulator.pipeline import Api, Ctx, error_response, json_response
+from syncengine.jira.simulator.quota import QuotaConfig
 
 __all__ = ["routes", "sim_routes", "webhook_routes"]
 
@@ -118,6 +119,43 @@ def _time_controls(sim: Simulator) -> list[tuple[str, Any, list[str]]]:
     ]
 
 
+def _limit_controls(sim: Simulator) -> list[tuple[str, Any, list[str]]]:
+    """``/_sim/requests`` (the request log) and ``/_sim/quota`` (the points quota)."""
+
+    async def requests(request: Request) -> Response:
+        since = float(request.query_params.get("since", "0"))
+        return JSONResponse(
+            {
+                "now": sim.clock.monotonic(),
+                "requests": [list(entry) for entry in sim.requests.entries(since)],
+            }
+        )
+
+    async def quota(request: Request) -> Response:
+        if request.method == "DELETE":
+            sim.quota.configure(None)
+        elif request.method == "POST":
+            data = await _body(request)
+            sim.quota.configure(
+                QuotaConfig(
+                    points=int(data["points"]),
+                    window=float(data.get("window", 3600)),
+                    everyone=bool(data.get("everyone", False)),
+                )
+            )
+        config = sim.quota.config
+        return JSONResponse(
+            None
+            if config is None
+            else {"points": config.points, "window": config.window, "everyone": config.everyone}
+        )
+
+    return [
+        ("/_sim/requests", requests, ["GET"]),
+        ("/_sim/quota", quota, ["GET", "POST", "DELETE"]),
+    ]
+
+
 def sim_routes(sim: Simulator) -> list[Route]:
     """The ``/_sim`` controls (never under a context path: they are not Jira's)."""
 
@@ -138,6 +176,7 @@ def sim_routes(sim: Simulator) -> list[Route]:
     async def counters(request: Request) -> Response:
         if request.method == "DELETE":
             sim.counter.reset()
+            sim.requests.reset()
             return Response(status_code=204)
         return JSONResponse({"total": sim.counter.total(), "operations": sim.counter.snapshot()})
 
@@ -242,6 +281,7 @@ def sim_routes(sim: Simulator) -> list[Route]:
         ("/_sim/issues/{key}/move", move, ["POST"]),
         ("/_sim/issues/{key}", delete, ["DELETE"]),
         *_time_controls(sim),
+        *_limit_controls(sim),
     ]
     return [Route(path, handler(fn), methods=methods) for path, fn, methods in table]
 
