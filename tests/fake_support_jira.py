@@ -92,6 +92,12 @@ class FakeSupportJira:
         self._maybe_fail("comments")
         return list(self._issue(issue).comments)
 
+    async def add_comment(self, issue: str, *, heading: str, text: str) -> str:
+        self._maybe_fail("add_comment")
+        item = self._issue(issue)
+        self.comment(item.id, "bot", f"{heading}\n\n{text}")
+        return item.comments[-1].id
+
     async def find_by_label(self, project_key: str, label: str) -> list[IssueRef]:
         self._maybe_fail("find_by_label")
         return [

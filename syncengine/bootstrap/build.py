@@ -33,7 +33,7 @@ from syncengine.bootstrap.sync_services import build_sync
 from syncengine.domain.merge import SyncMode
 from syncengine.ingest.intake import Intake
 from syncengine.ingest.sink import ReportSink
-from syncengine.ingest.writer import BatchWriter, tune_gc_for_ingest
+from syncengine.ingest.writer import Arrivals, BatchWriter, tune_gc_for_ingest
 from syncengine.jira.config import JiraConfig
 from syncengine.metrics import Metrics
 from syncengine.settings import Settings
@@ -54,6 +54,7 @@ from syncengine.store.outbox import OutboxRepository
 from syncengine.store.projects import ProjectRepository
 from syncengine.store.retention import RetentionRepository
 from syncengine.store.secret_box import load_secret_box
+from syncengine.store.support import COMMENT_KIND as SUPPORT_COMMENT
 from syncengine.store.support import CREATE_KIND as SUPPORT_CREATE
 from syncengine.store.support import SupportRepository
 from syncengine.store.ticket_queue import TicketRequests
@@ -62,6 +63,7 @@ from syncengine.support.create import SupportCreateHandler
 from syncengine.support.jira_adapter import ClientSupportJira
 from syncengine.support.jira_port import SupportJira
 from syncengine.support.pullback import SupportPuller
+from syncengine.support.replies import SupportReplyHandler
 from syncengine.support.service import SupportService
 from syncengine.support.targets import SupportTargets
 from syncengine.support.webhooks import SupportWebhooks
@@ -203,7 +205,9 @@ async def bootstrap(
         hooks=(RegressionHook(values.regression_checks(settings)), HistoryHook(), planner),
         after_commit=(planner.after_commit,),
     )
-    sink = ingest or _writer(groups, settings, clock)
+    # The intake counts the requests it is reading; the writer commits at once when none is.
+    arrivals = Arrivals()
+    sink = ingest or _writer(groups, settings, clock, arrivals)
 
     # The engine's services.
     tickets = TicketService(
@@ -278,6 +282,9 @@ async def bootstrap(
         CREATE: tickets.create,
         **sync.handlers,
         SUPPORT_CREATE: SupportCreateHandler(
+            requests=requests, projects=projects, targets=targets, clock=clock
+        ),
+        SUPPORT_COMMENT: SupportReplyHandler(
             requests=requests, projects=projects, targets=targets, clock=clock
         ),
     }
@@ -376,6 +383,7 @@ async def bootstrap(
             contexts=values.report_contexts(settings),
             clock=clock,
             token_cache_seconds=settings.ingest.token_cache_seconds,
+            arrivals=arrivals,
         ),
         webhooks=WebhookInbox(
             secrets={
@@ -505,13 +513,17 @@ def _oauth(
 
 
 def _writer(
-    groups: GroupRepository, settings: Settings, clock: Callable[[], datetime]
+    groups: GroupRepository,
+    settings: Settings,
+    clock: Callable[[], datetime],
+    arrivals: Arrivals,
 ) -> ReportSink:
     writer = BatchWriter(
         groups,
         clock=clock,
         max_reports=settings.ingest.batch_max_reports,
         max_delay=settings.ingest.batch_max_delay_ms / 1000,
+        arrivals=arrivals,
     )
     tune_gc_for_ingest()
     writer.start()

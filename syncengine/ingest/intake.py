@@ -19,6 +19,7 @@ from syncengine.domain.reports import CrashReport
 from syncengine.ingest.limits import IngestLimits, ReportContext, ReportContexts
 from syncengine.ingest.problems import ProjectNotFound, TokenMissing, TokenRejected
 from syncengine.ingest.sink import Accepted, ReportSink
+from syncengine.ingest.writer import Arrival, Arrivals
 from syncengine.store.projects import ProjectRecord, ProjectRepository, token_digest
 
 __all__ = ["Intake"]
@@ -36,15 +37,24 @@ class Intake:
         clock: Callable[[], datetime],
         token_cache_seconds: float = 0.0,
         token_cache_size: int = 1024,
+        arrivals: Arrivals | None = None,
     ) -> None:
         self._projects = projects
         self._sink = sink
+        self._arrivals = arrivals or Arrivals()
         self.contexts = contexts
         self._clock = clock
         self._token_ttl = timedelta(seconds=token_cache_seconds)
         self._token_cache_size = token_cache_size
         # digest -> (project, when it stops being trusted); only accepted tokens enter.
         self._tokens: dict[str, tuple[ProjectRecord, datetime]] = {}
+
+    def expect(self) -> Arrival:
+        """Say a request has started; ``done()`` it when it has submitted or failed.
+
+        The batching writer writes at once when no request is on its way.
+        """
+        return self._arrivals.expect()
 
     @property
     def limits(self) -> IngestLimits:
@@ -95,7 +105,16 @@ class Intake:
         return self.contexts.for_project(project.slug, self._clock())
 
     async def submit(
-        self, project: ProjectRecord, reports: Sequence[CrashReport]
+        self,
+        project: ProjectRecord,
+        reports: Sequence[CrashReport],
+        *,
+        arrival: Arrival | None = None,
     ) -> list[Accepted]:
-        """Store ``reports``; resolves once committed. Raises StoreError (nothing stored)."""
+        """Store ``reports``; resolves once committed. Raises StoreError (nothing stored).
+
+        ``arrival`` (from :meth:`expect`) is done as the reports reach the sink.
+        """
+        if arrival is not None:
+            arrival.done()
         return await self._sink.submit(project.id, reports)

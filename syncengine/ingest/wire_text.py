@@ -89,9 +89,11 @@ def check_nesting(document: Any, *, where: str = "") -> None:
     Non-finite floats inside it are replaced, in place, by their JSON-ish
     spelling (``"NaN"``, ``"Infinity"``, ``"-Infinity"``).
     """
-    stack: list[tuple[Any, int]] = [(document, 1)]
-    while stack:
-        node, depth = stack.pop()
+    # Level by level, values only: this runs on every report, and a walk that looked
+    # at each key and paired each node with its depth was most of a Sentry event's parse.
+    level = [document] if isinstance(document, dict | list) else []
+    depth = 1
+    while level:
         if depth > MAX_NESTING:
             raise ReportInvalid(
                 [
@@ -103,14 +105,24 @@ def check_nesting(document: Any, *, where: str = "") -> None:
                 ],
                 kind="nested-too-deeply",
             )
-        if not isinstance(node, dict | list):
-            continue
-        items = node.items() if isinstance(node, dict) else enumerate(node)
-        for key, value in items:
-            if isinstance(value, dict | list):
-                stack.append((value, depth + 1))
-            elif isinstance(value, float) and not math.isfinite(value):
-                node[key] = spelling(value)
+        deeper: list[Any] = []
+        for node in level:
+            for value in node.values() if isinstance(node, dict) else node:
+                if isinstance(value, str):
+                    continue
+                if isinstance(value, dict | list):
+                    deeper.append(value)
+                elif isinstance(value, float) and value - value != 0:  # NaN or ±inf
+                    _spell_non_finite(node)
+        level = deeper
+        depth += 1
+
+
+def _spell_non_finite(node: dict[Any, Any] | list[Any]) -> None:
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in list(items):
+        if isinstance(value, float) and not math.isfinite(value):
+            node[key] = spelling(value)
 
 
 def spelling(value: float) -> str:

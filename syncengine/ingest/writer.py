@@ -7,6 +7,10 @@ submit and writes it together:
 - a batch is cut when it holds ``max_reports`` reports or its oldest
   submission has waited ``max_delay`` seconds; while one batch is being written
   the next one fills, so under load batches grow on their own;
+- with :class:`Arrivals` (the HTTP intake counts the requests it is reading), an
+  idle writer does not wait for the clock when no submission is on its way: it
+  writes at once, so concurrent single-event requests share one commit without
+  each waiting ``max_delay`` (group commit);
 - a submission is never split: it lands in one batch, whole, or fails whole (one
   that cannot even be folded fails alone, the batch folded again without it);
 - each :meth:`BatchWriter.submit` resolves only once its batch has committed;
@@ -36,7 +40,7 @@ from syncengine.ingest.sink import Accepted
 from syncengine.store.batch_fold import Assigned, BatchFold
 from syncengine.store.groups import FIELD_LIMITS, GroupRepository
 
-__all__ = ["BatchWriter", "WriterStats", "tune_gc_for_ingest"]
+__all__ = ["Arrival", "Arrivals", "BatchWriter", "WriterStats", "tune_gc_for_ingest"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,50 @@ def tune_gc_for_ingest() -> None:
     CPU (measured with bench/ingest.py). Process-wide: call it from the composition root.
     """
     gc.set_threshold(50_000, 20, 100)
+
+
+class Arrivals:
+    """How many submissions are on their way to the writer (requests still being read).
+
+    The intake calls :meth:`expect` when a request starts and :meth:`Arrival.done`
+    once it has submitted (or failed); the writer writes its open batch as soon as
+    none is on its way, instead of waiting for ``max_delay``.
+    """
+
+    __slots__ = ("_settled", "waiting")
+
+    def __init__(self) -> None:
+        self.waiting = 0
+        self._settled: Callable[[], None] | None = None
+
+    def expect(self) -> Arrival:
+        """Count one more submission on its way; call ``done()`` on the answer once."""
+        self.waiting += 1
+        return Arrival(self)
+
+    def on_settled(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` each time the last submission on its way has arrived."""
+        self._settled = callback
+
+    def _arrived(self) -> None:
+        self.waiting -= 1
+        if not self.waiting and self._settled is not None:
+            self._settled()
+
+
+class Arrival:
+    """One expected submission; :meth:`done` may be called any number of times."""
+
+    __slots__ = ("_of",)
+
+    def __init__(self, of: Arrivals) -> None:
+        self._of: Arrivals | None = of
+
+    def done(self) -> None:
+        """It has been submitted, or will not be."""
+        if self._of is not None:
+            self._of._arrived()
+            self._of = None
 
 
 @dataclass(kw_only=True, slots=True)
@@ -94,8 +142,12 @@ class BatchWriter:
         max_reports: int = 5000,
         max_delay: float = 0.05,
         max_pending_reports: int | None = None,
+        arrivals: Arrivals | None = None,
     ) -> None:
         self._repository = repository
+        self._arrivals = arrivals
+        if arrivals is not None:
+            arrivals.on_settled(self._settled)
         self._clock = clock
         self._max_reports = max_reports
         self._max_delay = max_delay
@@ -108,6 +160,10 @@ class BatchWriter:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self.stats = WriterStats()
+
+    def _settled(self) -> None:
+        if self._open is not None:
+            self._wake.set()
 
     @property
     def queued_reports(self) -> int:
@@ -178,6 +234,8 @@ class BatchWriter:
                 await self._wake.wait()
                 continue
             while not self._ready and self._open is not None and not self._closing:
+                if self._arrivals is not None and not self._arrivals.waiting:
+                    break  # no one else is on the way: waiting would only add latency
                 remaining = self._open.opened + self._max_delay - loop.time()
                 if remaining <= 0:
                     break

@@ -11,15 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from syncengine.errors import NotFound
 from syncengine.store.database import Database
 from syncengine.store.outbox import OutboxRepository
 from syncengine.store.tables import Attachment, Comment, SupportRequest
-from syncengine.store.work_kinds import SUPPORT_CREATE
+from syncengine.store.work_kinds import SUPPORT_COMMENT, SUPPORT_CREATE
 
 __all__ = [
+    "COMMENT_KIND",
     "CREATE_KIND",
     "AttachmentFile",
     "AttachmentInfo",
@@ -27,11 +29,13 @@ __all__ = [
     "JiraCommentData",
     "NewAttachment",
     "NewSupportRequest",
+    "ReplyRecord",
     "SupportRepository",
     "SupportRequestRecord",
 ]
 
 CREATE_KIND = SUPPORT_CREATE
+COMMENT_KIND = SUPPORT_COMMENT
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -81,13 +85,31 @@ class AttachmentFile:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CommentRecord:
-    """A Jira comment on a support request's issue, as text."""
+    """A comment on a support request's issue, as text: written in Jira, or a portal reply
+    (``from_portal``), which is ``pending`` until Jira has it."""
 
     jira_comment_id: str
     author: str
     body: str
     created_at: datetime
     updated_at: datetime
+    from_portal: bool = False
+
+    @property
+    def pending(self) -> bool:
+        """A portal reply Jira does not have yet."""
+        return self.from_portal and not self.jira_comment_id
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReplyRecord:
+    """A requester's portal reply, as the ``support.comment`` handler sends it."""
+
+    id: int
+    support_request_id: int
+    author: str
+    body: str
+    jira_comment_id: str | None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -288,13 +310,87 @@ class SupportRepository:
             return [
                 CommentRecord(
                     jira_comment_id=row.jira_comment_id or "",
-                    author=row.author,
+                    author=row.portal_author or row.author,
                     body=row.body,
                     created_at=row.created_at,
                     updated_at=row.updated_at,
+                    from_portal=row.portal_author is not None,
                 )
                 for row in rows
             ]
+
+    async def add_reply(
+        self, request_id: int, *, author: str, body: str, now: datetime
+    ) -> CommentRecord:
+        """Store a requester's reply and its ``support.comment`` outbox item at once.
+
+        Raises NotFound when the request does not exist.
+        """
+        async with self._db.session() as session:
+            request = await session.get(SupportRequest, request_id)
+            if request is None:
+                raise NotFound(f"support request {request_id} does not exist")
+            row = Comment(
+                support_request_id=request_id,
+                author=author,
+                portal_author=author,
+                body=body,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            await session.flush()
+            OutboxRepository.add(
+                session,
+                project_id=request.project_id,
+                kind=COMMENT_KIND,
+                payload={"support_request_id": request_id, "comment_id": row.id},
+                now=now,
+                support_request_id=request_id,
+            )
+            request.updated_at = now
+            return CommentRecord(
+                jira_comment_id="",
+                author=author,
+                body=body,
+                created_at=now,
+                updated_at=now,
+                from_portal=True,
+            )
+
+    async def reply(self, comment_id: int) -> ReplyRecord | None:
+        """One portal reply by id (None: gone, or not a portal reply)."""
+        async with self._db.session() as session:
+            row = await session.get(Comment, comment_id)
+            if row is None or row.portal_author is None or row.support_request_id is None:
+                return None
+            return ReplyRecord(
+                id=row.id,
+                support_request_id=row.support_request_id,
+                author=row.portal_author,
+                body=row.body,
+                jira_comment_id=row.jira_comment_id,
+            )
+
+    async def mark_reply_sent(self, comment_id: int, jira_comment_id: str) -> None:
+        """Note the Jira comment a portal reply became (a copy a pull-back or webhook took
+        from Jira meanwhile is dropped: the reply stands for it)."""
+        async with self._db.session() as session:
+            reply = await session.get(Comment, comment_id)
+            if reply is None:
+                return
+            await session.execute(
+                delete(Comment).where(
+                    Comment.support_request_id == reply.support_request_id,
+                    Comment.jira_comment_id == jira_comment_id,
+                    Comment.id != comment_id,
+                )
+            )
+            await session.execute(
+                update(Comment)
+                .where(Comment.id == comment_id)
+                .values(jira_comment_id=jira_comment_id)
+            )
 
     async def by_issue(
         self, issue_id: str, *, project_id: int | None = None
@@ -381,10 +477,13 @@ class SupportRepository:
     async def _merge_comments(
         session: AsyncSession, request_id: int, comments: list[JiraCommentData]
     ) -> bool:
+        # Portal replies Jira does not have yet are not Jira's to remove.
         existing = {
             row.jira_comment_id: row
             for row in await session.scalars(
-                select(Comment).where(Comment.support_request_id == request_id)
+                select(Comment).where(
+                    Comment.support_request_id == request_id, Comment.jira_comment_id.is_not(None)
+                )
             )
         }
         changed = False
@@ -404,6 +503,8 @@ class SupportRepository:
                     )
                 )
                 changed = True
+            elif row.portal_author is not None:
+                continue  # a portal reply: shown as its author wrote it, not as Jira words it
             elif (row.body, row.author, row.updated_at) != (
                 comment.body,
                 comment.author,

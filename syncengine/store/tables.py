@@ -414,7 +414,8 @@ class Attachment(Base):
 
 
 class Comment(Base):
-    """A comment on a linked Jira issue, pulled back for the portal and the dashboard."""
+    """A comment on a linked Jira issue, pulled back for the portal and the dashboard, or a
+    requester's reply from the portal on its way to Jira."""
 
     __tablename__ = "comments"
     __table_args__ = (
@@ -429,6 +430,9 @@ class Comment(Base):
     group_id: Mapped[int | None] = mapped_column(ForeignKey("error_groups.id", ondelete="CASCADE"))
     jira_comment_id: Mapped[str | None] = mapped_column(String(32))
     author: Mapped[str] = mapped_column(String(320), default="")
+    portal_author: Mapped[str | None] = mapped_column(String(320))
+    """The portal user who wrote this reply (None: written in Jira); until it has a
+    ``jira_comment_id`` it waits in the outbox (``support.comment``)."""
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -14,6 +14,7 @@ __all__ = [
     "LINK_PUSH",
     "LINK_REGRESSION",
     "PUSHING_KINDS",
+    "SUPPORT_COMMENT",
     "SUPPORT_CREATE",
     "TICKET_CREATE",
 ]
@@ -36,6 +37,10 @@ remote link to the group page, once per link."""
 
 SUPPORT_CREATE = "support.create"
 """Create the Jira issue of a portal support request."""
+
+SUPPORT_COMMENT = "support.comment"
+"""Add a requester's portal reply to the request's Jira issue as a comment (after the
+request's ``support.create``: it waits for it)."""
 
 PUSHING_KINDS = (LINK_PUSH, LINK_REGRESSION)
 """Kinds whose pending items are pushes the link's merge must not undo."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from syncengine.domain.coercion import CoercionError, coerce
 from syncengine.domain.createmeta import FieldMeta
+from syncengine.domain.wiki import escape_text
 from syncengine.errors import JiraPermanentError
 from syncengine.jira import JiraClient, jql
 from syncengine.jira.errors import JiraInvalidIssueType
@@ -116,6 +117,16 @@ class ClientSupportJira:
             )
             for c in await self.client.comments(issue)
         ]
+
+    async def add_comment(self, issue: str, *, heading: str, text: str) -> str:
+        """One comment: wiki markup escaped on REST v2, plain ADF text on v3."""
+        if self.client.config.api_version == 3:
+            body: str = f"{heading}\n\n{text}"  # the client wraps it as ADF text
+        else:
+            body = (
+                escape_text(heading, line_start=True) + "\n\n" + escape_text(text, line_start=True)
+            )
+        return (await self.client.add_comment(issue, body)).id
 
     async def changed(
         self, labels: Sequence[str], *, within_minutes: int | None

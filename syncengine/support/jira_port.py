@@ -57,6 +57,10 @@ class SupportJira(Protocol):
     async def comments(self, issue: str) -> list[JiraComment]:
         """Every comment of ``issue``, oldest first."""
 
+    async def add_comment(self, issue: str, *, heading: str, text: str) -> str:
+        """Comment on ``issue``: the line ``heading``, then ``text``, both shown exactly as
+        written (never read as markup); the new comment's id."""
+
     async def find_by_label(self, project_key: str, label: str) -> list[IssueRef]:
         """Issues of ``project_key`` that carry ``label`` (the identity search)."""
 

@@ -31,7 +31,11 @@ from syncengine.support.validation import (
     validate_request,
 )
 
-__all__ = ["SupportService", "UploadedFile"]
+__all__ = ["MAX_REPLY_CHARS", "SupportService", "UploadedFile"]
+
+MAX_REPLY_CHARS = 32_000
+"""The longest portal reply: Jira takes 32,767 characters a comment, and the line that says
+who wrote it comes first."""
 
 log = logging.getLogger(__name__)
 
@@ -164,3 +168,25 @@ class SupportService:
     async def comments(self, request_id: int) -> list[CommentRecord]:
         """The Jira comments on the request's issue."""
         return await self.requests.comments(request_id)
+
+    async def reply(
+        self, request: SupportRequestRecord, text: str, *, author: str
+    ) -> CommentRecord:
+        """Store ``author``'s reply on ``request`` (a request they may see) and queue it as a
+        Jira comment, sent when the request's issue exists and the integration is Active.
+
+        Raises InvalidInput for an empty or too long reply (nothing is stored then).
+        """
+        body = text.replace("\r\n", "\n").strip()
+        if not body:
+            raise InvalidInput({"reply": "write a reply first"})
+        if len(body) > MAX_REPLY_CHARS:
+            raise InvalidInput(
+                {"reply": f"a reply takes at most {MAX_REPLY_CHARS:,} characters (Jira's limit)"}
+            )
+        comment = await self.requests.add_reply(
+            request.id, author=author, body=body, now=self.clock()
+        )
+        log.info("support request %s: %s replied from the portal", request.id, author)
+        self.wake()
+        return comment

@@ -46,13 +46,21 @@ class AttachmentOut(BaseModel):
 
 
 class CommentOut(BaseModel):
-    """A comment written in Jira on the request's issue."""
+    """A comment on the request's issue: written in Jira, or a reply from the portal."""
 
-    id: str
+    id: str = Field(description="The Jira comment id (empty while a reply is not in Jira yet)")
     author: str
     body: str = Field(description="Plain text")
     created_at: datetime
     updated_at: datetime
+    from_portal: bool = Field(False, description="A requester's reply from the portal")
+    pending: bool = Field(False, description="A portal reply Jira does not have yet")
+
+
+class ReplyIn(BaseModel):
+    """A reply to the support team; it becomes a Jira comment saying who wrote it."""
+
+    body: str = Field(min_length=1, max_length=32_000)
 
 
 class SupportRequestOut(BaseModel):
@@ -119,6 +127,18 @@ def _out(slug: str, item: RequestView) -> SupportRequestOut:
     )
 
 
+def _comment_out(c: CommentRecord) -> CommentOut:
+    return CommentOut(
+        id=c.jira_comment_id,
+        author=c.author,
+        body=c.body,
+        created_at=c.created_at,
+        updated_at=c.updated_at,
+        from_portal=c.from_portal,
+        pending=c.pending,
+    )
+
+
 def _detail(
     slug: str, item: RequestView, attachments: list[AttachmentInfo], comments: list[CommentRecord]
 ) -> SupportRequestDetail:
@@ -137,16 +157,7 @@ def _detail(
             )
             for a in attachments
         ],
-        comments=[
-            CommentOut(
-                id=c.jira_comment_id,
-                author=c.author,
-                body=c.body,
-                created_at=c.created_at,
-                updated_at=c.updated_at,
-            )
-            for c in comments
-        ],
+        comments=[_comment_out(c) for c in comments],
     )
 
 
@@ -247,3 +258,18 @@ async def download_attachment(
     """An attachment's content, as a download."""
     record = await load_visible(service, project, request_id, user)
     return await attachment_response(service, record.id, attachment_id)
+
+
+@router.post(
+    "/support-requests/{request_id}/comments",
+    response_model=CommentOut,
+    status_code=201,
+    dependencies=[Depends(require_csrf)],
+)
+async def reply_to_support_request(
+    project: str, request_id: RequestId, reply: ReplyIn, user: PrincipalDep, service: ServiceDep
+) -> CommentOut:
+    """Reply on a request you may see: kept at once, then sent to Jira as a comment that
+    names you (while the integration is Passive it waits)."""
+    record = await load_visible(service, project, request_id, user)
+    return _comment_out(await service.reply(record, reply.body, author=user.name))

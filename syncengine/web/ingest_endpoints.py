@@ -29,6 +29,7 @@ from syncengine.ingest.native import parse_native
 from syncengine.ingest.problems import RequestProblem
 from syncengine.ingest.sentry import parse_sentry_auth, parse_sentry_envelope, parse_sentry_store
 from syncengine.ingest.sink import Accepted
+from syncengine.ingest.writer import Arrival
 from syncengine.logs import bind
 from syncengine.store.projects import ProjectRecord
 from syncengine.web.ingest_problems import item_errors, problem_response, store_unavailable
@@ -96,14 +97,18 @@ def _nothing_good(parsed: Parsed) -> RequestProblem:
     )
 
 
-async def _store(services: WebServices, project: ProjectRecord, parsed: Parsed) -> list[Accepted]:
+async def _store(
+    services: WebServices, project: ProjectRecord, parsed: Parsed, arrival: Arrival
+) -> list[Accepted]:
     """Submit the good reports; raises RequestProblem when there is none and some were bad."""
     bind(project=project.slug)
     if not parsed.reports:
         if parsed.problems:
             raise _nothing_good(parsed)
         return []
-    accepted = await services.intake.submit(project, [p.report for p in parsed.reports])
+    accepted = await services.intake.submit(
+        project, [p.report for p in parsed.reports], arrival=arrival
+    )
     services.metrics.reports_ingested.labels(project.slug).inc(len(accepted))
     for item in parsed.problems:
         services.metrics.reports_rejected.labels(item.kind).inc()
@@ -134,17 +139,20 @@ def _bearer(request: Request) -> str | None:
 async def post_reports(project: str, request: Request, services: ServicesDep) -> JSONResponse:
     """Native reports: one JSON object, a JSON array, or JSON Lines; 202 per report."""
     intake = services.intake
+    arrival = intake.expect()
     try:
         record = await intake.project_for(_bearer(request), project, how=_NATIVE_AUTH)
         ctx = intake.context(record)
         body = await read_body(request, ctx.limits)
         content_type = request.headers.get("content-type")
         parsed: Parsed = await _parse(body, lambda b: parse_native(b, content_type, ctx))
-        accepted = await _store(services, record, parsed)
+        accepted = await _store(services, record, parsed, arrival)
     except IngestError as exc:
         return _refused(services, exc)
     except StoreError as exc:
         return store_unavailable(exc)
+    finally:
+        arrival.done()
     return JSONResponse(
         {
             "accepted": len(accepted),
@@ -167,6 +175,7 @@ async def post_reports(project: str, request: Request, services: ServicesDep) ->
 
 async def _backtrace(request: Request, services: WebServices, token: str | None) -> JSONResponse:
     intake = services.intake
+    arrival = intake.expect()
     try:
         record = await intake.project_for(token, how=_BACKTRACE_AUTH)
         fmt = request.query_params.get("format", "json")
@@ -181,11 +190,13 @@ async def _backtrace(request: Request, services: WebServices, token: str | None)
         body = await read_body(request, ctx.limits)
         content_type = request.headers.get("content-type")
         parsed: Parsed = await _parse(body, lambda b: parse_backtrace(b, content_type, ctx))
-        await _store(services, record, parsed)
+        await _store(services, record, parsed, arrival)
     except IngestError as exc:
         return _refused(services, exc)
     except StoreError as exc:
         return store_unavailable(exc)
+    finally:
+        arrival.done()
     rxid = parsed.reports[0].event_id or uuid.uuid4().hex
     return JSONResponse({"response": "ok", "_rxid": rxid})
 
@@ -230,6 +241,7 @@ async def _sentry(
     request: Request, services: WebServices, project_id: str, *, envelope: bool
 ) -> JSONResponse:
     intake = services.intake
+    arrival = intake.expect()
     try:
         key = _sentry_key(request)
         limits = intake.limits
@@ -252,11 +264,13 @@ async def _sentry(
             event_id = envelope_headers.get("event_id")
         else:
             parsed = await _parse(body, lambda b: parse_sentry_store(b, ctx))
-        await _store(services, record, parsed)
+        await _store(services, record, parsed, arrival)
     except IngestError as exc:
         return _refused(services, exc)
     except StoreError as exc:
         return store_unavailable(exc)
+    finally:
+        arrival.done()
     if parsed.reports and parsed.reports[0].event_id:
         event_id = event_id or parsed.reports[0].event_id
     return JSONResponse({"id": event_id if isinstance(event_id, str) else uuid.uuid4().hex})

@@ -185,3 +185,35 @@ async def download(
     """An attachment, always as a download (never rendered in the page's origin)."""
     record = await load_visible(service, project, request_id, user)
     return await attachment_response(service, record.id, attachment_id)
+
+
+@router.post(
+    "/projects/{project}/support/{request_id}/reply",
+    dependencies=[Depends(require_csrf)],
+    response_class=HTMLResponse,
+)
+async def reply(
+    *,
+    request: Request,
+    project: str,
+    request_id: RequestId,
+    user: UserDep,
+    service: ServiceDep,
+    text: Annotated[str, Form(alias="reply")] = "",
+) -> Response:
+    """Add the signed-in user's reply; it is kept at once and becomes a Jira comment."""
+    record = await load_visible(service, project, request_id, user)
+    try:
+        await service.reply(record, text, author=user.name)
+    except InvalidInput as exc:
+        flash(request, "; ".join(exc.problems.values()), "error")
+    else:
+        active = (await service.project(project)).integration_active
+        flash(
+            request,
+            "Your reply was added"
+            + (" and is on its way to the support team." if active else "; it is sent to the "
+               "support team when the integration is active again."),
+            "success",
+        )  # fmt: skip
+    return RedirectResponse(f"/projects/{project}/support/{record.id}#reply", status_code=303)

@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 
 from syncengine.domain.reports import CrashReport
 from syncengine.errors import BadReport, StoreBusy, StoreError, StoreRejected
-from syncengine.ingest.writer import BatchWriter
+from syncengine.ingest.writer import Arrivals, BatchWriter
 from syncengine.store.batch_fold import Assigned, BatchFold
 from syncengine.store.database import Database
 from syncengine.store.groups import GroupRepository
@@ -285,3 +285,49 @@ async def test_a_submission_that_cannot_be_folded_leaves_nothing_behind(db: Data
         await writer.aclose()
     assert await group_count(db, "shared") == 2
     assert await group_count(db, "half") is None
+
+
+async def test_with_arrivals_the_writer_commits_once_every_expected_request_has_submitted(
+    db: Database,
+) -> None:
+    # max_delay is an hour: only the arrivals can make the writer write.
+    pid = await make_project(db)
+    arrivals = Arrivals()
+    writer = BatchWriter(GroupRepository(db), clock=clock, max_delay=3600, arrivals=arrivals)
+    first, second = arrivals.expect(), arrivals.expect()
+    try:
+        first.done()
+        pending = asyncio.ensure_future(writer.submit(pid, reports("a", 1)))
+        await asyncio.sleep(0.05)
+        assert not pending.done()  # the second request is still on its way: the batch waits
+        second.done()
+        second.done()  # done twice counts once
+        both = await asyncio.wait_for(
+            asyncio.gather(pending, writer.submit(pid, reports("b", 1))), 60
+        )
+        assert [len(answer) for answer in both] == [1, 1]
+        assert writer.stats.batches == 1  # one commit for both requests
+        assert arrivals.waiting == 0
+        # With no request on its way, a lone submission is written at once.
+        assert len(await asyncio.wait_for(writer.submit(pid, reports("c", 1)), 60)) == 1
+        assert writer.stats.batches == 2
+    finally:
+        await writer.aclose()
+    assert await group_count(db, "c") == 1
+
+
+async def test_a_request_that_fails_before_submitting_does_not_hold_the_batch(
+    db: Database,
+) -> None:
+    pid = await make_project(db)
+    arrivals = Arrivals()
+    writer = BatchWriter(GroupRepository(db), clock=clock, max_delay=3600, arrivals=arrivals)
+    failed = arrivals.expect()
+    try:
+        pending = asyncio.ensure_future(writer.submit(pid, reports("a", 1)))
+        await asyncio.sleep(0.05)
+        assert not pending.done()
+        failed.done()  # the endpoint's finally: the request answered 4xx without submitting
+        assert len(await asyncio.wait_for(pending, 60)) == 1
+    finally:
+        await writer.aclose()

@@ -228,6 +228,7 @@ async def exercise(
         "GET /issue/{issueIdOrKey}/properties": f"/issue/{key}/properties",
         "GET /issue/{issueIdOrKey}/properties/{propertyKey}": f"/issue/{key}/properties/syncengine",
         "GET /issue/{issueIdOrKey}/remotelink": f"/issue/{key}/remotelink",
+        "GET /issue/{issueIdOrKey}/editmeta": f"/issue/{key}/editmeta",
     }
     if cloud:
         await client.put(f"{api}/issue/{key}", json={"fields": {"summary": "Renamed"}})

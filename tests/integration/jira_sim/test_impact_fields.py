@@ -158,3 +158,26 @@ async def test_remote_link_with_a_global_id_is_upserted(client: httpx.AsyncClien
     assert [link["object"]["title"] for link in links] == ["Crash group 1 (12 reports)"]
     one = await client.get(url, params={"globalId": "syncengine:group:web:1"})
     assert one.json()["globalId"] == "syncengine:group:web:1"
+
+
+async def test_remote_link_is_updated_by_id_and_needs_a_url(client: httpx.AsyncClient) -> None:
+    created = await create(client)
+    url = f"/rest/api/2/issue/{created['key']}/remotelink"
+    first = await client.post(
+        url, json={"object": {"url": "https://crash.example.com/g/2", "title": "G2"}}
+    )
+    link_id = first.json()["id"]
+    updated = await client.put(
+        f"{url}/{link_id}",
+        json={
+            "relationship": "crash group",
+            "object": {"url": "https://x.example/2", "title": "X"},
+        },
+    )
+    assert updated.status_code == 204
+    shown = (await client.get(f"{url}/{link_id}")).json()
+    assert (shown["relationship"], shown["object"]["title"]) == ("crash group", "X")
+    missing = await client.put(f"{url}/99999", json={"object": {"url": "https://x", "title": "X"}})
+    assert missing.status_code == 404
+    bad = await client.put(f"{url}/{link_id}", json={"object": {"title": "no url"}})
+    assert bad.status_code == 400

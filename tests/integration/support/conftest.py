@@ -15,6 +15,7 @@ from syncengine.store.projects import ProjectRepository
 from syncengine.store.support import SupportRepository
 from syncengine.support.create import SupportCreateHandler
 from syncengine.support.pullback import SupportPuller
+from syncengine.support.replies import SupportReplyHandler
 from syncengine.support.service import SupportService
 from syncengine.support.targets import SupportTargets
 from syncengine.sync.worker import OutboxWorker
@@ -81,7 +82,15 @@ async def make_portal(db: Database, settings: Settings, *, active: bool = True) 
     handler = SupportCreateHandler(
         requests=requests, projects=projects, targets=targets, clock=clock
     )
-    worker = OutboxWorker(outbox, {"support.create": handler}, worker_id="test", clock=clock)
+    replies = SupportReplyHandler(
+        requests=requests, projects=projects, targets=targets, clock=clock
+    )
+    worker = OutboxWorker(
+        outbox,
+        {"support.create": handler, "support.comment": replies},
+        worker_id="test",
+        clock=clock,
+    )
     wakes: list[int] = []
     service = SupportService(
         configs=support_configs(settings),

@@ -362,3 +362,23 @@ async def test_impact_write_is_no_echo_and_a_persons_edit_stays(
         assert written.at == world.clock.now  # the round did consider the issue
         assert written.facts is not None
         assert written.facts.count == 500
+
+
+async def test_a_followed_move_gets_the_backlink_once(database_url: str, tmp_path: Path) -> None:
+    async with sync_world(database_url, tmp_path) as world:
+        group_id, key = await world.linked_group("moving")
+        assert world.sim.issue(key).comments == []  # the engine's own issue: no back-link
+        moved = world.sim.move_issue(key, "SUP")
+        await world.settle()
+        issue = world.sim.issue(moved.key)
+        assert len(issue.comments) == 1
+        assert f"/admin/groups/{group_id}" in issue.comments[0].body
+        assert len(issue.remote_links) == 1
+        link = await world.container.links.for_group(group_id)
+        assert link is not None
+        assert link.backlinked_at is not None
+        again = world.sim.move_issue(moved.key, "CRASH")
+        await world.settle()
+        issue = world.sim.issue(again.key)
+        assert len(issue.comments) == 1
+        assert len(issue.remote_links) == 1

@@ -169,3 +169,28 @@ async def test_nul_in_a_field_is_400_naming_the_field_on_every_backend(web: Web)
         assert "NUL" in problems["summary"]
         good = await client.post(BASE, headers=TOKEN, data=_form())
         assert good.status_code == 201
+
+
+async def test_a_reply_through_the_api_is_kept_then_sent(web: Web) -> None:
+    async with web.client() as client:
+        csrf = await sign_in(client, "alice")
+        filed = (await client.post(BASE, data=_form(), headers={"X-CSRF-Token": csrf})).json()
+        url = f"{BASE}/{filed['id']}/comments"
+        answer = await client.post(
+            url, json={"body": "More detail."}, headers={"X-CSRF-Token": csrf}
+        )
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["pending"] is True
+        assert answer.json()["author"] == "alice"
+        assert (
+            await client.post(url, json={"body": ""}, headers={"X-CSRF-Token": csrf})
+        ).status_code == 422
+        await web.container.worker.drain()
+        got = (await client.get(f"{BASE}/{filed['id']}")).json()
+        [comment] = got["comments"]
+        assert (comment["from_portal"], comment["pending"], comment["body"]) == (
+            True,
+            False,
+            "More detail.",
+        )
+        assert comment["id"]

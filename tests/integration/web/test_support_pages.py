@@ -241,3 +241,41 @@ async def test_oversized_upload_is_refused_before_parsing(web: Web) -> None:
         project = await web.container.projects.get("api")
         assert project is not None
         assert (await web.container.support.requests.page(project_id=project.id))[1] == 0
+
+
+async def test_the_requester_replies_from_the_page_and_jira_gets_it_attributed(web: Web) -> None:
+    async with web.client() as client:
+        csrf = await sign_in(client, "alice")
+        detail_url = (await _file(client, csrf)).headers["location"]
+        await web.container.worker.drain()
+        page = await client.get(detail_url)
+        assert 'name="reply"' in page.text
+        answer = await client.post(
+            f"{detail_url}/reply", data={"csrf_token": csrf_of(page.text), "reply": XSS}
+        )
+        assert answer.status_code == 303
+        page = await client.get(answer.headers["location"])
+        assert "Your reply was added" in page.text
+        assert "not sent to Jira yet" in page.text
+        assert "<script>" not in page.text
+        assert "&lt;script&gt;" in page.text
+
+        await web.container.worker.drain()
+        [issue] = web.jira.issues.values()
+        [comment] = issue.comments
+        assert comment.body.startswith("alice wrote in the support portal, reply 1:")
+        page = await client.get(detail_url)
+        assert "not sent to Jira yet" not in page.text
+        assert "from the portal" in page.text
+        # An empty reply is refused with a message; nothing is kept, nothing is sent.
+        empty = await client.post(
+            f"{detail_url}/reply", data={"csrf_token": csrf_of(page.text), "reply": "  "}
+        )
+        assert "write a reply first" in (await client.get(empty.headers["location"])).text
+        assert len(issue.comments) == 1
+        # Without the CSRF token nothing happens; someone else's request stays hidden.
+        assert (await client.post(f"{detail_url}/reply", data={"reply": "x"})).status_code == 403
+    async with web.client() as other:
+        csrf = await sign_in(other, "bob")
+        hidden = await other.post(f"{detail_url}/reply", data={"csrf_token": csrf, "reply": "hi"})
+        assert hidden.status_code == 404

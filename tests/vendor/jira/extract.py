@@ -33,7 +33,7 @@ CLOUD_OPS = [
     ("GET", "/issue/{issueIdOrKey}/changelog"),
     ("GET", "/issue/createmeta"), ("GET", "/attachment/{id}"),
     ("GET", "/issue/{issueIdOrKey}/remotelink/{linkId}"), ("GET", "/version/{id}"),
-    ("PUT", "/version/{id}"),
+    ("PUT", "/version/{id}"), ("GET", "/issue/{issueIdOrKey}/editmeta"),
 ]
 DC_OPS = [
     op for op in CLOUD_OPS

@@ -170,8 +170,8 @@ async def get_remote_link(ctx: Ctx) -> Response:
     )
 
 
-async def add_remote_link(ctx: Ctx) -> Response:
-    issue = _issue(ctx)
+async def _link_request(ctx: Ctx, issue: Issue) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The body of a create or update, checked: (the body, the fields a link keeps)."""
     body = await ctx.json()
     obj = body.get("object") if isinstance(body, dict) else None
     if not isinstance(obj, dict) or not obj.get("url"):
@@ -179,11 +179,17 @@ async def add_remote_link(ctx: Ctx) -> Response:
     if not obj.get("title"):
         raise field_errors({"title": "'title' is required."})
     ctx.state.require(
-        ctx.user, ctx.state.project_by_id(issue.project_id), Permission.EDIT, "edit issues"
+        ctx.user, ctx.state.project_by_id(issue.project_id), Permission.LINK, "link issues"
     )
     ctx.write_to(issue)
+    # Fields the request leaves out are set to null (Atlassian: "create or update").
+    return body, {k: v for k, v in body.items() if k in ("application", "relationship", "object")}
+
+
+async def add_remote_link(ctx: Ctx) -> Response:
+    issue = _issue(ctx)
+    body, fields = await _link_request(ctx, issue)
     global_id = body.get("globalId")
-    fields = {k: v for k, v in body.items() if k in ("application", "relationship", "object")}
     for link in issue.remote_links:
         if global_id and link.global_id == global_id:
             link.body = fields
@@ -193,6 +199,23 @@ async def add_remote_link(ctx: Ctx) -> Response:
     issue.updated = ctx.state.clock.now()
     created = 201 if ctx.state.flavour == "cloud" else 200  # Data Center answers 200 either way
     return json_response({"id": link.id, "self": _link_json(ctx, issue, link)["self"]}, created)
+
+
+async def update_remote_link(ctx: Ctx) -> Response:
+    """``PUT /issue/{key}/remotelink/{linkId}``: replace the link's body; 204."""
+    issue = _issue(ctx)
+    wanted = ctx.param("linkId")
+    link = next((link for link in issue.remote_links if str(link.id) == wanted), None)
+    if link is None:
+        raise JiraHttpError(
+            404, {"errorMessages": [f"No remote link with id '{wanted}'."], "errors": {}}
+        )
+    body, fields = await _link_request(ctx, issue)
+    link.body = fields
+    if body.get("globalId"):
+        link.global_id = str(body["globalId"])
+    issue.updated = ctx.state.clock.now()
+    return Response(status_code=204)
 
 
 async def delete_remote_link(ctx: Ctx) -> Response:
@@ -269,5 +292,6 @@ def routes(api: Api) -> list[Route]:
         api.route("POST", "/issue/{issueIdOrKey}/remotelink", add_remote_link),
         api.route("DELETE", "/issue/{issueIdOrKey}/remotelink", delete_remote_link),
         api.route("GET", "/issue/{issueIdOrKey}/remotelink/{linkId}", get_remote_link),
+        api.route("PUT", "/issue/{issueIdOrKey}/remotelink/{linkId}", update_remote_link),
         api.route("DELETE", "/issue/{issueIdOrKey}/remotelink/{linkId}", delete_remote_link),
     ]

@@ -1,0 +1,124 @@
+"""What the HTTP benchmarks share: a served process, its CPU and memory, the machine's load.
+
+:class:`Served` starts a server as a subprocess (``syncengine serve`` with a
+config written by :func:`syncengine_command`, Bugsink, or the minimal reference
+server of ``bench/raw_http.py``), waits until it answers, and reads its
+CPU-seconds (user + system, all threads) and resident memory from ``/proc``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def load_average() -> str:
+    """The 1-minute load average, to print beside every figure (the machine is shared)."""
+    return f"load {os.getloadavg()[0]:.2f}"
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of process ``pid`` and all its threads (and reaped children)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # After the name: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
+    return sum(int(v) for v in fields[11:15]) / CLOCK_TICKS
+
+
+def syncengine_command(port: int, config: Path, python: str = sys.executable) -> list[str]:
+    return [python, "-m", "syncengine", "--config", str(config), "serve", "--port", str(port)]
+
+
+def write_syncengine_config(folder: Path, *, token: str, extra: str = "") -> Path:
+    """A config with one project ``bench`` taking ``token``, its data under ``folder``."""
+    config = folder / "bench.toml"
+    config.write_text(
+        f'data_dir = "{folder}/data"\nlog_level = "warning"\n'
+        f'[projects.bench]\nsubmission_tokens = ["{token}"]\n{extra}',
+        encoding="utf-8",
+    )
+    return config
+
+
+class Served:
+    """A server subprocess; ``with Served(...) as s:`` starts it and stops it."""
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        *,
+        port: int,
+        health: str = "/healthz",
+        env: dict[str, str] | None = None,
+        log: Path | None = None,
+        cwd: Path | None = None,
+        start_timeout: float = 120.0,
+    ) -> None:
+        self.command = list(command)
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self._health = health
+        self._env = {**os.environ, **(env or {})}
+        self._log = log
+        self._cwd = cwd
+        self._start_timeout = start_timeout
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.pid)
+
+    def rss(self) -> float:
+        return rss_mib(self.pid)
+
+    def __enter__(self) -> Served:
+        out = self._log.open("ab") if self._log else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            self.command, env=self._env, stdout=out, stderr=subprocess.STDOUT, cwd=self._cwd
+        )
+        deadline = time.monotonic() + self._start_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.command[:3]} exited with {self.process.returncode}")
+            try:
+                if httpx.get(self.base + self._health, timeout=2).status_code < 500:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError(f"{self.command[:3]} did not answer within {self._start_timeout}s")
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

@@ -1,0 +1,97 @@
+"""The ``support.comment`` outbox handler: a requester's portal reply becomes one Jira comment.
+
+The reply was stored with its outbox item (the portal shows it at once, "not sent yet");
+the item waits for the request's own ``support.create`` and, while the integration is
+Passive, for it to turn Active. The comment says who wrote it ("alice wrote in the
+support portal, reply 7:"), since Jira shows the integration user as its author; that
+line also names the reply, so a retry after a lost answer first looks for it on the
+issue rather than commenting twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from syncengine.errors import JiraError, JiraTransientError
+from syncengine.logs import bind
+from syncengine.store.outbox import OutboxWork
+from syncengine.store.projects import ProjectRepository
+from syncengine.store.support import SupportRepository
+from syncengine.support.targets import TargetLookup
+
+__all__ = ["SupportReplyHandler", "attribution"]
+
+log = logging.getLogger(__name__)
+
+
+def attribution(author: str, reply_id: int) -> str:
+    """The first line of the Jira comment a portal reply becomes."""
+    return f"{author} {_marker(reply_id)}"
+
+
+def _marker(reply_id: int) -> str:
+    # Letters, digits, a comma and a colon only: the same in wiki markup, ADF and flattened text.
+    return f"wrote in the support portal, reply {reply_id}:"
+
+
+class SupportReplyHandler:
+    """Runs ``support.comment`` items (an outbox worker handler)."""
+
+    def __init__(
+        self,
+        *,
+        requests: SupportRepository,
+        projects: ProjectRepository,
+        targets: TargetLookup,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.requests = requests
+        self.projects = projects
+        self.targets = targets
+        self.clock = clock
+
+    async def __call__(self, work: OutboxWork) -> None:
+        """Comment the reply on the request's issue; raises JiraError to retry."""
+        reply = await self.requests.reply(int(work.payload["comment_id"]))
+        if reply is None or reply.jira_comment_id:
+            return  # deleted with its request, or already in Jira
+        request = await self.requests.get(reply.support_request_id)
+        if request is None:
+            return
+        if not request.jira_issue_id:
+            # The request's create ran first (the item waited for it) and has not made the
+            # issue yet: it retries, so this does too.
+            raise JiraTransientError(
+                f"support request {request.id} has no Jira issue yet; the reply waits for it"
+            )
+        slug = next(p.slug for p in await self.projects.all() if p.id == request.project_id)
+        bind(project=slug)
+        jira = self.targets(slug).jira
+        try:
+            comment_id = None
+            if work.attempts > 1:
+                # An earlier attempt may have commented and lost the answer.
+                marker = _marker(reply.id)
+                comment_id = next(
+                    (c.id for c in await jira.comments(request.jira_issue_id) if marker in c.body),
+                    None,
+                )
+            if comment_id is None:
+                comment_id = await jira.add_comment(
+                    request.jira_issue_id,
+                    heading=attribution(reply.author, reply.id),
+                    text=reply.body,
+                )
+        except JiraError as exc:
+            await self.requests.set_error(request.id, exc.user_message(), now=self.clock())
+            raise
+        await self.requests.mark_reply_sent(reply.id, comment_id)
+        log.info(
+            "support request %s: reply %s is Jira comment %s on %s",
+            request.id,
+            reply.id,
+            comment_id,
+            request.jira_issue_key,
+        )
