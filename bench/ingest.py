@@ -14,7 +14,11 @@ groups take most reports, as in real crash traffic).
   with ``sqlite3`` ``executemany`` upserts of group and attribute-count rows in
   one transaction per batch, on the foundation's schema (text attribute keys).
 
-Both include generating the reports (its own rate is printed too). The engine
+Both include generating the reports (its own rate is printed too). Each side
+is timed in wall-clock seconds and in CPU-seconds of the process (the engine's
+SQLite thread included); with ``--rounds R`` they alternate R times and the best
+of each side is compared, since the machine is shared. The goal: the engine with
+every hook on at least 2x the reference, never below 1x. The engine
 runs with the GC thresholds ``bootstrap`` sets for the server
 (``tune_gc_for_ingest``); the reference runs after it in the same process, so
 with the same thresholds. The writer's memory is the process RSS after every
@@ -34,6 +38,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -163,21 +168,32 @@ async def run_engine(
             if done >= 100_000 * (len(rss) + 1):
                 rss.append(rss_mib())
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(submitter() for _ in range(40)))
     await writer.aclose()
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     rss_end = rss_mib()
     await db.aclose()
     if postgres:
         postgres_database(postgres, create=False)
     print(
-        f"  engine:    {total / elapsed:>9,.0f} reports/s  ({writer.stats.batches} batches, "
+        f"  engine:    {total / elapsed:>9,.0f} reports/s  {total / cpu:>9,.0f} per CPU-second  "
+        f"({writer.stats.batches} batches, "
         f"{total / max(writer.stats.batches, 1):,.0f} reports each)"
     )
     if len(rss) > 1:
         print("  RSS every 100,000 reports (MiB): " + " ".join(f"{r:.0f}" for r in rss))
-    return total / elapsed, (rss[0] if rss else 0.0), rss_end
+    return Run(total / elapsed, total / cpu, rss[0] if rss else 0.0, rss_end)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run's rates (wall and CPU) and, for the engine, its memory."""
+
+    rate: float
+    cpu_rate: float
+    rss_100k: float = 0.0
+    rss_end: float = 0.0
 
 
 def postgres_database(server: str, *, create: bool = True) -> str:
@@ -198,9 +214,11 @@ def _ts(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def run_reference(folder: Path, mix: str, total: int, batch: int) -> float:
+def run_reference(folder: Path, mix: str, total: int, batch: int) -> Run:
     """Reports per second through plain sqlite3, on the foundation's schema (revision 0001)."""
     path = folder / f"reference-{mix}.db"
+    for stale in folder.glob(f"reference-{mix}.db*"):
+        stale.unlink()
     upgrade(f"sqlite:///{path}", "0001")
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -230,7 +248,7 @@ def run_reference(folder: Path, mix: str, total: int, batch: int) -> float:
             count = attribute_counts.count + excluded.count,
             last_seen = max(attribute_counts.last_seen, excluded.last_seen)"""
     stream = Reports(mix)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for chunk in stream.chunks(total, batch):
         groups: dict[str, list[object]] = {}
         counts: dict[tuple[str, str, str], list[object]] = {}
@@ -266,10 +284,13 @@ def run_reference(folder: Path, mix: str, total: int, batch: int) -> float:
             [(project_id, fp, name, value, n, ts) for (fp, name, value), (n, ts) in counts.items()],
         )
         conn.execute("COMMIT")
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     conn.close()
-    print(f"  reference: {total / elapsed:>9,.0f} reports/s  (batches of {batch:,})")
-    return total / elapsed
+    print(
+        f"  reference: {total / elapsed:>9,.0f} reports/s  {total / cpu:>9,.0f} per CPU-second  "
+        f"(batches of {batch:,})"
+    )
+    return Run(total / elapsed, total / cpu)
 
 
 def generation_rate(total: int) -> float:
@@ -293,6 +314,9 @@ def main() -> None:
         "--bare", action="store_true", help="fold without the hooks production runs"
     )
     parser.add_argument(
+        "--rounds", type=int, default=1, help="engine/reference rounds (best of each is kept)"
+    )
+    parser.add_argument(
         "--postgres",
         metavar="URL",
         help="run the engine on this PostgreSQL server instead (database syncengine_bench, "
@@ -310,28 +334,51 @@ def main() -> None:
         folder = Path(tmp)
         for mix in mixes:
             print(f"{mix}:")
-            engine, rss_100k, rss_end = asyncio.run(
-                run_engine(
-                    folder,
-                    mix,
-                    args.reports,
-                    args.engine_batch,
-                    (first, newest),
-                    args.postgres,
-                    hooks=not args.bare,
+            engines: list[Run] = []
+            references: list[Run] = []
+            for round_ in range(args.rounds):
+                for stale in folder.glob(f"e-{mix}.db*"):
+                    stale.unlink()
+                print(f" round {round_ + 1} (load {load()})")
+                engines.append(
+                    asyncio.run(
+                        run_engine(
+                            folder,
+                            mix,
+                            args.reports,
+                            args.engine_batch,
+                            (first, newest),
+                            args.postgres,
+                            hooks=not args.bare,
+                        )
+                    )
                 )
-            )
-            if args.postgres:
+                if not args.postgres:
+                    references.append(run_reference(folder, mix, args.reports, args.batch))
+            if not references:
                 continue
-            reference = run_reference(folder, mix, args.reports, args.batch)
-            verdict = "ok" if engine >= 0.5 * reference else "BELOW the 50 % target"
-            print(f"  ratio:     {engine / reference:9.2f}  ({verdict})")
-            if rss_100k:
-                change = (rss_end - rss_100k) / rss_100k * 100
+            # Best of the rounds for each side: the machine is shared, a slow run is noise.
+            wall = max(r.rate for r in engines) / max(r.rate for r in references)
+            cpu = max(r.cpu_rate for r in engines) / max(r.cpu_rate for r in references)
+            verdict = (
+                "goal met (>= 2x)"
+                if min(wall, cpu) >= 2
+                else ("BELOW 1x" if min(wall, cpu) < 1 else "above 1x, below the 2x goal")
+            )
+            print(f"  ratio:     {wall:9.2f} wall, {cpu:.2f} per CPU-second  ({verdict})")
+            first_run = engines[0]
+            if first_run.rss_100k:
+                change = (first_run.rss_end - first_run.rss_100k) / first_run.rss_100k * 100
                 print(
-                    f"  memory:    RSS {rss_100k:.1f} MiB at 100,000 reports, "
-                    f"{rss_end:.1f} MiB at {args.reports:,} ({change:+.1f} %)"
+                    f"  memory:    RSS {first_run.rss_100k:.1f} MiB at 100,000 reports, "
+                    f"{first_run.rss_end:.1f} MiB at {args.reports:,} ({change:+.1f} %)"
                 )
+        print(f"load at the end: {load()}")
+
+
+def load() -> str:
+    """The machine's load averages (1, 5, 15 minutes), as ``uptime`` shows them."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 if __name__ == "__main__":

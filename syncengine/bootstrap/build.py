@@ -165,7 +165,7 @@ async def bootstrap(
         simulator = bundled_simulator(settings, lock_wait_seconds=simulator_lock_wait)
 
     # The store.
-    db = Database(url)
+    db = Database(url, bulk_cache_mib=settings.ingest.sqlite_cache_mib)
     projects = ProjectRepository(db)
     links = IssueLinkRepository(db)
     outbox = OutboxRepository(db)

@@ -112,6 +112,10 @@ def cmd_ticket(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 link = await container.manual.link_existing(args.group, args.key, actor=actor)
                 _echo(f"group {args.group} is linked to {link.issue_key}")
+                _echo(
+                    "a running `syncengine serve` or `worker` adds its back-link "
+                    "(a comment and a link to the group page)"
+                )
             return EXIT_OK
         finally:
             await container.aclose()

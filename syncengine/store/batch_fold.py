@@ -20,6 +20,9 @@ from syncengine.store.tables import to_epoch_ms
 
 __all__ = ["Assigned", "BatchFold", "GroupFold", "frames_from_payload", "sample_payload"]
 
+_DAY_MS = 86_400_000
+_VERSION_MAX = 128  # the history's version column
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Assigned:
@@ -31,7 +34,12 @@ class Assigned:
 
 @dataclass(slots=True, eq=False)
 class GroupFold:
-    """Everything one batch adds to one group; the last three fields are set once written."""
+    """Everything one batch adds to one group.
+
+    ``group_id``, ``stored_count``, ``new`` and ``state`` are set once written (``state``
+    as the fold's upsert returned it; a hook that changes the state updates it, so the
+    hooks after it need not read the row again).
+    """
 
     project_id: int
     fingerprint: str
@@ -47,9 +55,12 @@ class GroupFold:
     tail: deque[tuple[int, CrashReport]] = field(default_factory=deque)
     # (attribute name, value) -> [count, last seen in epoch ms]
     attributes: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    # (UTC day since the epoch, version or "") -> reports: the batch's share of the history
+    days: dict[tuple[int, str], int] = field(default_factory=dict)
     group_id: int = 0
     stored_count: int = 0
     new: bool = False
+    state: str = "open"
     _assigned: Assigned | None = None
     # Every report of the batch, in arrival order (references, not copies): fold
     # hooks such as the regression check must see each one, not only the samples.
@@ -130,8 +141,11 @@ def _fold_report(
         group.head.append(report)
     if newest_m:
         group.tail.append((index, report))
+    ms = to_epoch_ms(ts)
+    day = (ms // _DAY_MS, version[:_VERSION_MAX] if version else "")
+    days = group.days
+    days[day] = days.get(day, 0) + 1
     if report.attributes:
-        ms = to_epoch_ms(ts)
         attributes = group.attributes
         for pair in report.attributes.items():
             entry = attributes.get(pair)

@@ -48,19 +48,37 @@ def sync_url(url: str) -> str:
     )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, cache_kib: int | None = None) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    if cache_kib is not None:
+        cursor.execute(f"PRAGMA cache_size=-{int(cache_kib)}")  # negative: in KiB
     cursor.close()
 
 
-class Database:
-    """One engine and its session factory; created by ``bootstrap``, closed by ``aclose``."""
+def _bulk_pragmas(cache_kib: int) -> Any:
+    def listener(dbapi_connection: Any, record: Any) -> None:
+        _sqlite_pragmas(dbapi_connection, record, cache_kib)
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    return listener
+
+
+class Database:
+    """One engine and its session factory; created by ``bootstrap``, closed by ``aclose``.
+
+    On SQLite the ingest fold writes through a pool of its own (:meth:`bulk`): one
+    connection with a page cache of ``bulk_cache_mib``, so a batch's upserts find
+    their pages in memory and dirty them without spilling mid-transaction, while the
+    other connections keep SQLite's small default cache (memory stays bounded by
+    one large cache, whichever connections serve the rest).
+    """
+
+    def __init__(
+        self, url: str, *, echo: bool = False, pool_size: int = 10, bulk_cache_mib: int = 64
+    ) -> None:
         self.url = async_url(url)
         self.backend = make_url(self.url).get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo}
@@ -71,8 +89,15 @@ class Database:
             # round-robin pool finds every cache stale after the other connections' commits.
             kwargs.update(pool_use_lifo=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        self.bulk_engine = self.engine
         if self.backend == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            # SQLite takes one writer at a time anyway: one pooled connection (and a
+            # couple of short-lived ones should two folds overlap) keeps the cache warm.
+            self.bulk_engine = create_async_engine(self.url, echo=echo, pool_size=1, max_overflow=2)
+            event.listen(
+                self.bulk_engine.sync_engine, "connect", _bulk_pragmas(bulk_cache_mib * 1024)
+            )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -102,9 +127,24 @@ class Database:
         except FOREIGN_ERRORS as exc:
             raise translate(exc, what) from exc
 
+    @asynccontextmanager
+    async def bulk(self, what: str = _FAILED) -> AsyncIterator[AsyncConnection]:
+        """As :meth:`connect`, on the bulk writer's connection (the ingest fold)."""
+        try:
+            async with self.bulk_engine.begin() as conn:
+                yield conn
+        except FOREIGN_ERRORS as exc:
+            raise translate(exc, what) from exc
+
     def checked_out(self) -> int:
-        """Connections currently lent out by the pool (0 when nothing leaks)."""
-        return int(self.engine.sync_engine.pool.checkedout())  # type: ignore[attr-defined]
+        """Connections currently lent out by the pools (0 when nothing leaks)."""
+        engines = (
+            [self.engine] if self.bulk_engine is self.engine else [self.engine, self.bulk_engine]
+        )
+        total = 0
+        for engine in engines:
+            total += int(engine.sync_engine.pool.checkedout())  # type: ignore[attr-defined]
+        return total
 
     async def ping(self) -> None:
         """Raise StoreError unless the database answers."""
@@ -117,3 +157,5 @@ class Database:
     async def aclose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        if self.bulk_engine is not self.engine:
+            await self.bulk_engine.dispose()

@@ -25,6 +25,7 @@ from syncengine.store.tables import (
 )
 
 __all__ = [
+    "SEARCH_CANDIDATES",
     "SORTS",
     "GroupFilter",
     "GroupSort",
@@ -32,6 +33,7 @@ __all__ = [
     "encode_cursor",
     "load_page",
     "load_snapshot",
+    "search_candidates",
 ]
 
 _GROUP_COLUMNS = (
@@ -202,28 +204,69 @@ async def load_page(
     descending, then id descending, so pages never skip or repeat a group.
     """
     key = ErrorGroup.count if wanted.sort == "count" else ErrorGroup.last_seen
+    text = wanted.text.strip()
+    candidates = await search_candidates(conn, text) if text else None
+    if candidates is not None:
+        # Few groups contain the text: read them (and the one linked to that key) by id.
+        linked = select(IssueLink.group_id).where(IssueLink.jira_issue_key == text.upper())
+        candidates += (await conn.execute(linked)).scalars()
+        query = _page_query(wanted, key, limit, after, candidates=candidates)
+        return [(_snapshot(r), r._mapping["jira_issue_key"]) for r in await conn.execute(query)]
     project_ids = wanted.project_ids
     if project_ids is None:
         project_ids = tuple((await conn.execute(select(Project.id))).scalars())
-    if len(project_ids) <= 1 or len(project_ids) > _MERGE_PROJECTS:
+    states = (wanted.state,) if wanted.state is not None else tuple(GroupState)
+    arms = [(pid, state) for pid in project_ids for state in states]
+    if len(arms) <= 1 or len(arms) > _MERGE_ARMS:
         query = _page_query(wanted, key, limit, after)
     else:
-        # Each project's page comes off its (project, key) index; the pages are merged.
-        # One query over every project would sort every matching group (seconds at 1 M).
+        # Each (project, state)'s page comes off its (project, state, key) index; the pages
+        # are merged. One query over several would sort every matching group (seconds at 1 M).
         pages = union_all(
             *(
                 select(
-                    _page_query(replace(wanted, project_ids=(pid,)), key, limit, after).subquery()
+                    _page_query(
+                        replace(wanted, project_ids=(pid,), state=state), key, limit, after
+                    ).subquery()
                 )
-                for pid in project_ids
+                for pid, state in arms
             )
         ).subquery()
         query = select(pages).order_by(pages.c[key.key].desc(), pages.c.id.desc()).limit(limit)
     return [(_snapshot(row), row._mapping["jira_issue_key"]) for row in await conn.execute(query)]
 
 
-# Up to this many projects a list over several is merged from per-project pages.
-_MERGE_PROJECTS = 64
+# Up to this many (project, state) pairs a list is merged from their pages.
+_MERGE_ARMS = 256
+# Past this many groups containing a text, the search index is no help: such a common
+# text is found soon enough by reading the list's index in order.
+SEARCH_CANDIDATES = 5000
+
+
+async def search_candidates(conn: AsyncConnection, text: str) -> list[int] | None:
+    """Ids of the groups whose fingerprint, classifier or message may contain ``text``.
+
+    Read off the trigram index (migration 0016): a superset of the groups that do
+    (the caller still tests the text itself). None when the index cannot narrow the
+    search: ``text`` shorter than three characters, or more than
+    :data:`SEARCH_CANDIDATES` groups contain it.
+    """
+    if len(text) < 3:
+        return None
+    if conn.dialect.name == "postgresql":
+        escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        result = await conn.exec_driver_sql(
+            "SELECT group_id FROM group_search WHERE body LIKE %s LIMIT %s",
+            (f"%{escaped}%", SEARCH_CANDIDATES + 1),
+        )
+    else:
+        phrase = '"' + text.replace('"', '""') + '"'
+        result = await conn.exec_driver_sql(
+            "SELECT rowid FROM group_search WHERE group_search MATCH ? LIMIT ?",
+            (phrase, SEARCH_CANDIDATES + 1),
+        )
+    ids = [int(row[0]) for row in result.all()]
+    return ids if len(ids) <= SEARCH_CANDIDATES else None
 
 
 def _page_query(
@@ -231,6 +274,8 @@ def _page_query(
     key: Any,
     limit: int,
     after: tuple[datetime | int, int] | None,
+    *,
+    candidates: list[int] | None = None,
 ) -> Select[*tuple[Any, ...]]:
     query = _where(
         select(*_GROUP_COLUMNS, IssueLink.jira_issue_key)
@@ -238,9 +283,14 @@ def _page_query(
         .outerjoin(IssueLink, IssueLink.group_id == ErrorGroup.id),
         wanted,
     )
+    if candidates is not None:
+        query = query.where(ErrorGroup.id.in_(candidates))
     if after is not None:
         value, group_id = after
-        query = query.where(or_(key < value, and_(key == value, ErrorGroup.id < group_id)))
+        # "key <= value" is implied; spelled out, it makes the page a range of the index.
+        query = query.where(
+            key <= value, or_(key < value, and_(key == value, ErrorGroup.id < group_id))
+        )
     return query.order_by(key.desc(), ErrorGroup.id.desc()).limit(limit)
 
 

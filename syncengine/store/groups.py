@@ -42,7 +42,7 @@ from syncengine.store.group_queries import GroupFilter
 __all__ = ["FIELD_LIMITS", "Assigned", "FoldHook", "GroupPage", "GroupRepository"]
 
 # Called with the fold's connection (inside its transaction), the folded groups
-# (``group_id``, ``stored_count`` and ``new`` set) and the time.
+# (``group_id``, ``stored_count``, ``new`` and ``state`` set) and the time.
 FoldHook = Callable[[AsyncConnection, list[GroupFold], datetime], Awaitable[None]]
 
 # The longest text each stored field takes (the column sizes of store/tables.py).
@@ -78,7 +78,7 @@ ON CONFLICT (project_id, fingerprint) DO UPDATE SET
   last_seen = CASE WHEN excluded.last_seen > error_groups.last_seen
     THEN excluded.last_seen ELSE error_groups.last_seen END,
   updated_at = excluded.updated_at
-RETURNING id, project_id, fingerprint, count"""
+RETURNING id, project_id, fingerprint, count, state"""
 
 _COUNT_UPSERT = """
 INSERT INTO attribute_counts (group_id, attribute_id, value, count, last_seen)
@@ -175,7 +175,7 @@ class GroupRepository:
         groups = batch.sorted_groups()
         what = f"storing a batch of {batch.reports} reports failed"
         name_ids = await self._intern_names(batch.names, what)
-        async with self._db.connect(what) as conn:
+        async with self._db.bulk(what) as conn:
             await self._upsert_groups(conn, groups, now)
             await self._upsert_counts(conn, groups, name_ids)
             await self._upsert_samples(conn, groups)
@@ -289,10 +289,11 @@ class GroupRepository:
             values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
             sql = f"INSERT INTO error_groups ({_GROUP_COLUMNS}) VALUES {values}{_GROUP_UPSERT_TAIL}"  # noqa: S608 - only placeholders are formatted in
             result = await conn.exec_driver_sql(self._sql(sql), tuple(params))
-            for group_id, project_id, fingerprint, count in map(tuple, result.all()):
+            for group_id, project_id, fingerprint, count, stored_state in map(tuple, result.all()):
                 group = by_key[(int(project_id), str(fingerprint))]
                 group.group_id = int(group_id)
                 group.stored_count = int(count)
+                group.state = str(stored_state)
                 # The stored count is ours alone only when no earlier report existed.
                 group.new = group.stored_count == group.count
 

@@ -8,13 +8,10 @@ version), in key order so concurrent batches never deadlock).
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from syncengine.store.batch_fold import GroupFold
@@ -24,7 +21,14 @@ from syncengine.store.tables import GroupDayCount
 __all__ = ["DayCount", "HistoryHook", "HistoryRepository", "load_history"]
 
 _EPOCH = date(1970, 1, 1)
-_CHUNK = 500
+_UPSERT = """
+INSERT INTO group_day_counts (group_id, day, version, count) VALUES (?, ?, ?, ?)
+ON CONFLICT (group_id, day, version) DO UPDATE SET
+  count = group_day_counts.count + excluded.count"""
+_UPSERT_PG = _UPSERT.replace(
+    "VALUES (?, ?, ?, ?)",
+    "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::bigint[])",
+)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -36,34 +40,28 @@ class DayCount:
     versions: dict[str, int] = field(default_factory=dict)
 
 
-def _day_number(moment: datetime) -> int:
-    return (moment.astimezone(UTC).date() - _EPOCH).days
-
-
 class HistoryHook:
-    """Fold hook: count each batch's reports per (group, day, version)."""
+    """Fold hook: add each batch's reports per (group, day, version) to the history.
+
+    The fold counts them while it folds (``GroupFold.days``), so this writes the
+    pre-aggregated rows without another pass over the reports: one driver-level
+    ``executemany`` on SQLite, one statement over arrays on PostgreSQL.
+    """
 
     async def __call__(self, conn: AsyncConnection, groups: list[GroupFold], now: datetime) -> None:
-        counts: Counter[tuple[int, int, str]] = Counter()
-        for group in groups:
-            for report in group.reports:
-                version = (report.version or "")[:128]
-                counts[(group.group_id, _day_number(report.timestamp), version)] += 1
-        if not counts:
-            return
-        dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
         rows = [
-            {"group_id": gid, "day": day, "version": version, "count": n}
-            for (gid, day, version), n in sorted(counts.items())
+            (group.group_id, day, version, n)
+            for group in groups
+            for (day, version), n in group.days.items()
         ]
-        for start in range(0, len(rows), _CHUNK):
-            statement = dialect_insert(GroupDayCount).values(rows[start : start + _CHUNK])
-            await conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["group_id", "day", "version"],
-                    set_={"count": GroupDayCount.count + statement.excluded.count},
-                )
-            )
+        if not rows:
+            return
+        rows.sort()  # one lock order for concurrent batches
+        if conn.dialect.name == "postgresql":
+            columns = tuple(list(column) for column in zip(*rows, strict=True))
+            await conn.exec_driver_sql(_UPSERT_PG, columns)
+        else:
+            await conn.exec_driver_sql(_UPSERT, rows)
 
 
 async def load_history(db: Database, group_id: int, *, days: int, today: date) -> list[DayCount]:

@@ -118,7 +118,7 @@ class ImpactRepository:
                             IssueLink.impact_written_at.is_(None),
                             and_(
                                 IssueLink.impact_written_at <= written_before,
-                                ErrorGroup.updated_at > IssueLink.impact_written_at,
+                                ErrorGroup.updated_at >= IssueLink.impact_written_at,
                             ),
                         ),
                     )

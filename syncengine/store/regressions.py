@@ -20,7 +20,13 @@ from syncengine.store.outbox import State, waits_for
 from syncengine.store.tables import AuditLog, ErrorGroup, IssueLink, OutboxItem, Project
 from syncengine.store.work_kinds import LINK_REGRESSION
 
-__all__ = ["ResolvedGroup", "note_version_problem", "reopen_regressed", "resolved_groups"]
+__all__ = [
+    "ResolvedGroup",
+    "group_state",
+    "note_version_problem",
+    "reopen_regressed",
+    "resolved_groups",
+]
 
 _MAX_PROBLEM = 2000  # characters of a version problem kept on the group
 
@@ -70,6 +76,11 @@ async def resolved_groups(conn: AsyncConnection, group_ids: Sequence[int]) -> li
             for row in rows
         )
     return found
+
+
+async def group_state(conn: AsyncConnection, group_id: int) -> str:
+    """The group's state as the caller's transaction sees it."""
+    return str(await conn.scalar(select(ErrorGroup.state).where(ErrorGroup.id == group_id)))
 
 
 async def reopen_regressed(

@@ -26,7 +26,6 @@ __all__ = [
     "DueTicket",
     "TicketRequests",
     "add_minute_counts",
-    "group_states",
     "project_slugs",
     "queue_tickets",
     "taken_groups",
@@ -47,14 +46,6 @@ async def project_slugs(conn: Connection) -> dict[int, str]:
     """Every project's slug by id."""
     rows = await conn.execute(select(Project.id, Project.slug))
     return {int(pid): str(slug) for pid, slug in rows.all()}
-
-
-async def group_states(conn: Connection, group_ids: Sequence[int]) -> dict[int, str]:
-    """The state of each of ``group_ids``."""
-    rows = await conn.execute(
-        select(ErrorGroup.id, ErrorGroup.state).where(ErrorGroup.id.in_(list(group_ids)))
-    )
-    return {int(gid): str(state) for gid, state in rows.all()}
 
 
 async def taken_groups(conn: Connection, group_ids: Sequence[int], *, kind: str) -> set[int]:

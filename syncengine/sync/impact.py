@@ -289,11 +289,21 @@ class ImpactRefresher:
                     # A person's value stays; ours is remembered, so it stays left alone.
                     fields.pop(fid, None)
                     recorded[fid] = candidate.written.fields[fid]
-            if fields and spend.take():
-                await client.edit_issue(candidate.issue_id, fields=fields, notify=cfg.notify)
-                spend.written += 1
-            elif fields:
+            if fields and not spend.take():
                 break
+            if fields:
+                try:
+                    await client.edit_issue(candidate.issue_id, fields=fields, notify=cfg.notify)
+                except JiraError as exc:
+                    if exc.transient:
+                        raise
+                    # This issue refuses (another issue type, a field off its screen): it
+                    # waits out the interval instead of blocking the issues behind it.
+                    log.warning("impact of %s not written: %s", candidate.issue_key, exc)
+                    spend.problems.append(f"{candidate.issue_key}: {exc}")
+                    recorded = dict(candidate.written.fields) if candidate.written else {}
+                else:
+                    spend.written += 1
             await self._store.record(
                 candidate.link_id,
                 facts=candidate.facts,

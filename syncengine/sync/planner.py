@@ -79,33 +79,34 @@ class TicketPlanner:
                 by_slug.setdefault(slug, []).append(group)
         if not by_slug:
             return
-        candidates = [g for batch in by_slug.values() for g in batch]
-        ids = [g.group_id for g in candidates]
-        states = await ticket_queue.group_states(conn, ids)
-        taken = await ticket_queue.taken_groups(conn, ids, kind=CREATE)
+        # The rules first (states come with the fold's groups, as the hooks before left
+        # them), then "taken?" only for the groups they find due: a new group (created
+        # by this batch) cannot be linked or queued yet, so it is never looked up.
         due: list[DueTicket] = []
+        known: list[int] = []
         for slug, batch in by_slug.items():
             rules = self._rules[slug]
             windowed = await self._window_counts(conn, rules, batch, now)
             for group in batch:
-                if group.group_id in taken:
-                    continue
-                reason = self._due(rules, group, states, windowed)
+                reason = self._due(rules, group, windowed)
                 if reason is not None:
                     due.append(
                         DueTicket(
                             project_id=group.project_id, group_id=group.group_id, reason=reason
                         )
                     )
+                    if not group.new:
+                        known.append(group.group_id)
+        if known:
+            taken = await ticket_queue.taken_groups(conn, known, kind=CREATE)
+            due = [item for item in due if item.group_id not in taken]
         if due:
             await ticket_queue.queue_tickets(conn, due, kind=CREATE, now=now)
             self._queued = True
 
     @staticmethod
-    def _due(
-        rules: TicketRules, group: GroupFold, states: dict[int, str], windowed: dict[int, int]
-    ) -> str | None:
-        state = GroupState(states.get(group.group_id, GroupState.OPEN))
+    def _due(rules: TicketRules, group: GroupFold, windowed: dict[int, int]) -> str | None:
+        state = GroupState(group.state)
         for report in _reports(group):
             decision = ticket_due(
                 rules,

@@ -46,6 +46,7 @@ from syncengine.store.links import IssueLinkRepository
 from syncengine.store.outbox import OutboxWork
 from syncengine.store.regressions import (
     ResolvedGroup,
+    group_state,
     note_version_problem,
     reopen_regressed,
     resolved_groups,
@@ -78,7 +79,12 @@ class RegressionHook:
 
     async def __call__(self, conn: Connection, groups: list[GroupFold], now: datetime) -> None:
         """Check the batch's resolved groups; raises StoreError with the batch."""
-        candidates = {g.group_id: g for g in groups if not g.new and g.group_id}
+        # The fold's upsert returned each group's state: only resolved ones are read again.
+        candidates = {
+            g.group_id: g
+            for g in groups
+            if not g.new and g.group_id and g.state == GroupState.RESOLVED.value
+        }
         if not candidates:
             return
         for group in await resolved_groups(conn, sorted(candidates)):
@@ -118,6 +124,8 @@ class RegressionHook:
                 else None
             )
             count = await reopen_regressed(conn, group, audit=audit, outbox=outbox, now=now)
+            # The hooks after this one (ticket rules) see the state this one left.
+            fold.state = await group_state(conn, group.id) if count is None else "open"
             if count is not None:
                 log.info("group %s regressed (#%s): %s", group.id, count, audit["rule_text"])
 

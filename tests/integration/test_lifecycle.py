@@ -200,3 +200,25 @@ async def test_a_group_unmuted_after_its_threshold_gets_its_ticket(database_url:
         assert [i.group_id for i in await container.outbox.list()] == [accepted[0].group_id]
     finally:
         await container.aclose()
+
+
+async def test_a_group_reopened_by_a_regression_is_due_in_the_same_batch(
+    database_url: str,
+) -> None:
+    # The ticket rules run after the regression check in the fold's transaction and
+    # must see the state it left (open), not the one the batch found (resolved).
+    clock = Clock()
+    container, _ = await engine(
+        database_url, clock, rules={"min_occurrences": 2, "never_states": ["resolved", "muted"]}
+    )
+    try:
+        accepted = await ingest(container, [crash("back")])
+        group_id = accepted[0].group_id
+        await container.changes.set_state(group_id, GroupState.RESOLVED, actor="t")
+        clock.advance(60)
+        await ingest(container, [crash("back", when=clock())])  # regresses, crosses 2
+        group = await container.groups.snapshot(group_id)
+        assert group.state is GroupState.OPEN
+        assert [(i.kind, i.group_id) for i in await container.outbox.list()] == [(CREATE, group_id)]
+    finally:
+        await container.aclose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -81,3 +83,9 @@ async def test_an_unreachable_database_is_a_store_error(tmp_path: Path) -> None:
             await ProjectRepository(db).get("p")
     finally:
         await db.aclose()
+        # aiosqlite stops the thread of a connection that failed to open with a call that
+        # answers on this loop: wait for it here, not after the loop has closed (a slow
+        # machine otherwise reports its "Event loop is closed" in the next test).
+        for thread in threading.enumerate():
+            if "_connection_worker_thread" in thread.name:
+                await asyncio.to_thread(thread.join, 1)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import update
+import pytest
+from sqlalchemy import delete, update
 
 from syncengine.domain.groups import GroupSnapshot, GroupState
+from syncengine.store import group_queries
 from syncengine.store.database import Database
-from syncengine.store.group_queries import GroupFilter, GroupSort
+from syncengine.store.group_queries import GroupFilter, GroupSort, search_candidates
 from syncengine.store.groups import GroupRepository
 from syncengine.store.tables import ErrorGroup
 from tests.integration.test_store_groups import T0, project_id, report
@@ -107,3 +109,69 @@ async def test_the_list_over_every_project_merges_their_pages_in_one_order(db: D
             assert paged == sorted(paged, key=key, reverse=True)
         shop_only = await _all_pages(groups, projects[0], GroupFilter(sort=sort), 4)
         assert {g.project for g in shop_only} == {"shop"}
+
+
+async def test_text_search_reads_the_index_and_falls_back_for_common_text(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    groups = GroupRepository(db)
+    pid = await project_id(db)
+    await groups.fold(
+        [
+            (
+                pid,
+                [
+                    report(
+                        "fp-rare", classifier="TimeoutError", message='gave up "quoted" Ünïcode'
+                    ),
+                    *(report(f"fp-{i}", i, message=f"common text {i}") for i in range(8)),
+                ],
+            )
+        ],
+        now=T0,
+    )
+    await groups.fold([(pid, [report("fp-rare", 9)])], now=T0)  # updates, text unchanged
+    (rare,) = (await groups.page(pid, wanted=GroupFilter(text="fp-rare"))).groups
+
+    async def found(text: str, **wanted: object) -> list[str]:
+        page = await groups.page(pid, wanted=GroupFilter(text=text, **wanted))  # type: ignore[arg-type]
+        return [g.fingerprint for g in page.groups]
+
+    async with db.connect() as conn:
+        assert await search_candidates(conn, "meouterr") == [rare.id]  # any case
+        assert await search_candidates(conn, 'gave up "quot') == [rare.id]
+        assert await search_candidates(conn, "nowhere") == []
+        assert await search_candidates(conn, "ab") is None  # too short for trigrams
+        assert len(await search_candidates(conn, "common") or []) == 8
+    assert await found("TIMEOUT") == ["fp-rare"]
+    assert await found('"quoted"') == ["fp-rare"]
+    assert await found("common text 3") == ["fp-3"]
+    assert await found("common", state=GroupState.MUTED) == []
+    by_index = await found("common")
+    assert by_index == [f"fp-{i}" for i in reversed(range(8))]
+    # Too many candidates: the same answer by reading the list's index in order.
+    monkeypatch.setattr(group_queries, "SEARCH_CANDIDATES", 3)
+    async with db.connect() as conn:
+        assert await search_candidates(conn, "common") is None
+    assert await found("common") == by_index
+
+
+async def test_the_search_index_follows_new_changed_and_deleted_groups(db: Database) -> None:
+    groups = GroupRepository(db)
+    pid = await project_id(db)
+    [[a], [b]] = await groups.fold(
+        [(pid, [report("first-one", message="needle one")]), (pid, [report("second-one")])],
+        now=T0,
+    )
+    async with db.session() as session:
+        await session.execute(
+            update(ErrorGroup).where(ErrorGroup.id == b.group_id).values(message="needle two")
+        )
+        await session.execute(delete(ErrorGroup).where(ErrorGroup.id == a.group_id))
+    async with db.connect() as conn:
+        assert await search_candidates(conn, "needle") == [b.group_id]
+        assert await search_candidates(conn, "first-one") == []
+        if conn.dialect.name == "sqlite":  # FTS5 checks its index against error_groups
+            await conn.exec_driver_sql(
+                "INSERT INTO group_search (group_search) VALUES ('integrity-check')"
+            )

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine
 
 from syncengine.store.database import Database, sync_url
 from syncengine.store.migrate import current_revision, head_revision
-from syncengine.store.tables import Base
+from syncengine.store.tables import Base, include_in_schema
 
 
 def test_migrations_match_models(database_url: str) -> None:
@@ -17,7 +17,10 @@ def test_migrations_match_models(database_url: str) -> None:
     try:
         with engine.connect() as conn:
             diff = compare_metadata(
-                MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+                MigrationContext.configure(
+                    conn, opts={"compare_type": True, "include_name": include_in_schema}
+                ),
+                Base.metadata,
             )
     finally:
         engine.dispose()
@@ -63,3 +66,19 @@ def test_migration_0010_goes_down_and_up_again(tmp_path: pytest.TempPathFactory)
     upgrade(url)
     assert current_revision(url) == head_revision()
     assert "version_problem" in group_columns()
+
+
+async def test_sqlite_fold_connection_has_its_own_page_cache(
+    tmp_path: pytest.TempPathFactory,
+) -> None:
+    from sqlalchemy import text
+
+    db = Database(f"sqlite:///{tmp_path}/c.db", bulk_cache_mib=8)
+    try:
+        async with db.bulk() as conn:
+            assert (await conn.execute(text("PRAGMA cache_size"))).scalar() == -8 * 1024
+        async with db.connect() as conn:  # every other connection keeps SQLite's default
+            assert (await conn.execute(text("PRAGMA cache_size"))).scalar() == -2000
+        assert db.checked_out() == 0
+    finally:
+        await db.aclose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine, create_engine, pool
 
-from syncengine.store.tables import Base
+from syncengine.store.tables import Base, include_in_schema
 
 
 def run_migrations() -> None:
@@ -30,6 +30,7 @@ def _run(engine: Engine) -> None:
             target_metadata=Base.metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_name=include_in_schema,
         )
         with context.begin_transaction():
             context.run_migrations()

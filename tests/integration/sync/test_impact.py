@@ -382,3 +382,36 @@ async def test_a_followed_move_gets_the_backlink_once(database_url: str, tmp_pat
         issue = world.sim.issue(again.key)
         assert len(issue.comments) == 1
         assert len(issue.remote_links) == 1
+
+
+async def test_an_issue_that_refuses_the_fields_does_not_block_the_others(
+    database_url: str,
+) -> None:
+    clock = Clock()
+    container, sim = await _impact_engine(database_url, clock)
+    try:
+        bot = container.jira.for_project("shop")
+        task = await bot.create_issue(
+            {"project": {"key": "CRASH"}, "issuetype": {"name": "Task"}, "summary": "a task"}
+        )
+        _, bug = await _bug(container)
+        big = await ingest(container, [crash("big")] * 50)  # the Task's group is the biggest
+        small = await ingest(container, [crash("small")] * 5)
+        await container.manual.link_existing(small[0].group_id, bug, actor="ann")
+        await container.worker.drain()
+        # The edit screen is read from the Bug; the Task has none of those fields.
+        await container.sync.impact.run("shop")
+        await container.manual.link_existing(big[0].group_id, task.key, actor="ann")
+        await container.worker.drain()
+        ingest_more = [crash("small")] * 500
+        await ingest(container, ingest_more)
+        clock.advance(16 * 60)
+        done = await container.sync.impact.run("shop")
+        assert done.written == 1
+        assert any(p.startswith(f"{task.key}: ") for p in done.problems)
+        assert sim.issue(bug).fields[OCCURRENCES] == 505
+        clock.advance(60)
+        again = await container.sync.impact.run("shop")
+        assert again.calls == 0  # the Task waits out the interval
+    finally:
+        await container.aclose()
