@@ -1,14 +1,21 @@
 """HTTP batch ingest: a load generator against a real ``syncengine serve`` on SQLite.
 
 Starts the server with a temporary config, then posts pre-built JSON Lines
-batches (gzip, as pipelines send them) from several concurrent connections and
-prints the rate at which reports were answered 202 (each answer comes after its
-batch committed), plus the server's resident memory before and after.
+batches (gzip, as pipelines send them) from several concurrent keep-alive
+connections and prints the rate at which reports were answered 202 (each answer
+comes after its batch committed), the server's CPU per report, and its resident
+memory before and after. In the same run it measures, as references:
 
-    .venv/bin/python bench/ingest_http.py --reports 200000 --batch 1000 --concurrency 4
+- **raw**: the same requests to ``bench/raw_http.py``'s bare server (the HTTP
+  floor of this machine now: what the load generator and the loopback cost);
+- **against** (with ``--against PATH``): the same server from another checkout,
+  e.g. the code before a change.
+
+    .venv/bin/python bench/ingest_http.py --reports 200000 --batch 1000 --concurrency 4 [--zipf]
 
 With more than 100,000 reports it also prints the server's memory at 100,000 and
-at the end (it should stay flat: the writer bounds what waits in memory).
+at the end (it should stay flat: the writer bounds what waits in memory). After
+the run the store is read back: the bench fails unless it holds every report answered.
 """
 
 from __future__ import annotations
@@ -17,24 +24,25 @@ import argparse
 import asyncio
 import gzip
 import json
-import os
 import random
-import subprocess
+import sqlite3
 import sys
 import tempfile
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from raw_http import request, send_all
+from served import Served, free_port, load_average, syncengine_command, write_syncengine_config
 
 TOKEN = "bench-token-0123456789abcdef"
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+_PATH = "/api/v1/projects/bench/reports"
+_HEADERS = {
+    "Authorization": f"Bearer {TOKEN}",
+    "Content-Type": "application/x-ndjson",
+    "Content-Encoding": "gzip",
+}
 
 
 def build_bodies(reports: int, batch: int, fingerprints: int, zipf: bool) -> list[bytes]:
@@ -61,37 +69,71 @@ def build_bodies(reports: int, batch: int, fingerprints: int, zipf: bool) -> lis
     return bodies
 
 
-async def post_all(
-    url: str,
-    bodies: list[bytes],
-    concurrency: int,
-    marks: dict[int, float] | None = None,
-    pid: int = 0,
-) -> int:
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
-    accepted = 0
-    headers = {
-        "Authorization": f"Bearer {TOKEN}",
-        "Content-Type": "application/x-ndjson",
-        "Content-Encoding": "gzip",
-    }
+@dataclass(frozen=True)
+class Run:
+    label: str
+    reports: int
+    elapsed: float
+    cpu: float
+    rss_before: float
+    rss_after: float
+    rss_at_100k: float | None
+    load: str
 
-    async def worker() -> None:
-        nonlocal accepted
-        async with httpx.AsyncClient(timeout=120) as client:
-            while not queue.empty():
-                body = queue.get_nowait()
-                response = await client.post(url, content=body, headers=headers)
-                response.raise_for_status()
-                before = accepted
-                accepted += response.json()["accepted"]
-                if marks is not None and before < 100_000 <= accepted:
-                    marks[100_000] = rss_mib(pid)
+    @property
+    def rate(self) -> float:
+        return self.reports / self.elapsed
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return accepted
+
+def measure(label: str, served: Served, bodies: list[bytes], args) -> Run:
+    """Two warm-up batches (first groups, caches), then the rest, timed."""
+    requests = [request("POST", _PATH, body, _HEADERS) for body in bodies]
+    warm = asyncio.run(send_all(served.port, requests[:2], 1))
+    requests = requests[2:]
+    if warm.ok != 2:
+        raise SystemExit(f"{label}: warm-up answers {warm.statuses}: {warm.first_error!r}")
+    before, cpu = served.rss(), served.cpu()
+    split = 100_000 // args.batch if args.reports > 100_000 else len(requests)
+    first = asyncio.run(send_all(served.port, requests[:split], args.concurrency))
+    at_100k = served.rss() if split < len(requests) else None
+    rest = asyncio.run(send_all(served.port, requests[split:], args.concurrency))
+    cpu = served.cpu() - cpu
+    if first.ok + rest.ok != len(requests):
+        problem = first.first_error or rest.first_error
+        raise SystemExit(f"{label}: answers {first.statuses} {rest.statuses}: {problem!r}")
+    return Run(
+        label=label,
+        reports=args.reports,
+        elapsed=first.elapsed + rest.elapsed,
+        cpu=cpu,
+        rss_before=before,
+        rss_after=served.rss(),
+        rss_at_100k=at_100k,
+        load=load_average(),
+    )
+
+
+def run_syncengine(label: str, python_path: str | None, bodies: list[bytes], args) -> Run:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        config = write_syncengine_config(folder, token=TOKEN, extra=args.extra)
+        port = free_port()
+        env = {"PYTHONPATH": python_path} if python_path else {}
+        command = syncengine_command(port, config)
+        with Served(command, port=port, env=env, log=folder / "server.log") as served:
+            run = measure(label, served, bodies, args)
+        with sqlite3.connect(folder / "data" / "syncengine.db") as conn:
+            stored = conn.execute("SELECT COALESCE(SUM(count), 0) FROM error_groups").fetchone()[0]
+    if stored != args.reports + 2 * args.batch:  # the two warm-up batches come first
+        raise SystemExit(f"{label}: {args.reports:,} reports answered 202, {stored:,} stored")
+    return run
+
+
+def run_raw(bodies: list[bytes], args) -> Run:
+    port = free_port()
+    command = [sys.executable, str(Path(__file__).with_name("raw_http.py")), str(port)]
+    with Served(command, port=port, health="/") as served:
+        return measure("raw", served, bodies, args)
 
 
 def main() -> None:
@@ -101,62 +143,39 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--fingerprints", type=int, default=10_000)
     parser.add_argument("--zipf", action="store_true", help="Zipf-like mix instead of uniform")
+    parser.add_argument("--against", help="another checkout to measure the same way")
+    parser.add_argument("--raw", action="store_true", help="also measure the bare-server floor")
+    parser.add_argument(
+        "--passive", action="store_true", help="integration Passive: tickets queued, not pushed"
+    )
     args = parser.parse_args()
+    args.reports -= args.reports % args.batch
+    args.extra = "integration_active = false\n" if args.passive else ""
 
-    bodies = build_bodies(args.reports, args.batch, args.fingerprints, args.zipf)
-    with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "bench.toml"
-        config.write_text(
-            f'data_dir = "{tmp}/data"\nlog_level = "warning"\n'
-            '[projects.bench]\nsubmission_token_env = "BENCH_TOKEN"\n',
-            encoding="utf-8",
-        )
-        port = 18000 + os.getpid() % 1000
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "syncengine",
-                "--config",
-                str(config),
-                "serve",
-                "--port",
-                str(port),
-            ],
-            env={**os.environ, "BENCH_TOKEN": TOKEN},
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            url = f"{base}/api/v1/projects/bench/reports"
-            # Warm-up: first groups, interned names, caches.
-            asyncio.run(post_all(url, bodies[:2], 1))
-            before = rss_mib(server.pid)
-            marks: dict[int, float] = {}
-            started = time.perf_counter()
-            accepted = asyncio.run(post_all(url, bodies, args.concurrency, marks, server.pid))
-            elapsed = time.perf_counter() - started
-            after = rss_mib(server.pid)
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
+    bodies = build_bodies(args.reports + 2 * args.batch, args.batch, args.fingerprints, args.zipf)
+    runs = [run_raw(bodies, args)] if args.raw else []
+    runs.append(run_syncengine("syncengine", None, bodies, args))
+    if args.against:
+        runs.append(run_syncengine("against", args.against, bodies, args))
     mix = "zipf" if args.zipf else "uniform"
     print(
-        f"HTTP ingest ({mix}, batches of {args.batch}, {args.concurrency} connections): "
-        f"{accepted:,} reports in {elapsed:.1f}s = {accepted / elapsed:,.0f} reports/s; "
-        f"server RSS {before:.0f} → {after:.0f} MiB"
+        f"HTTP ingest ({mix}, {args.reports:,} reports over {args.fingerprints:,} fingerprints, "
+        f"batches of {args.batch}, {args.concurrency} connections)"
     )
-    if 100_000 in marks and accepted > 100_000:
-        growth = (after - marks[100_000]) / marks[100_000] * 100
+    raw = runs[0] if args.raw else None
+    against = runs[-1] if args.against else None
+    for run in runs:
+        vs_raw = f"{run.rate / raw.rate:.3f}" if raw else "-"
+        vs_against = f"{run.rate / against.rate:.2f}" if against else "-"
+        grown = ""
+        if run.rss_at_100k:
+            change = (run.rss_after - run.rss_at_100k) / run.rss_at_100k * 100
+            grown = f", {run.rss_at_100k:.0f} at 100k ({change:+.1f} % to the end)"
         print(
-            f"server RSS at 100,000 reports {marks[100_000]:.0f} MiB, at {accepted:,} "
-            f"{after:.0f} MiB ({growth:+.1f} %)"
+            f"  {run.label:<10} {run.rate:>9,.0f} reports/s  "
+            f"{run.cpu / run.reports * 1e6:>6.0f} µs CPU/report  vs raw {vs_raw}  "
+            f"vs against {vs_against}  RSS {run.rss_before:.0f} → {run.rss_after:.0f} MiB"
+            f"{grown}  {run.load}"
         )
 
 

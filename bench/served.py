@@ -8,6 +8,7 @@ CPU-seconds (user + system, all threads) and resident memory from ``/proc``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -44,6 +45,41 @@ def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     # After the name: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
     return sum(int(v) for v in fields[11:15]) / CLOCK_TICKS
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process under it (a gunicorn master and its workers)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU-seconds of ``pid`` and every live process under it."""
+    total = 0.0
+    for each in descendants(pid):
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(each)
+    return total
+
+
+def tree_rss(pid: int) -> float:
+    """Resident MiB of ``pid`` and every live process under it."""
+    total = 0.0
+    for each in descendants(pid):
+        with contextlib.suppress(OSError):
+            total += rss_mib(each)
+    return total
 
 
 def syncengine_command(port: int, config: Path, python: str = sys.executable) -> list[str]:
@@ -91,10 +127,12 @@ class Served:
         return self.process.pid
 
     def cpu(self) -> float:
-        return cpu_seconds(self.pid)
+        """CPU-seconds of the server and every process it started."""
+        return tree_cpu(self.pid)
 
     def rss(self) -> float:
-        return rss_mib(self.pid)
+        """Resident MiB of the server and every process it started."""
+        return tree_rss(self.pid)
 
     def __enter__(self) -> Served:
         out = self._log.open("ab") if self._log else subprocess.DEVNULL

@@ -20,7 +20,6 @@ import asyncio
 import json
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,18 +27,14 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from served import Served, free_port, syncengine_command
+
 from syncengine.settings import Settings
 from syncengine.web.passwords import hash_password
 
 TOKEN = "bench-token-0123456789abcdef"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_config(folder: Path) -> Path:
@@ -130,35 +125,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         config = write_config(Path(folder))
         port = free_port()
-        log = (Path(folder) / "server.log").open("w")
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "syncengine",
-                "--config",
-                str(config),
-                "serve",
-                "--port",
-                str(port),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-            asyncio.run(measure(url, args.flooders, args.seconds))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-            log.close()
+        command = syncengine_command(port, config)
+        with Served(command, port=port, log=Path(folder) / "server.log") as served:
+            asyncio.run(measure(served.base, args.flooders, args.seconds))
 
 
 if __name__ == "__main__":

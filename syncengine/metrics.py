@@ -25,6 +25,12 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.jira_checks = Gauge(
+            "syncengine_jira_check_ok",
+            "The last periodic check of a project's Jira connection: 1 passed, 0 failed",
+            ["project", "check"],
+            registry=r,
+        )
         self.groups = Gauge("syncengine_groups", "Error groups, by state", ["state"], registry=r)
         self.outbox_depth = Gauge(
             "syncengine_outbox_items", "Unfinished outbox items, by state", ["state"], registry=r

@@ -173,8 +173,7 @@ def _client_default(name: str) -> Any:
 
 
 class JiraSettings(_Section):
-    """How one project reaches Jira and what its tickets look like; the connection keys
-    become the client's :class:`~syncengine.jira.config.JiraConfig` (its types, its defaults)."""
+    """How one project reaches Jira and its tickets; connection keys become a ``JiraConfig``."""
 
     _secrets = ("api_token", "webhook_secret", "oauth_client_secret")
 
@@ -447,6 +446,7 @@ class Settings(BaseSettings):
     stop_grace_seconds: float = Field(30.0, ge=0)
     retention_days: int = Field(14, gt=0)
     createmeta_refresh_seconds: int = Field(3600, gt=0)
+    health_check_seconds: int = Field(300, gt=0)
     admin_token: SecretStr | None = None
     admin_token_env: str | None = None
     admin_token_file: Path | None = None

@@ -20,6 +20,7 @@ import httpx
 from pydantic import SecretStr
 
 from syncengine.bootstrap import values
+from syncengine.bootstrap.connections import connection_jobs, connections
 from syncengine.bootstrap.container import Background, Container
 from syncengine.bootstrap.jira_clients import (
     JiraClients,
@@ -30,6 +31,7 @@ from syncengine.bootstrap.jira_clients import (
     oauth_setups,
 )
 from syncengine.bootstrap.sync_services import build_sync
+from syncengine.bootstrap.webhook_plans import app_secrets
 from syncengine.domain.merge import SyncMode
 from syncengine.ingest.intake import Intake
 from syncengine.ingest.sink import ReportSink
@@ -68,7 +70,6 @@ from syncengine.support.service import SupportService
 from syncengine.support.targets import SupportTargets
 from syncengine.support.webhooks import SupportWebhooks
 from syncengine.sync.changes import GroupChanges
-from syncengine.sync.credential_checks import CredentialChecks, TokenExpiry
 from syncengine.sync.doctor import Doctor, DoctorProject
 from syncengine.sync.duplicates import DuplicateSweep
 from syncengine.sync.group_admin import GroupAdmin
@@ -132,7 +133,7 @@ def bundled_simulator(
     return simulator, SimulatedJira(config=config, transport=simulator.transport())
 
 
-async def bootstrap(
+async def bootstrap(  # noqa: PLR0915 - the one composition root wires every part, in order
     settings: Settings,
     *,
     migrate: bool | None = None,
@@ -223,6 +224,7 @@ async def bootstrap(
             slug: p.jira.timeout_seconds + p.jira.search_lag_seconds
             for slug, p in settings.projects.items()
         },
+        public_url=settings.effective_public_url,
     )
     changes = GroupChanges(
         GroupEdits(db), syncing=values.syncing_projects(settings), clock=clock, wake=wake
@@ -335,7 +337,11 @@ async def bootstrap(
         project_keys={slug: p.jira.project_key for slug, p in settings.projects.items()},
         clock=clock,
     )
+    credential_checks, connection_checks, registrar = connections(
+        settings, connector, configs, db, jira, clock
+    )
     all_jobs += [
+        *connection_jobs(settings, registrar, connection_checks),
         *sync.jobs,
         PeriodicJob(name="retention", seconds=3600, func=_discard(housekeeping.retention)),
         PeriodicJob(name="tickets.duplicates", seconds=3600, func=_discard(duplicates.sweep)),
@@ -362,16 +368,7 @@ async def bootstrap(
         stored=projects,
         groups=groups,
         renderer=renderer,
-        credentials=CredentialChecks(
-            connector=connector,
-            expiries={
-                slug: TokenExpiry(
-                    expires=p.jira.api_token_expires, warning_days=p.jira.expiry_warning_days
-                )
-                for slug, p in settings.projects.items()
-            },
-            now=clock,
-        ),
+        credentials=credential_checks,
     )
     support_webhooks = SupportWebhooks(projects=projects, requests=requests, puller=puller)
     all_handlers: tuple[EventHandler, ...] = (sync.webhooks, support_webhooks, *event_handlers)
@@ -396,6 +393,7 @@ async def bootstrap(
             handlers=all_handlers,
             clock=clock,
             max_age=timedelta(seconds=settings.http.webhook_max_age_seconds),
+            app_secrets=app_secrets(settings, configs),
         ),
         groups=GroupAdmin(
             projects=projects,
@@ -436,11 +434,14 @@ async def bootstrap(
             metrics=metrics,
             clock=clock,
             supervision=supervision,
+            checks=connection_checks,
         ),
         metrics=metrics,
         clock=clock,
         issue_pages=simulator[0].issue_page if simulator is not None else None,
         connector=connector,
+        webhook_registrar=registrar,
+        connection_checks=connection_checks,
     )
     frozen_jobs = tuple(all_jobs)
     return Container(
@@ -479,6 +480,8 @@ async def bootstrap(
         started_at=utcnow(),
         simulator=simulator[0] if simulator is not None else None,
         connector=connector,
+        webhook_registrar=registrar,
+        connection_checks=connection_checks,
     )
 
 

@@ -23,6 +23,7 @@ from syncengine.store.projects import ProjectRepository
 from syncengine.support.pullback import SupportPuller
 from syncengine.support.service import SupportService
 from syncengine.sync.changes import GroupChanges
+from syncengine.sync.connection_checks import ConnectionChecks
 from syncengine.sync.doctor import Doctor
 from syncengine.sync.jira_connect import JiraConnector
 from syncengine.sync.manual_tickets import ManualTickets
@@ -30,6 +31,7 @@ from syncengine.sync.scheduler import BackgroundRuntime, PeriodicJob
 from syncengine.sync.supervision import Supervision
 from syncengine.sync.tickets import TicketService
 from syncengine.sync.webhook_inbox import EventHandler
+from syncengine.sync.webhook_registration import WebhookRegistrar
 from syncengine.sync.worker import Handler, OutboxWorker
 from syncengine.web.services import WebServices
 
@@ -114,6 +116,10 @@ class Container:
     simulator: Simulator | None = None
     connector: JiraConnector | None = None
     """OAuth connect flows and credentials (None when no project uses OAuth)."""
+    webhook_registrar: WebhookRegistrar | None = None
+    """Webhooks registered in Jira by API (where the project's auth allows it)."""
+    connection_checks: ConnectionChecks | None = None
+    """The cheap periodic checks of each project's Jira connection."""
 
     @property
     def runtime(self) -> BackgroundRuntime | None:

@@ -80,7 +80,54 @@ def cmd_jira_connect(args: argparse.Namespace, settings: Settings) -> int:
             me = await container.jira.for_project(args.project).myself()
             until = state.expires_at.date().isoformat() if state.expires_at else "no expiry"
             _echo(f"{args.project}: connected to Jira as {me.display_name} (renew by {until})")
-            return EXIT_OK
+            return await _offer_webhook(container, args.project, register=args.register_webhook)
+        finally:
+            await container.aclose()
+
+    return asyncio.run(run())
+
+
+async def _offer_webhook(container: Any, project: str, *, register: bool) -> int:
+    """Register the project's webhook when asked (or say how, when the auth allows it)."""
+    registrar = container.webhook_registrar
+    plan = registrar.plan(project) if registrar is not None else None
+    if plan is None:
+        return EXIT_OK
+    if plan.api is None:
+        _echo(f"Webhook: {plan.why_not} (polling picks Jira's changes up meanwhile)")
+        return EXIT_OK
+    if not register:
+        _echo(f"Register Jira's webhook now: syncengine jira webhook {project}")
+        return EXIT_OK
+    from syncengine.errors import SyncEngineError
+
+    try:
+        hooks = await registrar.register(project)
+    except SyncEngineError as exc:
+        print(f"error: the webhook was not registered: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    for hook in hooks:
+        until = hook.expires_at.date().isoformat() if hook.expires_at else "no expiry"
+        _echo(f"{project}: webhook {hook.webhook_id} registered in Jira ({until})")
+    return EXIT_OK
+
+
+def cmd_jira_webhook(args: argparse.Namespace, settings: Settings) -> int:
+    """Register (again) the project's webhook in Jira by API, where its auth allows it."""
+    from syncengine.bootstrap import bootstrap
+
+    async def run() -> int:
+        container = await bootstrap(settings)
+        try:
+            registrar = container.webhook_registrar
+            plan = registrar.plan(args.project) if registrar is not None else None
+            if plan is None:
+                print(f"error: {args.project} does not sync with a set Jira", file=sys.stderr)
+                return EXIT_FAILED
+            if plan.api is None:
+                print(f"error: {plan.why_not}", file=sys.stderr)
+                return EXIT_FAILED
+            return await _offer_webhook(container, args.project, register=True)
         finally:
             await container.aclose()
 
@@ -150,7 +197,17 @@ def add_jira_commands(commands: Any) -> None:
     connect.add_argument("project", help="project slug")
     connect.add_argument("--code", help="OAuth 2.0: the code (or the URL Jira sent you to)")
     connect.add_argument("--verifier", help="OAuth 1.0a: the verification code Jira showed")
+    connect.add_argument(
+        "--register-webhook",
+        action="store_true",
+        help="then register Jira's webhook by API (Cloud OAuth 2.0 apps, Data Center admins)",
+    )
     connect.set_defaults(handler=cmd_jira_connect)
+    webhook = jira.add_parser(
+        "webhook", help="register the project's webhook in Jira by API, where the auth allows"
+    )
+    webhook.add_argument("project", help="project slug")
+    webhook.set_defaults(handler=cmd_jira_webhook)
     disconnect = jira.add_parser("disconnect", help="forget a project's OAuth credential")
     disconnect.add_argument("project", help="project slug")
     disconnect.set_defaults(handler=cmd_jira_disconnect)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -26,7 +27,12 @@ from syncengine.jira.models import (
     WebhookRegistration,
 )
 from syncengine.jira.session import JiraSession
-from syncengine.jira.webhooks import register_webhook
+from syncengine.jira.webhooks import (
+    delete_webhooks,
+    dynamic_webhook_expiries,
+    refresh_webhooks,
+    register_webhook,
+)
 
 __all__ = ["JiraSiteClient"]
 
@@ -248,14 +254,39 @@ class JiraSiteClient:
         return site_parsing.parse_users(data)
 
     async def register_webhook(
-        self, url: str, *, events: Sequence[str], jql: str | None = None, name: str = "syncengine"
+        self,
+        url: str,
+        *,
+        events: Sequence[str],
+        jql: str | None = None,
+        name: str = "syncengine",
+        secret: str | None = None,
     ) -> WebhookRegistration:
-        """Register a webhook (Cloud ``/webhook``; DC ``/rest/webhooks/1.0/webhook``).
+        """Register a webhook (Cloud ``/webhook``; DC ``/rest/webhooks/1.0/webhook``, signed
+        with ``secret``).
 
         Raises:
             JiraPermissionError: Cloud lets only Connect/OAuth apps do this, DC only admins;
                 the fix says how to register it by hand.
         """
         return await register_webhook(
-            self.session, await self.flavour(), url, events=events, jql=jql, name=name
+            self.session,
+            await self.flavour(),
+            url,
+            events=events,
+            jql=jql,
+            name=name,
+            secret=secret,
         )
+
+    async def dynamic_webhooks(self) -> dict[str, datetime | None]:
+        """``GET /webhook`` (Cloud, OAuth 2.0 apps): the app's webhooks and their expiry."""
+        return await dynamic_webhook_expiries(self.session)
+
+    async def refresh_webhooks(self, webhook_ids: Sequence[str]) -> datetime | None:
+        """``PUT /webhook/refresh`` (Cloud): extend dynamic webhooks; their new expiry."""
+        return await refresh_webhooks(self.session, webhook_ids)
+
+    async def delete_webhooks(self, webhook_ids: Sequence[str]) -> None:
+        """Remove registered webhooks (Cloud dynamic ones, or DC admin ones)."""
+        await delete_webhooks(self.session, await self.flavour(), webhook_ids)

@@ -2,13 +2,17 @@
 
 Jira Cloud accepts ``POST /rest/api/N/webhook`` only from Connect and OAuth 2.0
 apps; with an API token it answers 403, and the fix says how an admin registers
-the webhook by hand. Data Center takes ``POST /rest/webhooks/1.0/webhook`` from
-a Jira administrator.
+the webhook by hand. Such *dynamic* webhooks lapse 30 days after registration unless
+extended with ``PUT /rest/api/N/webhook/refresh``; ``GET /rest/api/N/webhook`` lists
+them with their ``expirationDate``. Data Center takes ``POST /rest/webhooks/1.0/webhook``
+from a Jira administrator (with a ``secret``, its deliveries are signed); those last.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from syncengine.jira import endpoints as ep
@@ -16,11 +20,26 @@ from syncengine.jira.errors import JiraPermissionError, JiraUnexpectedResponse
 from syncengine.jira.models import Flavour, WebhookRegistration
 from syncengine.jira.session import JiraSession
 
-__all__ = ["register_webhook", "webhook_body"]
+__all__ = [
+    "delete_webhooks",
+    "dynamic_webhook_expiries",
+    "parse_expiration",
+    "refresh_webhooks",
+    "register_webhook",
+    "webhook_body",
+]
+
+_TRAILING_ID = re.compile(r"/(\d+)/?$")
 
 
 def webhook_body(
-    flavour: Flavour, url: str, *, events: Sequence[str], jql: str | None, name: str
+    flavour: Flavour,
+    url: str,
+    *,
+    events: Sequence[str],
+    jql: str | None,
+    name: str,
+    secret: str | None = None,
 ) -> dict[str, Any]:
     """The registration body: Cloud ``WebhookRegistrationDetails`` or DC's webhook bean."""
     if flavour == "cloud":
@@ -32,6 +51,8 @@ def webhook_body(
     body: dict[str, Any] = {"name": name, "url": url, "events": list(events), "excludeBody": False}
     if jql:
         body["filters"] = {"issue-related-events-section": jql}
+    if secret:
+        body["secret"] = secret  # Data Center 10+: deliveries carry X-Hub-Signature
     return body
 
 
@@ -43,6 +64,7 @@ async def register_webhook(
     events: Sequence[str],
     jql: str | None,
     name: str,
+    secret: str | None = None,
 ) -> WebhookRegistration:
     """Register ``url`` for ``events``; see the module docstring for who may.
 
@@ -50,7 +72,7 @@ async def register_webhook(
         JiraPermissionError: with a fix naming the manual registration path.
     """
     context = session.context("register a webhook", permission="Administer Jira")
-    body = webhook_body(flavour, url, events=events, jql=jql, name=name)
+    body = webhook_body(flavour, url, events=events, jql=jql, name=name, secret=secret)
     path, root = (
         (ep.WEBHOOK_CLOUD, "api") if flavour == "cloud" else (ep.WEBHOOK_DATACENTER, "site")
     )
@@ -74,4 +96,75 @@ async def register_webhook(
         return WebhookRegistration(ids=ids, errors=errors)
     if not isinstance(data, dict):
         raise JiraUnexpectedResponse("Jira answered the webhook registration without an object")
-    return WebhookRegistration(ids=(str(data.get("self", data.get("name", ""))),))
+    link = str(data.get("self", ""))
+    found = _TRAILING_ID.search(link)
+    return WebhookRegistration(ids=(found.group(1) if found else link or str(data.get("name")),))
+
+
+def parse_expiration(value: Any) -> datetime | None:
+    """A dynamic webhook's ``expirationDate``: epoch milliseconds (the schema's int64) or
+    the ``2019-06-01T12:42:30.000+0000`` text Atlassian's examples show."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    if isinstance(value, str) and value:
+        try:
+            return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(UTC)
+        except ValueError:
+            return None
+    return None
+
+
+async def dynamic_webhook_expiries(session: JiraSession) -> dict[str, datetime | None]:
+    """``GET /webhook``, every page: this app's dynamic webhooks and when each lapses."""
+    context = session.context("list the app's webhooks")
+    found: dict[str, datetime | None] = {}
+    while True:
+        data = await session.json(
+            "GET",
+            ep.WEBHOOK_CLOUD,
+            context=context,
+            params={"startAt": len(found), "maxResults": 100},
+        )
+        values = data.get("values") if isinstance(data, dict) else None
+        if not isinstance(values, list):
+            raise JiraUnexpectedResponse("Jira answered the webhook listing without values")
+        for item in values:
+            if isinstance(item, dict) and "id" in item:
+                found[str(item["id"])] = parse_expiration(item.get("expirationDate"))
+        if not values or data.get("isLast", True):
+            return found
+
+
+async def refresh_webhooks(session: JiraSession, webhook_ids: Sequence[str]) -> datetime | None:
+    """``PUT /webhook/refresh``: extend the dynamic webhooks' life; their new expiry."""
+    context = session.context("extend the app's webhooks")
+    data = await session.json(
+        "PUT",
+        ep.WEBHOOK_CLOUD + "/refresh",
+        context=context,
+        json={"webhookIds": [int(i) for i in webhook_ids]},
+    )
+    return parse_expiration(data.get("expirationDate") if isinstance(data, dict) else None)
+
+
+async def delete_webhooks(
+    session: JiraSession, flavour: Flavour, webhook_ids: Sequence[str]
+) -> None:
+    """Remove webhooks: Cloud ``DELETE /webhook`` (ids in the body), DC one by one."""
+    context = session.context("remove webhooks", permission="Administer Jira")
+    if flavour == "cloud":
+        await session.request(
+            "DELETE",
+            ep.WEBHOOK_CLOUD,
+            context=context,
+            json={"webhookIds": [int(i) for i in webhook_ids]},
+        )
+        return
+    for webhook_id in webhook_ids:
+        await session.request(
+            "DELETE",
+            f"{ep.WEBHOOK_DATACENTER}/{webhook_id}",
+            context=context,
+            root="site",
+            ok_statuses=frozenset({404}),
+        )

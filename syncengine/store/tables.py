@@ -41,9 +41,11 @@ __all__ = [
     "ErrorGroup",
     "GroupDayCount",
     "GroupMinuteCount",
+    "HealthCheck",
     "IssueLink",
     "JiraBudget",
     "JiraCredential",
+    "JiraWebhook",
     "OutboxItem",
     "Project",
     "Sample",
@@ -543,6 +545,42 @@ class JiraCredential(Base):
     sealed: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+
+
+class JiraWebhook(Base):
+    """A webhook the engine registered in Jira by API, and when Jira lets it lapse.
+
+    ``api`` is ``dynamic`` (Cloud, an OAuth 2.0 app's ``/rest/api/3/webhook``: expires
+    30 days after registration or its last refresh) or ``admin`` (Data Center's
+    ``/rest/webhooks/1.0/webhook``: no expiry). The URL holds no secret.
+    """
+
+    __tablename__ = "jira_webhooks"
+
+    project_slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    api: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(Text)
+    jql: Mapped[str] = mapped_column(Text)
+    events: Mapped[str] = mapped_column(Text)
+    registered_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    refreshed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class HealthCheck(Base):
+    """The last result of one periodic check of a project's Jira connection (any process
+    reads it: the integration page and ``/metrics`` show what the job found)."""
+
+    __tablename__ = "health_checks"
+
+    project_slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str] = mapped_column(Text)
+    fix: Mapped[str] = mapped_column(Text)
+    checked_at: Mapped[datetime]
 
 
 class JiraBudget(Base):

@@ -14,10 +14,11 @@ import asyncio
 import contextlib
 import logging
 import math
+import weakref
 from collections.abc import Callable
 from datetime import datetime
 
-from syncengine.errors import JiraError, NotFound
+from syncengine.errors import JiraError, NotFound, StoreConflict
 from syncengine.store.projects import ProjectRepository
 from syncengine.store.support import JiraCommentData, SupportRepository, SupportRequestRecord
 from syncengine.support.jira_port import IssueRef, SupportJira
@@ -50,6 +51,8 @@ class SupportPuller:
         self.slugs = slugs
         self.clock = clock
         self._last_round: dict[str, datetime] = {}
+        # Held only while a refresh runs or waits (weak values: no lock per request kept).
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def poll(self) -> int:
         """One round over every support project; returns how many requests changed."""
@@ -123,12 +126,13 @@ class SupportPuller:
     async def _apply(
         self, jira: SupportJira, request: SupportRequestRecord, ref: IssueRef, status: str
     ) -> int:
-        comments = await jira.comments(ref.id)
-        changed = await self.requests.apply_pull(
-            request.id,
-            status=status,
-            issue_key=ref.key,
-            comments=[
+        # One refresh of a request at a time in this process: a webhook's comment and update
+        # events (and a poll round) for the same issue come together.
+        lock = self._locks.get(request.id)
+        if lock is None:
+            lock = self._locks[request.id] = asyncio.Lock()
+        async with lock:
+            comments = [
                 JiraCommentData(
                     id=c.id,
                     author=c.author,
@@ -136,11 +140,24 @@ class SupportPuller:
                     created_at=c.created_at,
                     updated_at=c.updated_at,
                 )
-                for c in comments
-            ],
-            now=self.clock(),
-        )
-        return int(changed)
+                for c in await jira.comments(ref.id)
+            ]
+            for attempt in (1, 2):
+                try:
+                    changed = await self.requests.apply_pull(
+                        request.id,
+                        status=status,
+                        issue_key=ref.key,
+                        comments=comments,
+                        now=self.clock(),
+                    )
+                except StoreConflict:
+                    # Another process stored the same new comment a moment ago: merge again.
+                    if attempt == 2:
+                        raise
+                    continue
+                return int(changed)
+        return 0  # not reached: the loop returns or raises
 
     async def run(self, interval: Callable[[], float], stop: asyncio.Event) -> None:
         """Poll every ``interval()`` seconds until ``stop`` is set; never raises."""

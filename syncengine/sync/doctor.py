@@ -41,6 +41,8 @@ PERMISSIONS = {
     "ASSIGN_ISSUES": "Assign Issues",
     "ADD_COMMENTS": "Add Comments",
     "CREATE_ATTACHMENTS": "Create Attachments",
+    # Regressions, duplicates found by the sweep and back-links to the group page.
+    "LINK_ISSUES": "Link Issues",
 }
 
 
@@ -105,7 +107,7 @@ async def _permission_check(client: JiraClient, project_key: str) -> Check:
     return Check(
         name="permissions",
         ok=True,
-        detail="browse, create, edit, transition, assign, comment and attach are all granted",
+        detail="browse, create, edit, transition, assign, comment, attach and link are all granted",
     )
 
 

@@ -22,6 +22,7 @@ from syncengine.store.migrate import schema_is_current
 from syncengine.store.outbox import OutboxRepository
 from syncengine.store.projects import ProjectRepository
 from syncengine.store.stats import group_stats
+from syncengine.sync.connection_checks import ConnectionChecks
 from syncengine.sync.supervision import Supervision
 
 __all__ = ["EngineStatus"]
@@ -44,7 +45,9 @@ class EngineStatus:
         metrics: Metrics,
         clock: Callable[[], datetime],
         supervision: Supervision | None = None,
+        checks: ConnectionChecks | None = None,
     ) -> None:
+        self._checks = checks
         self._db = db
         self._projects = projects
         self._outbox = outbox
@@ -107,6 +110,11 @@ class EngineStatus:
             regressions[row.project] = regressions.get(row.project, 0) + row.regressions
         for slug, total in regressions.items():
             metrics.regressions.labels(slug).set(total)
+        if self._checks is not None:
+            metrics.jira_checks.clear()
+            for slug, results in (await self._checks.latest()).items():
+                for result in results:
+                    metrics.jira_checks.labels(slug, result.name).set(1 if result.ok else 0)
         for project in await self._projects.all():
             cursor = await self._cursors.get(project.id)
             heard = max(

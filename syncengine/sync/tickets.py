@@ -26,6 +26,7 @@ from syncengine.domain.description import DescriptionRenderer
 from syncengine.domain.fieldcheck import check_config
 from syncengine.domain.fields import BuiltFields, TicketTemplate, build_fields, identity_label
 from syncengine.domain.groups import GroupSnapshot
+from syncengine.domain.impact import group_page
 from syncengine.errors import (
     JiraError,
     JiraPermanentError,
@@ -110,9 +111,12 @@ class TicketService:
         clock: Callable[[], datetime],
         outbox: OutboxRepository,
         settle_seconds: Mapping[str, float] | None = None,
+        public_url: str = "",
     ) -> None:
         """``settle_seconds``: per project, how long after a create's outcome became unknown
-        Jira's search can be trusted to show it (default 330 s)."""
+        Jira's search can be trusted to show it (default 330 s); ``public_url``: where the
+        dashboard is served, for ``$group_url`` (empty expands to empty)."""
+        self._public_url = public_url
         self._templates = dict(templates)
         self._records = CreateRecords(outbox, clock)
         self._settle = dict(settle_seconds or {})
@@ -131,6 +135,12 @@ class TicketService:
     def forget_createmeta(self) -> None:
         """Drop cached create screens (Jira admins change them; a job refreshes)."""
         self._sites.clear()
+
+    def _with_url(self, group: GroupSnapshot) -> GroupSnapshot:
+        """The group with its dashboard address, which templates read as ``$group_url``."""
+        if not self._public_url:
+            return group
+        return replace(group, url=group_page(self._public_url, group.id))
 
     async def revalidate(self, slug: str) -> list[str]:
         """Read project ``slug``'s create screen again and check the ticket fields against it.
@@ -176,7 +186,7 @@ class TicketService:
         key = group_key(slug, group.fingerprint)
         built: BuiltFields = build_fields(
             site.template,
-            group,
+            self._with_url(group),
             renderer=self._renderer,
             createmeta=site.createmeta,
             cloud=site.cloud,

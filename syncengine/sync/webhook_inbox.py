@@ -27,10 +27,13 @@ EventHandler = Callable[[str, JiraEvent], Awaitable[Handled | None]]
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class WebhookTarget:
-    """A project that takes webhook deliveries: its id and the secret they are signed with."""
+    """A project that takes webhook deliveries: its id and the secret they are signed with
+    (``secret``: HMAC ``X-Hub-Signature``; ``app_secret``: the OAuth 2.0 app's client
+    secret, which signs the JWT Cloud sends with the app's dynamic webhooks)."""
 
     project_id: int
     secret: bytes
+    app_secret: bytes | None = None
 
 
 class WebhookInbox:
@@ -45,9 +48,12 @@ class WebhookInbox:
         handlers: Sequence[EventHandler],
         clock: Callable[[], datetime],
         max_age: timedelta = timedelta(hours=1),
+        app_secrets: Mapping[str, SecretStr] | None = None,
     ) -> None:
-        """``max_age``: deliveries signed longer ago than this are refused as replays."""
+        """``max_age``: deliveries signed longer ago than this are refused as replays;
+        ``app_secrets``: the client secret of each Cloud OAuth 2.0 project."""
         self._secrets = dict(secrets)
+        self._app_secrets = dict(app_secrets or {})
         self.max_age = max_age
         self._projects = projects
         self._cursors = cursors
@@ -57,10 +63,21 @@ class WebhookInbox:
     async def target(self, slug: str) -> WebhookTarget | None:
         """Where deliveries for ``slug`` go; None when it has no secret or is not stored."""
         secret = self._secrets.get(slug)
-        record = await self._projects.get(slug)
-        if secret is None or record is None:
+        app = self._app_secrets.get(slug)
+        if secret is None and app is None:
             return None
-        return WebhookTarget(project_id=record.id, secret=secret.get_secret_value().encode())
+        record = await self._projects.get(slug)
+        if record is None:
+            return None
+        return WebhookTarget(
+            project_id=record.id,
+            secret=secret.get_secret_value().encode() if secret is not None else b"",
+            app_secret=app.get_secret_value().encode() if app is not None else None,
+        )
+
+    def now(self) -> datetime:
+        """The inbox's clock (a delivery's JWT is checked against it)."""
+        return self._clock()
 
     def too_old(self, event: JiraEvent) -> str | None:
         """Why a verified delivery is refused as a replay (signed too long ago), or None.

@@ -105,6 +105,15 @@ class LinkOut(BaseModel):
     assignee: str | None
     fix_versions: list[str]
     synced_at: datetime | None
+    impact_written_at: datetime | None = Field(
+        None, description="When the impact fields were last written to the issue"
+    )
+    impact: dict[str, Any] = Field(
+        default_factory=dict, description="What that write set, by Jira field name"
+    )
+    backlinked_at: datetime | None = Field(
+        None, description="When the back-link comment and remote link were added"
+    )
 
 
 class AuditOut(BaseModel):
@@ -239,6 +248,9 @@ def _detail_out(detail: GroupDetail) -> GroupDetailOut:
             assignee=link.snapshot.assignee,
             fix_versions=list(link.snapshot.fix_versions),
             synced_at=link.synced_at,
+            impact_written_at=link.impact_written_at,
+            impact=dict(link.impact_fields),
+            backlinked_at=link.backlinked_at,
         ),
         resolve_rule=detail.resolve_rule,
         resolved_at=detail.resolved_at,

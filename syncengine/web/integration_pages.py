@@ -6,19 +6,23 @@ the outbox (retry and drop, audited), webhook health and "run doctor" with its c
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from syncengine.errors import InvalidInput, NotFound
+from syncengine.errors import InvalidInput, JiraError, NotFound
+from syncengine.store.jira_webhooks import CheckResult
+from syncengine.sync.connection_checks import ConnectionChecks
 from syncengine.sync.doctor import Check
 from syncengine.sync.integration_admin import IntegrationAdmin
 from syncengine.sync.jira_connect import ConnectStart, JiraConnector
+from syncengine.sync.webhook_registration import WebhookRegistrar
 from syncengine.web.auth import AdminDep
 from syncengine.web.csrf import require_csrf
 from syncengine.web.page_templates import flash, render
-from syncengine.web.services import ServicesDep
+from syncengine.web.services import ServicesDep, WebServices
 
 __all__ = ["router"]
 
@@ -32,9 +36,14 @@ async def _page(
     *,
     connector: JiraConnector | None = None,
     connect: ConnectStart | None = None,
+    registrar: WebhookRegistrar | None = None,
+    checks: ConnectionChecks | None = None,
 ) -> Response:
+    health: Mapping[str, list[CheckResult]] = await checks.latest() if checks else {}
     sections = []
     for project in await admin.projects():
+        plan = registrar.plan(project.slug) if registrar is not None else None
+        hooks = await registrar.registered(project.slug) if plan is not None and registrar else []
         oauth = None
         if connector is not None and project.slug in connector.credentials.setups:
             oauth = await connector.state(project.slug)
@@ -58,15 +67,26 @@ async def _page(
                 "support": admin.takes_support(project.slug),
                 "oauth": oauth,
                 "connect": connect if connect and connect.project == project.slug else None,
+                "webhook_plan": plan,
+                "webhooks": hooks,
+                "health": [c for c in health.get(project.slug, []) if not c.ok],
             }
         )
     return render(request, "web/integration_admin.html", {"sections": sections})
 
 
+def _extras(services: WebServices) -> dict[str, Any]:
+    return {
+        "connector": services.connector,
+        "registrar": services.webhook_registrar,
+        "checks": services.connection_checks,
+    }
+
+
 @router.get("/admin/integration", response_class=HTMLResponse)
 async def integration(request: Request, user: AdminDep, services: ServicesDep) -> Response:
     """Every project with its switch, outbox, webhook health and the switch's history."""
-    return await _page(request, services.integration, connector=services.connector)
+    return await _page(request, services.integration, **_extras(services))
 
 
 @router.post(
@@ -79,9 +99,7 @@ async def doctor(request: Request, project: str, user: AdminDep, services: Servi
     admin = services.integration
     if not admin.configured(project):
         raise NotFound(f"project {project!r} is not configured")
-    return await _page(
-        request, admin, (project, await admin.doctor(project)), connector=services.connector
-    )
+    return await _page(request, admin, (project, await admin.doctor(project)), **_extras(services))
 
 
 @router.post(
@@ -100,7 +118,26 @@ async def connect(
     start = await connector.start(project)
     if start.authorize_url:
         return RedirectResponse(start.authorize_url, status_code=303)
-    return await _page(request, services.integration, connector=connector, connect=start)
+    extras = {**_extras(services), "connect": start}
+    return await _page(request, services.integration, **extras)
+
+
+@router.post("/admin/integration/{project}/webhooks/register", dependencies=[Depends(require_csrf)])
+async def register_webhook(
+    request: Request, project: str, user: AdminDep, services: ServicesDep
+) -> RedirectResponse:
+    """Register the project's webhook in Jira by API (where the project's auth allows it)."""
+    registrar = services.webhook_registrar
+    if registrar is None or registrar.plan(project) is None:
+        raise NotFound(f"project {project!r} does not sync with Jira")
+    try:
+        hooks = await registrar.register(project)
+    except (InvalidInput, JiraError) as exc:
+        flash(request, f"{project}: the webhook was not registered: {exc}", "error")
+    else:
+        ids = ", ".join(h.webhook_id for h in hooks)
+        flash(request, f"{project}: webhook registered in Jira (id {ids}).", "success")
+    return RedirectResponse(f"/admin/integration#project-{project}", status_code=303)
 
 
 @router.get("/integration/{project}/oauth/callback", response_class=HTMLResponse)

@@ -19,11 +19,13 @@ from pydantic import SecretStr
 from syncengine.ingest.intake import Intake
 from syncengine.metrics import Metrics
 from syncengine.support.service import SupportService
+from syncengine.sync.connection_checks import ConnectionChecks
 from syncengine.sync.group_admin import GroupAdmin
 from syncengine.sync.integration_admin import IntegrationAdmin
 from syncengine.sync.jira_connect import JiraConnector
 from syncengine.sync.status import EngineStatus
 from syncengine.sync.webhook_inbox import WebhookInbox
+from syncengine.sync.webhook_registration import WebhookRegistrar
 from syncengine.web.sessions import WebSessions
 
 __all__ = [
@@ -94,6 +96,8 @@ class WebServices:
     issue_pages: Callable[[str], str | None] | None = None
     """The bundled Jira simulator's issue page by key (None: no simulator runs here)."""
     connector: JiraConnector | None = None
+    webhook_registrar: WebhookRegistrar | None = None
+    connection_checks: ConnectionChecks | None = None
     """OAuth connect flows (None when no project uses OAuth)."""
 
 

@@ -2,7 +2,9 @@
 
 A delivery is accepted when ``X-Hub-Signature`` signs the raw body with the
 project's webhook secret, or, where Jira cannot sign (some Data Center set-ups),
-when the URL carries ``?token=<secret>``. Anything else gets 401 and changes
+when the URL carries ``?token=<secret>``, or (a Cloud OAuth 2.0 app's dynamic webhook)
+when ``Authorization: Bearer`` holds a current JWT signed (HS256) with the app's client
+secret. Anything else gets 401 and changes
 nothing. Jira redelivers for about 30 minutes, so each delivery is handled once:
 by ``X-Atlassian-Webhook-Identifier``, else by issue id and changelog id (comment
 events and deliveries without a timestamp: by a hash of the body). A signed body
@@ -20,9 +22,14 @@ from __future__ import annotations
 
 import hmac
 import logging
+import warnings
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from joserfc import jwt
+from joserfc.errors import JoseError, SecurityWarning
+from joserfc.jwk import OctKey
 
 from syncengine.domain.webhooks import (
     JiraEvent,
@@ -32,7 +39,7 @@ from syncengine.domain.webhooks import (
     verify_signature,
 )
 from syncengine.logs import bind
-from syncengine.sync.webhook_inbox import WebhookInbox
+from syncengine.sync.webhook_inbox import WebhookInbox, WebhookTarget
 from syncengine.web.problem_documents import problem, problem_responses
 from syncengine.web.request_bodies import WEBHOOK_BODY
 from syncengine.web.services import ServicesDep
@@ -45,11 +52,39 @@ router = APIRouter(tags=["jira webhooks"])
 PATH = "/api/v1/jira/webhooks/{project}"
 
 
-def _refusal(project: str, secret: bytes, body: bytes, request: Request) -> JSONResponse | None:
+def _app_token_problem(app_secret: bytes, authorization: str, now: datetime) -> str | None:
+    """Why a dynamic webhook's JWT is not good, or None (signature and expiry checked)."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return "no Bearer token"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecurityWarning)  # the app's secret is what it is
+        key = OctKey.import_key(app_secret)
+    try:
+        decoded = jwt.decode(token.strip(), key, algorithms=["HS256"])
+        jwt.JWTClaimsRegistry(
+            now=int(now.timestamp()), leeway=300, exp={"essential": True}
+        ).validate(decoded.claims)
+    except JoseError as exc:
+        return f"the app's token is not valid ({exc.error})"
+    except ValueError:
+        return "the app's token is not valid"
+    return None
+
+
+def _refusal(
+    project: str, target: WebhookTarget, body: bytes, request: Request, now: datetime
+) -> JSONResponse | None:
     """The answer to an unauthentic delivery, or None to go on."""
+    secret = target.secret
     header = request.headers.get("x-hub-signature")
     url_token = request.query_params.get("token")
-    if header is not None or url_token is None:
+    authorization = request.headers.get("authorization")
+    if target.app_secret is not None and authorization is not None and header is None:
+        why = _app_token_problem(target.app_secret, authorization, now)
+    elif not secret:
+        why = "not signed by the OAuth 2.0 app (no webhook secret is set)"
+    elif header is not None or url_token is None:
         why = verify_signature(secret, body, header)
     else:
         why = None if hmac.compare_digest(url_token.encode(), secret) else "wrong token in the URL"
@@ -91,7 +126,7 @@ async def receive(project: str, request: Request, services: ServicesDep) -> JSON
             "set projects.<slug>.jira.webhook_secret and register the webhook with it",
         )
     body = await request.body()
-    refusal = _refusal(project, target.secret, body, request)
+    refusal = _refusal(project, target, body, request, inbox.now())
     if refusal is not None:
         return refusal
     event = _event(project, body, inbox)

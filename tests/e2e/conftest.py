@@ -13,6 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+# Bounds, not speed goals: a machine shared by several test runs (2 cores, load 10) takes
+# 10-15 s to start a server that starts in 2 s alone; these stay well above that.
+READY_SECONDS = 90.0
+STOP_SECONDS = 60.0
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -47,7 +52,7 @@ class Server:
             env={**os.environ, **(env or {})},
         )
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(self, timeout: float = READY_SECONDS) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -65,7 +70,7 @@ class Server:
     def stop(self) -> int:
         self.proc.terminate()
         try:
-            code = self.proc.wait(timeout=15)
+            code = self.proc.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             code = self.proc.wait()
@@ -88,7 +93,7 @@ class SimProcess:
             cwd=tmp_path,  # no syncengine config there: the simulator must not need one
         )
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(self, timeout: float = READY_SECONDS) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -103,7 +108,7 @@ class SimProcess:
     def stop(self) -> int:
         self.proc.terminate()
         try:
-            code = self.proc.wait(timeout=15)
+            code = self.proc.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             code = self.proc.wait()

@@ -196,6 +196,23 @@ def test_file_request_with_attachment_and_see_jira_comment(
     assert Path(download.value.path()).read_text() == "HTTP/1.1 413 Payload Too Large\n"
     shot(page, "02-request-detail")
 
+    # The requester answers from the page; Jira gets one comment saying who wrote it.
+    page.get_by_label("Reply").fill("Thanks, it works <i>now</i>.")
+    page.get_by_role("button", name="Send reply").click()
+    expect(page.locator(".flash-success")).to_contain_text("Your reply was added")
+    expect(page.locator(".comment").nth(1)).to_contain_text("Thanks, it works <i>now</i>.")
+
+    def in_jira() -> bool:
+        with sim.client() as jira:
+            found = jira.get(f"/rest/api/2/issue/{key}/comment").json()["comments"]
+        return any("alice wrote in the support portal" in c["body"] for c in found)
+
+    wait_until(in_jira, what="the reply as a Jira comment")
+    page.reload()
+    expect(page.locator(".comment").nth(1)).not_to_contain_text("not sent to Jira yet")
+    assert page.locator(".comment").count() == 2
+    shot(page, "02b-request-reply")
+
     page.get_by_role("link", name="← Back").click()
     row = page.locator("table.list tbody tr", has_text=key)
     for text in (key, "Symbol upload answers 413", "To Do", "Question", "Billing", "Symbols API",

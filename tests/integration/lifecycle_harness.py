@@ -64,6 +64,7 @@ async def engine(
     simulator: Simulator | None = None,
     *,
     jira_timeout: float = 5,
+    public_url: str = "",
     **project: Any,
 ) -> tuple[Container, Simulator]:
     sim = simulator or create_simulator("cloud", seed=True)
@@ -79,6 +80,7 @@ async def engine(
     settings = Settings(
         database_url=database_url,
         data_dir=Path("/nonexistent"),
+        public_url=public_url,
         ingest={"batch_max_delay_ms": 1},
         projects={"shop": project_settings(**project)},
     )

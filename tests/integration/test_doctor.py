@@ -48,6 +48,7 @@ async def test_healthy_setup_passes_every_check(database_url: str) -> None:
     [
         ("revoke_token", "credentials", "token"),
         ("revoke_permission", "permissions", "Create Issues"),
+        ("revoke_link_permission", "permissions", "Link Issues"),
         ("unreachable", "reach Jira", ""),
     ],
 )
@@ -58,6 +59,8 @@ async def test_jira_side_failures(database_url: str, breakage: str, check: str, 
             sim.revoke_token(DEFAULT_TOKEN)
         elif breakage == "revoke_permission":
             sim.revoke_permission(DEFAULT_LOGIN, "CRASH", "CREATE_ISSUES")
+        elif breakage == "revoke_link_permission":
+            sim.revoke_permission(DEFAULT_LOGIN, "CRASH", "LINK_ISSUES")
         else:
             sim.add_fault(kind="error", status=503, route="GET /serverInfo")
         bad = failed(await container.doctor.run("shop"))

@@ -39,6 +39,25 @@ async def test_new_group_gets_one_ticket_with_identity(database_url: str) -> Non
         await container.aclose()
 
 
+async def test_group_url_expands_to_the_group_page(database_url: str) -> None:
+    clock = Clock()
+    container, sim = await engine(
+        database_url,
+        clock,
+        public_url="https://crash.example.com",
+        jira={"summary": "$classifier: $group_url"},
+    )
+    try:
+        group_id = (await ingest(container, [crash("fp-url")]))[0].group_id
+        await container.worker.drain()
+        link = await container.links.for_group(group_id)
+        assert link is not None
+        page = f"https://crash.example.com/admin/groups/{group_id}"
+        assert sim.issue(link.issue_key).fields["summary"] == f"KeyError: {page}"
+    finally:
+        await container.aclose()
+
+
 async def test_backlog_goes_through_bulk_create(database_url: str) -> None:
     clock = Clock()
     container, sim = await engine(database_url, clock)

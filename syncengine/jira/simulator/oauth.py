@@ -91,6 +91,8 @@ class _Client:
     client_id: str
     secret_digest: str
     redirect_uris: tuple[str, ...]
+    signing_secret: str = field(default="", repr=False)
+    """Cloud signs the app's webhook deliveries with its secret (HS256 JWT)."""
 
 
 @dataclass(kw_only=True)
@@ -153,6 +155,7 @@ class OAuthServers:
             client_id=client_id,
             secret_digest=_digest(client_secret),
             redirect_uris=(redirect_uri,),
+            signing_secret=client_secret,
         )
 
     def revoke_user(self, user_id: str) -> int:
@@ -391,6 +394,13 @@ class OAuthServers:
         if self.cloud and not via_gateway:
             return None
         return access.grant.user_id
+
+    def client_of_bearer(self, token: str) -> _Client | None:
+        """The OAuth 2.0 app a live access token was issued to (None: not an app's token)."""
+        access = self._access.get(_digest(token))
+        if access is None or access.grant.revoked or access.expires_at <= self._clock.now():
+            return None
+        return self.clients.get(access.grant.client_id)
 
     def grant_users(self) -> set[str]:
         """Users holding a live OAuth 2.0 grant (accessible-resources needs one)."""

@@ -348,6 +348,9 @@ class Api:
             if user is None:
                 account = oauth.authenticate_bearer(credentials.strip(), via_gateway=via_gateway)
                 user = self.sim.state.users.get(account) if account else None
+                if user is not None:
+                    # An OAuth 2.0 app's call: it may register dynamic webhooks (Cloud).
+                    request.state.oauth_client = oauth.client_of_bearer(credentials.strip())
         elif scheme == "OAuth" and self.sim.state.flavour == "datacenter":
             headers = {k.lower(): v for k, v in request.headers.items()}
             account = oauth.authenticate_oauth1(request.method, str(request.url), headers)

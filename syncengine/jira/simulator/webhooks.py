@@ -15,11 +15,16 @@ import hmac
 import itertools
 import json
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 import httpx
+from joserfc import jwt
+from joserfc.errors import SecurityWarning
+from joserfc.jwk import OctKey
 
 from syncengine.jira.simulator import render
 from syncengine.jira.simulator.clock import Clock
@@ -49,8 +54,16 @@ class Webhook:
     enabled: bool = True
     jql: str | None = None
     matches: Callable[[Issue], bool] = lambda _issue: True
+    owner: str | None = None
+    """A dynamic webhook's OAuth 2.0 app (its client id); None for an admin webhook."""
+    signing_secret: str | None = field(default=None, repr=False)
+    """A dynamic webhook's deliveries carry a JWT signed (HS256) with the app's secret."""
+    expires_at: datetime | None = None
+    """Dynamic webhooks lapse 30 days after registration or their last refresh."""
 
-    def wants(self, event: IssueEvent) -> bool:
+    def wants(self, event: IssueEvent, now: datetime) -> bool:
+        if self.expires_at is not None and self.expires_at <= now:
+            return False
         return self.enabled and event.webhook_event in self.events and self.matches(event.issue)
 
     def to_json(self, base_url: str) -> dict[str, Any]:
@@ -138,6 +151,38 @@ class WebhookDispatcher:
         self.webhooks[hook.id] = hook
         return hook
 
+    def register_dynamic(
+        self,
+        url: str,
+        *,
+        owner: str,
+        signing_secret: str,
+        events: tuple[str, ...],
+        jql: str,
+        expires_at: datetime,
+    ) -> Webhook:
+        """An OAuth 2.0 app's webhook (Cloud ``POST /rest/api/3/webhook``).
+
+        Raises ValueError for JQL Jira would reject.
+        """
+        try:
+            query = parse_jql(self._state, jql)
+        except JiraHttpError as error:
+            raise ValueError(f"invalid JQL filter: {error.body}") from None
+        hook = Webhook(
+            id=next(self._ids),
+            name=f"dynamic webhook of {owner}",
+            url=url,
+            events=events,
+            jql=jql,
+            matches=query.predicate,
+            owner=owner,
+            signing_secret=signing_secret,
+            expires_at=expires_at,
+        )
+        self.webhooks[hook.id] = hook
+        return hook
+
     def unregister(self, webhook_id: int) -> bool:
         return self.webhooks.pop(webhook_id, None) is not None
 
@@ -174,7 +219,8 @@ class WebhookDispatcher:
         return payload
 
     def _on_event(self, event: IssueEvent) -> None:
-        hooks = [h for h in self.webhooks.values() if h.wants(event)]
+        now = self._clock.now()
+        hooks = [h for h in self.webhooks.values() if h.wants(event, now)]
         if not hooks:
             return
         body = json.dumps(self._payload(event)).encode()
@@ -220,6 +266,8 @@ class WebhookDispatcher:
             headers["X-Atlassian-Webhook-Retry"] = str(delivery.attempts)
         if hook is not None and hook.secret:
             headers["X-Hub-Signature"] = sign(hook.secret, delivery.body)
+        if hook is not None and hook.signing_secret and hook.owner:
+            headers["Authorization"] = f"Bearer {self._jwt(hook.owner, hook.signing_secret)}"
         delivery.attempts += 1
         try:
             async with httpx.AsyncClient(transport=self.transport, timeout=self.timeout) as client:
@@ -237,6 +285,15 @@ class WebhookDispatcher:
             delivery.due = self._clock.monotonic() + self.retry_delays[delivery.attempts - 1]
         else:
             delivery.failed = True
+
+    def _jwt(self, client_id: str, secret: str) -> str:
+        """What Cloud sends an OAuth 2.0 app's webhook: a short-lived HS256 JWT."""
+        stamp = int(self._clock.now().timestamp())
+        claims = {"iss": client_id, "iat": stamp, "exp": stamp + 300}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SecurityWarning)  # a test app's short secret
+            key = OctKey.import_key(secret)
+        return jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, key)
 
     async def deliver_pending(self) -> int:
         """Attempt every delivery that is due now; returns how many were attempted."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from syncengine.domain.webhooks import JiraEvent, applied, parse_webhook
@@ -320,3 +322,21 @@ async def test_a_webhook_refreshes_the_linked_request_and_says_so(portal: Portal
     stored = await portal.requests.get(record.id)
     assert stored is not None
     assert stored.jira_status == "Waiting for customer"  # nothing was read while Passive
+
+
+async def test_webhooks_for_the_same_issue_at_once_store_its_comment_once(portal: Portal) -> None:
+    # Jira sends comment_created and issue_updated for one comment together.
+    hooks = SupportWebhooks(
+        projects=portal.projects, requests=portal.requests, puller=portal.puller
+    )
+    record = await portal.service.file("api", FORM, [], reporter="alice")
+    await portal.worker.drain()
+    [issue] = portal.jira.issues.values()
+    portal.jira.comment(issue.id, "Sam", "On it")
+    answers = await asyncio.gather(
+        hooks("api", _event(issue.id, "comment_created")),
+        hooks("api", _event(issue.id)),
+        portal.puller.poll(),
+    )
+    assert answers[:2] == [applied(), applied()]
+    assert [c.body for c in await portal.requests.comments(record.id)] == ["On it"]

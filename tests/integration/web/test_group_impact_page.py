@@ -12,7 +12,7 @@ from syncengine.bootstrap import bootstrap, prepare_projects
 from syncengine.settings import Settings
 from syncengine.web import create_app
 from tests.fake_support_jira import FakeSupportJira
-from tests.integration.web.conftest import Web, csrf_of, sign_in, web_settings
+from tests.integration.web.conftest import ADMIN_TOKEN, Web, csrf_of, sign_in, web_settings
 from tests.integration.web.test_groups_web import crash
 
 
@@ -68,3 +68,12 @@ async def test_group_page_shows_the_last_impact_write(web: Web) -> None:
     table = detail.text.split('id="impact-fields"', 1)[1].split("</table>", 1)[0]
     assert "<td>Occurrences</td><td>3</td>" in table
     assert "<td>Versions affected</td><td>1.0</td>" in table
+    async with web.client() as http:
+        shown = await http.get(
+            f"/api/v1/projects/api/groups/{group_id}",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+    link = shown.json()["link"]
+    assert link["impact"] == {"Occurrences": 3, "Versions affected": ["1.0"]}
+    assert link["impact_written_at"] is not None
+    assert link["backlinked_at"] is not None

@@ -20,6 +20,7 @@ from syncengine.jira.simulator.faults import FaultRule
 from syncengine.jira.simulator.handle import Simulator
 from syncengine.jira.simulator.pipeline import Api, Ctx, error_response, json_response
 from syncengine.jira.simulator.quota import QuotaConfig
+from syncengine.jira.simulator.routes.dynamic_webhooks import dynamic_webhook_routes
 
 __all__ = ["routes", "sim_routes", "webhook_routes"]
 
@@ -66,22 +67,13 @@ def webhook_routes(api: Api) -> list[Route]:
             raise JiraHttpError(404, {"errorMessages": ["Webhook not found."], "errors": {}})
         return Response(status_code=204)
 
-    async def connect_only(ctx: Ctx) -> Response:
-        raise JiraHttpError(
-            403,
-            {
-                "errorMessages": ["Only Connect and OAuth 2.0 apps can use this operation."],
-                "errors": {},
-            },
-        )
-
     hooks = [
         api.route("GET", "/rest/webhooks/1.0/webhook", list_hooks, rest=False),
         api.route("POST", "/rest/webhooks/1.0/webhook", create_hook, rest=False),
         api.route("DELETE", "/rest/webhooks/1.0/webhook/{id:int}", delete_hook, rest=False),
     ]
     if sim.flavour == "cloud":
-        hooks += [api.route(m, "/webhook", connect_only, versions=(2, 3)) for m in ("GET", "POST")]
+        hooks += dynamic_webhook_routes(api)
     return hooks
 
 
