@@ -72,6 +72,8 @@ class PollScope:
     links: int
     oldest: datetime | None
     moved_ids: tuple[str, ...]
+    unseen_ids: tuple[str, ...] = ()
+    """Linked issues to look for outside the project (moved while no webhook said so)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -201,6 +203,19 @@ class LinkSyncStore:
                 )
             )
             return PollScope(links=int(count), oldest=oldest, moved_ids=tuple(moved))
+
+    async def linked_issues_after(
+        self, project_id: int, *, after: int, limit: int
+    ) -> list[tuple[int, str]]:
+        """``(link id, issue id)`` of the project's links past link ``after``, by link id."""
+        async with self._db.session() as session:
+            rows = await session.execute(
+                select(IssueLink.id, IssueLink.jira_issue_id)
+                .where(IssueLink.project_id == project_id, IssueLink.id > after)
+                .order_by(IssueLink.id)
+                .limit(limit)
+            )
+            return [(int(link_id), str(issue_id)) for link_id, issue_id in rows]
 
     async def unlink(
         self, link_id: int, *, group_id: int, project_id: int, detail: dict[str, Any], now: datetime

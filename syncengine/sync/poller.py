@@ -12,6 +12,11 @@ secret; with one, when webhooks have been silent longer than
 ``webhook_silence_seconds`` — and at least once per that period anyway, so a
 lost delivery is caught within it. Passive projects are not polled (their
 watermark stays, so the first run after activation catches up).
+
+An issue moved to another Jira project while no webhook told of it keeps its old key
+in the link, so the project's search no longer finds it: the same search also asks,
+by id, whether any of the next ``MOVED_CHUNK`` linked issues (round robin over the
+links) now lives outside the project; one found is synced, and followed by id after.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ log = logging.getLogger(__name__)
 
 OVERLAP = timedelta(minutes=2)
 PAGE_SIZE = 100
+MOVED_CHUNK = 100
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -59,12 +65,23 @@ class PollResult:
     skipped: str | None = None
 
 
-def poll_jql(project_key: str, *, minutes: int, moved_ids: tuple[str, ...] = ()) -> str:
-    """The search of one run: the project's issues (and ours moved elsewhere) changed lately."""
+def poll_jql(
+    project_key: str,
+    *,
+    minutes: int,
+    moved_ids: tuple[str, ...] = (),
+    unseen_ids: tuple[str, ...] = (),
+) -> str:
+    """The search of one run: the project's issues (and ours moved elsewhere) changed lately,
+    and any of ``unseen_ids`` (linked issues) that now live in another project."""
     scope = f"project = {jql.quote(project_key)}"
     if moved_ids:
         scope = f"({scope} OR id in {jql.ids(moved_ids)})"
-    return f'{scope} AND updated >= "-{minutes}m" ORDER BY updated ASC'
+    changed = f'{scope} AND updated >= "-{minutes}m"'
+    if unseen_ids:
+        elsewhere = f"id in {jql.ids(unseen_ids)} AND project != {jql.quote(project_key)}"
+        changed = f"({changed}) OR ({elsewhere})"
+    return f"{changed} ORDER BY updated ASC"
 
 
 class Poller:
@@ -88,6 +105,7 @@ class Poller:
         self._store = store
         self._executor = executor
         self._clock = clock
+        self._moved_after: dict[int, int] = {}  # per project: the last link id looked at
 
     def due(self, slug: str, cursor: CursorRecord, now: datetime) -> str | None:
         """None when a run of ``slug`` is due now, else why not."""
@@ -129,6 +147,7 @@ class Poller:
         if scope.links == 0:
             await self._cursors.update(record.id, watermark=now, last_poll_at=now)
             return PollResult(skipped="no linked issues")
+        scope = replace(scope, unseen_ids=await self._next_unseen(record.id))
         try:
             try:
                 result = await self._search(
@@ -140,7 +159,7 @@ class Poller:
                     now=now,
                 )
             except JiraBadRequest:
-                if not scope.moved_ids:
+                if not (scope.moved_ids or scope.unseen_ids):
                     raise
                 # Jira refuses "id in (...)" naming an issue deleted since: search without them.
                 log.warning("poll of %s: searching without the moved issues", slug)
@@ -149,7 +168,7 @@ class Poller:
                     project_id=record.id,
                     project_key=cfg.project_key,
                     cursor=cursor,
-                    scope=replace(scope, moved_ids=()),
+                    scope=replace(scope, moved_ids=(), unseen_ids=()),
                     now=now,
                 )
         except JiraError as exc:
@@ -157,6 +176,15 @@ class Poller:
             raise
         await self._cursors.update(record.id, watermark=now, last_poll_at=now, last_error=None)
         return result
+
+    async def _next_unseen(self, project_id: int) -> tuple[str, ...]:
+        """The next ``MOVED_CHUNK`` linked issues, round robin over the project's links."""
+        chunk = await self._store.linked_issues_after(
+            project_id, after=self._moved_after.get(project_id, 0), limit=MOVED_CHUNK
+        )
+        # The next run takes the next chunk; after the last, the first again.
+        self._moved_after[project_id] = chunk[-1][0] if len(chunk) == MOVED_CHUNK else 0
+        return tuple(issue_id for _, issue_id in chunk)
 
     async def _search(
         self,
@@ -170,7 +198,9 @@ class Poller:
     ) -> PollResult:
         since = cursor.watermark or scope.oldest or now
         minutes = max(1, math.ceil((now - since + OVERLAP).total_seconds() / 60))
-        query = poll_jql(project_key, minutes=minutes, moved_ids=scope.moved_ids)
+        query = poll_jql(
+            project_key, minutes=minutes, moved_ids=scope.moved_ids, unseen_ids=scope.unseen_ids
+        )
         client = self._executor.client(slug)
         pages = seen = synced = 0
         token: str | None = None

@@ -11,13 +11,16 @@ Passive nothing is read from Jira; the poll catches up when it is Active again.
 
 The issue is read under the link's lock (a push or poll of the same link runs
 first, so the read is never older than their writes). When the lock is not had
-within ``lock_wait`` seconds, or Jira fails for a passing reason, the delivery
-is queued instead (a ``link.pull`` outbox item, durable, retried with backoff)
-and answered: Jira does not redeliver forever, the outbox does.
+within ``lock_wait`` seconds, the merge is not done within ``answer_within``
+seconds (a slow Jira), or Jira fails for a passing reason, the delivery is queued
+instead (a ``link.pull`` outbox item, durable, retried with backoff) and answered:
+Jira does not redeliver forever, the outbox does. A webhook merge never writes to
+Jira, so one cut off is only done again by the queued pull.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -50,10 +53,14 @@ class WebhookEvents:
         clock: Callable[[], datetime],
         wake: Callable[[], None] = lambda: None,
         lock_wait: float = 2.0,
+        answer_within: float = 5.0,
         impact_only: Callable[[str, set[str]], bool] = lambda _slug, _fields: False,
     ) -> None:
-        """``impact_only(slug, fields)`` says a change touched only impact fields."""
+        """``impact_only(slug, fields)`` says a change touched only impact fields;
+        ``answer_within``: seconds a merge may hold the delivery's answer (Jira retries a
+        delivery answered slowly) before it is queued instead."""
         self.lock_wait = lock_wait
+        self.answer_within = answer_within
         self._impact_only = impact_only
         self._wake = wake
         self._projects = projects
@@ -98,7 +105,10 @@ class WebhookEvents:
     async def _merge(self, slug: str, project_id: int, link: LinkRecord) -> Handled:
         """Merge the issue now, or queue a ``link.pull`` when that cannot be done now."""
         try:
-            await self._executor.sync(slug, link, wait=self.lock_wait)
+            async with asyncio.timeout(self.answer_within):
+                await self._executor.sync(slug, link, wait=self.lock_wait)
+        except TimeoutError:
+            return await self._queue(project_id, link, f"not merged within {self.answer_within:g}s")
         except JiraNotFound:
             # Deleted meanwhile (its own event unlinks it) or hidden from us: nothing to merge.
             log.warning("issue %s of group %s cannot be read", link.issue_key, link.group_id)
@@ -106,18 +116,21 @@ class WebhookEvents:
         except (LinkBusy, JiraError) as exc:
             if isinstance(exc, JiraError) and not exc.transient:
                 raise
-            waiting = not await self._store.queue_pull(
-                project_id=project_id, group_id=link.group_id, now=self._clock()
-            )
-            log.info(
-                "webhook for %s queued (%s)%s",
-                link.issue_key,
-                exc,
-                "; a pull was already waiting" if waiting else "",
-            )
-            self._wake()
-            return queued(f"issue {link.issue_key} is merged by the outbox (link.pull): {exc}")
+            return await self._queue(project_id, link, str(exc))
         return applied()
+
+    async def _queue(self, project_id: int, link: LinkRecord, why: str) -> Handled:
+        waiting = not await self._store.queue_pull(
+            project_id=project_id, group_id=link.group_id, now=self._clock()
+        )
+        log.info(
+            "webhook for %s queued (%s)%s",
+            link.issue_key,
+            why,
+            "; a pull was already waiting" if waiting else "",
+        )
+        self._wake()
+        return queued(f"issue {link.issue_key} is merged by the outbox (link.pull): {why}")
 
     def _skip(self, slug: str, event: JiraEvent, *, active: bool) -> str | None:
         """Why a created/updated-style event for a linked issue is not merged, or None."""

@@ -102,11 +102,12 @@ async def test_a_create_answered_after_the_client_timeout_makes_one_issue(
     sim = clock.simulator(search_lag=30)
     container, _ = await engine(database_url, clock, sim, jira_timeout=0.1)
     try:
-        sim.add_fault(kind="late", route="POST /issue", seconds=0.4, remaining=1)
+        # Jira commits 2 s late, long after the client's 0.1 s (even on a loaded machine).
+        sim.add_fault(kind="late", route="POST /issue", seconds=2.0, remaining=1)
         accepted = await ingest(container, [crash("fp-late")])
         await container.worker.drain()
         assert _crash_issues(sim) == []  # the client gave up; Jira is still at it
-        for _ in range(100):
+        for _ in range(300):
             await asyncio.sleep(0.02)
             if _crash_issues(sim):
                 break
@@ -114,6 +115,31 @@ async def test_a_create_answered_after_the_client_timeout_makes_one_issue(
         await _settle(container, clock)
         assert len(_crash_issues(sim)) == 1
         assert await container.links.for_group(accepted[0].group_id) is not None
+    finally:
+        await container.aclose()
+
+
+async def test_a_bulk_create_answered_after_the_client_timeout_makes_one_issue_each(
+    database_url: str,
+) -> None:
+    clock = Clock()
+    sim = clock.simulator(search_lag=30)
+    container, _ = await engine(database_url, clock, sim, jira_timeout=0.1)
+    try:
+        # Jira commits 2 s late, long after the client's 0.1 s (even on a loaded machine).
+        sim.add_fault(kind="late", route="POST /issue/bulk", seconds=2.0, remaining=1)
+        accepted = await ingest(container, [crash(f"fp-late-{n}") for n in range(6)])
+        await container.worker.drain()
+        assert _crash_issues(sim) == []  # the client gave up on the bulk call
+        for _ in range(300):
+            await asyncio.sleep(0.02)
+            if _crash_issues(sim):
+                break
+        assert len(_crash_issues(sim)) == 6  # ...which Jira committed after the timeout
+        await _settle(container, clock)
+        assert len(_crash_issues(sim)) == 6
+        for group in accepted:
+            assert await container.links.for_group(group.group_id) is not None
     finally:
         await container.aclose()
 

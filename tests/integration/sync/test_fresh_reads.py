@@ -142,3 +142,33 @@ async def test_a_webhook_for_a_busy_link_is_queued_then_applied(
         await world.drain()
         assert await world.state(gid) is GroupState.IN_PROGRESS
         assert await world.container.outbox.list(project_id=world.project_id) == []
+
+
+async def test_a_webhook_is_answered_while_jira_is_slow_and_merged_from_the_queue(
+    database_url: str, tmp_path: Path
+) -> None:
+    gate: HeldReads | None = None
+
+    def wrap(inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        nonlocal gate
+        gate = HeldReads(inner)
+        return gate
+
+    async with sync_world(database_url, tmp_path, wrap=wrap) as world:
+        assert gate is not None
+        gid, key = await world.linked_group("slow-jira")
+        world.sync.webhooks.answer_within = 0.2
+        world.sim.webhooks.deliveries.clear()
+        await world.human_transition(key, "Start Progress")
+        gate.hold_next()  # Jira takes for ever to answer the merge's read of the issue
+        delivered = await asyncio.wait_for(world.deliver(), timeout=30)
+        assert delivered >= 1
+        assert gate.held.is_set()  # the read is still in Jira's hands...
+        for delivery in world.sim.webhooks.deliveries:  # ...yet every delivery was answered
+            assert (delivery.attempts, delivery.outcomes, delivery.done) == (1, ["200"], True)
+        [item] = await world.container.outbox.list(project_id=world.project_id)
+        assert item.kind == PULL_KIND
+        gate.release()
+        await world.drain()
+        assert await world.state(gid) is GroupState.IN_PROGRESS
+        assert await world.container.outbox.list(project_id=world.project_id) == []

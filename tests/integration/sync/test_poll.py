@@ -100,6 +100,27 @@ async def test_poll_follows_an_issue_moved_to_another_project(
         assert await world.state(gid) is GroupState.IN_PROGRESS
 
 
+async def test_poll_finds_an_issue_moved_away_while_webhooks_were_silent(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with sync_world(database_url, tmp_path) as world:
+        gid, key = await world.linked_group("silent-wanderer")
+        moved = world.sim.move_issue(key, "SUP")
+        await world.human_transition(moved.key, "Start Progress")
+        world.sim.webhooks.deliveries.clear()  # no webhook told the engine of the move
+        result = await world.sync.poller.run("shop", force=True)
+        assert result.synced == 1
+        assert await world.state(gid) is GroupState.IN_PROGRESS
+        link = await world.container.links.for_group(gid)
+        assert link is not None
+        assert link.issue_key == moved.key
+        # Found by id: the next runs keep following it (and look no further).
+        await world.human_transition(moved.key, "Done", resolution="Done")
+        world.sim.webhooks.deliveries.clear()
+        assert (await world.sync.poller.run("shop", force=True)).synced == 1
+        assert await world.state(gid) is GroupState.RESOLVED
+
+
 async def test_a_delivery_lost_while_no_process_ran_is_repaired_at_start(
     database_url: str, tmp_path: Path
 ) -> None:
