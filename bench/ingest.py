@@ -77,11 +77,12 @@ def rss_mib() -> float:
 class Reports:
     """A deterministic stream of synthetic reports (the same for engine and reference)."""
 
-    def __init__(self, mix: str, seed: int = 7) -> None:
+    def __init__(self, mix: str, seed: int = 7, fingerprints: int | None = None) -> None:
         self.rng = random.Random(seed)
         self.mix = mix
-        self.fingerprints = [f"fp-{i:05d}-{'x' * 24}" for i in range(FINGERPRINTS)]
-        weights = [1 / (k**1.1) for k in range(1, FINGERPRINTS + 1)]
+        self.n = fingerprints or FINGERPRINTS
+        self.fingerprints = [f"fp-{i:05d}-{'x' * 24}" for i in range(self.n)]
+        weights = [1 / (k**1.1) for k in range(1, self.n + 1)]
         self.cumulative = list(itertools.accumulate(weights))
         pool = []
         for _ in range(4096):
@@ -92,7 +93,7 @@ class Reports:
 
     def _fingerprint(self) -> str:
         if self.mix == "uniform":
-            return self.fingerprints[self.rng.randrange(FINGERPRINTS)]
+            return self.fingerprints[self.rng.randrange(self.n)]
         point = self.rng.random() * self.cumulative[-1]
         return self.fingerprints[bisect.bisect_left(self.cumulative, point)]
 
@@ -128,6 +129,7 @@ async def run_engine(
     postgres: str | None = None,
     *,
     hooks: bool = True,
+    fingerprints: int = FINGERPRINTS,
 ) -> tuple[float, float, float]:
     """Reports per second through BatchWriter, RSS at 100 k and at the end (MiB).
 
@@ -155,7 +157,7 @@ async def run_engine(
         max_reports=batch,
         max_delay=0.05,
     )
-    stream = Reports(mix)
+    stream = Reports(mix, fingerprints=fingerprints)
     chunks = stream.chunks(total, 500)
     done = 0
     rss: list[float] = []  # after every 100,000 reports
@@ -214,7 +216,9 @@ def _ts(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def run_reference(folder: Path, mix: str, total: int, batch: int) -> Run:
+def run_reference(
+    folder: Path, mix: str, total: int, batch: int, fingerprints: int = FINGERPRINTS
+) -> Run:
     """Reports per second through plain sqlite3, on the foundation's schema (revision 0001)."""
     path = folder / f"reference-{mix}.db"
     for stale in folder.glob(f"reference-{mix}.db*"):
@@ -247,7 +251,7 @@ def run_reference(folder: Path, mix: str, total: int, batch: int) -> Run:
         ON CONFLICT (group_id, attribute, value) DO UPDATE SET
             count = attribute_counts.count + excluded.count,
             last_seen = max(attribute_counts.last_seen, excluded.last_seen)"""
-    stream = Reports(mix)
+    stream = Reports(mix, fingerprints=fingerprints)
     started, cpu = time.perf_counter(), time.process_time()
     for chunk in stream.chunks(total, batch):
         groups: dict[str, list[object]] = {}
@@ -314,19 +318,28 @@ def main() -> None:
         "--bare", action="store_true", help="fold without the hooks production runs"
     )
     parser.add_argument(
+        "--fingerprints",
+        type=int,
+        default=FINGERPRINTS,
+        help="distinct fingerprints in the stream (1000000: nearly every report a new group)",
+    )
+    parser.add_argument(
+        "--engine-only", action="store_true", help="no reference (memory runs at 1 M reports)"
+    )
+    parser.add_argument(
         "--rounds", type=int, default=1, help="engine/reference rounds (best of each is kept)"
     )
     parser.add_argument(
         "--postgres",
         metavar="URL",
-        help="run the engine on this PostgreSQL server instead (database syncengine_bench, "
-        "re-created); no reference, which is SQLite by definition",
+        help="run the engine on this PostgreSQL server (database syncengine_bench, "
+        "re-created) and, in the same round, on SQLite: the ratio PostgreSQL / SQLite",
     )
     args = parser.parse_args()
     first, newest = (int(x) for x in args.samples.split(","))
     mixes = ["uniform", "zipf"] if args.mix == "both" else [args.mix]
     print(
-        f"{args.reports:,} reports, {FINGERPRINTS:,} fingerprints, "
+        f"{args.reports:,} reports, {args.fingerprints:,} fingerprints, "
         f"{ATTRIBUTES} attributes x {VALUES} values; SQLite {sqlite3.sqlite_version}"
     )
     print(f"generating reports alone: {generation_rate(min(args.reports, 100_000)):,.0f}/s")
@@ -336,6 +349,7 @@ def main() -> None:
             print(f"{mix}:")
             engines: list[Run] = []
             references: list[Run] = []
+            sqlite: list[Run] = []
             for round_ in range(args.rounds):
                 for stale in folder.glob(f"e-{mix}.db*"):
                     stale.unlink()
@@ -350,12 +364,40 @@ def main() -> None:
                             (first, newest),
                             args.postgres,
                             hooks=not args.bare,
+                            fingerprints=args.fingerprints,
                         )
                     )
                 )
-                if not args.postgres:
-                    references.append(run_reference(folder, mix, args.reports, args.batch))
+                if args.postgres:  # the same engine on SQLite, in the same round
+                    for stale in folder.glob(f"e-{mix}.db*"):
+                        stale.unlink()
+                    sqlite.append(
+                        asyncio.run(
+                            run_engine(
+                                folder,
+                                mix,
+                                args.reports,
+                                args.engine_batch,
+                                (first, newest),
+                                hooks=not args.bare,
+                                fingerprints=args.fingerprints,
+                            )
+                        )
+                    )
+                elif not args.engine_only:
+                    references.append(
+                        run_reference(folder, mix, args.reports, args.batch, args.fingerprints)
+                    )
+            if sqlite:
+                wall = max(r.rate for r in engines) / max(r.rate for r in sqlite)
+                cpu = max(r.cpu_rate for r in engines) / max(r.cpu_rate for r in sqlite)
+                verdict = "ok (>= 0.5x)" if wall >= 0.5 else "BELOW the 0.5x goal"
+                print(
+                    f"  PostgreSQL / SQLite: {wall:.2f} wall, {cpu:.2f} per CPU-second of this"
+                    f" process (the server's own CPU not counted)  ({verdict})"
+                )
             if not references:
+                _print_memory(engines[0], args.reports)
                 continue
             # Best of the rounds for each side: the machine is shared, a slow run is noise.
             wall = max(r.rate for r in engines) / max(r.rate for r in references)
@@ -366,14 +408,18 @@ def main() -> None:
                 else ("BELOW 1x" if min(wall, cpu) < 1 else "above 1x, below the 2x goal")
             )
             print(f"  ratio:     {wall:9.2f} wall, {cpu:.2f} per CPU-second  ({verdict})")
-            first_run = engines[0]
-            if first_run.rss_100k:
-                change = (first_run.rss_end - first_run.rss_100k) / first_run.rss_100k * 100
-                print(
-                    f"  memory:    RSS {first_run.rss_100k:.1f} MiB at 100,000 reports, "
-                    f"{first_run.rss_end:.1f} MiB at {args.reports:,} ({change:+.1f} %)"
-                )
+            _print_memory(engines[0], args.reports)
         print(f"load at the end: {load()}")
+
+
+def _print_memory(run: Run, total: int) -> None:
+    if run.rss_100k:
+        change = (run.rss_end - run.rss_100k) / run.rss_100k * 100
+        verdict = "flat (within 10 %)" if abs(change) <= 10 else "NOT flat"
+        print(
+            f"  memory:    RSS {run.rss_100k:.1f} MiB at 100,000 reports, "
+            f"{run.rss_end:.1f} MiB at {total:,} ({change:+.1f} %, {verdict})"
+        )
 
 
 def load() -> str:

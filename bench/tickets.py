@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -222,18 +223,34 @@ async def _linked(container: Container, group: int | str) -> None:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--backlog", type=int, default=1000)
+    parser.add_argument(
+        "--backlog",
+        default="1000",
+        help="backlog sizes, comma-separated (e.g. 1000,10000: drain time per ticket against"
+        " the smallest's, flat = linear)",
+    )
+    parser.add_argument(
+        "--backlog-only", action="store_true", help="skip the latency and linked-group parts"
+    )
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--linked-groups", type=int, default=20)
     parser.add_argument("--linked-reports", type=int, default=20_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        per_ticket, calls, elapsed = await backlog(Path(tmp) / "backlog", args.backlog)
-        print(
-            f"backlog of {args.backlog} new groups: {calls} Jira calls, "
-            f"{per_ticket:.3f} per ticket (target <= 0.05; reference: 1.000, one POST /issue "
-            f"per ticket; ratio {per_ticket:.3f}); drained in {elapsed:.2f} s"
-        )
+        first_rate = None
+        for size in (int(n) for n in args.backlog.split(",")):
+            per_ticket, calls, elapsed = await backlog(Path(tmp) / f"backlog-{size}", size)
+            rate = elapsed / size
+            first_rate = first_rate or rate
+            print(
+                f"backlog of {size} new groups: {calls} Jira calls, "
+                f"{per_ticket:.3f} per ticket (target <= 0.05; reference: 1.000, one POST /issue "
+                f"per ticket; ratio {per_ticket:.3f}); drained in {elapsed:.2f} s, "
+                f"{rate * 1000:.2f} ms per ticket ({rate / first_rate:.2f} x the smallest "
+                f"backlog's; linear = 1); load {' '.join(map(str, os.getloadavg()))}"
+            )
+        if args.backlog_only:
+            return
         engine_s, reference_s = await latency(Path(tmp) / "latency", args.rounds)
         print(
             f"crash-to-ticket latency (median of {args.rounds}): {engine_s * 1000:.1f} ms "

@@ -300,12 +300,18 @@ class GroupRepository:
     async def _upsert_counts(
         self, conn: AsyncConnection, groups: list[GroupFold], name_ids: dict[str, int]
     ) -> None:
+        # In key order (one lock order for concurrent batches, and each B-tree page visited
+        # once): groups by id, then each group's few rows; sorting every row of a uniform
+        # batch (~90,000) as one list costs several times more.
         rows = []
-        for g in groups:
+        for g in sorted(groups, key=_group_id):
             group_id = g.group_id
-            for (name, value), (count, last_ms) in g.attributes.items():
-                rows.append((group_id, name_ids[name], value, count, last_ms))
-        rows.sort()
+            own = [
+                (group_id, name_ids[name], value, count, last_ms)
+                for (name, value), (count, last_ms) in g.attributes.items()
+            ]
+            own.sort()
+            rows += own
         await self._upsert_rows(conn, _COUNT_UPSERT, _COUNT_UPSERT_PG, rows)
 
     async def _upsert_samples(self, conn: AsyncConnection, groups: list[GroupFold]) -> None:
@@ -336,6 +342,10 @@ class GroupRepository:
         self, group_id: int, kind: str, slot: int, report: CrashReport
     ) -> tuple[Any, ...]:
         return (group_id, kind, slot, self._time(report.timestamp), sample_payload(report))
+
+
+def _group_id(group: GroupFold) -> int:
+    return group.group_id
 
 
 def _power_of_two_chunks(rows: list[GroupFold]) -> list[list[GroupFold]]:
