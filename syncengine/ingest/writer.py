@@ -45,6 +45,7 @@ __all__ = ["Arrival", "Arrivals", "BatchWriter", "WriterStats", "tune_gc_for_ing
 log = logging.getLogger(__name__)
 
 _RETRY_DELAYS = (0.05, 0.25, 1.0)  # seconds before each retry of a batch after a passing error
+_SETTLE_TURNS = 3  # loop turns an idle writer yields before writing with no request on its way
 
 
 def tune_gc_for_ingest() -> None:
@@ -234,8 +235,8 @@ class BatchWriter:
                 await self._wake.wait()
                 continue
             while not self._ready and self._open is not None and not self._closing:
-                if self._arrivals is not None and not self._arrivals.waiting:
-                    break  # no one else is on the way: waiting would only add latency
+                if await self._nobody_on_the_way():
+                    break  # waiting would only add latency
                 remaining = self._open.opened + self._max_delay - loop.time()
                 if remaining <= 0:
                     break
@@ -257,6 +258,16 @@ class BatchWriter:
             finally:
                 self._queued_reports -= batch.fold.reports
                 self._room.set()
+
+    async def _nobody_on_the_way(self) -> bool:
+        """True when no request is on its way to the intake (never without Arrivals)."""
+        if self._arrivals is None or self._arrivals.waiting:
+            return False
+        # Requests already read from their sockets reach the intake within a turn or
+        # two of the loop: give them those turns before deciding.
+        for _ in range(_SETTLE_TURNS):
+            await asyncio.sleep(0)
+        return not self._arrivals.waiting
 
     async def _write(self, batch: _Batch) -> None:
         attempt = 0

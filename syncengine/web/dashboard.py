@@ -23,7 +23,7 @@ from syncengine.web import (
 from syncengine.web.auth import SESSION_COOKIE
 from syncengine.web.error_handlers import install_error_handlers
 from syncengine.web.login_throttle import LoginThrottle
-from syncengine.web.page_templates import build_templates, static_dir
+from syncengine.web.page_templates import build_templates, page_csp, static_dir
 from syncengine.web.passwords import PasswordChecks, is_password_hash
 from syncengine.web.services import WebConfig
 from syncengine.web.sessions import SessionCheck
@@ -32,11 +32,7 @@ __all__ = ["install_dashboard"]
 
 log = logging.getLogger(__name__)
 
-# Pages use no script at all; styles only from this site.
-_CSP = (
-    "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
-    "frame-ancestors 'none'; form-action 'self'"
-)
+_CSP = page_csp()
 _ALWAYS = (
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),

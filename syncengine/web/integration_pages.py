@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,7 +22,7 @@ from syncengine.sync.jira_connect import ConnectStart, JiraConnector
 from syncengine.sync.webhook_registration import WebhookRegistrar
 from syncengine.web.auth import AdminDep
 from syncengine.web.csrf import require_csrf
-from syncengine.web.page_templates import flash, render
+from syncengine.web.page_templates import flash, page_csp, render
 from syncengine.web.services import ServicesDep, WebServices
 
 __all__ = ["router"]
@@ -72,7 +73,19 @@ async def _page(
                 "health": [c for c in health.get(project.slug, []) if not c.ok],
             }
         )
-    return render(request, "web/integration_admin.html", {"sections": sections})
+    response = render(request, "web/integration_admin.html", {"sections": sections})
+    # Connect answers with a redirect to Jira's consent page: forms may lead there.
+    response.headers["Content-Security-Policy"] = page_csp(_consent_origins(connector))
+    return response
+
+
+def _consent_origins(connector: JiraConnector | None) -> list[str]:
+    origins = []
+    for setup in connector.credentials.setups.values() if connector is not None else ():
+        url = setup.endpoints.authorize_url if setup.endpoints is not None else setup.site
+        parts = urlsplit(url)
+        origins.append(f"{parts.scheme}://{parts.netloc}")
+    return origins
 
 
 def _extras(services: WebServices) -> dict[str, Any]:

@@ -7,6 +7,7 @@ Templates get ``csrf_field()``, ``current_user`` and ``flashes()`` as globals;
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from syncengine.domain.sentences import audit_sentence, until_words
 from syncengine.web.auth import current_user
 from syncengine.web.csrf import csrf_field, csrf_token
 
-__all__ = ["build_templates", "bundled_templates_dir", "flash", "render", "static_dir"]
+__all__ = ["build_templates", "bundled_templates_dir", "flash", "page_csp", "render", "static_dir"]
 
 
 def bundled_templates_dir() -> Path:
@@ -67,6 +68,19 @@ def build_templates(templates_dir: Path | None) -> Jinja2Templates:
     env.filters["until_words"] = until_words
     env.filters["audit_sentence"] = audit_sentence
     return Jinja2Templates(env=env)
+
+
+# Pages use no script at all; styles only from this site.
+_CSP = (
+    "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def page_csp(form_targets: Iterable[str] = ()) -> str:
+    """The pages' policy, letting forms also lead to ``form_targets`` (origins): a form
+    whose answer redirects elsewhere (the OAuth connect button, off to Jira) needs that."""
+    return _CSP + "".join(f" {origin}" for origin in sorted(set(form_targets)))
 
 
 def render(

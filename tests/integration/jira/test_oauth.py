@@ -363,6 +363,9 @@ async def test_connect_from_the_integration_page(
             page = await browser.get("/admin/integration")
             assert "Not connected" in page.text
             assert "Connect to Jira" in page.text
+            # Connect's answer redirects to Jira: the page's policy lets the form go there.
+            policy = page.headers["content-security-policy"]
+            assert "form-action 'self' http://jira.local" in policy
             started = await browser.post(
                 "/admin/integration/shop/connect", data={"csrf_token": csrf_of(page.text)}
             )
