@@ -237,6 +237,8 @@ class BatchWriter:
             while not self._ready and self._open is not None and not self._closing:
                 if await self._nobody_on_the_way():
                     break  # waiting would only add latency
+                if self._ready or self._open is None:
+                    break  # filled while the loop turned: write it
                 remaining = self._open.opened + self._max_delay - loop.time()
                 if remaining <= 0:
                     break

@@ -331,3 +331,25 @@ async def test_a_request_that_fails_before_submitting_does_not_hold_the_batch(
         assert len(await asyncio.wait_for(pending, 60)) == 1
     finally:
         await writer.aclose()
+
+
+async def test_a_batch_filled_while_the_writer_looks_for_arrivals_is_written(
+    db: Database,
+) -> None:
+    pid = await make_project(db)
+    arrivals = Arrivals()
+    writer = BatchWriter(
+        GroupRepository(db), clock=clock, max_reports=5, max_delay=3600, arrivals=arrivals
+    )
+    try:
+        first = asyncio.ensure_future(writer.submit(pid, reports("a", 2)))
+        await asyncio.sleep(0)  # the submission opens the batch and starts the writer
+        await asyncio.sleep(0)  # the writer finds no one on its way and turns the loop
+        other = arrivals.expect()  # another request starts and stays on its way
+        second = asyncio.ensure_future(writer.submit(pid, reports("b", 5)))  # fills the batch
+        answers = await asyncio.wait_for(asyncio.gather(first, second), 60)
+        assert [len(a) for a in answers] == [2, 5]
+        other.done()
+    finally:
+        await writer.aclose()
+    assert await group_count(db, "b") == 5

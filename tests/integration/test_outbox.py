@@ -120,6 +120,22 @@ async def test_expired_lease_is_taken_over_and_old_holder_cannot_settle(db: Data
     assert done.state == State.DONE
 
 
+async def test_a_heartbeat_extends_only_the_named_claims_of_its_worker(db: Database) -> None:
+    outbox = OutboxRepository(db)
+    pid = await _project(db)
+    ids = [await _add(db, pid, f"k{n}") for n in range(3)]
+    claimed = await outbox.claim("w1", now=T0, lease=LEASE, limit=2)
+    mine = [item.id for item in claimed]
+    assert len(mine) == 2
+    assert len(await outbox.claim("w2", now=T0, lease=LEASE)) == 1
+    theirs = next(i for i in ids if i not in mine)
+    later = T0 + timedelta(seconds=50)
+    # The other worker's claim and a crashed item (not named) are left to expire.
+    assert await outbox.extend_claims([mine[0], theirs], "w1", until=later + LEASE) == 1
+    taken = await outbox.claim("w3", now=T0 + LEASE + timedelta(seconds=1), lease=LEASE)
+    assert sorted(t.id for t in taken) == sorted([mine[1], theirs])
+
+
 async def test_release_and_drop(db: Database) -> None:
     outbox = OutboxRepository(db)
     pid = await _project(db)
