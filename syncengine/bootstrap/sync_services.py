@@ -140,7 +140,14 @@ def build_sync(
         async def poll(slug: str = slug) -> None:
             await poller.run(slug)
 
-        jobs.append(PeriodicJob(name=f"sync.poll.{slug}", seconds=seconds, func=poll))
+        async def catch_up(slug: str = slug) -> None:
+            # Deliveries Jira gave up on while no process ran are repaired now, not at
+            # the next safety-net poll (every webhook_silence_seconds with webhooks live).
+            await poller.run(slug, force=True)
+
+        jobs.append(
+            PeriodicJob(name=f"sync.poll.{slug}", seconds=seconds, func=poll, at_start=catch_up)
+        )
     for slug in impact.slugs:
 
         async def refresh(slug: str = slug) -> None:

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -47,13 +47,16 @@ class PeriodicJob:
     """A job run every ``seconds``, once across all processes sharing the database.
 
     A run that takes longer than ``deadline_seconds`` is cancelled (and counted as a
-    failure), so one hung run cannot stop the job's later runs.
+    failure), so one hung run cannot stop the job's later runs. ``at_start``, when
+    set, runs once as soon as the process starts its background work (under the
+    same singleton lock): what a process that was down must catch up on.
     """
 
     name: str
     seconds: float
     func: JobFunc
     deadline_seconds: float = 900.0
+    at_start: JobFunc | None = None
 
 
 class BackgroundRuntime:
@@ -125,6 +128,15 @@ class BackgroundRuntime:
                 "misfire_grace_time": None,
             }
             self._scheduler.add_job(self._run_singleton, "interval", args=[job], **kwargs)
+            if job.at_start is not None:
+                # A date trigger without a date runs once, now (the schedule's first tick).
+                self._scheduler.add_job(
+                    self._run_singleton,
+                    "date",
+                    args=[replace(job, func=job.at_start, at_start=None)],
+                    id=f"{job.name}.at_start",
+                    misfire_grace_time=None,
+                )
         self._scheduler.start()
         self.supervision.register(
             OUTBOX_LOOP,

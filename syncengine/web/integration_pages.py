@@ -55,6 +55,12 @@ async def _page(
                 "project": project,
                 "pending": sum(1 for i in items if i.state != "dead"),
                 "outbox": items,
+                # Dead pushes of a state no workflow path reaches: links that cannot converge.
+                "stuck": [
+                    i
+                    for i in items
+                    if i.state == "dead" and isinstance(i.payload.get("unreachable"), dict)
+                ],
                 "cursor": cursor,
                 "webhook_note": admin.webhook_note(project.slug, cursor),
                 "doctor": doctor[1] if doctor and doctor[0] == project.slug else None,

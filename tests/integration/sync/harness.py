@@ -57,6 +57,8 @@ class SyncWorld:
     human: JiraClient
     clock: Clock
     project_id: int
+    others: tuple[Container, ...] = ()
+    """Further engines on the same database (as other processes would be), if asked for."""
 
     @property
     def sync(self) -> TwoWaySync:
@@ -143,11 +145,13 @@ def settings_for(
     *,
     secret: str | None = SECRET,
     flavour: str = "cloud",
+    jira: dict[str, Any] | None = None,
     **sync: Any,
 ) -> Settings:
     """Project ``shop`` on the simulator's CRASH project, with a webhook secret.
 
-    ``sync`` holds the project's ``[sync]`` keys, and ``impact``, its ``[impact]`` table.
+    ``sync`` holds the project's ``[sync]`` keys, and ``impact``, its ``[impact]`` table;
+    ``jira``: more ``[jira]`` keys.
     """
     impact = sync.pop("impact", {})
     return Settings(
@@ -165,6 +169,7 @@ def settings_for(
                     "project_key": "CRASH",
                     "issue_type": "Task",
                     "user_map": sync.pop("user_map", {}),
+                    **(jira or {}),
                 },
                 "sync": sync,
                 "impact": impact,
@@ -181,21 +186,32 @@ async def sync_world(
     flavour: str = "cloud",
     secret: str | None = SECRET,
     wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
+    jira: dict[str, Any] | None = None,
+    engines: int = 1,
     **sync: Any,
 ) -> AsyncIterator[SyncWorld]:
     """The world for one test; everything is closed afterwards.
 
     ``wrap``: wraps the engine's transport into the simulator (to hold or count calls).
+    ``engines``: how many engines share the database (each its own container: pool,
+    worker, link locks), webhook deliveries going to each in turn.
     """
     sim = create_simulator(flavour, seed=True, webhook_mode="manual")  # type: ignore[arg-type]
     clock = Clock()
-    settings = settings_for(database_url, tmp_path, secret=secret, flavour=flavour, **sync)
-    transport: httpx.AsyncBaseTransport = sim.transport()
-    if wrap is not None:
-        transport = wrap(transport)
-    container = await bootstrap(settings, migrate=False, clock=clock, jira_transport=transport)
-    app = create_app(container.web)
-    sim.webhooks.transport = httpx.ASGITransport(app=app)
+    settings = settings_for(
+        database_url, tmp_path, secret=secret, flavour=flavour, jira=jira, **sync
+    )
+    containers: list[Container] = []
+    for _ in range(engines):
+        transport: httpx.AsyncBaseTransport = sim.transport()
+        if wrap is not None:
+            transport = wrap(transport)
+        containers.append(
+            await bootstrap(settings, migrate=False, clock=clock, jira_transport=transport)
+        )
+    container = containers[0]
+    apps = [httpx.ASGITransport(app=create_app(c.web)) for c in containers]
+    sim.webhooks.transport = apps[0] if engines == 1 else _RoundRobin(apps)
     if secret is not None:
         sim.register_webhook(HOOK_URL, secret=secret)
     await prepare_projects(container, lambda _line: None)
@@ -213,8 +229,27 @@ async def sync_world(
     )
     try:
         yield SyncWorld(
-            container=container, sim=sim, human=human, clock=clock, project_id=record.id
+            container=container,
+            sim=sim,
+            human=human,
+            clock=clock,
+            project_id=record.id,
+            others=tuple(containers[1:]),
         )
     finally:
         await human.aclose()
-        await container.aclose()
+        for each in containers:
+            await each.aclose()
+
+
+class _RoundRobin(httpx.AsyncBaseTransport):
+    """Each request to the next of several engines (a load balancer in front of them)."""
+
+    def __init__(self, transports: list[httpx.ASGITransport]) -> None:
+        self._transports = transports
+        self._next = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        transport = self._transports[self._next % len(self._transports)]
+        self._next += 1
+        return await transport.handle_async_request(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -118,3 +119,21 @@ async def test_poll_finds_an_issue_moved_away_while_webhooks_were_silent(
         world.sim.webhooks.deliveries.clear()
         assert (await world.sync.poller.run("shop", force=True)).synced == 1
         assert await world.state(gid) is GroupState.RESOLVED
+
+
+async def test_a_delivery_lost_while_no_process_ran_is_repaired_at_start(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with sync_world(database_url, tmp_path) as world:
+        gid, key = await world.linked_group("restarted")
+        assert (await world.sync.poller.run("shop")).skipped is None  # polled; webhooks live
+        await world.human_transition(key, "Start Progress")
+        world.sim.webhooks.deliveries.clear()  # Jira gave up on it while the engine was down
+        # The schedule's poll would wait out the webhooks' silence period (900 s by default).
+        assert (await world.sync.poller.run("shop")).skipped == "webhooks are live"
+        world.container.start_background()
+        for _ in range(400):
+            if await world.state(gid) is GroupState.IN_PROGRESS:
+                break
+            await asyncio.sleep(0.025)
+        assert await world.state(gid) is GroupState.IN_PROGRESS

@@ -14,7 +14,10 @@ from syncengine.bootstrap import bootstrap, prepare_projects
 from syncengine.domain.groups import GroupState
 from syncengine.domain.reports import CrashReport, Frame
 from syncengine.settings import Settings
+from syncengine.store.link_sync import LinkSyncStore
+from syncengine.store.outbox import OutboxRepository
 from syncengine.store.tables import ErrorGroup
+from syncengine.store.work_kinds import LINK_PUSH
 from syncengine.web import create_app
 from tests.fake_support_jira import FakeSupportJira
 from tests.integration.web.conftest import ADMIN_TOKEN, Web, csrf_of, sign_in, web_settings
@@ -441,3 +444,38 @@ async def test_outbox_api_lists_retries_and_drops(web: Web) -> None:
         assert (await http.get(base)).status_code == 403
     actions = [e.action for e in await container.audit.recent(action_prefix="outbox.")]
     assert actions == ["outbox.drop", "outbox.retry"]
+
+
+async def test_a_link_that_cannot_converge_is_shown_with_what_to_configure(web: Web) -> None:
+    ids = await seed(web)
+    container = web.container
+    record = await container.projects.get("api")
+    assert record is not None
+    error = (
+        "CRASH-7 cannot be moved to muted: no transition from 'Done' (done) leads there — "
+        "adjust projects.api.sync.state_transitions or the workflow"
+    )
+    now = container.clock()
+    async with container.db.session() as session:
+        OutboxRepository.add(
+            session,
+            project_id=record.id,
+            group_id=ids["a"],
+            kind=LINK_PUSH,
+            payload={"unreachable": {"state": "muted", "status": "10002", "error": error}},
+            now=now,
+        )
+    [claimed] = await container.outbox.claim("w", now=now, lease=timedelta(minutes=1))
+    await container.outbox.kill(claimed.id, "w", error=error, now=now)
+    await LinkSyncStore(container.db).set_error(ids["a"], error, now=now)
+    async with web.client() as http:
+        await sign_in(http, "root")
+        page = (await http.get("/admin/integration")).text
+        assert "Links that cannot converge" in page
+        section = page.split('id="stuck-api"', 1)[1].split("</ul>", 1)[0]
+        assert f'href="/admin/groups/{ids["a"]}"' in section
+        assert "state_transitions" in section
+        assert f'href="#outbox-{claimed.id}"' in section
+        group_page = (await http.get(f"/admin/groups/{ids['a']}")).text
+        assert "cannot be moved to muted" in group_page
+        assert "state_transitions" in group_page
