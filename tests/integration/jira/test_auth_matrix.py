@@ -1,15 +1,19 @@
-"""Every auth kind against the simulator, the same walk: connect (OAuth), create a ticket,
-move it through a transition, a token refresh (OAuth 2.0), and a revoked credential that
+"""Every auth kind against the simulator, the same walk: connect (OAuth), a crash report
+becomes a ticket, resolving its group moves the issue through a transition (both by the
+engine's own outbox work), a token refresh (OAuth 2.0), and a revoked credential that
 becomes one clear failing check rather than a storm of retries."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from syncengine.bootstrap import bootstrap, prepare_projects
+from syncengine.domain.groups import GroupState
+from syncengine.domain.reports import CrashReport, Frame
 from syncengine.jira.simulator import Simulator, create_simulator
 from syncengine.settings import Settings
 from tests.integration.jira.test_oauth import (
@@ -55,7 +59,10 @@ async def test_each_auth_kind_connects_files_transitions_refreshes_and_fails_cle
 ) -> None:
     sim, jira = _setup(kind)
     settings = Settings(
-        database_url=database_url, data_dir=tmp_path, projects={"shop": {"jira": jira}}
+        database_url=database_url,
+        data_dir=tmp_path,
+        ingest={"batch_max_delay_ms": 1},
+        projects={"shop": {"jira": jira}},
     )
     container = await bootstrap(settings, migrate=False, jira_transport=sim.transport())
     try:
@@ -69,11 +76,30 @@ async def test_each_auth_kind_connects_files_transitions_refreshes_and_fails_cle
             await container.connector.complete("shop", verifier=allowed.headers["location"])
         elif kind.startswith("oauth2"):
             await _connect_oauth2(container, sim)
+        # The engine files the ticket and, when the group is resolved, moves the issue.
+        project = await container.projects.get("shop")
+        assert project is not None
+        report = CrashReport(
+            project="shop",
+            timestamp=datetime.now(UTC),
+            fingerprint=f"auth-{kind}",
+            classifier="KeyError",
+            message="boom",
+            frames=(Frame(function="charge", module="billing", filename="billing.py", line=1),),
+            attributes={"version": "1.0"},
+            version="1.0",
+        )
+        group_id = (await container.ingest.submit(project.id, [report]))[0].group_id
+        await container.worker.drain()
+        link = await container.links.for_group(group_id)
+        assert link is not None, await container.outbox.list()
+        status = sim.state.statuses[sim.issue(link.issue_key).status_id]
+        assert status.category.key != "done"
+        await container.changes.set_state(group_id, GroupState.RESOLVED, actor="ann@example.com")
+        await container.worker.drain()
+        issue = sim.issue(link.issue_key)
+        assert sim.state.statuses[issue.status_id].category.key == "done"
         client = container.jira.for_project("shop")
-        key = (await client.create_issue(BUG)).key
-        done = next(t for t in await client.transitions(key) if t.name.lower() == "done")
-        await client.transition_issue(key, done.id, fields={"resolution": {"name": "Done"}})
-        assert sim.state.statuses[sim.issue(key).status_id].category.key == "done"
         if kind.startswith("oauth2"):
             sim.oauth.expire_access_tokens()
             await client.create_issue(BUG)
