@@ -159,5 +159,12 @@ def configure_logging(level: str, *, json_lines: bool, secrets: Iterable[str] = 
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     quiet = logging.NOTSET if level.lower() == "debug" else logging.WARNING
+    for name in ("uvicorn", *CHATTY_LOGGERS):
+        # A library that configured its own loggers (uvicorn's default dictConfig does, for
+        # any server started in this process) would bypass the redacting handler: undo it.
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+        logger.disabled = False
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(quiet)

@@ -102,6 +102,11 @@ async def test_tasks_side_by_side_keep_their_own_ids() -> None:
 
 @pytest.mark.parametrize("level", ["info", "debug"])
 def test_library_chatter_shows_only_at_debug(level: str) -> None:
+    # As uvicorn's default logging config leaves them when a server ran in this process:
+    # own handlers, not propagating. configure_logging routes them through its handler.
+    for name in ("uvicorn", "uvicorn.access"):
+        logging.getLogger(name).addHandler(logging.NullHandler())
+        logging.getLogger(name).propagate = False
     configure_logging(level, json_lines=True)
     stream = io.StringIO()
     handler = logging.getLogger().handlers[0]
