@@ -234,12 +234,8 @@ class JiraSession:
                         request = self._http.build_request(
                             method, url, params=params, json=json, files=files, headers=headers
                         )
-                        self.requests_sent += 1
                         sent = True
-                        answer = await read_bounded(
-                            await self._http.send(request, stream=True),
-                            max_bytes=self.config.max_response_bytes,
-                        )
+                        answer = await self._send(request)
                         answer = await self._renewing(
                             answer,
                             request,
@@ -348,12 +344,16 @@ class JiraSession:
             renewals += 1
             await spend(self.limiter.budget, priority, sleep=self._sleep)
             request = self._http.build_request(method, url, **parts)
-            self.requests_sent += 1
-            answer = await read_bounded(
-                await self._http.send(request, stream=True),
-                max_bytes=self.config.max_response_bytes,
-            )
+            answer = await self._send(request)
         return answer
+
+    async def _send(self, request: httpx.Request) -> BoundedBody:
+        """Send one built request and read its answer through the size cap."""
+        self.requests_sent += 1
+        return await read_bounded(
+            await self._http.send(request, stream=True),
+            max_bytes=self.config.max_response_bytes,
+        )
 
     async def _renewed(self, refused: httpx.Request) -> bool:
         """Whether the auth has a fresh credential for a request Jira answered with 401."""
