@@ -10,6 +10,7 @@ administrator would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -162,6 +163,23 @@ async def _connect_oauth2(container: Container, sim: Simulator) -> None:
     assert state.connected
 
 
+@contextlib.asynccontextmanager
+async def _two_engines_connected(
+    database_url: str, sim: Simulator, tmp_path: Path
+) -> AsyncIterator[tuple[Container, Container]]:
+    """Two engines on one database (two processes' worth), the first connected by OAuth 2.0."""
+    sim.oauth.add_client(CLIENT_ID, CLIENT_SECRET, CALLBACK)
+    jira = _jira("oauth2", "http://jira.local")
+    first = await _engine(database_url, sim, jira, tmp_path)
+    second = await _engine(database_url, sim, jira, tmp_path)
+    try:
+        await _connect_oauth2(first, sim)
+        yield first, second
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
 async def test_oauth2_data_center_connect_create_refresh(
     database_url: str, dc: Simulator, tmp_path: Path
 ) -> None:
@@ -258,12 +276,7 @@ async def test_revoked_grant_is_a_clear_error_not_a_retry_storm(
 async def test_two_processes_refresh_at_once_and_both_keep_working(
     database_url: str, dc: Simulator, tmp_path: Path
 ) -> None:
-    dc.oauth.add_client(CLIENT_ID, CLIENT_SECRET, CALLBACK)
-    jira = _jira("oauth2", "http://jira.local")
-    first = await _engine(database_url, dc, jira, tmp_path)
-    second = await _engine(database_url, dc, jira, tmp_path)
-    try:
-        await _connect_oauth2(first, dc)
+    async with _two_engines_connected(database_url, dc, tmp_path) as (first, second):
         await asyncio.gather(_create(first), _create(second))
         dc.oauth.expire_access_tokens()
         await asyncio.gather(_create(first), _create(second))
@@ -272,20 +285,12 @@ async def test_two_processes_refresh_at_once_and_both_keep_working(
         dc.oauth.expire_access_tokens()
         await asyncio.gather(_create(first), _create(second))
         assert dc.oauth.refreshes - dc.oauth.refused_refreshes == 2
-    finally:
-        await first.aclose()
-        await second.aclose()
 
 
 async def test_a_process_that_slept_through_rotations_adopts_then_refreshes(
     database_url: str, dc: Simulator, tmp_path: Path
 ) -> None:
-    dc.oauth.add_client(CLIENT_ID, CLIENT_SECRET, CALLBACK)
-    jira = _jira("oauth2", "http://jira.local")
-    first = await _engine(database_url, dc, jira, tmp_path)
-    second = await _engine(database_url, dc, jira, tmp_path)
-    try:
-        await _connect_oauth2(first, dc)
+    async with _two_engines_connected(database_url, dc, tmp_path) as (first, second):
         await asyncio.gather(_create(first), _create(second))
         dc.oauth.expire_access_tokens()
         await _create(first)  # the first rotates the grant; the second keeps its old token
@@ -295,9 +300,6 @@ async def test_a_process_that_slept_through_rotations_adopts_then_refreshes(
         await _create(second)
         assert dc.oauth.refreshes - dc.oauth.refused_refreshes == 2
         assert dc.oauth.refused_refreshes == 0
-    finally:
-        await first.aclose()
-        await second.aclose()
 
 
 async def test_no_secret_in_clear_in_the_database(
