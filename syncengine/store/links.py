@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from syncengine.errors import StoreConflict
 from syncengine.store.database import Database
@@ -200,6 +200,22 @@ class IssueLinkRepository:
                 row.jira_issue_key = issue_key
             if jira_updated_at is not None:
                 row.jira_updated_at = jira_updated_at
+
+    async def note_statuses(self, statuses: Mapping[int, str]) -> None:
+        """Record the Jira status each new link's issue was read in (link id -> status name).
+
+        Only a link whose status is still unknown takes it: a sync that ran meanwhile
+        read a status at least as fresh.
+        """
+        if not statuses:
+            return
+        async with self._db.session() as session:
+            for link_id, status in statuses.items():
+                await session.execute(
+                    update(IssueLink)
+                    .where(IssueLink.id == link_id, IssueLink.snapshot_status.is_(None))
+                    .values(snapshot_status=status)
+                )
 
     async def unlink(self, link_id: int) -> None:
         """Forget a link (the issue was deleted in Jira); the group stays."""

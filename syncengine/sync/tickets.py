@@ -50,6 +50,7 @@ from syncengine.store.outbox import OutboxRepository, OutboxWork
 from syncengine.store.projects import ProjectRepository
 from syncengine.store.work_kinds import TICKET_CREATE
 from syncengine.sync.create_records import CreateRecords, CreateUnsettled, may_exist
+from syncengine.sync.created_status import read_statuses
 from syncengine.sync.ticket_identity import (
     IDENTITY_PROPERTY,
     LOOKUP_FIELDS,
@@ -351,11 +352,11 @@ class TicketService:
             if len(built) == 1:
                 _, _, new = built[0]
                 created = await site.client.create_issue(new.fields, properties=new.properties)
-                outcomes = await self._record(project_id, built, {0: created})
+                outcomes = await self._record(site, project_id, built, {0: created})
             else:
                 outcomes = await self._bulk(site, project_id, built)
         except JiraBulkOutcomeUnknown as exc:
-            done = await self._record(project_id, built, dict(exc.partial.created))
+            done = await self._record(site, project_id, built, dict(exc.partial.created))
             done.update(await self._refusals(built, exc.partial.failed))
             lost = [built[i][0] for i in exc.unknown if i < len(built)]
             await self._records.answered(lost, unknown=True)
@@ -373,16 +374,19 @@ class TicketService:
 
     async def _record(
         self,
+        site: _Site,
         project_id: int,
         built: list[tuple[OutboxWork, GroupSnapshot, NewIssue]],
         created: Mapping[int, CreatedIssue],
     ) -> dict[int, BaseException | None]:
-        """Link each created issue; a link that cannot be written is remembered here."""
+        """Link each created issue (a link that cannot be written is remembered here),
+        then record the status Jira created the linked issues in."""
         outcomes: dict[int, BaseException | None] = {}
+        linked: dict[str, int] = {}  # issue id -> link id
         for index, issue in created.items():
             work, group, _ = built[index]
             try:
-                await self._link(project_id, group, issue.id, issue.key)
+                link = await self._link(project_id, group, issue.id, issue.key)
             except StoreError as exc:
                 self._unlinked[group.id] = issue.id  # next attempt reads it back by id
                 outcomes[work.id] = exc
@@ -390,6 +394,16 @@ class TicketService:
             self._unlinked.pop(group.id, None)
             log.info("group %s: ticket %s created", group.id, issue.key)
             outcomes[work.id] = None
+            if link.issue_id == issue.id:
+                linked[issue.id] = link.id
+        if linked:
+            statuses = await read_statuses(site.client, list(linked))
+            try:
+                await self._links.note_statuses(
+                    {linked[i]: name for i, name in statuses.items() if i in linked}
+                )
+            except StoreError as exc:  # the next sync records it; the tickets are linked
+                log.warning("the status of new tickets was not recorded: %s", exc)
         return outcomes
 
     async def _bulk(
@@ -399,7 +413,7 @@ class TicketService:
         built: list[tuple[OutboxWork, GroupSnapshot, NewIssue]],
     ) -> dict[int, BaseException | None]:
         result = await site.client.bulk_create([issue for _, _, issue in built])
-        outcomes = await self._record(project_id, built, result.created)
+        outcomes = await self._record(site, project_id, built, result.created)
         outcomes.update(await self._refusals(built, result.failed))
         for work, group, _ in built:
             if work.id not in outcomes:
