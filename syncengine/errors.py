@@ -27,6 +27,7 @@ edge, with ``raise ... from exc``::
     ├── UnparseableVersion          a version does not fit the configured scheme (domain.versions)
     ├── InvalidRule                 a resolved-until rule is malformed (domain.resolve)
     ├── WorkTimedOut                an outbox item passed its deadline; retried (transient)
+    ├── CannotListen                the server cannot bind its address (taken, not allowed)
     └── JiraError                   anything that went wrong talking to Jira
         ├── JiraTransientError      worth retrying later (429, 502-504, timeouts, connection)
         │   ├── JiraRateLimited, JiraUnavailable          (jira.errors)
@@ -49,6 +50,7 @@ from __future__ import annotations
 __all__ = [
     "AuthError",
     "BadReport",
+    "CannotListen",
     "ConfigError",
     "IngestError",
     "InvalidInput",
@@ -81,6 +83,10 @@ class ConfigError(SyncEngineError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
+
+
+class CannotListen(SyncEngineError):
+    """The HTTP server cannot bind its address; the message names it and what to change."""
 
 
 class StoreError(SyncEngineError):

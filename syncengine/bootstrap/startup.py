@@ -6,6 +6,8 @@ import json
 import os
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from pydantic import SecretStr
 
@@ -18,6 +20,7 @@ from syncengine.store.projects import generate_token
 __all__ = [
     "ADMIN_FILE",
     "SESSION_SECRET_FILE",
+    "AdminSignIn",
     "prepare_projects",
     "schema_is_current",
     "with_generated_admin",
@@ -66,43 +69,83 @@ ADMIN_FILE = "dashboard-admin.json"
 """Where the generated dashboard admin's password hash is kept, under the data folder."""
 
 
-def with_generated_admin(settings: Settings, echo: Callable[[str], None]) -> Settings:
-    """``settings`` with the generated dashboard admin, when ``web.generate_admin`` is on
-    and no user is configured (else ``settings`` unchanged).
+@dataclass(frozen=True, kw_only=True)
+class AdminSignIn:
+    """How to sign in as the generated dashboard admin.
 
-    The first start makes a password, prints it once through ``echo`` and keeps only
-    its hash in the data folder; later starts say where to sign in. Raises OSError
-    when the data folder cannot be written.
+    At the first start ``password`` is the new password: nothing is kept or shown
+    until :meth:`announce`, which the server calls once it listens, so a start that
+    fails before (a taken port) does not use up the password shown only once.
+    """
+
+    path: Path
+    login: str
+    password: SecretStr | None = None
+    """The new password (first start only); None when it was made at an earlier start."""
+    password_hash: str = field(default="", repr=False)
+    """The new password's hash, which :meth:`announce` keeps."""
+
+    def announce(self, echo: Callable[[str], None]) -> None:
+        """Keep a new password's hash (mode 0600) and say where to sign in, through ``echo``."""
+        if self.password is None:
+            echo(
+                f"dashboard: sign in at {self.login} as admin with the password printed at "
+                f"first start (delete {self.path} for a new one)"
+            )
+            return
+        shown = f"{self.login} as admin, password {self.password.get_secret_value()}"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Only the owner reads the hash: it is a password's offline target.
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump({"name": "admin", "password_hash": self.password_hash}, out)
+        except FileExistsError:
+            echo(
+                f"dashboard: another process made the admin password at the same time (see its "
+                f"output); restart this one to sign in with it (delete {self.path} for a new one)"
+            )
+        except OSError as exc:
+            echo(
+                f"dashboard: sign in at {shown}; it works only until this process stops: "
+                f"{self.path} cannot be written ({exc.strerror or exc})"
+            )
+        else:
+            echo(f"dashboard: sign in at {shown} (shown once: keep it)")
+
+
+def with_generated_admin(settings: Settings) -> tuple[Settings, AdminSignIn | None]:
+    """``settings`` with the generated dashboard admin, when ``web.generate_admin`` is on
+    and no user is configured (else ``settings`` unchanged and None), and how to sign in.
+
+    A first start makes a password; it is kept and shown by ``AdminSignIn.announce``.
+    Raises ConfigError when the data folder's admin file is not one.
     """
     if not settings.web.generate_admin or settings.web.users:
-        return settings
-    from syncengine.web.passwords import hash_password
-
+        return settings, None
     path = settings.data_dir / ADMIN_FILE
     login = f"{settings.effective_public_url}/login"
+    password: SecretStr | None = None
     try:
         password_hash = str(json.loads(path.read_text(encoding="utf-8"))["password_hash"])
     except FileNotFoundError:
-        password = secrets.token_urlsafe(12)
-        password_hash = hash_password(password)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Only the owner reads the hash: it is a password's offline target.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump({"name": "admin", "password_hash": password_hash}, out)
-        echo(f"dashboard: sign in at {login} as admin, password {password} (shown once: keep it)")
+        from syncengine.web.passwords import hash_password
+
+        password = SecretStr(secrets.token_urlsafe(12))
+        password_hash = hash_password(password.get_secret_value())
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(
             [f"{path}: not a dashboard admin file ({exc}); delete it to make a new admin"]
         ) from exc
-    else:
-        echo(
-            f"dashboard: sign in at {login} as admin with the password printed at first start "
-            f"(delete {path} for a new one)"
-        )
     users = {"admin": UserSettings(password_hash=password_hash, role="admin")}
     web = settings.web.model_copy(update={"users": users})
-    return settings.model_copy(update={"web": web})
+    sign_in = AdminSignIn(
+        path=path,
+        login=login,
+        password=password,
+        password_hash=password_hash if password is not None else "",
+    )
+    return settings.model_copy(update={"web": web}), sign_in
 
 
 SESSION_SECRET_FILE = "session-secret"  # noqa: S105 a file name, not a secret

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import signal
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ from syncengine.entrypoints.cli_groups import add_group_commands
 from syncengine.entrypoints.cli_jira import add_jira_commands
 from syncengine.entrypoints.cli_ops import add_ops_commands
 from syncengine.entrypoints.config_display import display_settings
-from syncengine.errors import ConfigError, SyncEngineError
+from syncengine.errors import CannotListen, ConfigError, SyncEngineError
 from syncengine.settings import Settings, load_settings
 
 __all__ = ["main"]
@@ -39,6 +40,22 @@ SIMULATOR_LOCK_WAIT = 10.0
 
 
 def _run(settings: Settings, *, api: bool, background: bool) -> int:
+    from syncengine.entrypoints.server import bind_listener
+
+    if not api:
+        return _run_bound(settings, None, background=background)
+    # Bound before anything is generated or printed: a taken port costs nothing else.
+    listener = bind_listener(settings.host, settings.port)
+    try:
+        if settings.port == 0:  # the system chose: links and messages name its choice
+            settings = settings.model_copy(update={"port": listener.getsockname()[1]})
+        return _run_bound(settings, listener, background=background)
+    finally:
+        listener.close()
+
+
+def _run_bound(settings: Settings, listener: socket.socket | None, *, background: bool) -> int:
+    """Run with the API on ``listener`` (bound, not yet listening), or without an API."""
     from syncengine.bootstrap import bootstrap, prepare_projects, with_generated_admin
     from syncengine.bootstrap.startup import with_session_secret
     from syncengine.bootstrap.values import server_limits
@@ -46,8 +63,11 @@ def _run(settings: Settings, *, api: bool, background: bool) -> int:
     from syncengine.logs import configure_logging
     from syncengine.web import create_app
 
+    api = listener is not None
+    sign_in = None
     if api:
-        settings = with_session_secret(with_generated_admin(settings, _echo), _echo)
+        settings, sign_in = with_generated_admin(settings)
+        settings = with_session_secret(settings, _echo)
     configure_logging(
         settings.log_level, json_lines=settings.log_json, secrets=settings.secret_values()
     )
@@ -86,12 +106,19 @@ def _run(settings: Settings, *, api: bool, background: bool) -> int:
                     container.web, background=container.background if background else None
                 )
                 url = f"http://{settings.host}:{settings.port}"
+
+                def started() -> None:
+                    _echo(f"syncengine listening on {url}")
+                    if sign_in is not None:
+                        sign_in.announce(_echo)
+
                 await serve_app(
                     app,
                     host=settings.host,
                     port=settings.port,
                     limits=server_limits(settings),
-                    on_started=lambda: _echo(f"syncengine listening on {url}"),
+                    on_started=started,
+                    listener=listener,
                 )
                 _echo("syncengine stopped")
             else:
@@ -230,12 +257,8 @@ def cmd_jira_sim(args: argparse.Namespace) -> int:
 
     Needs no syncengine configuration: it stands in for Jira, not for syncengine.
     """
-    from typing import cast
-
-    from fastapi import FastAPI
-
-    from syncengine.entrypoints.server import serve_app
-    from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN, create_simulator
+    from syncengine.entrypoints.server import bind_listener
+    from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN
 
     if bool(args.user) != bool(args.token):
         print("config error: jira-sim: give --user and --token together", file=sys.stderr)
@@ -245,6 +268,25 @@ def cmd_jira_sim(args: argparse.Namespace) -> int:
     if args.search_lag < 0:
         print("config error: jira-sim: --search-lag cannot be negative", file=sys.stderr)
         return EXIT_CONFIG
+    try:
+        listener = bind_listener(args.host, args.port, configured=False)
+    except CannotListen as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    with listener:
+        return _serve_simulator(args, listener, login=login, token=token, base_url=base_url)
+
+
+def _serve_simulator(
+    args: argparse.Namespace, listener: socket.socket, *, login: str, token: str, base_url: str
+) -> int:
+    from typing import cast
+
+    from fastapi import FastAPI
+
+    from syncengine.entrypoints.server import serve_app
+    from syncengine.jira.simulator import create_simulator
+
     sim = create_simulator(
         args.flavour,
         seed=not args.no_seed,
@@ -259,7 +301,7 @@ def cmd_jira_sim(args: argparse.Namespace) -> int:
         sim.close()
         return EXIT_FAILED
     if args.no_seed and args.user:
-        sim.add_user(name=login.split("@")[0], email=login, token=token, admin=True)
+        sim.add_user(name=login.split("@", maxsplit=1)[0], email=login, token=token, admin=True)
     shown = f"{token[:4]}…{token[-2:]}" if len(token) > 8 else "…"
     if args.search_lag:
         _echo(f"JQL search shows writes {args.search_lag:g}s late (reconcileIssues: at once)")
@@ -282,6 +324,7 @@ def cmd_jira_sim(args: argparse.Namespace) -> int:
                 on_started=lambda: _echo(
                     f"Jira simulator ({args.flavour}) listening on {base_url}"
                 ),
+                listener=listener,
             )
         )
     finally:

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
+import socket
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -31,6 +33,8 @@ import h11
 import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from syncengine.errors import CannotListen
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -43,6 +47,7 @@ __all__ = [
     "GuardedHttpToolsProtocol",
     "Server",
     "ServerLimits",
+    "bind_listener",
     "guarded_protocol",
     "run_served",
     "serve_app",
@@ -302,6 +307,46 @@ def server_config(
     )
 
 
+def bind_listener(host: str, port: int, *, configured: bool = True) -> socket.socket:
+    """A socket bound to ``host``:``port``, not yet listening (as uvicorn binds it).
+
+    Bind before anything is generated or printed for the user: a taken port then
+    costs nothing but this error. ``configured``: the port can be set in the
+    configuration too, not only with ``--port`` (the message says so).
+
+    Raises:
+        CannotListen: the address is in use, not allowed, or not this machine's;
+            the message says what to change.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        where = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+        other_port = f"serve on another port: --port {port + 1 if 0 < port < 65535 else 8081}"
+        if configured:
+            other_port += ", or `port` in the config file (SYNCENGINE_PORT)"
+        if exc.errno == errno.EADDRINUSE:
+            why = (
+                "address already in use (another program, perhaps another syncengine, "
+                f"listens there); stop it, or {other_port}"
+            )
+        elif exc.errno == errno.EACCES:
+            why = f"not allowed (ports below 1024 need privileges); {other_port}"
+        else:
+            names = "`host` (--host, SYNCENGINE_HOST)" if configured else "--host"
+            why = (
+                f"{exc.strerror or exc}; check that {names} is an address of this machine, "
+                "such as 127.0.0.1 or 0.0.0.0"
+            )
+        raise CannotListen(f"cannot listen on {where}: {why}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
 async def serve_app(
     app: FastAPI,
     *,
@@ -309,18 +354,26 @@ async def serve_app(
     port: int,
     limits: ServerLimits | None = None,
     on_started: Callable[[], None] | None = None,
+    listener: socket.socket | None = None,
 ) -> None:
     """Serve ``app`` until SIGTERM or SIGINT, then shut down gracefully.
 
-    ``on_started`` is called once the port is bound (say "listening" there, not before).
+    ``listener``: a socket from :func:`bind_listener` (else ``host``:``port`` is bound
+    here). ``on_started`` is called once the server listens and the app has started
+    (say "listening", and anything that is shown once, there, not before).
+
+    Raises:
+        CannotListen: the address cannot be bound.
     """
+    sock = listener if listener is not None else bind_listener(host, port)
     server = Server(server_config(app, host=host, port=port, limits=limits or ServerLimits()))
     server.on_started = on_started
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.handle_exit, sig, None)
     try:
-        await server.serve()
+        await server.serve(sockets=[sock])
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+        sock.close()

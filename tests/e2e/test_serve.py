@@ -54,3 +54,28 @@ def test_listening_is_said_only_once_the_port_is_bound(tmp_path: Path, serve: ty
     log = server.log.read_text()
     assert "address already in use" in log
     assert "listening on" not in log
+
+
+def test_a_taken_port_keeps_the_one_time_password_and_says_what_to_do(
+    tmp_path: Path, serve: type[Server]
+) -> None:
+    config = tmp_path / "syncengine.toml"
+    config.write_text(f'data_dir = "{tmp_path}/data"\n[web]\ngenerate_admin = true\n')
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = serve(config, port=port)
+        assert server.proc.wait(timeout=60) == 1
+    log = server.log.read_text()
+    assert f"cannot listen on 127.0.0.1:{port}" in log
+    assert "--port" in log
+    assert "Traceback" not in log
+    assert "password" not in log
+    assert not (tmp_path / "data" / "dashboard-admin.json").exists()
+    server = serve(config)  # a free port: the first real start makes the password
+    server.wait_ready()
+    assert server.stop() == 0
+    lines = server.log.read_text().splitlines()
+    (said,) = [line for line in lines if "as admin, password" in line]
+    assert lines.index(said) > next(i for i, x in enumerate(lines) if "listening on" in x)

@@ -22,14 +22,22 @@ def _demo(tmp_path: Path, **web: object) -> Settings:
     return Settings(data_dir=tmp_path / "data", web={"generate_admin": True, **web})
 
 
+def _admin(settings: Settings, said: list[str]) -> Settings:
+    """``settings`` with the generated admin, announced as a server that started would."""
+    settings, sign_in = with_generated_admin(settings)
+    assert sign_in is not None
+    sign_in.announce(said.append)
+    return settings
+
+
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
 def test_the_session_key_is_made_once_kept_private_and_never_printed(tmp_path: Path) -> None:
     said: list[str] = []
-    first = with_session_secret(with_generated_admin(_demo(tmp_path), said.append), said.append)
-    second = with_session_secret(with_generated_admin(_demo(tmp_path), said.append), said.append)
+    first = with_session_secret(_admin(_demo(tmp_path), said), said.append)
+    second = with_session_secret(_admin(_demo(tmp_path), said), said.append)
     key = first.web.session_secret
     assert key is not None
     assert second.web.session_secret == key  # a restart signs cookies with the same key
@@ -61,3 +69,16 @@ def test_a_session_key_file_others_can_read_is_reported(tmp_path: Path) -> None:
     path.write_text("short")
     with pytest.raises(ConfigError, match="delete it"):
         with_session_secret(_demo(tmp_path), said.append)
+
+
+def test_the_admin_password_is_kept_and_shown_only_when_announced(tmp_path: Path) -> None:
+    settings, sign_in = with_generated_admin(_demo(tmp_path))
+    assert sign_in is not None
+    assert sign_in.password is not None
+    assert not (tmp_path / "data" / ADMIN_FILE).exists()  # a start that fails keeps nothing
+    assert sign_in.password.get_secret_value() not in repr(sign_in)
+    said: list[str] = []
+    sign_in.announce(said.append)
+    (line,) = said
+    assert sign_in.password.get_secret_value() in line
+    assert settings.web.users["admin"].password_hash in (tmp_path / "data" / ADMIN_FILE).read_text()
