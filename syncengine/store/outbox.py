@@ -13,7 +13,7 @@ unfinished item of its subject it waits behind (``waits_for``, :func:`waits_for`
 and hands its own ``waits_for`` on to its follower when it finishes, so the claim
 reads only the partial index of items that wait for nothing, in due order. Dead
 items block their own subject's followers but are never scanned — except dead
-link syncs (:data:`LATEST_WINS`): a later push or pull of the link carries the
+link syncs (:data:`LATEST_WINS`: push, pull, regression): a later sync of the link carries the
 latest desired state, so a dead one stays visible for the operator but holds
 nothing back (it hands its followers on when it dies, like a finished item). The claim still
 checks each candidate against the per-subject index of unfinished items (one
