@@ -42,7 +42,7 @@ def _run(settings: Settings, *, api: bool, background: bool) -> int:
     from syncengine.bootstrap import bootstrap, prepare_projects, with_generated_admin
     from syncengine.bootstrap.startup import with_session_secret
     from syncengine.bootstrap.values import server_limits
-    from syncengine.entrypoints.server import serve_app
+    from syncengine.entrypoints.server import run_served, serve_app
     from syncengine.logs import configure_logging
     from syncengine.web import create_app
 
@@ -100,7 +100,7 @@ def _run(settings: Settings, *, api: bool, background: bool) -> int:
             await container.aclose()
         return EXIT_OK
 
-    return asyncio.run(run())
+    return run_served(run())
 
 
 def _listening(settings: Settings, args: argparse.Namespace) -> Settings:

@@ -133,6 +133,14 @@ class ProjectRepository:
             return None
         return _record(found[0])
 
+    async def any_active(self) -> bool:
+        """True when at least one project's integration is Active (one indexed probe)."""
+        async with self._db.session() as session:
+            found = await session.scalar(
+                select(Project.id).where(Project.integration_active.is_(True)).limit(1)
+            )
+        return found is not None
+
     async def set_active(
         self, slug: str, active: bool, *, actor: str, now: datetime
     ) -> ProjectRecord | None:

@@ -2,8 +2,12 @@
 
 It is woken at once when new work is written (:meth:`OutboxWorker.wake`) and
 otherwise sleeps until the next item falls due or ``poll_interval`` passes (other
-processes write work too). A Jira error decides between a retry with backoff and
-a dead item; anything unexpected is retried, never dropped.
+processes write work too). While no project's integration is Active nothing can
+be claimed: the worker neither claims nor wakes for work written, it asks one
+cheap question each ``poll_interval`` (another process may turn a project Active)
+and goes on at once when this process turns one Active (:meth:`OutboxWorker.resume`).
+A Jira error decides between a retry with backoff and a dead item; anything
+unexpected is retried, never dropped.
 """
 
 from __future__ import annotations
@@ -86,8 +90,12 @@ class OutboxWorker:
         wakeup: asyncio.Event | None = None,
         progress: Callable[[], None] = _nothing,
         on_crash: Callable[[BaseException], None] = _ignore,
+        any_active: Callable[[], Awaitable[bool]] | None = None,
+        resumed: asyncio.Event | None = None,
     ) -> None:
         """``wakeup``: an event others set when they write work (see :meth:`wake`);
+        ``any_active``: whether any project's integration is Active (None: assume so),
+        ``resumed``: an event set when one is turned Active (see :meth:`resume`);
         ``progress``: told whenever the worker did work or found none due, ``on_crash`` of
         every unexpected exception of a run (supervision counts both)."""
         self.outbox = outbox
@@ -109,6 +117,8 @@ class OutboxWorker:
         self._slots = asyncio.Semaphore(concurrency)
         self._project_slots: dict[int, asyncio.Semaphore] = {}
         self._wakeup = wakeup if wakeup is not None else asyncio.Event()
+        self._any_active = any_active
+        self._resumed = resumed if resumed is not None else asyncio.Event()
         self._stopping = asyncio.Event()
         self._in_hand: dict[int, OutboxWork] = {}
         self._started: set[int] = set()
@@ -116,6 +126,11 @@ class OutboxWorker:
 
     def wake(self) -> None:
         """New work was written: look for it now rather than at the next poll."""
+        self._wakeup.set()
+
+    def resume(self) -> None:
+        """A project was turned Active: a worker waiting while all were Passive goes on now."""
+        self._resumed.set()
         self._wakeup.set()
 
     def _units_of(self, items: list[OutboxWork]) -> list[tuple[int, list[OutboxWork]]]:
@@ -181,6 +196,10 @@ class OutboxWorker:
         try:
             while not self._stopping.is_set():
                 self._wakeup.clear()
+                if not self._units and await self._all_passive():
+                    self._progress()  # nothing may run: idle is progress
+                    await self._wait_for_resume()
+                    continue
                 try:
                     claimed = await self._fill()
                 except SyncEngineError:
@@ -242,6 +261,21 @@ class OutboxWorker:
         """Ask :meth:`run` to return after the items in hand."""
         self._stopping.set()
         self._wakeup.set()
+        self._resumed.set()
+
+    async def _all_passive(self) -> bool:
+        if self._any_active is None:
+            return False
+        try:
+            return not await self._any_active()
+        except SyncEngineError:
+            return False  # claiming will say what is wrong with the store
+
+    async def _wait_for_resume(self) -> None:
+        # Not on the wakeup: work written while every project is Passive cannot run.
+        self._resumed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._resumed.wait(), timeout=self.poll_interval)
 
     async def _sleep(self, *, nothing_due: bool) -> None:
         timeout = self.poll_interval

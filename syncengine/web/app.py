@@ -16,6 +16,7 @@ from syncengine.web.api_groups import router as groups_router
 from syncengine.web.body_limits import BodyLimits, RouteLimit
 from syncengine.web.dashboard import install_dashboard
 from syncengine.web.http_metrics import HttpMetrics
+from syncengine.web.ingest_front import IngestFront
 from syncengine.web.request_ids import RequestIdMiddleware
 from syncengine.web.services import BackgroundWork, WebConfig, WebServices
 
@@ -82,6 +83,14 @@ def create_app(services: WebServices, *, background: BackgroundWork | None = Non
     app.include_router(group_resolution_router)
     install_dashboard(app, config)
     install_api_docs(app, config)
+    # The intake's routes skip the stack below (sessions, routing, dependencies): one event
+    # per request pays it per event. Inside BodyLimits and HttpMetrics, which it relies on.
+    app.add_middleware(
+        IngestFront,
+        routes=ingest_endpoints.router.routes,
+        before=[*health.router.routes, *webhook_receiver.router.routes],
+        services=services,
+    )
     # Outermost, so no route, session or form parser reads a byte past the limit.
     app.add_middleware(
         BodyLimits,

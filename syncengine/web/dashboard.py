@@ -28,12 +28,13 @@ from syncengine.web.passwords import PasswordChecks, is_password_hash
 from syncengine.web.services import WebConfig
 from syncengine.web.sessions import SessionCheck
 
-__all__ = ["install_dashboard"]
+__all__ = ["ALWAYS_HEADERS", "install_dashboard"]
 
 log = logging.getLogger(__name__)
 
 _CSP = page_csp()
-_ALWAYS = (
+# On every answer (the intake's fast path adds them too: web/ingest_front.py).
+ALWAYS_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
     ("Referrer-Policy", "same-origin"),
@@ -80,7 +81,7 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in _ALWAYS:
+                for name, value in ALWAYS_HEADERS:
                     headers.setdefault(name, value)
                 if headers.get("content-type", "").startswith("text/html"):
                     headers.setdefault("Content-Security-Policy", _CSP)

@@ -9,9 +9,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from syncengine.logs import bound, request_id
 
-__all__ = ["RequestIdMiddleware"]
+__all__ = ["RequestIdMiddleware", "chosen_request_id"]
 
 _SANE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def chosen_request_id(scope: Scope) -> str:
+    """The request's ``X-Request-ID`` when it is sane, else a new random id."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            given = str(value.decode("latin-1"))
+            if _SANE.match(given):
+                return given
+            break
+    return secrets.token_hex(8)
 
 
 class RequestIdMiddleware:
@@ -24,8 +35,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        rid = given if _SANE.match(given) else secrets.token_hex(8)
+        rid = chosen_request_id(scope)
         token = request_id.set(rid)
 
         async def send_with_id(message: Message) -> None:

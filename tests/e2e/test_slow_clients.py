@@ -206,3 +206,33 @@ def test_a_huge_chunked_body_is_refused_at_its_limit_with_bounded_memory(server:
     assert b"larger than 5 MiB" in answer
     assert sent < 64 * MiB, f"the server kept reading: {sent // MiB} MiB taken"
     assert grown < 32 * MiB, f"server RSS grew {grown / MiB:.0f} MiB"
+
+
+def _answer_and_close(sock: socket.socket) -> tuple[bytes, bool]:
+    answer, closed = b"", False
+    sock.settimeout(5)
+    try:
+        while data := sock.recv(65536):
+            answer += data
+        closed = True
+    except ConnectionResetError:
+        closed = True
+    except TimeoutError:
+        pass
+    return answer, closed
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole-head", "unfinished-head"])
+def test_a_request_head_past_max_header_bytes_is_refused_and_closed(
+    server: Server, whole: bool
+) -> None:
+    # http.max_header_bytes is 16 KiB by default, with either HTTP parser.
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"p" * 40_000
+    with _connect(server) as sock:
+        sock.sendall(head + (b"\r\n\r\n" if whole else b""))
+        answer, closed = _answer_and_close(sock)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert closed
+    with _connect(server) as sock:  # a normal head on a new connection is served
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"p" * 8000 + b"\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")

@@ -109,6 +109,17 @@ async def test_request_id_is_echoed_or_made(tmp_path: Path) -> None:
             assert given.headers["x-request-id"] == "abc-123"
             made = await client.get("/healthz", headers={"X-Request-ID": "<script>"})
             assert len(made.headers["x-request-id"]) == 16
+            # The intake's routes, served in front of the FastAPI stack, answer the same way.
+            for auth, status in (({"Authorization": "Bearer wrong"}, 403), ({}, 401)):
+                sent = await client.post(
+                    "/api/v1/projects/shop/reports",
+                    json={"classifier": "E", "message": "m"},
+                    headers={**auth, "X-Request-ID": "ingest-1"},
+                )
+                assert sent.status_code == status
+                assert sent.headers["x-request-id"] == "ingest-1"
+                assert sent.headers["x-content-type-options"] == "nosniff"
+                assert sent.headers["x-frame-options"] == "DENY"
     finally:
         await container.aclose()
 

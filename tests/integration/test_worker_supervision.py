@@ -292,3 +292,46 @@ def test_supervision_marks_a_stalled_or_dead_loop() -> None:
     assert not Supervision.healthy(report["outbox"])
     supervision.stopped("job:poll", dead=True)
     assert supervision.report()["job:poll"].state == "dead"
+
+
+class _CountedClaims(OutboxRepository):
+    """The store's claim, counted."""
+
+    claims = 0
+
+    async def claim(self, *args: object, **kwargs: object) -> list[OutboxWork]:
+        self.claims += 1
+        return await super().claim(*args, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_worker_waits_without_claiming_while_every_project_is_passive(
+    db: Database,
+) -> None:
+    projects = ProjectRepository(db)
+    project = (await projects.ensure("shop", name="", integration_active=False, now=_now())).id
+    item = await _add(db, project, "ok")
+    done: list[int] = []
+    finished = asyncio.Event()
+
+    async def ok(work: OutboxWork) -> None:
+        done.append(work.id)
+        finished.set()
+
+    resumed = asyncio.Event()
+    # A long poll: only the resume event can make the worker go on within the test.
+    runtime = _runtime(db, {"ok": ok}, any_active=projects.any_active, resumed=resumed)
+    runtime.worker.poll_interval = 30.0
+    outbox = runtime.worker.outbox = _CountedClaims(db)
+    runtime.start()
+    try:
+        for _ in range(20):  # work written meanwhile wakes nobody
+            runtime.worker.wake()
+            await asyncio.sleep(0.01)
+        assert outbox.claims == 0
+        assert done == []
+        await projects.set_active("shop", True, actor="test", now=_now())
+        runtime.worker.resume()
+        await asyncio.wait_for(finished.wait(), timeout=5)
+        assert done == [item]
+    finally:
+        await runtime.stop()
