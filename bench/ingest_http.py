@@ -120,7 +120,10 @@ def run_syncengine(label: str, python_path: str | None, bodies: list[bytes], arg
         port = free_port()
         env = {"PYTHONPATH": python_path} if python_path else {}
         command = syncengine_command(port, config)
-        with Served(command, port=port, env=env, log=folder / "server.log") as served:
+        # From the checkout measured: ``python -m`` puts the working directory first on
+        # sys.path, so from this repository's root PYTHONPATH alone imported this code again.
+        cwd = Path(python_path) if python_path else None
+        with Served(command, port=port, env=env, log=folder / "server.log", cwd=cwd) as served:
             run = measure(label, served, bodies, args)
         with sqlite3.connect(folder / "data" / "syncengine.db") as conn:
             stored = conn.execute("SELECT COALESCE(SUM(count), 0) FROM error_groups").fetchone()[0]

@@ -11,8 +11,9 @@ single report) the same pre-built requests go, one event per request over
   (regression check, group history, ticket rules); the integration is Passive, so
   due tickets are queued in the outbox but not pushed (``--jira`` to push them to
   the bundled simulator too);
-- **against** (with ``--against PATH``): the same server from another checkout,
-  e.g. the code before a change.
+- **against** (with ``--against PATH``, repeatable): the same server from another
+  checkout, e.g. the code before a change (run from that checkout, so it imports
+  that code); ``vs against`` is against the first of them.
 
 Each server answers 2xx only once its event is committed; after the run the
 store is read back and the bench fails unless it holds exactly the accepted events.
@@ -117,8 +118,15 @@ def run_syncengine(
         config = write_syncengine_config(folder, token=TOKEN, extra=extra)
         port = free_port()
         env = {"PYTHONPATH": python_path} if python_path else {}
+        # Run from the checkout measured: ``python -m`` puts the working directory first on
+        # sys.path, so from this repository's root PYTHONPATH alone imported this code again.
+        cwd = Path(python_path) if python_path else None
         with Served(
-            syncengine_command(port, config), port=port, env=env, log=folder / "server.log"
+            syncengine_command(port, config),
+            port=port,
+            env=env,
+            log=folder / "server.log",
+            cwd=cwd,
         ) as served:
             run = measure(label, served, warm, timed, args.concurrency)
         stored = stored_events(folder / "data")
@@ -141,7 +149,12 @@ def main() -> None:
     parser.add_argument("--fingerprints", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--formats", default=",".join(FORMATS), help="comma-separated")
-    parser.add_argument("--against", help="another checkout to measure the same way")
+    parser.add_argument(
+        "--against",
+        action="append",
+        default=[],
+        help="another checkout to measure the same way (repeatable)",
+    )
     parser.add_argument("--jira", action="store_true", help="push tickets to the simulator too")
     parser.add_argument(
         "--ingest",
@@ -166,10 +179,11 @@ def main() -> None:
         timed = build(fmt, args.events, args.fingerprints)
         runs = [] if args.no_raw else [run_raw(fmt, warm, timed, args.concurrency)]
         runs.append(run_syncengine("syncengine", None, fmt, warm, timed, args))
-        if args.against:
-            runs.append(run_syncengine("against", args.against, fmt, warm, timed, args))
+        for number, path in enumerate(args.against):
+            label = "against" if number == 0 else f"against{number + 1}"
+            runs.append(run_syncengine(label, path, fmt, warm, timed, args))
         raw = runs[0] if not args.no_raw else None
-        against = runs[-1] if args.against else None
+        against = runs[len(runs) - len(args.against)] if args.against else None
         for run in runs:
             vs_raw = f"{run.rate / raw.rate:.2f}" if raw else "-"
             vs_against = f"{run.rate / against.rate:.2f}" if against else "-"

@@ -48,6 +48,7 @@ from syncengine.store.groups import GroupRepository
 from syncengine.store.history import HistoryHook, HistoryRepository
 from syncengine.store.impact import ImpactRepository
 from syncengine.store.jira_budget import SharedBudgets
+from syncengine.store.link_repair import LinkRepair
 from syncengine.store.link_sync import LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
 from syncengine.store.locks import LinkLocks
@@ -247,6 +248,7 @@ async def bootstrap(  # noqa: PLR0915 - the one composition root wires every par
     )
     sync = build_sync(
         store=link_store,
+        repair=LinkRepair(db),
         locks=LinkLocks(db),
         configs=values.sync_configs(settings),
         user_maps={slug: dict(p.jira.user_map) for slug, p in settings.projects.items()},

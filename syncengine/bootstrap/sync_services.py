@@ -16,6 +16,7 @@ from syncengine.jira.client import JiraClient
 from syncengine.store.cursors import CursorRepository
 from syncengine.store.groups import GroupRepository
 from syncengine.store.impact import ImpactRepository
+from syncengine.store.link_repair import LinkRepair
 from syncengine.store.link_sync import PULL_KIND, LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
 from syncengine.store.locks import LinkLocks
@@ -56,6 +57,7 @@ class TwoWaySync:
 def build_sync(
     *,
     store: LinkSyncStore,
+    repair: LinkRepair,
     locks: LinkLocks,
     configs: Mapping[str, ProjectSync | ConfigError],
     user_maps: Mapping[str, Mapping[str, str]],
@@ -94,8 +96,10 @@ def build_sync(
         links=links,
         cursors=cursors,
         store=store,
+        repair=repair,
         executor=executor,
         clock=clock,
+        wake=wake,
     )
     impact = ImpactRefresher(
         configs=impact_configs,

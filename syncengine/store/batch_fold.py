@@ -8,12 +8,15 @@ one key twice) and the pages a commit dirties are as few as they can be.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from syncengine.domain.reports import CrashReport, Frame
 from syncengine.store.tables import to_epoch_ms
@@ -159,27 +162,29 @@ def _fold_report(
 
 
 def sample_payload(report: CrashReport) -> str:
-    """A report as the JSON text a sample row keeps."""
+    """A report as the JSON text a sample row keeps.
+
+    Encoded with orjson, which writes the timestamp (ISO 8601, as ``isoformat``) and the
+    frames (dataclasses) itself: a uniform batch keeps a sample of nearly every report,
+    and the standard encoder took a fifth of the fold's time. What orjson refuses (an
+    integer past 64 bits in ``raw``, say) goes through the standard encoder, same text.
+    """
     data: dict[str, Any] = {
-        "timestamp": report.timestamp.isoformat(),
+        "timestamp": report.timestamp,
         "classifier": report.classifier,
         "message": report.message,
         "version": report.version,
         "attributes": report.attributes,
-        "frames": [
-            {
-                "function": f.function,
-                "module": f.module,
-                "filename": f.filename,
-                "line": f.line,
-                "in_app": f.in_app,
-            }
-            for f in report.frames
-        ],
+        "frames": report.frames,
     }
     if report.raw is not None:
         data["raw"] = report.raw
-    return json.dumps(data, separators=(",", ":"), default=str)
+    try:
+        return orjson.dumps(data, default=str).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        data["timestamp"] = report.timestamp.isoformat()
+        data["frames"] = [dataclasses.asdict(f) for f in report.frames]
+        return json.dumps(data, separators=(",", ":"), default=str)
 
 
 def frames_from_payload(payload: dict[str, Any]) -> tuple[Frame, ...]:

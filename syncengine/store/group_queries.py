@@ -217,27 +217,80 @@ async def load_page(
         project_ids = tuple((await conn.execute(select(Project.id))).scalars())
     states = (wanted.state,) if wanted.state is not None else tuple(GroupState)
     arms = [(pid, state) for pid in project_ids for state in states]
-    if len(arms) <= 1 or len(arms) > _MERGE_ARMS:
-        query = _page_query(wanted, key, limit, after)
-    else:
-        # Each (project, state)'s page comes off its (project, state, key) index; the pages
-        # are merged. One query over several would sort every matching group (seconds at 1 M).
-        pages = union_all(
-            *(
-                select(
-                    _page_query(
-                        replace(wanted, project_ids=(pid,), state=state), key, limit, after
-                    ).subquery()
-                )
-                for pid, state in arms
-            )
-        ).subquery()
-        query = select(pages).order_by(pages.c[key.key].desc(), pages.c.id.desc()).limit(limit)
+    if text:
+        # Too common a text for the index: walk the list in its order (a merge of the
+        # (project, state, key) indexes, ids only) and test the text on each stretch of
+        # it, so the page costs about limit / share-of-groups-matching rows; filtering
+        # each (project, state) index on its own would read all of those without a match.
+        return await _scan_in_order(conn, wanted, key, arms=arms, limit=limit, after=after)
+    query = _merged_query(wanted, key, arms, limit, after)
     return [(_snapshot(row), row._mapping["jira_issue_key"]) for row in await conn.execute(query)]
+
+
+def _merged_query(
+    wanted: GroupFilter,
+    key: Any,
+    arms: list[tuple[int, GroupState]],
+    limit: int,
+    after: tuple[datetime | int, int] | None,
+    *,
+    columns: tuple[Any, ...] | None = None,
+) -> Select[*tuple[Any, ...]]:
+    if len(arms) <= 1 or len(arms) > _MERGE_ARMS:
+        return _page_query(wanted, key, limit, after, columns=columns)
+    # Each (project, state)'s page comes off its (project, state, key) index; the pages
+    # are merged. One query over several would sort every matching group (seconds at 1 M).
+    pages = union_all(
+        *(
+            select(
+                _page_query(
+                    replace(wanted, project_ids=(pid,), state=state),
+                    key,
+                    limit,
+                    after,
+                    columns=columns,
+                ).subquery()
+            )
+            for pid, state in arms
+        )
+    ).subquery()
+    return select(pages).order_by(pages.c[key.key].desc(), pages.c.id.desc()).limit(limit)
+
+
+async def _scan_in_order(
+    conn: AsyncConnection,
+    wanted: GroupFilter,
+    key: Any,
+    *,
+    arms: list[tuple[int, GroupState]],
+    limit: int,
+    after: tuple[datetime | int, int] | None,
+) -> list[tuple[GroupSnapshot, str | None]]:
+    untexted = replace(wanted, text="")
+    found: list[tuple[GroupSnapshot, str | None]] = []
+    stretch = min(max(limit, 1) * _SCAN_PER_ROW, _SCAN_MOST)
+    while True:
+        ids = (
+            await conn.execute(
+                _merged_query(untexted, key, arms, stretch, after, columns=(key, ErrorGroup.id))
+            )
+        ).all()
+        if not ids:
+            return found
+        query = _page_query(wanted, key, limit - len(found), None, candidates=[i for _, i in ids])
+        found += [(_snapshot(r), r._mapping["jira_issue_key"]) for r in await conn.execute(query)]
+        if len(found) >= limit or len(ids) < stretch:
+            return found
+        after = (ids[-1][0], ids[-1][1])
+        stretch = min(stretch * 4, _SCAN_MOST)
 
 
 # Up to this many (project, state) pairs a list is merged from their pages.
 _MERGE_ARMS = 256
+# A common text is tested on stretches of the list, the first of this many groups per
+# group of the page (enough when 1 in 50 match), each next one 4x longer, up to the most.
+_SCAN_PER_ROW = 50
+_SCAN_MOST = 64_000
 # Past this many groups containing a text, the search index is no help: such a common
 # text is found soon enough by reading the list's index in order.
 SEARCH_CANDIDATES = 5000
@@ -276,13 +329,19 @@ def _page_query(
     after: tuple[datetime | int, int] | None,
     *,
     candidates: list[int] | None = None,
+    columns: tuple[Any, ...] | None = None,
 ) -> Select[*tuple[Any, ...]]:
-    query = _where(
-        select(*_GROUP_COLUMNS, IssueLink.jira_issue_key)
-        .join(Project, Project.id == ErrorGroup.project_id)
-        .outerjoin(IssueLink, IssueLink.group_id == ErrorGroup.id),
-        wanted,
-    )
+    if columns is not None:  # the keys alone, off the index (filters that need no join)
+        base = select(*columns)
+        if wanted.has_ticket is not None:
+            base = base.outerjoin(IssueLink, IssueLink.group_id == ErrorGroup.id)
+    else:
+        base = (
+            select(*_GROUP_COLUMNS, IssueLink.jira_issue_key)
+            .join(Project, Project.id == ErrorGroup.project_id)
+            .outerjoin(IssueLink, IssueLink.group_id == ErrorGroup.id)
+        )
+    query = _where(base, wanted)
     if candidates is not None:
         query = query.where(ErrorGroup.id.in_(candidates))
     if after is not None:

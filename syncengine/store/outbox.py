@@ -13,7 +13,7 @@ unfinished item of its subject it waits behind (``waits_for``, :func:`waits_for`
 and hands its own ``waits_for`` on to its follower when it finishes, so the claim
 reads only the partial index of items that wait for nothing, in due order. Dead
 items block their own subject's followers but are never scanned — except dead
-link syncs (:data:`LATEST_WINS`): a later push or pull of the link carries the
+link syncs (:data:`LATEST_WINS`: push, pull, regression): a later sync of the link carries the
 latest desired state, so a dead one stays visible for the operator but holds
 nothing back (it hands its followers on when it dies, like a finished item). The claim still
 checks each candidate against the per-subject index of unfinished items (one
@@ -321,7 +321,14 @@ class OutboxRepository:
             )
         )
 
-    async def _settle(self, item_id: int, worker: str, values: dict[str, Any]) -> bool:
+    async def _settle(
+        self,
+        item_id: int,
+        worker: str,
+        values: dict[str, Any],
+        *,
+        note: dict[str, Any] | None = None,
+    ) -> bool:
         # Only the current lease holder may settle: a worker whose lease expired
         # and was taken over must not overwrite the new holder's outcome.
         async with self._db.session() as session:
@@ -335,6 +342,10 @@ class OutboxRepository:
                 .values(**values)
             )
             settled = bool(result.rowcount)  # type: ignore[attr-defined]
+            if settled and note:
+                row = await session.get(OutboxItem, item_id)
+                if row is not None:
+                    row.payload = {**dict(row.payload), **note}
             if settled and values["state"] in (State.DONE, State.DEAD):
                 await self._hand_on(session, item_id, dead=values["state"] == State.DEAD)
             return settled
@@ -370,11 +381,15 @@ class OutboxRepository:
             },
         )
 
-    async def kill(self, item_id: int, worker: str, *, error: str, now: datetime) -> bool:
+    async def kill(
+        self, item_id: int, worker: str, *, error: str, now: datetime, exhausted: bool = False
+    ) -> bool:
         """Mark a claimed item dead: it waits, visible, until an operator retries or drops it.
 
         Its subject's later items wait behind it, unless it is a link sync
-        (:data:`LATEST_WINS`): the link's later syncs supersede it.
+        (:data:`LATEST_WINS`): the link's later syncs supersede it. ``exhausted``: it
+        failed for passing reasons until it ran out of attempts (``payload["exhausted"]``,
+        which the poll's repair of links looks for).
         """
         return await self._settle(
             item_id,
@@ -386,6 +401,7 @@ class OutboxRepository:
                 "last_error": error,
                 "updated_at": now,
             },
+            note={"exhausted": exhausted},
         )
 
     async def annotate(

@@ -45,6 +45,8 @@ request's ``support.create``: it waits for it)."""
 PUSHING_KINDS = (LINK_PUSH, LINK_REGRESSION)
 """Kinds whose pending items are pushes the link's merge must not undo."""
 
-LATEST_WINS = (LINK_PUSH, LINK_PULL)
+LATEST_WINS = (LINK_PUSH, LINK_PULL, LINK_REGRESSION)
 """Kinds that merge the link's current values when they run: a later item of the link
-carries the latest desired state, so a dead one never holds the link's later work back."""
+carries the latest desired state, so a dead one never holds the link's later work back
+(a dead regression's reopened state is the group's, which the next push carries; its
+comment is left to the operator's retry)."""

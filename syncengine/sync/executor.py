@@ -64,6 +64,7 @@ from syncengine.sync.applying import ACTOR, conflict_entry, engine_changes
 from syncengine.sync.config import ProjectSync
 from syncengine.sync.link_values import (
     ISSUE_FIELDS,
+    JiraValues,
     available_transitions,
     domain_status,
     in_flight,
@@ -254,12 +255,13 @@ class LinkSync:
         group, changed = inputs.group, inputs.changed_at
         cfg = self.config(slug)
         base = snapshot_values(link)
-        jira = jira_values(
+        flying = in_flight(inputs.pushing)
+        jira = await self._jira_side(
+            slug,
             issue,
-            mapping=cfg.mapping,
-            users=self.users(slug),
-            fallback=base,
-            fallback_status=link.snapshot.status,
+            link,
+            # Whom Jira's assignee may be, when Cloud shows only an account id.
+            (group.assignee, base.assignee if base is not None else None, *flying.assignee),
         )
         engine = LinkValues(
             state=GroupState(group.state),
@@ -273,7 +275,7 @@ class LinkSync:
             jira=jira.values,
             mode=cfg.mode,
             policy=cfg.policy,
-            in_flight=in_flight(inputs.pushing),
+            in_flight=flying,
             engine_times=ChangeTimes(state=changed.get("state"), assignee=changed.get("assignee")),
             jira_times=ChangeTimes(
                 state=issue.updated, assignee=issue.updated, fix_versions=issue.updated
@@ -340,6 +342,24 @@ class LinkSync:
         if refused is not None:
             raise refused
         return merged
+
+    async def _jira_side(
+        self, slug: str, issue: JiraIssue, link: LinkRecord, people: tuple[str | None, ...]
+    ) -> JiraValues:
+        """Jira's values in engine terms; an account-id-only assignee named as one of
+        ``people`` when it is that person (:meth:`UserDirectory.known_as`)."""
+        users = self.users(slug)
+        jira = jira_values(
+            issue,
+            mapping=self.config(slug).mapping,
+            users=users,
+            fallback=snapshot_values(link),
+            fallback_status=link.snapshot.status,
+        )
+        named = await users.known_as(self._clients(slug), jira.values.assignee, people)
+        if named == jira.values.assignee:
+            return jira
+        return replace(jira, values=replace(jira.values, assignee=named))
 
     # -- engine → Jira --------------------------------------------------------------------
 

@@ -17,6 +17,11 @@ An issue moved to another Jira project while no webhook told of it keeps its old
 in the link, so the project's search no longer finds it: the same search also asks,
 by id, whether any of the next ``MOVED_CHUNK`` linked issues (round robin over the
 links) now lives outside the project; one found is synced, and followed by id after.
+
+A run that got Jira's answer then repairs the project's link syncs
+(:class:`~syncengine.store.link_repair.LinkRepair`): the ones waiting on a backoff are
+due at once, and a link whose last push ran out of attempts is pushed again, so every
+link converges within one poll cycle once Jira's faults stop.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from syncengine.jira import jql
 from syncengine.jira.errors import JiraBadRequest
 from syncengine.logs import bound
 from syncengine.store.cursors import CursorRecord, CursorRepository
+from syncengine.store.link_repair import LinkRepair
 from syncengine.store.link_sync import LinkSyncStore, PollScope
 from syncengine.store.links import IssueLinkRepository
 from syncengine.store.projects import ProjectRepository
@@ -63,6 +69,10 @@ class PollResult:
     seen: int = 0
     synced: int = 0
     skipped: str | None = None
+    woken: int = 0
+    """Link syncs waiting on a backoff that this run made due (Jira answers again)."""
+    requeued: int = 0
+    """Links whose last push ran out of attempts, pushed again (see ``store.link_repair``)."""
 
 
 def poll_jql(
@@ -95,14 +105,18 @@ class Poller:
         links: IssueLinkRepository,
         cursors: CursorRepository,
         store: LinkSyncStore,
+        repair: LinkRepair,
         executor: LinkSync,
         clock: Callable[[], datetime],
+        wake: Callable[[], None] = lambda: None,
     ) -> None:
         self._watches = dict(watches)
         self._projects = projects
         self._links = links
         self._cursors = cursors
         self._store = store
+        self._repair = repair
+        self._wake = wake
         self._executor = executor
         self._clock = clock
         self._moved_after: dict[int, int] = {}  # per project: the last link id looked at
@@ -175,7 +189,17 @@ class Poller:
             await self._cursors.update(record.id, last_error=exc.user_message()[:2000])
             raise
         await self._cursors.update(record.id, watermark=now, last_poll_at=now, last_error=None)
-        return result
+        # Jira answered: link syncs waiting on a backoff are due now, exhausted pushes retried.
+        repaired = await self._repair.after_poll(record.id, now=self._clock())
+        if repaired.woken or repaired.requeued:
+            log.info(
+                "poll of %s: %d backed-off link syncs due now, %d exhausted pushes queued again",
+                slug,
+                repaired.woken,
+                repaired.requeued,
+            )
+            self._wake()
+        return replace(result, woken=repaired.woken, requeued=repaired.requeued)
 
     async def _next_unseen(self, project_id: int) -> tuple[str, ...]:
         """The next ``MOVED_CHUNK`` linked issues, round robin over the project's links."""

@@ -9,7 +9,7 @@ to that id: a round trip never changes the value, so it never echoes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from syncengine.errors import JiraPermanentError
 from syncengine.jira.client import JiraClient
@@ -73,6 +73,32 @@ class UserDirectory:
             self._remember(user.email, ident)
             return user.email
         return f"{JIRA_PREFIX}{ident}"
+
+    async def known_as(
+        self, client: JiraClient, engine_user: str | None, candidates: Iterable[str | None]
+    ) -> str | None:
+        """``engine_user`` as one of ``candidates`` (the link's own values) when it is a
+        ``jira:<id>`` that a candidate e-mail maps to; else ``engine_user`` unchanged.
+
+        A Jira user whose e-mail Cloud hides is named ``jira:<id>`` only by a process that
+        never looked that user up (another process pushed it, or this one restarted): the
+        same person must not read as a change. Each candidate is looked up once (cached).
+
+        Raises JiraError when a lookup fails for a passing reason.
+        """
+        if not engine_user or not engine_user.startswith(JIRA_PREFIX):
+            return engine_user
+        wanted = engine_user[len(JIRA_PREFIX) :]
+        for candidate in dict.fromkeys(candidates):
+            if not candidate or candidate.startswith(JIRA_PREFIX):
+                continue
+            try:
+                found = await self.jira_id(client, candidate)
+            except JiraPermanentError:
+                continue  # not a Jira user we can name: not this one
+            if found == wanted:
+                return candidate
+        return engine_user
 
     def _remember(self, email: str, jira_id: str) -> None:
         self._cache[email.casefold()] = jira_id

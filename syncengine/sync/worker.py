@@ -400,7 +400,8 @@ class OutboxWorker:
             rng=self.rng,
         )
         if isinstance(decision, GiveUp):
-            await self._kill(item, error)
+            # ``exhausted``: a passing failure ran out of attempts (the poll may repair it).
+            await self._kill(item, error, exhausted=transient)
             return
         log.warning(
             "outbox item %s (%s) failed, retry in %.1fs: %s",
@@ -414,7 +415,9 @@ class OutboxWorker:
         )
         await self.on_outcome(item, error)
 
-    async def _kill(self, item: OutboxWork, error: str) -> None:
+    async def _kill(self, item: OutboxWork, error: str, *, exhausted: bool = False) -> None:
         log.error("outbox item %s (%s) is dead: %s", item.id, item.kind, error)
-        await self.outbox.kill(item.id, self.worker_id, error=error, now=self.clock())
+        await self.outbox.kill(
+            item.id, self.worker_id, error=error, now=self.clock(), exhausted=exhausted
+        )
         await self.on_outcome(item, error)

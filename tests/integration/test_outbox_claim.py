@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from alembic import command
 from sqlalchemy import create_engine, insert, select, text, update
 
@@ -15,7 +16,7 @@ from syncengine.store.outbox import OutboxRepository, State
 from syncengine.store.projects import ProjectRepository
 from syncengine.store.tables import ErrorGroup, OutboxItem, Project
 from syncengine.store.ticket_queue import DueTicket, queue_tickets
-from syncengine.store.work_kinds import LINK_PULL, LINK_PUSH
+from syncengine.store.work_kinds import LINK_PULL, LINK_PUSH, LINK_REGRESSION
 from tests.integration.test_outbox import LEASE, T0, _add, _group, _project
 
 
@@ -116,13 +117,16 @@ async def test_dead_and_blocked_items_cost_the_claim_nothing_and_others_run(db: 
         assert await outbox.complete(follower, "w", now=T0)
 
 
-async def test_a_dead_link_sync_holds_nothing_back_and_stays_visible(db: Database) -> None:
-    # Issue 19: a refused push must not block the link's later pushes forever; they carry
-    # the latest desired state. A dead create still blocks (the test above).
+@pytest.mark.parametrize("kind", [LINK_PUSH, LINK_REGRESSION])
+async def test_a_dead_link_sync_holds_nothing_back_and_stays_visible(
+    db: Database, kind: str
+) -> None:
+    # Issue 19: a refused push (or regression reopen) must not block the link's later
+    # pushes forever; they carry the latest desired state. A dead create still blocks.
     outbox = OutboxRepository(db)
     pid = await _project(db)
     g = await _group(db, pid, "a")
-    first = await _add(db, pid, LINK_PUSH, group_id=g)
+    first = await _add(db, pid, kind, group_id=g)
     waiting = await _add(db, pid, LINK_PUSH, group_id=g)  # queued while the first runs
     assert await _claim_ids(outbox) == [first]
     assert await outbox.kill(first, "w", error="400 from Jira", now=T0)

@@ -175,3 +175,41 @@ async def test_the_search_index_follows_new_changed_and_deleted_groups(db: Datab
             await conn.exec_driver_sql(
                 "INSERT INTO group_search (group_search) VALUES ('integrity-check')"
             )
+
+
+async def test_a_common_text_is_found_in_list_order_over_stretches_of_the_list(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Matches in one project and state only: each (project, state) index filtered on
+    # its own would read the others to the end; the list is read in stretches instead.
+    groups = GroupRepository(db)
+    shop, shed = await project_id(db), await project_id(db, "shed")
+    await groups.fold(
+        [
+            (shop, [report(f"a-{i}", i, message="common" if i % 3 else "x") for i in range(12)]),
+            (shed, [report(f"b-{i}", i, message="other") for i in range(6)]),
+        ],
+        now=T0,
+    )
+    async with db.connect() as conn:
+        await conn.execute(
+            update(ErrorGroup).where(ErrorGroup.fingerprint == "a-4").values(state="muted")
+        )
+    monkeypatch.setattr(group_queries, "SEARCH_CANDIDATES", 0)
+    monkeypatch.setattr(group_queries, "_SCAN_PER_ROW", 1)
+    monkeypatch.setattr(group_queries, "_SCAN_MOST", 5)
+    everything = await _all_pages(groups, None, GroupFilter(), 50)
+    for sort in ("last_seen", "count"):
+        wanted = GroupFilter(text="COMMON", sort=sort)  # type: ignore[arg-type]
+        expected = [
+            g.fingerprint
+            for g in await _all_pages(groups, None, GroupFilter(sort=sort), 50)  # type: ignore[arg-type]
+            if g.message == "common"
+        ]
+        assert len(expected) == 8
+        for size in (1, 3, 50):
+            found = await _all_pages(groups, None, wanted, size)
+            assert [g.fingerprint for g in found] == expected
+    muted = GroupFilter(text="common", state=GroupState.MUTED)
+    assert [g.fingerprint for g in await _all_pages(groups, None, muted, 2)] == ["a-4"]
+    assert len(everything) == 18

@@ -107,7 +107,7 @@ def _avatars(seed: str) -> dict[str, str]:
 
 def user(state: SimState, who: User, version: int) -> dict[str, Any]:
     if state.flavour == "cloud":
-        return {
+        shown = {
             "self": f"{_api(state, version)}/user?accountId={who.account_id}",
             "accountId": who.account_id,
             "accountType": "atlassian",
@@ -117,6 +117,9 @@ def user(state: SimState, who: User, version: int) -> dict[str, Any]:
             "active": who.active,
             "timeZone": who.time_zone,
         }
+        if state.hidden_emails:
+            del shown["emailAddress"]  # the user's profile visibility hides it
+        return shown
     return {
         "self": f"{_api(state, version)}/user?username={who.name}",
         "key": who.key,

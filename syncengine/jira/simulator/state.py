@@ -103,6 +103,8 @@ class SimState:
     denied: set[tuple[str, str, Permission]] = field(default_factory=set)
     listeners: list[Callable[[IssueEvent], None]] = field(default_factory=list)
     next_id: int = 10000
+    hidden_emails: bool = False
+    """Cloud users' profile visibility hides every ``emailAddress`` (search still finds them)."""
     reserved_ids: set[str] = field(default_factory=set)
     search_index: SearchIndex = field(init=False)
 
