@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from syncengine.errors import JiraError
@@ -32,22 +33,16 @@ IDENTITY_PROPERTY = "syncengine.support"
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, kw_only=True, eq=False)  # a service: equal only to itself
 class SupportCreateHandler:
     """Runs ``support.create`` items (an outbox worker handler)."""
 
-    def __init__(
-        self,
-        *,
-        requests: SupportRepository,
-        projects: ProjectRepository,
-        targets: TargetLookup,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self.requests = requests
-        self.projects = projects
-        self.targets = targets
-        self.clock = clock
-        self._locks: dict[int, asyncio.Lock] = {}
+    requests: SupportRepository
+    projects: ProjectRepository
+    targets: TargetLookup
+    clock: Callable[[], datetime]
+    # One lock per project: its requests are created one at a time.
+    _locks: dict[int, asyncio.Lock] = field(default_factory=dict, init=False, repr=False)
 
     async def __call__(self, work: OutboxWork) -> None:
         """Create (or find) the issue of the item's request; raises JiraError to retry.

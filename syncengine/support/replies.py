@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from syncengine.errors import JiraError, JiraTransientError
@@ -36,21 +37,14 @@ def _marker(reply_id: int) -> str:
     return f"wrote in the support portal, reply {reply_id}:"
 
 
+@dataclass(frozen=True, kw_only=True, eq=False)  # a service: equal only to itself
 class SupportReplyHandler:
     """Runs ``support.comment`` items (an outbox worker handler)."""
 
-    def __init__(
-        self,
-        *,
-        requests: SupportRepository,
-        projects: ProjectRepository,
-        targets: TargetLookup,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self.requests = requests
-        self.projects = projects
-        self.targets = targets
-        self.clock = clock
+    requests: SupportRepository
+    projects: ProjectRepository
+    targets: TargetLookup
+    clock: Callable[[], datetime]
 
     async def __call__(self, work: OutboxWork) -> None:
         """Comment the reply on the request's issue; raises JiraError to retry."""
