@@ -5,14 +5,28 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from syncengine.web.passwords import hash_password
 from tests.e2e.conftest import Server, SimProcess
+
+SESSION_SECRET = "e2e-session-secret-" * 3
+
+
+def web_config(users: Mapping[str, tuple[str, str]]) -> str:
+    """The ``[web]`` block of a browser test's server: a fixed session key and ``users``
+    (name -> (password, role)), each with the argon2 hash of their password."""
+    blocks = "".join(
+        f'\n[web.users.{name}]\npassword_hash = "{hash_password(password)}"\nrole = "{role}"\n'
+        for name, (password, role) in users.items()
+    )
+    return f'[web]\nsession_secret = "{SESSION_SECRET}"\n{blocks}\n'
+
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"

@@ -16,7 +16,6 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from syncengine.web.passwords import hash_password
 from tests.e2e.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -26,6 +25,7 @@ from tests.e2e.browser import (
     sign_in,
     started,
     wait_until,
+    web_config,
 )
 from tests.e2e.conftest import Server
 
@@ -47,13 +47,7 @@ project_key = "CRASH"
         f'''data_dir = "{tmp}/data"
 log_level = "info"
 
-[web]
-session_secret = "{"e2e-session-secret-" * 3}"
-
-[web.users.root]
-password_hash = "{hash_password(PASSWORD)}"
-role = "admin"
-
+{web_config({"root": (PASSWORD, "admin")})}
 [projects.shop]
 name = "Web shop"
 submission_tokens = ["{TOKEN}"]

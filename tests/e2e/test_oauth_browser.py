@@ -16,7 +16,6 @@ import pytest
 from cryptography.fernet import Fernet
 from playwright.sync_api import Browser, expect, sync_playwright
 
-from syncengine.web.passwords import hash_password
 from tests.e2e.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -25,6 +24,7 @@ from tests.e2e.browser import (
     shot,
     sign_in,
     wait_until,
+    web_config,
 )
 from tests.e2e.conftest import Server, free_port
 
@@ -49,13 +49,7 @@ def _config(tmp: Path, port: int, sim_url: str) -> Path:
         f'''data_dir = "{tmp}/data"
 public_url = "http://127.0.0.1:{port}"
 
-[web]
-session_secret = "{"e2e-session-secret-" * 3}"
-
-[web.users.root]
-password_hash = "{hash_password(PASSWORD)}"
-role = "admin"
-
+{web_config({"root": (PASSWORD, "admin")})}
 [projects.shop]
 name = "Web shop"
 submission_tokens = ["{TOKEN}"]

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from syncengine.web.passwords import hash_password
 from tests.e2e.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -25,6 +24,7 @@ from tests.e2e.browser import (
     sign_in,
     started,
     wait_until,
+    web_config,
 )
 from tests.e2e.conftest import Server
 
@@ -34,20 +34,15 @@ USERS = {"alice": "alice-password-1", "bob": "bob-password-22", "root": "root-pa
 
 
 def _config(tmp: Path, sim_url: str) -> Path:
-    users = "".join(
-        f'[web.users.{name}]\npassword_hash = "{hash_password(pw)}"\n'
-        f'role = "{"admin" if name == "root" else "portal"}"\n\n'
-        for name, pw in USERS.items()
+    web = web_config(
+        {name: (pw, "admin" if name == "root" else "portal") for name, pw in USERS.items()}
     )
     config = tmp / "syncengine.toml"
     config.write_text(
         f'''data_dir = "{tmp}/data"
 log_level = "info"
 
-[web]
-session_secret = "{"e2e-session-secret-" * 3}"
-
-{users}
+{web}
 [projects.portal]
 name = "API Portal"
 
