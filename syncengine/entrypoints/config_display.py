@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, SecretStr
 
 from syncengine.settings import Settings, mask_secret
 
 __all__ = ["display_settings"]
+
+
+def _holds_secret(annotation: Any) -> bool:
+    """A field typed ``SecretStr`` (or ``SecretStr | None``): shown "(unset)" when None too."""
+    return annotation is SecretStr or SecretStr in get_args(annotation)
 
 
 def _dump_for_display(value: Any) -> Any:
@@ -21,9 +26,9 @@ def _dump_for_display(value: Any) -> Any:
         masked = getattr(type(value), "_masked", ())
         return {
             name: mask_secret(getattr(value, name))
-            if name in masked
+            if name in masked or _holds_secret(field.annotation)
             else _dump_for_display(getattr(value, name))
-            for name in type(value).model_fields
+            for name, field in type(value).model_fields.items()
         }
     if isinstance(value, dict):
         return {str(k): _dump_for_display(v) for k, v in value.items()}

@@ -227,3 +227,10 @@ def test_reference_is_itself_a_valid_config(tmp_path: Path) -> None:
     settings = load_settings(REPO / "config" / "reference.toml")
     defaults = Settings.model_fields
     assert settings.port == defaults["port"].default
+
+
+def test_config_check_says_unset_for_a_secret_not_configured() -> None:
+    shown = display_settings(Settings())
+    assert shown["admin_token"] == "(unset)"
+    assert shown["web"]["session_secret"] == "(unset)"
+    assert shown["admin_token_env"] is None  # where a secret comes from is no secret
