@@ -12,17 +12,17 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from syncengine.web.passwords import hash_password
 from tests.e2e.conftest import Server, SimProcess
+from tests.passwords import cheap_hash
 
 SESSION_SECRET = "e2e-session-secret-" * 3
 
 
 def web_config(users: Mapping[str, tuple[str, str]]) -> str:
     """The ``[web]`` block of a browser test's server: a fixed session key and ``users``
-    (name -> (password, role)), each with the argon2 hash of their password."""
+    (name -> (password, role)), each with a cheap argon2 hash of their password."""
     blocks = "".join(
-        f'\n[web.users.{name}]\npassword_hash = "{hash_password(password)}"\nrole = "{role}"\n'
+        f'\n[web.users.{name}]\npassword_hash = "{cheap_hash(password)}"\nrole = "{role}"\n'
         for name, (password, role) in users.items()
     )
     return f'[web]\nsession_secret = "{SESSION_SECRET}"\n{blocks}\n'

@@ -12,13 +12,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 
 from tests.e2e.conftest import Server
+from tests.passwords import cheap_hash
 
 pytestmark = pytest.mark.slow
 
-CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 GUESSERS = 21
 
 
@@ -26,12 +25,12 @@ GUESSERS = 21
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("sign-in")
     users = "".join(
-        f'[web.users.user{n}]\npassword_hash = "{CHEAP.hash(f"pw-{n}")}"\n' for n in range(GUESSERS)
+        f'[web.users.user{n}]\npassword_hash = "{cheap_hash(f"pw-{n}")}"\n' for n in range(GUESSERS)
     )
     config = folder / "syncengine.toml"
     config.write_text(
         f'data_dir = "{folder}/data"\n[web]\nsession_secret = "{"s" * 40}"\n'
-        f'[web.users.root]\npassword_hash = "{CHEAP.hash("root-password")}"\nrole = "admin"\n'
+        f'[web.users.root]\npassword_hash = "{cheap_hash("root-password")}"\nrole = "admin"\n'
         f"{users}[projects.shop]\n",
         encoding="utf-8",
     )

@@ -13,8 +13,8 @@ import pytest
 from syncengine.bootstrap import Container, bootstrap, prepare_projects
 from syncengine.settings import Settings
 from syncengine.web import create_app
-from syncengine.web.passwords import hash_password
 from tests.fake_support_jira import FakeSupportJira
+from tests.passwords import cheap_hash
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
 PASSWORDS = {"alice": "alice-pw-1", "bob": "bob-pw-22", "root": "root-pw-333"}
@@ -23,7 +23,7 @@ _HASHES: dict[str, str] = {}
 
 def _hash(name: str) -> str:
     if name not in _HASHES:
-        _HASHES[name] = hash_password(PASSWORDS[name])
+        _HASHES[name] = cheap_hash(PASSWORDS[name])
     return _HASHES[name]
 
 

@@ -11,8 +11,8 @@ from syncengine.bootstrap import Container, bootstrap
 from syncengine.entrypoints.cli import main
 from syncengine.settings import Settings
 from syncengine.web import create_app
-from syncengine.web.passwords import hash_password
 from tests.integration.web.conftest import PASSWORDS, Web, sign_in, web_settings_data
+from tests.passwords import cheap_hash
 
 API = "/api/v1/projects/api/support-requests"
 
@@ -74,7 +74,7 @@ async def test_a_changed_password_ends_that_users_sessions_only(web: Web) -> Non
         await sign_in(alice, "alice")
         await sign_in(bob, "bob")
         restarted = await _restarted(
-            web.container.settings, {"alice": hash_password("a-new-password-1")}
+            web.container.settings, {"alice": cheap_hash("a-new-password-1")}
         )
         try:
             # At start-up, the stale sessions are ended in the store...
@@ -94,7 +94,7 @@ async def test_a_changed_password_is_refused_on_use_even_without_the_start_up_sw
     async with web.client() as alice:
         await sign_in(alice, "alice")
         restarted = await _restarted(
-            web.container.settings, {"alice": hash_password("a-new-password-2")}
+            web.container.settings, {"alice": cheap_hash("a-new-password-2")}
         )
         try:
             async with _replaying(restarted, alice.cookies) as old_alice:
