@@ -71,19 +71,66 @@ class ServerLimits:
     max_connections: int = 2048
 
 
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline on each request head.
+class _HeadDeadline:
+    """A deadline on each request head, for a uvicorn protocol (mixed in before it).
 
-    The deadline starts when the connection opens, and again when an answer is
-    done and the connection waits for the next request; it is not pushed back by
-    each byte that arrives, so dripping a request head does not keep it open.
+    The deadline is armed while the connection awaits a request head
+    (:meth:`_awaiting_head`) and is not pushed back by each byte that arrives, so
+    dripping a request head does not keep the connection open.
     """
 
     header_timeout: float = _HEADER_TIMEOUT
+    transport: asyncio.Transport
+    loop: asyncio.AbstractEventLoop
+    client: tuple[str, int] | None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_deadline: asyncio.TimerHandle | None = None
+
+    def _awaiting_head(self) -> bool:
+        raise NotImplementedError
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_watch()
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def _watch_head(self) -> None:
+        # Arm once per wait; a request head, when it comes, disarms.
+        if self._awaiting_head() and not self.transport.is_closing():
+            if self._head_deadline is None:
+                self._head_deadline = self.loop.call_later(self.header_timeout, self._too_slow)
+        else:
+            self._stop_watch()
+
+    def _stop_watch(self) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+            self._head_deadline = None
+
+    def _too_slow(self) -> None:
+        self._head_deadline = None
+        if self._awaiting_head() and not self.transport.is_closing():
+            if self.client:
+                log.info(
+                    "closed a connection from %s: no request within %gs",
+                    self.client[0],
+                    self.header_timeout,
+                )
+            self.transport.close()
+
+
+class GuardedH11Protocol(_HeadDeadline, H11Protocol):
+    """uvicorn's h11 protocol with a deadline on each request head.
+
+    The deadline starts when the connection opens, and again when an answer is
+    done and the connection waits for the next request.
+    """
+
+    def _awaiting_head(self) -> bool:
+        # Waiting for a request head exactly while h11 has none: IDLE on our side's
+        # view of the client.
+        return bool(self.conn.their_state is h11.IDLE)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -97,35 +144,6 @@ class GuardedH11Protocol(H11Protocol):
         super().on_response_complete()
         self._watch_head()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_watch()
-        super().connection_lost(exc)
-
-    def _watch_head(self) -> None:
-        # Waiting for a request head exactly while h11 has none: IDLE on our side's view
-        # of the client. Arm once per wait; a request head, when it comes, disarms.
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-            if self._head_deadline is None:
-                self._head_deadline = self.loop.call_later(self.header_timeout, self._too_slow)
-        else:
-            self._stop_watch()
-
-    def _stop_watch(self) -> None:
-        if self._head_deadline is not None:
-            self._head_deadline.cancel()
-            self._head_deadline = None
-
-    def _too_slow(self) -> None:
-        self._head_deadline = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-            if self.client:
-                log.info(
-                    "closed a connection from %s: no request within %gs",
-                    self.client[0],
-                    self.header_timeout,
-                )
-            self.transport.close()
-
 
 class _HeadTooLarge(Exception):
     """Raised from a parser callback: httptools then reports a parse error (answered 400)."""
@@ -133,7 +151,7 @@ class _HeadTooLarge(Exception):
 
 if HttpToolsProtocol is not None:
 
-    class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    class GuardedHttpToolsProtocol(_HeadDeadline, HttpToolsProtocol):
         """uvicorn's httptools protocol with a deadline on each request head and a size bound.
 
         A head is awaited from the moment the connection opens, and again once every
@@ -143,12 +161,10 @@ if HttpToolsProtocol is not None:
         request line and headers of a complete head count too.
         """
 
-        header_timeout: float = _HEADER_TIMEOUT
         max_header_bytes: int = 16 * 1024
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self._head_deadline: asyncio.TimerHandle | None = None
             self._heads = 0  # request heads read on this connection
             self._answered = 0  # answers completed on it
             self._head_bytes = 0  # received while the current head is awaited
@@ -200,30 +216,6 @@ if HttpToolsProtocol is not None:
             super().on_response_complete()
             if self._awaiting_head():
                 self._watch_head()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._stop_watch()
-            super().connection_lost(exc)
-
-        def _watch_head(self) -> None:
-            if self._head_deadline is None and not self.transport.is_closing():
-                self._head_deadline = self.loop.call_later(self.header_timeout, self._too_slow)
-
-        def _stop_watch(self) -> None:
-            if self._head_deadline is not None:
-                self._head_deadline.cancel()
-                self._head_deadline = None
-
-        def _too_slow(self) -> None:
-            self._head_deadline = None
-            if self._awaiting_head() and not self.transport.is_closing():
-                if self.client:
-                    log.info(
-                        "closed a connection from %s: no request within %gs",
-                        self.client[0],
-                        self.header_timeout,
-                    )
-                self.transport.close()
 
 
 try:
