@@ -83,15 +83,22 @@ class _FlakyClaims(OutboxRepository):
         return await super().claim(*args, **kwargs)  # type: ignore[arg-type]
 
 
-async def test_an_unexpected_exception_restarts_the_worker_and_is_counted(db: Database) -> None:
-    project = await _project(db, "shop")
-    item = await _add(db, project, "ok")
+def _recorder() -> tuple[list[int], asyncio.Event, Handler]:
+    """A handler that records each item it runs and sets the event: (done, finished, handler)."""
     done: list[int] = []
     finished = asyncio.Event()
 
     async def ok(work: OutboxWork) -> None:
         done.append(work.id)
         finished.set()
+
+    return done, finished, ok
+
+
+async def test_an_unexpected_exception_restarts_the_worker_and_is_counted(db: Database) -> None:
+    project = await _project(db, "shop")
+    item = await _add(db, project, "ok")
+    done, finished, ok = _recorder()
 
     metrics = Metrics()
     runtime = _runtime(db, {"ok": ok}, metrics=metrics)
@@ -115,16 +122,11 @@ async def test_a_wait_that_overflows_a_date_does_not_stop_the_worker(db: Databas
     project = await _project(db, "shop")
     limited = await _add(db, project, "limited")
     later = await _add(db, project, "ok")
-    done: list[int] = []
-    finished = asyncio.Event()
+    done, finished, ok = _recorder()
 
     async def rate_limited(work: OutboxWork) -> None:
         # What Retry-After: 1e12 (or inf) became before the client capped it.
         raise JiraRateLimited("429", status=429, retry_after=float("inf"))
-
-    async def ok(work: OutboxWork) -> None:
-        done.append(work.id)
-        finished.set()
 
     settled = asyncio.Event()
 
@@ -310,12 +312,7 @@ async def test_a_worker_waits_without_claiming_while_every_project_is_passive(
     projects = ProjectRepository(db)
     project = (await projects.ensure("shop", name="", integration_active=False, now=_now())).id
     item = await _add(db, project, "ok")
-    done: list[int] = []
-    finished = asyncio.Event()
-
-    async def ok(work: OutboxWork) -> None:
-        done.append(work.id)
-        finished.set()
+    done, finished, ok = _recorder()
 
     resumed = asyncio.Event()
     # A long poll: only the resume event can make the worker go on within the test.
