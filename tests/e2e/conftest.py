@@ -26,6 +26,17 @@ def free_port() -> int:
         return port
 
 
+def _new_log(folder: Path) -> Path:
+    """``server.log``, or ``server-2.log`` and on when an earlier server of the test has one:
+    each process (a restart too) keeps its own output, which a test reads back whole."""
+    log = folder / "server.log"
+    number = 1
+    while log.exists():
+        number += 1
+        log = folder / f"server-{number}.log"
+    return log
+
+
 class Server:
     """A ``syncengine serve`` subprocess on a free port (or on ``port``: a restart)."""
 
@@ -34,7 +45,7 @@ class Server:
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = config.parent / "server.log"
+        self.log = _new_log(config.parent)
         self._log_file = self.log.open("w")
         self.proc = subprocess.Popen(
             [
