@@ -9,7 +9,20 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, case, func, or_, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from syncengine.domain.groups import AttributeValue, GroupSnapshot, GroupState
@@ -210,7 +223,7 @@ async def load_page(
         # Few groups contain the text: read them (and the one linked to that key) by id.
         linked = select(IssueLink.group_id).where(IssueLink.jira_issue_key == text.upper())
         candidates += (await conn.execute(linked)).scalars()
-        query = _page_query(wanted, key, limit, after, candidates=candidates)
+        query = _page_query(wanted, key, limit, after, candidates=_among(conn, candidates))
         return [(_snapshot(r), r._mapping["jira_issue_key"]) for r in await conn.execute(query)]
     project_ids = wanted.project_ids
     if project_ids is None:
@@ -277,7 +290,8 @@ async def _scan_in_order(
         ).all()
         if not ids:
             return found
-        query = _page_query(wanted, key, limit - len(found), None, candidates=[i for _, i in ids])
+        among = _among(conn, [i for _, i in ids])
+        query = _page_query(wanted, key, limit - len(found), None, candidates=among)
         found += [(_snapshot(r), r._mapping["jira_issue_key"]) for r in await conn.execute(query)]
         if len(found) >= limit or len(ids) < stretch:
             return found
@@ -322,13 +336,24 @@ async def search_candidates(conn: AsyncConnection, text: str) -> list[int] | Non
     return ids if len(ids) <= SEARCH_CANDIDATES else None
 
 
+def _among(conn: AsyncConnection, ids: list[int]) -> ColumnElement[bool]:
+    """``error_groups.id`` is one of ``ids`` (thousands, from the search index or a stretch).
+
+    On PostgreSQL one array parameter: as ``IN`` each id was its own parameter, and
+    binding and planning 2,500 of them took five times what running the query did.
+    """
+    if conn.dialect.name == "postgresql":
+        return ErrorGroup.id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger)))
+    return ErrorGroup.id.in_(ids)
+
+
 def _page_query(
     wanted: GroupFilter,
     key: Any,
     limit: int,
     after: tuple[datetime | int, int] | None,
     *,
-    candidates: list[int] | None = None,
+    candidates: ColumnElement[bool] | None = None,
     columns: tuple[Any, ...] | None = None,
 ) -> Select[*tuple[Any, ...]]:
     if columns is not None:  # the keys alone, off the index (filters that need no join)
@@ -343,7 +368,7 @@ def _page_query(
         )
     query = _where(base, wanted)
     if candidates is not None:
-        query = query.where(ErrorGroup.id.in_(candidates))
+        query = query.where(candidates)
     if after is not None:
         value, group_id = after
         # "key <= value" is implied; spelled out, it makes the page a range of the index.
