@@ -9,9 +9,15 @@ memory before and after. In the same run it measures, as references:
 - **raw**: the same requests to ``bench/raw_http.py``'s bare server (the HTTP
   floor of this machine now: what the load generator and the loopback cost);
 - **against** (with ``--against PATH``): the same server from another checkout,
-  e.g. the code before a change.
+  e.g. the code before a change;
+- **fold** (with ``--fold``): the same reports, parsed beforehand, submitted by as
+  many concurrent submitters straight to a ``BatchWriter`` in this process, with the
+  fold hooks ``serve`` runs: what the store takes without HTTP, parsing or the
+  server's other work. The HTTP run's ratio to it is what everything before the
+  fold costs (1.00: nothing).
 
-    .venv/bin/python bench/ingest_http.py --reports 200000 --batch 1000 --concurrency 4 [--zipf]
+    .venv/bin/python bench/ingest_http.py --reports 200000 --batch 1000 --concurrency 4 \
+        [--zipf] [--fold] [--passive]
 
 With more than 100,000 reports it also prints the server's memory at 100,000 and
 at the end (it should stay flat: the writer bounds what waits in memory). After
@@ -28,10 +34,12 @@ import random
 import sqlite3
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from raw_http import request, send_all
 from served import Served, free_port, load_average, syncengine_command, write_syncengine_config
@@ -132,6 +140,78 @@ def run_syncengine(label: str, python_path: str | None, bodies: list[bytes], arg
     return run
 
 
+async def _fold_run(folder: Path, config: Path, bodies: list[bytes], args) -> tuple[float, float]:
+    """Wall and CPU seconds of folding ``bodies``' reports, the parsing left out of both."""
+    from datetime import UTC, datetime
+
+    from syncengine.bootstrap import values
+    from syncengine.ingest.limits import ReportContext
+    from syncengine.ingest.native import parse_native
+    from syncengine.ingest.writer import BatchWriter, tune_gc_for_ingest
+    from syncengine.settings import load_settings
+    from syncengine.store.database import Database
+    from syncengine.store.groups import GroupRepository
+    from syncengine.store.history import HistoryHook
+    from syncengine.store.migrate import upgrade
+    from syncengine.store.projects import ProjectRepository
+    from syncengine.sync.planner import TicketPlanner
+    from syncengine.sync.regressions import RegressionHook
+
+    settings = load_settings(config)
+    tune_gc_for_ingest()
+    url = f"sqlite+aiosqlite:///{folder}/fold.db"
+    upgrade(url)
+    db = Database(url)
+    now = datetime.now(UTC)
+    project = await ProjectRepository(db).ensure("bench", name="", integration_active=True, now=now)
+    planner = TicketPlanner({s: values.ticket_rules(p) for s, p in settings.projects.items()})
+    repository = GroupRepository(  # as bootstrap builds it for serve
+        db,
+        samples_first=settings.ingest.samples_first,
+        samples_newest=settings.ingest.samples_newest,
+        hooks=(RegressionHook(values.regression_checks(settings)), HistoryHook(), planner),
+    )
+    writer = BatchWriter(
+        repository,
+        clock=lambda: now,
+        max_reports=settings.ingest.batch_max_reports,
+        max_delay=settings.ingest.batch_max_delay_ms / 1000,
+    )
+    ctx = ReportContext(project="bench", now=now)
+    wall = cpu = 0.0
+    window = 20 * args.concurrency  # parsed ahead, untimed; memory stays bounded
+
+    async def submitter(queue: list[list]) -> None:
+        while queue:
+            await writer.submit(project.id, queue.pop())
+
+    for start in range(0, len(bodies), window):
+        parsed = [
+            [
+                p.report
+                for p in parse_native(gzip.decompress(b), _HEADERS["Content-Type"], ctx).reports
+            ]
+            for b in bodies[start : start + window]
+        ]
+        parsed.reverse()
+        started, began = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(submitter(parsed) for _ in range(args.concurrency)))
+        wall += time.perf_counter() - started
+        cpu += time.process_time() - began
+    await writer.aclose()
+    await db.aclose()
+    return wall, cpu
+
+
+def run_fold(bodies: list[bytes], args) -> Run:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        config = write_syncengine_config(folder, token=TOKEN, extra=args.extra)
+        asyncio.run(_fold_run(folder, config, bodies[:2], args))  # the warm-up batches
+        wall, cpu = asyncio.run(_fold_run(folder, config, bodies[2:], args))
+    return Run("fold", args.reports, wall, cpu, 0.0, 0.0, None, load_average())
+
+
 def run_raw(bodies: list[bytes], args) -> Run:
     port = free_port()
     command = [sys.executable, str(Path(__file__).with_name("raw_http.py")), str(port)]
@@ -149,6 +229,9 @@ def main() -> None:
     parser.add_argument("--against", help="another checkout to measure the same way")
     parser.add_argument("--raw", action="store_true", help="also measure the bare-server floor")
     parser.add_argument(
+        "--fold", action="store_true", help="also measure the same reports' fold without HTTP"
+    )
+    parser.add_argument(
         "--passive", action="store_true", help="integration Passive: tickets queued, not pushed"
     )
     args = parser.parse_args()
@@ -157,6 +240,8 @@ def main() -> None:
 
     bodies = build_bodies(args.reports + 2 * args.batch, args.batch, args.fingerprints, args.zipf)
     runs = [run_raw(bodies, args)] if args.raw else []
+    if args.fold:
+        runs.append(run_fold(bodies, args))
     runs.append(run_syncengine("syncengine", None, bodies, args))
     if args.against:
         runs.append(run_syncengine("against", args.against, bodies, args))
@@ -166,19 +251,21 @@ def main() -> None:
         f"batches of {args.batch}, {args.concurrency} connections)"
     )
     raw = runs[0] if args.raw else None
+    fold = next((run for run in runs if run.label == "fold"), None)
     against = runs[-1] if args.against else None
     for run in runs:
         vs_raw = f"{run.rate / raw.rate:.3f}" if raw else "-"
+        vs_fold = f"{run.rate / fold.rate:.2f}" if fold else "-"
         vs_against = f"{run.rate / against.rate:.2f}" if against else "-"
         grown = ""
         if run.rss_at_100k:
             change = (run.rss_after - run.rss_at_100k) / run.rss_at_100k * 100
             grown = f", {run.rss_at_100k:.0f} at 100k ({change:+.1f} % to the end)"
+        memory = f"RSS {run.rss_before:.0f} → {run.rss_after:.0f} MiB" if run.rss_after else ""
         print(
             f"  {run.label:<10} {run.rate:>9,.0f} reports/s  "
             f"{run.cpu / run.reports * 1e6:>6.0f} µs CPU/report  vs raw {vs_raw}  "
-            f"vs against {vs_against}  RSS {run.rss_before:.0f} → {run.rss_after:.0f} MiB"
-            f"{grown}  {run.load}"
+            f"vs fold {vs_fold}  vs against {vs_against}  {memory}{grown}  {run.load}"
         )
 
 

@@ -193,13 +193,6 @@ async def bootstrap(  # noqa: PLR0915 - the one composition root wires every par
     )
     work_written = asyncio.Event()
     wake = work_written.set
-    # Set when a project is turned Active: a worker idle while all were Passive goes on.
-    integration_resumed = asyncio.Event()
-
-    def resume() -> None:
-        integration_resumed.set()
-        work_written.set()
-
     renderer = values.description_renderer(settings)
 
     # Ingest: the fold hooks run in each batch's transaction, regressions first (a
@@ -314,7 +307,6 @@ async def bootstrap(  # noqa: PLR0915 - the one composition root wires every par
         progress=lambda: supervision.progress(OUTBOX_LOOP),
         on_crash=lambda error: supervision.crashed(OUTBOX_LOOP, error),
         any_active=projects.any_active,
-        resumed=integration_resumed,
     )
 
     # Periodic jobs.
@@ -428,7 +420,7 @@ async def bootstrap(  # noqa: PLR0915 - the one composition root wires every par
             watches=values.webhook_watches(settings),
             support_slugs=support_configs,
             clock=clock,
-            wake=resume,
+            wake=worker.resume,  # a project turned Active: an idle worker goes on
         ),
         support=support,
         sessions=WebSessions(

@@ -21,7 +21,7 @@ from syncengine.errors import ConfigError
 from syncengine.jira.client import JiraClient
 from syncengine.jira.config import BaseUrl, Deployment, JiraConfig, parse_base_url, site_of
 from syncengine.jira.oauth import DEFAULT_SCOPES, oauth2_endpoints
-from syncengine.jira.retry import BudgetFactory, SiteLimiters
+from syncengine.jira.retry import BudgetFactory, SiteLimiter, SiteLimiters
 from syncengine.jira.session import CallObserver
 from syncengine.settings import JiraSettings, Settings
 from syncengine.sync.jira_auth import OAuthSetup
@@ -251,10 +251,15 @@ def _open(config: JiraConfig, *, limiters: SiteLimiters, **session_options: Any)
 
 @dataclass(frozen=True, kw_only=True)
 class SimulatedJira:
-    """A Jira stand-in reached in-process: its client config and transport."""
+    """A Jira stand-in reached in-process: its client config and transport.
+
+    ``limiter``: the site's limits (default: the client's own, on the real clock); tests
+    give one on virtual time, so the request budget is spent without waiting.
+    """
 
     config: JiraConfig
     transport: httpx.AsyncBaseTransport
+    limiter: SiteLimiter | None = None
 
 
 class JiraClients:
@@ -293,9 +298,7 @@ class JiraClients:
         these clients."""
         simulator = self.simulator
         if simulator is not None:
-            simulator = SimulatedJira(
-                config=_doctor_config(simulator.config), transport=simulator.transport
-            )
+            simulator = replace(simulator, config=_doctor_config(simulator.config))
         clients = JiraClients(
             {
                 slug: _doctor_config(c) if isinstance(c, JiraConfig) else c
@@ -334,7 +337,10 @@ class JiraClients:
             )
         elif self.simulator is not None:
             client = JiraClient.open(
-                self.simulator.config, transport=self.simulator.transport, observer=observer
+                self.simulator.config,
+                transport=self.simulator.transport,
+                observer=observer,
+                limiter=self.simulator.limiter,
             )
         else:
             raise ConfigError(

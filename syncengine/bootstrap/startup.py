@@ -23,6 +23,7 @@ __all__ = [
     "AdminSignIn",
     "prepare_projects",
     "schema_is_current",
+    "session_secret_kept",
     "with_generated_admin",
     "with_session_secret",
 ]
@@ -152,6 +153,15 @@ SESSION_SECRET_FILE = "session-secret"  # noqa: S105 a file name, not a secret
 """Where the generated key that signs dashboard session cookies is kept, under the data folder."""
 
 
+def session_secret_kept(settings: Settings) -> Path | None:
+    """Where ``serve`` keeps the session key it generates (``<data_dir>/session-secret``);
+    None when it makes none: one is configured, or nobody can sign in."""
+    web = settings.web
+    if web.session_secret is not None or not (web.users or web.generate_admin):
+        return None
+    return settings.data_dir / SESSION_SECRET_FILE
+
+
 def with_session_secret(settings: Settings, echo: Callable[[str], None]) -> Settings:
     """``settings`` with ``web.session_secret`` from ``<data_dir>/session-secret`` when none
     is configured and someone can sign in (else ``settings`` unchanged).
@@ -161,10 +171,10 @@ def with_session_secret(settings: Settings, echo: Callable[[str], None]) -> Sett
     is never printed. Raises OSError when the data folder cannot be written, ConfigError
     when the file holds no key.
     """
-    web = settings.web
-    if web.session_secret is not None or not (web.users or web.generate_admin):
+    path = session_secret_kept(settings)
+    if path is None:
         return settings
-    path = settings.data_dir / SESSION_SECRET_FILE
+    web = settings.web
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -51,6 +51,7 @@ __all__ = [
     "default_components",
     "default_fingerprint",
     "digest",
+    "fingerprint_of",
     "normalise_message",
 ]
 
@@ -144,19 +145,23 @@ def _frame_components(frames: Sequence[Frame]) -> list[str]:
     return found
 
 
-def default_components(report: CrashReport) -> list[str]:
-    """The grouping components of ``report`` when the client gave no fingerprint."""
+def _components(classifier: str, frames: Sequence[Frame], message: str) -> list[str]:
     components: list[str] = []
-    classifier = report.classifier.strip()
+    classifier = classifier.strip()
     if classifier:
         components.append(f"type:{classifier}")
-    frames = _frame_components(report.frames)
-    components += frames
-    if not frames or not classifier:
-        message = normalise_message(report.message)
+    found = _frame_components(frames)
+    components += found
+    if not found or not classifier:
+        message = normalise_message(message)
         if message:
             components.append(f"message:{message}")
     return components or ["empty"]
+
+
+def default_components(report: CrashReport) -> list[str]:
+    """The grouping components of ``report`` when the client gave no fingerprint."""
+    return _components(report.classifier, report.frames, report.message)
 
 
 def default_fingerprint(report: CrashReport) -> str:
@@ -164,20 +169,37 @@ def default_fingerprint(report: CrashReport) -> str:
     return digest(default_components(report))
 
 
-def custom_fingerprint(entries: Sequence[str], report: CrashReport) -> str:
-    """The fingerprint for a client-given list; ``{{ default }}`` entries expand to the default.
-
-    Raises ValueError when ``entries`` is empty (an empty list means "no fingerprint").
-    """
+def _custom(entries: Sequence[str], classifier: str, frames: Sequence[Frame], message: str) -> str:
     if not entries:
         raise ValueError("an empty fingerprint list names no grouping")
     components: list[str] = []
     for entry in entries:
         if _DEFAULT_MARKER.match(entry.strip()):
-            components += default_components(report)
+            components += _components(classifier, frames, message)
         else:
             components.append(f"custom:{entry}")
     return digest(components)
+
+
+def custom_fingerprint(entries: Sequence[str], report: CrashReport) -> str:
+    """The fingerprint for a client-given list; ``{{ default }}`` entries expand to the default.
+
+    Raises ValueError when ``entries`` is empty (an empty list means "no fingerprint").
+    """
+    return _custom(entries, report.classifier, report.frames, report.message)
+
+
+def fingerprint_of(
+    entries: Sequence[str] | None, *, classifier: str, frames: Sequence[Frame], message: str
+) -> str:
+    """The fingerprint of a report with these parts, before the report is built.
+
+    What :func:`assign_fingerprint` sets (the ingest path builds each report once,
+    its fingerprint in it, instead of building it again to add that).
+    """
+    if entries:
+        return _custom(entries, classifier, frames, message)
+    return digest(_components(classifier, frames, message))
 
 
 def assign_fingerprint(report: CrashReport, entries: Sequence[str] | None = None) -> CrashReport:

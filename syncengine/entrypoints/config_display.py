@@ -41,7 +41,15 @@ def _dump_for_display(value: Any) -> Any:
 
 def display_settings(settings: Settings) -> dict[str, Any]:
     """The effective settings as plain data, secrets masked."""
+    # Imported here: the bootstrap package builds the whole engine, config check needs one rule.
+    from syncengine.bootstrap.startup import session_secret_kept
+
     shown: dict[str, Any] = _dump_for_display(settings)
+    kept = session_secret_kept(settings)
+    if kept is not None:
+        # Not configured, yet serve signs sessions with a key it makes once and keeps.
+        made = "generated" if kept.exists() else "generated at the first start"
+        shown["web"]["session_secret"] = f"({made}, kept in {kept})"
     shown["database_url"] = _mask_url(settings.database_url)
     shown["effective_database_url"] = _mask_url(settings.effective_database_url)
     return shown

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from syncengine.domain.fingerprint import assign_fingerprint
+from syncengine.domain.fingerprint import fingerprint_of
 from syncengine.domain.reports import CrashReport, Frame
 from syncengine.ingest.limits import (
     CLASSIFIER_LIMIT,
@@ -163,15 +163,19 @@ def assemble(
     if version is not None:
         version = cuts.cut(version, VERSION_LIMIT)
         attributes[VERSION] = version
-    report = CrashReport(
+    classifier = cuts.cut(classifier.strip(), CLASSIFIER_LIMIT)
+    frames = tuple(frames)
+    entries = [e for e in fingerprint or () if e]
+    return CrashReport(
         project=ctx.project,
         timestamp=timestamp,
-        classifier=cuts.cut(classifier.strip(), CLASSIFIER_LIMIT),
+        fingerprint=fingerprint_of(
+            entries or None, classifier=classifier, frames=frames, message=message
+        ),
+        classifier=classifier,
         message=message,
-        frames=tuple(frames),
+        frames=frames,
         attributes=attributes,
         version=version,
         raw=raw,
     )
-    entries = [e for e in fingerprint or () if e]
-    return assign_fingerprint(report, entries or None)

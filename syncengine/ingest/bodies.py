@@ -8,15 +8,17 @@ huge upload nor a small decompression bomb is ever held in memory whole.
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import brotli  # type: ignore[import-untyped]  # the binding ships no type information
+import orjson
 
 from syncengine.ingest.problems import RequestProblem
-from syncengine.ingest.wire_text import repair_decoded
+from syncengine.ingest.wire_text import repair_decoded, repair_strict
 
 __all__ = [
     "MAX_GZIP_MEMBERS",
@@ -30,6 +32,12 @@ __all__ = [
 _CHUNK_OUT = 256 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 MAX_GZIP_MEMBERS = 1000  # each costs a decoder; real bodies have one or a few
+# 19 digits in a row: an integer that may not fit 64 bits, which orjson reads as a float.
+# Bytes are looked for with every digit made "0" and every other byte a space (three
+# times faster than a regex search, which took longer than orjson's whole parse).
+_LONG_DIGITS = b"0" * 19
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_DIGITS_TEXT = re.compile(r"[0-9]{19}")
 
 
 def too_large(limit: int, what: str = "request body") -> RequestProblem:
@@ -217,7 +225,22 @@ def decode_json(data: bytes | str) -> Any:
     """Parsed JSON, its NULs and lone surrogates replaced by U+FFFD (see ``wire_text``).
 
     Raises ValueError with a message that says where the JSON breaks.
+
+    orjson reads it first (a third of the time per report): what it accepts, the
+    standard decoder reads the same way. What it refuses (NaN, 1e999, a lone
+    surrogate, a BOM, UTF-16, broken JSON) and an integer that may pass 64 bits
+    (orjson makes it a float) go to the standard decoder, which accepts the same
+    as before or says what is wrong in the same words.
     """
+    if isinstance(data, bytes):
+        long_integer = _LONG_DIGITS in data.translate(_DIGITS_ONLY)
+    else:
+        long_integer = _LONG_DIGITS_TEXT.search(data) is not None
+    if not long_integer:
+        try:
+            return repair_strict(data, orjson.loads(data))
+        except orjson.JSONDecodeError:
+            pass
     try:
         return repair_decoded(data, json.loads(data))
     except json.JSONDecodeError as exc:

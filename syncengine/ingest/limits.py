@@ -151,9 +151,11 @@ def clean_attributes(
             "send fewer (or raise ingest.max_attributes)",
             kind="too-many-attributes",
         )
+    max_key, max_value = limits.max_key_length, limits.max_value_length
+    if _plain(raw, max_key, max_value):
+        return dict(raw)
     errors: list[FieldError] = []
     cleaned: dict[str, str] = {}
-    max_key, max_value = limits.max_key_length, limits.max_value_length
     for name, value in raw.items():
         key = str(name)
         if type(value) is str and len(value) <= max_value and len(key) <= max_key and key.strip():
@@ -178,6 +180,29 @@ def clean_attributes(
     if errors:
         raise ReportInvalid(errors[:_MAX_ERRORS], kind="invalid-attribute")
     return cleaned
+
+
+def _plain(raw: Mapping[Any, Any], max_key: int, max_value: int) -> bool:
+    """Whether ``raw`` is kept as it is: names and values text within the limits, no name blank.
+
+    The common case, told in a few passes of builtins (the loop below, name by
+    name, was a sixth of a native report's parse).
+    """
+    if not raw:
+        return True
+    values = raw.values()
+    try:
+        return (
+            set(map(type, values)) == _TEXT
+            and max(map(len, values)) <= max_value
+            and max(map(len, raw)) <= max_key
+            and all(map(str.strip, raw))
+        )
+    except TypeError:  # a name that is not text: the loop says what to do with it
+        return False
+
+
+_TEXT = {str}
 
 
 def _to_datetime(value: Any) -> datetime:

@@ -25,6 +25,7 @@ reports, not blank lines) and the others are kept.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
@@ -90,13 +91,19 @@ def _field_errors(exc: ValidationError) -> list[FieldError]:
     return errors
 
 
+@lru_cache(maxsize=4096)
+def _named(function: str) -> Frame:
+    # A callstack names the same functions report after report; frames are immutable.
+    return Frame(function=function)
+
+
 def _frames(model: NativeReport) -> list[Frame]:
     if model.frames is not None and model.callstack is not None:
         raise ReportInvalid.one("callstack", "send either frames or callstack, not both")
     frames: list[Frame] = []
     for item in model.frames or model.callstack or ():
         if isinstance(item, str):
-            frames.append(Frame(function=item))
+            frames.append(_named(item))
         else:
             frames.append(
                 Frame(

@@ -30,6 +30,7 @@ __all__ = [
     "check_nesting",
     "clean_text",
     "repair_decoded",
+    "repair_strict",
     "spelling",
 ]
 
@@ -81,6 +82,16 @@ def repair_decoded(raw: bytes | str, document: Any) -> Any:
     if _ENCODED_SURROGATE.search(data) or (b"\\u" in data and _SUSPECT.search(data)):
         return _clean(document)
     return document
+
+
+def repair_strict(raw: bytes | str, document: Any) -> Any:
+    """``document``, decoded from ``raw`` by a strict decoder, with its NULs replaced.
+
+    A strict decoder (orjson) refuses lone surrogates, escaped or not, and reads
+    UTF-8 only: a NUL, which only an escape can spell, is all that can need replacing.
+    """
+    escape = b"\\u0000" if isinstance(raw, bytes) else "\\u0000"
+    return _clean(document) if escape in raw else document  # type: ignore[operator]  # same type
 
 
 def check_nesting(document: Any, *, where: str = "") -> None:

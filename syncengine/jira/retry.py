@@ -198,10 +198,15 @@ class RetryPolicy:
 
 @dataclass(kw_only=True)
 class SiteLimiter:
-    """The concurrency limit (this process) and the request budget (the site) of one site."""
+    """The concurrency limit (this process) and the request budget (the site) of one site.
+
+    ``sleep`` is how a wait for the budget passes (``None``: the session's own sleep); a
+    test on virtual time gives one that moves the budget's clock instead of waiting.
+    """
 
     max_concurrency: int
     budget: SiteBudget
+    sleep: Sleep | None = None
     semaphore: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -217,13 +222,14 @@ class SiteLimiter:
         sleep: Sleep,
         refresh_reserve: float = 0.5,
     ) -> SiteLimiter:
-        """A limiter with this process's own budget, bursts of one second's worth of requests.
-
-        ``sleep`` is unused (the session sleeps); kept so callers need not change.
-        """
-        del sleep
+        """A limiter with this process's own budget on ``clock``, bursts of one second's
+        worth of requests, its waits passing with ``sleep``."""
         limits = BudgetLimits.per_second(requests_per_second, refresh_reserve=refresh_reserve)
-        return cls(max_concurrency=max_concurrency, budget=LocalBudget(limits=limits, clock=clock))
+        return cls(
+            max_concurrency=max_concurrency,
+            budget=LocalBudget(limits=limits, clock=clock),
+            sleep=sleep,
+        )
 
 
 BudgetFactory = Callable[[str, BudgetLimits], SiteBudget]

@@ -230,7 +230,9 @@ class JiraSession:
             try:
                 async with asyncio.timeout(max(deadline - started, 0.0)):
                     async with self.limiter.semaphore:
-                        await spend(self.limiter.budget, priority, sleep=self._sleep)
+                        await spend(
+                            self.limiter.budget, priority, sleep=self.limiter.sleep or self._sleep
+                        )
                         request = self._http.build_request(
                             method, url, params=params, json=json, files=files, headers=headers
                         )
@@ -342,7 +344,7 @@ class JiraSession:
             and await self._renewed(request)
         ):
             renewals += 1
-            await spend(self.limiter.budget, priority, sleep=self._sleep)
+            await spend(self.limiter.budget, priority, sleep=self.limiter.sleep or self._sleep)
             request = self._http.build_request(method, url, **parts)
             answer = await self._send(request)
         return answer

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from syncengine.errors import StoreConflict
 from syncengine.store.database import Database
@@ -46,14 +48,19 @@ class CursorRepository:
             )
 
     async def update(self, project_id: int, **values: datetime | str | None) -> None:
-        """Set some of watermark, last_poll_at, last_webhook_at, last_error."""
-        async with self._db.session() as session:
-            row = await session.get(SyncCursor, project_id)
-            if row is None:
-                row = SyncCursor(project_id=project_id)
-                session.add(row)
-            for key, value in values.items():
-                setattr(row, key, value)
+        """Set some of watermark, last_poll_at, last_webhook_at, last_error.
+
+        One upsert: processes taking their first webhooks at once each make the row
+        none has made yet, and none fails for it.
+        """
+        async with self._db.connect() as conn:
+            insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            statement = insert(SyncCursor).values(project_id=project_id, **values)
+            await conn.execute(
+                statement.on_conflict_do_update(index_elements=["project_id"], set_=values)
+                if values
+                else statement.on_conflict_do_nothing(index_elements=["project_id"])
+            )
 
     async def first_delivery(self, project_id: int, delivery_id: str, *, now: datetime) -> bool:
         """Remember a delivery; False when it was handled before (Jira redelivers)."""

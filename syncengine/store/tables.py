@@ -161,9 +161,9 @@ class ErrorGroup(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "fingerprint"),
         # A page of a list by state is a range of one index; the unfiltered list
-        # merges one page per state (migration 0016).
-        Index("ix_error_groups_project_state_last_seen", "project_id", "state", "last_seen"),
-        Index("ix_error_groups_project_state_count", "project_id", "state", "count"),
+        # merges one page per state (migration 0016); ties in the id's order (0018).
+        Index("ix_error_groups_project_state_last_seen", "project_id", "state", "last_seen", "id"),
+        Index("ix_error_groups_project_state_count", "project_id", "state", "count", "id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

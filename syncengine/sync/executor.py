@@ -260,6 +260,7 @@ class LinkSync:
             slug,
             issue,
             link,
+            base,
             # Whom Jira's assignee may be, when Cloud shows only an account id.
             (group.assignee, base.assignee if base is not None else None, *flying.assignee),
         )
@@ -344,16 +345,22 @@ class LinkSync:
         return merged
 
     async def _jira_side(
-        self, slug: str, issue: JiraIssue, link: LinkRecord, people: tuple[str | None, ...]
+        self,
+        slug: str,
+        issue: JiraIssue,
+        link: LinkRecord,
+        base: LinkValues | None,
+        people: tuple[str | None, ...],
     ) -> JiraValues:
-        """Jira's values in engine terms; an account-id-only assignee named as one of
-        ``people`` when it is that person (:meth:`UserDirectory.known_as`)."""
+        """Jira's values in engine terms (``base``: the link's last-synced values, the
+        fallback); an account-id-only assignee named as one of ``people`` when it is that
+        person (:meth:`UserDirectory.known_as`)."""
         users = self.users(slug)
         jira = jira_values(
             issue,
             mapping=self.config(slug).mapping,
             users=users,
-            fallback=snapshot_values(link),
+            fallback=base,
             fallback_status=link.snapshot.status,
         )
         named = await users.known_as(self._clients(slug), jira.values.assignee, people)

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 JobFunc = Callable[[], Awaitable[None]]
 OUTBOX_LOOP = "outbox"
+_CUT_OFF_SECONDS = 2.0  # how long a job cut off by a stop may take to end
 
 
 def job_loop(name: str) -> str:
@@ -93,6 +94,10 @@ class BackgroundRuntime:
                 async with advisory_lock(self.db, f"syncengine.job.{job.name}") as held:
                     if held:
                         await job.func()
+        except asyncio.CancelledError:
+            if not self._stopping.is_set():
+                raise
+            return  # cut off by a stop, which said so; it runs again at its next time
         except TimeoutError as exc:
             log.exception(
                 "periodic job %s ran past its %gs deadline and was stopped; the next run "
@@ -180,9 +185,13 @@ class BackgroundRuntime:
             self._scheduler.pause()
             if self._running:
                 await asyncio.wait(set(self._running), timeout=left())
-            for task in list(self._running):
+            cut = list(self._running)
+            for task in cut:
                 log.warning("periodic job still running after %gs; cutting it off", grace)
                 task.cancel()
+            if cut:
+                # Let each end (its lock and connection given back) before the store closes.
+                await asyncio.wait(cut, timeout=_CUT_OFF_SECONDS)
             self._scheduler.shutdown(wait=False)
         for job in self.jobs:
             self.supervision.stopped(job_loop(job.name))

@@ -91,11 +91,10 @@ class OutboxWorker:
         progress: Callable[[], None] = _nothing,
         on_crash: Callable[[BaseException], None] = _ignore,
         any_active: Callable[[], Awaitable[bool]] | None = None,
-        resumed: asyncio.Event | None = None,
     ) -> None:
         """``wakeup``: an event others set when they write work (see :meth:`wake`);
-        ``any_active``: whether any project's integration is Active (None: assume so),
-        ``resumed``: an event set when one is turned Active (see :meth:`resume`);
+        ``any_active``: whether any project's integration is Active (None: assume so; see
+        :meth:`resume`);
         ``progress``: told whenever the worker did work or found none due, ``on_crash`` of
         every unexpected exception of a run (supervision counts both)."""
         self.outbox = outbox
@@ -118,7 +117,7 @@ class OutboxWorker:
         self._project_slots: dict[int, asyncio.Semaphore] = {}
         self._wakeup = wakeup if wakeup is not None else asyncio.Event()
         self._any_active = any_active
-        self._resumed = resumed if resumed is not None else asyncio.Event()
+        self._resumed = asyncio.Event()  # set by resume() and stop()
         self._stopping = asyncio.Event()
         self._in_hand: dict[int, OutboxWork] = {}
         self._started: set[int] = set()

@@ -26,37 +26,62 @@ def free_port() -> int:
         return port
 
 
+def _new_log(folder: Path) -> Path:
+    """``server.log``, or ``server-2.log`` and on when an earlier server of the test has one:
+    each process (a restart too) keeps its own output, which a test reads back whole."""
+    log = folder / "server.log"
+    number = 1
+    while log.exists():
+        number += 1
+        log = folder / f"server-{number}.log"
+    return log
+
+
 class Server:
     """A ``syncengine serve`` subprocess on a free port (or on ``port``: a restart)."""
 
     def __init__(
         self, config: Path, env: dict[str, str] | None = None, *, port: int | None = None
     ) -> None:
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = config.parent / "server.log"
+        self._config, self._env = config, env
+        # A free port may be taken (by another process's outgoing connection) before the
+        # server binds it: then it is started again on another one, once ready is waited.
+        self._chosen = port is None
+        self.log = _new_log(config.parent)
         self._log_file = self.log.open("w")
+        self._start(port or free_port())
+
+    def _start(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "syncengine",
                 "--config",
-                str(config),
+                str(self._config),
                 "serve",
                 "--port",
                 str(self.port),
             ],
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **(self._env or {})},
         )
 
     def wait_ready(self, timeout: float = READY_SECONDS) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"server exited early:\n{self.log.read_text()}")
+                log = self.log.read_text()
+                if self._chosen and "address already in use" in log:
+                    self._chosen = False  # once: a second loss is no race
+                    self._log_file.seek(0)
+                    self._log_file.truncate()  # the log is the started server's alone
+                    self._start(free_port())
+                    continue
+                raise AssertionError(f"server exited early:\n{log}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return
@@ -82,22 +107,33 @@ class SimProcess:
     """``syncengine jira-sim`` as its own process on a free port (it needs no configuration)."""
 
     def __init__(self, tmp_path: Path, *args: str) -> None:
+        self._folder, self._args = tmp_path, args
+        self._retried = False  # the free port taken before it was bound: once, another
+        self._start()
+
+    def _start(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp_path / f"jira-sim-{self.port}.log"
+        self.log = self._folder / f"jira-sim-{self.port}.log"
         self._out = self.log.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "syncengine", "jira-sim", "--port", str(self.port), *args],
+            [sys.executable, "-m", "syncengine", "jira-sim", "--port", str(self.port), *self._args],
             stdout=self._out,
             stderr=subprocess.STDOUT,
-            cwd=tmp_path,  # no syncengine config there: the simulator must not need one
+            cwd=self._folder,  # no syncengine config there: the simulator must not need one
         )
 
     def wait_ready(self, timeout: float = READY_SECONDS) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"jira-sim exited early:\n{self.log.read_text()}")
+                log = self.log.read_text()
+                if not self._retried and "address already in use" in log:
+                    self._retried = True
+                    self.close()
+                    self._start()
+                    continue
+                raise AssertionError(f"jira-sim exited early:\n{log}")
             try:
                 httpx.get(f"{self.url}/rest/api/2/serverInfo", timeout=1)
                 return

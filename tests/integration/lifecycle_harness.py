@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from syncengine.bootstrap.jira_clients import SimulatedJira
 from syncengine.domain.reports import CrashReport, Frame
 from syncengine.ingest.sink import Accepted
 from syncengine.jira.config import JiraConfig
+from syncengine.jira.retry import SiteLimiter
 from syncengine.jira.simulator import (
     DEFAULT_LOGIN,
     DEFAULT_TOKEN,
@@ -26,12 +28,34 @@ from syncengine.settings import Settings
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
+class BudgetTime:
+    """Virtual time for the engine's Jira request budget: a wait for a token passes at once
+    and moves this clock. The budget still decides every request (10 per second, by
+    default); the tests that use it are not about the rate, and need not wait it out."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        # Waiters that began together wake together: the clock moves once, not once each.
+        until = self.now + seconds
+        await asyncio.sleep(0)
+        self.now = max(self.now, until)
+
+
 class Clock:
-    """A clock tests move by hand; a simulator made by :meth:`simulator` moves with it."""
+    """A clock tests move by hand; a simulator made by :meth:`simulator` moves with it.
+
+    ``jira_budget`` is the virtual time the engine's Jira request budget runs on.
+    """
 
     def __init__(self) -> None:
         self.now = NOW
         self._followers: list[ManualClock] = []
+        self.jira_budget = BudgetTime()
 
     def __call__(self) -> datetime:
         return self.now
@@ -88,7 +112,19 @@ async def engine(
         settings,
         migrate=False,
         clock=clock,
-        simulator=(sim, SimulatedJira(config=config, transport=sim.transport())),
+        simulator=(
+            sim,
+            SimulatedJira(
+                config=config,
+                transport=sim.transport(),
+                limiter=SiteLimiter.build(
+                    max_concurrency=config.max_concurrency,
+                    requests_per_second=config.requests_per_second,
+                    clock=clock.jira_budget.clock,
+                    sleep=clock.jira_budget.sleep,
+                ),
+            ),
+        ),
     )
     await container.projects.ensure("shop", name="Shop", integration_active=True, now=clock())
     return container, sim

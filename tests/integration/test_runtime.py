@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import httpx
@@ -140,3 +141,31 @@ async def test_stop_lets_a_running_job_finish(tmp_path: Path) -> None:
     finally:
         await container.aclose()
     assert finished.is_set(), "the running job was cancelled instead of finishing"
+
+
+async def test_a_job_cut_off_by_a_stop_ends_quietly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = config(tmp_path)
+    path.write_text("stop_grace_seconds = 0.1\n" + path.read_text(), encoding="utf-8")
+    settings = load_settings(path)
+    started, ended = asyncio.Event(), asyncio.Event()
+
+    async def hung() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            ended.set()
+
+    container = await bootstrap(settings, jobs=[PeriodicJob(name="hung", seconds=0.05, func=hung)])
+    try:
+        container.start_background()
+        await asyncio.wait_for(started.wait(), timeout=5)
+    finally:
+        await container.aclose()
+    # Cut off and ended before the store closed; the stop's warning says so, no error does
+    # (APScheduler logged the cancellation as a failed job, with a traceback).
+    assert ended.is_set()
+    assert "cutting it off" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text

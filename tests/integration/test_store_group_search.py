@@ -154,6 +154,19 @@ async def test_text_search_reads_the_index_and_falls_back_for_common_text(
     async with db.connect() as conn:
         assert await search_candidates(conn, "common") is None
     assert await found("common") == by_index
+    if db.is_postgres:  # a text the statistics say is common does not even read the index
+        monkeypatch.setattr(group_queries, "SEARCH_CANDIDATES", 5000)
+        async with db.connect() as conn:
+            planned = group_queries._planned_rows
+            assert await planned(conn, "%common%") >= 1  # the planner's estimate, read
+
+            async def estimate(conn: Any, pattern: str) -> float:
+                return 10**6 if pattern == "%common%" else await planned(conn, pattern)
+
+            monkeypatch.setattr(group_queries, "_planned_rows", estimate)
+            assert await search_candidates(conn, "common") is None
+            assert await search_candidates(conn, "meouterr") == [rare.id]
+        assert await found("common") == by_index
 
 
 async def test_the_search_index_follows_new_changed_and_deleted_groups(db: Database) -> None:

@@ -314,9 +314,8 @@ async def test_a_worker_waits_without_claiming_while_every_project_is_passive(
     item = await _add(db, project, "ok")
     done, finished, ok = _recorder()
 
-    resumed = asyncio.Event()
-    # A long poll: only the resume event can make the worker go on within the test.
-    runtime = _runtime(db, {"ok": ok}, any_active=projects.any_active, resumed=resumed)
+    # A long poll: only resume() can make the worker go on within the test.
+    runtime = _runtime(db, {"ok": ok}, any_active=projects.any_active)
     runtime.worker.poll_interval = 30.0
     outbox = runtime.worker.outbox = _CountedClaims(db)
     runtime.start()

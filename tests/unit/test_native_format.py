@@ -120,6 +120,30 @@ def test_limits_cut_count_and_reject() -> None:
     assert "at most 3" in parsed.problems[0].errors[0].problem
 
 
+@pytest.mark.parametrize(
+    ("attributes", "kept", "cuts", "error"),
+    [
+        ({"k" * 20: "v" * 16}, {"k" * 20: "v" * 16}, 0, None),  # at both limits: kept whole
+        ({"a": "v" * 17}, {"a": "v" * (16 - len(MARKER)) + MARKER}, 1, None),
+        ({"a": "x", "n": 3, "t": True}, {"a": "x", "n": "3", "t": "true"}, 0, None),
+        ({"a": "x", "  ": "y"}, None, 0, "an attribute name is empty"),
+        ({"a": "x", "o": {"p": 1}}, None, 0, "is an object"),
+    ],
+)
+def test_text_attributes_within_the_limits_are_kept_as_sent(
+    attributes: dict[str, object], kept: dict[str, str] | None, cuts: int, error: str | None
+) -> None:
+    limits = IngestLimits(max_attributes=3, max_key_length=20, max_value_length=16)
+    parsed = parse(
+        [{"attributes": attributes}], ctx=ReportContext(project="s", now=NOW, limits=limits)
+    )
+    if error is None:
+        assert parsed.reports[0].report.attributes == kept
+        assert parsed.reports[0].truncated == cuts
+    else:
+        assert error in parsed.problems[0].errors[0].problem
+
+
 def test_one_report_over_the_size_limit() -> None:
     ctx = ReportContext(project="shop", now=NOW, limits=IngestLimits(max_report_bytes=200))
     parsed = parse([{"message": "x" * 300}, {"message": "ok"}], ctx=ctx)

@@ -234,3 +234,17 @@ def test_config_check_says_unset_for_a_secret_not_configured() -> None:
     assert shown["admin_token"] == "(unset)"
     assert shown["web"]["session_secret"] == "(unset)"
     assert shown["admin_token_env"] is None  # where a secret comes from is no secret
+
+
+def test_config_check_says_where_the_generated_session_secret_is_kept(tmp_path: Path) -> None:
+    # Someone can sign in and no key is configured: serve makes one and keeps it.
+    settings = Settings(data_dir=tmp_path, web={"generate_admin": True})
+    kept = tmp_path / "session-secret"
+    assert display_settings(settings)["web"]["session_secret"] == (
+        f"(generated at the first start, kept in {kept})"
+    )
+    key = "Kq7-generated-session-key-value-0123456789abcdef"
+    kept.write_text(key + "\n", encoding="utf-8")
+    shown = display_settings(settings)
+    assert shown["web"]["session_secret"] == f"(generated, kept in {kept})"
+    assert key[:4] not in str(shown)

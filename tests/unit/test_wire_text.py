@@ -6,14 +6,20 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from syncengine.ingest.bodies import decode_json
 from syncengine.ingest.limits import ReportContext
 from syncengine.ingest.native import parse_native
 from syncengine.ingest.problems import ReportInvalid
-from syncengine.ingest.wire_text import MAX_NESTING, REPLACEMENT, check_nesting, clean_text
+from syncengine.ingest.wire_text import (
+    MAX_NESTING,
+    REPLACEMENT,
+    check_nesting,
+    clean_text,
+    repair_decoded,
+)
 
 F = REPLACEMENT
 
@@ -97,3 +103,35 @@ def test_no_unstorable_character_ever_slips_through(texts: list[str]) -> None:
         # Repaired exactly where json.loads leaves a NUL or a lone surrogate (an escape
         # pair is one character, and stays).
         assert decode_json(raw) == [clean_text(t) for t in json.loads(raw)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "123456789012345678901234567890",  # past 64 bits: orjson alone would make it a float
+        '{"a": [18446744073709551616, -9223372036854775809, 9223372036854775807]}',
+        '{"big": 1e999, "small": 1e-400, "zero": -0, "tenth": 0.1}',
+        "[NaN, -Infinity, Infinity]",
+        '\ufeff{"a": 1}',  # a UTF-8 byte order mark
+        '{"a": 1, "a": 2}',
+        '{"id": "12345678901234567890"}',  # a long number in text: read strictly all the same
+    ],
+)
+def test_numbers_and_marks_are_read_as_the_standard_decoder_reads_them(text: str) -> None:
+    data = text.encode()
+    assert repr(decode_json(data)) == repr(json.loads(data))
+    assert repr(decode_json(data.decode("utf-8-sig"))) == repr(json.loads(data))
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60)
+@given(_JSON)
+def test_any_json_reads_as_the_standard_decoder_reads_it(value: object) -> None:
+    data = json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    assert repr(decode_json(data)) == repr(repair_decoded(data, json.loads(data)))

@@ -21,6 +21,8 @@ Outside the process the same controls are HTTP endpoints (not Jira's, not counte
 - ``POST /_sim/issues/{key}/move`` ``{"project"}``, ``DELETE /_sim/issues/{key}``
 - ``POST /_sim/clock/advance`` ``{"seconds"}`` (ManualClock only)
 - ``GET|POST /_sim/search-lag`` ``{"seconds"}``: how long writes take to show in JQL search
+- ``GET|POST /_sim/site`` ``{"hidden_emails", "rate_limits"}``: Cloud users whose profile hides
+  their e-mail (each is named by accountId only), and whether the rate limits apply
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from syncengine.jira.simulator.faults import FaultRule
 from syncengine.jira.simulator.limits import Throttle
 from syncengine.jira.simulator.metering import NO_ANSWER
 from syncengine.jira.simulator.model import Issue, User
+from syncengine.jira.simulator.quota import points_for
 from syncengine.jira.simulator.state import SimState, links_via
 
 if TYPE_CHECKING:
@@ -208,6 +209,7 @@ class Api:
         version = int(request.path_params.get("version", 2))
         path = request.url.path
         via_gateway = path.startswith("/ex/jira/")
+        charged = False  # the call spends points of the quota once answered
         try:
             if rest and version not in allowed:
                 return error_response(self._no_version(version))
@@ -216,7 +218,7 @@ class Api:
             throttle = self.sim.limiter.check_burst(operation, method)
             if throttle is not None:
                 raise throttled(self.sim, throttle)
-            quota_headers = self._spend_quota(request)
+            charged = self._admit_quota(request)
             with links_via(self.sim.state.gateway_base if via_gateway else None):
                 ctx = Ctx(sim=self.sim, user=user, version=version, request=request)
                 late = self.sim.faults.pick(("late",), operation, method, path)
@@ -225,8 +227,14 @@ class Api:
                 else:
                     response = await handler(ctx)
         except JiraHttpError as error:
-            return error_response(error)
-        response.headers.update(quota_headers)
+            response = error_response(error)
+            if charged:
+                response.headers.update(self.sim.quota.spend())
+            return response
+        if charged:
+            body = getattr(response, "body", b"")  # a streamed answer holds no priced object
+            points = points_for(operation, response.status_code, bytes(body))
+            response.headers.update(self.sim.quota.spend(points))
         if method != "GET" and 200 <= response.status_code < 300:
             for rule in self.sim.faults.pick(("commit_then_fail",), operation, method, path):
                 if rule.drop:
@@ -234,16 +242,15 @@ class Api:
                 return error_response(self._fault_error(rule))
         return response
 
-    def _spend_quota(self, request: Request) -> dict[str, str]:
-        """Charge an OAuth 2.0 app's call to the points quota: the beta headers for its
-        answer, or Jira's 429 once the quota is spent (see :mod:`.quota`)."""
+    def _admit_quota(self, request: Request) -> bool:
+        """Whether an OAuth 2.0 app's call spends points (see :mod:`.quota`); raises Jira's
+        429 once the quota is spent."""
         bearer = request.headers.get("authorization", "").lower().startswith("bearer ")
         quota = self.sim.quota
         if not quota.applies(oauth2=bearer and self.sim.state.flavour == "cloud"):
-            return {}
-        headers = quota.spend()
-        if headers is not None:
-            return headers
+            return False
+        if quota.admits():
+            return True
         body = {
             "errorMessages": ["The request has been rate-limited. Please try again later."],
             "errors": {},

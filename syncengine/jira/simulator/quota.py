@@ -10,24 +10,88 @@ limits only). Every answer to such a call carries::
 
 and a call past the quota is refused with 429, ``Retry-After`` (until the window
 resets), ``X-Beta-RateLimit-Reason: jira-quota-tenant-based`` and
-``X-Beta-RateLimit-Reset``. Each call costs 1 point here (Jira adds points per
-object a read returns; writes cost the base only). Off unless configured
+``X-Beta-RateLimit-Reset``. What a call costs is the page's points model
+(:func:`points_for`): a base point per request, plus, for a read, 1 point per core
+domain object it returns (issues, projects) and 2 per identity-and-access object
+(users, permissions); a write costs the base point only, and so does a read of
+anything else. A call is let through while any point is left and charged once
+answered, so the last one may overdraw (``r`` shows 0 then). Off unless configured
 (``/_sim/quota``); ``everyone`` applies it to API-token traffic too (a test aid).
 """
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from syncengine.jira.simulator.clock import Clock
 
-__all__ = ["POLICY", "PointsQuota", "QuotaConfig"]
+__all__ = ["POLICY", "PointsQuota", "QuotaConfig", "points_for"]
 
 POLICY = "tenant-app-quota"
 REASON = "jira-quota-tenant-based"
 NEAR_SHARE = 0.2
+
+
+CORE_POINTS = 1  # per core domain object a read returns (issues, projects)
+IDENTITY_POINTS = 2  # per identity-and-access object a read returns (users, permissions)
+
+
+def _listed(key: str) -> Callable[[Any], int]:
+    return lambda body: len(body.get(key) or ()) if isinstance(body, dict) else 0
+
+
+def _one(body: Any) -> int:
+    return 1 if isinstance(body, dict) else 0
+
+
+def _many(body: Any) -> int:
+    return len(body) if isinstance(body, list) else 0
+
+
+# The reads whose answers hold objects the points model prices (by the simulator's
+# operation names), with how to count them; every other read is priced as its base point.
+_SEARCH = _listed("issues")
+_CORE: dict[str, Callable[[Any], int]] = {
+    "GET /issue/{issueIdOrKey}": _one,
+    "GET /search/jql": _SEARCH,
+    "POST /search/jql": _SEARCH,
+    "GET /search": _SEARCH,
+    "POST /search": _SEARCH,
+    "GET /project": _many,
+    "GET /project/search": _listed("values"),
+    "GET /project/{projectIdOrKey}": _one,
+}
+_IDENTITY: dict[str, Callable[[Any], int]] = {
+    "GET /myself": _one,
+    "GET /user": _one,
+    "GET /user/search": _many,
+    "GET /user/assignable/search": _many,
+    "GET /mypermissions": _listed("permissions"),
+}
+_READS_BY_POST = frozenset({"POST /search/jql", "POST /search", "POST /search/approximate-count"})
+
+
+def points_for(operation: str, status: int, body: bytes) -> int:
+    """What a call of ``operation`` (``"GET /myself"``) answered ``status`` with ``body``
+    costs: the base point, plus the objects a successful read returned."""
+    method = operation.partition(" ")[0]
+    if (method != "GET" and operation not in _READS_BY_POST) or not 200 <= status < 300:
+        return 1
+    count, each = _CORE.get(operation), CORE_POINTS
+    if count is None:
+        count, each = _IDENTITY.get(operation), IDENTITY_POINTS
+    if count is None or not body:
+        return 1
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return 1
+    return 1 + each * count(answer)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,17 +133,21 @@ class PointsQuota:
             self._start, self._used = now, 0
         return self.config, self._start + self.config.window - now
 
-    def spend(self) -> dict[str, str] | None:
-        """Charge one call: the headers for its answer, or None when the quota is spent
-        (then :meth:`refusal` says how to answer)."""
+    def admits(self) -> bool:
+        """Whether a call may go now: some point is left in the window (when not, answer
+        with :meth:`refusal`)."""
+        config, _ = self._roll()
+        return self._used < config.points
+
+    def spend(self, points: int = 1) -> dict[str, str]:
+        """Charge an answered call ``points`` (:func:`points_for`): the headers for its
+        answer."""
         config, left = self._roll()
-        if self._used >= config.points:
-            return None
-        self._used += 1
+        self._used += points
         return self._headers(config, left)
 
     def _headers(self, config: QuotaConfig, left: float) -> dict[str, str]:
-        remaining = config.points - self._used
+        remaining = max(config.points - self._used, 0)
         headers = {
             "Beta-RateLimit-Policy": f'"{POLICY}";q={config.points};w={config.window:g}',
             "Beta-RateLimit": f'"{POLICY}";r={remaining};t={math.ceil(left)}',

@@ -50,3 +50,18 @@ async def test_move_delete_users_clock_and_reseed(
     assert advanced.status_code == 200
     assert (clock.now() - before).total_seconds() == 60
     assert (await client.post("/_sim/faults", json={"seed": 7})).status_code == 204
+
+
+async def test_hidden_emails_and_rate_limits_are_switched_over_admin(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    assert (await client.get("/_sim/site")).json() == {"hidden_emails": False, "rate_limits": True}
+    myself = await client.get("/rest/api/2/myself")
+    assert "emailAddress" in myself.json()
+    switched = await client.post("/_sim/site", json={"hidden_emails": True, "rate_limits": False})
+    assert switched.json() == {"hidden_emails": True, "rate_limits": False}
+    assert "emailAddress" not in (await client.get("/rest/api/2/myself")).json()
+    assert not sim.limiter.config.enabled
+    for bad in ({"hidden": True}, {"rate_limits": "no"}, []):
+        assert (await client.post("/_sim/site", json=bad)).status_code == 400, bad
+    assert (await client.get("/_sim/site")).json() == {"hidden_emails": True, "rate_limits": False}

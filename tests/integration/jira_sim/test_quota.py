@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -14,6 +16,7 @@ from pydantic import SecretStr
 from syncengine.jira import JiraClient, JiraConfig, JiraRequestShed, Priority, request_priority
 from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN, ManualClock, Simulator
 from syncengine.jira.simulator.quota import QuotaConfig
+from tests.integration.jira_sim.conftest import BUG
 
 CALLBACK = "https://engine.example/callback"
 
@@ -61,14 +64,18 @@ async def test_oauth2_apps_spend_points_and_see_the_beta_headers(
     async with httpx.AsyncClient(
         transport=sim.transport(), headers={"Authorization": f"Bearer {token}"}
     ) as app:
-        answers = [await app.get(gateway) for _ in range(10)]
+        # A user read costs 3 points (1 + 2 per identity object); the fourth call still
+        # goes (a point is left) and overdraws; the fifth is refused.
+        answers = [await app.get(gateway) for _ in range(4)]
         refused = await app.get(gateway)
-    assert [a.status_code for a in answers] == [200] * 10
+    assert [a.status_code for a in answers] == [200] * 4
     first = answers[0].headers
     assert first["Beta-RateLimit-Policy"] == '"tenant-app-quota";q=10;w=60'
-    assert first["Beta-RateLimit"] == '"tenant-app-quota";r=9;t=60'
+    assert first["Beta-RateLimit"] == '"tenant-app-quota";r=7;t=60'
     assert "X-Beta-RateLimit-NearLimit" not in first
-    assert answers[8].headers["X-Beta-RateLimit-NearLimit"] == "true"  # 1 of 10 left
+    assert _left(answers[2]) == 1
+    assert answers[2].headers["X-Beta-RateLimit-NearLimit"] == "true"  # 1 of 10 left
+    assert _left(answers[3]) == 0
     assert refused.status_code == 429
     assert refused.headers["X-Beta-RateLimit-Reason"] == "jira-quota-tenant-based"
     assert refused.headers["Retry-After"] == "60"
@@ -83,6 +90,58 @@ async def test_oauth2_apps_spend_points_and_see_the_beta_headers(
         transport=sim.transport(), headers={"Authorization": f"Bearer {token}"}
     ) as app:
         assert (await app.get(gateway)).status_code == 200
+
+
+def _left(answer: httpx.Response) -> int:
+    """The points left that an answer's ``Beta-RateLimit`` header shows."""
+    match = re.search(r";r=(\d+);", answer.headers["Beta-RateLimit"])
+    assert match is not None, answer.headers
+    return int(match[1])
+
+
+async def test_a_call_costs_what_atlassians_points_model_says(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    # Base 1 point; a read adds 1 per issue or project and 2 per user it returns; a write,
+    # a failed call and a read of anything else cost the base point only.
+    sim.quota.configure(QuotaConfig(points=100_000, everyone=True))
+    spent: list[tuple[str, int]] = []
+    left = 100_000
+
+    async def call(what: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        nonlocal left
+        answer = await client.request(method, f"/rest/api/3{path}", **kwargs)
+        spent.append((what, left - _left(answer)))
+        left = _left(answer)
+        return answer
+
+    created = await call("create", "POST", "/issue", json={"fields": BUG})
+    assert created.status_code == 201
+    await call("create", "POST", "/issue", json={"fields": BUG})
+    await call("issue", "GET", f"/issue/{created.json()['key']}")
+    found = await call(
+        "search", "POST", "/search/jql", json={"jql": "project = CRASH", "fields": ["summary"]}
+    )
+    issues = len(found.json()["issues"])
+    assert issues >= 2
+    await call("edit", "PUT", f"/issue/{created.json()['key']}", json={"fields": {"labels": []}})
+    await call("fields", "GET", "/field")
+    await call("missing", "GET", "/issue/CRASH-99999")
+    people = await call("users", "GET", "/user/search", params={"query": "e"})
+    assert people.status_code == 200
+    assert len(people.json()) >= 2
+    await call("project", "GET", "/project/CRASH")
+    assert spent == [
+        ("create", 1),
+        ("create", 1),
+        ("issue", 2),
+        ("search", 1 + issues),
+        ("edit", 1),
+        ("fields", 1),
+        ("missing", 1),
+        ("users", 1 + 2 * len(people.json())),
+        ("project", 2),
+    ]
 
 
 async def test_the_request_log_has_each_call_with_its_arrival(
@@ -113,7 +172,7 @@ async def test_the_client_sheds_refreshes_near_the_quota_and_creates_go_on(
         token=SecretStr(DEFAULT_TOKEN),
     )
     async with JiraClient.open(config, transport=sim.transport()) as jira:
-        for _ in range(9):
+        for _ in range(3):  # 3 points each: a user read
             with request_priority(Priority.REFRESH):
                 await jira.myself()
         sent = sim.counter.total()

@@ -168,6 +168,8 @@ async def test_a_round_waits_behind_creates_and_within_its_share(database_url: s
         assert done.written + rest.written == 30
         assert rest.calls <= 30
         assert sum(1 for i in sim.issues("CRASH") if i.fields.get(OCCURRENCES) == 1) == 30
+        # The ~150 calls went through the client's budget of 10 a second (on virtual time).
+        assert clock.jira_budget.now >= 10
     finally:
         await container.aclose()
 

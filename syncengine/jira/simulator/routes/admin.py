@@ -8,6 +8,7 @@ calls are not counted as Jira calls.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
@@ -148,6 +149,27 @@ def _limit_controls(sim: Simulator) -> list[tuple[str, Any, list[str]]]:
     ]
 
 
+def _site_controls(sim: Simulator) -> list[tuple[str, Any, list[str]]]:
+    """``/_sim/site``: whether users' e-mails are hidden and the rate limits enforced."""
+
+    async def site(request: Request) -> Response:
+        if request.method == "POST":
+            data = await _body(request)
+            unknown = set(data) - {"hidden_emails", "rate_limits"}
+            if unknown:
+                raise ValueError(f"unknown site settings {sorted(unknown)}")
+            if not all(isinstance(value, bool) for value in data.values()):
+                raise ValueError("site settings are true or false")
+            sim.state.hidden_emails = data.get("hidden_emails", sim.state.hidden_emails)
+            if "rate_limits" in data:
+                sim.limiter.config = replace(sim.limiter.config, enabled=data["rate_limits"])
+        return JSONResponse(
+            {"hidden_emails": sim.state.hidden_emails, "rate_limits": sim.limiter.config.enabled}
+        )
+
+    return [("/_sim/site", site, ["GET", "POST"])]
+
+
 def sim_routes(sim: Simulator) -> list[Route]:
     """The ``/_sim`` controls (never under a context path: they are not Jira's)."""
 
@@ -274,6 +296,7 @@ def sim_routes(sim: Simulator) -> list[Route]:
         ("/_sim/issues/{key}", delete, ["DELETE"]),
         *_time_controls(sim),
         *_limit_controls(sim),
+        *_site_controls(sim),
     ]
     return [Route(path, handler(fn), methods=methods) for path, fn, methods in table]
 
