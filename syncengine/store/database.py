@@ -20,28 +20,33 @@ from sqlalchemy.ext.asyncio import (
 from syncengine.errors import StoreError
 from syncengine.store.db_errors import FOREIGN_ERRORS, translate
 
-__all__ = ["Connection", "Database", "async_url", "id_chunks", "sync_url"]
+__all__ = ["OUTBOX_ID_CHUNK", "Connection", "Database", "async_url", "id_chunks", "sync_url"]
 
 Connection = AsyncConnection
 """A connection inside a transaction (a fold hook's): callers hand it back to store functions."""
 
 _FAILED = "the database failed"
 _ID_CHUNK = 512  # ids per IN (...) list
+# For queries SQLite answers from ix_outbox_unfinished_state (every unfinished item read
+# per query, whatever the list): below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+OUTBOX_ID_CHUNK = 16_384
 
 
-def id_chunks(ids: Iterable[int]) -> Iterator[list[int]]:
-    """``ids`` in lists for ``column.in_(...)``: at most 512, each padded to a power of two.
+def id_chunks(ids: Iterable[int], *, most: int = _ID_CHUNK) -> Iterator[list[int]]:
+    """``ids`` in lists for ``column.in_(...)``: at most ``most``, each padded to a power of two.
 
     An IN list of n values is an SQL text of its own, which SQLite prepares and
     caches per connection (128 texts), each compiled for its thousands of
     parameters (~0.5 MiB apiece). The ingest fold's lists have a new length in
     nearly every batch: unpadded, they filled the bulk connection's cache and the
     process's memory grew by ~100 MiB over 1 M reports. Padded (the last id
-    repeated, which IN ignores), one query has at most ten texts.
+    repeated, which IN ignores), one query has at most ten texts (log2 ``most`` + 1).
+    A query the planner answers by reading every unfinished outbox item takes a
+    larger ``most`` (one list per batch, not one read per 512 groups).
     """
     ids = list(ids)
-    for start in range(0, len(ids), _ID_CHUNK):
-        chunk = ids[start : start + _ID_CHUNK]
+    for start in range(0, len(ids), most):
+        chunk = ids[start : start + most]
         size = 1
         while size < len(chunk):
             size *= 2

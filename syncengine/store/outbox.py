@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import QueryableAttribute, aliased
 
 from syncengine.store.audit import AuditRepository
-from syncengine.store.database import Database, id_chunks
+from syncengine.store.database import OUTBOX_ID_CHUNK, Database, id_chunks
 from syncengine.store.tables import OutboxItem, Project
 from syncengine.store.work_kinds import LATEST_WINS
 
@@ -126,7 +126,9 @@ async def tails(conn: AsyncConnection, group_ids: list[int]) -> dict[int, int]:
     if not group_ids:
         return {}
     found: dict[int, int] = {}
-    for ids in id_chunks(set(group_ids)):  # distinct: a group's max is never split
+    # Distinct: a group's max is never split. One list per batch: each query reads
+    # every unfinished item (the planner takes ix_outbox_unfinished_state).
+    for ids in id_chunks(set(group_ids), most=OUTBOX_ID_CHUNK):
         rows = await conn.execute(
             select(OutboxItem.group_id, func.max(OutboxItem.id))
             .where(OutboxItem.group_id.in_(ids), holds_back())

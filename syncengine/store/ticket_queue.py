@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from syncengine.store.audit import AuditRepository
-from syncengine.store.database import Connection, Database, id_chunks
+from syncengine.store.database import OUTBOX_ID_CHUNK, Connection, Database, id_chunks
 from syncengine.store.outbox import OutboxRepository, State, tails
 from syncengine.store.tables import ErrorGroup, GroupMinuteCount, IssueLink, OutboxItem, Project
 
@@ -51,7 +51,7 @@ async def project_slugs(conn: Connection) -> dict[int, str]:
 async def taken_groups(conn: Connection, group_ids: Sequence[int], *, kind: str) -> set[int]:
     """Groups among ``group_ids`` that are linked or have an unfinished ``kind`` item."""
     found: set[int] = set()
-    for ids in id_chunks(group_ids):
+    for ids in id_chunks(group_ids, most=OUTBOX_ID_CHUNK):  # one outbox read per batch
         linked = select(IssueLink.group_id).where(IssueLink.group_id.in_(ids))
         queued = select(OutboxItem.group_id).where(
             OutboxItem.group_id.in_(ids),

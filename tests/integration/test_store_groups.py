@@ -262,7 +262,7 @@ async def test_times_keep_their_microseconds(db: Database) -> None:
 
 
 async def test_the_folds_lookups_by_group_span_several_id_lists(db: Database) -> None:
-    # 1,100 groups: IN lists of 512, 512 and 76 (padded to 128 with its last id).
+    # 1,100 groups: the outbox lookups take them in one IN list, padded to 2,048 with its last id.
     pid = await project_id(db)
     repo = GroupRepository(db)
     fingerprints = [f"g{i:04d}" for i in range(1100)]

@@ -100,3 +100,5 @@ def test_id_lists_take_few_lengths_so_sqlite_caches_few_statements() -> None:
         assert sorted(set().union(*chunks)) == list(range(n))
         lengths.update(len(chunk) for chunk in chunks)
     assert lengths == {2**k for k in range(10)}
+    assert list(id_chunks([7, 8, 9, 10, 11], most=2)) == [[7, 8], [9, 10], [11]]
+    assert list(id_chunks([7, 8, 9], most=16)) == [[7, 8, 9, 9]]
