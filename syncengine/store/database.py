@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,12 +20,34 @@ from sqlalchemy.ext.asyncio import (
 from syncengine.errors import StoreError
 from syncengine.store.db_errors import FOREIGN_ERRORS, translate
 
-__all__ = ["Connection", "Database", "async_url", "sync_url"]
+__all__ = ["Connection", "Database", "async_url", "id_chunks", "sync_url"]
 
 Connection = AsyncConnection
 """A connection inside a transaction (a fold hook's): callers hand it back to store functions."""
 
 _FAILED = "the database failed"
+_ID_CHUNK = 512  # ids per IN (...) list
+
+
+def id_chunks(ids: Iterable[int]) -> Iterator[list[int]]:
+    """``ids`` in lists for ``column.in_(...)``: at most 512, each padded to a power of two.
+
+    An IN list of n values is an SQL text of its own, which SQLite prepares and
+    caches per connection (128 texts), each compiled for its thousands of
+    parameters (~0.5 MiB apiece). The ingest fold's lists have a new length in
+    nearly every batch: unpadded, they filled the bulk connection's cache and the
+    process's memory grew by ~100 MiB over 1 M reports. Padded (the last id
+    repeated, which IN ignores), one query has at most ten texts.
+    """
+    ids = list(ids)
+    for start in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[start : start + _ID_CHUNK]
+        size = 1
+        while size < len(chunk):
+            size *= 2
+        chunk += [chunk[-1]] * (size - len(chunk))
+        yield chunk
+
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}

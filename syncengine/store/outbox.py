@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import QueryableAttribute, aliased
 
 from syncengine.store.audit import AuditRepository
-from syncengine.store.database import Database
+from syncengine.store.database import Database, id_chunks
 from syncengine.store.tables import OutboxItem, Project
 from syncengine.store.work_kinds import LATEST_WINS
 
@@ -125,12 +125,15 @@ async def tails(conn: AsyncConnection, group_ids: list[int]) -> dict[int, int]:
     """For bulk inserts: each group's last item holding new ones back (none: absent)."""
     if not group_ids:
         return {}
-    rows = await conn.execute(
-        select(OutboxItem.group_id, func.max(OutboxItem.id))
-        .where(OutboxItem.group_id.in_(group_ids), holds_back())
-        .group_by(OutboxItem.group_id)
-    )
-    return {int(gid): int(tail) for gid, tail in rows if gid is not None}
+    found: dict[int, int] = {}
+    for ids in id_chunks(set(group_ids)):  # distinct: a group's max is never split
+        rows = await conn.execute(
+            select(OutboxItem.group_id, func.max(OutboxItem.id))
+            .where(OutboxItem.group_id.in_(ids), holds_back())
+            .group_by(OutboxItem.group_id)
+        )
+        found.update((int(gid), int(tail)) for gid, tail in rows if gid is not None)
+    return found
 
 
 def _literal(value: str) -> ColumnElement[str]:

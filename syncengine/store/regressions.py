@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from syncengine.store.database import id_chunks
 from syncengine.store.outbox import State, waits_for
 from syncengine.store.tables import AuditLog, ErrorGroup, IssueLink, OutboxItem, Project
 from syncengine.store.work_kinds import LINK_REGRESSION
@@ -47,8 +48,7 @@ class ResolvedGroup:
 async def resolved_groups(conn: AsyncConnection, group_ids: Sequence[int]) -> list[ResolvedGroup]:
     """The groups among ``group_ids`` that are resolved now (read in the caller's transaction)."""
     found: list[ResolvedGroup] = []
-    for start in range(0, len(group_ids), 500):
-        chunk = list(group_ids[start : start + 500])
+    for chunk in id_chunks(group_ids):
         rows = await conn.execute(
             select(
                 ErrorGroup.id,

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from syncengine.store.audit import AuditRepository
-from syncengine.store.database import Connection, Database
+from syncengine.store.database import Connection, Database, id_chunks
 from syncengine.store.outbox import OutboxRepository, State, tails
 from syncengine.store.tables import ErrorGroup, GroupMinuteCount, IssueLink, OutboxItem, Project
 
@@ -50,16 +50,16 @@ async def project_slugs(conn: Connection) -> dict[int, str]:
 
 async def taken_groups(conn: Connection, group_ids: Sequence[int], *, kind: str) -> set[int]:
     """Groups among ``group_ids`` that are linked or have an unfinished ``kind`` item."""
-    ids = list(group_ids)
-    linked = select(IssueLink.group_id).where(IssueLink.group_id.in_(ids))
-    queued = select(OutboxItem.group_id).where(
-        OutboxItem.group_id.in_(ids),
-        OutboxItem.kind == kind,
-        OutboxItem.state.in_(State.UNFINISHED),
-    )
     found: set[int] = set()
-    for query in (linked, queued):
-        found.update(gid for gid in (await conn.execute(query)).scalars() if gid is not None)
+    for ids in id_chunks(group_ids):
+        linked = select(IssueLink.group_id).where(IssueLink.group_id.in_(ids))
+        queued = select(OutboxItem.group_id).where(
+            OutboxItem.group_id.in_(ids),
+            OutboxItem.kind == kind,
+            OutboxItem.state.in_(State.UNFINISHED),
+        )
+        for query in (linked, queued):
+            found.update(gid for gid in (await conn.execute(query)).scalars() if gid is not None)
     return found
 
 
@@ -111,15 +111,15 @@ async def add_minute_counts(
 
 async def window_sums(conn: Connection, group_ids: Sequence[int], *, since: int) -> dict[int, int]:
     """Per group, its reports counted in epoch minutes ``since`` and later."""
-    sums = await conn.execute(
-        select(GroupMinuteCount.group_id, func.sum(GroupMinuteCount.count))
-        .where(
-            GroupMinuteCount.group_id.in_(list(group_ids)),
-            GroupMinuteCount.minute >= since,
+    found: dict[int, int] = {}
+    for ids in id_chunks(set(group_ids)):  # distinct: a group's sum is never split
+        sums = await conn.execute(
+            select(GroupMinuteCount.group_id, func.sum(GroupMinuteCount.count))
+            .where(GroupMinuteCount.group_id.in_(ids), GroupMinuteCount.minute >= since)
+            .group_by(GroupMinuteCount.group_id)
         )
-        .group_by(GroupMinuteCount.group_id)
-    )
-    return {int(gid): int(total) for gid, total in sums}
+        found.update((int(gid), int(total)) for gid, total in sums)
+    return found
 
 
 class TicketRequests:

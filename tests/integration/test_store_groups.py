@@ -10,10 +10,14 @@ from sqlalchemy import func, select
 from syncengine.domain.groups import GroupState
 from syncengine.domain.reports import CrashReport, Frame
 from syncengine.errors import NotFound
+from syncengine.store import ticket_queue
 from syncengine.store.database import Database
 from syncengine.store.groups import GroupRepository
+from syncengine.store.outbox import tails
 from syncengine.store.projects import ProjectRepository
-from syncengine.store.tables import AttributeCount, ErrorGroup, Sample
+from syncengine.store.tables import AttributeCount, ErrorGroup, OutboxItem, Sample
+from syncengine.store.ticket_queue import DueTicket
+from syncengine.sync.tickets import CREATE
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -255,3 +259,23 @@ async def test_times_keep_their_microseconds(db: Database) -> None:
     assert snap.first_seen == snap.last_seen == T0 + timedelta(microseconds=7)
     # Count rows keep milliseconds (compact integers): enough to rank by recency.
     assert snap.attributes["k"][0].last_seen == T0
+
+
+async def test_the_folds_lookups_by_group_span_several_id_lists(db: Database) -> None:
+    # 1,100 groups: IN lists of 512, 512 and 76 (padded to 128 with its last id).
+    pid = await project_id(db)
+    repo = GroupRepository(db)
+    fingerprints = [f"g{i:04d}" for i in range(1100)]
+    [assigned] = await repo.fold([(pid, [report(fp) for fp in fingerprints])], now=T0)
+    ids = [a.group_id for a in assigned]
+    queued = ids[::3]
+    async with db.connect() as conn:
+        due = [DueTicket(project_id=pid, group_id=gid, reason="r") for gid in queued]
+        await ticket_queue.queue_tickets(conn, due, kind=CREATE, now=T0)
+    async with db.connect() as conn:
+        assert await ticket_queue.taken_groups(conn, ids, kind=CREATE) == set(queued)
+        behind = await tails(conn, ids)
+        rows = await conn.execute(select(OutboxItem.group_id, OutboxItem.id))
+        items = {int(gid): int(item) for gid, item in rows}
+    assert behind == items
+    assert sorted(behind) == sorted(queued)

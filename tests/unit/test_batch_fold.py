@@ -10,6 +10,7 @@ import pytest
 from syncengine.domain.groups import GroupSnapshot, GroupState
 from syncengine.domain.reports import CrashReport, Frame
 from syncengine.store.batch_fold import BatchFold, frames_from_payload, sample_payload
+from syncengine.store.database import id_chunks
 from syncengine.store.group_queries import decode_cursor, encode_cursor
 from syncengine.store.tables import from_epoch_ms, to_epoch_ms
 
@@ -88,3 +89,14 @@ def test_epoch_millis_and_cursors_round_trip() -> None:
     for bad in ("", "!!", "bm9wZQ", "MjAyNi0wMS0wMXwx"):  # the last is a naive time
         with pytest.raises(ValueError, match="not one this API handed out"):
             decode_cursor(bad)
+
+
+def test_id_lists_take_few_lengths_so_sqlite_caches_few_statements() -> None:
+    # One SQL text per IN-list length, each prepared and cached per connection: the
+    # fold's lookups must not bring a new length with every batch.
+    lengths: set[int] = set()
+    for n in range(1, 1500):
+        chunks = list(id_chunks(range(n)))
+        assert sorted(set().union(*chunks)) == list(range(n))
+        lengths.update(len(chunk) for chunk in chunks)
+    assert lengths == {2**k for k in range(10)}
