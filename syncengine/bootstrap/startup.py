@@ -15,7 +15,6 @@ from syncengine.bootstrap.container import Container
 from syncengine.errors import ConfigError
 from syncengine.settings import Settings, UserSettings
 from syncengine.store.migrate import schema_is_current as _schema_is_current
-from syncengine.store.projects import generate_token
 
 __all__ = [
     "ADMIN_FILE",
@@ -57,12 +56,11 @@ async def prepare_projects(
             said(f"project {slug}: {len(tokens)} submission token(s) configured")
         if tokens or not project.generate_token:
             continue
-        if await container.projects.token_count(record.id, source="generated"):
+        token = await container.projects.generate_token_once(record.id, now=now)
+        if token is None:
             env = project.submission_token_env or "a submission token"
             said(f"project {slug}: using the token generated at first start (set {env} to choose)")
             continue
-        token = generate_token()
-        await container.projects.set_tokens(record.id, [token], source="generated", now=now)
         echo(f"project {slug}: generated submission token {token} (shown once: keep it)")
 
 

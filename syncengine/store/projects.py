@@ -8,7 +8,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncengine.store.audit import AuditRepository
 from syncengine.store.database import Database
@@ -43,6 +48,14 @@ def _record(row: Project) -> ProjectRecord:
     )
 
 
+async def _insert(
+    session: AsyncSession, table: type[Project] | type[SubmissionToken]
+) -> PgInsert | SqliteInsert:
+    """The dialect's INSERT into ``table``, which can skip a row whose unique key is taken."""
+    dialect = (await session.connection()).dialect.name
+    return pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+
+
 class ProjectRepository:
     """Reads and writes projects and their tokens."""
 
@@ -52,20 +65,27 @@ class ProjectRepository:
     async def ensure(
         self, slug: str, *, name: str, integration_active: bool, now: datetime
     ) -> ProjectRecord:
-        """Create the project on first sight; an existing one keeps its run-time switch."""
+        """Create the project on first sight; an existing one keeps its run-time switch.
+
+        Processes starting at once may all see the project missing: the insert skips a
+        slug another made meanwhile, so none fails.
+        """
         async with self._db.session() as session:
             row = await session.scalar(select(Project).where(Project.slug == slug))
             if row is None:
-                row = Project(
-                    slug=slug,
-                    name=name or slug,
-                    integration_active=integration_active,
-                    created_at=now,
-                    updated_at=now,
+                insert = await _insert(session, Project)
+                await session.execute(
+                    insert.values(
+                        slug=slug,
+                        name=name or slug,
+                        integration_active=integration_active,
+                        created_at=now,
+                        updated_at=now,
+                    ).on_conflict_do_nothing(index_elements=["slug"])
                 )
-                session.add(row)
-                await session.flush()
-            elif name and row.name != name:
+                row = await session.scalar(select(Project).where(Project.slug == slug))
+                assert row is not None
+            if name and row.name != name:
                 row.name = name
                 row.updated_at = now
             return _record(row)
@@ -99,17 +119,66 @@ class ProjectRepository:
                 if row.token_sha256 not in digests:
                     await session.delete(row)
             known = {row.token_sha256 for row in rows}
-            for digest, token in digests.items():
-                if digest not in known:
-                    session.add(
-                        SubmissionToken(
-                            project_id=project_id,
-                            token_sha256=digest,
-                            source=source,
-                            hint=token[:4],
-                            created_at=now,
-                        )
-                    )
+            await self._add_tokens(
+                session,
+                project_id,
+                {d: t for d, t in digests.items() if d not in known},
+                source=source,
+                now=now,
+            )
+
+    @staticmethod
+    async def _add_tokens(
+        session: AsyncSession,
+        project_id: int,
+        digests: dict[str, str],
+        *,
+        source: str,
+        now: datetime,
+    ) -> None:
+        """Insert these tokens; one another process inserted meanwhile is skipped."""
+        if not digests:
+            return
+        insert = await _insert(session, SubmissionToken)
+        await session.execute(
+            insert.values(
+                [
+                    {
+                        "project_id": project_id,
+                        "token_sha256": digest,
+                        "source": source,
+                        "hint": token[:4],
+                        "created_at": now,
+                    }
+                    for digest, token in digests.items()
+                ]
+            ).on_conflict_do_nothing(index_elements=["token_sha256"])
+        )
+
+    async def generate_token_once(self, project_id: int, *, now: datetime) -> str | None:
+        """A new generated token for the project, unless it has one: the token (to be
+        shown once), or None when one was generated before.
+
+        The project's row is written first, so processes starting at once take turns
+        here: exactly one of them generates the token, and the others see it.
+        """
+        async with self._db.session() as session:
+            await session.execute(
+                update(Project).where(Project.id == project_id).values(updated_at=now)
+            )
+            existing = await session.scalar(
+                select(SubmissionToken.id)
+                .where(SubmissionToken.project_id == project_id)
+                .where(SubmissionToken.source == "generated")
+                .limit(1)
+            )
+            if existing is not None:
+                return None
+            token = generate_token()
+            await self._add_tokens(
+                session, project_id, {token_digest(token): token}, source="generated", now=now
+            )
+            return token
 
     async def token_count(self, project_id: int, *, source: str | None = None) -> int:
         """How many tokens the project has (from one source, or all)."""

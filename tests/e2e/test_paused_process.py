@@ -4,9 +4,9 @@ Two ``syncengine worker`` processes share one PostgreSQL database and a Jira
 simulator that holds every create for a few seconds. Worker A sends the creates
 of 20 new groups and is stopped with SIGSTOP while Jira is still working on them;
 Jira commits them while A sleeps. Worker B takes the items over once A's lease
-has run out, and A is resumed long after. At the end Jira holds exactly one issue
-per group and each group is linked to it: neither the take-over nor A's late
-answer made a second issue.
+has run out, and A is resumed only once B has linked every group. At the end Jira
+holds exactly one issue per group and each group is linked to it: neither the
+take-over nor A's late answer made a second issue.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 GROUPS = 20
 LOGIN, TOKEN = "bot@example.com", "sim-api-token"
 HOLD_SECONDS = 4  # how long Jira works on a create before it commits and answers
-PAUSE_SECONDS = 20  # well past the 5 s lease and the 6 s settle window
 
 
 def _config(tmp: Path, database_url: str, sim: JiraSim) -> Path:
@@ -134,14 +133,15 @@ def test_a_worker_paused_mid_create_makes_no_second_issue(
         try:
             second = _engine(config, "worker", log=log)
             workers.append(second)
-            time.sleep(PAUSE_SECONDS)
+            # B takes A's items once their 5 s lease and the 6 s settle window have passed;
+            # A sleeps on until B is done (a fixed 20 s pause was mostly waiting).
+            wait_until(
+                lambda: _state(postgres_url) == (GROUPS, GROUPS, 0),
+                timeout=120,
+                what=f"{GROUPS} links and an empty outbox while A is stopped",
+            )
         finally:
             os.kill(first.pid, signal.SIGCONT)
-        wait_until(
-            lambda: _state(postgres_url) == (GROUPS, GROUPS, 0),
-            timeout=120,
-            what=f"{GROUPS} links and an empty outbox",
-        )
         # Give A's late answers time to arrive and be handled: nothing may change.
         time.sleep(HOLD_SECONDS + 2)
         httpx.delete(f"{sim.url}/_sim/faults")

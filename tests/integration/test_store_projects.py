@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -64,3 +65,26 @@ async def test_naive_datetimes_are_refused(db: Database) -> None:
     repo = ProjectRepository(db)
     with pytest.raises(Exception, match="naive datetime"):
         await repo.ensure("shop", name="", integration_active=True, now=datetime(2026, 1, 1))
+
+
+async def test_processes_starting_at_once_make_one_project_and_one_generated_token(
+    db: Database,
+) -> None:
+    # Several processes start on one database at once: each finds the project missing and
+    # no generated token yet. None may fail, and exactly one token is generated (a second
+    # would replace the first, which its process has already shown once).
+    repo = ProjectRepository(db)
+    for slug in ("shop", "cart", "pay"):
+        projects = await asyncio.gather(
+            *(repo.ensure(slug, name="", integration_active=True, now=NOW) for _ in range(4))
+        )
+        assert len({p.id for p in projects}) == 1
+        tokens = await asyncio.gather(
+            *(repo.generate_token_once(projects[0].id, now=NOW) for _ in range(4))
+        )
+        made = [t for t in tokens if t is not None]
+        assert len(made) == 1, tokens
+        assert await repo.authenticate(slug, made[0]) == projects[0]
+        assert await repo.token_count(projects[0].id, source="generated") == 1
+        assert await repo.generate_token_once(projects[0].id, now=NOW) is None
+    assert sorted(p.slug for p in await repo.all()) == ["cart", "pay", "shop"]
