@@ -11,10 +11,13 @@ import random
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from syncengine.domain.backoff import BackoffPolicy
 from syncengine.jira.simulator.seed import SeedUsers
 from syncengine.store.outbox import State
 from tests.integration.sync.harness import SyncWorld, sync_world
+from tests.integration.sync.test_regressions import comments, crash, fixed_in
 
 ASSIGN = "PUT /issue/*/assignee"
 
@@ -74,3 +77,51 @@ async def test_a_much_failed_push_is_due_at_the_next_poll_not_at_its_backoff(
         await world.settle()  # at the poll's time: no backoff has passed
         assert assignee(world, key) == world.sim.user(SeedUsers.bob).account_id
         assert await world.container.outbox.list(project_id=world.project_id) == []
+
+
+@pytest.mark.parametrize(
+    ("failing", "detached"),
+    [("POST /issue", True), ("PUT /issue/*", False)],
+    ids=["create", "detach"],
+)
+async def test_a_replacement_dead_after_its_attempts_is_resumed_by_the_next_poll(
+    database_url: str, tmp_path: Path, failing: str, detached: bool
+) -> None:
+    # A regression files a new issue (the old one is detached first); Jira fails every
+    # create (or the detach) until the item runs out of attempts. The next poll resumes
+    # the replacement, not a push: that would find no link (the old issue detached) or
+    # update the old issue instead of filing the new one.
+    async with sync_world(
+        database_url, tmp_path, regression_action="new_issue", jira={"max_retries": 0}
+    ) as world:
+        await world.linked_group("bystander")  # the poll asks Jira about linked issues only
+        gid, old = await world.linked_group("replaced")
+        await fixed_in(world, old, "2.3.0")
+        world.container.worker.policy = BackoffPolicy(max_attempts=2)
+        world.sim.add_fault(kind="error", status=500, route=failing)
+        await crash(world, "replaced", "2.4.0")
+        for _ in range(3):
+            await world.drain()
+            world.clock.now += timedelta(hours=1)  # past any backoff
+        items = await world.container.outbox.list(project_id=world.project_id)
+        [dead] = [i for i in items if i.state == State.DEAD]
+        assert (dead.kind, dead.payload["exhausted"], dead.payload["new_issue_for"]) == (
+            "link.regression",
+            True,
+            old,
+        )
+        link = await world.container.links.for_group(gid)
+        assert (link is None) is detached
+        world.sim.clear_faults()
+        result = await world.sync.poller.run("shop", force=True)
+        assert result.requeued == 1
+        await world.settle()
+        link = await world.container.links.for_group(gid)
+        assert link is not None
+        assert link.issue_key != old
+        assert world.status(old) == "Done"  # the old issue stays closed
+        [note] = comments(world, link.issue_key)
+        assert f"Previously tracked in {old}" in note
+        assert len(world.sim.issues("CRASH")) == 3  # the bystander's, the old and one new
+        # Repaired: the next poll queues nothing again.
+        assert (await world.sync.poller.run("shop", force=True)).requeued == 0
