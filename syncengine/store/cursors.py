@@ -6,11 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from syncengine.errors import StoreConflict
-from syncengine.store.database import Database
+from syncengine.store.database import Database, conflict_insert
 from syncengine.store.tables import SyncCursor, WebhookDelivery
 
 __all__ = ["CursorRecord", "CursorRepository"]
@@ -54,8 +52,7 @@ class CursorRepository:
         none has made yet, and none fails for it.
         """
         async with self._db.connect() as conn:
-            insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            statement = insert(SyncCursor).values(project_id=project_id, **values)
+            statement = conflict_insert(conn, SyncCursor).values(project_id=project_id, **values)
             await conn.execute(
                 statement.on_conflict_do_update(index_elements=["project_id"], set_=values)
                 if values

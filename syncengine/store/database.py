@@ -7,6 +7,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -20,7 +24,15 @@ from sqlalchemy.ext.asyncio import (
 from syncengine.errors import StoreError
 from syncengine.store.db_errors import FOREIGN_ERRORS, translate
 
-__all__ = ["OUTBOX_ID_CHUNK", "Connection", "Database", "async_url", "id_chunks", "sync_url"]
+__all__ = [
+    "OUTBOX_ID_CHUNK",
+    "Connection",
+    "Database",
+    "async_url",
+    "conflict_insert",
+    "id_chunks",
+    "sync_url",
+]
 
 Connection = AsyncConnection
 """A connection inside a transaction (a fold hook's): callers hand it back to store functions."""
@@ -52,6 +64,12 @@ def id_chunks(ids: Iterable[int], *, most: int = _ID_CHUNK) -> Iterator[list[int
             size *= 2
         chunk += [chunk[-1]] * (size - len(chunk))
         yield chunk
+
+
+def conflict_insert(conn: AsyncConnection, table: Any) -> PgInsert | SqliteInsert:
+    """An INSERT into ``table`` in ``conn``'s dialect, which takes ``ON CONFLICT`` clauses
+    (both backends spell them alike: ``on_conflict_do_nothing`` / ``_do_update``)."""
+    return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
 
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}

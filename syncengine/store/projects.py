@@ -9,14 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import Insert as PgInsert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from syncengine.store.audit import AuditRepository
-from syncengine.store.database import Database
+from syncengine.store.database import Database, conflict_insert
 from syncengine.store.tables import Project, SubmissionToken
 
 __all__ = ["ProjectRecord", "ProjectRepository", "generate_token", "token_digest"]
@@ -48,14 +44,6 @@ def _record(row: Project) -> ProjectRecord:
     )
 
 
-async def _insert(
-    session: AsyncSession, table: type[Project] | type[SubmissionToken]
-) -> PgInsert | SqliteInsert:
-    """The dialect's INSERT into ``table``, which can skip a row whose unique key is taken."""
-    dialect = (await session.connection()).dialect.name
-    return pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
-
-
 class ProjectRepository:
     """Reads and writes projects and their tokens."""
 
@@ -73,7 +61,7 @@ class ProjectRepository:
         async with self._db.session() as session:
             row = await session.scalar(select(Project).where(Project.slug == slug))
             if row is None:
-                insert = await _insert(session, Project)
+                insert = conflict_insert(await session.connection(), Project)
                 await session.execute(
                     insert.values(
                         slug=slug,
@@ -139,7 +127,7 @@ class ProjectRepository:
         """Insert these tokens; one another process inserted meanwhile is skipped."""
         if not digests:
             return
-        insert = await _insert(session, SubmissionToken)
+        insert = conflict_insert(await session.connection(), SubmissionToken)
         await session.execute(
             insert.values(
                 [

@@ -14,11 +14,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from syncengine.store.audit import AuditRepository
-from syncengine.store.database import OUTBOX_ID_CHUNK, Connection, Database, id_chunks
+from syncengine.store.database import (
+    OUTBOX_ID_CHUNK,
+    Connection,
+    Database,
+    conflict_insert,
+    id_chunks,
+)
 from syncengine.store.outbox import OutboxRepository, State, tails
 from syncengine.store.tables import ErrorGroup, GroupMinuteCount, IssueLink, OutboxItem, Project
 
@@ -94,8 +98,7 @@ async def add_minute_counts(
     conn: Connection, counts: Sequence[tuple[int, int]], *, minute: int
 ) -> None:
     """Add each (group id, count) to the group's count of epoch minute ``minute``."""
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = dialect_insert(GroupMinuteCount)
+    statement = conflict_insert(conn, GroupMinuteCount)
     rows = sorted(
         ({"group_id": gid, "minute": minute, "count": count} for gid, count in counts),
         key=lambda r: r["group_id"],  # one lock order for concurrent batches
