@@ -111,7 +111,9 @@ class LinkRepair:
             later.kind == LINK_REGRESSION,
         )
         dead = await session.execute(
-            select(OutboxItem.group_id, OutboxItem.payload).where(
+            select(OutboxItem.group_id, OutboxItem.payload, IssueLink.jira_issue_key)
+            .outerjoin(IssueLink, IssueLink.group_id == OutboxItem.group_id)
+            .where(
                 OutboxItem.project_id == project_id,
                 OutboxItem.kind == LINK_REGRESSION,
                 OutboxItem.state == State.DEAD,
@@ -120,12 +122,9 @@ class LinkRepair:
             )
         )
         resumed = 0
-        for group_id, payload in dead:
+        for group_id, payload, link in dead:
             if payload.get("exhausted") is not True or not payload.get("new_issue_for"):
                 continue
-            link = await session.scalar(
-                select(IssueLink.jira_issue_key).where(IssueLink.group_id == group_id)
-            )
             if link not in (None, payload["new_issue_for"]) and not payload.get("created"):
                 continue  # linked to another issue since (by a person): nothing to replace
             again = {k: v for k, v in payload.items() if k != "exhausted"}
