@@ -204,6 +204,7 @@ def fingerprint_of(
 
 def assign_fingerprint(report: CrashReport, entries: Sequence[str] | None = None) -> CrashReport:
     """``report`` with its fingerprint set: from ``entries`` when given, else the default."""
-    if entries:
-        return replace(report, fingerprint=custom_fingerprint(entries, report))
-    return replace(report, fingerprint=default_fingerprint(report))
+    fingerprint = fingerprint_of(
+        entries, classifier=report.classifier, frames=report.frames, message=report.message
+    )
+    return replace(report, fingerprint=fingerprint)

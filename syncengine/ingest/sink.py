@@ -6,7 +6,7 @@ is the batching writer (``syncengine.ingest.writer``); :class:`InMemorySink` is 
 shipped fake, for tests and for trying the wire formats without a database.
 
 Reports reach a sink with their fingerprint set (see
-``syncengine.domain.fingerprint.assign_fingerprint``).
+``syncengine.domain.fingerprint.fingerprint_of``, which ``ingest.assemble`` calls).
 """
 
 from __future__ import annotations
