@@ -329,9 +329,7 @@ class GroupRepository:
                     rows.append((group_id, "first", before + i, *stored))
             for index, report in g.tail:
                 slot = (before + index) % newest_m
-                stored = (encoded.get(id(report)) if encoded else None) or self._sample_fields(
-                    report
-                )
+                stored = encoded.get(id(report)) or self._sample_fields(report)
                 rows.append((group_id, "newest", slot, *stored))
         await self._upsert_rows(conn, _SAMPLE_UPSERT, _SAMPLE_UPSERT_PG, rows)
 
