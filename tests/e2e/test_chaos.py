@@ -88,6 +88,15 @@ def _state(database: Path) -> tuple[int, int, int]:
     return links, issues, unfinished
 
 
+def _left(database: Path) -> list[tuple[object, ...]]:
+    """The unfinished outbox items, for a failure's message (what is stuck, and why)."""
+    with sqlite3.connect(database, timeout=30) as conn:
+        return conn.execute(
+            "SELECT id, kind, state, attempts, next_attempt_at, last_error FROM outbox "
+            "WHERE state IN ('pending', 'running', 'dead') ORDER BY id LIMIT 10"
+        ).fetchall()
+
+
 def _jira_issues(sim: JiraSim) -> list[dict[str, object]]:
     found: list[dict[str, object]] = []
     token = None
@@ -149,7 +158,7 @@ def test_exactly_one_ticket_per_group_under_faults_and_kills(tmp_path: Path) -> 
             worker.send_signal(signal.SIGTERM)
             assert worker.wait(timeout=30) == 0
         links, linked_issues, unfinished = _state(database)
-        assert unfinished == 0, f"{unfinished} items left after {kills} kills"
+        assert unfinished == 0, f"{unfinished} items left after {kills} kills: {_left(database)}"
         assert kills >= 3
         httpx.delete(f"{sim.url}/_sim/faults")
         httpx.post(f"{sim.url}/_sim/search-lag", json={"seconds": 0})  # count what Jira holds
