@@ -18,6 +18,10 @@ Two read paths, because Cloud's JQL search lags writes by seconds to minutes:
 
 What the search cannot see yet is the caller's problem: it must wait out the
 consistency window before trusting a miss (see :mod:`syncengine.sync.tickets`).
+
+One group's failed read is that group's alone: :func:`find_issues` answers which
+groups it could not decide (and why) beside the issues it found, so a 503 on one
+candidate issue never holds back the other groups of a batch.
 """
 
 from __future__ import annotations
@@ -30,13 +34,14 @@ from typing import Any
 from syncengine.domain.fields import identity_label
 from syncengine.jira import jql
 from syncengine.jira.client import JiraClient
-from syncengine.jira.errors import JiraNotFound
+from syncengine.jira.errors import JiraError, JiraNotFound
 from syncengine.jira.models import JiraIssue
 from syncengine.jira.search import RECONCILE_LIMIT
 
 __all__ = [
     "IDENTITY_PROPERTY",
     "LOOKUP_FIELDS",
+    "Found",
     "Identity",
     "find_issues",
     "identity_of",
@@ -90,6 +95,19 @@ def owns(issue: JiraIssue, identity: Identity, project_key: str) -> bool:
     return in_project.upper() == project_key.upper()
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Found:
+    """What a lookup decided, by group id.
+
+    ``issues``: the group's issue (the oldest if several). ``failed``: the groups the
+    lookup could not decide because a read of theirs failed (a group there may have an
+    issue: it must not be created for yet).
+    """
+
+    issues: dict[int, JiraIssue]
+    failed: dict[int, JiraError]
+
+
 def _oldest(issues: Sequence[JiraIssue]) -> JiraIssue:
     return min(issues, key=lambda i: int(i.id) if i.id.isdigit() else 0)
 
@@ -100,14 +118,17 @@ async def find_issues(
     identities: Sequence[Identity],
     *,
     remembered: Mapping[int, str] | None = None,
-) -> dict[int, JiraIssue]:
-    """The issue each of ``identities`` already has, by group id (the oldest if several).
+) -> Found:
+    """The issue each of ``identities`` already has, and the groups it could not decide.
 
     ``remembered``: group id → issue id of issues this process knows it created.
-    Raises JiraError from the reads (a missing remembered issue is no error).
+    A failed read fails only the groups it was for: the read of one candidate issue
+    that group, one search its chunk of identities (a missing remembered issue is no
+    error). Raises nothing from Jira.
     """
     remembered = remembered or {}
     owners: dict[int, list[JiraIssue]] = {}
+    failed: dict[int, JiraError] = {}
     by_group = {i.group_id: i for i in identities}
     for group_id, issue_id in remembered.items():
         identity = by_group.get(group_id)
@@ -119,13 +140,17 @@ async def find_issues(
             )
         except JiraNotFound:
             continue  # deleted since: the search decides
+        except JiraError as exc:
+            failed[group_id] = exc
+            continue
         if owns(issue, identity, project_key):
             owners.setdefault(group_id, []).append(issue)
     reconcile = [v for k, v in remembered.items() if k in by_group][:RECONCILE_LIMIT]
-    for issue_id, identity in (
-        await _nominated(client, project_key, identities, reconcile)
-    ).items():
-        if any(k.id == issue_id for k in owners.get(identity.group_id, ())):
+    nominated = await _nominated(client, project_key, identities, reconcile, failed)
+    for issue_id, identity in nominated.items():
+        if identity.group_id in failed or any(
+            k.id == issue_id for k in owners.get(identity.group_id, ())
+        ):
             continue
         # The search's copy may be minutes old (a label removed since, a property changed):
         # what decides is the issue as Jira has it now.
@@ -135,15 +160,27 @@ async def find_issues(
             )
         except JiraNotFound:
             continue
+        except JiraError as exc:
+            failed[identity.group_id] = exc
+            continue
         if identity.label in current.labels and owns(current, identity, project_key):
             owners.setdefault(identity.group_id, []).append(current)
-    return {group_id: _oldest(found) for group_id, found in owners.items()}
+    # A group with an undecided candidate is undecided: the one it did not read may be older.
+    issues = {g: _oldest(found) for g, found in owners.items() if g not in failed}
+    return Found(issues=issues, failed=failed)
 
 
 async def _nominated(
-    client: JiraClient, project_key: str, identities: Sequence[Identity], reconcile: list[str]
+    client: JiraClient,
+    project_key: str,
+    identities: Sequence[Identity],
+    reconcile: list[str],
+    failed: dict[int, JiraError],
 ) -> dict[str, Identity]:
-    """Issue ids the search says carry one of the identities (label and property), by id."""
+    """Issue ids the search says carry one of the identities (label and property), by id.
+
+    A search that fails marks its chunk's groups in ``failed``; the other chunks go on.
+    """
     by_label = {i.label: i for i in identities}
     labels = list(by_label)
     found: dict[str, Identity] = {}
@@ -153,11 +190,19 @@ async def _nominated(
             f"project = {jql.quote(project_key)} AND labels in {jql.values(chunk)} "
             "ORDER BY created ASC"
         )
-        async for issue in client.search(
-            query, fields=LOOKUP_FIELDS, properties=(IDENTITY_PROPERTY,), reconcile=reconcile
-        ):
-            for label in issue.labels:
-                identity = by_label.get(label)
-                if identity is not None and owns(issue, identity, project_key):
-                    found.setdefault(issue.id, identity)
+        hits: dict[str, Identity] = {}
+        try:
+            async for issue in client.search(
+                query, fields=LOOKUP_FIELDS, properties=(IDENTITY_PROPERTY,), reconcile=reconcile
+            ):
+                for label in issue.labels:
+                    identity = by_label.get(label)
+                    if identity is not None and owns(issue, identity, project_key):
+                        hits.setdefault(issue.id, identity)
+        except JiraError as exc:
+            for label in chunk:
+                failed.setdefault(by_label[label].group_id, exc)
+            continue
+        for issue_id, identity in hits.items():
+            found.setdefault(issue_id, identity)
     return found

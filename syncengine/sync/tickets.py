@@ -313,7 +313,11 @@ class TicketService:
         )
         still: list[tuple[OutboxWork, GroupSnapshot]] = []
         for work, group in pending:
-            issue = found.get(group.id)
+            failure = found.failed.get(group.id)
+            if failure is not None:  # this group's lookup failed: it waits; the others go on
+                outcomes[work.id] = failure
+                continue
+            issue = found.issues.get(group.id)
             if issue is None:
                 still.append((work, group))
                 continue

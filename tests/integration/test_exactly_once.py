@@ -74,6 +74,37 @@ async def test_a_lost_bulk_answer_makes_one_issue_each_under_search_lag(
         await container.aclose()
 
 
+async def test_one_unreadable_issue_holds_back_only_its_own_group(database_url: str) -> None:
+    clock = Clock()
+    sim = clock.simulator(search_lag=0)
+    container, _ = await engine(database_url, clock, sim)
+    try:
+        sim.add_fault(kind="commit_then_fail", route="POST /issue/bulk", drop=True, remaining=1)
+        accepted = await ingest(container, [crash(f"fp-read-{n}") for n in range(8)])
+        await container.worker.drain()
+        made = sim.issues("CRASH")
+        assert len(made) == 8  # created; the answer was lost, so each must be looked up
+        # One of the eight cannot be read (Jira fails on it every time): it alone waits.
+        sim.add_fault(kind="error", status=503, method="GET", route=f"*/issue/{made[3].id}")
+        for _ in range(24):  # until the lookup has run (after the consistency window)
+            clock.advance(30)
+            await container.worker.drain()
+            if any("read issue" in (i.last_error or "") for i in await container.outbox.list()):
+                break
+        # In that same lookup the other seven were found and linked.
+        linked = [await container.links.for_group(a.group_id) for a in accepted]
+        assert sum(link is not None for link in linked) == 7
+        (waiting,) = [i for i in await container.outbox.list() if i.state == State.PENDING]
+        assert f"read issue {made[3].id}" in (waiting.last_error or "")
+        sim.clear_faults()
+        await _settle(container, clock, minutes=40)
+        assert len(_crash_issues(sim)) == 8  # never a second issue for the held-back group
+        for group in accepted:
+            assert await container.links.for_group(group.group_id) is not None
+    finally:
+        await container.aclose()
+
+
 async def test_the_engine_waits_out_the_window_before_looking(database_url: str) -> None:
     clock = Clock()
     sim = clock.simulator(search_lag=200)
