@@ -224,6 +224,8 @@ async def sync_world(
             user=default_login(flavour, SeedUsers.admin),
             token=SecretStr(ADMIN_TOKEN),
             backoff_base_seconds=0.01,
+            # People in Jira click at their own pace: not at the engine's 10 requests a second.
+            requests_per_second=100_000,
         ),
         transport=sim.transport(),
     )
