@@ -7,7 +7,7 @@ they run in this test's process, not as separate OS processes), on a Jira Cloud 
 hides users' e-mails, so each engine names a person only once it looked them up.
 Engine-side changes go to a random engine, webhook deliveries to each in turn.
 
-``LINKS`` linked issues (200; ``CONVERGE_LINKS`` overrides; ``PG_LINKS``, 100, on
+``LINKS`` linked issues (200; ``CONVERGE_LINKS`` overrides; ``PG_LINKS``, 200, on
 PostgreSQL, to keep the suite short; ``CONVERGE_SEED`` picks another run) have their
 state and assignee changed at once in the engine and in Jira, over a few rounds, while
 the simulator fails 30 % of Jira calls (500s, 429s, writes whose answer is lost) and
@@ -51,7 +51,7 @@ from tests.integration.sync.harness import SyncWorld, sync_world
 
 pytestmark = pytest.mark.slow
 LINKS = int(os.environ.get("CONVERGE_LINKS", "200"))
-PG_LINKS = int(os.environ.get("CONVERGE_PG_LINKS", "100"))
+PG_LINKS = int(os.environ.get("CONVERGE_PG_LINKS", "200"))
 ROUNDS = 2  # each changes ~80 % of the links, on one side or on both
 PEOPLE = (SeedUsers.alice, SeedUsers.bob, None)
 STATES = tuple(GroupState)
