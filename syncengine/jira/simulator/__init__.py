@@ -17,7 +17,8 @@ Outside the process the same controls are HTTP endpoints (not Jira's, not counte
 - ``POST /_sim/tokens/revoke`` ``{"token"}``; ``POST /_sim/permissions``
   ``{"user", "project", "permission", "allowed"}``; ``POST /_sim/users``
 - ``GET|POST /_sim/webhooks`` ``{"url", "secret", "events", "jql"}``,
-  ``POST /_sim/webhooks/deliver``
+  ``POST /_sim/webhooks/deliver``, ``GET|POST|DELETE /_sim/webhooks/faults``
+  ``{"delay_seconds", "duplicate", "drop"}``: deliveries held, sent twice or given up on
 - ``POST /_sim/issues/{key}/move`` ``{"project"}``, ``DELETE /_sim/issues/{key}``
 - ``POST /_sim/clock/advance`` ``{"seconds"}`` (ManualClock only)
 - ``GET|POST /_sim/search-lag`` ``{"seconds"}``: how long writes take to show in JQL search

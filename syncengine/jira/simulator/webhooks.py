@@ -4,6 +4,13 @@ Each issue event becomes one delivery per matching webhook, rendered at once
 (the payload is the issue as it was when the event happened). Deliveries go out
 through an injectable httpx transport, either by themselves (``mode="auto"``) or
 when a test calls :meth:`WebhookDispatcher.deliver_pending`.
+
+Jira promises neither order nor a single delivery: deliveries of one site go out
+concurrently, a delivery whose answer Jira did not see is sent again with the same
+``X-Atlassian-Webhook-Identifier``, and one that fails through every retry is given
+up on. :class:`DeliveryFaults` makes auto mode behave so on purpose (seeded): each
+delivery is held a random delay (later events overtake earlier ones), some are sent
+twice, some never.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import random
 import ssl
 import uuid
 import warnings
@@ -35,7 +43,7 @@ from syncengine.jira.simulator.jql import parse as parse_jql
 from syncengine.jira.simulator.model import Issue
 from syncengine.jira.simulator.state import IssueEvent, SimState
 
-__all__ = ["Delivery", "Webhook", "WebhookDispatcher", "sign"]
+__all__ = ["Delivery", "DeliveryFaults", "Webhook", "WebhookDispatcher", "sign"]
 
 EVENTS = ("jira:issue_created", "jira:issue_updated", "jira:issue_deleted", "comment_created")
 RETRYABLE = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
@@ -106,6 +114,42 @@ class Delivery:
         return json.loads(self.body)
 
 
+@dataclass(frozen=True, kw_only=True)
+class DeliveryFaults:
+    """How auto-mode deliveries misbehave, as Jira's may.
+
+    ``delay_seconds``: each delivery waits a random time up to this before its first
+    attempt, so deliveries overtake each other. ``duplicate``: the share of delivered
+    ones sent once more (the same identifier), as when Jira lost the answer.
+    ``drop``: the share given up on without an attempt, as after every retry failed.
+    """
+
+    delay_seconds: float = 0.0
+    duplicate: float = 0.0
+    drop: float = 0.0
+
+    @classmethod
+    def from_json(cls, data: Any) -> DeliveryFaults:
+        """From an admin request body; ValueError says what is wrong."""
+        if not isinstance(data, dict):
+            raise ValueError("delivery faults are a JSON object")  # noqa: TRY004 - callers catch ValueError
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown delivery fault keys: {sorted(unknown)}")
+        try:
+            faults = cls(**{k: float(v) for k, v in data.items()})
+        except (TypeError, ValueError):
+            raise ValueError("delivery fault values are numbers") from None
+        if not (0 <= faults.duplicate <= 1 and 0 <= faults.drop <= 1):
+            raise ValueError("'duplicate' and 'drop' are shares between 0 and 1")
+        if not 0 <= faults.delay_seconds <= 600:
+            raise ValueError("'delay_seconds' is between 0 and 600")
+        return faults
+
+    def to_json(self) -> dict[str, float]:
+        return {"delay_seconds": self.delay_seconds, "duplicate": self.duplicate, "drop": self.drop}
+
+
 class WebhookDispatcher:
     """Registered webhooks and their delivery queue."""
 
@@ -129,6 +173,8 @@ class WebhookDispatcher:
         self.webhooks: dict[int, Webhook] = {}
         self.deliveries: list[Delivery] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self.faults = DeliveryFaults()
+        self._rng = random.Random(0)  # noqa: S311 - repeatable test faults, not security
         state.listeners.append(self._on_event)
 
     # ---- registration -----------------------------------------------------
@@ -260,9 +306,23 @@ class WebhookDispatcher:
         task.add_done_callback(self._tasks.discard)
 
     async def _deliver_until_done(self, delivery: Delivery) -> None:
+        faults = self.faults
+        if faults.drop and self._rng.random() < faults.drop:
+            delivery.failed = True  # as if every attempt had failed: only a poll sees the change
+            delivery.outcomes.append("given up")
+            return
+        if faults.delay_seconds:
+            delivery.due += self._rng.uniform(0.0, faults.delay_seconds)
+        twice = bool(faults.duplicate) and self._rng.random() < faults.duplicate
         while not delivery.done and not delivery.failed:
             await self._clock.sleep(max(0.0, delivery.due - self._clock.monotonic()))
             await self._attempt(delivery)
+            if delivery.done and twice:
+                twice = False  # Jira did not see the answer: the same delivery once more
+                delivery.done = False
+                delivery.due = self._clock.monotonic() + self._rng.uniform(
+                    0.0, faults.delay_seconds
+                )
 
     async def _attempt(self, delivery: Delivery) -> None:
         hook = self.webhooks.get(delivery.webhook_id)

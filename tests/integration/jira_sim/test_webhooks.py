@@ -283,3 +283,38 @@ def test_a_webhook_secret_never_shows(sim: Simulator) -> None:
     hook = sim.register_webhook(URL, secret="do-not-print-me")
     assert "do-not-print-me" not in repr(hook)
     assert "do-not-print-me" not in json.dumps(hook.to_json(sim.state.base_url))
+
+
+async def test_delivery_faults_reorder_duplicate_and_give_up(inbox: Inbox) -> None:
+    # As Jira's deliveries may: concurrent and out of order, one whose answer Jira did not
+    # see sent again with the same identifier, one that failed every retry never arriving.
+    sim = create_simulator(webhook_transport=inbox.transport())  # the wall clock: real waits
+    sim.register_webhook(URL, secret="s")
+    async with sim.client(login="admin@example.com", token="sim-admin-token") as admin:
+        faults = {"delay_seconds": 0.3, "duplicate": 0.3, "drop": 0.2}
+        answer = await admin.post("/_sim/webhooks/faults", json=faults)
+        assert answer.json() == faults
+        for wrong in ({"dup": 1}, {"drop": 2}, {"delay_seconds": "soon"}, []):
+            assert (await admin.post("/_sim/webhooks/faults", json=wrong)).status_code == 400
+        keys = [(await create(admin))["key"] for _ in range(40)]
+        await sim.webhooks.drain()
+        by_identifier: dict[str, list[httpx.Request]] = {}
+        arrived = []
+        for request, payload in zip(inbox.requests, _payloads(inbox), strict=True):
+            identifier = request.headers["X-Atlassian-Webhook-Identifier"]
+            by_identifier.setdefault(identifier, []).append(request)
+            arrived.append(payload["issue"]["key"])
+        given_up = [d for d in sim.webhooks.deliveries if d.failed]
+        assert given_up
+        assert all(d.outcomes == ["given up"] for d in given_up)
+        assert len(by_identifier) == len(set(arrived)) == len(keys) - len(given_up)
+        twice = [sent for sent in by_identifier.values() if len(sent) > 1]
+        assert twice  # sent again with the same identifier, marked as a retry
+        assert all("X-Atlassian-Webhook-Retry" in again.headers for _, again in twice)
+        firsts = list(dict.fromkeys(arrived))
+        assert firsts != [k for k in keys if k in firsts]  # later events overtook earlier ones
+        assert (await admin.delete("/_sim/webhooks/faults")).json()["drop"] == 0.0
+        inbox.requests.clear()
+        await create(admin)
+        await sim.webhooks.drain()
+        assert len(inbox.requests) == 1

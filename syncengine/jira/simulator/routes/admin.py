@@ -22,6 +22,7 @@ from syncengine.jira.simulator.handle import Simulator
 from syncengine.jira.simulator.pipeline import Api, Ctx, error_response, json_response
 from syncengine.jira.simulator.quota import QuotaConfig
 from syncengine.jira.simulator.routes.dynamic_webhooks import dynamic_webhook_routes
+from syncengine.jira.simulator.webhooks import DeliveryFaults
 
 __all__ = ["routes", "sim_routes", "webhook_routes"]
 
@@ -170,6 +171,19 @@ def _site_controls(sim: Simulator) -> list[tuple[str, Any, list[str]]]:
     return [("/_sim/site", site, ["GET", "POST"])]
 
 
+def _delivery_controls(sim: Simulator) -> list[tuple[str, Any, list[str]]]:
+    """How webhook deliveries misbehave (held, sent twice, given up on)."""
+
+    async def delivery_faults(request: Request) -> Response:
+        if request.method == "POST":
+            sim.webhooks.faults = DeliveryFaults.from_json(await _body(request))
+        elif request.method == "DELETE":
+            sim.webhooks.faults = DeliveryFaults()
+        return JSONResponse(sim.webhooks.faults.to_json())
+
+    return [("/_sim/webhooks/faults", delivery_faults, ["GET", "POST", "DELETE"])]
+
+
 def sim_routes(sim: Simulator) -> list[Route]:
     """The ``/_sim`` controls (never under a context path: they are not Jira's)."""
 
@@ -295,6 +309,7 @@ def sim_routes(sim: Simulator) -> list[Route]:
         ("/_sim/issues/{key}/move", move, ["POST"]),
         ("/_sim/issues/{key}", delete, ["DELETE"]),
         *_time_controls(sim),
+        *_delivery_controls(sim),
         *_limit_controls(sim),
         *_site_controls(sim),
     ]
