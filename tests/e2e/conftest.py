@@ -92,6 +92,13 @@ class Server:
     def close(self) -> None:
         self._log_file.close()
 
+    def kill(self) -> None:
+        """SIGKILL it if it still runs, and close its log (a test's clean-up)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.close()
+
     def stop(self) -> int:
         self.proc.terminate()
         try:

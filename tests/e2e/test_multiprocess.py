@@ -198,8 +198,5 @@ def test_three_processes_share_the_work(tmp_path: Path, postgres_url: str) -> No
             assert server.stop() == 0, server.log.read_text()[-2000:]
     finally:
         for server in servers:
-            if server.proc.poll() is None:
-                server.proc.kill()
-                server.proc.wait()
-            server.close()
+            server.kill()
         sim.stop()

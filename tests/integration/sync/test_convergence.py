@@ -46,6 +46,7 @@ from syncengine.store.links import Snapshot
 from syncengine.store.tables import AuditLog, ErrorGroup
 from syncengine.sync.link_values import ISSUE_FIELDS, domain_status
 from syncengine.sync.users import JIRA_PREFIX
+from tests.audit_checks import lost_without_audit
 from tests.conftest import _truncate_postgres
 from tests.integration.sync.harness import SyncWorld, sync_world
 
@@ -225,28 +226,11 @@ async def overridden_without_audit(world: SyncWorld, keys: dict[int, str]) -> li
                 .order_by(AuditLog.id)
             )
         ).all()
-    lost = []
+    final = {}
     for gid in keys:
         group = await world.group(gid)
-        for name, final in (("state", group.state), ("assignee", group.assignee)):
-            mine = [
-                r
-                for r in rows
-                if r.group_id == gid and r.action == f"group.{name}" and r.actor == PERSON
-            ]
-            if not mine or mine[-1].detail["after"] == final:
-                continue
-            said = [
-                r
-                for r in rows
-                if r.group_id == gid
-                and r.id > mine[-1].id
-                and r.action in ("sync.conflict", "sync.apply")
-                and r.detail.get("field") == name
-            ]
-            if not said:
-                lost.append(f"group {gid} {name}: set to {mine[-1].detail['after']}, is {final}")
-    return lost
+        final[gid] = {"state": group.state, "assignee": group.assignee}
+    return lost_without_audit(rows, final, PERSON)
 
 
 @pytest.mark.parametrize(
