@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.requests import ClientDisconnect
 
 from syncengine.errors import InvalidInput, JiraError, NotFound
 from syncengine.web.auth import ApiUnauthorized, Forbidden, LoginRequired
@@ -14,6 +16,8 @@ from syncengine.web.page_templates import render
 from syncengine.web.problem_documents import problem
 
 __all__ = ["install_error_handlers"]
+
+log = logging.getLogger(__name__)
 
 
 def _wants_json(request: Request) -> bool:
@@ -28,6 +32,15 @@ def _answer(request: Request, status: int, title: str, detail: str, **extra: Any
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn the engine's errors into answers."""
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The sender hung up before its body arrived whole (a webhook sender that timed out,
+        # a proxy that cut the connection): nothing was read, so nothing was done, and the
+        # answer goes nowhere. Not an error of ours: no traceback.
+        log.info("%s %s: the client hung up before its request was read", request.method,
+                 request.url.path)  # fmt: skip
+        return Response(status_code=400)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:

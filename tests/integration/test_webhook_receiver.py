@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -216,3 +217,64 @@ async def test_data_center_comment_and_timestamp_less_deliveries_are_accepted(
     assert first.json()["delivery"].startswith("10148:body:")
     assert again.json() == {"status": "duplicate", "delivery": first.json()["delivery"]}
     assert other.json()["status"] == "ignored"  # an edit of the same comment is a new delivery
+
+
+async def test_a_sender_that_hangs_up_mid_body_is_no_error(
+    app_container: Container, handlers: list[EventHandler], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Jira (or a proxy) cut the connection after half the body: ASGI says http.disconnect.
+    seen: list[JiraEvent] = []
+
+    async def handler(project: str, event: JiraEvent) -> Handled | None:
+        seen.append(event)
+        return None
+
+    handlers.append(handler)
+    caplog.set_level(logging.INFO, logger="syncengine.web")
+    app = create_app(app_container.web)
+    whole = body()
+    messages = [
+        {"type": "http.request", "body": whole[: len(whole) // 2], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": URL,
+        "raw_path": URL.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"t"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(whole)).encode()),
+            (b"x-hub-signature", sign(SECRET.encode(), whole).encode()),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("t", 80),
+    }
+    await app(scope, receive, send)  # no exception reaches the server (no traceback logged)
+    assert seen == []  # half a delivery is no delivery
+    assert "hung up" in caplog.text
+    async with client(app_container) as jira:  # the whole delivery, sent again, is handled
+        answer = await jira.post(
+            URL,
+            content=whole,
+            headers={
+                "X-Hub-Signature": sign(SECRET.encode(), whole),
+                "Content-Type": "application/json",
+            },
+        )
+    assert answer.status_code == 200, answer.text
+    assert len(seen) == 1
