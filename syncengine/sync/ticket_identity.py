@@ -190,7 +190,6 @@ async def _nominated(
             f"project = {jql.quote(project_key)} AND labels in {jql.values(chunk)} "
             "ORDER BY created ASC"
         )
-        hits: dict[str, Identity] = {}
         try:
             async for issue in client.search(
                 query, fields=LOOKUP_FIELDS, properties=(IDENTITY_PROPERTY,), reconcile=reconcile
@@ -198,11 +197,8 @@ async def _nominated(
                 for label in issue.labels:
                     identity = by_label.get(label)
                     if identity is not None and owns(issue, identity, project_key):
-                        hits.setdefault(issue.id, identity)
-        except JiraError as exc:
+                        found.setdefault(issue.id, identity)
+        except JiraError as exc:  # what the chunk found before it failed is skipped as failed
             for label in chunk:
                 failed.setdefault(by_label[label].group_id, exc)
-            continue
-        for issue_id, identity in hits.items():
-            found.setdefault(issue_id, identity)
     return found

@@ -27,7 +27,7 @@ import ssl
 import uuid
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -146,8 +146,8 @@ class DeliveryFaults:
             raise ValueError("'delay_seconds' is between 0 and 600")
         return faults
 
-    def to_json(self) -> dict[str, float]:
-        return {"delay_seconds": self.delay_seconds, "duplicate": self.duplicate, "drop": self.drop}
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class WebhookDispatcher:
