@@ -65,15 +65,6 @@ def _config(tmp: Path, database_url: str, sim: JiraSim) -> Path:
     return config
 
 
-def _db(database_url: str, query: str) -> list[Any]:
-    engine = create_engine(sync_url(database_url))
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(text(query)).all())
-    finally:
-        engine.dispose()
-
-
 def _wait(check: Callable[[], bool], seconds: float) -> bool:
     """Whether ``check()`` came true within ``seconds``."""
     deadline = time.monotonic() + seconds
@@ -88,7 +79,8 @@ class World:
     """The processes, the simulator and what people do on both sides (seeded)."""
 
     def __init__(self, sim: JiraSim, servers: list[Server], database_url: str) -> None:
-        self.sim, self.servers, self.database_url = sim, servers, database_url
+        self.sim, self.servers = sim, servers
+        self.store = create_engine(sync_url(database_url))  # one pool for every check
         self.rng = random.Random(19)
         self.jira = httpx.Client(base_url=sim.url, auth=HUMAN, timeout=30)
         self.engines = [
@@ -107,9 +99,14 @@ class World:
     def close(self) -> None:
         for client in (self.jira, *self.engines):
             client.close()
+        self.store.dispose()
+
+    def query(self, sql: str) -> list[Any]:
+        with self.store.connect() as conn:
+            return list(conn.execute(text(sql)).all())
 
     def links(self) -> dict[int, str]:
-        rows = _db(self.database_url, "SELECT group_id, jira_issue_key FROM issue_links")
+        rows = self.query("SELECT group_id, jira_issue_key FROM issue_links")
         return {int(gid): str(key) for gid, key in rows}
 
     # ---- what people do (their choices drawn before the threads run) ---------------------
@@ -162,12 +159,7 @@ class World:
 
     # ---- what both sides say ------------------------------------------------------------
     def disagreements(self, links: dict[int, str]) -> list[str]:
-        groups = {
-            int(gid): (state, assignee)
-            for gid, state, assignee in _db(
-                self.database_url, "SELECT id, state, assignee FROM error_groups"
-            )
-        }
+        groups = self.final()
         issues: dict[str, dict[str, Any]] = {}
         body: dict[str, Any] = {
             "jql": "project = CRASH",
@@ -182,7 +174,7 @@ class World:
             body["nextPageToken"] = page["nextPageToken"]
         found = []
         for gid, key in links.items():
-            state, assignee = groups[gid]
+            state, assignee = groups[gid]["state"], groups[gid]["assignee"]
             fields = issues[key]
             status = JiraStatus(
                 id=fields["status"]["id"],
@@ -216,16 +208,20 @@ class World:
 
     def outbox(self) -> list[Any]:
         """The unfinished outbox items (for a failure's message)."""
-        return _db(
-            self.database_url,
+        return self.query(
             "SELECT id, kind, state, attempts, last_error FROM outbox "
             "WHERE state <> 'done' ORDER BY id LIMIT 10",
         )
 
+    def final(self) -> dict[int, dict[str, Any]]:
+        """Each group's state and assignee as they are now."""
+        rows = self.query("SELECT id, state, assignee FROM error_groups")
+        return {int(gid): {"state": state, "assignee": assignee} for gid, state, assignee in rows}
+
     def quiet(self) -> bool:
         """No outbox work left (dead items stay for the operator) and no delivery owed."""
-        (open_items,) = _db(
-            self.database_url, "SELECT count(*) FROM outbox WHERE state IN ('pending','running')"
+        (open_items,) = self.query(
+            "SELECT count(*) FROM outbox WHERE state IN ('pending','running')"
         )[0]
         owed = [
             d
@@ -318,8 +314,7 @@ def test_three_processes_converge_after_concurrent_changes_and_faults(
         assert world.writes() == before
         assert world.disagreements(links) == []
 
-        audit = _db(
-            postgres_url,
+        audit = world.query(
             "SELECT id, group_id, actor, action, detail FROM audit_log ORDER BY id",
         )
         conflicts = [row for row in audit if row.action == "sync.conflict"]
@@ -327,7 +322,7 @@ def test_three_processes_converge_after_concurrent_changes_and_faults(
         assert all(row.detail["winner"] in ("engine", "jira") for row in conflicts)
         # The JSON API's admin token acts as "api": its changes must each stand or be explained.
         assert sum(row.actor == "api" for row in audit) > LINKS // 2
-        assert lost_without_audit(audit, _final(postgres_url), actor="api") == []
+        assert lost_without_audit(audit, world.final(), actor="api") == []
         delivered = world.sim_get("/_sim/webhooks")["deliveries"]
         assert any(d["failed"] for d in delivered)  # given up on: the poll repaired those
         assert any(len(d["outcomes"]) > 1 and d["done"] for d in delivered)  # sent twice
@@ -343,8 +338,3 @@ def test_three_processes_converge_after_concurrent_changes_and_faults(
         for server in servers:
             server.kill()
         sim.stop()
-
-
-def _final(database_url: str) -> dict[int, dict[str, object]]:
-    rows = _db(database_url, "SELECT id, state, assignee FROM error_groups")
-    return {int(gid): {"state": state, "assignee": assignee} for gid, state, assignee in rows}
