@@ -38,8 +38,11 @@ def install_error_handlers(app: FastAPI) -> None:
         # The sender hung up before its body arrived whole (a webhook sender that timed out,
         # a proxy that cut the connection): nothing was read, so nothing was done, and the
         # answer goes nowhere. Not an error of ours: no traceback.
-        log.info("%s %s: the client hung up before its request was read", request.method,
-                 request.url.path)  # fmt: skip
+        log.info(
+            "%s %s: the client hung up before its request was read",
+            request.method,
+            request.url.path,
+        )
         return Response(status_code=400)
 
     @app.exception_handler(LoginRequired)
