@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,7 +17,13 @@ from syncengine.store.database import Database
 from syncengine.store.groups import GroupRepository
 from syncengine.store.outbox import tails
 from syncengine.store.projects import ProjectRepository
-from syncengine.store.tables import AttributeCount, ErrorGroup, OutboxItem, Sample
+from syncengine.store.tables import (
+    AttributeCount,
+    AttributeName,
+    ErrorGroup,
+    OutboxItem,
+    Sample,
+)
 from syncengine.store.ticket_queue import DueTicket
 from syncengine.sync.tickets import CREATE
 
@@ -211,6 +219,57 @@ async def test_many_groups_and_values_in_one_batch(db: Database) -> None:
         )
     # fp0 took reports 0, 1200, 2400: three reports, two attributes each.
     assert total == 6
+
+
+TRICKY = (
+    'say "hi"',
+    "back\\slash",
+    "tab\tnew\nline",
+    "\u2028",
+    "emoji 🦆",
+    "é",
+    "E",
+    "",
+    "x" * 1024,
+)
+
+
+async def test_counts_are_exact_for_any_text_and_across_batches(db: Database) -> None:
+    # Counts and last-seen times add up exactly over batches, for any text a value holds
+    # (quotes, escapes, line separators, astral characters, the longest value).
+    pid = await project_id(db)
+    repo = GroupRepository(db)
+    rng = random.Random(3)
+    expected: Counter[tuple[str, str, str]] = Counter()
+    newest: dict[tuple[str, str, str], int] = {}
+    for _ in range(3):
+        reports = []
+        for _ in range(400):
+            fp, minute = f"fp{rng.randrange(30)}", rng.randrange(600)
+            attrs = {name: rng.choice(TRICKY) for name in rng.sample(("a", 'n"q', "ü", "k"), 2)}
+            reports.append(report(fp, minute, **attrs))
+            for name, value in attrs.items():
+                expected[(fp, name, value)] += 1
+                newest[(fp, name, value)] = max(newest.get((fp, name, value), 0), minute)
+        await repo.fold([(pid, reports)], now=T0)
+    async with db.session() as session:
+        rows = (
+            await session.execute(
+                select(
+                    ErrorGroup.fingerprint,
+                    AttributeName.name,
+                    AttributeCount.value,
+                    AttributeCount.count,
+                    AttributeCount.last_seen,
+                )
+                .join(AttributeCount, AttributeCount.group_id == ErrorGroup.id)
+                .join(AttributeName, AttributeName.id == AttributeCount.attribute_id)
+            )
+        ).all()
+    assert {(fp, n, v): c for fp, n, v, c, _ in rows} == dict(expected)
+    assert {(fp, n, v): seen for fp, n, v, _, seen in rows} == {
+        key: T0 + timedelta(minutes=minute) for key, minute in newest.items()
+    }
 
 
 async def test_empty_batches_and_unknown_groups(db: Database) -> None:
