@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 
 from syncengine.store.audit import AuditRepository
 from syncengine.store.database import (
@@ -52,18 +52,23 @@ async def project_slugs(conn: Connection) -> dict[int, str]:
     return {int(pid): str(slug) for pid, slug in rows.all()}
 
 
+# Built once: the ticket planner asks in every fold, and building the statements took
+# more of its time than running them (the SQL, expanded per call, is the same).
+_LINKED = select(IssueLink.group_id).where(IssueLink.group_id.in_(bindparam("ids", expanding=True)))
+_QUEUED = select(OutboxItem.group_id).where(
+    OutboxItem.group_id.in_(bindparam("ids", expanding=True)),
+    OutboxItem.kind == bindparam("kind"),
+    OutboxItem.state.in_(State.UNFINISHED),
+)
+
+
 async def taken_groups(conn: Connection, group_ids: Sequence[int], *, kind: str) -> set[int]:
     """Groups among ``group_ids`` that are linked or have an unfinished ``kind`` item."""
     found: set[int] = set()
     for ids in id_chunks(group_ids, most=OUTBOX_ID_CHUNK):  # one outbox read per batch
-        linked = select(IssueLink.group_id).where(IssueLink.group_id.in_(ids))
-        queued = select(OutboxItem.group_id).where(
-            OutboxItem.group_id.in_(ids),
-            OutboxItem.kind == kind,
-            OutboxItem.state.in_(State.UNFINISHED),
-        )
-        for query in (linked, queued):
-            found.update(gid for gid in (await conn.execute(query)).scalars() if gid is not None)
+        for query in (_LINKED, _QUEUED):
+            rows = await conn.execute(query, {"ids": ids, "kind": kind})
+            found.update(gid for gid in rows.scalars() if gid is not None)
     return found
 
 
