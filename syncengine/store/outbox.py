@@ -458,6 +458,28 @@ class OutboxRepository:
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
+    async def wake_backoffs(self, project_id: int, *, now: datetime, keep: Collection[str]) -> int:
+        """Make due the project's pending items backing off after a failure (how many); one
+        whose payload sets a ``keep`` key waits for a reason of its own and keeps its time."""
+        async with self._db.session() as session:
+            rows = await session.execute(
+                select(OutboxItem.id, OutboxItem.payload).where(
+                    OutboxItem.project_id == project_id,
+                    OutboxItem.state == _literal(State.PENDING),
+                    OutboxItem.attempts > 0,
+                    OutboxItem.next_attempt_at > now,
+                )
+            )
+            ids = [i for i, payload in rows if all(payload.get(k) is None for k in keep)]
+            woken = 0
+            for chunk in id_chunks(ids):
+                due = update(OutboxItem).where(
+                    OutboxItem.id.in_(chunk), OutboxItem.next_attempt_at > now
+                )
+                result = await session.execute(due.values(next_attempt_at=now))
+                woken += int(result.rowcount)  # type: ignore[attr-defined]
+            return woken
+
     async def extend(self, item_id: int, worker: str, *, until: datetime) -> bool:
         """Extend a claim's lease while slow work goes on."""
         async with self._db.session() as session:

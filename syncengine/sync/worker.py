@@ -7,7 +7,11 @@ be claimed: the worker neither claims nor wakes for work written, it asks one
 cheap question each ``poll_interval`` (another process may turn a project Active)
 and goes on at once when this process turns one Active (:meth:`OutboxWorker.resume`).
 A Jira error decides between a retry with backoff and a dead item; anything
-unexpected is retried, never dropped.
+unexpected is retried, never dropped. An item that succeeds after failing is proof
+that the project's Jira answers again: the project's other items waiting on a backoff
+are made due then (at most every ``_WAKE_EVERY``), so after an outage the tickets
+owed go out within a claim, not up to the backoff cap (15 minutes) later. A create
+whose outcome is unknown keeps its wait for Jira's search.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ from syncengine.jira.budget import Priority, request_priority
 from syncengine.logs import bound
 from syncengine.store.outbox import OutboxRepository, OutboxWork
 from syncengine.store.work_kinds import SUPPORT_CREATE, TICKET_CREATE
+from syncengine.sync.create_records import SENT, UNKNOWN
 
 __all__ = ["WORK_PRIORITIES", "BatchHandler", "Handler", "OutboxWorker", "OutcomeHook"]
 
 log = logging.getLogger(__name__)
 
 _LONGEST_WAIT = 7 * 24 * 3600.0
+_WAKE_EVERY = timedelta(seconds=30)  # per project: at most one "Jira answers again" sweep
 
 Handler = Callable[[OutboxWork], Awaitable[None]]
 # Runs several items of one kind at once (bulk create); returns each item's error or None.
@@ -122,6 +128,7 @@ class OutboxWorker:
         self._in_hand: dict[int, OutboxWork] = {}
         self._started: set[int] = set()
         self._units: dict[asyncio.Task[None], int] = {}
+        self._woken_at: dict[int, datetime] = {}  # project id -> its last backoff sweep
 
     def wake(self) -> None:
         """New work was written: look for it now rather than at the next poll."""
@@ -371,6 +378,8 @@ class OutboxWorker:
         if error is None:
             await self.outbox.complete(item.id, self.worker_id, now=self.clock())
             await self.on_outcome(item, None)
+            if item.attempts > 1:  # it had failed before: the project's Jira answers again
+                await self._wake_backed_off(item.project_id)
         elif isinstance(error, JiraError):
             await self._failed(item, error.user_message(), error.transient, error.retry_after)
         elif isinstance(error, SyncEngineError):
@@ -381,6 +390,21 @@ class OutboxWorker:
             # A bug must not lose work: keep the item, retry with backoff, log loudly.
             log.error("outbox item %s (%s) failed unexpectedly", item.id, item.kind, exc_info=error)
             await self._failed(item, f"internal error: {type(error).__name__}", True, None)
+
+    async def _wake_backed_off(self, project_id: int) -> None:
+        now = self.clock()
+        last = self._woken_at.get(project_id)
+        if last is not None and now - last < _WAKE_EVERY:
+            return
+        self._woken_at[project_id] = now
+        try:
+            woken = await self.outbox.wake_backoffs(project_id, now=now, keep=(SENT, UNKNOWN))
+        except SyncEngineError as exc:  # the items keep their backoff: nothing is lost
+            log.warning("could not make backed-off outbox items due: %s", exc)
+            return
+        if woken:
+            log.info("Jira answers again: %d outbox items waiting on a backoff are due now", woken)
+            self.wake()
 
     async def _failed(
         self, item: OutboxWork, error: str, transient: bool, retry_after: float | None

@@ -333,3 +333,78 @@ async def test_worker_logs_carry_the_item_and_the_project(
         await worker.drain(max_rounds=1)
     failed = next(r for r in caplog.records if "failed, retry" in r.getMessage())
     assert (failed.outbox_id, failed.group_id, failed.project) == (item, group, "shop")  # type: ignore[attr-defined]
+
+
+async def test_an_item_that_succeeds_after_failing_makes_its_projects_backoffs_due(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Jira was down: items back off (here 10 minutes). The first to get through says Jira
+    # answers again, and its project's other backed-off items go at once, not 10 minutes on.
+    outbox = OutboxRepository(db)
+    clock = Clock()
+    shop, other = await _project(db), await _project(db, "other")
+    first = await _add(db, shop, "first")  # backs off 1 s, then gets through
+    waiting = [await _add(db, shop, "long") for _ in range(3)]  # back off 10 minutes
+    elsewhere = await _add(db, other, "long")  # another project: its Jira said nothing
+    async with db.session() as session:  # a create whose outcome is unknown keeps its wait
+        unsure = OutboxRepository.add(
+            session,
+            project_id=shop,
+            kind="long",
+            payload={"create_unknown": T0.isoformat(), "create_sent": None},
+            now=T0,
+        )
+        await session.flush()
+        unsure_id = unsure.id
+    calls: dict[int, int] = {}
+
+    async def handler(work: OutboxWork) -> None:
+        calls[work.id] = calls.get(work.id, 0) + 1
+        if calls[work.id] == 1:
+            wait = 1 if work.kind == "first" else 600
+            raise JiraTransientError("503 from Jira", status=503, retry_after=wait)
+
+    worker = OutboxWorker(
+        outbox,
+        {"first": handler, "long": handler},
+        worker_id="w",
+        clock=clock,
+        rng=random.Random(3),
+        policy=BackoffPolicy(base_seconds=1, max_seconds=900, max_attempts=10),
+    )
+    await worker.drain()
+    assert set(calls) == {first, *waiting, elsewhere, unsure_id}
+    clock.now += timedelta(seconds=2)
+    with caplog.at_level(logging.INFO, logger="syncengine.sync.worker"):
+        await worker.drain()
+    states = {i: await outbox.get(i) for i in (first, *waiting, elsewhere, unsure_id)}
+    assert {i: w.state for i, w in states.items() if w is not None} == {
+        first: State.DONE,
+        **dict.fromkeys(waiting, State.DONE),
+        elsewhere: State.PENDING,
+        unsure_id: State.PENDING,
+    }
+    for kept in (elsewhere, unsure_id):
+        item = states[kept]
+        assert item is not None
+        assert item.next_attempt_at >= T0 + timedelta(seconds=600)
+    assert "Jira answers again: 3 outbox items" in caplog.text
+    assert all(calls[i] == 2 for i in (first, *waiting))
+    # At most one sweep per project per 30 s: the next failing item keeps its backoff
+    # when another gets through within them, and is woken by one after them.
+    late, again = await _add(db, shop, "long"), await _add(db, shop, "first")
+    await worker.drain()
+    clock.now += timedelta(seconds=2)
+    await worker.drain()
+    assert calls[again] == 2
+    late_item = await outbox.get(late)
+    assert late_item is not None
+    assert late_item.state == State.PENDING
+    third = await _add(db, shop, "first")
+    await worker.drain()
+    clock.now += timedelta(seconds=30)
+    await worker.drain()
+    assert calls[third] == 2
+    late_item = await outbox.get(late)
+    assert late_item is not None
+    assert late_item.state == State.DONE
