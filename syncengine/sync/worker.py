@@ -7,11 +7,14 @@ be claimed: the worker neither claims nor wakes for work written, it asks one
 cheap question each ``poll_interval`` (another process may turn a project Active)
 and goes on at once when this process turns one Active (:meth:`OutboxWorker.resume`).
 A Jira error decides between a retry with backoff and a dead item; anything
-unexpected is retried, never dropped. An item that succeeds after failing is proof
-that the project's Jira answers again: the project's other items waiting on a backoff
-are made due then (at most every ``_WAKE_EVERY``), so after an outage the tickets
-owed go out within a claim, not up to the backoff cap (15 minutes) later. A create
-whose outcome is unknown keeps its wait for Jira's search.
+unexpected is retried, never dropped.
+
+When a project's Jira answers again after transient failures (an item succeeded since
+the last one, and none failed for ``_QUIET``), the project's items waiting on a backoff
+are made due at once: after an outage the tickets owed go out within seconds, not up to
+the backoff cap (15 minutes) later. While Jira still fails now and then (a storm of
+429s, a flaky proxy) nothing is woken, so no item spends its attempts faster than its
+backoff allows. A create whose outcome is unknown keeps its wait for Jira's search.
 """
 
 from __future__ import annotations
@@ -29,14 +32,14 @@ from syncengine.jira.budget import Priority, request_priority
 from syncengine.logs import bound
 from syncengine.store.outbox import OutboxRepository, OutboxWork
 from syncengine.store.work_kinds import SUPPORT_CREATE, TICKET_CREATE
-from syncengine.sync.create_records import SENT, UNKNOWN
+from syncengine.sync.create_records import SENT, UNKNOWN, CreateUnsettled
 
 __all__ = ["WORK_PRIORITIES", "BatchHandler", "Handler", "OutboxWorker", "OutcomeHook"]
 
 log = logging.getLogger(__name__)
 
 _LONGEST_WAIT = 7 * 24 * 3600.0
-_WAKE_EVERY = timedelta(seconds=30)  # per project: at most one "Jira answers again" sweep
+_QUIET = timedelta(seconds=10)  # no transient Jira failure for this long: Jira answers again
 
 Handler = Callable[[OutboxWork], Awaitable[None]]
 # Runs several items of one kind at once (bulk create); returns each item's error or None.
@@ -128,7 +131,9 @@ class OutboxWorker:
         self._in_hand: dict[int, OutboxWork] = {}
         self._started: set[int] = set()
         self._units: dict[asyncio.Task[None], int] = {}
-        self._woken_at: dict[int, datetime] = {}  # project id -> its last backoff sweep
+        # Per project id: its last transient Jira failure, and its last success after one.
+        self._failing: dict[int, datetime] = {}
+        self._answered: dict[int, datetime] = {}
 
     def wake(self) -> None:
         """New work was written: look for it now rather than at the next poll."""
@@ -148,6 +153,7 @@ class OutboxWorker:
 
     async def run_once(self) -> int:
         """Claim one batch of due items and run them all; returns how many were claimed."""
+        await self._wake_recovered()
         items = await self.outbox.claim(
             self.worker_id, now=self.clock(), lease=self.lease, limit=self.batch_size
         )
@@ -244,6 +250,7 @@ class OutboxWorker:
         for project in self._units.values():
             in_flight[project] = in_flight.get(project, 0) + 1
         full = {p for p, n in in_flight.items() if n >= self.project_concurrency}
+        await self._wake_recovered()
         items = await self.outbox.claim(
             self.worker_id,
             now=self.clock(),
@@ -378,9 +385,11 @@ class OutboxWorker:
         if error is None:
             await self.outbox.complete(item.id, self.worker_id, now=self.clock())
             await self.on_outcome(item, None)
-            if item.attempts > 1:  # it had failed before: the project's Jira answers again
-                await self._wake_backed_off(item.project_id)
+            if item.project_id in self._failing:
+                self._answered[item.project_id] = self.clock()
         elif isinstance(error, JiraError):
+            if error.transient and not isinstance(error, CreateUnsettled):  # (not Jira's doing)
+                self._failing[item.project_id] = self.clock()
             await self._failed(item, error.user_message(), error.transient, error.retry_after)
         elif isinstance(error, SyncEngineError):
             # A store error says whether it passes (a lock, a lost connection); others do not.
@@ -391,20 +400,23 @@ class OutboxWorker:
             log.error("outbox item %s (%s) failed unexpectedly", item.id, item.kind, exc_info=error)
             await self._failed(item, f"internal error: {type(error).__name__}", True, None)
 
-    async def _wake_backed_off(self, project_id: int) -> None:
+    async def _wake_recovered(self) -> None:
+        """Make due the backed-off items of each project whose Jira answers again."""
         now = self.clock()
-        last = self._woken_at.get(project_id)
-        if last is not None and now - last < _WAKE_EVERY:
-            return
-        self._woken_at[project_id] = now
-        try:
-            woken = await self.outbox.wake_backoffs(project_id, now=now, keep=(SENT, UNKNOWN))
-        except SyncEngineError as exc:  # the items keep their backoff: nothing is lost
-            log.warning("could not make backed-off outbox items due: %s", exc)
-            return
-        if woken:
-            log.info("Jira answers again: %d outbox items waiting on a backoff are due now", woken)
-            self.wake()
+        for project_id, answered in list(self._answered.items()):
+            failed = self._failing[project_id]
+            if answered < failed or now - failed < _QUIET:
+                continue  # failed again since, or too lately to tell
+            try:
+                woken = await self.outbox.wake_backoffs(project_id, now=now, keep=(SENT, UNKNOWN))
+            except SyncEngineError as exc:  # the items keep their backoff: nothing is lost
+                log.warning("could not make backed-off outbox items due: %s", exc)
+                return
+            del self._answered[project_id], self._failing[project_id]
+            if woken:
+                log.info(
+                    "Jira answers again: %d outbox items waiting on a backoff are due now", woken
+                )
 
     async def _failed(
         self, item: OutboxWork, error: str, transient: bool, retry_after: float | None

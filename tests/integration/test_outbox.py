@@ -335,11 +335,11 @@ async def test_worker_logs_carry_the_item_and_the_project(
     assert (failed.outbox_id, failed.group_id, failed.project) == (item, group, "shop")  # type: ignore[attr-defined]
 
 
-async def test_an_item_that_succeeds_after_failing_makes_its_projects_backoffs_due(
+async def test_when_jira_answers_again_its_projects_backed_off_items_are_due(
     db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Jira was down: items back off (here 10 minutes). The first to get through says Jira
-    # answers again, and its project's other backed-off items go at once, not 10 minutes on.
+    # Jira was down: items back off (here 10 minutes). Once an item got through and no
+    # other failed for 10 s, the project's backed-off items go, not 10 minutes on.
     outbox = OutboxRepository(db)
     clock = Clock()
     shop, other = await _project(db), await _project(db, "other")
@@ -360,51 +360,54 @@ async def test_an_item_that_succeeds_after_failing_makes_its_projects_backoffs_d
 
     async def handler(work: OutboxWork) -> None:
         calls[work.id] = calls.get(work.id, 0) + 1
-        if calls[work.id] == 1:
-            wait = 1 if work.kind == "first" else 600
+        if work.kind == "storm" or calls[work.id] == 1:
+            wait = {"first": 1, "storm": 3}.get(work.kind, 600)
             raise JiraTransientError("503 from Jira", status=503, retry_after=wait)
 
     worker = OutboxWorker(
         outbox,
-        {"first": handler, "long": handler},
+        {"first": handler, "long": handler, "storm": handler},
         worker_id="w",
         clock=clock,
         rng=random.Random(3),
         policy=BackoffPolicy(base_seconds=1, max_seconds=900, max_attempts=10),
     )
-    await worker.drain()
-    assert set(calls) == {first, *waiting, elsewhere, unsure_id}
-    clock.now += timedelta(seconds=2)
-    with caplog.at_level(logging.INFO, logger="syncengine.sync.worker"):
+
+    async def at(seconds: float) -> None:
+        clock.now = T0 + timedelta(seconds=seconds)
         await worker.drain()
-    states = {i: await outbox.get(i) for i in (first, *waiting, elsewhere, unsure_id)}
-    assert {i: w.state for i, w in states.items() if w is not None} == {
-        first: State.DONE,
-        **dict.fromkeys(waiting, State.DONE),
-        elsewhere: State.PENDING,
-        unsure_id: State.PENDING,
-    }
-    for kept in (elsewhere, unsure_id):
-        item = states[kept]
+
+    async def state(item_id: int) -> str:
+        item = await outbox.get(item_id)
         assert item is not None
-        assert item.next_attempt_at >= T0 + timedelta(seconds=600)
+        return item.state
+
+    await at(0)
+    assert set(calls) == {first, *waiting, elsewhere, unsure_id}
+    await at(2)  # the first gets through, too soon after the failures to tell
+    assert calls[first] == 2
+    assert [await state(i) for i in waiting] == [State.PENDING] * 3
+    with caplog.at_level(logging.INFO, logger="syncengine.sync.worker"):
+        await at(12)
     assert "Jira answers again: 3 outbox items" in caplog.text
-    assert all(calls[i] == 2 for i in (first, *waiting))
-    # At most one sweep per project per 30 s: the next failing item keeps its backoff
-    # when another gets through within them, and is woken by one after them.
-    late, again = await _add(db, shop, "long"), await _add(db, shop, "first")
-    await worker.drain()
-    clock.now += timedelta(seconds=2)
-    await worker.drain()
-    assert calls[again] == 2
-    late_item = await outbox.get(late)
-    assert late_item is not None
-    assert late_item.state == State.PENDING
-    third = await _add(db, shop, "first")
-    await worker.drain()
-    clock.now += timedelta(seconds=30)
-    await worker.drain()
-    assert calls[third] == 2
-    late_item = await outbox.get(late)
-    assert late_item is not None
-    assert late_item.state == State.DONE
+    assert [await state(i) for i in waiting] == [State.DONE] * 3
+    assert all(calls[i] == 2 for i in waiting)
+    for kept in (elsewhere, unsure_id):
+        item = await outbox.get(kept)
+        assert item is not None
+        assert (item.state, item.next_attempt_at >= T0 + timedelta(seconds=600)) == (
+            State.PENDING,
+            True,
+        )
+    # While Jira still fails now and then, nothing is woken: no item spends its attempts
+    # faster than its backoff allows.
+    late = await _add(db, shop, "long", now=clock.now)
+    again = await _add(db, shop, "first", now=clock.now)
+    storm = await _add(db, shop, "storm", now=clock.now)
+    await at(20)  # all three fail
+    await at(22)  # one gets through...
+    await at(24)  # ...and another fails after it
+    await at(36)
+    assert (calls[again], calls[storm]) == (2, 3)
+    assert await state(late) == State.PENDING
+    assert calls[late] == 1
