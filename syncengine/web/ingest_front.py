@@ -11,7 +11,8 @@ path pattern and calls the same endpoint function directly, with the same
 request object and the same services; every other request goes on to FastAPI
 unchanged.
 
-What the stack did for these routes, it still does: the answer carries the
+What the stack did for these routes, it still does (a client that hangs up
+mid-body is logged as FastAPI's handler logs it, with no traceback): the answer carries the
 request id and the security headers, what the endpoint logs carries the request
 id and its bound project, and ``scope["route"]`` is the route FastAPI would
 have chosen, so :class:`~syncengine.web.body_limits.BodyLimits` (the body
@@ -23,10 +24,11 @@ registered before the intake's that also matches a path keeps it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -36,6 +38,8 @@ from syncengine.web.dashboard import ALWAYS_HEADERS
 from syncengine.web.request_ids import chosen_request_id
 
 __all__ = ["IngestFront"]
+
+log = logging.getLogger(__name__)
 
 _Endpoint = Callable[..., Awaitable[Response]]
 _SECURITY = tuple((name.lower().encode(), value.encode()) for name, value in ALWAYS_HEADERS)
@@ -100,7 +104,17 @@ class IngestFront:
         try:
             with bound():  # what the endpoint binds (its project) ends with the request
                 request = Request(scope, receive)
-                response = await endpoint(**params, request=request, services=self._services)
+                try:
+                    response = await endpoint(**params, request=request, services=self._services)
+                except ClientDisconnect:
+                    # As the app's handler says it: the sender hung up before its body
+                    # arrived whole, so nothing was read or stored. No error of ours.
+                    log.info(
+                        "%s %s: the client hung up before its request was read",
+                        request.method,
+                        request.url.path,
+                    )
+                    response = Response(status_code=400)
             response.raw_headers += [*_SECURITY, (b"x-request-id", rid.encode())]
             await response(scope, receive, send)
         finally:

@@ -42,6 +42,7 @@ class BrokenSink:
 class Harness:
     client: httpx.AsyncClient
     container: Container
+    app: Any  # the ASGI app the client calls, for requests httpx cannot make
     shop_id: int
     other_id: int
 
@@ -86,7 +87,9 @@ async def serve_harness(
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Harness(client=client, container=container, shop_id=shop.id, other_id=other.id)
+            yield Harness(
+                client=client, container=container, app=app, shop_id=shop.id, other_id=other.id
+            )
     finally:
         await container.aclose()
         assert container.db.checked_out() == 0

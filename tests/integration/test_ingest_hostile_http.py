@@ -9,6 +9,7 @@ are stored.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -174,3 +175,78 @@ async def test_a_deep_sentry_event_in_an_envelope_fails_only_itself(harness: Har
     assert response.status_code == 200, response.text
     (group,) = await harness.groups()
     assert group.message == "ok"
+
+
+HUNG_UP = {
+    "native": ("/api/v1/projects/shop/reports", "", {"authorization": f"Bearer {SHOP_TOKEN}"}),
+    "sentry store": ("/api/shop/store/", "", {"x-sentry-auth": f"Sentry sentry_key={SHOP_TOKEN}"}),
+    "sentry envelope": (
+        "/api/shop/envelope/",
+        "",
+        {"x-sentry-auth": f"Sentry sentry_key={SHOP_TOKEN}"},
+    ),
+    "backtrace": ("/post", f"format=json&token={SHOP_TOKEN}", {}),
+}
+
+
+def _whole(route: str) -> bytes:
+    event = {"message": "hung up " * 200, "tags": {"hostname": "web-1"}}
+    if route == "sentry envelope":
+        return envelope(({"type": "event"}, json.dumps(event).encode()))
+    if route == "backtrace":
+        return backtrace_with("x").encode()
+    if route == "native":
+        return json.dumps({"classifier": "A", "message": "hung up " * 200}).encode()
+    return json.dumps(event).encode()
+
+
+@pytest.mark.parametrize("route", list(HUNG_UP))
+async def test_a_client_that_hangs_up_mid_body_is_no_error_and_stores_nothing(
+    harness: Harness, route: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The SDK (or a proxy) cut the connection after half the body: ASGI says http.disconnect.
+    path, query, extra = HUNG_UP[route]
+    whole = _whole(route)
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": whole[: len(whole) // 2], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    headers = [
+        (b"host", b"test"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(whole)).encode()),
+        *((name.encode(), value.encode()) for name, value in extra.items()),
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": query.encode(),
+        "headers": headers,
+        "client": ("127.0.0.1", 5000),
+        "server": ("test", 80),
+    }
+    caplog.set_level(logging.INFO, logger="syncengine")
+    await harness.app(scope, receive, send)  # no exception reaches the server
+    assert "hung up" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert await harness.groups() == []  # half a report is no report
+    url = f"{path}?{query}" if query else path
+    answer = await harness.client.post(
+        url, content=whole, headers={**extra, "content-type": "application/json"}
+    )
+    assert answer.status_code < 300, answer.text  # the whole request, sent again, is stored
+    assert [g.count for g in await harness.groups()] == [1]
