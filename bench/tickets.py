@@ -18,6 +18,12 @@ simulator answers.
   refresh running each simulated minute; reported as Jira calls per 1,000 reports on linked
   groups, against the reference of one edit per group per minute (an uncoalesced refresh),
   and checked against the budget (``budget_share`` of ``requests_per_second``).
+- **outage** (``--outage-minutes M``, default 30; 0 skips it): G new groups (default 200,
+  ``--outage-groups``) are due tickets while Jira answers every request 503 for M simulated
+  minutes (the worker runs every simulated second, so the items back off as in production),
+  then Jira answers again. Reported: simulated seconds until every ticket exists (exactly
+  one each), against the reference measured in the same run: how long the backoffs standing
+  at that moment would hold the last ticket back without anything waking them.
 """
 
 from __future__ import annotations
@@ -58,7 +64,9 @@ def report(fingerprint: str) -> CrashReport:
     )
 
 
-async def engine(folder: Path, *, clock: Any = None, **project: Any) -> tuple[Container, Simulator]:
+async def engine(
+    folder: Path, *, clock: Any = None, jira: dict[str, Any] | None = None, **project: Any
+) -> tuple[Container, Simulator]:
     sim = create_simulator("cloud", seed=True)
     config = JiraConfig(
         site="http://jira.local",
@@ -66,13 +74,18 @@ async def engine(folder: Path, *, clock: Any = None, **project: Any) -> tuple[Co
         user=DEFAULT_LOGIN,
         token=SecretStr(DEFAULT_TOKEN),
         requests_per_second=1000,
+        **({"max_retries": jira["max_retries"]} if jira and "max_retries" in jira else {}),
     )
     settings = Settings(
         data_dir=folder,
         ingest={"batch_max_delay_ms": 5},
         projects={
             "bench": {
-                "jira": {"project_key": "CRASH", "custom_fields": {"customfield_10050": "Major"}},
+                "jira": {
+                    "project_key": "CRASH",
+                    "custom_fields": {"customfield_10050": "Major"},
+                    **(jira or {}),
+                },
                 **project,
             }
         },
@@ -208,6 +221,39 @@ async def linked(folder: Path, groups: int, reports: int) -> dict[str, float]:
         await container.aclose()
 
 
+async def outage(folder: Path, groups: int, minutes: float) -> tuple[float, float]:
+    """Simulated seconds from Jira answering again until every ticket exists, and the
+    reference: the longest backoff standing then (what the last ticket would wait alone)."""
+    clock = _Clock()
+    # No retries inside a call (they sleep in real time); the outbox's backoff is what counts.
+    container, sim = await engine(folder, clock=clock, jira={"max_retries": 0})
+    try:
+        project = await container.projects.get("bench")
+        assert project is not None
+        sim.add_fault(kind="error", status=503, rate=1.0, route="/rest/api/*")
+        await container.ingest.submit(project.id, [report(f"outage-{n}") for n in range(groups)])
+        down_until = clock.now + timedelta(minutes=minutes)
+        while clock.now < down_until:
+            await container.worker.drain()
+            clock.now += timedelta(seconds=1)
+        sim.clear_faults()
+        back = clock.now
+        owed = await container.outbox.list(project_id=project.id, limit=groups * 2)
+        standing = max(item.next_attempt_at for item in owed) - back
+        for _ in range(24 * 3600):
+            await container.worker.drain()
+            if len(sim.issues("CRASH")) >= groups and not await container.outbox.list(
+                project_id=project.id, states=("pending", "running"), limit=1
+            ):
+                break
+            clock.now += timedelta(seconds=1)
+        created = len(sim.issues("CRASH"))
+        assert created == groups, f"{created} issues for {groups} groups"
+        return (clock.now - back).total_seconds(), standing.total_seconds()
+    finally:
+        await container.aclose()
+
+
 async def _linked(container: Container, group: int | str) -> None:
     if isinstance(group, str):
         project = await container.projects.get("bench")
@@ -235,8 +281,23 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--linked-groups", type=int, default=20)
     parser.add_argument("--linked-reports", type=int, default=20_000)
+    parser.add_argument("--outage-minutes", type=float, default=30.0)
+    parser.add_argument("--outage-groups", type=int, default=200)
+    parser.add_argument("--outage-only", action="store_true", help="only the outage part")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        if args.outage_minutes > 0:
+            took, standing = await outage(
+                Path(tmp) / "outage", args.outage_groups, args.outage_minutes
+            )
+            print(
+                f"after {args.outage_minutes:g} simulated minutes of Jira answering 503, the "
+                f"{args.outage_groups} tickets owed all exist {took:.0f} s after Jira answers "
+                f"again (one each); reference: the backoffs standing then held the last one "
+                f"{standing:.0f} s (ratio {took / max(standing, 1):.3f})"
+            )
+        if args.outage_only:
+            return
         first_rate = None
         for size in (int(n) for n in args.backlog.split(",")):
             per_ticket, calls, elapsed = await backlog(Path(tmp) / f"backlog-{size}", size)
