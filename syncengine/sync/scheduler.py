@@ -80,10 +80,31 @@ class BackgroundRuntime:
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         self._worker_task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[Any]] = set()
+        self._busy: dict[str, bool] = {}  # job name -> whether a skipped run was logged
         self._stopping = asyncio.Event()
         self.lock = ProcessLock(db.url)
 
     async def _run_singleton(self, job: PeriodicJob) -> None:
+        # A run still going at the job's next time: that run is skipped, said once, by name
+        # (APScheduler's own "maximum number of running instances" warning named neither
+        # the job nor why, and came every period).
+        if job.name in self._busy:
+            if not self._busy[job.name]:
+                self._busy[job.name] = True
+                log.info(
+                    "periodic job %s is still running at its next time (every %gs); "
+                    "runs are skipped until it ends",
+                    job.name,
+                    job.seconds,
+                )
+            return
+        self._busy[job.name] = False
+        try:
+            await self._run_once(job)
+        finally:
+            del self._busy[job.name]
+
+    async def _run_once(self, job: PeriodicJob) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)
@@ -128,7 +149,8 @@ class BackgroundRuntime:
             kwargs: dict[str, Any] = {
                 "seconds": job.seconds,
                 "id": job.name,
-                "max_instances": 1,
+                # Overlaps reach _run_singleton, which skips them (one line, not a warning).
+                "max_instances": 2,
                 "coalesce": True,
                 "misfire_grace_time": None,
             }

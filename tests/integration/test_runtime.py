@@ -169,3 +169,33 @@ async def test_a_job_cut_off_by_a_stop_ends_quietly(
     assert ended.is_set()
     assert "cutting it off" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+async def test_a_job_still_running_at_its_next_time_is_skipped_once_by_name(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = load_settings(config(tmp_path))
+    runs: list[float] = []
+    second = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    async def slow() -> None:
+        runs.append(loop.time())
+        if len(runs) >= 2:
+            second.set()
+        await asyncio.sleep(0.4)  # eight periods
+
+    caplog.set_level(logging.INFO)
+    container = await bootstrap(settings, jobs=[PeriodicJob(name="slow", seconds=0.05, func=slow)])
+    try:
+        container.start_background()
+        await asyncio.wait_for(second.wait(), timeout=10)
+    finally:
+        await container.aclose()
+    # One run at a time, the next once the first ended; the skips said once, by name.
+    assert runs[1] - runs[0] >= 0.4
+    skipped = [r for r in caplog.records if "still running at its next time" in r.getMessage()]
+    assert len(skipped) >= 1
+    assert all("slow" in r.getMessage() and r.levelno == logging.INFO for r in skipped)
+    assert len(skipped) < 3  # not once per period
+    assert "maximum number of running instances" not in caplog.text
