@@ -15,9 +15,21 @@ from syncengine.web.csrf import CsrfRejected
 from syncengine.web.page_templates import render
 from syncengine.web.problem_documents import problem
 
-__all__ = ["install_error_handlers"]
+__all__ = ["client_gone", "install_error_handlers"]
 
 log = logging.getLogger(__name__)
+
+
+def client_gone(request: Request) -> Response:
+    """The answer to a sender that hung up before its body arrived whole (a webhook sender
+    that timed out, a proxy that cut the connection): nothing was read, so nothing was done,
+    and the answer goes nowhere. Not an error of ours: one info line, no traceback."""
+    log.info(
+        "%s %s: the client hung up before its request was read",
+        request.method,
+        request.url.path,
+    )
+    return Response(status_code=400)
 
 
 def _wants_json(request: Request) -> bool:
@@ -35,15 +47,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ClientDisconnect)
     async def _gone(request: Request, exc: ClientDisconnect) -> Response:
-        # The sender hung up before its body arrived whole (a webhook sender that timed out,
-        # a proxy that cut the connection): nothing was read, so nothing was done, and the
-        # answer goes nowhere. Not an error of ours: no traceback.
-        log.info(
-            "%s %s: the client hung up before its request was read",
-            request.method,
-            request.url.path,
-        )
-        return Response(status_code=400)
+        return client_gone(request)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:

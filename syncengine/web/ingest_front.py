@@ -24,7 +24,6 @@ registered before the intake's that also matches a path keeps it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
@@ -35,11 +34,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from syncengine.logs import bound, request_id
 from syncengine.web.dashboard import ALWAYS_HEADERS
+from syncengine.web.error_handlers import client_gone
 from syncengine.web.request_ids import chosen_request_id
 
 __all__ = ["IngestFront"]
-
-log = logging.getLogger(__name__)
 
 _Endpoint = Callable[..., Awaitable[Response]]
 _SECURITY = tuple((name.lower().encode(), value.encode()) for name, value in ALWAYS_HEADERS)
@@ -106,15 +104,8 @@ class IngestFront:
                 request = Request(scope, receive)
                 try:
                     response = await endpoint(**params, request=request, services=self._services)
-                except ClientDisconnect:
-                    # As the app's handler says it: the sender hung up before its body
-                    # arrived whole, so nothing was read or stored. No error of ours.
-                    log.info(
-                        "%s %s: the client hung up before its request was read",
-                        request.method,
-                        request.url.path,
-                    )
-                    response = Response(status_code=400)
+                except ClientDisconnect:  # FastAPI's handler is behind us: said as it says it
+                    response = client_gone(request)
             response.raw_headers += [*_SECURITY, (b"x-request-id", rid.encode())]
             await response(scope, receive, send)
         finally:

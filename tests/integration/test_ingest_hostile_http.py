@@ -16,6 +16,7 @@ import pytest
 
 from syncengine.domain.groups import GroupSnapshot
 from syncengine.ingest.wire_text import REPLACEMENT
+from tests.asgi_calls import hang_up_mid_body
 from tests.integration.ingest_harness import SHOP_TOKEN, Harness, harness
 from tests.unit.test_backtrace_format import BOUNDARY, REPORT, multipart
 from tests.unit.test_sentry_format import CHAINED, envelope
@@ -207,40 +208,10 @@ async def test_a_client_that_hangs_up_mid_body_is_no_error_and_stores_nothing(
     # The SDK (or a proxy) cut the connection after half the body: ASGI says http.disconnect.
     path, query, extra = HUNG_UP[route]
     whole = _whole(route)
-    messages: list[dict[str, Any]] = [
-        {"type": "http.request", "body": whole[: len(whole) // 2], "more_body": True},
-        {"type": "http.disconnect"},
-    ]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    headers = [
-        (b"host", b"test"),
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(whole)).encode()),
-        *((name.encode(), value.encode()) for name, value in extra.items()),
-    ]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": query.encode(),
-        "headers": headers,
-        "client": ("127.0.0.1", 5000),
-        "server": ("test", 80),
-    }
+    headers = [(name.encode(), value.encode()) for name, value in extra.items()]
     caplog.set_level(logging.INFO, logger="syncengine")
-    await harness.app(scope, receive, send)  # no exception reaches the server
+    # No exception reaches the server.
+    await hang_up_mid_body(harness.app, path, whole, headers, query=query.encode())
     assert "hung up" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert await harness.groups() == []  # half a report is no report

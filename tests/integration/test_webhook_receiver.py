@@ -15,6 +15,7 @@ from syncengine.domain.webhooks import Handled, JiraEvent, applied, combine, sig
 from syncengine.settings import load_settings
 from syncengine.sync.webhook_inbox import EventHandler
 from syncengine.web import create_app
+from tests.asgi_calls import hang_up_mid_body
 from tests.webhook_bodies import recorded
 
 SECRET = "hook-secret-0123456789"
@@ -233,38 +234,9 @@ async def test_a_sender_that_hangs_up_mid_body_is_no_error(
     caplog.set_level(logging.INFO, logger="syncengine.web")
     app = create_app(app_container.web)
     whole = body()
-    messages = [
-        {"type": "http.request", "body": whole[: len(whole) // 2], "more_body": True},
-        {"type": "http.disconnect"},
-    ]
-    sent: list[dict[str, object]] = []
-
-    async def receive() -> dict[str, object]:
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, object]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": URL,
-        "raw_path": URL.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"t"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(whole)).encode()),
-            (b"x-hub-signature", sign(SECRET.encode(), whole).encode()),
-        ],
-        "client": ("127.0.0.1", 5000),
-        "server": ("t", 80),
-    }
-    await app(scope, receive, send)  # no exception reaches the server (no traceback logged)
+    signature = (b"x-hub-signature", sign(SECRET.encode(), whole).encode())
+    # No exception reaches the server (no traceback logged).
+    await hang_up_mid_body(app, URL, whole, [signature])
     assert seen == []  # half a delivery is no delivery
     assert "hung up" in caplog.text
     async with client(app_container) as jira:  # the whole delivery, sent again, is handled
