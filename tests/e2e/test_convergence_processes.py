@@ -85,9 +85,18 @@ class World:
         self.sim, self.servers = sim, servers
         self.store = create_engine(sync_url(database_url))  # one pool for every check
         self.rng = random.Random(19)
-        self.jira = httpx.Client(base_url=sim.url, auth=HUMAN, timeout=30)
+        # Idle connections are dropped before a server closes them (uvicorn: 5 s, httpx's
+        # default expiry too): one reused just as the server closed it was reset mid-request,
+        # which is the keep-alive race, not an engine refusing a change.
+        pool = httpx.Limits(keepalive_expiry=2.0)
+        self.jira = httpx.Client(base_url=sim.url, auth=HUMAN, timeout=30, limits=pool)
         self.engines = [
-            httpx.Client(base_url=s.url, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30)
+            httpx.Client(
+                base_url=s.url,
+                headers={"Authorization": f"Bearer {ADMIN}"},
+                timeout=30,
+                limits=pool,
+            )
             for s in servers
         ]
         self.accounts = {
