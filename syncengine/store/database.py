@@ -111,6 +111,20 @@ def _bulk_pragmas(cache_kib: int) -> Any:
     return listener
 
 
+def _postgres_session(idle_ms: int) -> Any:
+    def listener(dbapi_connection: Any, _record: Any) -> None:
+        # A process that stops inside a transaction (SIGSTOP, a paused VM, a lost network)
+        # keeps its row locks until the server ends its session: every other process
+        # waiting on those rows would wait as long. A set, not a startup option, so that
+        # connection poolers that refuse startup options (PgBouncer) still take it.
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET idle_in_transaction_session_timeout = {int(idle_ms)}")
+        cursor.close()
+        dbapi_connection.commit()  # a SET rolled back with its transaction would be undone
+
+    return listener
+
+
 class Database:
     """One engine and its session factory; created by ``bootstrap``, closed by ``aclose``.
 
@@ -119,10 +133,21 @@ class Database:
     their pages in memory and dirty them without spilling mid-transaction, while the
     other connections keep SQLite's small default cache (memory stays bounded by
     one large cache, whichever connections serve the rest).
+
+    On PostgreSQL the server ends any session of ours left idle inside a transaction
+    for ``idle_in_transaction_seconds``: no transaction of the engine waits between
+    statements on anything but its own next statement, so only a stopped or cut-off
+    process is idle that long, and its row locks must not hold the others up.
     """
 
     def __init__(
-        self, url: str, *, echo: bool = False, pool_size: int = 10, bulk_cache_mib: int = 64
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        bulk_cache_mib: int = 64,
+        idle_in_transaction_seconds: float = 60.0,
     ) -> None:
         self.url = async_url(url)
         self.backend = make_url(self.url).get_backend_name()
@@ -135,6 +160,9 @@ class Database:
             kwargs.update(pool_use_lifo=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         self.bulk_engine = self.engine
+        if self.backend == "postgresql":
+            idle_ms = max(int(idle_in_transaction_seconds * 1000), 1)
+            event.listen(self.engine.sync_engine, "connect", _postgres_session(idle_ms))
         if self.backend == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             # SQLite takes one writer at a time anyway: one pooled connection (and a

@@ -4,8 +4,10 @@ One ``jira_budgets`` row per site holds the token bucket, the pause a 429 asked 
 and the near-limit flag (see :mod:`syncengine.domain.budget` for the rules). Each
 request's token is taken in a short transaction under the row's lock, on the
 database's clock (``clock_timestamp()``), so processes on hosts whose clocks differ
-still share one budget. Should the database fail, the process goes on with a budget
-of its own at the same rate (logged), rather than stop talking to Jira.
+still share one budget. Should the database fail, or the row stay locked past
+``LOCK_WAIT_MS`` (a process stopped inside its transaction holds the lock until the
+server ends its session), the process goes on with a budget of its own at the same
+rate (logged), rather than stop talking to Jira.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ __all__ = ["SharedBudget", "SharedBudgets"]
 
 log = logging.getLogger("syncengine.store")
 
+LOCK_WAIT_MS = 1000  # a take holds the lock for milliseconds: a longer wait is a stalled holder
+_LOCK_WAIT = text(f"SET LOCAL lock_timeout = {LOCK_WAIT_MS}")
 _CREATE = text(
     "INSERT INTO jira_budgets (site, tokens, updated, paused_until, near_limit_until) "
     "VALUES (:site, :tokens, EXTRACT(EPOCH FROM clock_timestamp()), 0, 0) "
@@ -81,10 +85,11 @@ class SharedBudget:
         except FOREIGN_ERRORS as exc:
             if not self._failing:
                 log.warning(
-                    "the shared Jira budget of %s is unreachable (%s); this process keeps to "
-                    "the rate on its own until the database answers",
+                    "the shared Jira budget of %s is unreachable or held by a stalled "
+                    "process (%s); this process keeps to the rate on its own until the "
+                    "database answers",
                     self.site,
-                    type(exc).__name__,
+                    type(getattr(exc, "orig", None) or exc).__name__,
                 )
             self._failing = True
             return self._locally(step)
@@ -101,6 +106,7 @@ class SharedBudget:
 
     async def _in_database(self, step: Step) -> Decision | None:
         async with self._db.engine.begin() as conn:
+            await conn.execute(_LOCK_WAIT)
             if not self._created:
                 await conn.execute(_CREATE, {"site": self.site, "tokens": self.limits.capacity})
             row = (await conn.execute(_LOCK, {"site": self.site})).one()

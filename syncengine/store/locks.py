@@ -45,10 +45,17 @@ async def advisory_lock(db: Database, name: str) -> AsyncIterator[bool]:
     key = _lock_key(name)
     try:
         conn = await db.engine.connect()
+    except FOREIGN_ERRORS as exc:
+        raise translate(exc, f"taking the lock {name!r} failed") from exc
+    try:
         got = bool(
             (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})).scalar()
         )
+        # A session lock outlives the transaction: ending it now leaves the connection
+        # idle, not idle in a transaction the server would end while the job runs.
+        await conn.commit()
     except FOREIGN_ERRORS as exc:
+        await conn.close()
         raise translate(exc, f"taking the lock {name!r} failed") from exc
     try:
         yield got

@@ -37,7 +37,7 @@ HOLD_SECONDS = 4  # how long Jira works on a create before it commits and answer
 def _config(tmp: Path, database_url: str, sim: JiraSim) -> Path:
     config = tmp / "engine.toml"
     config.write_text(
-        f'database_url = "{database_url}"\ndata_dir = "{tmp}/data"\nlog_level = "warning"\n'
+        f'database_url = "{database_url}"\ndata_dir = "{tmp}/data"\nlog_level = "info"\n'
         "outbox_lease_seconds = 5\nstop_grace_seconds = 5\n"
         "[projects.shop]\nsubmission_tokens = ['paused-submission-token-01']\n"
         "[projects.shop.jira]\n"
@@ -103,6 +103,25 @@ def _state(database_url: str) -> tuple[int, int, int]:
     return int(links), int(issues), int(unfinished)
 
 
+def _diagnosis(database_url: str) -> str:
+    """The outbox, and who holds or waits for which lock: what a timed-out wait shows."""
+    items = _rows(
+        database_url,
+        "SELECT id, group_id, state, attempts, CAST(next_attempt_at AS TEXT), claimed_by,"
+        " CAST(claimed_until AS TEXT), left(last_error, 160), CAST(payload AS TEXT)"
+        " FROM outbox ORDER BY id",
+    )
+    locks = _rows(
+        database_url,
+        "SELECT a.pid, a.state, a.wait_event_type, a.wait_event, l.locktype, l.mode,"
+        " l.granted, left(a.query, 120) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+        " WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()"
+        " ORDER BY a.pid",
+    )
+    lines = ["outbox:", *map(str, items), "locks:", *map(str, locks)]
+    return "\n".join(lines)
+
+
 def _jira_issue_count(sim: JiraSim) -> int:
     with sim.client() as jira:
         page = jira.post(
@@ -135,11 +154,15 @@ def test_a_worker_paused_mid_create_makes_no_second_issue(
             workers.append(second)
             # B takes A's items once their 5 s lease and the 6 s settle window have passed;
             # A sleeps on until B is done (a fixed 20 s pause was mostly waiting).
-            wait_until(
-                lambda: _state(postgres_url) == (GROUPS, GROUPS, 0),
-                timeout=120,
-                what=f"{GROUPS} links and an empty outbox while A is stopped",
-            )
+            try:
+                wait_until(
+                    lambda: _state(postgres_url) == (GROUPS, GROUPS, 0),
+                    timeout=120,
+                    what=f"{GROUPS} links and an empty outbox while A is stopped",
+                )
+            except AssertionError as exc:
+                detail = f"{exc}: {_state(postgres_url)}\n{_diagnosis(postgres_url)}"
+                raise AssertionError(f"{detail}\n{log.read_text()[-6000:]}") from None
         finally:
             os.kill(first.pid, signal.SIGCONT)
         # Give A's late answers time to arrive and be handled: nothing may change.

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from syncengine.domain.budget import BudgetLimits, Grant, Priority, Shed, Wait
-from syncengine.store.database import Database
-from syncengine.store.jira_budget import SharedBudgets
+from syncengine.store.database import Database, sync_url
+from syncengine.store.jira_budget import LOCK_WAIT_MS, SharedBudgets
 from tests.conftest import _truncate_postgres
 
 pytestmark = pytest.mark.postgres
@@ -76,3 +79,41 @@ async def test_an_unreachable_database_leaves_a_budget_of_its_own() -> None:
         assert isinstance(await budget.take(Priority.REFRESH), Shed)
     finally:
         await db.aclose()
+
+
+async def test_a_stalled_holder_of_the_budget_row_does_not_stall_the_others(
+    two_processes: tuple[Database, Database], postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A process stopped inside its take (SIGSTOP, a paused VM) keeps the row locked.
+
+    The others wait at most the lock timeout, then keep to the rate on their own; once
+    the lock is free they share the bucket again.
+    """
+    slow = BudgetLimits(rate=0.01, capacity=3)
+    first = SharedBudgets(two_processes[0])(SITE, slow)
+    second = SharedBudgets(two_processes[1])(SITE, slow)
+    assert isinstance(await first.take(Priority.CREATE), Grant)  # the row exists: 2 left
+    stalled = create_engine(sync_url(postgres_url))
+    try:
+        with stalled.connect() as conn:
+            conn.execute(
+                text("SELECT tokens FROM jira_budgets WHERE site = :s FOR UPDATE"), {"s": SITE}
+            )
+            started = time.monotonic()
+            decisions = [
+                await asyncio.wait_for(second.take(Priority.CREATE), timeout=10) for _ in range(4)
+            ]
+            waited = time.monotonic() - started
+            conn.rollback()
+    finally:
+        stalled.dispose()
+    # Its own bucket (full: 3), not the shared one's 2; each take waited for the lock once.
+    assert decisions[:3] == [Grant()] * 3
+    assert isinstance(decisions[3], Wait)
+    assert waited < 4 * (LOCK_WAIT_MS / 1000) + 4
+    assert "held by a stalled process (LockNotAvailable)" in caplog.text
+    caplog.clear()
+    # The lock is free again: the shared bucket (2 left) decides, and says so.
+    assert [await second.take(Priority.CREATE) for _ in range(2)] == [Grant()] * 2
+    assert isinstance(await first.take(Priority.CREATE), Wait)
+    assert "reachable again" in caplog.text

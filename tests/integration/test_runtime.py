@@ -199,3 +199,23 @@ async def test_a_job_still_running_at_its_next_time_is_skipped_once_by_name(
     assert all("slow" in r.getMessage() and r.levelno == logging.INFO for r in skipped)
     assert len(skipped) < 3  # not once per period
     assert "maximum number of running instances" not in caplog.text
+
+
+@pytest.mark.postgres
+async def test_a_job_longer_than_the_idle_transaction_limit_keeps_its_lock(
+    postgres_url: str,
+) -> None:
+    """The lock's connection is idle, not idle in a transaction the server would end."""
+    a = Database(postgres_url, idle_in_transaction_seconds=0.5)
+    b = Database(postgres_url)
+    try:
+        async with advisory_lock(a, "job.long") as held_a:
+            assert held_a
+            await asyncio.sleep(1.5)  # the job runs on, past the limit
+            async with advisory_lock(b, "job.long") as held_b:
+                assert not held_b
+        async with advisory_lock(b, "job.long") as held_b:
+            assert held_b
+    finally:
+        await a.aclose()
+        await b.aclose()

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy import text
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
 from syncengine.domain.reports import CrashReport
 from syncengine.errors import StoreBusy, StoreConflict, StoreError, StoreRejected
@@ -89,3 +90,28 @@ async def test_an_unreachable_database_is_a_store_error(tmp_path: Path) -> None:
         for thread in threading.enumerate():
             if "_connection_worker_thread" in thread.name:
                 await asyncio.to_thread(thread.join, 1)
+
+
+@pytest.mark.postgres
+async def test_a_transaction_left_idle_by_a_stalled_process_is_ended(postgres_url: str) -> None:
+    """Its row locks go with it: another process is held up for the timeout, not for ever."""
+    stalled = Database(postgres_url, idle_in_transaction_seconds=0.5)
+    other = Database(postgres_url)
+    try:
+        async with other.connect() as conn:
+            await conn.execute(text("DELETE FROM projects WHERE slug = 'stall'"))
+        await ProjectRepository(other).ensure("stall", name="", integration_active=True, now=NOW)
+        conn = await stalled.engine.connect()
+        await conn.execute(text("SELECT id FROM projects WHERE slug = 'stall' FOR UPDATE"))
+        # ... and the process stops here, inside its transaction.
+        async with other.connect() as waiter:
+            await waiter.execute(text("SET LOCAL lock_timeout = 10000"))
+            await waiter.execute(text("SELECT id FROM projects WHERE slug = 'stall' FOR UPDATE"))
+        with pytest.raises(DBAPIError, match="idle-in-transaction timeout"):  # ended by the server
+            await conn.execute(text("SELECT 1"))
+        await conn.close()
+        async with stalled.connect() as fresh:  # the pool hands out a live connection again
+            assert (await fresh.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        await stalled.aclose()
+        await other.aclose()
