@@ -112,6 +112,12 @@ async def test_a_transaction_left_idle_by_a_stalled_process_is_ended(postgres_ur
         await conn.close()
         async with stalled.connect() as fresh:  # the pool hands out a live connection again
             assert (await fresh.execute(text("SELECT 1"))).scalar() == 1
+            # A host cut off the network is found by the server's keepalives within a minute.
+            shown = [
+                (await fresh.execute(text(f"SHOW tcp_keepalives_{name}"))).scalar()
+                for name in ("idle", "interval", "count")
+            ]
+            assert shown == ["30", "10", "3"]
     finally:
         await stalled.aclose()
         await other.aclose()
