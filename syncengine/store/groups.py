@@ -24,26 +24,25 @@ in one order: no lost counts, one group per fingerprint, no deadlocks.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from syncengine.domain.groups import GroupSnapshot, GroupState
 from syncengine.domain.reports import CrashReport
 from syncengine.errors import StoreError
 from syncengine.store import group_queries
 from syncengine.store.batch_fold import Assigned, BatchFold, GroupFold, sample_payload
-from syncengine.store.database import Database
+from syncengine.store.database import Database, SyncConnection
 from syncengine.store.group_queries import GroupFilter
 
 __all__ = ["FIELD_LIMITS", "Assigned", "FoldHook", "GroupPage", "GroupRepository"]
 
 # Called with the fold's connection (inside its transaction), the folded groups
-# (``group_id``, ``stored_count``, ``new`` and ``state`` set) and the time.
-FoldHook = Callable[[AsyncConnection, list[GroupFold], datetime], Awaitable[None]]
+# (``group_id``, ``stored_count``, ``new`` and ``state`` set) and the time. It blocks:
+# the fold's transaction is one function run off the event loop (Database.run_bulk).
+FoldHook = Callable[[SyncConnection, list[GroupFold], datetime], None]
 
 # The longest text each stored field takes (the column sizes of store/tables.py).
 FIELD_LIMITS = {
@@ -174,13 +173,20 @@ class GroupRepository:
             return [[] for _ in batch.members]
         groups = batch.sorted_groups()
         what = f"storing a batch of {batch.reports} reports failed"
-        name_ids = await self._intern_names(batch.names, what)
-        async with self._db.bulk(what) as conn:
-            await self._upsert_groups(conn, groups, now)
-            await self._upsert_counts(conn, groups, name_ids)
-            await self._upsert_samples(conn, groups)
+        missing = sorted(name for name in batch.names if name not in self._names)
+        if missing:  # their own transaction: ids cached must be committed ones
+            found = await self._db.run_bulk(_name_ids(self._sql, missing), what)
+            self._remember_names(batch.names, found)
+        names = self._names
+
+        def transaction(conn: SyncConnection) -> None:
+            self._upsert_groups(conn, groups, now)
+            self._upsert_counts(conn, groups, names)
+            self._upsert_samples(conn, groups)
             for hook in self.hooks:
-                await hook(conn, groups, now)
+                hook(conn, groups, now)
+
+        await self._db.run_bulk(transaction, what)
         for callback in self.after_commit:
             callback()
         results: list[list[Assigned]] = []
@@ -240,32 +246,16 @@ class GroupRepository:
         # as strftime, and this runs for every sample row).
         return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
-    async def _intern_names(self, batch_names: Iterable[str], what: str) -> dict[str, int]:
-        names = self._names
-        missing = sorted(name for name in batch_names if name not in names)
-        if not missing:
-            return names
-        found: dict[str, int] = {}
-        # Its own transaction: ids cached here must be committed ones, even when the
-        # batch that needed them rolls back.
-        async with self._db.connect(what) as conn:
-            await conn.exec_driver_sql(self._sql(_NAME_INSERT), [(n,) for n in missing])
-            for start in range(0, len(missing), _CHUNK):
-                chunk = missing[start : start + _CHUNK]  # (rare: only names never seen)
-                marks = ", ".join("?" * len(chunk))
-                sql = f"SELECT name, id FROM attribute_names WHERE name IN ({marks})"  # noqa: S608 - only placeholders are formatted in
-                result = await conn.exec_driver_sql(self._sql(sql), tuple(chunk))
-                found.update((str(name), int(id_)) for name, id_ in map(tuple, result.all()))
-        if len(names) + len(found) > _NAMES_CACHE_MAX:
-            names.clear()  # bounded memory against clients that put ids in attribute names
-        names.update(found)
-        if len(found) < len(missing):
-            raise StoreError("attribute names vanished while being interned")
-        return names
+    def _remember_names(self, batch_names: Iterable[str], found: dict[str, int]) -> None:
+        if len(self._names) + len(found) > _NAMES_CACHE_MAX:
+            # Bounded memory against clients that put ids in attribute names: start again
+            # with this batch's names. A new dict, so a fold reading the old one (another
+            # caller's, on the fold's thread) keeps every name it needs.
+            old = self._names
+            self._names = {name: old[name] for name in batch_names if name in old}
+        self._names.update(found)  # only ever adds: safe beside a fold reading it
 
-    async def _upsert_groups(
-        self, conn: AsyncConnection, groups: list[GroupFold], now: datetime
-    ) -> None:
+    def _upsert_groups(self, conn: SyncConnection, groups: list[GroupFold], now: datetime) -> None:
         updated_at = self._time(now)
         state = GroupState.OPEN.value
         by_key = {(g.project_id, g.fingerprint): g for g in groups}
@@ -288,7 +278,7 @@ class GroupRepository:
                 )
             values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
             sql = f"INSERT INTO error_groups ({_GROUP_COLUMNS}) VALUES {values}{_GROUP_UPSERT_TAIL}"  # noqa: S608 - only placeholders are formatted in
-            result = await conn.exec_driver_sql(self._sql(sql), tuple(params))
+            result = conn.exec_driver_sql(self._sql(sql), tuple(params))
             for group_id, project_id, fingerprint, count, stored_state in map(tuple, result.all()):
                 group = by_key[(int(project_id), str(fingerprint))]
                 group.group_id = int(group_id)
@@ -297,8 +287,8 @@ class GroupRepository:
                 # The stored count is ours alone only when no earlier report existed.
                 group.new = group.stored_count == group.count
 
-    async def _upsert_counts(
-        self, conn: AsyncConnection, groups: list[GroupFold], name_ids: dict[str, int]
+    def _upsert_counts(
+        self, conn: SyncConnection, groups: list[GroupFold], name_ids: dict[str, int]
     ) -> None:
         # In key order (one lock order for concurrent batches, and each B-tree page visited
         # once): groups by id, then each group's few rows; sorting every row of a uniform
@@ -312,9 +302,9 @@ class GroupRepository:
             ]
             own.sort()
             rows += own
-        await self._upsert_rows(conn, _COUNT_UPSERT, _COUNT_UPSERT_PG, rows)
+        self._upsert_rows(conn, _COUNT_UPSERT, _COUNT_UPSERT_PG, rows)
 
-    async def _upsert_samples(self, conn: AsyncConnection, groups: list[GroupFold]) -> None:
+    def _upsert_samples(self, conn: SyncConnection, groups: list[GroupFold]) -> None:
         first_n, newest_m = self._samples_first, self._samples_newest
         rows: list[tuple[Any, ...]] = []
         for g in groups:
@@ -331,22 +321,43 @@ class GroupRepository:
                 slot = (before + index) % newest_m
                 stored = encoded.get(id(report)) or self._sample_fields(report)
                 rows.append((group_id, "newest", slot, *stored))
-        await self._upsert_rows(conn, _SAMPLE_UPSERT, _SAMPLE_UPSERT_PG, rows)
+        self._upsert_rows(conn, _SAMPLE_UPSERT, _SAMPLE_UPSERT_PG, rows)
 
-    async def _upsert_rows(
-        self, conn: AsyncConnection, sql: str, postgres_sql: str, rows: list[tuple[Any, ...]]
+    def _upsert_rows(
+        self, conn: SyncConnection, sql: str, postgres_sql: str, rows: list[tuple[Any, ...]]
     ) -> None:
         if not rows:
             return
         if self._postgres:
             columns = tuple(list(column) for column in zip(*rows, strict=True))
-            await conn.exec_driver_sql(self._sql(postgres_sql), columns)
+            conn.exec_driver_sql(self._sql(postgres_sql), columns)
         else:
-            await conn.exec_driver_sql(sql, rows)
+            conn.exec_driver_sql(sql, rows)
 
     def _sample_fields(self, report: CrashReport) -> tuple[Any, str]:
         """A sample row's received_at and payload."""
         return (self._time(report.timestamp), sample_payload(report))
+
+
+def _name_ids(
+    sql: Callable[[str], str], missing: list[str]
+) -> Callable[[SyncConnection], dict[str, int]]:
+    """The transaction interning ``missing`` attribute names: their ids, once committed."""
+
+    def intern(conn: SyncConnection) -> dict[str, int]:
+        conn.exec_driver_sql(sql(_NAME_INSERT), [(n,) for n in missing])
+        found: dict[str, int] = {}
+        for start in range(0, len(missing), _CHUNK):
+            chunk = missing[start : start + _CHUNK]  # (rare: only names never seen)
+            marks = ", ".join("?" * len(chunk))
+            query = f"SELECT name, id FROM attribute_names WHERE name IN ({marks})"  # noqa: S608 - only placeholders are formatted in
+            result = conn.exec_driver_sql(sql(query), tuple(chunk))
+            found.update((str(name), int(id_)) for name, id_ in map(tuple, result.all()))
+        if len(found) < len(missing):
+            raise StoreError("attribute names vanished while being interned")
+        return found
+
+    return intern
 
 
 def _group_id(group: GroupFold) -> int:

@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from syncengine.store.batch_fold import GroupFold
-from syncengine.store.database import Database
+from syncengine.store.database import Database, SyncConnection
 from syncengine.store.tables import GroupDayCount
 
 __all__ = ["DayCount", "HistoryHook", "HistoryRepository", "load_history"]
@@ -48,7 +47,7 @@ class HistoryHook:
     ``executemany`` on SQLite, one statement over arrays on PostgreSQL.
     """
 
-    async def __call__(self, conn: AsyncConnection, groups: list[GroupFold], now: datetime) -> None:
+    def __call__(self, conn: SyncConnection, groups: list[GroupFold], now: datetime) -> None:
         rows = [
             (group.group_id, day, version, n)
             for group in groups
@@ -59,9 +58,9 @@ class HistoryHook:
         rows.sort()  # one lock order for concurrent batches
         if conn.dialect.name == "postgresql":
             columns = tuple(list(column) for column in zip(*rows, strict=True))
-            await conn.exec_driver_sql(_UPSERT_PG, columns)
+            conn.exec_driver_sql(_UPSERT_PG, columns)
         else:
-            await conn.exec_driver_sql(_UPSERT, rows)
+            conn.exec_driver_sql(_UPSERT, rows)
 
 
 async def load_history(db: Database, group_id: int, *, days: int, today: date) -> list[DayCount]:

@@ -41,11 +41,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute, aliased
 
 from syncengine.store.audit import AuditRepository
-from syncengine.store.database import OUTBOX_ID_CHUNK, Database, id_chunks
+from syncengine.store.database import OUTBOX_ID_CHUNK, Database, SyncConnection, id_chunks
 from syncengine.store.tables import OutboxItem, Project
 from syncengine.store.work_kinds import LATEST_WINS
 
@@ -121,7 +121,7 @@ def waits_for(*, group_id: int | None, support_request_id: int | None) -> Scalar
     )
 
 
-async def tails(conn: AsyncConnection, group_ids: list[int]) -> dict[int, int]:
+def tails(conn: SyncConnection, group_ids: list[int]) -> dict[int, int]:
     """For bulk inserts: each group's last item holding new ones back (none: absent)."""
     if not group_ids:
         return {}
@@ -129,7 +129,7 @@ async def tails(conn: AsyncConnection, group_ids: list[int]) -> dict[int, int]:
     # Distinct: a group's max is never split. One list per batch: each query reads
     # every unfinished item (the planner takes ix_outbox_unfinished_state).
     for ids in id_chunks(set(group_ids), most=OUTBOX_ID_CHUNK):
-        rows = await conn.execute(
+        rows = conn.execute(
             select(OutboxItem.group_id, func.max(OutboxItem.id))
             .where(OutboxItem.group_id.in_(ids), holds_back())
             .group_by(OutboxItem.group_id)

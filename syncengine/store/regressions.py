@@ -14,9 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from syncengine.store.database import id_chunks
+from syncengine.store.database import SyncConnection, id_chunks
 from syncengine.store.outbox import State, waits_for
 from syncengine.store.tables import AuditLog, ErrorGroup, IssueLink, OutboxItem, Project
 from syncengine.store.work_kinds import LINK_REGRESSION
@@ -45,11 +44,11 @@ class ResolvedGroup:
     version_problem: str | None = None
 
 
-async def resolved_groups(conn: AsyncConnection, group_ids: Sequence[int]) -> list[ResolvedGroup]:
+def resolved_groups(conn: SyncConnection, group_ids: Sequence[int]) -> list[ResolvedGroup]:
     """The groups among ``group_ids`` that are resolved now (read in the caller's transaction)."""
     found: list[ResolvedGroup] = []
     for chunk in id_chunks(group_ids):
-        rows = await conn.execute(
+        rows = conn.execute(
             select(
                 ErrorGroup.id,
                 ErrorGroup.project_id,
@@ -78,13 +77,13 @@ async def resolved_groups(conn: AsyncConnection, group_ids: Sequence[int]) -> li
     return found
 
 
-async def group_state(conn: AsyncConnection, group_id: int) -> str:
+def group_state(conn: SyncConnection, group_id: int) -> str:
     """The group's state as the caller's transaction sees it."""
-    return str(await conn.scalar(select(ErrorGroup.state).where(ErrorGroup.id == group_id)))
+    return str(conn.scalar(select(ErrorGroup.state).where(ErrorGroup.id == group_id)))
 
 
-async def reopen_regressed(
-    conn: AsyncConnection,
+def reopen_regressed(
+    conn: SyncConnection,
     group: ResolvedGroup,
     *,
     audit: dict[str, Any],
@@ -97,7 +96,7 @@ async def reopen_regressed(
     ``audit`` is the detail of the ``group.regression`` entry; ``outbox`` the
     payload of the ``link.regression`` item to queue (None: none).
     """
-    result = await conn.execute(
+    result = conn.execute(
         update(ErrorGroup)
         .where(ErrorGroup.id == group.id, ErrorGroup.state == "resolved")
         .values(
@@ -112,10 +111,9 @@ async def reopen_regressed(
     )
     if not result.rowcount:
         return None
-    count = int(
-        await conn.scalar(select(ErrorGroup.regression_count).where(ErrorGroup.id == group.id)) or 0
-    )
-    await conn.execute(
+    stored = conn.scalar(select(ErrorGroup.regression_count).where(ErrorGroup.id == group.id))
+    count = int(stored or 0)
+    conn.execute(
         insert(AuditLog).values(
             project_id=group.project_id,
             group_id=group.id,
@@ -126,7 +124,7 @@ async def reopen_regressed(
         )
     )
     if outbox is not None:
-        await conn.execute(
+        conn.execute(
             insert(OutboxItem).values(
                 project_id=group.project_id,
                 group_id=group.id,
@@ -143,8 +141,8 @@ async def reopen_regressed(
     return count
 
 
-async def note_version_problem(
-    conn: AsyncConnection, group: ResolvedGroup, problem: str | None, *, now: datetime
+def note_version_problem(
+    conn: SyncConnection, group: ResolvedGroup, problem: str | None, *, now: datetime
 ) -> bool:
     """Show ``problem`` (None: no problem) on ``group``; audit a new one. True when it changed.
 
@@ -154,13 +152,13 @@ async def note_version_problem(
     problem = problem[:_MAX_PROBLEM] if problem else None
     if problem == group.version_problem:
         return False
-    await conn.execute(
+    conn.execute(
         update(ErrorGroup)
         .where(ErrorGroup.id == group.id)
         .values(version_problem=problem, updated_at=now)
     )
     if problem is not None:
-        await conn.execute(
+        conn.execute(
             insert(AuditLog).values(
                 project_id=group.project_id,
                 group_id=group.id,

@@ -1,7 +1,7 @@
 """The store side of queueing tickets: inside the ingest fold (ticket rules) and by hand.
 
-In the fold (functions taking the fold's connection, so what they write commits
-with the batch's reports): the groups' states, which groups are taken (linked, or
+In the fold (blocking functions taking the fold's connection, so what they write
+commits with the batch's reports): the groups' states, which groups are taken (linked, or
 a create queued), the windowed per-minute counts, and the ``ticket.create`` items.
 By hand (:class:`TicketRequests`): "create the ticket now", audited, at most once.
 """
@@ -18,8 +18,8 @@ from sqlalchemy import bindparam, func, insert, select
 from syncengine.store.audit import AuditRepository
 from syncengine.store.database import (
     OUTBOX_ID_CHUNK,
-    Connection,
     Database,
+    SyncConnection,
     conflict_insert,
     id_chunks,
 )
@@ -46,9 +46,9 @@ class DueTicket:
     reason: str
 
 
-async def project_slugs(conn: Connection) -> dict[int, str]:
+def project_slugs(conn: SyncConnection) -> dict[int, str]:
     """Every project's slug by id."""
-    rows = await conn.execute(select(Project.id, Project.slug))
+    rows = conn.execute(select(Project.id, Project.slug))
     return {int(pid): str(slug) for pid, slug in rows.all()}
 
 
@@ -62,24 +62,24 @@ _QUEUED = select(OutboxItem.group_id).where(
 )
 
 
-async def taken_groups(conn: Connection, group_ids: Sequence[int], *, kind: str) -> set[int]:
+def taken_groups(conn: SyncConnection, group_ids: Sequence[int], *, kind: str) -> set[int]:
     """Groups among ``group_ids`` that are linked or have an unfinished ``kind`` item."""
     found: set[int] = set()
     for ids in id_chunks(group_ids, most=OUTBOX_ID_CHUNK):  # one outbox read per batch
         for query in (_LINKED, _QUEUED):
-            rows = await conn.execute(query, {"ids": ids, "kind": kind})
+            rows = conn.execute(query, {"ids": ids, "kind": kind})
             found.update(gid for gid in rows.scalars() if gid is not None)
     return found
 
 
-async def queue_tickets(
-    conn: Connection, due: Sequence[DueTicket], *, kind: str, now: datetime
+def queue_tickets(
+    conn: SyncConnection, due: Sequence[DueTicket], *, kind: str, now: datetime
 ) -> None:
     """Queue one ``kind`` item per due group, in the fold's transaction."""
     if not due:
         return
     # One item per group here; each waits behind its group's last unfinished item.
-    behind = await tails(conn, [item.group_id for item in due])
+    behind = tails(conn, [item.group_id for item in due])
     rows: list[dict[str, Any]] = [
         {
             "project_id": item.project_id,
@@ -96,11 +96,11 @@ async def queue_tickets(
         }
         for item in due
     ]
-    await conn.execute(insert(OutboxItem), rows)
+    conn.execute(insert(OutboxItem), rows)
 
 
-async def add_minute_counts(
-    conn: Connection, counts: Sequence[tuple[int, int]], *, minute: int
+def add_minute_counts(
+    conn: SyncConnection, counts: Sequence[tuple[int, int]], *, minute: int
 ) -> None:
     """Add each (group id, count) to the group's count of epoch minute ``minute``."""
     statement = conflict_insert(conn, GroupMinuteCount)
@@ -108,7 +108,7 @@ async def add_minute_counts(
         ({"group_id": gid, "minute": minute, "count": count} for gid, count in counts),
         key=lambda r: r["group_id"],  # one lock order for concurrent batches
     )
-    await conn.execute(
+    conn.execute(
         statement.on_conflict_do_update(
             index_elements=["group_id", "minute"],
             set_={"count": GroupMinuteCount.count + statement.excluded.count},
@@ -117,11 +117,11 @@ async def add_minute_counts(
     )
 
 
-async def window_sums(conn: Connection, group_ids: Sequence[int], *, since: int) -> dict[int, int]:
+def window_sums(conn: SyncConnection, group_ids: Sequence[int], *, since: int) -> dict[int, int]:
     """Per group, its reports counted in epoch minutes ``since`` and later."""
     found: dict[int, int] = {}
     for ids in id_chunks(set(group_ids)):  # distinct: a group's sum is never split
-        sums = await conn.execute(
+        sums = conn.execute(
             select(GroupMinuteCount.group_id, func.sum(GroupMinuteCount.count))
             .where(GroupMinuteCount.group_id.in_(ids), GroupMinuteCount.minute >= since)
             .group_by(GroupMinuteCount.group_id)

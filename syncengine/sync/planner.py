@@ -28,7 +28,7 @@ from syncengine.domain.rules import (
 )
 from syncengine.store import ticket_queue
 from syncengine.store.batch_fold import GroupFold
-from syncengine.store.database import Connection
+from syncengine.store.database import SyncConnection
 from syncengine.store.ticket_queue import DueTicket
 from syncengine.sync.tickets import CREATE
 
@@ -70,10 +70,10 @@ class TicketPlanner:
             self._queued = False
             self._wake()
 
-    async def __call__(self, conn: Connection, groups: list[GroupFold], now: datetime) -> None:
+    def __call__(self, conn: SyncConnection, groups: list[GroupFold], now: datetime) -> None:
         by_slug: dict[str, list[GroupFold]] = {}
         for group in groups:
-            slug = await self._slug(conn, group.project_id)
+            slug = self._slug(conn, group.project_id)
             rules = self._rules.get(slug)
             if rules is not None and rules.enabled:
                 by_slug.setdefault(slug, []).append(group)
@@ -86,7 +86,7 @@ class TicketPlanner:
         known: list[int] = []
         for slug, batch in by_slug.items():
             rules = self._rules[slug]
-            windowed = await self._window_counts(conn, rules, batch, now)
+            windowed = self._window_counts(conn, rules, batch, now)
             for group in batch:
                 reason = self._due(rules, group, windowed)
                 if reason is not None:
@@ -98,10 +98,10 @@ class TicketPlanner:
                     if not group.new:
                         known.append(group.group_id)
         if known:
-            taken = await ticket_queue.taken_groups(conn, known, kind=CREATE)
+            taken = ticket_queue.taken_groups(conn, known, kind=CREATE)
             due = [item for item in due if item.group_id not in taken]
         if due:
-            await ticket_queue.queue_tickets(conn, due, kind=CREATE, now=now)
+            ticket_queue.queue_tickets(conn, due, kind=CREATE, now=now)
             self._queued = True
 
     @staticmethod
@@ -120,19 +120,19 @@ class TicketPlanner:
                 return decision.reason
         return None
 
-    async def _slug(self, conn: Connection, project_id: int) -> str:
+    def _slug(self, conn: SyncConnection, project_id: int) -> str:
         if project_id not in self._slugs:
-            self._slugs.update(await ticket_queue.project_slugs(conn))
+            self._slugs.update(ticket_queue.project_slugs(conn))
         return self._slugs.get(project_id, "")
 
     @staticmethod
-    async def _window_counts(
-        conn: Connection, rules: TicketRules, batch: list[GroupFold], now: datetime
+    def _window_counts(
+        conn: SyncConnection, rules: TicketRules, batch: list[GroupFold], now: datetime
     ) -> dict[int, int]:
         if rules.window_minutes is None:
             return {}
-        await ticket_queue.add_minute_counts(
+        ticket_queue.add_minute_counts(
             conn, [(g.group_id, g.count) for g in batch], minute=_epoch_minute(now)
         )
         since = _epoch_minute(now - timedelta(minutes=rules.window_minutes)) + 1
-        return await ticket_queue.window_sums(conn, [g.group_id for g in batch], since=since)
+        return ticket_queue.window_sums(conn, [g.group_id for g in batch], since=since)

@@ -39,7 +39,7 @@ from syncengine.domain.versions import VersionScheme
 from syncengine.jira.parsing import parse_datetime
 from syncengine.logs import bind
 from syncengine.store.batch_fold import GroupFold
-from syncengine.store.database import Connection
+from syncengine.store.database import SyncConnection
 from syncengine.store.groups import GroupRepository
 from syncengine.store.link_sync import LinkSyncStore
 from syncengine.store.links import IssueLinkRepository
@@ -77,7 +77,7 @@ class RegressionHook:
     def __init__(self, projects: Mapping[str, RegressionCheck]) -> None:
         self._projects = dict(projects)
 
-    async def __call__(self, conn: Connection, groups: list[GroupFold], now: datetime) -> None:
+    def __call__(self, conn: SyncConnection, groups: list[GroupFold], now: datetime) -> None:
         """Check the batch's resolved groups; raises StoreError with the batch."""
         # The fold's upsert returned each group's state: only resolved ones are read again.
         candidates = {
@@ -87,7 +87,7 @@ class RegressionHook:
         }
         if not candidates:
             return
-        for group in await resolved_groups(conn, sorted(candidates)):
+        for group in resolved_groups(conn, sorted(candidates)):
             project = self._projects.get(group.project_slug)
             if project is None:
                 continue
@@ -97,7 +97,7 @@ class RegressionHook:
                 # A version the scheme cannot order can never show a regression: say so
                 # on the group and in the audit log rather than only counting the report.
                 problem = "; ".join(decision.problems) or None
-                if await note_version_problem(conn, group, problem, now=now) and problem:
+                if note_version_problem(conn, group, problem, now=now) and problem:
                     log.warning("group %s: versions cannot be ordered: %s", group.id, problem)
                 continue
             regressed = decision
@@ -123,9 +123,9 @@ class RegressionHook:
                 if owes_jira
                 else None
             )
-            count = await reopen_regressed(conn, group, audit=audit, outbox=outbox, now=now)
+            count = reopen_regressed(conn, group, audit=audit, outbox=outbox, now=now)
             # The hooks after this one (ticket rules) see the state this one left.
-            fold.state = await group_state(conn, group.id) if count is None else "open"
+            fold.state = group_state(conn, group.id) if count is None else "open"
             if count is not None:
                 log.info("group %s regressed (#%s): %s", group.id, count, audit["rule_text"])
 

@@ -199,11 +199,8 @@ async def test_ticket_rules_and_regressions_queue_behind_the_groups_work(db: Dat
     pid = await _project(db)
     g = await _group(db, pid, "a")
     update_item = await _add(db, pid, "link.update", group_id=g)
-    async with db.connect() as conn:
-        await queue_tickets(
-            conn, [DueTicket(project_id=pid, group_id=g, reason="r")], kind="create", now=T0
-        )
-        await conn.commit()
+    due = [DueTicket(project_id=pid, group_id=g, reason="r")]
+    await db.run_bulk(lambda conn: queue_tickets(conn, due, kind="create", now=T0))
     async with db.session() as session:
         create = await session.scalar(select(OutboxItem.id).where(OutboxItem.kind == "create"))
     assert await _claim_ids(outbox) == [update_item]

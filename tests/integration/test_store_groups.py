@@ -328,13 +328,31 @@ async def test_the_folds_lookups_by_group_span_several_id_lists(db: Database) ->
     [assigned] = await repo.fold([(pid, [report(fp) for fp in fingerprints])], now=T0)
     ids = [a.group_id for a in assigned]
     queued = ids[::3]
+    due = [DueTicket(project_id=pid, group_id=gid, reason="r") for gid in queued]
+    await db.run_bulk(lambda conn: ticket_queue.queue_tickets(conn, due, kind=CREATE, now=T0))
+    taken = await db.run_bulk(lambda conn: ticket_queue.taken_groups(conn, ids, kind=CREATE))
+    assert taken == set(queued)
+    behind = await db.run_bulk(lambda conn: tails(conn, ids))
     async with db.connect() as conn:
-        due = [DueTicket(project_id=pid, group_id=gid, reason="r") for gid in queued]
-        await ticket_queue.queue_tickets(conn, due, kind=CREATE, now=T0)
-    async with db.connect() as conn:
-        assert await ticket_queue.taken_groups(conn, ids, kind=CREATE) == set(queued)
-        behind = await tails(conn, ids)
         rows = await conn.execute(select(OutboxItem.group_id, OutboxItem.id))
         items = {int(gid): int(item) for gid, item in rows}
     assert behind == items
     assert sorted(behind) == sorted(queued)
+
+
+async def test_a_full_name_cache_keeps_the_names_its_batch_needs(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Clients that put ids in attribute names fill the process's cache of name ids; when a
+    # batch's new names overflow it, the cache starts again, and must still hold the names
+    # of that batch it knew before (they are not interned again): none is lost or rejected.
+    monkeypatch.setattr("syncengine.store.groups._NAMES_CACHE_MAX", 4)
+    pid = await project_id(db)
+    repo = GroupRepository(db)
+    await repo.fold([(pid, [report("a", known="1", other="2")])], now=T0)
+    batch = [report("a", known="3", other="4", **{f"new{n}": str(n) for n in range(3)})]
+    await repo.fold([(pid, batch)], now=T0)
+    snap = await repo.snapshot((await repo.page(pid)).groups[0].id)
+    assert snap.count == 2
+    assert {v.value: v.count for v in snap.attributes["known"]} == {"1": 1, "3": 1}
+    assert [v.value for v in snap.attributes["new2"]] == ["2"]

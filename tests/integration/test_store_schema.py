@@ -75,10 +75,44 @@ async def test_sqlite_fold_connection_has_its_own_page_cache(
 
     db = Database(f"sqlite:///{tmp_path}/c.db", bulk_cache_mib=8)
     try:
-        async with db.bulk() as conn:
-            assert (await conn.execute(text("PRAGMA cache_size"))).scalar() == -8 * 1024
+        fold_cache = await db.run_bulk(lambda c: c.execute(text("PRAGMA cache_size")).scalar())
+        assert fold_cache == -8 * 1024
         async with db.connect() as conn:  # every other connection keeps SQLite's default
             assert (await conn.execute(text("PRAGMA cache_size"))).scalar() == -2000
         assert db.checked_out() == 0
     finally:
         await db.aclose()
+
+
+async def test_a_fold_transaction_commits_whole_or_not_at_all_off_the_event_loop(
+    tmp_path: pytest.TempPathFactory,
+) -> None:
+    import threading
+
+    from sqlalchemy import text
+
+    from syncengine.errors import StoreError
+
+    db = Database(f"sqlite:///{tmp_path}/t.db")
+    loop_thread = threading.get_ident()
+    try:
+        await db.run_bulk(lambda c: c.execute(text("CREATE TABLE t (n INTEGER)")))
+
+        def write(conn: object, fail: bool) -> int:
+            conn.execute(text("INSERT INTO t VALUES (1)"))  # type: ignore[attr-defined]
+            if fail:
+                raise RuntimeError("half way")
+            return threading.get_ident()
+
+        # On SQLite the whole transaction runs on the fold's own thread, in one hand-off.
+        assert await db.run_bulk(lambda c: write(c, False)) != loop_thread
+        with pytest.raises(RuntimeError, match="half way"):
+            await db.run_bulk(lambda c: write(c, True))
+        async with db.connect() as conn:  # the failed one rolled back
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 1
+        assert db.checked_out() == 0
+    finally:
+        await db.aclose()
+    with pytest.raises(StoreError, match="closed"):
+        await db.run_bulk(lambda c: write(c, False))
+    await db.aclose()  # twice is harmless
