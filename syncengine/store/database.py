@@ -29,7 +29,6 @@ from syncengine.store.db_errors import FOREIGN_ERRORS, translate
 
 __all__ = [
     "OUTBOX_ID_CHUNK",
-    "Connection",
     "Database",
     "SyncConnection",
     "async_url",
@@ -37,9 +36,6 @@ __all__ = [
     "id_chunks",
     "sync_url",
 ]
-
-Connection = AsyncConnection
-"""A connection inside a transaction: callers hand it back to store functions."""
 
 _T = TypeVar("_T")
 
