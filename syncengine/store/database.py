@@ -137,15 +137,16 @@ class Database:
     """One engine and its session factory; created by ``bootstrap``, closed by ``aclose``.
 
     The ingest fold writes through :meth:`run_bulk`: its whole transaction is one
-    blocking function. On SQLite that function runs on a thread of its own, with
-    one connection of the blocking driver and a page cache of ``bulk_cache_mib``,
-    so a batch's upserts find their pages in memory and dirty them without
-    spilling mid-transaction, while the other connections keep SQLite's small
-    default cache (memory stays bounded by one large cache). A batch is one hand-off
-    to that thread and one back: through aiosqlite each statement took three or
-    four, and the wake-ups between the threads were about a quarter of the event
-    loop's time on single-event traffic. On PostgreSQL the function runs in
-    SQLAlchemy's greenlet on the async pool (:meth:`AsyncConnection.run_sync`).
+    blocking function, run on a thread of its own with one connection of the
+    blocking driver. A batch is one hand-off to that thread and one back: through
+    aiosqlite each statement took three or four, and the wake-ups between the
+    threads were about a quarter of the event loop's time on single-event traffic;
+    on PostgreSQL the blocking connection is also what lets the fold stream its
+    rows with COPY (psycopg's asynchronous COPY does not run under ``run_sync``).
+    On SQLite that connection has a page cache of ``bulk_cache_mib``, so a batch's
+    upserts find their pages in memory and dirty them without spilling
+    mid-transaction, while the other connections keep SQLite's small default
+    cache (memory stays bounded by one large cache).
 
     On PostgreSQL the server ends any session of ours left idle inside a transaction
     for ``idle_in_transaction_seconds``: no transaction of the engine waits between
@@ -172,24 +173,25 @@ class Database:
             # round-robin pool finds every cache stale after the other connections' commits.
             kwargs.update(pool_use_lifo=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
-        self._bulk_engine: Engine | None = None
-        self._bulk_thread: ThreadPoolExecutor | None = None
+        # The fold's transaction (run_bulk) has a connection of the blocking driver of its
+        # own, used only from the fold's one thread (folds queue for the thread).
+        bulk_kwargs: dict[str, Any] = {"echo": echo, "pool_size": 1, "max_overflow": 0}
         if self.backend == "postgresql":
             idle_ms = max(int(idle_in_transaction_seconds * 1000), 1)
             event.listen(self.engine.sync_engine, "connect", _postgres_session(idle_ms))
-        if self.backend == "sqlite":
+            bulk_kwargs.update(pool_pre_ping=True)
+            bulk_listener = _postgres_session(idle_ms)
+        else:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-            # SQLite takes one writer at a time anyway: one connection, used only from
-            # the fold's one thread, keeps its cache warm (folds queue for the thread).
-            self._bulk_engine = create_engine(
-                sync_url(self.url),
-                echo=echo,
-                pool_size=1,
-                max_overflow=0,
-                connect_args={"check_same_thread": False},  # closed from aclose's thread
-            )
-            event.listen(self._bulk_engine, "connect", _bulk_pragmas(bulk_cache_mib * 1024))
-            self._bulk_thread = ThreadPoolExecutor(1, thread_name_prefix="syncengine-fold")
+            # SQLite takes one writer at a time anyway: one connection keeps its large
+            # page cache warm.
+            bulk_kwargs.update(connect_args={"check_same_thread": False})  # closed from aclose
+            bulk_listener = _bulk_pragmas(bulk_cache_mib * 1024)
+        self._bulk_engine: Engine = create_engine(sync_url(self.url), **bulk_kwargs)
+        event.listen(self._bulk_engine, "connect", bulk_listener)
+        self._bulk_thread: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            1, thread_name_prefix="syncengine-fold"
+        )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -228,9 +230,6 @@ class Database:
         the fold's thread.
         """
         try:
-            if self._bulk_engine is None:
-                async with self.engine.begin() as conn:
-                    return await conn.run_sync(work)
             if self._bulk_thread is None:
                 raise StoreError(f"{what}: the database is closed")
             loop = asyncio.get_running_loop()
@@ -239,16 +238,13 @@ class Database:
             raise translate(exc, what) from exc
 
     def _in_bulk(self, work: Callable[[SyncConnection], _T]) -> _T:
-        assert self._bulk_engine is not None
         with self._bulk_engine.begin() as conn:
             return work(conn)
 
     def checked_out(self) -> int:
         """Connections currently lent out by the pools (0 when nothing leaks)."""
         total = int(self.engine.sync_engine.pool.checkedout())  # type: ignore[attr-defined]
-        if self._bulk_engine is not None:
-            total += int(self._bulk_engine.pool.checkedout())  # type: ignore[attr-defined]
-        return total
+        return total + int(self._bulk_engine.pool.checkedout())  # type: ignore[attr-defined]
 
     async def ping(self) -> None:
         """Raise StoreError unless the database answers."""
@@ -262,7 +258,7 @@ class Database:
         """Close every pooled connection."""
         await self.engine.dispose()
         thread, self._bulk_thread = self._bulk_thread, None
-        if self._bulk_engine is not None and thread is not None:
+        if thread is not None:
             # On the fold's thread: after any fold still queued there, which commits first.
             await asyncio.get_running_loop().run_in_executor(thread, self._bulk_engine.dispose)
             thread.shutdown(wait=False)
