@@ -66,6 +66,37 @@ async def test_a_broken_batch_is_rejected_so_the_writer_can_split_it(db: Databas
         await GroupRepository(db).fold([(project.id, [report])], now=NOW)
 
 
+async def test_a_batch_the_server_refuses_leaves_nothing_behind_for_the_next(db: Database) -> None:
+    """A NUL in text passes the driver and the server refuses it (on PostgreSQL inside
+    the streamed COPY): the batch is rejected whole, and the next batch on the same
+    connection folds exactly its own rows, none of the refused one's."""
+    project = await ProjectRepository(db).ensure("p", name="P", integration_active=True, now=NOW)
+    repo = GroupRepository(db)
+
+    def report(fingerprint: str, os: str) -> CrashReport:
+        return CrashReport(
+            project="p",
+            timestamp=NOW,
+            classifier="KeyError",
+            message="m",
+            attributes={"os": os},
+            fingerprint=fingerprint,
+        )
+
+    refused = [report("fp-1", "linux"), report("fp-1", "mac\x00os")]
+    if db.is_postgres:
+        with pytest.raises(StoreRejected, match="storing a batch of 2 reports failed"):
+            await repo.fold([(project.id, refused)], now=NOW)
+    else:  # SQLite keeps a NUL in text: nothing to refuse, the batch folds
+        await repo.fold([(project.id, refused[:1])], now=NOW)
+    [[assigned]] = await repo.fold([(project.id, [report("fp-1", "linux")])], now=NOW)
+    snapshot = await repo.snapshot(assigned.group_id)
+    expected = 1 if db.is_postgres else 2
+    assert snapshot.count == expected
+    assert [(v.value, v.count) for v in snapshot.attributes["os"]] == [("linux", expected)]
+    assert db.checked_out() == 0
+
+
 async def test_a_duplicate_key_is_a_conflict(db: Database) -> None:
     await ProjectRepository(db).ensure("twice", name="A", integration_active=True, now=NOW)
     with pytest.raises(StoreConflict):
