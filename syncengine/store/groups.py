@@ -29,8 +29,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
-
 from syncengine.domain.groups import GroupSnapshot, GroupState
 from syncengine.domain.reports import CrashReport
 from syncengine.errors import StoreError
@@ -38,6 +36,7 @@ from syncengine.store import group_queries
 from syncengine.store.batch_fold import Assigned, BatchFold, GroupFold, sample_payload
 from syncengine.store.database import Database, SyncConnection
 from syncengine.store.group_queries import GroupFilter
+from syncengine.store.pg_copy import Row, Stage, copy_upsert
 
 __all__ = ["FIELD_LIMITS", "Assigned", "FoldHook", "GroupPage", "GroupRepository"]
 
@@ -96,39 +95,7 @@ ON CONFLICT (group_id, kind, slot) DO UPDATE SET
   received_at = excluded.received_at, payload = excluded.payload"""
 
 
-@dataclass(frozen=True, slots=True)
-class _Stage:
-    """A temporary table the PostgreSQL fold streams one kind of row into, and its upsert.
-
-    PostgreSQL takes a batch's rows with binary COPY (each row formatted by psycopg's
-    C extension) into a temporary table of the session, then upserts them all from
-    it in one statement. Executemany cost a server round per row; one statement over
-    arrays (``unnest``) spent most of the fold's time in psycopg's pure-Python array
-    formatting (~0.6 CPU-seconds per 100,000 count rows, against ~0.03 for COPY).
-    The table is made if missing in every transaction (a pooler may hand the
-    transaction another server session) and emptied at each commit; a temporary
-    table is read back in the order it was written (local buffers: no parallel or
-    synchronised scans), so rows still lock in key order.
-    """
-
-    table: str
-    columns: str  # column definitions
-    types: tuple[str, ...]  # their types as psycopg names them, for binary COPY
-    upsert: str
-
-    @property
-    def create(self) -> str:
-        return (
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.table} ({self.columns})"
-            " ON COMMIT DELETE ROWS"
-        )
-
-    @property
-    def copy(self) -> str:
-        return f"COPY {self.table} FROM STDIN (FORMAT BINARY)"
-
-
-_GROUP_STAGE = _Stage(
+_GROUP_STAGE = Stage(
     "fold_groups",
     "project_id bigint, fingerprint text, state text, classifier text, message text,"
     " count bigint, first_seen timestamptz, last_seen timestamptz, first_version text,"
@@ -137,13 +104,13 @@ _GROUP_STAGE = _Stage(
     + ("timestamptz", "timestamptz", "text", "text", "int4", "timestamptz"),
     f"{_GROUP_INSERT} SELECT * FROM fold_groups{_GROUP_UPSERT_TAIL}",  # noqa: S608 - constants
 )
-_COUNT_STAGE = _Stage(
+_COUNT_STAGE = Stage(
     "fold_counts",
     "group_id bigint, attribute_id bigint, value text, count bigint, last_seen bigint",
     ("int8", "int8", "text", "int8", "int8"),
     _COUNT_UPSERT.replace("VALUES (?, ?, ?, ?, ?)", "SELECT * FROM fold_counts"),
 )
-_SAMPLE_STAGE = _Stage(
+_SAMPLE_STAGE = Stage(
     "fold_samples",
     "group_id bigint, kind text, slot integer, received_at timestamptz, payload text",
     ("int8", "text", "int4", "timestamptz", "text"),
@@ -152,8 +119,6 @@ _SAMPLE_STAGE = _Stage(
         "SELECT group_id, kind, slot, received_at, payload::json FROM fold_samples",
     ),
 )
-
-_Row = tuple[Any, ...]
 
 _NAME_INSERT = "INSERT INTO attribute_names (name) VALUES (?) ON CONFLICT (name) DO NOTHING"
 
@@ -327,7 +292,7 @@ class GroupRepository:
             for g in groups
         ]
         if self._postgres:
-            stored = _copy_upsert(conn, _GROUP_STAGE, rows)
+            stored = copy_upsert(conn, _GROUP_STAGE, rows)
         else:
             stored = []
             for chunk in _power_of_two_chunks(rows):
@@ -380,38 +345,18 @@ class GroupRepository:
         self._upsert_rows(conn, _SAMPLE_UPSERT, _SAMPLE_STAGE, rows)
 
     def _upsert_rows(
-        self, conn: SyncConnection, sql: str, stage: _Stage, rows: list[tuple[Any, ...]]
+        self, conn: SyncConnection, sql: str, stage: Stage, rows: list[tuple[Any, ...]]
     ) -> None:
         if not rows:
             return
         if self._postgres:
-            _copy_upsert(conn, stage, rows)
+            copy_upsert(conn, stage, rows)
         else:
             conn.exec_driver_sql(sql, rows)
 
     def _sample_fields(self, report: CrashReport) -> tuple[Any, str]:
         """A sample row's received_at and payload."""
         return (self._time(report.timestamp), sample_payload(report))
-
-
-def _copy_upsert(conn: SyncConnection, stage: _Stage, rows: list[_Row]) -> list[_Row]:
-    """Upsert ``rows`` through ``stage`` (PostgreSQL: the blocking psycopg connection);
-    the rows its upsert returns, if it has a RETURNING clause."""
-    import psycopg  # PostgreSQL only: SQLite installs need not load it
-
-    raw = conn.connection.driver_connection
-    assert isinstance(raw, psycopg.Connection)
-    try:
-        with raw.cursor() as cursor:
-            cursor.execute(stage.create)
-            with cursor.copy(stage.copy) as copy:
-                copy.set_types(stage.types)
-                for row in rows:
-                    copy.write_row(row)
-            cursor.execute(stage.upsert)
-            return cursor.fetchall() if cursor.description is not None else []
-    except psycopg.Error as exc:  # outside SQLAlchemy: wrapped as it wraps the driver's
-        raise DBAPIError.instance(stage.upsert, None, exc, psycopg.Error) from exc
 
 
 def _name_ids(
@@ -439,14 +384,14 @@ def _group_id(group: GroupFold) -> int:
     return group.group_id
 
 
-def _power_of_two_chunks(rows: list[_Row]) -> list[list[_Row]]:
+def _power_of_two_chunks(rows: list[Row]) -> list[list[Row]]:
     """``rows`` in chunks of 512, 256, ... 1 rows.
 
     Each chunk size is its own SQL text, which the drivers prepare and cache (sqlite3
     keeps 128 per connection, psycopg 100): a handful of sizes keeps that cache, and
     so the process's memory, from growing with every new remainder size.
     """
-    chunks: list[list[_Row]] = []
+    chunks: list[list[Row]] = []
     start = 0
     size = _MAX_GROUP_ROWS
     while start < len(rows):

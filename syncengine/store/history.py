@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from syncengine.store.batch_fold import GroupFold
 from syncengine.store.database import Database, SyncConnection
+from syncengine.store.pg_copy import Stage, copy_upsert
 from syncengine.store.tables import GroupDayCount
 
 __all__ = ["DayCount", "HistoryHook", "HistoryRepository", "load_history"]
@@ -24,9 +25,11 @@ _UPSERT = """
 INSERT INTO group_day_counts (group_id, day, version, count) VALUES (?, ?, ?, ?)
 ON CONFLICT (group_id, day, version) DO UPDATE SET
   count = group_day_counts.count + excluded.count"""
-_UPSERT_PG = _UPSERT.replace(
-    "VALUES (?, ?, ?, ?)",
-    "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::bigint[])",
+_STAGE = Stage(
+    "fold_days",
+    "group_id bigint, day bigint, version text, count bigint",
+    ("int8", "int8", "text", "int8"),
+    _UPSERT.replace("VALUES (?, ?, ?, ?)", "SELECT * FROM fold_days"),
 )
 
 
@@ -44,7 +47,7 @@ class HistoryHook:
 
     The fold counts them while it folds (``GroupFold.days``), so this writes the
     pre-aggregated rows without another pass over the reports: one driver-level
-    ``executemany`` on SQLite, one statement over arrays on PostgreSQL.
+    ``executemany`` on SQLite, one COPY and one upsert on PostgreSQL.
     """
 
     def __call__(self, conn: SyncConnection, groups: list[GroupFold], now: datetime) -> None:
@@ -57,8 +60,7 @@ class HistoryHook:
             return
         rows.sort()  # one lock order for concurrent batches
         if conn.dialect.name == "postgresql":
-            columns = tuple(list(column) for column in zip(*rows, strict=True))
-            conn.exec_driver_sql(_UPSERT_PG, columns)
+            copy_upsert(conn, _STAGE, rows)
         else:
             conn.exec_driver_sql(_UPSERT, rows)
 
