@@ -178,9 +178,9 @@ class Database:
         bulk_kwargs: dict[str, Any] = {"echo": echo, "pool_size": 1, "max_overflow": 0}
         if self.backend == "postgresql":
             idle_ms = max(int(idle_in_transaction_seconds * 1000), 1)
-            event.listen(self.engine.sync_engine, "connect", _postgres_session(idle_ms))
+            bulk_listener = _postgres_session(idle_ms)  # both engines' sessions alike
+            event.listen(self.engine.sync_engine, "connect", bulk_listener)
             bulk_kwargs.update(pool_pre_ping=True)
-            bulk_listener = _postgres_session(idle_ms)
         else:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             # SQLite takes one writer at a time anyway: one connection keeps its large

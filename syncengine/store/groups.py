@@ -36,7 +36,7 @@ from syncengine.store import group_queries
 from syncengine.store.batch_fold import Assigned, BatchFold, GroupFold, sample_payload
 from syncengine.store.database import Database, SyncConnection
 from syncengine.store.group_queries import GroupFilter
-from syncengine.store.pg_copy import Row, Stage, copy_upsert
+from syncengine.store.pg_copy import Row, Stage, copy_upsert, upsert_rows
 
 __all__ = ["FIELD_LIMITS", "Assigned", "FoldHook", "GroupPage", "GroupRepository"]
 
@@ -323,7 +323,7 @@ class GroupRepository:
             ]
             own.sort()
             rows += own
-        self._upsert_rows(conn, _COUNT_UPSERT, _COUNT_STAGE, rows)
+        upsert_rows(conn, _COUNT_UPSERT, _COUNT_STAGE, rows)
 
     def _upsert_samples(self, conn: SyncConnection, groups: list[GroupFold]) -> None:
         first_n, newest_m = self._samples_first, self._samples_newest
@@ -342,17 +342,7 @@ class GroupRepository:
                 slot = (before + index) % newest_m
                 stored = encoded.get(id(report)) or self._sample_fields(report)
                 rows.append((group_id, "newest", slot, *stored))
-        self._upsert_rows(conn, _SAMPLE_UPSERT, _SAMPLE_STAGE, rows)
-
-    def _upsert_rows(
-        self, conn: SyncConnection, sql: str, stage: Stage, rows: list[tuple[Any, ...]]
-    ) -> None:
-        if not rows:
-            return
-        if self._postgres:
-            copy_upsert(conn, stage, rows)
-        else:
-            conn.exec_driver_sql(sql, rows)
+        upsert_rows(conn, _SAMPLE_UPSERT, _SAMPLE_STAGE, rows)
 
     def _sample_fields(self, report: CrashReport) -> tuple[Any, str]:
         """A sample row's received_at and payload."""

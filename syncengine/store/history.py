@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from syncengine.store.batch_fold import GroupFold
 from syncengine.store.database import Database, SyncConnection
-from syncengine.store.pg_copy import Stage, copy_upsert
+from syncengine.store.pg_copy import Stage, upsert_rows
 from syncengine.store.tables import GroupDayCount
 
 __all__ = ["DayCount", "HistoryHook", "HistoryRepository", "load_history"]
@@ -56,13 +56,8 @@ class HistoryHook:
             for group in groups
             for (day, version), n in group.days.items()
         ]
-        if not rows:
-            return
         rows.sort()  # one lock order for concurrent batches
-        if conn.dialect.name == "postgresql":
-            copy_upsert(conn, _STAGE, rows)
-        else:
-            conn.exec_driver_sql(_UPSERT, rows)
+        upsert_rows(conn, _UPSERT, _STAGE, rows)
 
 
 async def load_history(db: Database, group_id: int, *, days: int, today: date) -> list[DayCount]:

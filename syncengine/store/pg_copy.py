@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from syncengine.store.database import SyncConnection
 
-__all__ = ["Row", "Stage", "copy_upsert"]
+__all__ = ["Row", "Stage", "copy_upsert", "upsert_rows"]
 
 Row = tuple[Any, ...]
 
@@ -71,3 +71,14 @@ def copy_upsert(conn: SyncConnection, stage: Stage, rows: list[Row]) -> list[Row
             return cursor.fetchall() if cursor.description is not None else []
     except psycopg.Error as exc:  # outside SQLAlchemy: wrapped as it wraps the driver's
         raise DBAPIError.instance(stage.upsert, None, exc, psycopg.Error) from exc
+
+
+def upsert_rows(conn: SyncConnection, sql: str, stage: Stage, rows: list[Row]) -> None:
+    """Upsert ``rows`` on either backend: ``sql`` (one ``VALUES`` row of ``?``) as one
+    driver-level executemany on SQLite, ``stage`` on PostgreSQL."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        copy_upsert(conn, stage, rows)
+    else:
+        conn.exec_driver_sql(sql, rows)
