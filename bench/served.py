@@ -87,11 +87,18 @@ def syncengine_command(port: int, config: Path, python: str = sys.executable) ->
 
 
 def write_syncengine_config(folder: Path, *, token: str, extra: str = "") -> Path:
-    """A config with one project ``bench`` taking ``token``, its data under ``folder``."""
+    """A config with one project ``bench`` taking ``token``, its data under ``folder``.
+
+    Its tickets carry the Severity the bundled simulator's CRASH project requires (as
+    ``config/syncengine.toml`` does): without it every create is refused and the worker's
+    retries and kills would be part of what a bench measures.
+    """
     config = folder / "bench.toml"
     config.write_text(
         f'data_dir = "{folder}/data"\nlog_level = "warning"\n'
-        f'[projects.bench]\nsubmission_tokens = ["{token}"]\n{extra}',
+        f'[projects.bench]\nsubmission_tokens = ["{token}"]\n'
+        'jira = { custom_fields = { customfield_10050 = "Major" } }\n'
+        f"{extra}",
         encoding="utf-8",
     )
     return config
