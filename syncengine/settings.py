@@ -433,6 +433,7 @@ class Settings(BaseSettings):
     database_url: str = ""
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    workers: int = Field(1, ge=1, le=64)
     public_url: str = ""
     data_dir: Path = Path("data")
     templates_dir: Path | None = None

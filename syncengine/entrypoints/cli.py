@@ -13,6 +13,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,18 +45,88 @@ def _run(settings: Settings, *, api: bool, background: bool) -> int:
 
     if not api:
         return _run_bound(settings, None, background=background)
+    if settings.workers > 1:
+        _check_workers(settings)
     # Bound before anything is generated or printed: a taken port costs nothing else.
     listener = bind_listener(settings.host, settings.port)
     try:
         if settings.port == 0:  # the system chose: links and messages name its choice
             settings = settings.model_copy(update={"port": listener.getsockname()[1]})
+        if settings.workers > 1:
+            return _run_workers(settings, listener, background=background)
         return _run_bound(settings, listener, background=background)
     finally:
         listener.close()
 
 
-def _run_bound(settings: Settings, listener: socket.socket | None, *, background: bool) -> int:
-    """Run with the API on ``listener`` (bound, not yet listening), or without an API."""
+def _check_workers(settings: Settings) -> None:
+    """Raise SyncEngineError when ``settings.workers`` processes cannot serve here."""
+    from syncengine.entrypoints.workers import can_fork
+
+    if not can_fork():
+        raise SyncEngineError("workers above 1 need os.fork (Linux or macOS); set workers = 1")
+    simulated = sorted(s for s, p in settings.projects.items() if p.jira.simulated)
+    if simulated:
+        raise SyncEngineError(
+            f"workers = {settings.workers}, but project(s) {', '.join(simulated)} use the "
+            "bundled Jira simulator, which lives in one process: set their jira.url to a real "
+            "Jira or a `syncengine jira-sim` server, or run one worker"
+        )
+
+
+def _run_workers(settings: Settings, listener: socket.socket, *, background: bool) -> int:
+    """Serve ``listener`` from ``settings.workers`` forked processes (entrypoints.workers):
+    worker 0 runs the background work when ``background``, the others the API only."""
+    from syncengine.bootstrap import with_generated_admin
+    from syncengine.bootstrap.startup import with_session_secret
+    from syncengine.entrypoints.workers import Supervisor
+
+    # Once, here: every worker signs cookies with the same key and knows the same admin.
+    settings, sign_in = with_generated_admin(settings)
+    settings = with_session_secret(settings, _echo)
+    count = settings.workers
+
+    def main(index: int, ready: Callable[[], None]) -> int:
+        role = _Role(index=index, ready=ready)
+        return _run_bound(settings, listener, background=background and index == 0, role=role)
+
+    def all_ready() -> None:
+        _echo(f"syncengine listening on http://{settings.host}:{settings.port} ({count} workers)")
+        if sign_in is not None:
+            sign_in.announce(_echo)
+
+    code = Supervisor(
+        count, main, echo=_echo, on_ready=all_ready, grace_seconds=settings.stop_grace_seconds
+    ).run()
+    _echo("syncengine stopped")
+    return code
+
+
+@dataclass(frozen=True)
+class _Role:
+    """One of several workers: its number (0 runs the background work and says what it
+    prepared) and what to call once it listens."""
+
+    index: int
+    ready: Callable[[], None]
+
+
+def _quiet(_line: str) -> None:
+    """A worker after the first keeps still: worker 0 says what they all would."""
+
+
+def _run_bound(
+    settings: Settings,
+    listener: socket.socket | None,
+    *,
+    background: bool,
+    role: _Role | None = None,
+) -> int:
+    """Run with the API on ``listener`` (bound, not yet listening), or without an API.
+
+    ``role``: this process is one of several workers (``settings`` already hold the
+    generated admin and session key, and the supervisor says "listening").
+    """
     from syncengine.bootstrap import bootstrap, prepare_projects, with_generated_admin
     from syncengine.bootstrap.startup import with_session_secret
     from syncengine.bootstrap.values import server_limits
@@ -65,7 +136,8 @@ def _run_bound(settings: Settings, listener: socket.socket | None, *, background
 
     api = listener is not None
     sign_in = None
-    if api:
+    say = _echo if role is None or role.index == 0 else _quiet
+    if api and role is None:
         settings, sign_in = with_generated_admin(settings)
         settings = with_session_secret(settings, _echo)
     configure_logging(
@@ -87,17 +159,17 @@ def _run_bound(settings: Settings, listener: socket.socket | None, *, background
                     file=sys.stderr,
                 )
                 return EXIT_FAILED
-            await prepare_projects(container, _echo)
+            await prepare_projects(container, say)
             ended = await container.web.sessions.end_stale()
             if ended:
-                _echo(
+                say(
                     f"{ended} dashboard session(s) ended: expired, or their user or password "
                     "changed"
                 )
             for record in await container.projects.all():
-                _echo(f"project {record.slug}: id {record.id} (the project number in a Sentry DSN)")
+                say(f"project {record.slug}: id {record.id} (the project number in a Sentry DSN)")
             if sim is not None:
-                _echo(
+                say(
                     f"Jira: the bundled simulator (kept in {settings.data_dir}); its issues "
                     f"are at {settings.effective_public_url}/jira/browse/<KEY>"
                 )
@@ -108,6 +180,9 @@ def _run_bound(settings: Settings, listener: socket.socket | None, *, background
                 url = f"http://{settings.host}:{settings.port}"
 
                 def started() -> None:
+                    if role is not None:
+                        role.ready()
+                        return
                     _echo(f"syncengine listening on {url}")
                     if sign_in is not None:
                         sign_in.announce(_echo)
@@ -120,7 +195,8 @@ def _run_bound(settings: Settings, listener: socket.socket | None, *, background
                     on_started=started,
                     listener=listener,
                 )
-                _echo("syncengine stopped")
+                if role is None:
+                    _echo("syncengine stopped")
             else:
                 await _run_background_only(container)
         finally:
@@ -137,6 +213,12 @@ def _listening(settings: Settings, args: argparse.Namespace) -> Settings:
         changed["host"] = args.host
     if args.port is not None:
         changed["port"] = args.port
+    if args.workers is not None:
+        from syncengine.entrypoints.workers import MAX_WORKERS
+
+        if not 1 <= args.workers <= MAX_WORKERS:
+            raise SyncEngineError(f"--workers must be 1 to {MAX_WORKERS}, not {args.workers}")
+        changed["workers"] = args.workers
     return settings.model_copy(update=changed) if changed else settings
 
 
@@ -395,6 +477,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--host", help="listen address (overrides the config)")
         sub.add_argument("--port", type=int, help="listen port (overrides the config)")
+        sub.add_argument(
+            "--workers",
+            type=int,
+            help="processes serving the port (overrides the config's `workers`, default 1)",
+        )
         sub.set_defaults(handler=handler)
     commands.add_parser(
         "worker", help="run the outbox worker and periodic jobs, no API"
