@@ -319,7 +319,14 @@ def server_limits(settings: Settings) -> ServerLimits:
         keep_alive_seconds=settings.http.keep_alive_seconds,
         max_header_bytes=settings.http.max_header_bytes,
         max_connections=settings.http.max_connections,
+        # With several workers, a connection is closed after this many answers: its client
+        # connects again and the kernel may hand it to another worker, so a few long-lived
+        # clients (pipelines posting batches) do not stay on one worker.
+        requests_per_connection=WORKER_REQUESTS_PER_CONNECTION if settings.workers > 1 else 0,
     )
+
+
+WORKER_REQUESTS_PER_CONNECTION = 16
 
 
 def doctor_screens(project: ProjectSettings) -> tuple[ScreenSpec, ...]:

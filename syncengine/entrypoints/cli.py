@@ -48,7 +48,7 @@ def _run(settings: Settings, *, api: bool, background: bool) -> int:
     if settings.workers > 1:
         _check_workers(settings)
     # Bound before anything is generated or printed: a taken port costs nothing else.
-    listener = bind_listener(settings.host, settings.port)
+    listener = bind_listener(settings.host, settings.port, reuse_port=settings.workers > 1)
     try:
         if settings.port == 0:  # the system chose: links and messages name its choice
             settings = settings.model_copy(update={"port": listener.getsockname()[1]})
@@ -64,7 +64,7 @@ def _check_workers(settings: Settings) -> None:
     from syncengine.entrypoints.workers import can_fork
 
     if not can_fork():
-        raise SyncEngineError("workers above 1 need os.fork (Linux or macOS); set workers = 1")
+        raise SyncEngineError("workers above 1 run on Linux only; set workers = 1 here")
     simulated = sorted(s for s, p in settings.projects.items() if p.jira.simulated)
     if simulated:
         raise SyncEngineError(
@@ -79,6 +79,7 @@ def _run_workers(settings: Settings, listener: socket.socket, *, background: boo
     worker 0 runs the background work when ``background``, the others the API only."""
     from syncengine.bootstrap import with_generated_admin
     from syncengine.bootstrap.startup import with_session_secret
+    from syncengine.entrypoints.server import bind_listener
     from syncengine.entrypoints.workers import Supervisor
 
     # Once, here: every worker signs cookies with the same key and knows the same admin.
@@ -87,8 +88,14 @@ def _run_workers(settings: Settings, listener: socket.socket, *, background: boo
     count = settings.workers
 
     def main(index: int, ready: Callable[[], None]) -> int:
+        # Each worker listens on a socket of its own (SO_REUSEPORT): the kernel spreads the
+        # connections over them. On one shared socket, the worker that woke first took every
+        # connection waiting (uvloop accepts all it can), so a few keep-alive clients mostly
+        # landed on one worker. The supervisor's socket stays bound, holding the port.
+        listener.close()
+        own = bind_listener(settings.host, settings.port, reuse_port=True)
         role = _Role(index=index, ready=ready)
-        return _run_bound(settings, listener, background=background and index == 0, role=role)
+        return _run_bound(settings, own, background=background and index == 0, role=role)
 
     def all_ready() -> None:
         _echo(f"syncengine listening on http://{settings.host}:{settings.port} ({count} workers)")

@@ -69,6 +69,7 @@ class ServerLimits:
     keep_alive_seconds: int = 5
     max_header_bytes: int = 16 * 1024
     max_connections: int = 2048
+    requests_per_connection: int = 0  # answers before the connection is closed (0: no limit)
 
 
 class _HeadDeadline:
@@ -162,6 +163,7 @@ if HttpToolsProtocol is not None:
         """
 
         max_header_bytes: int = 16 * 1024
+        max_requests: int = 0  # answers on one connection before it is closed (0: no limit)
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -210,6 +212,8 @@ if HttpToolsProtocol is not None:
             self._head_bytes = 0
             self._stop_watch()
             super().on_headers_complete()
+            if self.max_requests and self._heads >= self.max_requests and self.cycle:
+                self.cycle.keep_alive = False  # answered with "Connection: close", then closed
 
         def on_response_complete(self) -> None:
             self._answered += 1
@@ -240,17 +244,27 @@ def run_served(main: Coroutine[Any, Any, T]) -> T:
 
 
 def guarded_protocol(
-    header_timeout: float, max_header_bytes: int = 16 * 1024, *, parser: str = "auto"
+    header_timeout: float,
+    max_header_bytes: int = 16 * 1024,
+    *,
+    parser: str = "auto",
+    max_requests: int = 0,
 ) -> type[asyncio.Protocol]:
     """The protocol class with ``header_timeout`` (uvicorn takes a class, not an instance).
 
     ``parser``: ``"httptools"``, ``"h11"``, or ``"auto"`` (httptools when installed).
+    ``max_requests``: answers on one connection before it is closed (httptools only;
+    0, or h11: no limit).
     """
     if parser != "h11" and HttpToolsProtocol is not None:
         return type(
             "GuardedHttpTools",
             (GuardedHttpToolsProtocol,),
-            {"header_timeout": header_timeout, "max_header_bytes": max_header_bytes},
+            {
+                "header_timeout": header_timeout,
+                "max_header_bytes": max_header_bytes,
+                "max_requests": max_requests,
+            },
         )
     if parser == "httptools":
         raise RuntimeError("httptools is not installed: pip install httptools")
@@ -291,7 +305,11 @@ def server_config(
         port=port,
         log_config=None,
         lifespan="on",
-        http=guarded_protocol(limits.header_timeout_seconds, limits.max_header_bytes),
+        http=guarded_protocol(
+            limits.header_timeout_seconds,
+            limits.max_header_bytes,
+            max_requests=limits.requests_per_connection,
+        ),
         timeout_keep_alive=limits.keep_alive_seconds,
         h11_max_incomplete_event_size=limits.max_header_bytes,
         limit_concurrency=limits.max_connections,
@@ -299,8 +317,14 @@ def server_config(
     )
 
 
-def bind_listener(host: str, port: int, *, configured: bool = True) -> socket.socket:
+def bind_listener(
+    host: str, port: int, *, configured: bool = True, reuse_port: bool = False
+) -> socket.socket:
     """A socket bound to ``host``:``port``, not yet listening (as uvicorn binds it).
+
+    ``reuse_port``: with ``SO_REUSEPORT``, so that other sockets of this user may bind
+    the same address (each worker of ``serve --workers`` listens on its own, and the
+    kernel spreads new connections over them).
 
     Bind before anything is generated or printed for the user: a taken port then
     costs nothing but this error. ``configured``: the port can be set in the
@@ -313,6 +337,8 @@ def bind_listener(host: str, port: int, *, configured: bool = True) -> socket.so
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:

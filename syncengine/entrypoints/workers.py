@@ -3,8 +3,9 @@
 Python runs one thread of Python code at a time, so one process folds and parses
 crash reports on about one core whatever the machine has. With ``workers`` above 1
 the process the user started becomes a supervisor: it binds the port (already
-done by the caller), then forks the workers, which all accept on that one socket
-(the kernel hands each new connection to one of them). Worker 0 starts first, alone:
+done by the caller, with ``SO_REUSEPORT``), then forks the workers; each listens on
+a socket of its own bound to the same address, and the kernel hands each new
+connection to one of them. Worker 0 starts first, alone:
 it upgrades the schema, prepares the projects and runs the outbox worker and the
 periodic jobs when asked; the others start once it listens and serve the API only.
 A 2xx still means stored: each worker folds what it accepted in its own
@@ -19,6 +20,8 @@ after that is killed). A worker that ends while the server runs is started again
 one that ends before it was listening (a bad config, a database it cannot open)
 stops them all, with its exit status. On Linux a worker whose supervisor is killed
 outright gets SIGTERM (``PR_SET_PDEATHSIG``): none is left holding the port.
+A worker that dies loses the connections still waiting in its own queue (their
+clients see a reset and retry; none had an answer).
 """
 
 from __future__ import annotations
@@ -51,8 +54,10 @@ returns its exit status."""
 
 
 def can_fork() -> bool:
-    """True where workers can be forked (POSIX; not Windows)."""
-    return hasattr(os, "fork") and hasattr(signal, "sigtimedwait")
+    """True where workers can run: Linux (fork, ``sigtimedwait``, and an ``SO_REUSEPORT``
+    that spreads connections; macOS has no ``sigtimedwait`` and its ``SO_REUSEPORT``
+    gives every connection to one socket)."""
+    return sys.platform == "linux" and hasattr(os, "fork") and hasattr(signal, "sigtimedwait")
 
 
 @dataclass

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from syncengine.bootstrap.values import WORKER_REQUESTS_PER_CONNECTION
 from tests.e2e.browser import JiraSim
 from tests.e2e.conftest import READY_SECONDS, STOP_SECONDS, Server, free_port
 
@@ -135,6 +136,13 @@ def test_workers_share_the_port_store_everything_once_and_stop_together(tmp_path
         ).json()
         assert len(page["issues"]) == GROUPS
         assert not page.get("nextPageToken")
+
+        # A connection is closed after 16 answers, so that a client's next one may reach
+        # another worker (a few keep-alive clients would otherwise stay where they landed).
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            answers = [client.get("/healthz") for _ in range(WORKER_REQUESTS_PER_CONNECTION)]
+        closing = [answer.headers.get("connection") == "close" for answer in answers]
+        assert closing == [False] * (WORKER_REQUESTS_PER_CONNECTION - 1) + [True]
 
         running = _workers(server.proc.pid)
         assert server.stop() == 0
