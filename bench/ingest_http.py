@@ -17,7 +17,11 @@ memory before and after. In the same run it measures, as references:
   fold costs (1.00: nothing).
 
     .venv/bin/python bench/ingest_http.py --reports 200000 --batch 1000 --concurrency 4 \
-        [--zipf] [--fold] [--passive]
+        [--zipf] [--fold] [--passive] [--workers N] [--sim-process]
+
+- **1 process** (with ``--workers N``): ``serve --workers N`` is measured after the one
+  process, both against a ``syncengine jira-sim`` process of their own (``--sim-process``
+  does that for one process alone), so the simulator's CPU is not the server's.
 
 With more than 100,000 reports it also prints the server's memory at 100,000 and
 at the end (it should stay flat: the writer bounds what waits in memory). After
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gzip
 import json
 import random
@@ -42,7 +47,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from raw_http import request, send_all
-from served import Served, free_port, load_average, syncengine_command, write_syncengine_config
+from served import (
+    Served,
+    free_port,
+    jira_sim_command,
+    load_average,
+    syncengine_command,
+    write_syncengine_config,
+)
 
 TOKEN = "bench-token-0123456789abcdef"
 _PATH = "/api/v1/projects/bench/reports"
@@ -121,17 +133,38 @@ def measure(label: str, served: Served, bodies: list[bytes], args) -> Run:
     )
 
 
-def run_syncengine(label: str, python_path: str | None, bodies: list[bytes], args) -> Run:
-    with tempfile.TemporaryDirectory() as tmp:
+def run_syncengine(
+    label: str, python_path: str | None, bodies: list[bytes], args, workers: int = 1
+) -> Run:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         folder = Path(tmp)
-        config = write_syncengine_config(folder, token=TOKEN, extra=args.extra)
+        jira_url = ""
+        if args.sim_process or workers > 1:
+            sim_port = free_port()
+            sim = Served(
+                jira_sim_command(sim_port, folder / "sim"),
+                port=sim_port,
+                health="/rest/api/2/serverInfo",
+                log=folder / "sim.log",
+            )
+            jira_url = stack.enter_context(sim).base
+        config = write_syncengine_config(
+            folder, token=TOKEN, extra=args.extra, jira_url=jira_url, workers=workers
+        )
         port = free_port()
         env = {"PYTHONPATH": python_path} if python_path else {}
         command = syncengine_command(port, config)
         # From the checkout measured: ``python -m`` puts the working directory first on
         # sys.path, so from this repository's root PYTHONPATH alone imported this code again.
         cwd = Path(python_path) if python_path else None
-        with Served(command, port=port, env=env, log=folder / "server.log", cwd=cwd) as served:
+        log = folder / "server.log"
+        with Served(command, port=port, env=env, log=log, cwd=cwd) as served:
+            if workers > 1:  # /healthz answers once worker 0 listens; wait for them all
+                deadline = time.monotonic() + 120
+                while f"({workers} workers)" not in log.read_text("utf-8", "replace"):
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"{label}: {workers} workers not listening in 120 s")
+                    time.sleep(0.2)
             run = measure(label, served, bodies, args)
         with sqlite3.connect(folder / "data" / "syncengine.db") as conn:
             stored = conn.execute("SELECT COALESCE(SUM(count), 0) FROM error_groups").fetchone()[0]
@@ -234,7 +267,20 @@ def main() -> None:
     parser.add_argument(
         "--passive", action="store_true", help="integration Passive: tickets queued, not pushed"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="also measure `serve --workers N` (it and the one-process run then use a "
+        "`syncengine jira-sim` process, so neither counts the simulator's CPU as the server's)",
+    )
+    parser.add_argument(
+        "--sim-process",
+        action="store_true",
+        help="the Jira simulator as a process of its own, not bundled in the server",
+    )
     args = parser.parse_args()
+    args.sim_process = args.sim_process or args.workers > 1
     args.reports -= args.reports % args.batch
     args.extra = "integration_active = false\n" if args.passive else ""
 
@@ -243,6 +289,8 @@ def main() -> None:
     if args.fold:
         runs.append(run_fold(bodies, args))
     runs.append(run_syncengine("syncengine", None, bodies, args))
+    if args.workers > 1:
+        runs.append(run_syncengine(f"{args.workers} workers", None, bodies, args, args.workers))
     if args.against:
         runs.append(run_syncengine("against", args.against, bodies, args))
     mix = "zipf" if args.zipf else "uniform"
@@ -253,10 +301,12 @@ def main() -> None:
     raw = runs[0] if args.raw else None
     fold = next((run for run in runs if run.label == "fold"), None)
     against = runs[-1] if args.against else None
+    one = next((run for run in runs if run.label == "syncengine"), None)
     for run in runs:
         vs_raw = f"{run.rate / raw.rate:.3f}" if raw else "-"
         vs_fold = f"{run.rate / fold.rate:.2f}" if fold else "-"
         vs_against = f"{run.rate / against.rate:.2f}" if against else "-"
+        vs_one = f"  vs 1 process {run.rate / one.rate:.2f}" if one and args.workers > 1 else ""
         grown = ""
         if run.rss_at_100k:
             change = (run.rss_after - run.rss_at_100k) / run.rss_at_100k * 100
@@ -265,7 +315,7 @@ def main() -> None:
         print(
             f"  {run.label:<10} {run.rate:>9,.0f} reports/s  "
             f"{run.cpu / run.reports * 1e6:>6.0f} µs CPU/report  vs raw {vs_raw}  "
-            f"vs fold {vs_fold}  vs against {vs_against}  {memory}{grown}  {run.load}"
+            f"vs fold {vs_fold}  vs against {vs_against}{vs_one}  {memory}{grown}  {run.load}"
         )
 
 

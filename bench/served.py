@@ -82,22 +82,39 @@ def tree_rss(pid: int) -> float:
     return total
 
 
+SIM_USER, SIM_TOKEN = "bot@example.com", "sim-api-token"  # the simulator's seeded API user
+
+
+def jira_sim_command(port: int, state_dir: Path, python: str = sys.executable) -> list[str]:
+    """A ``syncengine jira-sim`` server of its own (its CPU is then not the engine's)."""
+    return [
+        python, "-m", "syncengine", "jira-sim", "--port", str(port), "--state-dir", str(state_dir)
+    ]  # fmt: skip
+
+
 def syncengine_command(port: int, config: Path, python: str = sys.executable) -> list[str]:
     return [python, "-m", "syncengine", "--config", str(config), "serve", "--port", str(port)]
 
 
-def write_syncengine_config(folder: Path, *, token: str, extra: str = "") -> Path:
+def write_syncengine_config(
+    folder: Path, *, token: str, extra: str = "", jira_url: str = "", workers: int = 1
+) -> Path:
     """A config with one project ``bench`` taking ``token``, its data under ``folder``.
 
-    Its tickets carry the Severity the bundled simulator's CRASH project requires (as
+    Its tickets carry the Severity the simulator's CRASH project requires (as
     ``config/syncengine.toml`` does): without it every create is refused and the worker's
-    retries and kills would be part of what a bench measures.
+    retries and kills would be part of what a bench measures. ``jira_url``: a
+    ``syncengine jira-sim`` server (see :func:`jira_sim_command`) instead of the bundled
+    simulator, as ``workers`` above 1 need.
     """
+    site = (
+        f'url = "{jira_url}", user = "{SIM_USER}", api_token = "{SIM_TOKEN}", ' if jira_url else ""
+    )
     config = folder / "bench.toml"
     config.write_text(
-        f'data_dir = "{folder}/data"\nlog_level = "warning"\n'
+        f'data_dir = "{folder}/data"\nlog_level = "warning"\nworkers = {workers}\n'
         f'[projects.bench]\nsubmission_tokens = ["{token}"]\n'
-        'jira = { custom_fields = { customfield_10050 = "Major" } }\n'
+        f'jira = {{ {site}custom_fields = {{ customfield_10050 = "Major" }} }}\n'
         f"{extra}",
         encoding="utf-8",
     )
