@@ -99,6 +99,8 @@ class Run:
     rss_after: float
     rss_at_100k: float | None
     load: str
+    each_at_100k: dict[int, float] | None = None
+    each_after: dict[int, float] | None = None
 
     @property
     def rate(self) -> float:
@@ -116,6 +118,7 @@ def measure(label: str, served: Served, bodies: list[bytes], args) -> Run:
     split = 100_000 // args.batch if args.reports > 100_000 else len(requests)
     first = asyncio.run(send_all(served.port, requests[:split], args.concurrency))
     at_100k = served.rss() if split < len(requests) else None
+    each_at_100k = served.rss_each() if split < len(requests) else None
     rest = asyncio.run(send_all(served.port, requests[split:], args.concurrency))
     cpu = served.cpu() - cpu
     if first.ok + rest.ok != len(requests):
@@ -130,6 +133,8 @@ def measure(label: str, served: Served, bodies: list[bytes], args) -> Run:
         rss_after=served.rss(),
         rss_at_100k=at_100k,
         load=load_average(),
+        each_at_100k=each_at_100k,
+        each_after=served.rss_each(),
     )
 
 
@@ -317,6 +322,13 @@ def main() -> None:
             f"{run.cpu / run.reports * 1e6:>6.0f} µs CPU/report  vs raw {vs_raw}  "
             f"vs fold {vs_fold}  vs against {vs_against}{vs_one}  {memory}{grown}  {run.load}"
         )
+        if run.each_after and len(run.each_after) > 1:  # the supervisor, then each worker
+            start = run.each_at_100k or {}
+            parts = [
+                f"{pid}: {start[pid]:.0f} → {mib:.0f}" if pid in start else f"{pid}: {mib:.0f}"
+                for pid, mib in sorted(run.each_after.items())
+            ]
+            print(f"             RSS by process (MiB, 100k → end): {', '.join(parts)}")
 
 
 if __name__ == "__main__":

@@ -73,6 +73,15 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
+def tree_rss_each(pid: int) -> dict[int, float]:
+    """Resident MiB of ``pid`` and of each live process under it, by pid."""
+    found: dict[int, float] = {}
+    for each in descendants(pid):
+        with contextlib.suppress(OSError):
+            found[each] = rss_mib(each)
+    return found
+
+
 def tree_rss(pid: int) -> float:
     """Resident MiB of ``pid`` and every live process under it."""
     total = 0.0
@@ -157,6 +166,11 @@ class Served:
     def rss(self) -> float:
         """Resident MiB of the server and every process it started."""
         return tree_rss(self.pid)
+
+    def rss_each(self) -> dict[int, float]:
+        """Resident MiB of the server and of each process it started, by pid (forked
+        workers share pages until written, so their sum counts those pages twice)."""
+        return tree_rss_each(self.pid)
 
     def __enter__(self) -> Served:
         out = self._log.open("ab") if self._log else subprocess.DEVNULL
