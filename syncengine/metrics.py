@@ -1,29 +1,80 @@
-"""Prometheus metrics of one process, in a registry of its own (not the global one)."""
+"""Prometheus metrics of one process, in a registry of its own (not the global one).
+
+With ``serve --workers N`` each worker counts into files in one folder shared by all
+of them (prometheus_client's multiprocess mode, see :func:`count_across_processes`), and
+a scrape, whichever worker takes it, answers every worker's counters and histograms
+summed, those of workers that died included, so that no counter goes back. The gauges
+are read from the database at each scrape, so the worker scraped answers them alone.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import glob
+import os
+import warnings
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import values as prometheus_values
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 
-__all__ = ["Metrics"]
+__all__ = ["Metrics", "count_across_processes"]
+
+_SHARED_KINDS = ("counter_", "histogram_")  # the per-process files a scrape sums
+
+
+def count_across_processes(folder: Path) -> None:
+    """Make every metric this process creates from now on count into ``folder``.
+
+    Call it in each forked worker before its :class:`Metrics` is made, then make that
+    with ``shared=folder``. prometheus_client takes the folder from the environment
+    and picks its kind of value once per process, hence the two globals set here.
+    """
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    prometheus_values.ValueClass = prometheus_values.MultiProcessValue()  # type: ignore[no-untyped-call]
+
+
+class _Summed:
+    """A collector of the counters and histograms of every process counting in a folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+
+    def collect(self) -> Iterable[Metric]:
+        files = [
+            path
+            for path in glob.glob(os.path.join(self._folder, "*.db"))
+            if os.path.basename(path).startswith(_SHARED_KINDS)
+        ]
+        merged: Iterable[Metric] = MultiProcessCollector.merge(files, accumulate=True)  # type: ignore[no-untyped-call]
+        return merged
 
 
 class Metrics:
-    """The counters, gauges and histograms syncengine exports at ``GET /metrics``."""
+    """The counters, gauges and histograms syncengine exports at ``GET /metrics``.
 
-    def __init__(self) -> None:
+    ``shared``: the folder this process counts into with the other workers of one
+    server (after :func:`count_across_processes`); None, a process of its own.
+    """
+
+    def __init__(self, shared: Path | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._shared = shared
+        # Shared: the counters and histograms are rendered from the folder (every
+        # worker's), not from this registry, which keeps only this process's gauges.
+        counted = CollectorRegistry(auto_describe=True) if shared is not None else self.registry
         r = self.registry
         self.reports_ingested = Counter(
-            "syncengine_reports_ingested", "Crash reports accepted", ["project"], registry=r
+            "syncengine_reports_ingested", "Crash reports accepted", ["project"], registry=counted
         )
         self.reports_rejected = Counter(
             "syncengine_reports_rejected",
             "Crash reports refused, by reason",
             ["reason"],
-            registry=r,
+            registry=counted,
         )
         self.jira_checks = Gauge(
             "syncengine_jira_check_ok",
@@ -45,30 +96,32 @@ class Metrics:
             "syncengine_http_requests",
             "HTTP requests answered, by method, route template and status",
             ["method", "route", "status"],
-            registry=r,
+            registry=counted,
         )
         self.http_latency = Histogram(
             "syncengine_http_request_seconds",
             "HTTP request duration, by method and route template",
             ["method", "route"],
-            registry=r,
+            registry=counted,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
         self.jira_calls = Counter(
             "syncengine_jira_calls",
             "Jira REST calls, by operation and status",
             ["operation", "status"],
-            registry=r,
+            registry=counted,
         )
         self.jira_latency = Histogram(
             "syncengine_jira_call_seconds",
             "Jira REST call latency",
             ["operation"],
-            registry=r,
+            registry=counted,
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
         self.jira_retries = Counter(
-            "syncengine_jira_retries", "Jira calls retried after a transient error", registry=r
+            "syncengine_jira_retries",
+            "Jira calls retried after a transient error",
+            registry=counted,
         )
         self.sync_lag = Gauge(
             "syncengine_sync_lag_seconds",
@@ -81,7 +134,7 @@ class Metrics:
             "Unexpected exceptions in background loops (the outbox worker, periodic jobs), "
             "each logged with its traceback; the loop went on or restarted",
             ["loop"],
-            registry=r,
+            registry=counted,
         )
         # For /readyz: when each project's Jira last answered well, and the last failure.
         self.last_jira_ok: dict[str, datetime] = {}
@@ -134,6 +187,18 @@ class Metrics:
         """One unexpected exception in background loop ``loop``."""
         self.loop_crashes.labels(loop).inc()
 
+    def clear(self, gauge: Gauge) -> None:
+        """Drop every labelled value of ``gauge`` (refilled from the store at each scrape)."""
+        with warnings.catch_warnings():
+            # Counting into shared files, prometheus_client warns that a clear does not
+            # reach them; the gauges are this process's own and never read from there.
+            warnings.simplefilter("ignore", UserWarning)
+            gauge.clear()
+
     def render(self) -> bytes:
-        """The exposition text."""
-        return generate_latest(self.registry)
+        """The exposition text: with ``shared``, every worker's counters summed."""
+        if self._shared is None:
+            return generate_latest(self.registry)
+        summed = CollectorRegistry(auto_describe=False)
+        summed.register(_Summed(self._shared))
+        return generate_latest(self.registry) + generate_latest(summed)

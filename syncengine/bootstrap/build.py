@@ -91,6 +91,8 @@ from syncengine.web.services import WebServices
 from syncengine.web.sessions import WebSessions
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from syncengine.jira.simulator import Simulator
 
 __all__ = ["SIMULATOR_DIR", "bootstrap", "bundled_simulator", "utcnow"]
@@ -146,6 +148,7 @@ async def bootstrap(  # noqa: PLR0915 - the one composition root wires every par
     event_handlers: Iterable[EventHandler] = (),
     jobs: Iterable[PeriodicJob] = (),
     simulator_lock_wait: float = 0.0,
+    metrics_shared: Path | None = None,
 ) -> Container:
     """Build the engine from ``settings``; upgrade the schema when asked or configured.
 
@@ -156,7 +159,8 @@ async def bootstrap(  # noqa: PLR0915 - the one composition root wires every par
     support requests (default: the projects' Jira clients); ``event_handlers`` and
     ``jobs`` are added to the webhook handlers and periodic jobs the engine has;
     ``simulator_lock_wait`` is how long to wait for the bundled simulator's file
-    (see :func:`bundled_simulator`).
+    (see :func:`bundled_simulator`); ``metrics_shared``: the folder this process counts
+    its metrics into with the other workers of ``serve --workers``.
 
     Raises ConfigError when a setting cannot be used (bad templates or ticket rules).
     """
@@ -178,7 +182,7 @@ async def bootstrap(  # noqa: PLR0915 - the one composition root wires every par
 
     # Jira (OAuth projects sign with their stored credential), and the signal any writer of
     # outbox work sets to wake the worker.
-    metrics = Metrics()
+    metrics = Metrics(shared=metrics_shared)
     supervision = Supervision(clock=clock, on_crash=metrics.count_crash)
     configs = jira_configs(settings)
     connector = _oauth(settings, db, configs, jira_transport, clock)

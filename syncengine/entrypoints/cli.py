@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,11 +83,14 @@ def _run_workers(settings: Settings, listener: socket.socket, *, background: boo
     from syncengine.bootstrap.startup import with_session_secret
     from syncengine.entrypoints.server import bind_listener
     from syncengine.entrypoints.workers import Supervisor
+    from syncengine.metrics import count_across_processes
 
     # Once, here: every worker signs cookies with the same key and knows the same admin.
     settings, sign_in = with_generated_admin(settings)
     settings = with_session_secret(settings, _echo)
     count = settings.workers
+    # Where the workers count (GET /metrics sums them all); on a local disk, for mmap.
+    counted = Path(tempfile.mkdtemp(prefix="syncengine-metrics-"))
 
     def main(index: int, ready: Callable[[], None]) -> int:
         # Each worker listens on a socket of its own (SO_REUSEPORT): the kernel spreads the
@@ -94,7 +99,8 @@ def _run_workers(settings: Settings, listener: socket.socket, *, background: boo
         # landed on one worker. The supervisor's socket stays bound, holding the port.
         listener.close()
         own = bind_listener(settings.host, settings.port, reuse_port=True)
-        role = _Role(index=index, ready=ready)
+        count_across_processes(counted)
+        role = _Role(index=index, ready=ready, metrics=counted)
         return _run_bound(settings, own, background=background and index == 0, role=role)
 
     def all_ready() -> None:
@@ -102,9 +108,12 @@ def _run_workers(settings: Settings, listener: socket.socket, *, background: boo
         if sign_in is not None:
             sign_in.announce(_echo)
 
-    code = Supervisor(
-        count, main, echo=_echo, on_ready=all_ready, grace_seconds=settings.stop_grace_seconds
-    ).run()
+    try:
+        code = Supervisor(
+            count, main, echo=_echo, on_ready=all_ready, grace_seconds=settings.stop_grace_seconds
+        ).run()
+    finally:
+        shutil.rmtree(counted, ignore_errors=True)
     _echo("syncengine stopped")
     return code
 
@@ -116,6 +125,7 @@ class _Role:
 
     index: int
     ready: Callable[[], None]
+    metrics: Path  # the folder all the workers count into
 
 
 def _quiet(_line: str) -> None:
@@ -153,7 +163,9 @@ def _run_bound(
 
     async def run() -> int:
         container = await bootstrap(
-            settings, simulator_lock_wait=SIMULATOR_LOCK_WAIT if background else 0.0
+            settings,
+            simulator_lock_wait=SIMULATOR_LOCK_WAIT if background else 0.0,
+            metrics_shared=role.metrics if role is not None else None,
         )
         try:
             sim = container.simulator

@@ -102,8 +102,8 @@ class EngineStatus:
         now = self._clock()
         metrics = self.metrics
         metrics.set_outbox(await self._outbox.depth(), now)
-        metrics.groups.clear()
-        metrics.regressions.clear()
+        metrics.clear(metrics.groups)
+        metrics.clear(metrics.regressions)
         regressions: dict[str, int] = {}
         for row in await group_stats(self._db):
             metrics.groups.labels(row.state).inc(row.groups)
@@ -111,7 +111,7 @@ class EngineStatus:
         for slug, total in regressions.items():
             metrics.regressions.labels(slug).set(total)
         if self._checks is not None:
-            metrics.jira_checks.clear()
+            metrics.clear(metrics.jira_checks)
             for slug, results in (await self._checks.latest()).items():
                 for result in results:
                     metrics.jira_checks.labels(slug, result.name).set(1 if result.ok else 0)

@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -86,6 +87,7 @@ def _wait_for(condition, seconds: float, what: str) -> None:  # type: ignore[no-
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads the workers from /proc")
 def test_workers_share_the_port_store_everything_once_and_stop_together(tmp_path: Path) -> None:
+    counting = set(Path(tempfile.gettempdir()).glob("syncengine-metrics-*"))
     sim = JiraSim(tmp_path)
     server = Server(_config(tmp_path, sim.url))
     try:
@@ -128,6 +130,13 @@ def test_workers_share_the_port_store_everything_once_and_stop_together(tmp_path
             ).fetchone()
         assert (groups, reports) == (GROUPS, BATCHES * PER_BATCH)
         assert links == (GROUPS, GROUPS, GROUPS)
+
+        # Whichever worker answers a scrape counts for all of them, the killed one too.
+        ingested = f'syncengine_reports_ingested_total{{project="shop"}} {BATCHES * PER_BATCH}.0'
+        for _ in range(2 * WORKERS):
+            scrape = httpx.get(f"{server.url}/metrics", headers={"Connection": "close"})
+            assert scrape.status_code == 200
+            assert ingested in scrape.text.splitlines()
         page = httpx.post(
             f"{sim.url}/rest/api/2/search/jql",
             json={"jql": "project = CRASH", "fields": ["summary"], "maxResults": 5000},
@@ -149,6 +158,8 @@ def test_workers_share_the_port_store_everything_once_and_stop_together(tmp_path
         for pid in running:
             assert not Path(f"/proc/{pid}").exists() or _zombie(pid), f"worker {pid} still runs"
         assert server.log.read_text().rstrip().endswith("syncengine stopped")
+        # The folder the workers counted in is gone with them.
+        assert set(Path(tempfile.gettempdir()).glob("syncengine-metrics-*")) == counting
     finally:
         server.kill()
         sim.stop()
