@@ -89,8 +89,7 @@ def _run_workers(settings: Settings, listener: socket.socket, *, background: boo
     settings, sign_in = with_generated_admin(settings)
     settings = with_session_secret(settings, _echo)
     count = settings.workers
-    # Where the workers count (GET /metrics sums them all); on a local disk, for mmap.
-    counted = Path(tempfile.mkdtemp(prefix="syncengine-metrics-"))
+    counted = Path(tempfile.mkdtemp(prefix="syncengine-metrics-"))  # all count; /metrics sums
 
     def main(index: int, ready: Callable[[], None]) -> int:
         # Each worker listens on a socket of its own (SO_REUSEPORT): the kernel spreads the
