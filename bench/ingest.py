@@ -130,7 +130,8 @@ async def run_engine(
     *,
     hooks: bool = True,
     fingerprints: int = FINGERPRINTS,
-) -> tuple[float, float, float]:
+    cache_mib: int = 64,
+) -> Run:
     """Reports per second through BatchWriter, RSS at 100 k and at the end (MiB).
 
     With ``hooks`` the fold runs what production runs in its transaction: the
@@ -140,7 +141,7 @@ async def run_engine(
     tune_gc_for_ingest()  # as bootstrap does for the server
     url = postgres_database(postgres) if postgres else f"sqlite+aiosqlite:///{folder}/e-{mix}.db"
     upgrade(url)
-    db = Database(url)
+    db = Database(url, bulk_cache_mib=cache_mib)
     now = datetime.now(UTC)
     project = await ProjectRepository(db).ensure("bench", name="", integration_active=True, now=now)
     repository = GroupRepository(db, samples_first=samples[0], samples_newest=samples[1])
@@ -327,6 +328,12 @@ def main() -> None:
         "--engine-only", action="store_true", help="no reference (memory runs at 1 M reports)"
     )
     parser.add_argument(
+        "--cache-mib",
+        type=int,
+        default=64,
+        help="the fold connection's SQLite page cache (ingest.sqlite_cache_mib; default 64)",
+    )
+    parser.add_argument(
         "--rounds", type=int, default=1, help="engine/reference rounds (best of each is kept)"
     )
     parser.add_argument(
@@ -365,6 +372,7 @@ def main() -> None:
                             args.postgres,
                             hooks=not args.bare,
                             fingerprints=args.fingerprints,
+                            cache_mib=args.cache_mib,
                         )
                     )
                 )
@@ -381,6 +389,7 @@ def main() -> None:
                                 (first, newest),
                                 hooks=not args.bare,
                                 fingerprints=args.fingerprints,
+                                cache_mib=args.cache_mib,
                             )
                         )
                     )

@@ -80,13 +80,18 @@ def _message(report: dict[str, Any], attributes: dict[str, str]) -> str:
     return ""
 
 
-def backtrace_report(report: Any, ctx: ReportContext) -> ParsedReport:
-    """One decoded Backtrace report as a :class:`ParsedReport`; raises :class:`ReportInvalid`."""
+def backtrace_report(report: Any, ctx: ReportContext, size: int | None = None) -> ParsedReport:
+    """One decoded Backtrace report as a :class:`ParsedReport`; raises :class:`ReportInvalid`.
+
+    ``size`` is the report's JSON on the wire, when known: without ``sourceCode`` (which is
+    not kept, so not counted) that is what the size limit measures, as the other formats'.
+    """
     if not isinstance(report, dict):
         raise ReportInvalid.one("", "a Backtrace report must be a JSON object")
     kept = {key: value for key, value in report.items() if key != "sourceCode"}
     check_nesting(kept)
-    check_report_size(kept, ctx)
+    # Re-encoding the report to measure it was a tenth of a single event's parse.
+    check_report_size(kept, ctx, size if len(kept) == len(report) else None)
     classifiers = report.get("classifiers") or []
     if not isinstance(classifiers, list) or not all(isinstance(c, str) for c in classifiers):
         raise ReportInvalid.one("classifiers", "must be an array of strings")
@@ -135,7 +140,7 @@ def parse_backtrace(body: bytes, content_type: str | None, ctx: ReportContext) -
         raise invalid_json(str(exc)) from exc
     parsed = Parsed()
     try:
-        parsed.add(0, backtrace_report(document, ctx))
+        parsed.add(0, backtrace_report(document, ctx, len(body)))
     except ReportInvalid as exc:
         parsed.add(0, exc)
     except Exception as exc:  # one report's failure is that report's problem alone

@@ -123,8 +123,9 @@ async def _store(
     return accepted
 
 
-class _BatchAnswer(JSONResponse):
-    """A batch's answer, encoded by orjson: one entry per report, thousands in a batch.
+class _Answer(JSONResponse):
+    """An intake answer, encoded by orjson: a batch's has one entry per report, thousands
+    in a batch, and a single event's is paid once per event.
 
     The bytes are the standard encoder's (compact, UTF-8); what orjson refuses goes to it.
     """
@@ -167,7 +168,7 @@ async def post_reports(project: str, request: Request, services: ServicesDep) ->
         return store_unavailable(exc)
     finally:
         arrival.done()
-    return _BatchAnswer(
+    return _Answer(
         {
             "accepted": len(accepted),
             "rejected": len(parsed.problems),
@@ -212,7 +213,7 @@ async def _backtrace(request: Request, services: WebServices, token: str | None)
     finally:
         arrival.done()
     rxid = parsed.reports[0].event_id or uuid.uuid4().hex
-    return JSONResponse({"response": "ok", "_rxid": rxid})
+    return _Answer({"response": "ok", "_rxid": rxid})
 
 
 @router.post(
@@ -287,7 +288,7 @@ async def _sentry(
         arrival.done()
     if parsed.reports and parsed.reports[0].event_id:
         event_id = event_id or parsed.reports[0].event_id
-    return JSONResponse({"id": event_id if isinstance(event_id, str) else uuid.uuid4().hex})
+    return _Answer({"id": event_id if isinstance(event_id, str) else uuid.uuid4().hex})
 
 
 @router.post(
