@@ -53,6 +53,7 @@ from served import (
     jira_sim_command,
     load_average,
     syncengine_command,
+    wait_for_workers,
     write_syncengine_config,
 )
 
@@ -164,12 +165,8 @@ def run_syncengine(
         cwd = Path(python_path) if python_path else None
         log = folder / "server.log"
         with Served(command, port=port, env=env, log=log, cwd=cwd) as served:
-            if workers > 1:  # /healthz answers once worker 0 listens; wait for them all
-                deadline = time.monotonic() + 120
-                while f"({workers} workers)" not in log.read_text("utf-8", "replace"):
-                    if time.monotonic() > deadline:
-                        raise SystemExit(f"{label}: {workers} workers not listening in 120 s")
-                    time.sleep(0.2)
+            if workers > 1:
+                wait_for_workers(log, workers, label)
             run = measure(label, served, bodies, args)
         with sqlite3.connect(folder / "data" / "syncengine.db") as conn:
             stored = conn.execute("SELECT COALESCE(SUM(count), 0) FROM error_groups").fetchone()[0]

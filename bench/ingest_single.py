@@ -11,6 +11,9 @@ single report) the same pre-built requests go, one event per request over
   (regression check, group history, ticket rules); the integration is Passive, so
   due tickets are queued in the outbox but not pushed (``--jira`` to push them to
   the bundled simulator too);
+- **N workers** (with ``--workers N``): ``serve --workers N`` the same way, with a
+  ``syncengine jira-sim`` process of its own (workers need a Jira URL; Passive never calls it);
+  its CPU is every worker's and the supervisor's;
 - **against** (with ``--against PATH``, repeatable): the same server from another
   checkout, e.g. the code before a change (run from that checkout, so it imports
   that code); ``vs against`` is against the first of them.
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import sqlite3
@@ -41,8 +45,10 @@ from raw_http import request, send_all
 from served import (
     Served,
     free_port,
+    jira_sim_command,
     load_average,
     syncengine_command,
+    wait_for_workers,
     write_syncengine_config,
 )
 from wire_events import FORMATS
@@ -108,14 +114,32 @@ def measure(label: str, served: Served, warm: list[bytes], timed: list[bytes], c
 
 
 def run_syncengine(
-    label: str, python_path: str | None, fmt: str, warm: list[bytes], timed: list[bytes], args
+    label: str,
+    python_path: str | None,
+    fmt: str,
+    warm: list[bytes],
+    timed: list[bytes],
+    args,
+    workers: int = 1,
 ) -> Run:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         folder = Path(tmp)
         extra = "" if args.jira else "integration_active = false\n"
         if args.ingest:
             extra = f"{extra}[ingest]\n" + "\n".join(args.ingest) + "\n"
-        config = write_syncengine_config(folder, token=TOKEN, extra=extra)
+        jira_url = ""
+        if workers > 1:  # workers share no bundled simulator: one of its own, not counted
+            sim_port = free_port()
+            sim = Served(
+                jira_sim_command(sim_port, folder / "sim"),
+                port=sim_port,
+                health="/rest/api/2/serverInfo",
+                log=folder / "sim.log",
+            )
+            jira_url = stack.enter_context(sim).base
+        config = write_syncengine_config(
+            folder, token=TOKEN, extra=extra, jira_url=jira_url, workers=workers
+        )
         port = free_port()
         env = {"PYTHONPATH": python_path} if python_path else {}
         # Run from the checkout measured: ``python -m`` puts the working directory first on
@@ -128,6 +152,8 @@ def run_syncengine(
             log=folder / "server.log",
             cwd=cwd,
         ) as served:
+            if workers > 1:
+                wait_for_workers(folder / "server.log", workers, label)
             run = measure(label, served, warm, timed, args.concurrency)
         stored = stored_events(folder / "data")
     expected = len(warm) + len(timed)
@@ -163,6 +189,13 @@ def main() -> None:
         help="an [ingest] setting, e.g. batch_max_delay_ms=0",
     )
     parser.add_argument("--no-raw", action="store_true", help="skip the raw reference")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="also measure `serve --workers N` (with a `syncengine jira-sim` process of its "
+        "own, not counted as the server's CPU)",
+    )
     args = parser.parse_args()
 
     print(
@@ -179,6 +212,9 @@ def main() -> None:
         timed = build(fmt, args.events, args.fingerprints)
         runs = [] if args.no_raw else [run_raw(fmt, warm, timed, args.concurrency)]
         runs.append(run_syncengine("syncengine", None, fmt, warm, timed, args))
+        if args.workers > 1:
+            label = f"{args.workers} workers"
+            runs.append(run_syncengine(label, None, fmt, warm, timed, args, args.workers))
         for number, path in enumerate(args.against):
             label = "against" if number == 0 else f"against{number + 1}"
             runs.append(run_syncengine(label, path, fmt, warm, timed, args))

@@ -130,6 +130,16 @@ def write_syncengine_config(
     return config
 
 
+def wait_for_workers(log: Path, workers: int, label: str, timeout: float = 120.0) -> None:
+    """Wait until ``serve --workers N`` logs all N listening (``/healthz`` answers once
+    worker 0 listens); exits the bench when they are not within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while f"({workers} workers)" not in log.read_text("utf-8", "replace"):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{label}: {workers} workers not listening in {timeout:.0f} s")
+        time.sleep(0.2)
+
+
 class Served:
     """A server subprocess; ``with Served(...) as s:`` starts it and stops it."""
 

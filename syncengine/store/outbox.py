@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute, aliased
 
 from syncengine.store.audit import AuditRepository
-from syncengine.store.database import OUTBOX_ID_CHUNK, Database, SyncConnection, id_chunks
+from syncengine.store.database import Database, id_chunks
 from syncengine.store.tables import OutboxItem, Project
 from syncengine.store.work_kinds import LATEST_WINS
 
@@ -55,7 +55,6 @@ __all__ = [
     "State",
     "holds_back",
     "state_in",
-    "tails",
     "waits_for",
 ]
 
@@ -119,23 +118,6 @@ def waits_for(*, group_id: int | None, support_request_id: int | None) -> Scalar
         .where(_subject(group_id, support_request_id), holds_back())
         .scalar_subquery()
     )
-
-
-def tails(conn: SyncConnection, group_ids: list[int]) -> dict[int, int]:
-    """For bulk inserts: each group's last item holding new ones back (none: absent)."""
-    if not group_ids:
-        return {}
-    found: dict[int, int] = {}
-    # Distinct: a group's max is never split. One list per batch: each query reads
-    # every unfinished item (the planner takes ix_outbox_unfinished_state).
-    for ids in id_chunks(set(group_ids), most=OUTBOX_ID_CHUNK):
-        rows = conn.execute(
-            select(OutboxItem.group_id, func.max(OutboxItem.id))
-            .where(OutboxItem.group_id.in_(ids), holds_back())
-            .group_by(OutboxItem.group_id)
-        )
-        found.update((int(gid), int(tail)) for gid, tail in rows if gid is not None)
-    return found
 
 
 def _literal(value: str) -> ColumnElement[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import CompoundSelect, bindparam, func, insert, select, union
 
 from syncengine.store.audit import AuditRepository
 from syncengine.store.database import (
@@ -23,7 +23,7 @@ from syncengine.store.database import (
     conflict_insert,
     id_chunks,
 )
-from syncengine.store.outbox import OutboxRepository, State, tails
+from syncengine.store.outbox import OutboxRepository, State, holds_back
 from syncengine.store.tables import ErrorGroup, GroupMinuteCount, IssueLink, OutboxItem, Project
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "add_minute_counts",
     "project_slugs",
     "queue_tickets",
+    "tails",
     "taken_groups",
     "window_sums",
 ]
@@ -39,11 +40,13 @@ __all__ = [
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DueTicket:
-    """A group whose ticket the rules say is due, and why."""
+    """A group whose ticket the rules say is due, and why; ``new_group``: the fold's batch
+    created it (so no outbox item can name it yet)."""
 
     project_id: int
     group_id: int
     reason: str
+    new_group: bool = False
 
 
 def project_slugs(conn: SyncConnection) -> dict[int, str]:
@@ -60,15 +63,23 @@ _QUEUED = select(OutboxItem.group_id).where(
     OutboxItem.kind == bindparam("kind"),
     OutboxItem.state.in_(State.UNFINISHED),
 )
+_TAILS = (
+    select(OutboxItem.group_id, func.max(OutboxItem.id))
+    .where(OutboxItem.group_id.in_(bindparam("ids", expanding=True)), holds_back())
+    .group_by(OutboxItem.group_id)
+)
+
+
+# One statement, not one per table: the fold asks in nearly every batch of single events.
+_TAKEN: CompoundSelect[Any] = union(_LINKED, _QUEUED)
 
 
 def taken_groups(conn: SyncConnection, group_ids: Sequence[int], *, kind: str) -> set[int]:
     """Groups among ``group_ids`` that are linked or have an unfinished ``kind`` item."""
     found: set[int] = set()
     for ids in id_chunks(group_ids, most=OUTBOX_ID_CHUNK):  # one outbox read per batch
-        for query in (_LINKED, _QUEUED):
-            rows = conn.execute(query, {"ids": ids, "kind": kind})
-            found.update(gid for gid in rows.scalars() if gid is not None)
+        rows = conn.execute(_TAKEN, {"ids": ids, "kind": kind})
+        found.update(int(gid) for gid in rows.scalars() if gid is not None)
     return found
 
 
@@ -78,8 +89,9 @@ def queue_tickets(
     """Queue one ``kind`` item per due group, in the fold's transaction."""
     if not due:
         return
-    # One item per group here; each waits behind its group's last unfinished item.
-    behind = tails(conn, [item.group_id for item in due])
+    # One item per group here; each waits behind its group's last unfinished item (a
+    # group the batch created has none: its id is new, and a group's items go with it).
+    behind = tails(conn, [item.group_id for item in due if not item.new_group])
     rows: list[dict[str, Any]] = [
         {
             "project_id": item.project_id,
@@ -97,6 +109,19 @@ def queue_tickets(
         for item in due
     ]
     conn.execute(insert(OutboxItem), rows)
+
+
+def tails(conn: SyncConnection, group_ids: list[int]) -> dict[int, int]:
+    """For bulk inserts: each group's last item holding new ones back (none: absent)."""
+    if not group_ids:
+        return {}
+    found: dict[int, int] = {}
+    # Distinct: a group's max is never split. One list per batch: each query reads
+    # every unfinished item (the planner takes ix_outbox_unfinished_state).
+    for ids in id_chunks(set(group_ids), most=OUTBOX_ID_CHUNK):
+        rows = conn.execute(_TAILS, {"ids": ids})
+        found.update((int(gid), int(tail)) for gid, tail in rows if gid is not None)
+    return found
 
 
 def add_minute_counts(

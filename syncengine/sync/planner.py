@@ -92,7 +92,10 @@ class TicketPlanner:
                 if reason is not None:
                     due.append(
                         DueTicket(
-                            project_id=group.project_id, group_id=group.group_id, reason=reason
+                            project_id=group.project_id,
+                            group_id=group.group_id,
+                            reason=reason,
+                            new_group=group.new,
                         )
                     )
                     if not group.new:

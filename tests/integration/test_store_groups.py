@@ -15,16 +15,16 @@ from syncengine.errors import NotFound
 from syncengine.store import ticket_queue
 from syncengine.store.database import Database
 from syncengine.store.groups import GroupRepository
-from syncengine.store.outbox import tails
 from syncengine.store.projects import ProjectRepository
 from syncengine.store.tables import (
     AttributeCount,
     AttributeName,
     ErrorGroup,
+    IssueLink,
     OutboxItem,
     Sample,
 )
-from syncengine.store.ticket_queue import DueTicket
+from syncengine.store.ticket_queue import DueTicket, tails
 from syncengine.sync.tickets import CREATE
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -327,11 +327,23 @@ async def test_the_folds_lookups_by_group_span_several_id_lists(db: Database) ->
     fingerprints = [f"g{i:04d}" for i in range(1100)]
     [assigned] = await repo.fold([(pid, [report(fp) for fp in fingerprints])], now=T0)
     ids = [a.group_id for a in assigned]
-    queued = ids[::3]
+    queued, linked = ids[::3], ids[1::5]
     due = [DueTicket(project_id=pid, group_id=gid, reason="r") for gid in queued]
     await db.run_bulk(lambda conn: ticket_queue.queue_tickets(conn, due, kind=CREATE, now=T0))
+    async with db.session() as session:
+        for n, gid in enumerate(linked):
+            session.add(
+                IssueLink(
+                    project_id=pid,
+                    group_id=gid,
+                    jira_issue_id=str(10_000 + n),
+                    jira_issue_key=f"CRASH-{n + 1}",
+                    created_at=T0,
+                )
+            )
+    # Linked or queued, in one statement over both tables.
     taken = await db.run_bulk(lambda conn: ticket_queue.taken_groups(conn, ids, kind=CREATE))
-    assert taken == set(queued)
+    assert taken == set(queued) | set(linked)
     behind = await db.run_bulk(lambda conn: tails(conn, ids))
     async with db.connect() as conn:
         rows = await conn.execute(select(OutboxItem.group_id, OutboxItem.id))
