@@ -23,7 +23,7 @@ from syncengine.store.database import (
     conflict_insert,
     id_chunks,
 )
-from syncengine.store.outbox import OutboxRepository, State, holds_back
+from syncengine.store.outbox import OutboxRepository, State, holds_back, state_in
 from syncengine.store.tables import ErrorGroup, GroupMinuteCount, IssueLink, OutboxItem, Project
 
 __all__ = [
@@ -58,10 +58,12 @@ def project_slugs(conn: SyncConnection) -> dict[int, str]:
 # Built once: the ticket planner asks in every fold, and building the statements took
 # more of its time than running them (the SQL, expanded per call, is the same).
 _LINKED = select(IssueLink.group_id).where(IssueLink.group_id.in_(bindparam("ids", expanding=True)))
+# The states as literals (state_in), as ix_outbox_group_unfinished spells them: with bound
+# values SQLite cannot prove the partial index applies, and scanned the whole outbox.
 _QUEUED = select(OutboxItem.group_id).where(
     OutboxItem.group_id.in_(bindparam("ids", expanding=True)),
     OutboxItem.kind == bindparam("kind"),
-    OutboxItem.state.in_(State.UNFINISHED),
+    state_in(OutboxItem.state, State.UNFINISHED),
 )
 _TAILS = (
     select(OutboxItem.group_id, func.max(OutboxItem.id))

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, insert, select, text, update
+from sqlalchemy import create_engine, event, insert, select, text, update
 
+from syncengine.store import ticket_queue
 from syncengine.store.database import Database
 from syncengine.store.migrate import alembic_config, upgrade
 from syncengine.store.outbox import OutboxRepository, State
@@ -225,6 +227,34 @@ def test_claim_reads_the_ready_index_on_sqlite(tmp_path: Path) -> None:
     assert "USING INDEX ix_outbox_ready" in plan, plan
     assert "ix_outbox_group_unfinished" in plan, plan
     assert "TEMP B-TREE" not in plan, plan  # no sort of every pending item
+
+
+@pytest.mark.parametrize("lookup", ["_TAKEN", "_TAILS"])
+def test_the_folds_outbox_lookups_read_the_groups_index_on_sqlite(
+    tmp_path: Path, lookup: str
+) -> None:
+    # Each fold batch asks which groups are taken and what new items wait behind: a probe
+    # of ix_outbox_group_unfinished per group, never a scan of the whole outbox (bound
+    # state values hid the partial index from SQLite's planner, and it scanned).
+    url = f"sqlite:///{tmp_path}/plan.db"
+    upgrade(url)
+    engine = create_engine(url)
+    sent: list[tuple[str, Any]] = []  # the SQL and parameters as the fold sends them
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with engine.connect() as conn:
+            conn.execute(getattr(ticket_queue, lookup), {"ids": [1, 2], "kind": "create"})
+            statement, parameters = sent[-1]
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            plan = " | ".join(row[-1] for row in rows)
+    finally:
+        engine.dispose()
+    assert "SEARCH outbox USING INDEX ix_outbox_group_unfinished" in plan, plan
+    assert "SCAN outbox" not in plan, plan
 
 
 WAITS_FOR, BEFORE = "0011", "0010"  # the outbox migration and the one before it
