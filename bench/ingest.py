@@ -218,7 +218,13 @@ def _ts(value: datetime) -> str:
 
 
 def run_reference(
-    folder: Path, mix: str, total: int, batch: int, fingerprints: int = FINGERPRINTS
+    folder: Path,
+    mix: str,
+    total: int,
+    batch: int,
+    fingerprints: int = FINGERPRINTS,
+    *,
+    quiet: bool = False,
 ) -> Run:
     """Reports per second through plain sqlite3, on the foundation's schema (revision 0001)."""
     path = folder / f"reference-{mix}.db"
@@ -291,10 +297,11 @@ def run_reference(
         conn.execute("COMMIT")
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     conn.close()
-    print(
-        f"  reference: {total / elapsed:>9,.0f} reports/s  {total / cpu:>9,.0f} per CPU-second  "
-        f"(batches of {batch:,})"
-    )
+    if not quiet:
+        print(
+            f"  reference: {total / elapsed:>9,.0f} reports/s  {total / cpu:>9,.0f} "
+            f"per CPU-second  (batches of {batch:,})"
+        )
     return Run(total / elapsed, total / cpu)
 
 
