@@ -52,8 +52,11 @@ from syncengine.sync.regressions import RegressionHook
 _SLICES = 5
 
 
-async def engine_ms(folder: Path, size: int, batches: int, fingerprints: int) -> float:
-    """CPU milliseconds per fold of ``size`` reports (best slice), all hooks on."""
+async def engine_ms(
+    folder: Path, size: int, batches: int, fingerprints: int, done_items: int = 0
+) -> float:
+    """CPU milliseconds per fold of ``size`` reports (best slice), all hooks on; with
+    ``done_items`` finished outbox items (as ``retention_days`` keeps them) in the outbox."""
     url = f"sqlite+aiosqlite:///{folder}/engine-{size}.db"
     upgrade(url)
     db = Database(url)
@@ -71,6 +74,8 @@ async def engine_ms(folder: Path, size: int, batches: int, fingerprints: int) ->
     chunks = list(stream.chunks(size * (warm + batches), size))
     for chunk in chunks[:warm]:
         await repository.fold([(project.id, chunk)], now=now)
+    if done_items:
+        await _finished_items(db, project.id, done_items, now)
     timed = chunks[warm:]
     best = float("inf")
     step = max(len(timed) // _SLICES, 1)
@@ -82,6 +87,23 @@ async def engine_ms(folder: Path, size: int, batches: int, fingerprints: int) ->
         best = min(best, (time.process_time() - cpu) / len(part))
     await db.aclose()
     return best * 1000
+
+
+async def _finished_items(db: Database, project_id: int, n: int, now: datetime) -> None:
+    """``n`` done ``create`` items spread over the project's groups."""
+    async with db.connect() as conn:
+        found = await conn.exec_driver_sql("SELECT id FROM error_groups")
+        ids = [int(i) for i in found.scalars()]
+        stamp = now.isoformat(" ")[:26]
+        rows = [
+            (project_id, ids[i % len(ids)], "create", "{}", "done", 1, stamp, stamp, stamp)
+            for i in range(n)
+        ]
+        await conn.exec_driver_sql(
+            "INSERT INTO outbox (project_id, group_id, kind, payload, state, attempts,"
+            " next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
 
 def reference_ms(folder: Path, size: int, batches: int, fingerprints: int) -> float:
@@ -101,14 +123,25 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=1500, help="timed batches per size")
     parser.add_argument("--fingerprints", type=int, default=500)
     parser.add_argument("--engine-only", action="store_true", help="no reference (valgrind)")
+    parser.add_argument(
+        "--done-items",
+        type=int,
+        default=0,
+        help="finished items in the outbox while folding (retention_days keeps them 14 days)",
+    )
     args = parser.parse_args()
     tune_gc_for_ingest()
-    print(f"{args.batches:,} batches per size over {args.fingerprints:,} fingerprints")
+    print(
+        f"{args.batches:,} batches per size over {args.fingerprints:,} fingerprints, "
+        f"{args.done_items:,} finished items in the outbox"
+    )
     with tempfile.TemporaryDirectory(prefix="syncengine-bench-") as tmp:
         folder = Path(tmp)
         for size in (int(s) for s in args.sizes.split(",")):
             print(f"size {size} (load {load()}):")
-            engine = asyncio.run(engine_ms(folder, size, args.batches, args.fingerprints))
+            engine = asyncio.run(
+                engine_ms(folder, size, args.batches, args.fingerprints, args.done_items)
+            )
             print(f"  engine:    {engine:6.3f} ms CPU per batch, {engine / size:6.3f} per report")
             if args.engine_only:
                 continue
