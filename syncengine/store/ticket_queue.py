@@ -118,8 +118,8 @@ def tails(conn: SyncConnection, group_ids: list[int]) -> dict[int, int]:
     if not group_ids:
         return {}
     found: dict[int, int] = {}
-    # Distinct: a group's max is never split. One list per batch: each query reads
-    # every unfinished item (the planner takes ix_outbox_unfinished_state).
+    # Distinct: a group's max is never split. One list per batch, each id one probe of
+    # ix_outbox_group_unfinished (test_outbox_claim checks the plan).
     for ids in id_chunks(set(group_ids), most=OUTBOX_ID_CHUNK):
         rows = conn.execute(_TAILS, {"ids": ids})
         found.update((int(gid), int(tail)) for gid, tail in rows if gid is not None)
