@@ -210,20 +210,32 @@ async def test_ticket_rules_and_regressions_queue_behind_the_groups_work(db: Dat
     assert await _claim_ids(outbox) == [create]
 
 
-def test_claim_reads_the_ready_index_on_sqlite(tmp_path: Path) -> None:
+def _plan_as_sent(tmp_path: Path, query: Any, parameters: dict[str, Any]) -> str:
+    """SQLite's plan for ``query`` as SQLAlchemy sends it: its SQL with bound parameters,
+    not literals (a literal can let the planner use a partial index that a bound value
+    cannot, which hid a scan of the whole outbox once)."""
     url = f"sqlite:///{tmp_path}/plan.db"
     upgrade(url)
-    repo = OutboxRepository(Database(f"sqlite+aiosqlite:///{tmp_path}/plan.db"))
     engine = create_engine(url)
+    sent: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        sent.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", capture)
     try:
         with engine.connect() as conn:
-            query = repo._claim_query(now=T0, limit=50)
-            compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
-            plan = " | ".join(
-                row[-1] for row in conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
-            )
+            conn.execute(query, parameters)
+            statement, params = sent[-1]
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)
+            return " | ".join(row[-1] for row in rows)
     finally:
         engine.dispose()
+
+
+def test_claim_reads_the_ready_index_on_sqlite(tmp_path: Path) -> None:
+    repo = OutboxRepository(Database(f"sqlite+aiosqlite:///{tmp_path}/unused.db"))
+    plan = _plan_as_sent(tmp_path, repo._claim_query(now=T0, limit=50), {})
     assert "USING INDEX ix_outbox_ready" in plan, plan
     assert "ix_outbox_group_unfinished" in plan, plan
     assert "TEMP B-TREE" not in plan, plan  # no sort of every pending item
@@ -236,23 +248,8 @@ def test_the_folds_outbox_lookups_read_the_groups_index_on_sqlite(
     # Each fold batch asks which groups are taken and what new items wait behind: a probe
     # of ix_outbox_group_unfinished per group, never a scan of the whole outbox (bound
     # state values hid the partial index from SQLite's planner, and it scanned).
-    url = f"sqlite:///{tmp_path}/plan.db"
-    upgrade(url)
-    engine = create_engine(url)
-    sent: list[tuple[str, Any]] = []  # the SQL and parameters as the fold sends them
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        sent.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        with engine.connect() as conn:
-            conn.execute(getattr(ticket_queue, lookup), {"ids": [1, 2], "kind": "create"})
-            statement, parameters = sent[-1]
-            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
-            plan = " | ".join(row[-1] for row in rows)
-    finally:
-        engine.dispose()
+    query = getattr(ticket_queue, lookup)
+    plan = _plan_as_sent(tmp_path, query, {"ids": [1, 2], "kind": "create"})
     assert "SEARCH outbox USING INDEX ix_outbox_group_unfinished" in plan, plan
     assert "SCAN outbox" not in plan, plan
 
