@@ -36,18 +36,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
-from ingest import Reports, load, run_reference
+from ingest import Reports, load, production_hooks, run_reference
 
-from syncengine.bootstrap.values import regression_checks, ticket_rules
 from syncengine.ingest.writer import tune_gc_for_ingest
-from syncengine.settings import Settings
 from syncengine.store.database import Database
 from syncengine.store.groups import GroupRepository
-from syncengine.store.history import HistoryHook
 from syncengine.store.migrate import upgrade
 from syncengine.store.projects import ProjectRepository
-from syncengine.sync.planner import TicketPlanner
-from syncengine.sync.regressions import RegressionHook
 
 _SLICES = 5
 
@@ -63,12 +58,7 @@ async def engine_ms(
     now = datetime.now(UTC)
     project = await ProjectRepository(db).ensure("bench", name="", integration_active=True, now=now)
     repository = GroupRepository(db, samples_first=1, samples_newest=5)
-    settings = Settings(projects={"bench": {"jira": {"url": "https://jira.invalid"}}})
-    repository.hooks += [
-        RegressionHook(regression_checks(settings)),
-        HistoryHook(),
-        TicketPlanner({"bench": ticket_rules(settings.projects["bench"])}),
-    ]
+    repository.hooks += production_hooks()
     stream = Reports("uniform", fingerprints=fingerprints)
     warm = max(fingerprints // size, 1)
     chunks = list(stream.chunks(size * (warm + batches), size))

@@ -49,7 +49,7 @@ from syncengine.domain.reports import CrashReport, Frame
 from syncengine.ingest.writer import BatchWriter, tune_gc_for_ingest
 from syncengine.settings import Settings
 from syncengine.store.database import Database
-from syncengine.store.groups import GroupRepository
+from syncengine.store.groups import FoldHook, GroupRepository
 from syncengine.store.history import HistoryHook
 from syncengine.store.migrate import upgrade
 from syncengine.store.projects import ProjectRepository
@@ -146,12 +146,7 @@ async def run_engine(
     project = await ProjectRepository(db).ensure("bench", name="", integration_active=True, now=now)
     repository = GroupRepository(db, samples_first=samples[0], samples_newest=samples[1])
     if hooks:
-        settings = Settings(projects={"bench": {"jira": {"url": "https://jira.invalid"}}})
-        repository.hooks += [
-            RegressionHook(regression_checks(settings)),
-            HistoryHook(),
-            TicketPlanner({"bench": ticket_rules(settings.projects["bench"])}),
-        ]
+        repository.hooks += production_hooks()
     writer = BatchWriter(
         repository,
         clock=lambda: now,
@@ -187,6 +182,15 @@ async def run_engine(
     if len(rss) > 1:
         print("  RSS every 100,000 reports (MiB): " + " ".join(f"{r:.0f}" for r in rss))
     return Run(total / elapsed, total / cpu, rss[0] if rss else 0.0, rss_end)
+
+
+def production_hooks(settings: Settings | None = None) -> list[FoldHook]:
+    """The fold hooks ``bootstrap`` gives ``serve``, in its order (regressions, history,
+    ticket rules), for ``settings``' projects (default: project ``bench`` with a Jira)."""
+    if settings is None:
+        settings = Settings(projects={"bench": {"jira": {"url": "https://jira.invalid"}}})
+    rules = {slug: ticket_rules(project) for slug, project in settings.projects.items()}
+    return [RegressionHook(regression_checks(settings)), HistoryHook(), TicketPlanner(rules)]
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ from raw_http import request, send_all
 from served import (
     Served,
     free_port,
-    jira_sim_command,
+    jira_sim,
     load_average,
     syncengine_command,
     wait_for_workers,
@@ -146,14 +146,7 @@ def run_syncengine(
         folder = Path(tmp)
         jira_url = ""
         if args.sim_process or workers > 1:
-            sim_port = free_port()
-            sim = Served(
-                jira_sim_command(sim_port, folder / "sim"),
-                port=sim_port,
-                health="/rest/api/2/serverInfo",
-                log=folder / "sim.log",
-            )
-            jira_url = stack.enter_context(sim).base
+            jira_url = stack.enter_context(jira_sim(folder)).base
         config = write_syncengine_config(
             folder, token=TOKEN, extra=args.extra, jira_url=jira_url, workers=workers
         )
@@ -179,18 +172,16 @@ async def _fold_run(folder: Path, config: Path, bodies: list[bytes], args) -> tu
     """Wall and CPU seconds of folding ``bodies``' reports, the parsing left out of both."""
     from datetime import UTC, datetime
 
-    from syncengine.bootstrap import values
+    from ingest import production_hooks
+
     from syncengine.ingest.limits import ReportContext
     from syncengine.ingest.native import parse_native
     from syncengine.ingest.writer import BatchWriter, tune_gc_for_ingest
     from syncengine.settings import load_settings
     from syncengine.store.database import Database
     from syncengine.store.groups import GroupRepository
-    from syncengine.store.history import HistoryHook
     from syncengine.store.migrate import upgrade
     from syncengine.store.projects import ProjectRepository
-    from syncengine.sync.planner import TicketPlanner
-    from syncengine.sync.regressions import RegressionHook
 
     settings = load_settings(config)
     tune_gc_for_ingest()
@@ -199,12 +190,11 @@ async def _fold_run(folder: Path, config: Path, bodies: list[bytes], args) -> tu
     db = Database(url)
     now = datetime.now(UTC)
     project = await ProjectRepository(db).ensure("bench", name="", integration_active=True, now=now)
-    planner = TicketPlanner({s: values.ticket_rules(p) for s, p in settings.projects.items()})
     repository = GroupRepository(  # as bootstrap builds it for serve
         db,
         samples_first=settings.ingest.samples_first,
         samples_newest=settings.ingest.samples_newest,
-        hooks=(RegressionHook(values.regression_checks(settings)), HistoryHook(), planner),
+        hooks=production_hooks(settings),
     )
     writer = BatchWriter(
         repository,

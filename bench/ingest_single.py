@@ -45,7 +45,7 @@ from raw_http import request, send_all
 from served import (
     Served,
     free_port,
-    jira_sim_command,
+    jira_sim,
     load_average,
     syncengine_command,
     wait_for_workers,
@@ -129,14 +129,7 @@ def run_syncengine(
             extra = f"{extra}[ingest]\n" + "\n".join(args.ingest) + "\n"
         jira_url = ""
         if workers > 1:  # workers share no bundled simulator: one of its own, not counted
-            sim_port = free_port()
-            sim = Served(
-                jira_sim_command(sim_port, folder / "sim"),
-                port=sim_port,
-                health="/rest/api/2/serverInfo",
-                log=folder / "sim.log",
-            )
-            jira_url = stack.enter_context(sim).base
+            jira_url = stack.enter_context(jira_sim(folder)).base
         config = write_syncengine_config(
             folder, token=TOKEN, extra=extra, jira_url=jira_url, workers=workers
         )

@@ -130,6 +130,18 @@ def write_syncengine_config(
     return config
 
 
+def jira_sim(folder: Path) -> Served:
+    """A ``syncengine jira-sim`` process of its own (state under ``folder/sim``, log in
+    ``folder/sim.log``), for ``write_syncengine_config(jira_url=...)``: ``with`` starts it."""
+    port = free_port()
+    return Served(
+        jira_sim_command(port, folder / "sim"),
+        port=port,
+        health="/rest/api/2/serverInfo",
+        log=folder / "sim.log",
+    )
+
+
 def wait_for_workers(log: Path, workers: int, label: str, timeout: float = 120.0) -> None:
     """Wait until ``serve --workers N`` logs all N listening (``/healthz`` answers once
     worker 0 listens); exits the bench when they are not within ``timeout`` seconds."""
