@@ -108,6 +108,7 @@ SENTRY_APP = """
     import logging
     import sys
     import sentry_sdk
+    from sentry_sdk.integrations.logging import LoggingIntegration
 
     port, release = sys.argv[1], sys.argv[2]
     sentry_sdk.init(
@@ -116,6 +117,10 @@ SENTRY_APP = """
         environment="staging",
         server_name="e2e-host",
         shutdown_timeout=20,  # a loaded CI machine may need more than the default 2 s
+        # sentry-sdk 2 made an event of every error log record by default; 3 sends log
+        # records as Sentry logs ("log" envelope items, which are not crashes and which
+        # syncengine skips) unless asked, as here, for events too.
+        integrations=[LoggingIntegration(event_level=logging.ERROR)],
     )
     sentry_sdk.set_tag("region", "eu")
 
@@ -145,6 +150,7 @@ SENTRY_APP = """
     sentry_sdk.capture_message("cache cold for tenant 42", level="info")
     job = "alpha" if release.endswith("0") else "beta"
     logging.getLogger("shop.jobs").error("job %s failed", job)
+    logging.getLogger("shop.jobs").warning("queue %s is slow", job)  # a log record, no event
 
 
     def explode():

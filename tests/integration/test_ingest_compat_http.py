@@ -153,8 +153,41 @@ async def test_sentry_refusals(harness: Harness) -> None:
     assert await harness.groups() == []
 
 
-async def test_sentry_envelope_without_events_is_ok(harness: Harness) -> None:
-    body = envelope(({"type": "session"}, b'{"sid":"s"}'), head={"event_id": None})
+# sentry-sdk 3 sends log records as a "log" item (a batch of Sentry logs), not as events.
+SDK3_LOG_ITEM = (
+    {
+        "type": "log",
+        "item_count": 1,
+        "content_type": "application/vnd.sentry.items.log+json",
+    },
+    json.dumps(
+        {
+            "items": [
+                {
+                    "timestamp": 1765115664.32,
+                    "trace_id": "771a43a4192642f0b136d5159a501700",
+                    "level": "error",
+                    "severity_number": 17,
+                    "body": "job alpha failed",
+                    "attributes": {
+                        "logger.name": {"value": "shop.jobs", "type": "string"},
+                        "sentry.sdk.name": {"value": "sentry.python", "type": "string"},
+                        "sentry.sdk.version": {"value": "3.0.0", "type": "string"},
+                    },
+                }
+            ]
+        }
+    ).encode(),
+)
+
+
+@pytest.mark.parametrize(
+    "item", [({"type": "session"}, b'{"sid":"s"}'), SDK3_LOG_ITEM], ids=["session", "log"]
+)
+async def test_sentry_envelope_without_events_is_ok(
+    harness: Harness, item: tuple[dict[str, object], bytes]
+) -> None:
+    body = envelope(item, head={"event_id": None})
     response = await harness.client.post(
         "/api/shop/envelope/", content=body, headers=sentry_headers()
     )
