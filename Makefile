@@ -3,6 +3,9 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# The suite runs on one process per core, at most this many (pytest-xdist; PYTEST_ARGS=-n0
+# runs it in one). Much of it waits on servers it starts, so two halve its time on two cores.
+TEST_PROCESSES ?= 4
 STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint bench clean
@@ -20,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/ruff check syncengine tests bench
 	$(BIN)/ruff format --check syncengine tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --maxprocesses=$(TEST_PROCESSES) --dist worksteal $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check syncengine tests bench
