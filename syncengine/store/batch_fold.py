@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,8 +53,6 @@ class GroupFold:
     last_version: str | None = None
     first_version_at: datetime | None = None
     last_version_at: datetime | None = None
-    head: list[CrashReport] = field(default_factory=list)
-    tail: deque[tuple[int, CrashReport]] = field(default_factory=deque)
     # (attribute name, value) -> [count, last seen in epoch ms]
     attributes: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     # (UTC day since the epoch, version or "") -> reports: the batch's share of the history
@@ -68,10 +65,24 @@ class GroupFold:
     # Every report of the batch, in arrival order (references, not copies): fold
     # hooks such as the regression check must see each one, not only the samples.
     reports: list[CrashReport] = field(default_factory=list)
+    # The samples the store keeps per group: the first N reports, and a ring of the newest M.
+    samples_first: int = 1
+    samples_newest: int = 5
 
     def __post_init__(self) -> None:
         self.first_seen = self.first.timestamp
         self.last_seen = self.first.timestamp
+
+    def head(self) -> list[CrashReport]:
+        """The batch's first ``samples_first`` reports of the group (candidate "first" samples)."""
+        return self.reports[: self.samples_first]
+
+    def tail(self) -> list[tuple[int, CrashReport]]:
+        """The batch's newest ``samples_newest`` reports of the group, with their batch index."""
+        if self.samples_newest <= 0:
+            return []
+        start = max(0, len(self.reports) - self.samples_newest)
+        return list(enumerate(self.reports[start:], start))
 
     def assigned(self) -> Assigned:
         """Where the group's reports landed (one shared value per group)."""
@@ -99,8 +110,6 @@ class BatchFold:
     def add(self, project_id: int, reports: Sequence[CrashReport]) -> None:
         """Fold one submission's reports in."""
         groups = self.groups
-        first_n = self.samples_first
-        newest_m = self.samples_newest
         members: list[GroupFold] = []
         for report in reports:
             fingerprint = report.fingerprint
@@ -109,10 +118,14 @@ class BatchFold:
             key = (project_id, fingerprint)
             group = groups.get(key)
             if group is None:
-                group = GroupFold(project_id=project_id, fingerprint=fingerprint, first=report)
-                group.tail = deque(maxlen=newest_m)
-                groups[key] = group
-            _fold_report(group, report, first_n, newest_m, self.names)
+                group = groups[key] = GroupFold(
+                    project_id=project_id,
+                    fingerprint=fingerprint,
+                    first=report,
+                    samples_first=self.samples_first,
+                    samples_newest=self.samples_newest,
+                )
+            _fold_report(group, report, self.names)
             members.append(group)
         self.members.append(members)
         self.reports += len(reports)
@@ -122,12 +135,9 @@ class BatchFold:
         return [self.groups[key] for key in sorted(self.groups)]
 
 
-def _fold_report(
-    group: GroupFold, report: CrashReport, first_n: int, newest_m: int, names: set[str]
-) -> None:
-    index = group.count
-    group.count = index + 1
-    group.reports.append(report)
+def _fold_report(group: GroupFold, report: CrashReport, names: set[str]) -> None:
+    group.count += 1
+    group.reports.append(report)  # the samples are taken from these when written
     ts = report.timestamp
     # Plain comparisons, not min()/max(): this runs once per report.
     if ts < group.first_seen:  # noqa: PLR1730 - see above
@@ -140,10 +150,6 @@ def _fold_report(
             group.first_version, group.first_version_at = version, ts
         if group.last_version_at is None or ts >= group.last_version_at:
             group.last_version, group.last_version_at = version, ts
-    if index < first_n:
-        group.head.append(report)
-    if newest_m:
-        group.tail.append((index, report))
     ms = to_epoch_ms(ts)
     day = (ms // _DAY_MS, version[:_VERSION_MAX] if version else "")
     days = group.days

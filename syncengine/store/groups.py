@@ -36,7 +36,7 @@ from syncengine.store import group_queries
 from syncengine.store.batch_fold import Assigned, BatchFold, GroupFold, sample_payload
 from syncengine.store.database import Database, SyncConnection
 from syncengine.store.group_queries import GroupFilter
-from syncengine.store.pg_copy import Row, Stage, copy_upsert, upsert_rows
+from syncengine.store.pg_copy import Stage, copy_upsert, power_of_two_chunks, upsert_rows
 
 __all__ = ["FIELD_LIMITS", "Assigned", "FoldHook", "GroupPage", "GroupRepository"]
 
@@ -295,7 +295,7 @@ class GroupRepository:
             stored = copy_upsert(conn, _GROUP_STAGE, rows)
         else:
             stored = []
-            for chunk in _power_of_two_chunks(rows):
+            for chunk in power_of_two_chunks(rows, _MAX_GROUP_ROWS):
                 values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
                 sql = f"{_GROUP_INSERT} VALUES {values}{_GROUP_UPSERT_TAIL}"
                 params = tuple(value for row in chunk for value in row)
@@ -334,11 +334,11 @@ class GroupRepository:
             # A new group's first report is its first sample and one of its newest: its
             # JSON is encoded once (half the encoding when most reports open a group).
             encoded: dict[int, tuple[Any, str]] = {}
-            for i, report in enumerate(g.head):
+            for i, report in enumerate(g.head()):
                 if before + i < first_n:
                     stored = encoded[id(report)] = self._sample_fields(report)
                     rows.append((group_id, "first", before + i, *stored))
-            for index, report in g.tail:
+            for index, report in g.tail():
                 slot = (before + index) % newest_m
                 stored = encoded.get(id(report)) or self._sample_fields(report)
                 rows.append((group_id, "newest", slot, *stored))
@@ -372,21 +372,3 @@ def _name_ids(
 
 def _group_id(group: GroupFold) -> int:
     return group.group_id
-
-
-def _power_of_two_chunks(rows: list[Row]) -> list[list[Row]]:
-    """``rows`` in chunks of 512, 256, ... 1 rows.
-
-    Each chunk size is its own SQL text, which the drivers prepare and cache (sqlite3
-    keeps 128 per connection, psycopg 100): a handful of sizes keeps that cache, and
-    so the process's memory, from growing with every new remainder size.
-    """
-    chunks: list[list[Row]] = []
-    start = 0
-    size = _MAX_GROUP_ROWS
-    while start < len(rows):
-        while size > len(rows) - start:
-            size //= 2
-        chunks.append(rows[start : start + size])
-        start += size
-    return chunks

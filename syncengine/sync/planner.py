@@ -37,8 +37,8 @@ __all__ = ["TicketPlanner"]
 
 def _reports(group: GroupFold) -> Iterable[CrashReport]:
     yield group.first
-    yield from group.head
-    yield from (report for _, report in group.tail)
+    yield from group.head()
+    yield from (report for _, report in group.tail())
 
 
 def _epoch_minute(moment: datetime) -> int:

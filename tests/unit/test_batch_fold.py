@@ -44,8 +44,8 @@ def test_a_batch_folds_reports_per_group_and_value() -> None:
         ("os", "linux"): [3, to_epoch_ms(T0 + timedelta(seconds=9))],
         ("os", "mac"): [1, to_epoch_ms(T0 + timedelta(seconds=2))],
     }
-    assert [r.timestamp.second for r in a.head] == [5, 2]
-    assert [(i, r.timestamp.second) for i, r in a.tail] == [(1, 2), (2, 9), (3, 7)]
+    assert [r.timestamp.second for r in a.head()] == [5, 2]
+    assert [(i, r.timestamp.second) for i, r in a.tail()] == [(1, 2), (2, 9), (3, 7)]
     assert [[g.fingerprint for g in m] for m in batch.members] == [
         ["a", "b", "a"],
         ["a", "a"],
