@@ -158,6 +158,8 @@ class GroupRepository:
         self._samples_newest = samples_newest
         self._postgres = db.is_postgres
         self._names: dict[str, int] = {}
+        # id(time) -> (time, as stored), for the batch being written (see _time).
+        self._time_texts: dict[int, tuple[datetime, Any]] = {}
 
     def new_batch(self) -> BatchFold:
         """An empty batch to :meth:`BatchFold.add` submissions to, then :meth:`write`."""
@@ -195,9 +197,13 @@ class GroupRepository:
         names = self._names
 
         def transaction(conn: SyncConnection) -> None:
-            self._upsert_groups(conn, groups, now)
-            self._upsert_counts(conn, groups, names)
-            self._upsert_samples(conn, groups)
+            self._time_texts = {}
+            try:
+                self._upsert_groups(conn, groups, now)
+                self._upsert_counts(conn, groups, names)
+                self._upsert_samples(conn, groups)
+            finally:
+                self._time_texts = {}
             for hook in self.hooks:
                 hook(conn, groups, now)
 
@@ -254,12 +260,23 @@ class GroupRepository:
 
     def _time(self, value: datetime) -> Any:
         # Raw driver calls skip SQLAlchemy's type processing (a large share of the
-        # time on the hot path), so store times exactly as UTCDateTime does.
+        # time on the hot path), so store times exactly as UTCDateTime does. A batch
+        # stores most times more than once (a group's first and last seen are times of
+        # its reports, which its samples store too): each is converted once per batch
+        # (each conversion is ~14,000 instructions; once each, the engine path of
+        # bench/ingest.py takes 2.4 % fewer per report on a Zipf mix, 3.5 % on a uniform one).
+        memo = self._time_texts
+        hit = memo.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
         if self._postgres:
-            return value.astimezone(UTC)
-        # "YYYY-MM-DD HH:MM:SS.ffffff", as SQLAlchemy writes it (isoformat is twice as fast
-        # as strftime, and this runs for every sample row).
-        return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+            stored: Any = value.astimezone(UTC)
+        else:
+            # "YYYY-MM-DD HH:MM:SS.ffffff", as SQLAlchemy writes it (isoformat is twice
+            # as fast as strftime).
+            stored = value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+        memo[id(value)] = (value, stored)  # holding value keeps its id unique meanwhile
+        return stored
 
     def _remember_names(self, batch_names: Iterable[str], found: dict[str, int]) -> None:
         if len(self._names) + len(found) > _NAMES_CACHE_MAX:
