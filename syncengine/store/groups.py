@@ -36,7 +36,14 @@ from syncengine.store import group_queries
 from syncengine.store.batch_fold import Assigned, BatchFold, GroupFold, sample_payload
 from syncengine.store.database import Database, SyncConnection
 from syncengine.store.group_queries import GroupFilter
-from syncengine.store.pg_copy import Stage, copy_upsert, power_of_two_chunks, upsert_rows
+from syncengine.store.pg_copy import (
+    Stage,
+    copy_upsert,
+    flat,
+    multi_row,
+    power_of_two_chunks,
+    upsert_rows,
+)
 
 __all__ = ["FIELD_LIMITS", "Assigned", "FoldHook", "GroupPage", "GroupRepository"]
 
@@ -80,6 +87,7 @@ ON CONFLICT (project_id, fingerprint) DO UPDATE SET
     THEN excluded.last_seen ELSE error_groups.last_seen END,
   updated_at = excluded.updated_at
 RETURNING id, project_id, fingerprint, count, state"""
+_GROUP_UPSERT = f"{_GROUP_INSERT} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){_GROUP_UPSERT_TAIL}"
 
 _COUNT_UPSERT = """
 INSERT INTO attribute_counts (group_id, attribute_id, value, count, last_seen)
@@ -313,10 +321,8 @@ class GroupRepository:
         else:
             stored = []
             for chunk in power_of_two_chunks(rows, _MAX_GROUP_ROWS):
-                values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-                sql = f"{_GROUP_INSERT} VALUES {values}{_GROUP_UPSERT_TAIL}"
-                params = tuple(value for row in chunk for value in row)
-                stored += conn.exec_driver_sql(sql, params).all()
+                sql = multi_row(_GROUP_UPSERT, len(chunk[0]), len(chunk))
+                stored += conn.exec_driver_sql(sql, flat(chunk)).all()
         for group_id, project_id, fingerprint, count, stored_state in map(tuple, stored):
             group = by_key[(int(project_id), str(fingerprint))]
             group.group_id = int(group_id)

@@ -1,5 +1,5 @@
-"""PostgreSQL bulk upserts: rows streamed by binary COPY into a temporary table, then
-upserted from it in one statement.
+"""The fold's bulk upserts. On PostgreSQL, rows streamed by binary COPY into a temporary
+table, then upserted from it in one statement; on SQLite, multi-row ``VALUES`` statements.
 
 The fold writes tens of thousands of rows a batch. Executemany cost a server round
 per row; one statement over arrays (``unnest``) spent most of the fold's time in
@@ -23,12 +23,17 @@ __all__ = [
     "Row",
     "Stage",
     "copy_upsert",
+    "flat",
     "multi_row",
     "power_of_two_chunks",
     "upsert_rows",
 ]
 
 Row = tuple[Any, ...]
+
+# Rows per multi-row statement on SQLite: 256 count rows bind 1,280 values, well inside
+# the 32,766 of SQLite 3.32 and later.
+MAX_ROWS_PER_STATEMENT = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +97,7 @@ def upsert_rows(conn: SyncConnection, sql: str, stage: Stage, rows: list[Row]) -
         copy_upsert(conn, stage, rows)
         return
     for chunk in power_of_two_chunks(rows, MAX_ROWS_PER_STATEMENT):
-        conn.exec_driver_sql(multi_row(sql, len(chunk[0]), len(chunk)), _flat(chunk))
+        conn.exec_driver_sql(multi_row(sql, len(chunk[0]), len(chunk)), flat(chunk))
 
 
 @lru_cache(maxsize=64)  # a few statements in a few chunk sizes
@@ -128,10 +133,6 @@ def power_of_two_chunks(rows: list[Row], largest: int) -> list[list[Row]]:
     return chunks
 
 
-# Rows per multi-row statement: 256 count rows bind 1,280 values, well inside the
-# 32,766 of SQLite 3.32 and later.
-MAX_ROWS_PER_STATEMENT = 256
-
-
-def _flat(rows: list[Row]) -> tuple[Any, ...]:
+def flat(rows: list[Row]) -> tuple[Any, ...]:
+    """The values of ``rows``, one after another: a multi-row statement's parameters."""
     return tuple(chain.from_iterable(rows))
