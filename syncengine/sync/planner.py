@@ -6,19 +6,19 @@ can lose neither. A group is due at most once: a group already linked, or with
 a create already queued, is never queued again (on PostgreSQL the group rows are
 locked by the fold's upsert, so concurrent batches see each other's items).
 
-Filters look at the reports of the batch the planner can see (the first, the
-oldest and the newest of the batch for each group): a ticket is due when one of
-them passes every filter. Windowed rules count arrivals per minute in
+Filters look at every report of the batch that came at or past the threshold: a
+ticket is due when one of them passes every filter, so a batch queues what the same
+reports sent one per request would (one check per distinct set of the filtered
+attributes' values, not per report). Windowed rules count arrivals per minute in
 ``group_minute_counts``, kept only for projects that use a window.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from syncengine.domain.groups import GroupState
-from syncengine.domain.reports import CrashReport
 from syncengine.domain.rules import (
     InvalidTicketRules,
     TicketDue,
@@ -33,12 +33,6 @@ from syncengine.store.ticket_queue import DueTicket
 from syncengine.sync.tickets import CREATE
 
 __all__ = ["TicketPlanner"]
-
-
-def _reports(group: GroupFold) -> Iterable[CrashReport]:
-    yield group.first
-    yield from group.head()
-    yield from (report for _, report in group.tail())
 
 
 def _epoch_minute(moment: datetime) -> int:
@@ -109,18 +103,38 @@ class TicketPlanner:
 
     @staticmethod
     def _due(rules: TicketRules, group: GroupFold, windowed: dict[int, int]) -> str | None:
+        """Why the group is due, or None: as if its reports had come one at a time.
+
+        Report ``i`` of the batch brought the group's count to ``before + i + 1``, so only
+        the reports from the one that reached the threshold on can make it due, and any
+        one of those whose attributes pass the filters does. Batched or one per request,
+        the same reports give the same ticket.
+        """
         state = GroupState(group.state)
-        for report in _reports(group):
+        in_window = windowed.get(group.group_id)
+        counted = group.stored_count if rules.window_minutes is None else (in_window or 0)
+        before = counted - group.count
+        reports = group.reports[max(0, rules.min_occurrences - before - 1) :]
+        names = [item.attribute for item in rules.filters]
+        tried: set[tuple[str | None, ...]] = set()
+        for report in reports:
+            if names:  # the filters read only their attributes: one check per distinct set
+                key = tuple(report.attributes.get(name) for name in names)
+                if key in tried:
+                    continue
+                tried.add(key)
             decision = ticket_due(
                 rules,
                 state=state,
                 has_ticket=False,
                 count=group.stored_count,
-                count_in_window=windowed.get(group.group_id),
+                count_in_window=in_window,
                 attributes=report.attributes,
             )
             if isinstance(decision, TicketDue):
                 return decision.reason
+            if not names:
+                return None  # nothing else depends on the report
         return None
 
     def _slug(self, conn: SyncConnection, project_id: int) -> str:

@@ -115,6 +115,56 @@ async def test_threshold_and_filters_hold_tickets_back(database_url: str) -> Non
         await container.aclose()
 
 
+async def test_a_filter_sees_every_report_of_a_batch(database_url: str) -> None:
+    """One production crash among staging ones, past the samples the store keeps."""
+    clock = Clock()
+    container, _ = await engine(
+        database_url,
+        clock,
+        rules={"filters": [{"attribute": "environment", "op": "equals", "value": "production"}]},
+    )
+    try:
+        batch = [crash("mid", environment="staging") for _ in range(20)]
+        batch[7] = crash("mid", environment="production")
+        await ingest(container, batch)
+        items = await container.outbox.list()
+        assert [item.payload["reason"] for item in items] == ["a new group"]
+    finally:
+        await container.aclose()
+
+
+@pytest.mark.parametrize(
+    ("environments", "due"),
+    [
+        (["production", "staging", "staging"], False),  # it came before the threshold
+        (["staging", "staging", "production"], True),  # it reached the threshold
+        (["staging", "production", "production", "staging"], True),
+    ],
+)
+@pytest.mark.parametrize("window", [None, 10])
+async def test_a_batch_queues_what_single_reports_would(
+    database_url: str, environments: list[str], due: bool, window: int | None
+) -> None:
+    rules = {
+        "min_occurrences": 3,
+        "window_minutes": window,
+        "filters": [{"attribute": "environment", "op": "equals", "value": "production"}],
+    }
+    clock = Clock()
+    container, _ = await engine(database_url, clock, rules=rules)
+    try:
+        batch = [crash("batched", environment=env) for env in environments]
+        group_ids = {(await ingest(container, batch))[0].group_id: "batched"}
+        for env in environments:
+            accepted = await ingest(container, [crash("single", environment=env)])
+        group_ids[accepted[0].group_id] = "single"
+        items = await container.outbox.list()
+        queued = sorted(group_ids[item.group_id] for item in items)
+    finally:
+        await container.aclose()
+    assert queued == (["batched", "single"] if due else [])
+
+
 async def test_window_counts_only_recent_occurrences(database_url: str) -> None:
     clock = Clock()
     container, _ = await engine(
