@@ -22,8 +22,10 @@ from syncengine.jira.bodies import (
     rich_text,
 )
 from syncengine.jira.errors import (
+    JiraBulkNotSent,
     JiraBulkOutcomeUnknown,
     JiraNotFound,
+    JiraNotSent,
     JiraOutcomeUnknown,
     JiraPermanentError,
     JiraUnexpectedResponse,
@@ -91,6 +93,9 @@ class JiraClient(JiraSiteClient):
         Raises:
             JiraBulkOutcomeUnknown: a chunk's answer was lost; ``partial`` holds the
                 earlier chunks' result, ``unknown`` the indices not known to be done.
+            JiraNotSent: a :func:`~syncengine.jira.send_by.send_before` deadline passed
+                before the first chunk went out; JiraBulkNotSent before a later one
+                (``partial`` as above, ``unsent`` the indices not sent).
         """
         created: dict[int, CreatedIssue] = {}
         failed: list[BulkCreateFailure] = []
@@ -110,6 +115,15 @@ class JiraClient(JiraSiteClient):
                     json=bulk_body(self.config.api_version, chunk, flavour=flavour),
                     ok_statuses=frozenset({400}),
                 )
+            except JiraNotSent as exc:
+                if not offset:
+                    raise  # nothing of this call was sent
+                raise JiraBulkNotSent(
+                    f"issues {offset}..{len(issues) - 1} of the bulk create were not sent: {exc}",
+                    partial=BulkCreateResult(created=dict(created), failed=tuple(failed)),
+                    unsent=range(offset, len(issues)),
+                    fix=exc.fix,
+                ) from exc
             except JiraOutcomeUnknown as exc:
                 raise JiraBulkOutcomeUnknown(
                     f"the outcome of bulk-creating issues {offset}..{offset + len(chunk) - 1} is "

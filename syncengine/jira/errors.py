@@ -8,8 +8,10 @@ empty bodies. The tree below hangs under :mod:`syncengine.errors`::
     JiraTransientError
     ├── JiraRateLimited        429: Jira asked us to slow down (``retry_after``)
     ├── JiraUnavailable        5xx, timeouts, connection failures
-    └── JiraOutcomeUnknown     a create/comment/transition may or may not have happened
-        └── JiraBulkOutcomeUnknown  a bulk create chunk was lost; ``partial`` has the rest
+    ├── JiraOutcomeUnknown     a create/comment/transition may or may not have happened
+    │   └── JiraBulkOutcomeUnknown  a bulk create chunk was lost; ``partial`` has the rest
+    └── JiraNotSent            the request's send-by time had passed: nothing was sent
+        └── JiraBulkNotSent    a later bulk create chunk was not sent; ``partial`` has the rest
     JiraPermanentError
     ├── JiraAuthError          401: the token or user was rejected
     ├── JiraPermissionError    403: the user lacks a permission
@@ -43,11 +45,13 @@ __all__ = [
     "ErrorBody",
     "JiraAuthError",
     "JiraBadRequest",
+    "JiraBulkNotSent",
     "JiraBulkOutcomeUnknown",
     "JiraError",
     "JiraGone",
     "JiraInvalidIssueType",
     "JiraNotFound",
+    "JiraNotSent",
     "JiraOutcomeUnknown",
     "JiraPermanentError",
     "JiraPermissionError",
@@ -146,6 +150,26 @@ class JiraBulkOutcomeUnknown(JiraOutcomeUnknown):
         super().__init__(message, fix=fix)
         self.partial = partial
         self.unknown = unknown
+
+
+class JiraNotSent(JiraTransientError):
+    """The request was not sent: the time it had to be sent by (:func:`send_before`) had
+    passed when its first byte was due. Nothing reached Jira; it may be sent again."""
+
+
+class JiraBulkNotSent(JiraNotSent):
+    """A later chunk of a bulk create was not sent (its send-by time had passed).
+
+    ``partial`` holds what the earlier chunks created or refused; ``unsent`` the input
+    indices that were not sent (nothing of theirs reached Jira).
+    """
+
+    def __init__(
+        self, message: str, *, partial: BulkCreateResult, unsent: range, fix: str = ""
+    ) -> None:
+        super().__init__(message, fix=fix)
+        self.partial = partial
+        self.unsent = unsent
 
 
 class JiraAuthError(JiraPermanentError):

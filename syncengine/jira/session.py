@@ -45,6 +45,7 @@ from syncengine.jira.retry import (
     rate_limit_backoff,
     retry_after_seconds,
 )
+from syncengine.jira.send_by import arm
 
 __all__ = ["JiraSession", "Root"]
 
@@ -350,7 +351,12 @@ class JiraSession:
         return answer
 
     async def _send(self, request: httpx.Request) -> BoundedBody:
-        """Send one built request and read its answer through the size cap."""
+        """Send one built request and read its answer through the size cap.
+
+        Raises:
+            JiraNotSent: a :func:`send_before` deadline had passed (nothing was sent).
+        """
+        arm(request)
         self.requests_sent += 1
         return await read_bounded(
             await self._http.send(request, stream=True),

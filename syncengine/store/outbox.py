@@ -399,15 +399,17 @@ class OutboxRepository:
         *,
         now: datetime,
         live_claim: bool = False,
-    ) -> set[int]:
-        """Merge ``values`` into the payloads of the items ``worker`` holds; their ids.
+    ) -> dict[int, datetime]:
+        """Merge ``values`` into the payloads of the items ``worker`` holds; their ids, each
+        with the time its claim runs out.
 
         Keys set to None are removed. With ``live_claim`` an item whose lease has run
         out is left alone (a paused worker must not act on an item another may hold):
-        write-ahead records go through here just before the action they announce.
+        write-ahead records go through here just before the action they announce, which
+        must then happen before the claim runs out (``syncengine.jira.send_by``).
         """
         if not item_ids:
-            return set()
+            return {}
         query = select(OutboxItem).where(
             OutboxItem.id.in_(item_ids),
             OutboxItem.state == State.RUNNING,
@@ -422,7 +424,7 @@ class OutboxRepository:
             for row in rows:
                 merged = {**row.payload, **values}
                 row.payload = {k: v for k, v in merged.items() if v is not None}
-            return {row.id for row in rows}
+            return {row.id: row.claimed_until or now for row in rows}
 
     async def release(self, worker: str, *, now: datetime) -> int:
         """Give back every claim of ``worker`` (graceful stop); returns how many."""

@@ -1,8 +1,9 @@
 """The write-ahead record of ticket creates, kept in each ``ticket.create`` item's payload.
 
 - ``create_sent``: set just before a create is sent, and only while the worker's
-  claim is live (a paused worker whose lease ran out sends nothing); cleared when
-  Jira's answer shows nothing was created;
+  claim is live; the create then goes out before that claim runs out or not at all
+  (:func:`syncengine.jira.send_by.send_before`), so a worker paused between the two
+  sends nothing late; cleared when Jira's answer shows nothing was created;
 - ``create_unknown``: when the create's outcome became unknown (a lost or late
   answer), or when a later attempt found a ``create_sent`` nobody settled (its
   worker died or stalled mid-call: unknown from the moment that was noticed).
@@ -93,10 +94,11 @@ class CreateRecords:
             retry_after=max((until - now).total_seconds(), 0.0),
         )
 
-    async def announce(self, works: Sequence[OutboxWork]) -> set[int]:
-        """Write ahead that these creates go out; the ids whose claim is still live."""
+    async def announce(self, works: Sequence[OutboxWork]) -> dict[int, datetime]:
+        """Write ahead that these creates go out; the ids whose claim is still live, each
+        with the time its claim runs out (the create must go out before it)."""
         now = self._clock()
-        held: set[int] = set()
+        held: dict[int, datetime] = {}
         for worker, ids in _by_worker(works).items():
             held |= await self._outbox.annotate(
                 ids, worker, {SENT: now.isoformat()}, now=now, live_claim=True

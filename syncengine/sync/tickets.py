@@ -7,7 +7,10 @@ A create whose outcome is unknown (a lost or late answer, a worker that died or
 was paused mid-call) stays unknown until a lookup that can see it settles it: the
 item keeps a write-ahead record (:mod:`syncengine.sync.create_records`) and waits
 out the client's timeout plus the site's search lag before the identity is looked
-up and, if absent, created again. An operator's retry keeps the record, so it runs
+up and, if absent, created again. A worker paused between that record and the
+create's first byte sends nothing once its claim has run out
+(:mod:`syncengine.jira.send_by`): the worker that took the item over may have
+created the issue by then. An operator's retry keeps the record, so it runs
 the same wait and lookup. What still slips through (a search slower than
 configured) is found by the duplicate sweep (:mod:`syncengine.sync.duplicates`).
 """
@@ -38,11 +41,13 @@ from syncengine.jira.bodies import NewIssue
 from syncengine.jira.client import JiraClient
 from syncengine.jira.errors import (
     JiraBadRequest,
+    JiraBulkNotSent,
     JiraBulkOutcomeUnknown,
     JiraInvalidIssueType,
     JiraOutcomeUnknown,
 )
 from syncengine.jira.models import BulkCreateFailure, CreatedIssue, JiraIssue
+from syncengine.jira.send_by import send_before
 from syncengine.logs import bind
 from syncengine.store.groups import GroupRepository
 from syncengine.store.links import IssueLinkRepository, LinkRecord, Snapshot
@@ -68,6 +73,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# A create goes out at least this long before its claim runs out: another host whose
+# clock runs ahead may see the claim as run out that much early.
+_SEND_MARGIN = timedelta(seconds=1)
 
 CREATE = TICKET_CREATE
 DEFAULT_SETTLE_SECONDS = 330.0  # 30 s client timeout + 5 minutes of search lag
@@ -282,9 +290,10 @@ class TicketService:
                 built.append((work, group, self._build(site, group, slug)))
             except JiraPermanentError as exc:
                 outcomes[work.id] = exc
-        built = await self._announce(built, outcomes)
+        built, send_by = await self._announce(built, outcomes)
         if built:
-            outcomes.update(await self._send(site, slug, project_id, built))
+            with send_before(send_by, self._clock):
+                outcomes.update(await self._send(site, slug, project_id, built))
         return outcomes
 
     async def _adopt_existing(
@@ -332,8 +341,10 @@ class TicketService:
         self,
         built: list[tuple[OutboxWork, GroupSnapshot, NewIssue]],
         outcomes: dict[int, BaseException | None],
-    ) -> list[tuple[OutboxWork, GroupSnapshot, NewIssue]]:
-        """Only items whose claim is still live, announced in the store, are sent."""
+    ) -> tuple[list[tuple[OutboxWork, GroupSnapshot, NewIssue]], datetime]:
+        """Only items whose claim is still live, announced in the store, are sent, and
+        only until the first of their claims is due to run out (less a margin for the
+        clocks of other hosts): the time returned, for :func:`send_before`."""
         held = await self._records.announce([work for work, _, _ in built])
         for work, _, _ in built:
             if work.id not in held:
@@ -341,7 +352,8 @@ class TicketService:
                     "this worker's claim on the ticket ran out before the create was sent; "
                     "nothing was sent"
                 )
-        return [item for item in built if item[0].id in held]
+        send_by = min(held.values(), default=self._clock()) - _SEND_MARGIN
+        return [item for item in built if item[0].id in held], send_by
 
     async def _send(
         self,
@@ -359,6 +371,13 @@ class TicketService:
                 outcomes = await self._record(site, project_id, built, {0: created})
             else:
                 outcomes = await self._bulk(site, project_id, built)
+        except JiraBulkNotSent as exc:
+            done = await self._record(site, project_id, built, dict(exc.partial.created))
+            done.update(await self._refusals(built, exc.partial.failed))
+            unsent = [built[i][0] for i in exc.unsent if i < len(built)]
+            await self._records.answered(unsent, unknown=False)
+            done.update(dict.fromkeys((w.id for w in unsent), exc))
+            return done
         except JiraBulkOutcomeUnknown as exc:
             done = await self._record(site, project_id, built, dict(exc.partial.created))
             done.update(await self._refusals(built, exc.partial.failed))

@@ -15,6 +15,7 @@ import pytest
 
 from syncengine.bootstrap import Container
 from syncengine.domain.fields import identity_label
+from syncengine.jira.errors import JiraNotSent
 from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN, Simulator
 from syncengine.store.outbox import State
 from syncengine.sync.create_records import UNKNOWN
@@ -218,6 +219,42 @@ async def test_a_worker_whose_claim_ran_out_sends_nothing(database_url: str) -> 
         assert _crash_issues(sim) == []
         assert (await container.tickets.create_many([taken]))[taken.id] is None
         assert len(_crash_issues(sim)) == 1
+    finally:
+        await container.aclose()
+
+
+@pytest.mark.parametrize("groups", [1, 3])  # one create, a bulk create
+async def test_a_worker_paused_between_its_record_and_its_send_sends_nothing(
+    database_url: str, groups: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGSTOP right after the write-ahead record: the worker that takes over creates the
+    issues while this one sleeps; this one's late send must not make second ones."""
+    clock = Clock()
+    sim = clock.simulator()
+    container, _ = await engine(database_url, clock, sim)
+    try:
+        await ingest(container, [crash(f"fp-gap-{n}") for n in range(groups)])
+        stale = await container.outbox.claim("paused", now=clock(), lease=timedelta(seconds=120))
+        records = container.tickets._records
+        announce = records.announce
+        other = _other_worker(container, "process-b")
+
+        async def announce_then_pause(works: Any) -> Any:
+            held = await announce(works)
+            monkeypatch.setattr(records, "announce", announce)  # the other worker's is real
+            for _ in range(24):  # 12 minutes asleep: B takes over, waits, looks, creates
+                clock.advance(30)
+                await other.drain()
+            assert len(_crash_issues(sim)) == groups
+            return held
+
+        monkeypatch.setattr(records, "announce", announce_then_pause)
+        outcome = await container.tickets.create_many(stale)
+        assert len(_crash_issues(sim)) == groups  # nothing of the paused worker's went out
+        assert all(isinstance(outcome[work.id], JiraNotSent) for work in stale), outcome
+        for work in stale:
+            assert work.group_id is not None
+            assert await container.links.for_group(work.group_id) is not None
     finally:
         await container.aclose()
 
