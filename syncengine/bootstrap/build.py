@@ -215,7 +215,12 @@ async def bootstrap(  # noqa: PLR0915 - the one composition root wires every par
     arrivals = Arrivals()
     sink = ingest or _writer(groups, settings, clock, arrivals)
 
-    # The engine's services.
+    # The engine's services. A create whose outcome is unknown is looked up once Jira's
+    # search can show it: the client's timeout plus the site's search lag.
+    settle_seconds = {
+        slug: p.jira.timeout_seconds + p.jira.search_lag_seconds
+        for slug, p in settings.projects.items()
+    }
     tickets = TicketService(
         templates={slug: values.ticket_template(p.jira) for slug, p in settings.projects.items()},
         projects=projects,
@@ -225,10 +230,7 @@ async def bootstrap(  # noqa: PLR0915 - the one composition root wires every par
         renderer=renderer,
         clock=clock,
         outbox=outbox,
-        settle_seconds={
-            slug: p.jira.timeout_seconds + p.jira.search_lag_seconds
-            for slug, p in settings.projects.items()
-        },
+        settle_seconds=settle_seconds,
         public_url=settings.effective_public_url,
     )
     changes = GroupChanges(
@@ -290,10 +292,15 @@ async def bootstrap(  # noqa: PLR0915 - the one composition root wires every par
         CREATE: tickets.create,
         **sync.handlers,
         SUPPORT_CREATE: SupportCreateHandler(
-            requests=requests, projects=projects, targets=targets, clock=clock
+            requests=requests,
+            projects=projects,
+            targets=targets,
+            clock=clock,
+            outbox=outbox,
+            settle_seconds=settle_seconds,
         ),
         SUPPORT_COMMENT: SupportReplyHandler(
-            requests=requests, projects=projects, targets=targets, clock=clock
+            requests=requests, projects=projects, targets=targets, clock=clock, outbox=outbox
         ),
     }
     worker = OutboxWorker(

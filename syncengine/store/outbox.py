@@ -464,6 +464,19 @@ class OutboxRepository:
                 woken += int(result.rowcount)  # type: ignore[attr-defined]
             return woken
 
+    async def live_until(self, item_id: int, worker: str, *, now: datetime) -> datetime | None:
+        """When ``worker``'s claim on the item runs out; None when it has run out already
+        (the work must then not be done: another worker may hold it)."""
+        async with self._db.session() as session:
+            return await session.scalar(
+                select(OutboxItem.claimed_until).where(
+                    OutboxItem.id == item_id,
+                    OutboxItem.state == State.RUNNING,
+                    OutboxItem.claimed_by == worker,
+                    OutboxItem.claimed_until > now,
+                )
+            )
+
     async def extend(self, item_id: int, worker: str, *, until: datetime) -> bool:
         """Extend a claim's lease while slow work goes on."""
         async with self._db.session() as session:

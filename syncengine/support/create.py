@@ -1,24 +1,36 @@
 """The ``support.create`` outbox handler: one Jira issue per request, exactly once.
 
 Steps, each recorded before the next, so a retry resumes where the last try
-stopped: find or create the issue (the identity label ``syncengine-sr-<id>`` is
-searched for before re-trying a create whose outcome is unknown), store its id
-and key, upload the attachments Jira does not have yet, read its status.
-A Jira error is written on the request (admins see it) and re-raised for the
-outbox to retry or park.
+stopped: find or create the issue, store its id and key, upload the attachments
+Jira does not have yet, read its status. A create keeps the same write-ahead
+record as ticket creates (:mod:`syncengine.store.create_records`): one whose
+outcome became unknown (a lost answer, a worker that died or was paused mid-call)
+waits out the client's timeout plus the site's search lag before the identity
+label ``syncengine-sr-<id>`` is searched for, and a create goes out before the
+worker's claim on the item runs out or not at all. A Jira error is written on
+the request (admins see it) and re-raised for the outbox to retry or park.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from syncengine.errors import JiraError
+from syncengine.errors import JiraError, JiraTransientError
+from syncengine.jira.errors import JiraOutcomeUnknown
+from syncengine.jira.send_by import send_before
 from syncengine.logs import bind
-from syncengine.store.outbox import OutboxWork
+from syncengine.store.create_records import (
+    DEFAULT_SETTLE_SECONDS,
+    CreateRecords,
+    CreateUnsettled,
+    may_exist,
+    send_by,
+)
+from syncengine.store.outbox import OutboxRepository, OutboxWork
 from syncengine.store.projects import ProjectRepository
 from syncengine.store.support import SupportRepository, SupportRequestRecord
 from syncengine.support.fields import build_fields
@@ -41,6 +53,10 @@ class SupportCreateHandler:
     projects: ProjectRepository
     targets: TargetLookup
     clock: Callable[[], datetime]
+    outbox: OutboxRepository
+    # Per project: how long after a create's outcome became unknown Jira's search can
+    # show the issue (the client's timeout plus the site's search lag).
+    settle_seconds: Mapping[str, float] = field(default_factory=dict)
     # One lock per project: its requests are created one at a time.
     _locks: dict[int, asyncio.Lock] = field(default_factory=dict, init=False, repr=False)
 
@@ -64,7 +80,7 @@ class SupportCreateHandler:
             slug = await self._slug(work.project_id)
             bind(project=slug)
             target = self.targets(slug)
-            issue = await self._ensure_issue(request, target, unknown=work.attempts > 1)
+            issue = await self._ensure_issue(work, request, target, slug)
             await self._upload(request, issue, target, unknown=work.attempts > 1)
             ref, status = await target.jira.issue_status(issue.id)
         except JiraError as exc:
@@ -82,11 +98,16 @@ class SupportCreateHandler:
         raise JiraError(f"project {project_id} no longer exists")
 
     async def _ensure_issue(
-        self, request: SupportRequestRecord, target: SupportTarget, *, unknown: bool
+        self, work: OutboxWork, request: SupportRequestRecord, target: SupportTarget, slug: str
     ) -> IssueRef:
         if request.jira_issue_id and request.jira_issue_key:
             return IssueRef(id=request.jira_issue_id, key=request.jira_issue_key)
-        if unknown:
+        records = CreateRecords(self.outbox, self.clock)
+        window = timedelta(seconds=self.settle_seconds.get(slug, DEFAULT_SETTLE_SECONDS))
+        waits = await records.waiting([work], window)
+        if work.id in waits:
+            raise waits[work.id]
+        if may_exist(work):
             # An earlier attempt may have created the issue and died before storing it.
             found = await target.jira.find_by_label(
                 target.fields.project_key, request.identity_label
@@ -96,11 +117,28 @@ class SupportCreateHandler:
                 log.info("support request %s: adopting %s found by label", request.id, issue.key)
                 await self._link(request, issue)
                 return issue
-        issue = await target.jira.create_issue(
-            build_fields(request, target.fields),
-            properties={IDENTITY_PROPERTY: {"support_request_id": request.id}},
-        )
+        held = await records.announce([work])
+        if work.id not in held:
+            raise JiraTransientError(
+                "this worker's claim on the support request ran out before its issue was "
+                "created; nothing was sent"
+            )
+        try:
+            with send_before(send_by(held[work.id]), self.clock):
+                issue = await target.jira.create_issue(
+                    build_fields(request, target.fields),
+                    properties={IDENTITY_PROPERTY: {"support_request_id": request.id}},
+                )
+        except JiraOutcomeUnknown as exc:
+            await records.answered([work], unknown=True)
+            raise CreateUnsettled(
+                str(exc), fix=exc.fix, retry_after=window.total_seconds()
+            ) from exc
+        except JiraError:
+            await records.answered([work], unknown=False)  # Jira answered: nothing was made
+            raise
         await self._link(request, issue)
+        await records.answered([work], unknown=False)
         return issue
 
     async def _link(self, request: SupportRequestRecord, issue: IssueRef) -> None:

@@ -5,7 +5,9 @@ the item waits for the request's own ``support.create`` and, while the integrati
 Passive, for it to turn Active. The comment says who wrote it ("alice wrote in the
 support portal, reply 7:"), since Jira shows the integration user as its author; that
 line also names the reply, so a retry after a lost answer first looks for it on the
-issue rather than commenting twice.
+issue rather than commenting twice, and a comment goes out before the worker's claim
+on the item runs out or not at all (a worker paused past it must not comment after
+the one that took the item over).
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from syncengine.errors import JiraError, JiraTransientError
+from syncengine.jira.send_by import send_before
 from syncengine.logs import bind
-from syncengine.store.outbox import OutboxWork
+from syncengine.store.create_records import send_by
+from syncengine.store.outbox import OutboxRepository, OutboxWork
 from syncengine.store.projects import ProjectRepository
-from syncengine.store.support import SupportRepository
+from syncengine.store.support import ReplyRecord, SupportRepository
+from syncengine.support.jira_port import SupportJira
 from syncengine.support.targets import TargetLookup
 
 __all__ = ["SupportReplyHandler", "attribution"]
@@ -45,6 +50,7 @@ class SupportReplyHandler:
     projects: ProjectRepository
     targets: TargetLookup
     clock: Callable[[], datetime]
+    outbox: OutboxRepository
 
     async def __call__(self, work: OutboxWork) -> None:
         """Comment the reply on the request's issue; raises JiraError to retry."""
@@ -73,11 +79,7 @@ class SupportReplyHandler:
                     None,
                 )
             if comment_id is None:
-                comment_id = await jira.add_comment(
-                    request.jira_issue_id,
-                    heading=attribution(reply.author, reply.id),
-                    text=reply.body,
-                )
+                comment_id = await self._comment(work, jira, request.jira_issue_id, reply)
         except JiraError as exc:
             await self.requests.set_error(request.id, exc.user_message(), now=self.clock())
             raise
@@ -89,3 +91,18 @@ class SupportReplyHandler:
             comment_id,
             request.jira_issue_key,
         )
+
+    async def _comment(
+        self, work: OutboxWork, jira: SupportJira, issue_id: str, reply: ReplyRecord
+    ) -> str:
+        """Send the comment while this worker's claim is live: a worker paused past its
+        claim must not comment after the one that took the item over did."""
+        claim_ends = await self.outbox.live_until(work.id, work.claimed_by or "", now=self.clock())
+        if claim_ends is None:
+            raise JiraTransientError(
+                "this worker's claim on the reply ran out before it was sent; nothing was sent"
+            )
+        with send_before(send_by(claim_ends), self.clock):
+            return await jira.add_comment(
+                issue_id, heading=attribution(reply.author, reply.id), text=reply.body
+            )

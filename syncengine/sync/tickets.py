@@ -5,7 +5,7 @@ Creates of many groups go through bulk create, 50 issues a call.
 
 A create whose outcome is unknown (a lost or late answer, a worker that died or
 was paused mid-call) stays unknown until a lookup that can see it settles it: the
-item keeps a write-ahead record (:mod:`syncengine.sync.create_records`) and waits
+item keeps a write-ahead record (:mod:`syncengine.store.create_records`) and waits
 out the client's timeout plus the site's search lag before the identity is looked
 up and, if absent, created again. A worker paused between that record and the
 create's first byte sends nothing once its claim has run out
@@ -49,12 +49,18 @@ from syncengine.jira.errors import (
 from syncengine.jira.models import BulkCreateFailure, CreatedIssue, JiraIssue
 from syncengine.jira.send_by import send_before
 from syncengine.logs import bind
+from syncengine.store.create_records import (
+    DEFAULT_SETTLE_SECONDS,
+    CreateRecords,
+    CreateUnsettled,
+    may_exist,
+    send_by,
+)
 from syncengine.store.groups import GroupRepository
 from syncengine.store.links import IssueLinkRepository, LinkRecord, Snapshot
 from syncengine.store.outbox import OutboxRepository, OutboxWork
 from syncengine.store.projects import ProjectRepository
 from syncengine.store.work_kinds import TICKET_CREATE
-from syncengine.sync.create_records import CreateRecords, CreateUnsettled, may_exist
 from syncengine.sync.created_status import read_statuses
 from syncengine.sync.ticket_identity import (
     IDENTITY_PROPERTY,
@@ -73,12 +79,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-# A create goes out at least this long before its claim runs out: another host whose
-# clock runs ahead may see the claim as run out that much early.
-_SEND_MARGIN = timedelta(seconds=1)
 
 CREATE = TICKET_CREATE
-DEFAULT_SETTLE_SECONDS = 330.0  # 30 s client timeout + 5 minutes of search lag
 
 
 def group_key(project_slug: str, fingerprint: str) -> str:
@@ -290,9 +292,9 @@ class TicketService:
                 built.append((work, group, self._build(site, group, slug)))
             except JiraPermanentError as exc:
                 outcomes[work.id] = exc
-        built, send_by = await self._announce(built, outcomes)
+        built, deadline = await self._announce(built, outcomes)
         if built:
-            with send_before(send_by, self._clock):
+            with send_before(deadline, self._clock):
                 outcomes.update(await self._send(site, slug, project_id, built))
         return outcomes
 
@@ -352,8 +354,8 @@ class TicketService:
                     "this worker's claim on the ticket ran out before the create was sent; "
                     "nothing was sent"
                 )
-        send_by = min(held.values(), default=self._clock()) - _SEND_MARGIN
-        return [item for item in built if item[0].id in held], send_by
+        deadline = send_by(min(held.values(), default=self._clock()))
+        return [item for item in built if item[0].id in held], deadline
 
     async def _send(
         self,

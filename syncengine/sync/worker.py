@@ -30,9 +30,9 @@ from syncengine.domain.backoff import BackoffPolicy, GiveUp, next_attempt
 from syncengine.errors import JiraError, SyncEngineError, WorkTimedOut
 from syncengine.jira.budget import Priority, request_priority
 from syncengine.logs import bound
+from syncengine.store.create_records import SENT, UNKNOWN, CreateUnsettled
 from syncengine.store.outbox import OutboxRepository, OutboxWork
 from syncengine.store.work_kinds import SUPPORT_CREATE, TICKET_CREATE
-from syncengine.sync.create_records import SENT, UNKNOWN, CreateUnsettled
 
 __all__ = ["WORK_PRIORITIES", "BatchHandler", "Handler", "OutboxWorker", "OutcomeHook"]
 

@@ -17,8 +17,8 @@ from syncengine.bootstrap import Container
 from syncengine.domain.fields import identity_label
 from syncengine.jira.errors import JiraNotSent
 from syncengine.jira.simulator import DEFAULT_LOGIN, DEFAULT_TOKEN, Simulator
+from syncengine.store.create_records import UNKNOWN
 from syncengine.store.outbox import State
-from syncengine.sync.create_records import UNKNOWN
 from syncengine.sync.tickets import group_key
 from syncengine.sync.worker import OutboxWorker
 from tests.integration.lifecycle_harness import Clock, crash, engine, ingest

@@ -80,10 +80,10 @@ async def make_portal(db: Database, settings: Settings, *, active: bool = True) 
     outbox = OutboxRepository(db)
     targets = SupportTargets(support_fields(settings), {"api": jira})
     handler = SupportCreateHandler(
-        requests=requests, projects=projects, targets=targets, clock=clock
+        requests=requests, projects=projects, targets=targets, clock=clock, outbox=outbox
     )
     replies = SupportReplyHandler(
-        requests=requests, projects=projects, targets=targets, clock=clock
+        requests=requests, projects=projects, targets=targets, clock=clock, outbox=outbox
     )
     worker = OutboxWorker(
         outbox,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import dataclasses
+from datetime import timedelta
+from typing import Any, Literal
 
 import pytest
 from pydantic import SecretStr
 
 from syncengine.bootstrap.values import support_configs, support_fields
 from syncengine.jira import JiraClient, JiraConfig
+from syncengine.jira.errors import JiraNotSent
 from syncengine.jira.simulator import (
     DEFAULT_TOKEN,
     Simulator,
@@ -16,6 +19,7 @@ from syncengine.jira.simulator import (
     default_login,
 )
 from syncengine.settings import Settings
+from syncengine.store.create_records import CreateRecords
 from syncengine.store.database import Database
 from syncengine.store.outbox import OutboxRepository, State
 from syncengine.store.projects import ProjectRepository
@@ -23,10 +27,12 @@ from syncengine.store.support import SupportRepository
 from syncengine.support.create import SupportCreateHandler
 from syncengine.support.jira_adapter import ClientSupportJira
 from syncengine.support.pullback import SupportPuller
+from syncengine.support.replies import SupportReplyHandler
 from syncengine.support.service import SupportService, UploadedFile
 from syncengine.support.targets import SupportTargets
 from syncengine.support.validation import RequestForm
 from syncengine.sync.worker import OutboxWorker
+from tests.integration.lifecycle_harness import Clock as LifecycleClock
 from tests.integration.support.conftest import T0, Clock
 
 FORM = RequestForm(
@@ -63,9 +69,11 @@ def _login(sim: Simulator) -> str:
 
 
 class Wired:
-    def __init__(self, db: Database, sim: Simulator, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, sim: Simulator, settings: Settings, clock: Clock | None = None
+    ) -> None:
         self.sim = sim
-        self.clock = Clock()
+        self.clock = clock or Clock()
         self.client = JiraClient.open(
             JiraConfig(
                 site=sim.state.base_url,
@@ -90,7 +98,15 @@ class Wired:
                     projects=self.projects,
                     targets=targets,
                     clock=self.clock,
-                )
+                    outbox=self.outbox,
+                ),
+                "support.comment": SupportReplyHandler(
+                    requests=self.requests,
+                    projects=self.projects,
+                    targets=targets,
+                    clock=self.clock,
+                    outbox=self.outbox,
+                ),
             },
             worker_id="t",
             clock=self.clock,
@@ -192,6 +208,98 @@ async def test_lost_create_answer_is_adopted_by_label(db: Database) -> None:
         stored = await wired.requests.get(record.id)
         assert stored is not None
         assert stored.jira_issue_key == sim.issues("SUP")[0].key
+    finally:
+        await wired.client.aclose()
+
+
+async def test_lost_create_answer_under_search_lag_makes_one_issue(db: Database) -> None:
+    """The retry waits until Jira's search can show the lost create, then adopts it."""
+    clock = LifecycleClock()
+    sim = clock.simulator(search_lag=120)
+    wired = Wired(db, sim, sim_settings(2), clock)  # type: ignore[arg-type]
+    try:
+        await wired.projects.ensure("api", name="API", integration_active=True, now=clock())
+        sim.add_fault(kind="commit_then_fail", route="POST /issue", drop=True, remaining=1)
+        record = await wired.service.file("api", FORM, [], reporter="alice")
+        await wired.worker.drain()
+        assert len(sim.issues("SUP")) == 1  # created; its answer was lost
+        for _ in range(30):  # 15 minutes of retries while the search lags 2 minutes
+            clock.advance(30)
+            await wired.worker.drain()
+        assert len(sim.issues("SUP")) == 1
+        stored = await wired.requests.get(record.id)
+        assert stored is not None
+        assert stored.jira_issue_key == sim.issues("SUP")[0].key
+    finally:
+        await wired.client.aclose()
+
+
+async def test_a_worker_paused_before_its_create_goes_out_sends_nothing(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGSTOP between the write-ahead record and the create: the worker that takes the
+    item over makes the issue; the paused one's late create must not make a second."""
+    clock = LifecycleClock()
+    sim = clock.simulator()
+    wired = Wired(db, sim, sim_settings(2), clock)  # type: ignore[arg-type]
+    try:
+        await wired.projects.ensure("api", name="API", integration_active=True, now=clock())
+        record = await wired.service.file("api", FORM, [], reporter="alice")
+        [stale] = await wired.outbox.claim("paused", now=clock(), lease=timedelta(seconds=120))
+        announce = CreateRecords.announce
+
+        async def announce_then_pause(self: CreateRecords, works: Any) -> Any:
+            held = await announce(self, works)
+            monkeypatch.setattr(CreateRecords, "announce", announce)  # the other's is real
+            for _ in range(30):  # 15 minutes asleep: the other worker takes over
+                clock.advance(30)
+                await wired.worker.drain()
+            assert len(sim.issues("SUP")) == 1
+            return held
+
+        monkeypatch.setattr(CreateRecords, "announce", announce_then_pause)
+        # Its own handler, as in its own process (a handler creates one request at a time).
+        paused = dataclasses.replace(wired.worker.handlers["support.create"])
+        with pytest.raises(JiraNotSent):
+            await paused(stale)
+        assert len(sim.issues("SUP")) == 1
+        stored = await wired.requests.get(record.id)
+        assert stored is not None
+        assert stored.jira_issue_key == sim.issues("SUP")[0].key
+    finally:
+        await wired.client.aclose()
+
+
+async def test_a_worker_paused_before_its_reply_goes_out_comments_nothing(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = LifecycleClock()
+    sim = clock.simulator()
+    wired = Wired(db, sim, sim_settings(2), clock)  # type: ignore[arg-type]
+    try:
+        await wired.projects.ensure("api", name="API", integration_active=True, now=clock())
+        record = await wired.service.file("api", FORM, [], reporter="alice")
+        await wired.worker.drain()
+        stored = await wired.requests.get(record.id)
+        assert stored is not None
+        await wired.service.reply(stored, "Still failing.", author="alice")
+        [stale] = await wired.outbox.claim("paused", now=clock(), lease=timedelta(seconds=120))
+        live_until = OutboxRepository.live_until
+
+        async def checked_then_paused(self: OutboxRepository, *args: Any, **kwargs: Any) -> Any:
+            ends = await live_until(self, *args, **kwargs)
+            monkeypatch.setattr(OutboxRepository, "live_until", live_until)
+            for _ in range(30):  # 15 minutes asleep: the other worker takes over, comments
+                clock.advance(30)
+                await wired.worker.drain()
+            return ends
+
+        monkeypatch.setattr(OutboxRepository, "live_until", checked_then_paused)
+        with pytest.raises(JiraNotSent):
+            await wired.worker.handlers["support.comment"](stale)
+        [issue] = sim.issues("SUP")
+        assert [c.body for c in issue.comments if "Still failing." in str(c.body)] != []
+        assert len(issue.comments) == 1
     finally:
         await wired.client.aclose()
 

@@ -19,9 +19,17 @@ def test_handlers_are_frozen_keyword_only_dataclasses(handler: Any) -> None:
         "projects": object(),
         "targets": object(),
         "clock": lambda: datetime(2026, 12, 2, tzinfo=UTC),
+        "outbox": object(),
     }
     made = handler(**parts)
-    assert {f.name for f in dataclasses.fields(made) if f.init} == set(parts)
+    required = {
+        f.name
+        for f in dataclasses.fields(made)
+        if f.init
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    }
+    assert required == set(parts)
     with pytest.raises(TypeError):
         handler(*parts.values())
     with pytest.raises(dataclasses.FrozenInstanceError):

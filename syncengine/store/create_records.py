@@ -22,10 +22,29 @@ from typing import Any
 from syncengine.errors import JiraTransientError
 from syncengine.store.outbox import OutboxRepository, OutboxWork
 
-__all__ = ["SENT", "UNKNOWN", "CreateRecords", "CreateUnsettled", "may_exist"]
+__all__ = [
+    "DEFAULT_SETTLE_SECONDS",
+    "SENT",
+    "UNKNOWN",
+    "CreateRecords",
+    "CreateUnsettled",
+    "may_exist",
+    "send_by",
+]
 
+# How long after a create's outcome became unknown a site's search shows the issue, when
+# the site's own figure is not known: a 30 s client timeout plus 5 minutes of search lag.
+DEFAULT_SETTLE_SECONDS = 330.0
 SENT = "create_sent"
 UNKNOWN = "create_unknown"
+# A create goes out at least this long before its claim runs out: another host whose
+# clock runs ahead may see the claim as run out that much early.
+_SEND_MARGIN = timedelta(seconds=1)
+
+
+def send_by(claim_ends: datetime) -> datetime:
+    """The time a request made under a claim ending at ``claim_ends`` must go out by."""
+    return claim_ends - _SEND_MARGIN
 
 
 class CreateUnsettled(JiraTransientError):
