@@ -32,15 +32,15 @@ _DEADLINE: contextvars.ContextVar[_Deadline | None] = contextvars.ContextVar(
 
 @dataclass(frozen=True, slots=True)
 class _Deadline:
-    until: datetime
+    until: Callable[[], datetime]
     clock: Callable[[], datetime]
 
     def check(self) -> None:
-        now = self.clock()
-        if now >= self.until:
-            late = (now - self.until).total_seconds()
+        now, until = self.clock(), self.until()
+        if now >= until:
+            late = (now - until).total_seconds()
             raise JiraNotSent(
-                f"not sent: it was due out by {self.until:%H:%M:%S} UTC, while this worker's "
+                f"not sent: it was due out by {until:%H:%M:%S} UTC, while this worker's "
                 f"claim on the work was live, and it is {late:.1f} s past that (was the "
                 "process paused?); another worker may have taken the work over",
                 fix="nothing to fix: the work is retried by whichever worker holds it",
@@ -52,14 +52,32 @@ class _Deadline:
 
 
 @contextlib.contextmanager
-def send_before(until: datetime, clock: Callable[[], datetime]) -> Iterator[None]:
+def send_before(
+    until: datetime | Callable[[], datetime], clock: Callable[[], datetime]
+) -> Iterator[None]:
     """Requests sent inside (this task and the tasks it starts) go out before ``until``
-    by ``clock``, or not at all (:class:`JiraNotSent`)."""
-    token = _DEADLINE.set(_Deadline(until, clock))
+    by ``clock``, or not at all (:class:`JiraNotSent`). ``until`` may be a function, read
+    at each check (a claim that a heartbeat extends); inside another ``send_before`` the
+    earlier of the two holds."""
+    deadline = until if callable(until) else _fixed(until)
+    outer = _DEADLINE.get()
+    if outer is not None:
+        deadline = _earlier(deadline, outer.until)
+    token = _DEADLINE.set(_Deadline(deadline, clock))
     try:
         yield
     finally:
         _DEADLINE.reset(token)
+
+
+def _fixed(until: datetime) -> Callable[[], datetime]:
+    return lambda: until
+
+
+def _earlier(
+    first: Callable[[], datetime], second: Callable[[], datetime]
+) -> Callable[[], datetime]:
+    return lambda: min(first(), second())
 
 
 def arm(request: httpx.Request) -> None:

@@ -493,15 +493,15 @@ class OutboxRepository:
 
     async def extend_claims(
         self, item_ids: Collection[int], worker: str, *, until: datetime
-    ) -> int:
+    ) -> set[int]:
         """Extend the claims ``worker`` holds on ``item_ids`` (its heartbeat while work is in
-        flight): one statement per 500 items, however many are in hand; returns how many
-        were still its own."""
+        flight): one statement per 500 items, however many are in hand; returns the ids
+        that were still its own (now held until ``until``)."""
         ids = sorted(item_ids)
-        extended = 0
+        extended: set[int] = set()
         for start in range(0, len(ids), 500):
             async with self._db.session() as session:
-                result = await session.execute(
+                result = await session.scalars(
                     update(OutboxItem)
                     .where(
                         OutboxItem.id.in_(ids[start : start + 500]),
@@ -509,8 +509,9 @@ class OutboxRepository:
                         OutboxItem.state == State.RUNNING,
                     )
                     .values(claimed_until=until)
+                    .returning(OutboxItem.id)
                 )
-                extended += int(result.rowcount)  # type: ignore[attr-defined]
+                extended.update(result.all())
         return extended
 
     async def requeue(self, item_id: int, *, actor: str, now: datetime) -> bool:

@@ -24,13 +24,15 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from syncengine.domain.backoff import BackoffPolicy, GiveUp, next_attempt
 from syncengine.errors import JiraError, SyncEngineError, WorkTimedOut
 from syncengine.jira.budget import Priority, request_priority
+from syncengine.jira.errors import JiraNotSent
+from syncengine.jira.send_by import send_before
 from syncengine.logs import bound
-from syncengine.store.create_records import SENT, UNKNOWN, CreateUnsettled
+from syncengine.store.create_records import SENT, UNKNOWN, CreateUnsettled, send_by
 from syncengine.store.outbox import OutboxRepository, OutboxWork
 from syncengine.store.work_kinds import SUPPORT_CREATE, TICKET_CREATE
 
@@ -39,6 +41,7 @@ __all__ = ["WORK_PRIORITIES", "BatchHandler", "Handler", "OutboxWorker", "Outcom
 log = logging.getLogger(__name__)
 
 _LONGEST_WAIT = 7 * 24 * 3600.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # a claim not in hand: nothing may go out
 _QUIET = timedelta(seconds=10)  # no transient Jira failure for this long: Jira answers again
 
 Handler = Callable[[OutboxWork], Awaitable[None]]
@@ -129,6 +132,8 @@ class OutboxWorker:
         self._resumed = asyncio.Event()  # set by resume() and stop()
         self._stopping = asyncio.Event()
         self._in_hand: dict[int, OutboxWork] = {}
+        # When each claim in hand runs out, as claimed or last extended by the heartbeat.
+        self._claim_ends: dict[int, datetime] = {}
         self._started: set[int] = set()
         self._units: dict[asyncio.Task[None], int] = {}
         # Per project id: its last transient Jira failure, and its last success after one.
@@ -144,22 +149,38 @@ class OutboxWorker:
         self._resumed.set()
         self._wakeup.set()
 
-    def _units_of(self, items: list[OutboxWork]) -> list[tuple[int, list[OutboxWork]]]:
+    def _units_of(
+        self, items: list[OutboxWork], claimed_at: datetime
+    ) -> list[tuple[int, list[OutboxWork]]]:
         by_project: dict[int, list[OutboxWork]] = {}
         for item in items:
             by_project.setdefault(item.project_id, []).append(item)
             self._in_hand[item.id] = item
+            self._claim_ends[item.id] = claimed_at + self.lease
         return list(by_project.items())
+
+    def _send_by(self, items: list[OutboxWork]) -> Callable[[], datetime]:
+        """When the work's Jira requests must have gone out: before the first of its
+        claims runs out as this worker last extended them (a process paused past that
+        sends nothing: another worker may hold the work by then)."""
+        ids = [item.id for item in items]
+        ends = self._claim_ends
+
+        def deadline() -> datetime:
+            return send_by(min(ends.get(i, _EPOCH) for i in ids))
+
+        return deadline
 
     async def run_once(self) -> int:
         """Claim one batch of due items and run them all; returns how many were claimed."""
         await self._wake_recovered()
+        now = self.clock()
         items = await self.outbox.claim(
-            self.worker_id, now=self.clock(), lease=self.lease, limit=self.batch_size
+            self.worker_id, now=now, lease=self.lease, limit=self.batch_size
         )
         heartbeat = asyncio.create_task(self._heartbeat(), name="outbox-heartbeat")
         try:
-            await asyncio.gather(*(self._run_unit(p, u) for p, u in self._units_of(items)))
+            await asyncio.gather(*(self._run_unit(p, u) for p, u in self._units_of(items, now)))
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -180,7 +201,10 @@ class OutboxWorker:
             # One statement for every item in hand: one per item took longer than the lease
             # itself with a few hundred in hand on a loaded database, and claims ran out.
             try:
-                await self.outbox.extend_claims(in_hand, self.worker_id, until=until)
+                extended = await self.outbox.extend_claims(in_hand, self.worker_id, until=until)
+                for item_id in extended:
+                    if item_id in self._claim_ends:
+                        self._claim_ends[item_id] = until
             except SyncEngineError:
                 log.warning(
                     "outbox worker %s could not extend its %d claims",
@@ -251,16 +275,17 @@ class OutboxWorker:
             in_flight[project] = in_flight.get(project, 0) + 1
         full = {p for p, n in in_flight.items() if n >= self.project_concurrency}
         await self._wake_recovered()
+        now = self.clock()
         items = await self.outbox.claim(
             self.worker_id,
-            now=self.clock(),
+            now=now,
             lease=self.lease,
             limit=self.batch_size,
             exclude_projects=full,
         )
         if not items and not full:
             self._progress()  # nothing due for us: idle is progress
-        for project, unit in self._units_of(items):
+        for project, unit in self._units_of(items, now):
             task = asyncio.create_task(self._run_unit(project, unit), name="outbox-unit")
             self._units[task] = project
             task.add_done_callback(self._unit_done)
@@ -319,6 +344,7 @@ class OutboxWorker:
         finally:
             for item in items:
                 self._in_hand.pop(item.id, None)
+                self._claim_ends.pop(item.id, None)
         for result in results:
             if isinstance(result, asyncio.CancelledError):
                 raise result
@@ -343,7 +369,10 @@ class OutboxWorker:
             self._started.add(item.id)
             error: BaseException | None = None
             try:
-                with request_priority(WORK_PRIORITIES.get(item.kind, Priority.SYNC)):
+                with (
+                    request_priority(WORK_PRIORITIES.get(item.kind, Priority.SYNC)),
+                    send_before(self._send_by([item]), self.clock),
+                ):
                     async with asyncio.timeout(self.item_deadline):
                         await handler(item)
             except TimeoutError:
@@ -361,7 +390,10 @@ class OutboxWorker:
         async with project_slots, self._slots:
             self._started.update(item.id for item in items)
             try:
-                with request_priority(WORK_PRIORITIES.get(kind, Priority.SYNC)):
+                with (
+                    request_priority(WORK_PRIORITIES.get(kind, Priority.SYNC)),
+                    send_before(self._send_by(items), self.clock),
+                ):
                     async with asyncio.timeout(self.item_deadline):
                         outcomes = await self.batch_handlers[kind](items)
             except TimeoutError:
@@ -388,7 +420,8 @@ class OutboxWorker:
             if item.project_id in self._failing:
                 self._answered[item.project_id] = self.clock()
         elif isinstance(error, JiraError):
-            if error.transient and not isinstance(error, CreateUnsettled):  # (not Jira's doing)
+            if error.transient and not isinstance(error, CreateUnsettled | JiraNotSent):
+                # (neither is Jira's doing)
                 self._failing[item.project_id] = self.clock()
             await self._failed(item, error.user_message(), error.transient, error.retry_after)
         elif isinstance(error, SyncEngineError):

@@ -7,11 +7,15 @@ import logging
 import random
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
+import respx
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from syncengine.domain.backoff import BackoffPolicy
 from syncengine.errors import JiraPermanentError, JiraTransientError
+from syncengine.jira import JiraClient, JiraConfig
 from syncengine.store.database import Database
 from syncengine.store.outbox import OutboxRepository, OutboxWork, State
 from syncengine.store.projects import ProjectRepository
@@ -131,7 +135,7 @@ async def test_a_heartbeat_extends_only_the_named_claims_of_its_worker(db: Datab
     theirs = next(i for i in ids if i not in mine)
     later = T0 + timedelta(seconds=50)
     # The other worker's claim and a crashed item (not named) are left to expire.
-    assert await outbox.extend_claims([mine[0], theirs], "w1", until=later + LEASE) == 1
+    assert await outbox.extend_claims([mine[0], theirs], "w1", until=later + LEASE) == {mine[0]}
     taken = await outbox.claim("w3", now=T0 + LEASE + timedelta(seconds=1), lease=LEASE)
     assert sorted(t.id for t in taken) == sorted([mine[1], theirs])
 
@@ -411,3 +415,49 @@ async def test_when_jira_answers_again_its_projects_backed_off_items_are_due(
     assert (calls[again], calls[storm]) == (2, 3)
     assert await state(late) == State.PENDING
     assert calls[late] == 1
+
+
+@pytest.mark.parametrize("paused", [False, True])
+async def test_a_handler_paused_past_its_claim_sends_nothing_to_jira(
+    db: Database, respx_mock: respx.MockRouter, paused: bool
+) -> None:
+    """Any kind of work, not only creates: a worker stopped past its lease (SIGSTOP) must
+    not act on an item another worker may hold by then."""
+    outbox = OutboxRepository(db)
+    clock = Clock()
+    pid = await _project(db)
+    item = await _add(db, pid, "comment")
+    route = respx_mock.post("https://jira.example.com/rest/api/2/issue/C-1/comment").mock(
+        return_value=httpx.Response(201, json={"id": "1"})
+    )
+    jira = JiraClient.open(
+        JiraConfig(
+            site="https://jira.example.com",
+            deployment="datacenter",
+            api_version=2,
+            user="bot",
+            token=SecretStr("t0ken"),
+        )
+    )
+
+    async def comment(work: OutboxWork) -> None:
+        if paused:
+            clock.now += LEASE  # stopped right here, past the lease
+        ctx = jira.session.context("comment on C-1")
+        await jira.session.request("POST", "/issue/C-1/comment", context=ctx, json={})
+
+    worker = OutboxWorker(outbox, {"comment": comment}, worker_id="w", clock=clock, lease=LEASE)
+    try:
+        await worker.drain()
+    finally:
+        await jira.aclose()
+    state = await outbox.get(item)
+    assert state is not None
+    if paused:
+        assert route.call_count == 0
+        assert state.state == State.PENDING
+        assert state.last_error is not None
+        assert "not sent" in state.last_error
+    else:
+        assert route.call_count == 1
+        assert state.state == State.DONE

@@ -25,9 +25,7 @@ def test_handlers_are_frozen_keyword_only_dataclasses(handler: Any) -> None:
     required = {
         f.name
         for f in dataclasses.fields(made)
-        if f.init
-        and f.default is dataclasses.MISSING
-        and f.default_factory is dataclasses.MISSING
+        if f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     }
     assert required == set(parts)
     with pytest.raises(TypeError):
