@@ -61,7 +61,15 @@ class GroupFold:
     stored_count: int = 0
     new: bool = False
     state: str = "open"
+    # A hook that changed the state mid-batch (a regression reopening the group at its
+    # report ``state_from``) leaves the state the earlier reports met in ``state_before``.
+    state_before: str | None = None
+    state_from: int = 0
+    # The submission (index in BatchFold.members) that brought the group's first report:
+    # only its reports say "new group" when the batch created the group.
+    first_submission: int = 0
     _assigned: Assigned | None = None
+    _assigned_later: Assigned | None = None
     # Every report of the batch, in arrival order (references, not copies): fold
     # hooks such as the regression check must see each one, not only the samples.
     reports: list[CrashReport] = field(default_factory=list)
@@ -84,11 +92,17 @@ class GroupFold:
         start = max(0, len(self.reports) - self.samples_newest)
         return list(enumerate(self.reports[start:], start))
 
-    def assigned(self) -> Assigned:
-        """Where the group's reports landed (one shared value per group)."""
-        if self._assigned is None:
-            self._assigned = Assigned(group_id=self.group_id, new_group=self.new)
-        return self._assigned
+    def assigned(self, submission: int) -> Assigned:
+        """Where the reports of ``submission`` in this group landed (values shared): a group
+        the batch created is new to the submission that brought its first report only, as
+        if each submission had been stored on its own."""
+        if submission == self.first_submission or not self.new:
+            if self._assigned is None:
+                self._assigned = Assigned(group_id=self.group_id, new_group=self.new)
+            return self._assigned
+        if self._assigned_later is None:
+            self._assigned_later = Assigned(group_id=self.group_id, new_group=False)
+        return self._assigned_later
 
 
 class BatchFold:
@@ -124,6 +138,7 @@ class BatchFold:
                     first=report,
                     samples_first=self.samples_first,
                     samples_newest=self.samples_newest,
+                    first_submission=len(self.members),
                 )
             _fold_report(group, report, self.names)
             members.append(group)

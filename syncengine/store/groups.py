@@ -13,8 +13,8 @@ The write path is shaped by what a commit costs, which is the pages it dirties:
 
 First and last seen are the earliest and latest report timestamps; first and
 last version are the versions of the earliest and latest reports that carried
-one, as far as a batch can tell (a batch reaching back before the group's first
-report brings the version of its own earliest versioned report).
+one (their times are stored beside them, so batched or one by one, in any order,
+the same reports give the same versions).
 
 Every statement is an ``INSERT ... ON CONFLICT DO UPDATE`` adding the batch's
 counts to what is stored (``count = count + excluded.count``), the same SQL on
@@ -62,32 +62,39 @@ FIELD_LIMITS = {
 }
 
 _CHUNK = 500  # names per IN (...) lookup
-_MAX_GROUP_ROWS = 512  # rows per multi-row INSERT ... RETURNING (12 parameters each)
+_MAX_GROUP_ROWS = 512  # rows per multi-row INSERT ... RETURNING (14 parameters each)
 _NAMES_CACHE_MAX = 100_000
 
 _GROUP_COLUMNS = (
     "project_id, fingerprint, state, classifier, message, count, first_seen, last_seen,"
-    " first_version, last_version, regression_count, updated_at"
+    " first_version, last_version, first_version_at, last_version_at, regression_count,"
+    " updated_at"
 )
 _GROUP_INSERT = f"INSERT INTO error_groups ({_GROUP_COLUMNS})"
-_GROUP_UPSERT_TAIL = """
+# A batch's version replaces the stored one when its report is earlier (first) or not
+# earlier (last) than the one the stored version came from, or none is stored.
+_EARLIER = """excluded.first_version_at IS NOT NULL AND (error_groups.first_version_at IS NULL
+    OR excluded.first_version_at < error_groups.first_version_at)"""
+_LATER = """excluded.last_version_at IS NOT NULL AND (error_groups.last_version_at IS NULL
+    OR excluded.last_version_at >= error_groups.last_version_at)"""
+_GROUP_UPSERT_TAIL = f"""
 ON CONFLICT (project_id, fingerprint) DO UPDATE SET
   count = error_groups.count + excluded.count,
-  first_version = CASE
-    WHEN excluded.first_seen < error_groups.first_seen AND excluded.first_version IS NOT NULL
-    THEN excluded.first_version ELSE COALESCE(error_groups.first_version, excluded.first_version)
-  END,
-  last_version = CASE
-    WHEN excluded.last_seen >= error_groups.last_seen AND excluded.last_version IS NOT NULL
-    THEN excluded.last_version ELSE COALESCE(error_groups.last_version, excluded.last_version)
-  END,
+  first_version = CASE WHEN {_EARLIER}
+    THEN excluded.first_version ELSE error_groups.first_version END,
+  first_version_at = CASE WHEN {_EARLIER}
+    THEN excluded.first_version_at ELSE error_groups.first_version_at END,
+  last_version = CASE WHEN {_LATER}
+    THEN excluded.last_version ELSE error_groups.last_version END,
+  last_version_at = CASE WHEN {_LATER}
+    THEN excluded.last_version_at ELSE error_groups.last_version_at END,
   first_seen = CASE WHEN excluded.first_seen < error_groups.first_seen
     THEN excluded.first_seen ELSE error_groups.first_seen END,
   last_seen = CASE WHEN excluded.last_seen > error_groups.last_seen
     THEN excluded.last_seen ELSE error_groups.last_seen END,
   updated_at = excluded.updated_at
 RETURNING id, project_id, fingerprint, count, state"""
-_GROUP_UPSERT = f"{_GROUP_INSERT} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){_GROUP_UPSERT_TAIL}"
+_GROUP_UPSERT = f"{_GROUP_INSERT} VALUES ({', '.join('?' * 14)}){_GROUP_UPSERT_TAIL}"
 
 _COUNT_UPSERT = """
 INSERT INTO attribute_counts (group_id, attribute_id, value, count, last_seen)
@@ -107,9 +114,11 @@ _GROUP_STAGE = Stage(
     "fold_groups",
     "project_id bigint, fingerprint text, state text, classifier text, message text,"
     " count bigint, first_seen timestamptz, last_seen timestamptz, first_version text,"
-    " last_version text, regression_count integer, updated_at timestamptz",
-    ("int8", "text", "text", "text", "text", "int8")  # noqa: RUF005 - two lines of six
-    + ("timestamptz", "timestamptz", "text", "text", "int4", "timestamptz"),
+    " last_version text, first_version_at timestamptz, last_version_at timestamptz,"
+    " regression_count integer, updated_at timestamptz",
+    ("int8", "text", "text", "text", "text", "int8")  # noqa: RUF005 - two lines
+    + ("timestamptz", "timestamptz", "text", "text", "timestamptz", "timestamptz", "int4")
+    + ("timestamptz",),
     f"{_GROUP_INSERT} SELECT * FROM fold_groups{_GROUP_UPSERT_TAIL}",  # noqa: S608 - constants
 )
 _COUNT_STAGE = Stage(
@@ -179,7 +188,9 @@ class GroupRepository:
         """Fold every report of ``submissions`` ((project id, reports) pairs) in one transaction.
 
         Returns, per submission and per report in order, the report's group and
-        whether this batch created it. Nothing is stored unless everything is.
+        whether it is new to that submission (the batch created it, and no earlier
+        submission of the batch brought it a report), as if each came on its own.
+        Nothing is stored unless everything is.
         Raises StoreError (nothing stored) or ValueError for a report without a
         fingerprint.
         """
@@ -219,8 +230,8 @@ class GroupRepository:
         for callback in self.after_commit:
             callback()
         results: list[list[Assigned]] = []
-        for members in batch.members:
-            results.append([group.assigned() for group in members])
+        for submission, members in enumerate(batch.members):
+            results.append([group.assigned(submission) for group in members])
         return results
 
     async def snapshot(self, group_id: int, *, top: int | None = None) -> GroupSnapshot:
@@ -311,6 +322,8 @@ class GroupRepository:
                 self._time(g.last_seen),
                 g.first_version,
                 g.last_version,
+                None if g.first_version_at is None else self._time(g.first_version_at),
+                None if g.last_version_at is None else self._time(g.last_version_at),
                 0,
                 updated_at,
             )

@@ -178,6 +178,10 @@ class ErrorGroup(Base):
     last_seen: Mapped[datetime]
     first_version: Mapped[str | None] = mapped_column(String(128))
     last_version: Mapped[str | None] = mapped_column(String(128))
+    # The times of the reports those versions came from (the earliest and the latest
+    # report that carried a version), so that any batch can tell which comes first.
+    first_version_at: Mapped[datetime | None]
+    last_version_at: Mapped[datetime | None]
     resolve_rule: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     resolved_at: Mapped[datetime | None]
     regression_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -107,25 +107,29 @@ class TicketPlanner:
 
         Report ``i`` of the batch brought the group's count to ``before + i + 1``, so only
         the reports from the one that reached the threshold on can make it due, and any
-        one of those whose attributes pass the filters does. Batched or one per request,
-        the same reports give the same ticket.
+        one of those whose attributes pass the filters in the state it met does (a
+        regression reopens the group at one report: those before it met it resolved).
+        Batched or one per request, the same reports give the same ticket.
         """
         state = GroupState(group.state)
+        earlier = GroupState(group.state_before) if group.state_before else state
         in_window = windowed.get(group.group_id)
         counted = group.stored_count if rules.window_minutes is None else (in_window or 0)
         before = counted - group.count
-        reports = group.reports[max(0, rules.min_occurrences - before - 1) :]
+        start = max(0, rules.min_occurrences - before - 1)
         names = [item.attribute for item in rules.filters]
-        tried: set[tuple[str | None, ...]] = set()
-        for report in reports:
+        tried: set[tuple[object, ...]] = set()
+        for index in range(start, len(group.reports)):
+            report = group.reports[index]
+            met = earlier if index < group.state_from else state  # as a hook changed it
             if names:  # the filters read only their attributes: one check per distinct set
-                key = tuple(report.attributes.get(name) for name in names)
+                key = (met, *(report.attributes.get(name) for name in names))
                 if key in tried:
                     continue
                 tried.add(key)
             decision = ticket_due(
                 rules,
-                state=state,
+                state=met,
                 has_ticket=False,
                 count=group.stored_count,
                 count_in_window=in_window,
@@ -133,7 +137,7 @@ class TicketPlanner:
             )
             if isinstance(decision, TicketDue):
                 return decision.reason
-            if not names:
+            if not names and met is state:
                 return None  # nothing else depends on the report
         return None
 

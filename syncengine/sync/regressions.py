@@ -124,7 +124,9 @@ class RegressionHook:
                 else None
             )
             count = reopen_regressed(conn, group, audit=audit, outbox=outbox, now=now)
-            # The hooks after this one (ticket rules) see the state this one left.
+            # The hooks after this one (ticket rules) see the state this one left, from the
+            # report that reopened the group on; the reports before it met the old state.
+            fold.state_before, fold.state_from = fold.state, regressed.report_index
             fold.state = group_state(conn, group.id) if count is None else "open"
             if count is not None:
                 log.info("group %s regressed (#%s): %s", group.id, count, audit["rule_text"])

@@ -165,6 +165,51 @@ async def test_a_batch_queues_what_single_reports_would(
     assert queued == (["batched", "single"] if due else [])
 
 
+@pytest.mark.parametrize(
+    ("batch", "due"),
+    [
+        # The production crash came while the group was still resolved (a never-state).
+        ([("1.9", "production"), ("2.0", "staging")], False),
+        # It came after the staging one in 2.0 had reopened the group.
+        ([("2.0", "staging"), ("2.1", "production")], True),
+    ],
+)
+async def test_a_regression_mid_batch_holds_only_for_the_reports_after_it(
+    database_url: str, batch: list[tuple[str, str]], due: bool
+) -> None:
+    clock = Clock()
+    container, _ = await engine(
+        database_url,
+        clock,
+        rules={
+            "never_states": ["muted", "resolved"],
+            "filters": [{"attribute": "environment", "op": "equals", "value": "production"}],
+        },
+    )
+    rule = [{"type": "version_ge", "field": "version", "version": "2.0"}]
+    try:
+        group_ids = {}
+        for way in ("batched", "single"):
+            [first] = await ingest(container, [crash(way, environment="staging")])
+            group_ids[first.group_id] = way
+            await container.changes.set_state(
+                first.group_id, GroupState.RESOLVED, actor="t", resolve_rule=rule
+            )
+        reports = {
+            way: [crash(way, version=v, environment=env) for v, env in batch]
+            for way in ("batched", "single")
+        }
+        await ingest(container, reports["batched"])
+        for one in reports["single"]:
+            await ingest(container, [one])
+        for group_id in group_ids:
+            assert (await container.groups.snapshot(group_id)).state is GroupState.OPEN
+        queued = sorted(group_ids[item.group_id] for item in await container.outbox.list())
+    finally:
+        await container.aclose()
+    assert queued == (["batched", "single"] if due else [])
+
+
 async def test_window_counts_only_recent_occurrences(database_url: str) -> None:
     clock = Clock()
     container, _ = await engine(

@@ -96,6 +96,67 @@ async def test_fold_counts_first_last_and_versions(db: Database) -> None:
     assert (await repo.snapshot(b1.group_id)).count == 1
 
 
+# (minute, version) of reports: the stored first, then what follows.
+_VERSION_CASES = [
+    # A report without a version before the stored first, one with 2.0 after it.
+    ([(10, "1.0")], [(5, None), (20, "2.0")], ("1.0", "2.0")),
+    # The stored last is 3.5 at minute 35; then 3.0 at 30 and one without at 40.
+    ([(35, "3.5")], [(30, "3.0"), (40, None)], ("3.0", "3.5")),
+    # The stored group's first reports carry no version; a later batch reaches back.
+    ([(10, None), (12, "1.2")], [(11, "1.1"), (3, None)], ("1.1", "1.2")),
+    # Out of order, and equal times: the later arrival is the last.
+    ([(10, "1.0")], [(30, "3.0"), (1, "0.1"), (30, "3.1")], ("0.1", "3.1")),
+]
+
+
+@pytest.mark.parametrize(("stored", "then", "expected"), _VERSION_CASES)
+async def test_first_and_last_version_do_not_depend_on_batching(
+    db: Database,
+    stored: list[tuple[int, str | None]],
+    then: list[tuple[int, str | None]],
+    expected: tuple[str, str],
+) -> None:
+    """The versions of the earliest and latest reports that carried one, whether the
+    reports came in one batch, one per batch, or all at once."""
+    pid = await project_id(db)
+    repo = GroupRepository(db)
+    everything = [*stored, *then]
+    ways = {
+        "batched": [stored, then],
+        "single": [[one] for one in everything],
+        "at once": [everything],
+    }
+    for way, batches in ways.items():
+        group_id = None
+        for batch in batches:
+            folded = await repo.fold(
+                [(pid, [report(way, minute, version=v) for minute, v in batch])], now=T0
+            )
+            group_id = folded[0][0].group_id
+        assert group_id is not None
+        snap = await repo.snapshot(group_id)
+        assert (snap.first_version, snap.last_version) == expected, way
+
+
+async def test_a_group_is_new_only_to_the_submission_that_brought_it(db: Database) -> None:
+    """Two requests folded in one batch, each with the same new fingerprint: the second
+    did not create the group, as it would not have on its own."""
+    pid = await project_id(db)
+    repo = GroupRepository(db)
+    first, second, third = await repo.fold(
+        [
+            (pid, [report("shared"), report("shared", 1)]),
+            (pid, [report("shared", 2), report("own", 2)]),
+            (pid, [report("own", 3)]),
+        ],
+        now=T0,
+    )
+    assert [a.new_group for a in first] == [True, True]
+    assert [a.new_group for a in second] == [False, True]
+    assert [a.new_group for a in third] == [False]
+    assert {a.group_id for a in [*first, second[0]]} == {first[0].group_id}
+
+
 async def test_attribute_counts_are_ranked(db: Database) -> None:
     pid = await project_id(db)
     repo = GroupRepository(db)

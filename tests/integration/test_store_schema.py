@@ -116,3 +116,54 @@ async def test_a_fold_transaction_commits_whole_or_not_at_all_off_the_event_loop
     with pytest.raises(StoreError, match="closed"):
         await db.run_bulk(lambda c: write(c, False))
     await db.aclose()  # twice is harmless
+
+
+def test_migration_0019_gives_stored_versions_their_groups_times(database_url: str) -> None:
+    """Groups stored before 0019 keep their versions; their times are first and last seen."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from syncengine.store.migrate import alembic_config, upgrade
+
+    url = sync_url(database_url)
+    command.downgrade(alembic_config(url), "0018")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM error_groups"))
+            conn.execute(text("DELETE FROM projects"))
+            conn.execute(
+                text(
+                    "INSERT INTO projects (id, slug, name, integration_active, created_at,"
+                    " updated_at) VALUES (1, 'p', '', true, :t, :t)"
+                ),
+                {"t": "2026-12-01 10:00:00"},
+            )
+            for n, (first, last) in enumerate([("1.0", "2.0"), (None, None)]):
+                conn.execute(
+                    text(
+                        "INSERT INTO error_groups (project_id, fingerprint, state, classifier,"
+                        " message, count, first_seen, last_seen, first_version, last_version,"
+                        " regression_count, updated_at) VALUES (1, :fp, 'open', '', '', 1,"
+                        " :first_seen, :last_seen, :first, :last, 0, :last_seen)"
+                    ),
+                    {
+                        "fp": f"g{n}",
+                        "first_seen": "2026-12-01 10:00:00",
+                        "last_seen": "2026-12-02 11:00:00",
+                        "first": first,
+                        "last": last,
+                    },
+                )
+        upgrade(database_url)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT fingerprint, first_version_at = first_seen,"
+                    " last_version_at = last_seen, first_version_at IS NULL"
+                    " FROM error_groups ORDER BY fingerprint"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in rows] == [("g0", True, True, False), ("g1", None, None, True)]
