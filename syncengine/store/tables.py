@@ -178,10 +178,8 @@ class ErrorGroup(Base):
     last_seen: Mapped[datetime]
     first_version: Mapped[str | None] = mapped_column(String(128))
     last_version: Mapped[str | None] = mapped_column(String(128))
-    # The times of the reports those versions came from (the earliest and the latest
-    # report that carried a version), so that any batch can tell which comes first.
-    first_version_at: Mapped[datetime | None]
-    last_version_at: Mapped[datetime | None]
+    first_version_at: Mapped[datetime | None]  # when those two were seen: a batch compares
+    last_version_at: Mapped[datetime | None]  # its earliest/latest versioned report's time
     resolve_rule: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     resolved_at: Mapped[datetime | None]
     regression_count: Mapped[int] = mapped_column(Integer, default=0)
