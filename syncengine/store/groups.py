@@ -44,6 +44,7 @@ from syncengine.store.pg_copy import (
     power_of_two_chunks,
     upsert_rows,
 )
+from syncengine.store.tables import to_epoch_ms
 
 __all__ = ["FIELD_LIMITS", "Assigned", "FoldHook", "GroupPage", "GroupRepository"]
 
@@ -67,27 +68,27 @@ _NAMES_CACHE_MAX = 100_000
 
 _GROUP_COLUMNS = (
     "project_id, fingerprint, state, classifier, message, count, first_seen, last_seen,"
-    " first_version, last_version, first_version_at, last_version_at, regression_count,"
+    " first_version, last_version, first_version_ms, last_version_ms, regression_count,"
     " updated_at"
 )
 _GROUP_INSERT = f"INSERT INTO error_groups ({_GROUP_COLUMNS})"
 # A batch's version replaces the stored one when its report is earlier (first) or not
 # earlier (last) than the one the stored version came from, or none is stored.
-_EARLIER = """excluded.first_version_at IS NOT NULL AND (error_groups.first_version_at IS NULL
-    OR excluded.first_version_at < error_groups.first_version_at)"""
-_LATER = """excluded.last_version_at IS NOT NULL AND (error_groups.last_version_at IS NULL
-    OR excluded.last_version_at >= error_groups.last_version_at)"""
+_EARLIER = """excluded.first_version_ms IS NOT NULL AND (error_groups.first_version_ms IS NULL
+    OR excluded.first_version_ms < error_groups.first_version_ms)"""
+_LATER = """excluded.last_version_ms IS NOT NULL AND (error_groups.last_version_ms IS NULL
+    OR excluded.last_version_ms >= error_groups.last_version_ms)"""
 _GROUP_UPSERT_TAIL = f"""
 ON CONFLICT (project_id, fingerprint) DO UPDATE SET
   count = error_groups.count + excluded.count,
   first_version = CASE WHEN {_EARLIER}
     THEN excluded.first_version ELSE error_groups.first_version END,
-  first_version_at = CASE WHEN {_EARLIER}
-    THEN excluded.first_version_at ELSE error_groups.first_version_at END,
+  first_version_ms = CASE WHEN {_EARLIER}
+    THEN excluded.first_version_ms ELSE error_groups.first_version_ms END,
   last_version = CASE WHEN {_LATER}
     THEN excluded.last_version ELSE error_groups.last_version END,
-  last_version_at = CASE WHEN {_LATER}
-    THEN excluded.last_version_at ELSE error_groups.last_version_at END,
+  last_version_ms = CASE WHEN {_LATER}
+    THEN excluded.last_version_ms ELSE error_groups.last_version_ms END,
   first_seen = CASE WHEN excluded.first_seen < error_groups.first_seen
     THEN excluded.first_seen ELSE error_groups.first_seen END,
   last_seen = CASE WHEN excluded.last_seen > error_groups.last_seen
@@ -114,10 +115,10 @@ _GROUP_STAGE = Stage(
     "fold_groups",
     "project_id bigint, fingerprint text, state text, classifier text, message text,"
     " count bigint, first_seen timestamptz, last_seen timestamptz, first_version text,"
-    " last_version text, first_version_at timestamptz, last_version_at timestamptz,"
+    " last_version text, first_version_ms bigint, last_version_ms bigint,"
     " regression_count integer, updated_at timestamptz",
     ("int8", "text", "text", "text", "text", "int8")  # noqa: RUF005 - two lines
-    + ("timestamptz", "timestamptz", "text", "text", "timestamptz", "timestamptz", "int4")
+    + ("timestamptz", "timestamptz", "text", "text", "int8", "int8", "int4")
     + ("timestamptz",),
     f"{_GROUP_INSERT} SELECT * FROM fold_groups{_GROUP_UPSERT_TAIL}",  # noqa: S608 - constants
 )
@@ -322,8 +323,8 @@ class GroupRepository:
                 self._time(g.last_seen),
                 g.first_version,
                 g.last_version,
-                None if g.first_version_at is None else self._time(g.first_version_at),
-                None if g.last_version_at is None else self._time(g.last_version_at),
+                None if g.first_version_at is None else to_epoch_ms(g.first_version_at),
+                None if g.last_version_at is None else to_epoch_ms(g.last_version_at),
                 0,
                 updated_at,
             )

@@ -178,8 +178,8 @@ class ErrorGroup(Base):
     last_seen: Mapped[datetime]
     first_version: Mapped[str | None] = mapped_column(String(128))
     last_version: Mapped[str | None] = mapped_column(String(128))
-    first_version_at: Mapped[datetime | None]  # when those two were seen: a batch compares
-    last_version_at: Mapped[datetime | None]  # its earliest/latest versioned report's time
+    first_version_ms: Mapped[int | None] = mapped_column(BigInteger)  # when those two were
+    last_version_ms: Mapped[int | None] = mapped_column(BigInteger)  # seen (epoch ms)
     resolve_rule: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     resolved_at: Mapped[datetime | None]
     regression_count: Mapped[int] = mapped_column(Integer, default=0)

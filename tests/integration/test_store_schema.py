@@ -120,10 +120,13 @@ async def test_a_fold_transaction_commits_whole_or_not_at_all_off_the_event_loop
 
 def test_migration_0019_gives_stored_versions_their_groups_times(database_url: str) -> None:
     """Groups stored before 0019 keep their versions; their times are first and last seen."""
+    from datetime import UTC, datetime
+
     from alembic import command
     from sqlalchemy import text
 
     from syncengine.store.migrate import alembic_config, upgrade
+    from syncengine.store.tables import to_epoch_ms
 
     url = sync_url(database_url)
     command.downgrade(alembic_config(url), "0018")
@@ -149,7 +152,7 @@ def test_migration_0019_gives_stored_versions_their_groups_times(database_url: s
                     ),
                     {
                         "fp": f"g{n}",
-                        "first_seen": "2026-12-01 10:00:00",
+                        "first_seen": "2026-12-01 10:00:00.123456",
                         "last_seen": "2026-12-02 11:00:00",
                         "first": first,
                         "last": last,
@@ -159,11 +162,12 @@ def test_migration_0019_gives_stored_versions_their_groups_times(database_url: s
         with engine.connect() as conn:
             rows = conn.execute(
                 text(
-                    "SELECT fingerprint, first_version_at = first_seen,"
-                    " last_version_at = last_seen, first_version_at IS NULL"
+                    "SELECT fingerprint, first_version_ms, last_version_ms"
                     " FROM error_groups ORDER BY fingerprint"
                 )
             ).all()
     finally:
         engine.dispose()
-    assert [tuple(row) for row in rows] == [("g0", True, True, False), ("g1", None, None, True)]
+    first = to_epoch_ms(datetime(2026, 12, 1, 10, 0, 0, 123000, tzinfo=UTC))
+    last = to_epoch_ms(datetime(2026, 12, 2, 11, 0, tzinfo=UTC))
+    assert [tuple(row) for row in rows] == [("g0", first, last), ("g1", None, None)]
