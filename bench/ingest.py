@@ -130,7 +130,7 @@ async def run_engine(
     *,
     hooks: bool = True,
     fingerprints: int = FINGERPRINTS,
-    cache_mib: int = 64,
+    cache_mib: int = 32,
 ) -> Run:
     """Reports per second through BatchWriter, RSS at 100 k and at the end (MiB).
 
@@ -341,8 +341,8 @@ def main() -> None:
     parser.add_argument(
         "--cache-mib",
         type=int,
-        default=64,
-        help="the fold connection's SQLite page cache (ingest.sqlite_cache_mib; default 64)",
+        default=32,
+        help="the fold connection's SQLite page cache (ingest.sqlite_cache_mib; default 32)",
     )
     parser.add_argument(
         "--rounds", type=int, default=1, help="engine/reference rounds (best of each is kept)"

@@ -164,7 +164,7 @@ class IngestSettings(_Section):
     batch_max_reports: int = Field(5000, gt=0)
     batch_max_delay_ms: int = Field(50, ge=0)
     token_cache_seconds: float = Field(10.0, ge=0)
-    sqlite_cache_mib: int = Field(64, ge=1)
+    sqlite_cache_mib: int = Field(32, ge=1)
 
 
 def _client_default(name: str) -> Any:

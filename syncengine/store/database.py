@@ -160,7 +160,7 @@ class Database:
         *,
         echo: bool = False,
         pool_size: int = 10,
-        bulk_cache_mib: int = 64,
+        bulk_cache_mib: int = 32,
         idle_in_transaction_seconds: float = 60.0,
     ) -> None:
         self.url = async_url(url)
