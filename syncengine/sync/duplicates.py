@@ -125,16 +125,19 @@ class DuplicateSweep:
     async def _close(
         self, client: JiraClient, duplicate: JiraIssue, keep: str, project_id: int, group_id: int
     ) -> None:
-        # Each step is safe to repeat: a sweep cut short is finished by the next one.
+        # Each step is safe to repeat (the comment is looked for first): a sweep cut short
+        # is finished by the next one.
         await client.link_issues("Duplicate", outward=duplicate.key, inward=keep)
         done = duplicate.status is not None and duplicate.status.category_key == "done"
         if not done:
             await self._to_done(client, duplicate.key)
-        await client.add_comment(
-            duplicate.key,
-            f"Duplicate of {keep}: syncengine made a second issue for one error group (Jira "
-            f"had not yet shown the first when the create was retried). Follow {keep}.",
-        )
+        marker = f"Duplicate of {keep}: syncengine made a second issue"
+        if not any(marker in c.text for c in await client.comments(duplicate.key)):
+            await client.add_comment(
+                duplicate.key,
+                f"{marker} for one error group (Jira had not yet shown the first when the "
+                f"create was retried). Follow {keep}.",
+            )
         found = identity_of(duplicate) or {}
         label = identity_label(str(found.get("group")))
         await client.edit_issue(duplicate.key, update={"labels": [{"remove": label}]}, notify=False)

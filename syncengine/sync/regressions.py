@@ -36,6 +36,7 @@ from syncengine.domain.regression import (
 )
 from syncengine.domain.resolve import InvalidRule, ReportFacts, ResolveRule
 from syncengine.domain.versions import VersionScheme
+from syncengine.jira.client import JiraClient
 from syncengine.jira.parsing import parse_datetime
 from syncengine.logs import bind
 from syncengine.store.batch_fold import GroupFold
@@ -58,6 +59,8 @@ from syncengine.sync.tickets import CREATE, TicketService, group_key
 __all__ = ["REGRESSION", "RegressionCheck", "RegressionHook", "RegressionJira"]
 
 log = logging.getLogger(__name__)
+# Noted on a link.regression item before its comment is sent: a later try looks for it first.
+_COMMENT_SENT = "comment_sent"
 
 REGRESSION = LINK_REGRESSION
 
@@ -223,7 +226,14 @@ class RegressionJira:
         if isinstance(action, ReopenIssue):
             await self._executor.sync(slug, link, item_id=work.id)
             if not payload.get("commented"):
-                await self._executor.client(slug).add_comment(link.issue_id, action.comment)
+                count = int(payload.get("regression_count") or 1)
+                await self._comment_once(
+                    work,
+                    self._executor.client(slug),
+                    link.issue_id,
+                    action.comment,
+                    marker=f"this is regression #{count} of this error.",
+                )
                 await self._store.note(work.id, "commented", True)
             return
         await self._replace(work, group_id, slug, link.issue_key, action)
@@ -272,8 +282,9 @@ class RegressionJira:
             return
         slug = await self._executor.slug_of(work.project_id)
         client = self._executor.client(slug)
-        comment = f"{work.payload.get('comment') or ''}\nPreviously tracked in {old_key}."
-        await client.add_comment(link.issue_id, comment.strip())
+        marker = f"Previously tracked in {old_key}."
+        comment = f"{work.payload.get('comment') or ''}\n{marker}"
+        await self._comment_once(work, client, link.issue_id, comment.strip(), marker=marker)
         await client.create_remote_link(
             link.issue_id,
             url=f"{client.config.site}/browse/{old_key}",
@@ -281,3 +292,16 @@ class RegressionJira:
             global_id=f"syncengine-regression-{old_key}",
         )
         await self._store.note(work.id, "commented", True)
+
+    async def _comment_once(
+        self, work: OutboxWork, client: JiraClient, issue_id: str, text: str, *, marker: str
+    ) -> None:
+        """Comment ``text`` on the issue once, across retries: noted before it is sent, and
+        after a try that may have posted it (a lost answer, a stop) looked for by
+        ``marker`` (a line only this comment has) before it is sent again."""
+        if work.payload.get(_COMMENT_SENT):
+            if any(marker in comment.text for comment in await client.comments(issue_id)):
+                return
+        else:
+            await self._store.note(work.id, _COMMENT_SENT, True)
+        await client.add_comment(issue_id, text)

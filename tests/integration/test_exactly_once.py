@@ -399,3 +399,32 @@ async def test_the_sweep_closes_a_duplicate_made_under_a_lag_past_the_window(
         assert len([e for e in audit if e.action == "ticket.duplicate_closed"]) == 1
     finally:
         await container.aclose()
+
+
+async def test_a_sweep_cut_short_after_its_comment_does_not_comment_twice(
+    database_url: str,
+) -> None:
+    clock = Clock()
+    sim = clock.simulator(search_lag=900)
+    container, _ = await engine(database_url, clock, sim)
+    try:
+        sim.add_fault(kind="commit_then_fail", route="POST /issue", drop=True, remaining=1)
+        await ingest(container, [crash("fp-dup-cut")])
+        await container.worker.drain()
+        await _settle(container, clock)
+        assert len(_crash_issues(sim)) == 2
+        (sweep,) = [j for j in container.jobs if j.name == "tickets.duplicates"]
+        clock.advance(900)
+        # The label's removal, the step after the comment, is refused once.
+        sim.add_fault(kind="error", status=400, method="PUT", route="*/issue/*", remaining=1)
+        await sweep.func()
+        await sweep.func()
+        notes = [
+            str(c.body)
+            for issue in sim.issues("CRASH")
+            for c in issue.comments
+            if "Duplicate of" in str(c.body)
+        ]
+        assert len(notes) == 1, notes
+    finally:
+        await container.aclose()

@@ -140,6 +140,30 @@ async def test_regression_files_a_new_linked_issue(database_url: str, tmp_path: 
         assert entry["via"] == "regression"
 
 
+@pytest.mark.parametrize("action", ["reopen", "new_issue"])
+async def test_a_lost_comment_answer_makes_one_regression_comment(
+    database_url: str, tmp_path: Path, action: str
+) -> None:
+    """Jira posts the regression comment and the answer is lost: the retry looks for it
+    before commenting again."""
+    async with sync_world(database_url, tmp_path, regression_action=action) as world:
+        gid, old = await world.linked_group("lost-note")
+        await fixed_in(world, old, "2.3.0")
+        world.sim.add_fault(
+            kind="commit_then_fail", method="POST", route="*/comment", drop=True, remaining=1
+        )
+        await crash(world, "lost-note", "2.4.0")
+        for _ in range(10):
+            await world.settle()
+            world.clock.now += timedelta(minutes=1)
+        link = await world.container.links.for_group(gid)
+        assert link is not None
+        notes = comments(world, link.issue_key)
+        assert len(notes) == 1, notes
+        items = await world.container.outbox.list(project_id=world.project_id)
+        assert [i.kind for i in items if i.state != "done"] == []
+
+
 async def test_long_closed_issue_gets_a_new_one(database_url: str, tmp_path: Path) -> None:
     async with sync_world(database_url, tmp_path, new_issue_after_days=3) as world:
         gid, old = await world.linked_group("ancient")
