@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from syncengine.errors import JiraTransientError
-from syncengine.store.outbox import OutboxRepository, OutboxWork
+from syncengine.store.outbox import REQUEUED, OutboxRepository, OutboxWork
 
 __all__ = [
     "DEFAULT_SETTLE_SECONDS",
@@ -30,6 +30,7 @@ __all__ = [
     "CreateUnsettled",
     "may_exist",
     "send_by",
+    "tried_before",
 ]
 
 # How long after a create's outcome became unknown a site's search shows the issue, when
@@ -60,9 +61,15 @@ def _stamp(value: Any) -> datetime | None:
         return None
 
 
+def tried_before(work: OutboxWork) -> bool:
+    """True when an earlier try of the item may have reached Jira: a retry, or the first
+    run after an operator's retry (which starts the attempts again)."""
+    return work.attempts > 1 or bool(work.payload.get(REQUEUED))
+
+
 def may_exist(work: OutboxWork) -> bool:
     """True when an earlier attempt may have created the issue (look before creating)."""
-    return work.attempts > 1 or UNKNOWN in work.payload or bool(work.payload.get("lookup"))
+    return tried_before(work) or UNKNOWN in work.payload or bool(work.payload.get("lookup"))
 
 
 def _by_worker(works: Sequence[OutboxWork]) -> dict[str, list[int]]:

@@ -49,7 +49,9 @@ from syncengine.store.database import Database, id_chunks
 from syncengine.store.tables import OutboxItem, Project
 from syncengine.store.work_kinds import LATEST_WINS
 
+REQUEUED = "requeued"  # payload key: an operator retried the item (its tries may have landed)
 __all__ = [
+    "REQUEUED",
     "OutboxRepository",
     "OutboxWork",
     "State",
@@ -465,8 +467,7 @@ class OutboxRepository:
             return woken
 
     async def live_until(self, item_id: int, worker: str, *, now: datetime) -> datetime | None:
-        """When ``worker``'s claim on the item runs out; None when it has run out already
-        (the work must then not be done: another worker may hold it)."""
+        """When ``worker``'s claim on the item runs out (None: it has; another may hold it)."""
         async with self._db.session() as session:
             return await session.scalar(
                 select(OutboxItem.claimed_until).where(
@@ -538,6 +539,8 @@ class OutboxRepository:
             detail = {"item": item_id, "kind": row.kind, "last_error": row.last_error}
             for key, value in values.items():
                 setattr(row, key, value)
+            if action == "outbox.retry":
+                row.payload = {**row.payload, REQUEUED: True}
             row.updated_at = now
             if row.state == State.DONE:
                 await session.flush()

@@ -29,6 +29,7 @@ from syncengine.store.create_records import (
     CreateUnsettled,
     may_exist,
     send_by,
+    tried_before,
 )
 from syncengine.store.outbox import OutboxRepository, OutboxWork
 from syncengine.store.projects import ProjectRepository
@@ -81,7 +82,7 @@ class SupportCreateHandler:
             bind(project=slug)
             target = self.targets(slug)
             issue = await self._ensure_issue(work, request, target, slug)
-            await self._upload(request, issue, target, unknown=work.attempts > 1)
+            await self._upload(request, issue, target, unknown=tried_before(work))
             ref, status = await target.jira.issue_status(issue.id)
         except JiraError as exc:
             await self.requests.set_error(request.id, exc.user_message(), now=self.clock())

@@ -20,7 +20,7 @@ from datetime import datetime
 from syncengine.errors import JiraError, JiraTransientError
 from syncengine.jira.send_by import send_before
 from syncengine.logs import bind
-from syncengine.store.create_records import send_by
+from syncengine.store.create_records import send_by, tried_before
 from syncengine.store.outbox import OutboxRepository, OutboxWork
 from syncengine.store.projects import ProjectRepository
 from syncengine.store.support import ReplyRecord, SupportRepository
@@ -71,7 +71,7 @@ class SupportReplyHandler:
         jira = self.targets(slug).jira
         try:
             comment_id = None
-            if work.attempts > 1:
+            if tried_before(work):
                 # An earlier attempt may have commented and lost the answer.
                 marker = _marker(reply.id)
                 comment_id = next(

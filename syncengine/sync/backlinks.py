@@ -20,6 +20,7 @@ from syncengine.domain.impact import backlink_comment, group_page, remote_link_i
 from syncengine.jira.client import JiraClient
 from syncengine.jira.errors import JiraOutcomeUnknown
 from syncengine.logs import bind
+from syncengine.store.create_records import tried_before
 from syncengine.store.groups import GroupRepository
 from syncengine.store.impact import ImpactRepository
 from syncengine.store.link_sync import LinkSyncStore
@@ -71,7 +72,8 @@ class BackLinks:
             group = await self._groups.snapshot(work.group_id, top=1)
             title = single_line(f"{group.classifier}: {group.message}".strip(": "), 200)
             document = backlink_comment(facts, title=title, project=slug, group_id=work.group_id)
-            comment_id = await self._find(client, link.issue_id, url) if work.attempts > 1 else None
+            tried = tried_before(work)
+            comment_id = await self._find(client, link.issue_id, url) if tried else None
             if comment_id is None:
                 try:
                     posted = await client.add_comment(

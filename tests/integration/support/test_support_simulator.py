@@ -304,6 +304,32 @@ async def test_a_worker_paused_before_its_reply_goes_out_comments_nothing(
         await wired.client.aclose()
 
 
+async def test_an_operator_retry_after_a_lost_reply_answer_comments_once(db: Database) -> None:
+    """The operator's retry starts the attempts again; the item still looks first."""
+    clock = LifecycleClock()
+    sim = clock.simulator()
+    wired = Wired(db, sim, sim_settings(2), clock)  # type: ignore[arg-type]
+    try:
+        await wired.projects.ensure("api", name="API", integration_active=True, now=clock())
+        record = await wired.service.file("api", FORM, [], reporter="alice")
+        await wired.worker.drain()
+        stored = await wired.requests.get(record.id)
+        assert stored is not None
+        sim.add_fault(
+            kind="commit_then_fail", method="POST", route="*/comment", drop=True, remaining=1
+        )
+        await wired.service.reply(stored, "Still failing.", author="alice")
+        await wired.worker.drain()
+        [item] = await wired.outbox.list(states=(State.PENDING,))
+        assert await wired.outbox.requeue(item.id, actor="admin", now=clock())
+        await wired.worker.drain()
+        [issue] = sim.issues("SUP")
+        assert len(issue.comments) == 1
+        assert await wired.outbox.list(states=(State.PENDING, State.DEAD)) == []
+    finally:
+        await wired.client.aclose()
+
+
 async def test_lost_attachment_answer_is_not_uploaded_twice(db: Database) -> None:
     sim = create_simulator("cloud")
     wired = Wired(db, sim, sim_settings(3))
