@@ -11,6 +11,7 @@ the remote link is an upsert by global id.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -73,7 +74,8 @@ class BackLinks:
             title = single_line(f"{group.classifier}: {group.message}".strip(": "), 200)
             document = backlink_comment(facts, title=title, project=slug, group_id=work.group_id)
             tried = tried_before(work)
-            comment_id = await self._find(client, link.issue_id, url) if tried else None
+            mine = _ours(url)
+            comment_id = await self._find(client, link.issue_id, mine) if tried else None
             if comment_id is None:
                 try:
                     posted = await client.add_comment(
@@ -81,7 +83,7 @@ class BackLinks:
                         render_body(document, api_version=client.config.api_version),
                     )
                 except JiraOutcomeUnknown:
-                    comment_id = await self._find(client, link.issue_id, url)
+                    comment_id = await self._find(client, link.issue_id, mine)
                     if comment_id is None:
                         raise
                 else:
@@ -97,9 +99,17 @@ class BackLinks:
         log.info("back-link added to %s for group %s", link.issue_key, work.group_id)
 
     @staticmethod
-    async def _find(client: JiraClient, issue_id: str, url: str) -> str | None:
-        """The id of an earlier attempt's comment (it names the group page), if any."""
+    async def _find(client: JiraClient, issue_id: str, mine: re.Pattern[str]) -> str | None:
+        """The id of an earlier attempt's comment, if any."""
         for comment in await client.comments(issue_id):
-            if url in comment.text:
+            if mine.search(comment.text):
                 return comment.id
         return None
+
+
+def _ours(url: str) -> re.Pattern[str]:
+    """The group page's address whole, as its back-link comment holds it (``…/groups/1``
+    must not match a comment naming ``…/groups/12``). Only the address: the rest of the
+    comment's text comes back escaped differently by each Jira (wiki on Data Center, wiki
+    converted from ADF on Cloud's v2, ADF on v3), the link's target does not."""
+    return re.compile(rf"{re.escape(url)}(?![\w/.-])")

@@ -254,6 +254,33 @@ async def test_backlink_survives_a_lost_answer_without_a_second_comment(
         await container.aclose()
 
 
+async def test_a_retried_backlink_is_not_fooled_by_another_groups_page(
+    database_url: str,
+) -> None:
+    """A comment naming ``…/groups/<id>0`` is not this group's back-link comment."""
+    clock = Clock()
+    container, sim = await engine(database_url, clock, clock.simulator(), rules={"enabled": False})
+    try:
+        issue_id, key = await _bug(container)
+        accepted = await ingest(container, [crash("prefix")])
+        group_id = accepted[0].group_id
+        other = f"http://127.0.0.1:8080/admin/groups/{group_id}0"
+        await container.jira.for_project("shop").add_comment(issue_id, f"See {other} too.")
+        await container.manual.link_existing(group_id, key, actor="ann")
+        sim.add_fault(
+            kind="error", status=503, route="POST /issue/{issueIdOrKey}/comment", remaining=1
+        )
+        for _ in range(3):
+            await container.worker.drain()
+            clock.advance(120)
+        comments = sim.issue(key).comments
+        assert len(comments) == 2
+        assert f"crash group #{group_id} in shop" in comments[1].body.replace("\\#", "#")
+        assert await container.outbox.list() == []
+    finally:
+        await container.aclose()
+
+
 async def test_backlink_comment_is_adf_on_v3_with_the_group_link(database_url: str) -> None:
     clock = Clock()
     container, sim = await engine(database_url, clock, clock.simulator(), rules={"enabled": False})
