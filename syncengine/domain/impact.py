@@ -327,10 +327,20 @@ def _label(value: Any) -> str:
     return str(value.get("name") or value.get("value")) if isinstance(value, dict) else str(value)
 
 
-def person_edited(written: Mapping[str, Any], current: Mapping[str, Any]) -> frozenset[str]:
-    """The field ids whose value in Jira (``current``) is no longer the one we wrote."""
+def person_edited(
+    written: Mapping[str, Any],
+    current: Mapping[str, Any],
+    sending: Mapping[str, Any] | None = None,
+) -> frozenset[str]:
+    """The field ids whose value in Jira (``current``) is no longer the one we wrote, nor
+    the one of a write whose answer was lost (``sending``: it may have landed)."""
+    sending = sending or {}
     return frozenset(
-        fid for fid, value in written.items() if fid in current and not _same(value, current[fid])
+        fid
+        for fid, value in written.items()
+        if fid in current
+        and not _same(value, current[fid])
+        and not (fid in sending and _same(sending[fid], current[fid]))
     )
 
 

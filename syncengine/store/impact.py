@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +36,8 @@ class ImpactWritten:
     at: datetime
     facts: ImpactFacts | None
     fields: dict[str, Any]
+    # The values of a write sent since, whose answer never came (it may have landed).
+    sending: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -59,7 +61,10 @@ def _written(row: IssueLink) -> ImpactWritten | None:
     except (KeyError, TypeError, ValueError):
         facts = None
     return ImpactWritten(
-        at=row.impact_written_at, facts=facts, fields=dict(data.get("fields") or {})
+        at=row.impact_written_at,
+        facts=facts,
+        fields=dict(data.get("fields") or {}),
+        sending=dict(data.get("sending") or {}),
     )
 
 
@@ -207,6 +212,14 @@ class ImpactRepository:
                     impact_written_at=now,
                 )
             )
+
+    async def note_sending(self, link_id: int, fields: dict[str, Any]) -> None:
+        """Note the values about to be written to the link's issue, before they are sent: if
+        the answer is lost, the next refresh takes them for ours, not for a person's edit."""
+        async with self._db.session() as session:
+            row = await session.get(IssueLink, link_id)
+            if row is not None:
+                row.impact_written = {**(row.impact_written or {}), "sending": fields}
 
     async def written(self, group_id: int) -> ImpactWritten | None:
         """What was last written to the group's issue (the dashboard shows it)."""

@@ -10,7 +10,9 @@ One periodic round per project (:meth:`ImpactRefresher.run`):
    since, are asked :func:`~syncengine.domain.impact.refresh_due`; the biggest first;
 4. for up to 50 due issues, one search (``reconcileIssues``: current values) reads what
    the impact fields hold now, so a value a person changed after our last write is left
-   alone (unless ``overwrite_edits``); then one edit per issue, without notifications.
+   alone (unless ``overwrite_edits``); then one edit per issue, without notifications,
+   its values noted on the link before it is sent (a write whose answer was lost is still
+   ours when the next round reads it back, not a person's edit).
 
 What was written, and when, is stored on the link: the next round compares with it,
 and the dashboard shows it. The edit's own webhook is not a Jira-side change for the
@@ -283,7 +285,9 @@ class ImpactRefresher:
             recorded = dict(fields)
             if candidate.written is not None and not cfg.policy.overwrite_edits:
                 edited = person_edited(
-                    candidate.written.fields, current.get(candidate.issue_id, {})
+                    candidate.written.fields,
+                    current.get(candidate.issue_id, {}),
+                    candidate.written.sending,
                 )
                 for fid in edited:
                     # A person's value stays; ours is remembered, so it stays left alone.
@@ -292,6 +296,8 @@ class ImpactRefresher:
             if fields and not spend.take():
                 break
             if fields:
+                if candidate.written is not None and not cfg.policy.overwrite_edits:
+                    await self._store.note_sending(candidate.link_id, fields)
                 try:
                     await client.edit_issue(candidate.issue_id, fields=fields, notify=cfg.notify)
                 except JiraError as exc:

@@ -119,6 +119,33 @@ async def test_counts_rise_in_jira_with_at_most_two_writes_in_thirty_minutes(
         await container.aclose()
 
 
+async def test_a_write_whose_answer_was_lost_is_not_taken_for_a_persons_edit(
+    database_url: str,
+) -> None:
+    """The lost write landed; the next round must still refresh the field."""
+    clock = Clock()
+    container, sim = await _impact_engine(database_url, clock)
+    try:
+        _, key = await _bug(container)
+        accepted = await ingest(container, [crash("lost-put")])
+        await container.manual.link_existing(accepted[0].group_id, key, actor="ann")
+        await container.worker.drain()  # the back-link
+        await container.sync.impact.run("shop")
+        assert sim.issue(key).fields[OCCURRENCES] == 1
+        for expected in (11, 21):
+            await ingest(container, [crash("lost-put", when=clock.now)] * 10)
+            clock.advance(16 * 60)
+            if expected == 11:
+                # Every try of the edit lands and loses its answer: the round ends.
+                sim.add_fault(kind="commit_then_fail", route=EDIT, drop=True, remaining=20)
+            stopped = await container.sync.impact.run("shop")
+            sim.clear_faults()
+            assert sim.issue(key).fields[OCCURRENCES] == expected
+            assert bool(stopped.problems) is (expected == 11)
+    finally:
+        await container.aclose()
+
+
 async def test_jql_orders_issues_by_occurrences(database_url: str) -> None:
     clock = Clock()
     container, _sim = await _impact_engine(database_url, clock)

@@ -147,6 +147,18 @@ def test_a_persons_edit_is_told_apart_from_jiras_spelling() -> None:
     assert person_edited(written, {**same, "customfield_10052": 7.0}) == {"customfield_10052"}
 
 
+def test_a_write_whose_answer_was_lost_is_ours_not_a_persons() -> None:
+    written = {"customfield_10052": 1000, "customfield_10057": ["2.2.0"]}
+    sending = {"customfield_10052": 1500}
+    landed = {"customfield_10052": 1500.0, "customfield_10057": ["2.2.0"]}
+    assert person_edited(written, landed, sending) == frozenset()
+    assert person_edited(written, landed) == {"customfield_10052"}
+    # A value that is neither ours nor the lost write's is a person's.
+    assert person_edited(written, {**landed, "customfield_10052": 7}, sending) == {
+        "customfield_10052"
+    }
+
+
 def test_request_share_refills_with_the_clock() -> None:
     share = RequestShare(per_second=10, share=0.1, burst=3, now=T0)
     assert share.refill(T0) == 3  # starts full
