@@ -63,6 +63,9 @@ class MergeInputs:
     pushing: list[dict[str, Any]]
     changed_at: dict[str, datetime]
     unreachable: tuple[dict[str, Any], ...] = ()
+    # Status id -> state of each step on the way of an unconfirmed chained state push
+    # (the running item's own too): Jira there is our own step, not a person's change.
+    steps: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -170,10 +173,14 @@ class LinkSyncStore:
             row = await session.get(ErrorGroup, group_id)
             if row is None:
                 return None
-            pushing, unreachable = await _pushing(session, group_id, exclude)
+            pushing, unreachable, steps = await _pushing(session, group_id, exclude)
             changed = await _changed_at(session, group_id)
             return MergeInputs(
-                group=_view(row), pushing=pushing, changed_at=changed, unreachable=unreachable
+                group=_view(row),
+                pushing=pushing,
+                changed_at=changed,
+                unreachable=unreachable,
+                steps=steps,
             )
 
     async def mark_pushing(self, item_id: int, field_name: str, value: Any) -> None:
@@ -185,6 +192,16 @@ class LinkSyncStore:
             payload = dict(row.payload)
             payload["pushing"] = {**dict(payload.get("pushing") or {}), field_name: value}
             row.payload = payload  # a new dict: JSON columns track assignment, not mutation
+
+    async def mark_step(self, item_id: int, status_id: str, state: str | None) -> None:
+        """Record that item ``item_id`` is about to take a step of a chained state push,
+        to status ``status_id`` (``state`` there); kept until the state is confirmed."""
+        async with self._db.session() as session:
+            row = await session.get(OutboxItem, item_id, with_for_update=self._db.is_postgres)
+            if row is None or state is None:
+                return
+            steps = {**dict(row.payload.get("steps") or {}), status_id: state}
+            row.payload = {**row.payload, "steps": steps}
 
     async def poll_scope(self, project_id: int, project_key: str) -> PollScope:
         """How many links the project has, the oldest one's time, and the moved-away issues."""
@@ -302,13 +319,7 @@ class LinkSyncStore:
             if link is not None and write.jira_updated_at is not None:
                 link.jira_updated_at = write.jira_updated_at
             if write.confirm is not None:
-                item = await session.get(OutboxItem, write.confirm[0])
-                if item is not None and isinstance(item.payload.get("pushing"), dict):
-                    payload = dict(item.payload)
-                    pushing = dict(payload["pushing"])
-                    pushing.pop(write.confirm[1], None)
-                    payload["pushing"] = pushing
-                    item.payload = payload
+                await _confirmed(session, *write.confirm)
             if write.push_fields:
                 pending = await session.scalar(
                     select(OutboxItem.id).where(
@@ -360,25 +371,42 @@ async def _backlink_moved(session: AsyncSession, link: IssueLink, now: datetime)
         )
 
 
+async def _confirmed(session: AsyncSession, item_id: int, name: str) -> None:
+    """The item's push of ``name`` is in Jira: no longer on its way (nor its steps)."""
+    item = await session.get(OutboxItem, item_id)
+    if item is not None and isinstance(item.payload.get("pushing"), dict):
+        payload = dict(item.payload)
+        pushing = dict(payload["pushing"])
+        pushing.pop(name, None)
+        payload["pushing"] = pushing
+        if name == "state":
+            payload.pop("steps", None)
+        item.payload = payload
+
+
 async def _pushing(
     session: AsyncSession, group_id: int, exclude: int | None
-) -> tuple[list[dict[str, Any]], tuple[dict[str, Any], ...]]:
-    query = select(OutboxItem.state, OutboxItem.payload).where(
+) -> tuple[list[dict[str, Any]], tuple[dict[str, Any], ...], dict[str, str]]:
+    """Other items' unconfirmed pushes, dead items' unreachable states, and every live
+    item's chained steps (``exclude``'s too: its own step is not someone's change)."""
+    query = select(OutboxItem.id, OutboxItem.state, OutboxItem.payload).where(
         OutboxItem.group_id == group_id,
         OutboxItem.kind.in_(PUSHING_KINDS),
         OutboxItem.state.in_(State.UNFINISHED),
     )
-    if exclude is not None:
-        query = query.where(OutboxItem.id != exclude)
     pushing: list[dict[str, Any]] = []
     unreachable: list[dict[str, Any]] = []
-    for state, payload in await session.execute(query.order_by(OutboxItem.id)):
+    steps: dict[str, str] = {}
+    for item_id, state, payload in await session.execute(query.order_by(OutboxItem.id)):
         if state == State.DEAD:
-            if isinstance(payload.get("unreachable"), dict):
+            if isinstance(payload.get("unreachable"), dict) and item_id != exclude:
                 unreachable.append(dict(payload["unreachable"]))
-        elif isinstance(payload.get("pushing"), dict):
+            continue
+        if isinstance(payload.get("steps"), dict):
+            steps.update(payload["steps"])
+        if isinstance(payload.get("pushing"), dict) and item_id != exclude:
             pushing.append(dict(payload["pushing"]))
-    return pushing, tuple(unreachable)
+    return pushing, tuple(unreachable), steps
 
 
 async def _changed_at(session: AsyncSession, group_id: int) -> dict[str, datetime]:

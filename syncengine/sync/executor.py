@@ -255,7 +255,8 @@ class LinkSync:
         group, changed = inputs.group, inputs.changed_at
         cfg = self.config(slug)
         base = snapshot_values(link)
-        flying = in_flight(inputs.pushing)
+        at = issue.status.id if issue.status is not None else None
+        flying = in_flight(inputs.pushing, inputs.steps.get(at) if at is not None else None)
         jira = await self._jira_side(
             slug,
             issue,
@@ -413,7 +414,7 @@ class LinkSync:
                 await self._confirm(ctx, "state", confirmed, ())
                 return confirmed
             try:
-                await self._transition(ctx, target, offered, choice)
+                await self._transition(ctx, target, offered, choice, resolution)
             except JiraBadRequest:
                 fresh = await self.read_issue(ctx.cfg.slug, ctx.link.issue_id)
                 if fresh.status is None or fresh.status.id != current.id:
@@ -424,7 +425,7 @@ class LinkSync:
                 choice = self._choose(ctx, target, current, resolution, offered, visited)
                 if isinstance(choice, AlreadyThere):
                     continue
-                await self._transition(ctx, target, offered, choice)
+                await self._transition(ctx, target, offered, choice, resolution)
             visited.add(current.id)
             lands = choice.lands or current
             current, resolution = lands, choice.resolution if choice.needs_resolution else None
@@ -484,9 +485,18 @@ class LinkSync:
         target: GroupState,
         offered: tuple[JiraTransition, ...],
         choice: Transition,
+        resolution: str | None,
     ) -> None:
         screen = await self._screen_values(ctx, offered, choice.id, choice.name, target)
         await self._store.mark_pushing(ctx.item_id, "state", target.value)
+        if choice.step and choice.lands is not None:
+            # Where the step lands is ours: if its answer is lost, the retry's merge must
+            # not take the issue there for a person's change (and apply it, or conflict).
+            there = choice.resolution if choice.needs_resolution else resolution
+            reached = state_for(choice.lands, there, ctx.cfg.mapping).state
+            await self._store.mark_step(
+                ctx.item_id, choice.lands.id, reached.value if reached else None
+            )
         fields = dict(screen)
         if choice.needs_resolution and choice.resolution:
             fields["resolution"] = {"name": choice.resolution}

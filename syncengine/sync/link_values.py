@@ -129,9 +129,10 @@ def jira_values(
     )
 
 
-def in_flight(pushing: Iterable[Mapping[str, Any]]) -> InFlight:
-    """Recorded, unconfirmed pushes (oldest first) as the merge's ``in_flight``."""
-    states: list[GroupState | None] = []
+def in_flight(pushing: Iterable[Mapping[str, Any]], step: str | None = None) -> InFlight:
+    """Recorded, unconfirmed pushes (oldest first) as the merge's ``in_flight``; ``step``:
+    the state of a chained push's step Jira's status is at (our own, the oldest)."""
+    states: list[GroupState | None] = [] if step is None else [_state(step)]
     assignees: list[str | None] = []
     for entry in pushing:
         if "state" in entry:

@@ -228,6 +228,37 @@ async def test_a_two_step_target_is_reached_by_chaining_transitions(
         assert await world.audit(gid, "sync.conflict") == []
 
 
+@pytest.mark.parametrize("policy", ["jira_wins", "newest_wins", "engine_wins"])
+async def test_a_chain_whose_first_step_lost_its_answer_still_reaches_the_target(
+    database_url: str, tmp_path: Path, policy: str
+) -> None:
+    """Jira at the chain's middle status is our own step, not a person's change."""
+    async with sync_world(database_url, tmp_path, conflict_policy=policy) as world:
+        gid, key = await world.linked_group("chain-lost")
+        await world.human_transition(key, "Done", resolution="Done")
+        await world.settle()
+        assert await world.state(gid) is GroupState.RESOLVED
+        applied = await world.audit(gid, "sync.apply")
+        world.sim.add_fault(
+            kind="commit_then_fail",
+            route="POST /issue/{issueIdOrKey}/transitions",
+            drop=True,
+            remaining=1,
+        )
+        await world.container.changes.set_state(gid, GroupState.MUTED, actor="a")
+        await world.settle()
+        assert world.status(key) == "To Do"  # Reopen landed; its answer was lost
+        world.clock.now += timedelta(hours=1)  # the retry falls due
+        await world.settle()
+        await world.sync.poller.run("shop", force=True)
+        await world.settle()
+        assert world.sim.issue(key).resolution_id == "10001"  # closed as "Won't Do"
+        assert await world.state(gid) is GroupState.MUTED
+        assert await world.audit(gid, "sync.conflict") == []
+        assert await world.audit(gid, "sync.apply") == applied
+        assert await world.container.outbox.list(project_id=world.project_id) == []
+
+
 async def test_resolving_a_group_whose_issue_is_closed_otherwise_sends_nothing(
     database_url: str, tmp_path: Path
 ) -> None:
