@@ -79,7 +79,8 @@ class Regressed:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CountOnly:
-    """No regression: the reports only count. ``reason`` says why."""
+    """No regression: the reports only count. ``reason`` says why; ``problems`` are the
+    latest report's (why its version cannot be ordered, if so)."""
 
     reason: str
     problems: tuple[str, ...] = ()
@@ -115,17 +116,19 @@ def decide_regression(
     found = None
     breaking = 0
     problems: list[str] = []
+    latest: tuple[str, ...] = ()
     for index, facts in enumerate(reports):
         result = evaluate(rule, facts, default_scheme=default_scheme)
         problems.extend(p for p in result.problems if p not in problems)
+        latest = tuple(result.problems)
         if result.breaks:
             breaking += 1
             if first is None:
                 first, found = index, result
     if first is None or found is None:
-        return CountOnly(
-            reason=f"no report breaks the rule ({rule.describe()})", problems=tuple(problems)
-        )
+        # The latest report's problems, as one request per report would leave them: a
+        # report whose version orders clears what an earlier one of the batch set.
+        return CountOnly(reason=f"no report breaks the rule ({rule.describe()})", problems=latest)
     return Regressed(
         report_index=first,
         rule=rule,

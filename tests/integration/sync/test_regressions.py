@@ -209,6 +209,21 @@ async def test_sentry_package_at_version_releases_resolve_and_regress(
         assert entry["problems"] == []
 
 
+async def test_the_version_problem_does_not_depend_on_batching(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with sync_world(database_url, tmp_path, version_scheme="semver") as world:
+        gid, key = await world.linked_group("odd-batch")
+        await fixed_in(world, key, "2.3.0")
+        await crash(world, "odd-batch", "nightly-7f3a", "2.2.9")  # the clean one came last
+        assert (await world.group(gid)).version_problem is None
+        await crash(world, "odd-batch", "2.2.9", "nightly-7f3a")
+        problem = (await world.group(gid)).version_problem
+        assert problem is not None
+        assert "'nightly-7f3a' is not a semver version" in problem
+        assert (await world.group(gid)).state == "resolved"
+
+
 async def test_an_unorderable_version_is_said_on_the_group_and_audited_once(
     database_url: str, tmp_path: Path
 ) -> None:

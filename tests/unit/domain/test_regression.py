@@ -92,10 +92,22 @@ def test_groups_that_are_not_resolved_never_regress() -> None:
 
 
 def test_unreadable_versions_count_and_are_reported() -> None:
-    decision = decide(fixed_in("2.3.0"), [report("banana"), report(None)])
+    decision = decide(fixed_in("2.3.0"), [report(None), report("banana")])
     assert isinstance(decision, CountOnly)
-    assert len(decision.problems) == 2
+    assert len(decision.problems) == 1
     assert "'banana' is not a loose version" in decision.problems[0]
+
+
+def test_the_latest_report_says_whether_versions_can_be_ordered() -> None:
+    """As one request per report would leave it: a clean report clears the problem."""
+    clean = decide(fixed_in("2.3.0"), [report("banana"), report("2.2.9")])
+    assert isinstance(clean, CountOnly)
+    assert clean.problems == ()
+    odd = decide(fixed_in("2.3.0"), [report("2.2.9"), report("banana")])
+    assert isinstance(odd, CountOnly)
+    alone = decide(fixed_in("2.3.0"), [report("banana")])
+    assert isinstance(alone, CountOnly)
+    assert odd.problems == alone.problems
 
 
 def test_resolved_without_a_rule_reopens_on_a_later_report_only() -> None:
