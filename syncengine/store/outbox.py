@@ -12,11 +12,11 @@ The claim costs O(batch), not O(pending): each item records on insert the earlie
 unfinished item of its subject it waits behind (``waits_for``, :func:`waits_for`),
 and hands its own ``waits_for`` on to its follower when it finishes, so the claim
 reads only the partial index of items that wait for nothing, in due order. Dead
-items block their own subject's followers but are never scanned — except dead
-link syncs (:data:`LATEST_WINS`: push, pull, regression): a later sync of the link carries the
-latest desired state, so a dead one stays visible for the operator but holds
-nothing back (it hands its followers on when it dies, like a finished item). The claim still
-checks each candidate against the per-subject index of unfinished items (one
+items block their own subject's followers but are never scanned, except dead link
+syncs and back-links (:data:`DEAD_PASSES`): a later sync carries the link's latest state
+and a back-link is a side comment, so a dead one stays visible for the operator but
+holds nothing back (it hands its followers on when it dies, like a finished item). The
+claim still checks each candidate against the per-subject index of unfinished items (one
 probe), so ordering holds even when two PostgreSQL transactions queue items for
 one subject at once; a follower whose predecessor finished in a transaction that
 could not see it yet is released by the next claim that finds the queue short.
@@ -47,7 +47,7 @@ from sqlalchemy.orm import QueryableAttribute, aliased
 from syncengine.store.audit import AuditRepository
 from syncengine.store.database import Database, id_chunks
 from syncengine.store.tables import OutboxItem, Project
-from syncengine.store.work_kinds import LATEST_WINS
+from syncengine.store.work_kinds import DEAD_PASSES
 
 REQUEUED = "requeued"  # payload key: an operator retried the item (its tries may have landed)
 __all__ = [
@@ -103,7 +103,7 @@ def holds_back(item: Any = OutboxItem) -> ColumnElement[bool]:
     """
     return and_(
         state_in(item.state, State.UNFINISHED),
-        or_(item.state != _literal(State.DEAD), item.kind.not_in(LATEST_WINS)),
+        or_(item.state != _literal(State.DEAD), item.kind.not_in(DEAD_PASSES)),
     )
 
 
@@ -302,7 +302,7 @@ class OutboxRepository:
         query = update(OutboxItem).where(OutboxItem.waits_for == item_id)
         if dead:
             query = query.where(
-                exists().where(finished.id == item_id, finished.kind.in_(LATEST_WINS))
+                exists().where(finished.id == item_id, finished.kind.in_(DEAD_PASSES))
             )
         await session.execute(
             query.values(
@@ -375,8 +375,8 @@ class OutboxRepository:
     ) -> bool:
         """Mark a claimed item dead: it waits, visible, until an operator retries or drops it.
 
-        Its subject's later items wait behind it, unless it is a link sync
-        (:data:`LATEST_WINS`): the link's later syncs supersede it. ``exhausted``: it
+        Its subject's later items wait behind it, unless it is a link sync or a back-link
+        (:data:`DEAD_PASSES`). ``exhausted``: it
         failed for passing reasons until it ran out of attempts (``payload["exhausted"]``,
         which the poll's repair of links looks for).
         """

@@ -8,6 +8,7 @@ the services queue them. All of them take these names from here.
 from __future__ import annotations
 
 __all__ = [
+    "DEAD_PASSES",
     "LATEST_WINS",
     "LINK_BACKLINK",
     "LINK_PULL",
@@ -50,3 +51,8 @@ LATEST_WINS = (LINK_PUSH, LINK_PULL, LINK_REGRESSION)
 carries the latest desired state, so a dead one never holds the link's later work back
 (a dead regression's reopened state is the group's, which the next push carries; its
 comment is left to the operator's retry)."""
+
+DEAD_PASSES = (*LATEST_WINS, LINK_BACKLINK)
+"""Kinds whose dead items hold nothing back: the link syncs (later ones carry the latest
+state) and the back-link (a side comment: a comment Jira refuses for good must not stop
+the group's pushes)."""

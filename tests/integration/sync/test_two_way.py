@@ -14,6 +14,7 @@ from syncengine.domain.webhooks import sign
 from syncengine.jira.simulator.seed import SeedUsers
 from syncengine.store.outbox import State
 from syncengine.web import create_app
+from tests.integration.lifecycle_harness import crash as crash_report
 from tests.integration.sync.harness import SECRET, sync_world
 
 
@@ -447,3 +448,30 @@ async def test_a_link_that_cannot_converge_is_not_retried_and_later_changes_pass
         assert (await world.group(gid)).last_sync_error is None
         left = await world.container.outbox.list(project_id=world.project_id)
         assert [(i.id, i.state) for i in left] == [(dead.id, State.DEAD)]  # for the operator
+
+
+async def test_a_dead_backlink_does_not_hold_back_the_groups_state_sync(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Jira refuses the back-link's comment for good (no Add Comments permission)."""
+    async with sync_world(database_url, tmp_path) as world:
+        bot = world.container.jira.for_project("shop")
+        created = await bot.create_issue(
+            {"project": {"key": "CRASH"}, "issuetype": {"name": "Task"}, "summary": "x"}
+        )
+        accepted = await world.container.ingest.submit(world.project_id, [crash_report("bl")])
+        gid = accepted[0].group_id
+        world.sim.add_fault(
+            kind="error", status=403, route="POST /issue/{issueIdOrKey}/comment", remaining=50
+        )
+        await world.container.manual.link_existing(gid, created.key, actor="ann")
+        await world.settle()
+        [dead] = await world.container.outbox.list(project_id=world.project_id)
+        assert dead.state == State.DEAD
+        world.sim.clear_faults()
+        await world.container.changes.set_state(gid, GroupState.RESOLVED, actor="ann")
+        await world.settle()
+        assert world.status(created.key) == "Done"
+        assert [i.id for i in await world.container.outbox.list(project_id=world.project_id)] == [
+            dead.id
+        ]
