@@ -151,10 +151,14 @@ def merge_field(
     engine_changed_at: datetime | None = None,
     jira_changed_at: datetime | None = None,
     has_snapshot: bool = True,
+    ours: Sequence[T] = (),
 ) -> FieldMerge[T]:
     """Merge one field (see the module docstring for the rules).
 
     ``has_snapshot=False`` means the link was never synced: ``snapshot`` is ignored.
+    ``ours``: values our own writes may have left in Jira that are not on their way any
+    more (the running push's earlier try, a chained push's step): Jira at one of them is
+    unchanged, as at an in-flight value, but the engine's value is not taken as pending.
     """
     base: T | _NoBase = snapshot if has_snapshot else _NO_BASE
     keep: T = snapshot if has_snapshot else jira
@@ -162,7 +166,7 @@ def merge_field(
         settled = keep if mode is SyncMode.OFF else engine
         return _noop("sync is off" if mode is SyncMode.OFF else "in step", settled, settled)
     pending = bool(in_flight) and engine == in_flight[-1]
-    jira_unchanged = jira == base or jira in in_flight
+    jira_unchanged = jira == base or jira in in_flight or jira in ours
     if pending and (jira_unchanged or mode is SyncMode.ONE_WAY):
         return _noop("the engine's value is on its way to Jira", keep, engine)
     engine_changed = engine != base or bool(in_flight)
@@ -243,6 +247,10 @@ class InFlight:
     state: tuple[GroupState | None, ...] = ()
     assignee: tuple[str | None, ...] = ()
     fix_versions: tuple[frozenset[str], ...] = ()
+    # Values our writes may have left in Jira, no longer on their way (``merge_field``'s
+    # ``ours``): the running push's own earlier try, a chained push's step.
+    ours_state: tuple[GroupState | None, ...] = ()
+    ours_assignee: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -294,7 +302,9 @@ def merge_link(
     e_at = engine_times or ChangeTimes()
     j_at = jira_times or ChangeTimes()
 
-    def field(name: str, snap: T, eng: T, jir: T, flight: Sequence[T]) -> FieldMerge[T]:
+    def field(  # noqa: PLR0917 - local; one field's inputs in merge_field's order
+        name: str, snap: T, eng: T, jir: T, flight: Sequence[T], ours: Sequence[T] = ()
+    ) -> FieldMerge[T]:
         return merge_field(
             snapshot=snap,
             engine=eng,
@@ -305,10 +315,18 @@ def merge_link(
             engine_changed_at=getattr(e_at, name),
             jira_changed_at=getattr(j_at, name),
             has_snapshot=snapshot is not None,
+            ours=ours,
         )
 
-    state = field("state", base.state, engine.state, jira.state, flying.state)
-    assignee = field("assignee", base.assignee, engine.assignee, jira.assignee, flying.assignee)
+    state = field("state", base.state, engine.state, jira.state, flying.state, flying.ours_state)
+    assignee = field(
+        "assignee",
+        base.assignee,
+        engine.assignee,
+        jira.assignee,
+        flying.assignee,
+        flying.ours_assignee,
+    )
     fix_versions = field(
         "fix_versions",
         base.fix_versions,

@@ -66,6 +66,8 @@ class MergeInputs:
     # Status id -> state of each step on the way of an unconfirmed chained state push
     # (the running item's own too): Jira there is our own step, not a person's change.
     steps: dict[str, str] = field(default_factory=dict)
+    # The running item's own unconfirmed push record (an earlier try of it may have landed).
+    own: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -173,7 +175,7 @@ class LinkSyncStore:
             row = await session.get(ErrorGroup, group_id)
             if row is None:
                 return None
-            pushing, unreachable, steps = await _pushing(session, group_id, exclude)
+            pushing, unreachable, steps, own = await _pushing(session, group_id, exclude)
             changed = await _changed_at(session, group_id)
             return MergeInputs(
                 group=_view(row),
@@ -181,6 +183,7 @@ class LinkSyncStore:
                 changed_at=changed,
                 unreachable=unreachable,
                 steps=steps,
+                own=own,
             )
 
     async def mark_pushing(self, item_id: int, field_name: str, value: Any) -> None:
@@ -386,9 +389,10 @@ async def _confirmed(session: AsyncSession, item_id: int, name: str) -> None:
 
 async def _pushing(
     session: AsyncSession, group_id: int, exclude: int | None
-) -> tuple[list[dict[str, Any]], tuple[dict[str, Any], ...], dict[str, str]]:
-    """Other items' unconfirmed pushes, dead items' unreachable states, and every live
-    item's chained steps (``exclude``'s too: its own step is not someone's change)."""
+) -> tuple[list[dict[str, Any]], tuple[dict[str, Any], ...], dict[str, str], dict[str, Any]]:
+    """Other items' unconfirmed pushes, dead items' unreachable states, every live item's
+    chained steps (``exclude``'s too: its own step is not someone's change) and
+    ``exclude``'s own push record."""
     query = select(OutboxItem.id, OutboxItem.state, OutboxItem.payload).where(
         OutboxItem.group_id == group_id,
         OutboxItem.kind.in_(PUSHING_KINDS),
@@ -397,6 +401,7 @@ async def _pushing(
     pushing: list[dict[str, Any]] = []
     unreachable: list[dict[str, Any]] = []
     steps: dict[str, str] = {}
+    own: dict[str, Any] = {}
     for item_id, state, payload in await session.execute(query.order_by(OutboxItem.id)):
         if state == State.DEAD:
             if isinstance(payload.get("unreachable"), dict) and item_id != exclude:
@@ -404,9 +409,12 @@ async def _pushing(
             continue
         if isinstance(payload.get("steps"), dict):
             steps.update(payload["steps"])
-        if isinstance(payload.get("pushing"), dict) and item_id != exclude:
-            pushing.append(dict(payload["pushing"]))
-    return pushing, tuple(unreachable), steps
+        if isinstance(payload.get("pushing"), dict):
+            if item_id == exclude:
+                own = dict(payload["pushing"])
+            else:
+                pushing.append(dict(payload["pushing"]))
+    return pushing, tuple(unreachable), steps, own
 
 
 async def _changed_at(session: AsyncSession, group_id: int) -> dict[str, datetime]:

@@ -52,7 +52,7 @@ from syncengine.domain.statuses import (
 from syncengine.domain.transition_screen import fill_screen
 from syncengine.errors import ConfigError, JiraError
 from syncengine.jira.client import JiraClient
-from syncengine.jira.errors import JiraBadRequest, JiraOutcomeUnknown
+from syncengine.jira.errors import JiraBadRequest
 from syncengine.jira.models import JiraIssue, JiraTransition
 from syncengine.logs import bind, bound
 from syncengine.store.link_sync import AuditEntry, LinkSyncStore, SyncWrite
@@ -256,7 +256,9 @@ class LinkSync:
         cfg = self.config(slug)
         base = snapshot_values(link)
         at = issue.status.id if issue.status is not None else None
-        flying = in_flight(inputs.pushing, inputs.steps.get(at) if at is not None else None)
+        flying = in_flight(
+            inputs.pushing, inputs.own, inputs.steps.get(at) if at is not None else None
+        )
         jira = await self._jira_side(
             slug,
             issue,
@@ -387,8 +389,11 @@ class LinkSync:
                 await self._store.note(ctx.item_id, "unreachable", mark)
             if not exc.transient:
                 await self._store.set_error(ctx.group.id, exc.user_message(), now=self._clock())
-            if not isinstance(exc, JiraOutcomeUnknown):
-                # Jira did not take the value: it is no longer on its way.
+            if not exc.transient:
+                # Jira refused the value: it is no longer on its way. A passing failure
+                # keeps the record: the request may have landed though no answer came
+                # (every try of an idempotent PUT can commit and lose its answer), and
+                # a paused worker's unsent request must not clear the new holder's.
                 await self._confirm(ctx, name, None, ())
             raise
 

@@ -129,10 +129,21 @@ def jira_values(
     )
 
 
-def in_flight(pushing: Iterable[Mapping[str, Any]], step: str | None = None) -> InFlight:
-    """Recorded, unconfirmed pushes (oldest first) as the merge's ``in_flight``; ``step``:
-    the state of a chained push's step Jira's status is at (our own, the oldest)."""
-    states: list[GroupState | None] = [] if step is None else [_state(step)]
+def in_flight(
+    pushing: Iterable[Mapping[str, Any]],
+    own: Mapping[str, Any] | None = None,
+    step: str | None = None,
+) -> InFlight:
+    """Recorded, unconfirmed pushes of other items (oldest first) as the merge's
+    ``in_flight``; ``own``: the running push's own record (what an earlier try of it may
+    have left in Jira) and ``step``: the state of a chained push's step Jira's status is
+    at, both the merge's ``ours``."""
+    own = own or {}
+    ours_state = [_state(v) for v in (step, own.get("state")) if v is not None]
+    ours_assignee: list[str | None] = []
+    if "assignee" in own:
+        ours_assignee.append(str(own["assignee"]) if own["assignee"] is not None else None)
+    states: list[GroupState | None] = []
     assignees: list[str | None] = []
     for entry in pushing:
         if "state" in entry:
@@ -140,7 +151,12 @@ def in_flight(pushing: Iterable[Mapping[str, Any]], step: str | None = None) -> 
         if "assignee" in entry:
             value = entry["assignee"]
             assignees.append(str(value) if value is not None else None)
-    return InFlight(state=tuple(states), assignee=tuple(assignees))
+    return InFlight(
+        state=tuple(states),
+        assignee=tuple(assignees),
+        ours_state=tuple(ours_state),
+        ours_assignee=tuple(ours_assignee),
+    )
 
 
 def available_transitions(found: Iterable[JiraTransition]) -> list[AvailableTransition]:

@@ -92,6 +92,26 @@ def test_jira_change_is_applied_in_two_way_only() -> None:
     assert one_way.snapshot_now == one_way.new_snapshot == "alice"
 
 
+def test_jira_at_a_value_of_ours_is_unchanged_but_not_pending() -> None:
+    """The running push's earlier try landed "bob" (its answer lost); the engine now wants
+    "carol": push carol, no conflict. With "bob" wanted again, it is still pushed (in
+    flight would say it is on its way and send nothing)."""
+    ours = merge_field(
+        snapshot="alice",
+        engine="carol",
+        jira="bob",
+        mode=TWO,
+        policy=JIRA_WINS,
+        ours=("bob",),
+    )
+    assert ours.decision == PushToJira(value="carol")
+    back = merge_field(
+        snapshot="alice", engine="alice", jira="bob", mode=TWO, policy=JIRA_WINS, ours=("bob",)
+    )
+    assert back.decision == PushToJira(value="alice")
+    assert isinstance(merge("alice", "carol", "bob").decision, Conflict)
+
+
 def test_both_changed_the_same_way_is_no_conflict() -> None:
     result = merge("alice", "bob", "bob")
     assert isinstance(result.decision, NoOp)
