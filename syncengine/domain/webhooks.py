@@ -29,6 +29,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from syncengine.domain.digests import same_text
+
 __all__ = [
     "MAX_DEPTH",
     "EventKind",
@@ -191,7 +193,7 @@ def verify_signature(secret: bytes, body: bytes, header: str | None) -> str | No
     if method.lower() != "sha256" or not digest:
         return "X-Hub-Signature must be sha256=<hex digest>"
     expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, digest.lower()):
+    if not same_text(expected, digest.lower()):
         return "signatures do not match"
     return None
 

@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
+from syncengine.domain.digests import same_text
 from syncengine.errors import InvalidInput
 from syncengine.jira.errors import JiraAuthError
 from syncengine.jira.oauth import (
@@ -262,7 +263,7 @@ class JiraConnector:
             expires = now + OAUTH1_TOKEN_LIFETIME
         else:
             expected = str(pending.get("state", ""))
-            if not (operator and not state) and not random_tokens.compare_digest(state, expected):
+            if not (operator and not state) and not same_text(state, expected):
                 raise InvalidInput({"state": "does not match the flow under way: start again"})
             if not code:
                 raise InvalidInput({"code": "give the code (or the whole URL Jira sent you to)"})

@@ -8,11 +8,12 @@ cookie and need none. :func:`require_csrf` is a dependency for POST routes.
 
 from __future__ import annotations
 
-import hmac
 import secrets
 
 from fastapi import Request
 from markupsafe import Markup, escape
+
+from syncengine.domain.digests import same_text
 
 __all__ = ["CsrfRejected", "csrf_field", "csrf_token", "require_csrf"]
 
@@ -58,5 +59,5 @@ async def require_csrf(request: Request) -> None:
     ):
         value = (await request.form()).get("csrf_token")
         sent = value if isinstance(value, str) else None
-    if not isinstance(expected, str) or not sent or not hmac.compare_digest(sent, expected):
+    if not isinstance(expected, str) or not sent or not same_text(sent, expected):
         raise CsrfRejected("the form is missing its security token or it has expired")

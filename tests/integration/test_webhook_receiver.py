@@ -106,11 +106,16 @@ async def test_without_identifier_dedupes_on_issue_and_changelog(app_container: 
         ({"X-Hub-Signature": "sha256=" + "0" * 64}, ""),
         ({"X-Hub-Signature": sign(b"other-secret", body())}, ""),
         ({}, "?token=wrong"),
+        ({"X-Hub-Signature": "sha256=caf\xe9".encode("latin-1")}, ""),
+        ({}, "?token=caf%C3%A9"),
     ],
-    ids=["unsigned", "bad-digest", "other-secret", "bad-url-token"],
+    ids=["unsigned", "bad-digest", "other-secret", "bad-url-token", "non-ascii", "non-ascii-url"],
 )
 async def test_unauthentic_deliveries_get_401_and_change_nothing(
-    app_container: Container, handlers: list[EventHandler], headers: dict[str, str], query: str
+    app_container: Container,
+    handlers: list[EventHandler],
+    headers: dict[str, str | bytes],
+    query: str,
 ) -> None:
     called: list[JiraEvent] = []
 

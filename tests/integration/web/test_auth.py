@@ -198,3 +198,19 @@ async def test_unset_session_secret_is_generated_and_logged(
             assert (await two.get("/projects/api/support")).status_code == 303
     finally:
         await container.aclose()
+
+
+async def test_a_non_ascii_security_token_is_a_403_not_a_500(web: Web) -> None:
+    async with web.client() as client:
+        await client.get("/login")  # the session now holds a security token
+        form = await client.post(
+            "/login", data={"username": "alice", "password": "x", "csrf_token": "é"}
+        )
+        assert form.status_code == 403
+        await sign_in(client, "alice")
+        api = await client.post(
+            "/api/v1/projects/api/support-requests/1/comments",
+            json={"body": "hi"},
+            headers={"X-CSRF-Token": "caf\xe9".encode("latin-1")},
+        )
+        assert api.status_code == 403
