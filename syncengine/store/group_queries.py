@@ -6,7 +6,7 @@ import base64
 import binascii
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -406,18 +406,26 @@ def encode_cursor(group: GroupSnapshot, sort: GroupSort = "last_seen") -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+_INT64 = 2**63  # what a cursor's numbers stay below (the store's integers are 64-bit)
+
+
 def decode_cursor(cursor: str, sort: GroupSort = "last_seen") -> tuple[datetime | int, int]:
     """The position a cursor points at; raises ValueError for one we did not hand out."""
-    problem = ValueError(f"cursor {cursor!r} is not one this API handed out")
+    problem = ValueError(f"cursor {cursor[:100]!r} is not one this API handed out")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, _, group_id = raw.partition("|")
         position = int(group_id)
         if sort == "count":
-            return int(stamp), position
+            count = int(stamp)
+            if not (0 <= count < _INT64 and 0 <= position < _INT64):
+                raise problem
+            return count, position
         when = datetime.fromisoformat(stamp)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        if when.tzinfo is None or not 0 <= position < _INT64:
+            raise problem
+        # Stored times are UTC: a time that has none (year 1 at +14:00) was never handed out.
+        when.astimezone(UTC)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
         raise problem from exc
-    if when.tzinfo is None:
-        raise problem
     return when, position

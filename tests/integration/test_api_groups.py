@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -187,6 +188,13 @@ async def test_unknown_things_are_404_and_bad_queries_400(
         headers=AUTH,
     )
     assert_problem(response, 400, "start again without a cursor")
+    # Forged positions the store cannot hold (past 64 bits, no UTC time): 400 too.
+    for sort, raw in [("count", "9" * 23 + "|1"), ("last_seen", "0001-01-01T00:00:00+14:00|5")]:
+        forged = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        response = await client.get(
+            f"{base}/shop/groups", params={"sort": sort, "cursor": forged}, headers=AUTH
+        )
+        assert_problem(response, 400, "start again without a cursor")
     # Declared parameters are validated by the schema (422, naming the parameter).
     for query, name in [
         ("state=closed", "state"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -89,6 +90,24 @@ def test_epoch_millis_and_cursors_round_trip() -> None:
     for bad in ("", "!!", "bm9wZQ", "MjAyNi0wMS0wMXwx"):  # the last is a naive time
         with pytest.raises(ValueError, match="not one this API handed out"):
             decode_cursor(bad)
+
+
+@pytest.mark.parametrize(
+    ("sort", "raw"),
+    [
+        ("count", "99999999999999999999999|1"),
+        ("count", "1|99999999999999999999999"),
+        ("count", "-1|1"),
+        ("last_seen", "2026-01-01T00:00:00+00:00|99999999999999999999999"),
+        ("last_seen", "0001-01-01T00:00:00+14:00|5"),
+        ("last_seen", "9999-12-31T23:59:59-14:00|5"),
+    ],
+)
+def test_a_forged_cursor_is_refused_not_passed_to_the_store(sort: str, raw: str) -> None:
+    """Numbers past 64 bits and times with no UTC equivalent were a 500 from the store."""
+    cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    with pytest.raises(ValueError, match="not one this API handed out"):
+        decode_cursor(cursor, sort)  # type: ignore[arg-type]
 
 
 def test_id_lists_take_few_lengths_so_sqlite_caches_few_statements() -> None:
