@@ -7,8 +7,8 @@ close it with :meth:`aclose` or ``async with``. Every method raises a subclass o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from syncengine.domain.createmeta import FieldMeta, field_meta
 from syncengine.jira import endpoints as ep
@@ -252,7 +252,7 @@ class JiraClient(JiraSiteClient):
         data = await self.session.json(
             "POST", ep.path(ep.COMMENTS, issue=issue), context=ctx, json=payload
         )
-        return parsing.parse_comment(data)
+        return _made(parsing.parse_comment, data, f"comment on {issue}")
 
     async def comments(self, issue: str) -> tuple[JiraComment, ...]:
         """``GET /issue/{key}/comment``, every page, oldest first."""
@@ -283,7 +283,7 @@ class JiraClient(JiraSiteClient):
             files={"file": (filename, content, mime_type)},
             headers={"X-Atlassian-Token": "no-check"},
         )
-        return parsing.parse_attachments(data)
+        return _made(parsing.parse_attachments, data, f"attach {filename} to {issue}")
 
     async def get_issue_property(self, issue: str, key: str) -> Any | None:
         """``GET /issue/{key}/properties/{property}``: the value, or None when it is not set."""
@@ -415,3 +415,19 @@ def _project_of(fields: Mapping[str, Any]) -> str | None:
         key = project.get("key") or project.get("id")
         return str(key) if key is not None else None
     return str(project) if isinstance(project, str) else None
+
+
+_T = TypeVar("_T")
+
+
+def _made(parse: Callable[[Any], _T], data: Any, what: str) -> _T:
+    """``parse(data)`` of a 2xx answer to a POST that makes something; an answer that is
+    not what Jira sends (empty, cut short by a proxy) means it was very likely made, so
+    it is the outcome-unknown case (look before sending again), not a refusal."""
+    try:
+        return parse(data)
+    except JiraUnexpectedResponse as exc:
+        raise JiraOutcomeUnknown(
+            f"the outcome of the request to {what} is unknown: {exc}",
+            fix="look for it in Jira before sending it again",
+        ) from exc

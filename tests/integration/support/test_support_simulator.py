@@ -6,6 +6,7 @@ import dataclasses
 from datetime import timedelta
 from typing import Any, Literal
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -325,6 +326,48 @@ async def test_an_operator_retry_after_a_lost_reply_answer_comments_once(db: Dat
         await wired.worker.drain()
         [issue] = sim.issues("SUP")
         assert len(issue.comments) == 1
+        assert await wired.outbox.list(states=(State.PENDING, State.DEAD)) == []
+    finally:
+        await wired.client.aclose()
+
+
+class _BlankComments(httpx.AsyncBaseTransport):
+    """A proxy that answers comment POSTs with their status and no body."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        answer = await self.inner.handle_async_request(request)
+        if request.method == "POST" and request.url.path.endswith("/comment"):
+            await answer.aread()
+            return httpx.Response(answer.status_code, headers={"content-length": "0"})
+        return answer
+
+
+async def test_a_reply_whose_comment_was_answered_with_no_body_is_in_jira_once(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """201 with an empty body: the comment exists; the retry finds it (no dead item)."""
+    clock = LifecycleClock()
+    sim = clock.simulator()
+    plain = sim.transport
+    monkeypatch.setattr(sim, "transport", lambda: _BlankComments(plain()))
+    wired = Wired(db, sim, sim_settings(2), clock)  # type: ignore[arg-type]
+    try:
+        await wired.projects.ensure("api", name="API", integration_active=True, now=clock())
+        record = await wired.service.file("api", FORM, [], reporter="alice")
+        await wired.worker.drain()
+        stored = await wired.requests.get(record.id)
+        assert stored is not None
+        await wired.service.reply(stored, "Still failing.", author="alice")
+        for _ in range(3):
+            await wired.worker.drain()
+            clock.advance(120)
+        [issue] = sim.issues("SUP")
+        assert len(issue.comments) == 1
+        [reply] = await wired.requests.comments(record.id)
+        assert not reply.pending
         assert await wired.outbox.list(states=(State.PENDING, State.DEAD)) == []
     finally:
         await wired.client.aclose()
