@@ -244,13 +244,19 @@ class _Reader:
             readers.append(_Reader(item, self._path(f"{name}[{index}]")))
         return readers
 
-    def text(self, name: str, *, numbers: bool = True, limit: int = _MAX_TEXT) -> str | None:
-        """The string (or, with ``numbers``, integer) at ``name``; None for null, absent or ""."""
+    def text(
+        self, name: str, *, numbers: bool = True, limit: int = _MAX_TEXT, clip: bool = False
+    ) -> str | None:
+        """The string (or, with ``numbers``, integer) at ``name``; None for null, absent or "".
+
+        ``clip``: a longer string is cut to ``limit`` instead of refused (a changelog
+        item holds a whole description's old and new text, up to Jira's 32,767).
+        """
         value = self._data.get(name)
         if value is None or value == "":
             return None
         if isinstance(value, str):
-            return _checked_text(self._path(name), value, limit)
+            return _checked_text(self._path(name), value[:limit] if clip else value, limit)
         if numbers and type(value) is int and 0 <= value < 2**63:
             return str(value)
         raise self._wrong(name, "a string or an id" if numbers else "a string", value)
@@ -368,10 +374,10 @@ def _changes(changelog: _Reader) -> tuple[FieldChange, ...]:
         changes.append(
             FieldChange(
                 field=canonical,
-                from_id=item.text("from"),
-                from_string=item.text("fromString"),
-                to_id=item.text("to"),
-                to_string=item.text("toString"),
+                from_id=item.text("from", clip=True),
+                from_string=item.text("fromString", clip=True),
+                to_id=item.text("to", clip=True),
+                to_string=item.text("toString", clip=True),
             )
         )
     return tuple(changes)

@@ -231,3 +231,25 @@ def test_an_old_or_far_future_delivery_is_refused_as_a_replay() -> None:
 
 def test_decoding_keeps_what_json_says() -> None:
     assert decode_payload(b'{"a": [1, {"b": null}]}') == {"a": [1, {"b": None}]}
+
+
+def test_a_long_description_edit_in_the_changelog_does_not_refuse_the_delivery() -> None:
+    """A transition screen that edits the description too: Jira puts the whole old and
+    new text (up to 32,767 characters) in the changelog item; the status change counts."""
+    payload = copy.deepcopy(RECORDED["webhook-issue-updated-resolved.json"])
+    payload["changelog"]["items"].append(
+        {
+            "field": "description",
+            "fieldtype": "jira",
+            "fieldId": "description",
+            "from": None,
+            "fromString": "old " * 8000,
+            "to": None,
+            "toString": "new " * 8000,
+        }
+    )
+    event = parse_webhook(payload)
+    assert "status" in {c.field for c in event.changes}
+    [edit] = [c for c in event.changes if c.field == "description"]
+    assert edit.to_string is not None
+    assert len(edit.to_string) == 4096
