@@ -275,9 +275,15 @@ async def bootstrap(  # noqa: PLR0915 - the one composition root wires every par
     support_configs = values.support_configs(settings)
     if support_jira is None:
         support_jira = {slug: ClientSupportJira(jira.for_project(slug)) for slug in support_configs}
-    targets = SupportTargets(values.support_fields(settings), support_jira)
+    support_fields = values.support_fields(settings)
+    targets = SupportTargets(support_fields, support_jira)
     support = SupportService(
-        configs=support_configs, projects=projects, requests=requests, clock=clock, wake=wake
+        configs=support_configs,
+        projects=projects,
+        requests=requests,
+        clock=clock,
+        wake=wake,
+        fields=support_fields,
     )
     puller = SupportPuller(
         requests=requests,

@@ -9,10 +9,10 @@ from typing import Any
 
 from syncengine.domain.coercion import CoercionError, coerce
 from syncengine.domain.createmeta import FieldMeta
-from syncengine.domain.wiki import escape_text
 from syncengine.errors import JiraPermanentError
 from syncengine.jira import JiraClient, jql
 from syncengine.jira.errors import JiraInvalidIssueType
+from syncengine.support.fields import comment_body
 from syncengine.support.jira_port import IssueRef, JiraComment
 
 __all__ = ["ClientSupportJira", "shape_value"]
@@ -120,12 +120,7 @@ class ClientSupportJira:
 
     async def add_comment(self, issue: str, *, heading: str, text: str) -> str:
         """One comment: wiki markup escaped on REST v2, plain ADF text on v3."""
-        if self.client.config.api_version == 3:
-            body: str = f"{heading}\n\n{text}"  # the client wraps it as ADF text
-        else:
-            body = (
-                escape_text(heading, line_start=True) + "\n\n" + escape_text(text, line_start=True)
-            )
+        body = comment_body(heading, text, self.client.config.api_version)
         return (await self.client.add_comment(issue, body)).id
 
     async def changed(

@@ -24,6 +24,13 @@ from syncengine.store.support import (
     SupportRequestRecord,
 )
 from syncengine.support.config import SupportConfig
+from syncengine.support.fields import (
+    JIRA_TEXT_LIMIT,
+    SupportFieldConfig,
+    comment_length,
+    description_length,
+)
+from syncengine.support.replies import attribution
 from syncengine.support.validation import (
     MAX_ATTACHMENTS,
     RequestForm,
@@ -64,12 +71,21 @@ class SupportService:
         requests: SupportRepository,
         clock: Callable[[], datetime],
         wake: Callable[[], None] = _no_wake,
+        fields: Mapping[str, SupportFieldConfig] | None = None,
     ) -> None:
         self._configs = dict(configs)
+        # Where requests go in Jira: a text is measured as Jira will store it.
+        self._fields = dict(fields or {})
         self.projects = projects
         self.requests = requests
         self.clock = clock
         self.wake = wake
+
+    async def _target_of(self, project_id: int) -> SupportFieldConfig | None:
+        if not self._fields:
+            return None
+        slug = next((p.slug for p in await self.projects.all() if p.id == project_id), None)
+        return self._fields.get(slug) if slug is not None else None
 
     def enabled_slugs(self) -> list[str]:
         """The configured projects that accept support requests, by slug."""
@@ -105,6 +121,11 @@ class SupportService:
             valid = validate_request(form, config)
         except InvalidInput as exc:
             problems.update(exc.problems)
+        else:
+            target = self._fields.get(slug)
+            length = description_length(valid.description, reporter, target) if target else 0
+            if length > JIRA_TEXT_LIMIT:
+                problems["description"] = _too_long("the description", length)
         files = [f for f in files if f.filename or f.content]
         attachments: list[NewAttachment] = []
         if len(files) > MAX_ATTACHMENTS:
@@ -184,9 +205,23 @@ class SupportService:
             raise InvalidInput(
                 {"reply": f"a reply takes at most {MAX_REPLY_CHARS:,} characters (Jira's limit)"}
             )
+        target = await self._target_of(request.project_id)
+        if target is not None:
+            heading = attribution(author, 10**12)
+            length = comment_length(heading, body, target.api_version)
+            if length > JIRA_TEXT_LIMIT:
+                raise InvalidInput({"reply": _too_long("the reply", length)})
         comment = await self.requests.add_reply(
             request.id, author=author, body=body, now=self.clock()
         )
         log.info("support request %s: %s replied from the portal", request.id, author)
         self.wake()
         return comment
+
+
+def _too_long(what: str, length: int) -> str:
+    return (
+        f"{what} takes {length:,} characters once formatted for Jira, whose limit is "
+        f"{JIRA_TEXT_LIMIT:,} (markup characters and line breaks count extra): shorten it, "
+        "or attach long logs as a file"
+    )

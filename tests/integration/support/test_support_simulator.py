@@ -11,6 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from syncengine.bootstrap.values import support_configs, support_fields
+from syncengine.errors import InvalidInput
 from syncengine.jira import JiraClient, JiraConfig
 from syncengine.jira.errors import JiraNotSent
 from syncengine.jira.simulator import (
@@ -117,6 +118,7 @@ class Wired:
             projects=self.projects,
             requests=self.requests,
             clock=self.clock,
+            fields=support_fields(settings),
         )
         self.puller = SupportPuller(
             requests=self.requests,
@@ -368,6 +370,65 @@ async def test_a_reply_whose_comment_was_answered_with_no_body_is_in_jira_once(
         assert len(issue.comments) == 1
         [reply] = await wired.requests.comments(record.id)
         assert not reply.pending
+        assert await wired.outbox.list(states=(State.PENDING, State.DEAD)) == []
+    finally:
+        await wired.client.aclose()
+
+
+# A pasted log of 32,000 characters (the portal's own limit): ADF's nodes for its lines
+# make it longer than Jira takes; on v2 the wiki escapes of markup characters do.
+LOG = "\n".join(["ok"] * 10_667)[:32_000]
+STARS = "*" * 20_000
+
+
+@pytest.mark.parametrize(
+    ("flavour", "api_version", "text"),
+    [("cloud", 3, LOG), ("datacenter", 2, STARS)],
+    ids=["cloud-v3-log-lines", "dc-v2-wiki-escapes"],
+)
+async def test_a_description_jira_cannot_take_is_refused_when_filed(
+    db: Database, flavour: Literal["cloud", "datacenter"], api_version: Literal[2, 3], text: str
+) -> None:
+    sim = create_simulator(flavour)
+    wired = Wired(db, sim, sim_settings(api_version))
+    try:
+        await wired.projects.ensure("api", name="API", integration_active=True, now=T0)
+        with pytest.raises(InvalidInput) as refused:
+            await wired.service.file(
+                "api", dataclasses.replace(FORM, description=text), [], reporter="alice"
+            )
+        assert "once formatted for Jira" in refused.value.problems["description"]
+        assert await wired.outbox.list(states=(State.PENDING, State.DEAD)) == []
+        # Within the limit as Jira counts it: filed, and Jira takes it.
+        fits = text[:1_500] if api_version == 3 else text[:16_000]
+        await wired.service.file(
+            "api", dataclasses.replace(FORM, description=fits), [], reporter="alice"
+        )
+        await wired.worker.drain()
+        [issue] = sim.issues("SUP")
+        assert await wired.outbox.list(states=(State.PENDING, State.DEAD)) == []
+        assert issue.fields["description"]
+    finally:
+        await wired.client.aclose()
+
+
+async def test_a_reply_jira_cannot_take_is_refused_when_written(db: Database) -> None:
+    sim = create_simulator("cloud")
+    wired = Wired(db, sim, sim_settings(3))
+    try:
+        await wired.projects.ensure("api", name="API", integration_active=True, now=T0)
+        record = await wired.service.file("api", FORM, [], reporter="alice")
+        await wired.worker.drain()
+        stored = await wired.requests.get(record.id)
+        assert stored is not None
+        with pytest.raises(InvalidInput) as refused:
+            await wired.service.reply(stored, LOG, author="alice")
+        assert "once formatted for Jira" in refused.value.problems["reply"]
+        assert await wired.requests.comments(record.id) == []
+        await wired.service.reply(stored, LOG[:1_500], author="alice")
+        await wired.worker.drain()
+        [issue] = sim.issues("SUP")
+        assert len(issue.comments) == 1
         assert await wired.outbox.list(states=(State.PENDING, State.DEAD)) == []
     finally:
         await wired.client.aclose()
