@@ -32,6 +32,7 @@ from syncengine.jira.webhooks import (
     dynamic_webhook_expiries,
     refresh_webhooks,
     register_webhook,
+    webhooks_to,
 )
 
 __all__ = ["JiraSiteClient"]
@@ -278,6 +279,11 @@ class JiraSiteClient:
             name=name,
             secret=secret,
         )
+
+    async def webhooks_to(self, url: str, *, jql: str | None) -> tuple[str, ...]:
+        """The ids of this engine's webhooks for one project found in Jira (see
+        :func:`~syncengine.jira.webhooks.webhooks_to`)."""
+        return await webhooks_to(self.session, await self.flavour(), url, jql=jql)
 
     async def dynamic_webhooks(self) -> dict[str, datetime | None]:
         """``GET /webhook`` (Cloud, OAuth 2.0 apps): the app's webhooks and their expiry."""

@@ -27,6 +27,7 @@ __all__ = [
     "refresh_webhooks",
     "register_webhook",
     "webhook_body",
+    "webhooks_to",
 ]
 
 _TRAILING_ID = re.compile(r"/(\d+)/?$")
@@ -133,6 +134,48 @@ async def dynamic_webhook_expiries(session: JiraSession) -> dict[str, datetime |
                 found[str(item["id"])] = parse_expiration(item.get("expirationDate"))
         if not values or data.get("isLast", True):
             return found
+
+
+async def webhooks_to(
+    session: JiraSession, flavour: Flavour, url: str, *, jql: str | None
+) -> tuple[str, ...]:
+    """The ids of the webhooks in Jira that are this engine's for one project, registered
+    or not (one whose registration's answer was lost): Data Center's admin webhooks that
+    deliver to ``url``; on Cloud the app's dynamic webhooks whose JQL filter is ``jql``
+    (Cloud does not list their url; every dynamic webhook is the app's own)."""
+    if flavour == "cloud":
+        context = session.context("list the app's webhooks")
+        ids: list[str] = []
+        seen = 0
+        while True:
+            data = await session.json(
+                "GET",
+                ep.WEBHOOK_CLOUD,
+                context=context,
+                params={"startAt": seen, "maxResults": 100},
+            )
+            values = data.get("values") if isinstance(data, dict) else None
+            if not isinstance(values, list):
+                raise JiraUnexpectedResponse("Jira answered the webhook listing without values")
+            seen += len(values)
+            ids += [
+                str(item["id"])
+                for item in values
+                if isinstance(item, dict) and "id" in item and item.get("jqlFilter") == jql
+            ]
+            if not values or data.get("isLast", True):
+                return tuple(ids)
+    context = session.context("list the webhooks", permission="Administer Jira")
+    data = await session.json("GET", ep.WEBHOOK_DATACENTER, context=context, root="site")
+    if not isinstance(data, list):
+        raise JiraUnexpectedResponse("Jira answered the webhook listing without a list")
+    found = []
+    for item in data:
+        if isinstance(item, dict) and item.get("url") == url:
+            match = _TRAILING_ID.search(str(item.get("self", "")))
+            if match:
+                found.append(match.group(1))
+    return tuple(found)
 
 
 async def refresh_webhooks(session: JiraSession, webhook_ids: Sequence[str]) -> datetime | None:

@@ -26,6 +26,8 @@ from pydantic import SecretStr
 
 from syncengine.errors import InvalidInput, JiraError
 from syncengine.jira.client import JiraClient
+from syncengine.jira.errors import JiraOutcomeUnknown
+from syncengine.jira.models import WebhookRegistration
 from syncengine.store.jira_webhooks import RegisteredWebhook, WebhookApi, WebhookRepository
 
 __all__ = ["EVENTS", "WebhookPlan", "WebhookRegistrar"]
@@ -94,16 +96,33 @@ class WebhookRegistrar:
         """
         plan = self._usable(project)
         client = self._clients(project)
-        old = await self._repository.of(project)
-        if old:
+        # The stored ones, and any Jira has that were never stored (a registration whose
+        # answer was lost): otherwise each would deliver every event once more, for ever.
+        stale = {h.webhook_id for h in await self._repository.of(project)}
+        try:
+            stale.update(await client.webhooks_to(plan.url, jql=plan.jql))
+        except JiraError as exc:
+            log.warning("project %s: listing Jira's webhooks failed: %s", project, exc)
+        if stale:
             try:
-                await client.delete_webhooks([h.webhook_id for h in old])
+                await client.delete_webhooks(sorted(stale))
             except JiraError as exc:  # gone already, or lapsed: register anew anyway
                 log.warning("project %s: removing old webhooks failed: %s", project, exc)
         secret = plan.secret.get_secret_value() if plan.secret is not None else None
-        done = await client.register_webhook(
-            plan.url, events=plan.events, jql=plan.jql, name=f"syncengine {project}", secret=secret
-        )
+        try:
+            done = await client.register_webhook(
+                plan.url,
+                events=plan.events,
+                jql=plan.jql,
+                name=f"syncengine {project}",
+                secret=secret,
+            )
+        except JiraOutcomeUnknown:
+            # Registered or not, Jira's list says: the one it has is adopted.
+            found = await client.webhooks_to(plan.url, jql=plan.jql)
+            if not found:
+                raise
+            done = WebhookRegistration(ids=found)
         if done.errors or not done.ids:
             raise InvalidInput({"webhook": "Jira did not register it: " + "; ".join(done.errors)})
         now = self._clock()

@@ -209,6 +209,45 @@ async def test_data_center_admin_webhook_is_signed_with_the_secret(
         await container.aclose()
 
 
+async def test_a_registration_whose_answer_was_lost_leaves_one_webhook_in_jira(
+    database_url: str, tmp_path: Path
+) -> None:
+    engine = _Engine()
+    sim = create_simulator(
+        "datacenter",
+        base_url="http://jira.local",
+        clock=ManualClock(),
+        webhook_transport=engine,
+        webhook_mode="manual",
+    )
+    jira = {
+        "url": "http://jira.local",
+        "user": "admin",
+        "api_token": "sim-admin-token",
+        "webhook_secret": "dc-webhook-secret-1",
+        "project_key": "CRASH",
+        "custom_fields": {"customfield_10050": "Major"},
+    }
+    container = await _engine(database_url, sim, jira, tmp_path, engine)
+    try:
+        registrar = container.webhook_registrar
+        assert registrar is not None
+        sim.add_fault(
+            kind="commit_then_fail", route="*webhook*", method="POST", drop=True, remaining=1
+        )
+        [adopted] = await registrar.register("shop")  # Jira's list shows the one it made
+        assert list(sim.webhooks.webhooks) == [int(adopted.webhook_id)]
+        # One registered by hand to the same address (or never stored) is replaced too.
+        sim.register_webhook(adopted.url, name="by hand", secret="dc-webhook-secret-1")
+        assert len(sim.webhooks.webhooks) == 2
+        [fresh] = await registrar.register("shop")
+        assert list(sim.webhooks.webhooks) == [int(fresh.webhook_id)]
+        assert await registrar.unregister("shop") == 1
+        assert sim.webhooks.webhooks == {}
+    finally:
+        await container.aclose()
+
+
 async def test_the_integration_page_registers_and_shows_the_webhook(
     database_url: str, tmp_path: Path
 ) -> None:
